@@ -1,0 +1,63 @@
+// swift-tools-version: 6.1
+
+import PackageDescription
+
+let package = Package(
+  name: "swift-multiprocessing",
+  platforms: [.macOS(.v15)],
+  products: [
+    .library(name: "Scheduler", targets: ["Scheduler"]),
+    .library(name: "Multiprocessing", targets: ["Multiprocessing"]),
+    .library(name: "ComputeEngine", targets: ["ComputeEngine"]),
+    .library(name: "Kernels", targets: ["Kernels"]),
+    .executable(name: "mpbench", targets: ["mpbench"]),
+    .executable(name: "mpload", targets: ["mpload"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+    .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+  ],
+  targets: [
+    .systemLibrary(
+      name: "CHwloc",
+      pkgConfig: "hwloc",
+      providers: [.apt(["libhwloc-dev"])]
+    ),
+    .target(name: "CSystem"),
+    .target(
+      name: "Scheduler",
+      dependencies: ["CHwloc", "CSystem"]
+    ),
+    .target(
+      name: "Multiprocessing",
+      dependencies: [
+        "CSystem",
+        .product(name: "Atomics", package: "swift-atomics"),
+        .product(name: "Logging", package: "swift-log"),
+      ]
+    ),
+    .target(
+      name: "ComputeEngine",
+      dependencies: ["Scheduler", "Multiprocessing"]
+    ),
+    .target(name: "Kernels"),
+    .executableTarget(
+      name: "mpbench",
+      dependencies: [
+        "Scheduler", "ComputeEngine", "Kernels",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+    .executableTarget(
+      name: "mpload",
+      dependencies: [
+        "Scheduler", "ComputeEngine", "Kernels",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+    .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "CSystem"]),
+    .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+  ],
+  swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,164 @@
+import CHwloc
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The hardware a placement is computed on: packages, NUMA nodes, physical cores, processing
+/// units (logical CPUs) and caches, as hwloc sees them.
+///
+/// Load the real machine with ``init(_:restrictedTo:)`` and its default source, or a
+/// synthetic description or an XML export for tests and what-if planning. Only CPUs this
+/// process may use (its affinity mask from `taskset` or `sched_setaffinity`, and its cgroup
+/// cpuset) are offered: the others are removed when the topology loads.
+///
+/// A topology is immutable once loaded and may be shared between threads.
+public final class Topology: @unchecked Sendable {
+  // @unchecked: the hwloc handle is never modified after init; hwloc documents concurrent
+  // read-only use and binding calls on a loaded topology as thread-safe.
+
+  /// Where a topology description comes from.
+  public enum Source: Sendable, Hashable, CustomStringConvertible {
+    /// The machine this process runs on.
+    case thisSystem
+    /// An hwloc synthetic description such as `package:2 numa:2 core:4 pu:2`.
+    case synthetic(String)
+    /// An XML file written by `lstopo --of xml` or `hwloc_topology_export_xml`.
+    case xml(path: String)
+
+    /// A short phrase naming the source, for messages.
+    public var description: String {
+      switch self {
+      case .thisSystem: "this system"
+      case .synthetic(let spec): "synthetic '\(spec)'"
+      case .xml(let path): "XML file '\(path)'"
+      }
+    }
+  }
+
+  /// Where this topology came from.
+  public let source: Source
+  /// Whether the topology describes the machine this process runs on, so that binding
+  /// through it works. `HWLOC_XMLFILE` or `HWLOC_SYNTHETIC` in the environment can make a
+  /// ``Source/thisSystem`` load describe another machine; this says so.
+  public let isThisSystem: Bool
+  /// Every CPU the machine has, including those this process may not use.
+  public let existingCPUs: CPUSet
+  /// The CPUs this process may use; the only ones the topology offers.
+  public let allowedCPUs: CPUSet
+  /// The packages (sockets), in logical order.
+  public let packages: [Package]
+  /// The NUMA nodes, in logical order.
+  public let numaNodes: [NUMANode]
+  /// The physical cores, in logical order (grouped by package, then NUMA node).
+  public let cores: [Core]
+  /// The processing units (logical CPUs), in logical order.
+  public let processingUnits: [ProcessingUnit]
+  /// One entry per cache level and kind, from L1 upwards; empty where hwloc knows none.
+  public let caches: [Cache]
+
+  let handle: hwloc_topology_t
+
+  /// Loads a topology.
+  ///
+  /// - Parameters:
+  ///   - source: the machine to describe; the real one by default.
+  ///   - restrictedTo: CPUs to keep, on top of this process's own restrictions; useful to
+  ///     model a `taskset` on a synthetic topology.
+  /// - Throws: ``SchedulerError/invalidSyntheticDescription(_:)``,
+  ///   ``SchedulerError/cannotLoadXML(path:)``, ``SchedulerError/unknownCPU(_:existing:)``
+  ///   when `restrictedTo` names a CPU the topology lacks, or ``SchedulerError/hwlocFailed(call:errno:)``.
+  public init(_ source: Source = .thisSystem, restrictedTo: CPUSet? = nil) throws {
+    var maybeHandle: hwloc_topology_t?
+    guard hwloc_topology_init(&maybeHandle) == 0, let handle = maybeHandle else {
+      throw SchedulerError.hwlocFailed(call: "hwloc_topology_init", errno: errno)
+    }
+    var loaded = false
+    defer { if !loaded { hwloc_topology_destroy(handle) } }
+
+    switch source {
+    case .thisSystem:
+      break
+    case .synthetic(let spec):
+      guard hwloc_topology_set_synthetic(handle, spec) == 0 else {
+        throw SchedulerError.invalidSyntheticDescription(spec)
+      }
+    case .xml(let path):
+      guard hwloc_topology_set_xml(handle, path) == 0 else {
+        throw SchedulerError.cannotLoadXML(path: path)
+      }
+    }
+    guard hwloc_topology_load(handle) == 0 else {
+      if case .xml(let path) = source { throw SchedulerError.cannotLoadXML(path: path) }
+      throw SchedulerError.hwlocFailed(call: "hwloc_topology_load", errno: errno)
+    }
+
+    let thisSystem = hwloc_topology_is_thissystem(handle) != 0
+    let existing = CPUSet(bitmap: hwloc_topology_get_complete_cpuset(handle))
+    var allowed = CPUSet(bitmap: hwloc_topology_get_topology_cpuset(handle))
+      .intersection(CPUSet(bitmap: hwloc_topology_get_allowed_cpuset(handle)))
+    if thisSystem {
+      allowed = allowed.intersection(try Topology.binding(handle, scope: .process))
+    }
+    if let restrictedTo {
+      for cpu in restrictedTo where !existing.contains(cpu) {
+        throw SchedulerError.unknownCPU(cpu, existing: existing)
+      }
+      allowed = allowed.intersection(restrictedTo)
+    }
+    guard !allowed.isEmpty else { throw SchedulerError.emptyCPUList }
+    if allowed != CPUSet(bitmap: hwloc_topology_get_topology_cpuset(handle)) {
+      let bitmap = allowed.makeBitmap()
+      defer { hwloc_bitmap_free(bitmap) }
+      let flags = UInt(HWLOC_RESTRICT_FLAG_REMOVE_CPULESS.rawValue)
+      guard hwloc_topology_restrict(handle, bitmap, flags) == 0 else {
+        throw SchedulerError.hwlocFailed(call: "hwloc_topology_restrict", errno: errno)
+      }
+    }
+
+    let scan = TopologyScan(handle)
+    self.source = source
+    self.isThisSystem = thisSystem
+    self.existingCPUs = existing
+    self.allowedCPUs = allowed
+    self.packages = scan.packages
+    self.numaNodes = scan.numaNodes
+    self.cores = scan.cores
+    self.processingUnits = scan.processingUnits
+    self.caches = scan.caches
+    self.handle = handle
+    loaded = true
+  }
+
+  deinit {
+    hwloc_topology_destroy(handle)
+  }
+
+  /// Writes this topology (as restricted to the allowed CPUs) to an XML file that
+  /// ``Source/xml(path:)`` and `lstopo --input` read back.
+  ///
+  /// - Throws: ``SchedulerError/hwlocFailed(call:errno:)`` when the file cannot be written.
+  public func exportXML(to path: String) throws {
+    guard hwloc_topology_export_xml(handle, path, 0) == 0 else {
+      throw SchedulerError.hwlocFailed(call: "hwloc_topology_export_xml(\(path))", errno: errno)
+    }
+  }
+
+  /// Throws unless `cpu` is a CPU this process may use.
+  func checkAllowed(_ cpu: Int) throws {
+    guard allowedCPUs.contains(cpu) else {
+      if existingCPUs.contains(cpu) {
+        throw SchedulerError.cpuNotAllowed(cpu, allowed: allowedCPUs)
+      }
+      throw SchedulerError.unknownCPU(cpu, existing: existingCPUs)
+    }
+  }
+}
+
+extension Topology: CustomStringConvertible {
+  /// A one-line summary: counts of packages, NUMA nodes, cores and PUs, and the allowed CPUs.
+  public var description: String {
+    "\(source): \(packages.count) package(s), \(numaNodes.count) NUMA node(s), "
+      + "\(cores.count) core(s), \(processingUnits.count) PU(s); allowed CPUs \(allowedCPUs)"
+  }
+}
