@@ -17,6 +17,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
     .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
   ],
   targets: [
     .systemLibrary(
@@ -24,17 +25,18 @@ let package = Package(
       pkgConfig: "hwloc",
       providers: [.apt(["libhwloc-dev"])]
     ),
-    .target(name: "CSystem"),
+    .target(name: "CSystemShims"),
     .target(
       name: "Scheduler",
-      dependencies: ["CHwloc", "CSystem"]
+      dependencies: ["CHwloc", "CSystemShims"]
     ),
     .target(
       name: "Multiprocessing",
       dependencies: [
-        "CSystem",
+        "CSystemShims",
         .product(name: "Atomics", package: "swift-atomics"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "SystemPackage", package: "swift-system"),
       ]
     ),
     .target(
@@ -56,8 +58,9 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
-    .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "CSystem"]),
+    .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "CSystemShims"]),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+    .testTarget(name: "MPBenchTests", dependencies: ["mpbench"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,4 @@
-import CSystem
+import CSystemShims
 import Foundation
 import Scheduler
 import Synchronization

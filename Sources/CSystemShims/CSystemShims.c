@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "CSystem.h"
+#include "CSystemShims.h"
 
 #include <errno.h>
 #include <linux/futex.h>

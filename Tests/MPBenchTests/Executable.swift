@@ -1,0 +1,28 @@
+import Foundation
+
+/// The result of running one of the package's executables.
+struct Run {
+  let status: Int32
+  let stdout: String
+  let stderr: String
+}
+
+/// Runs an executable of this package (built beside the test bundle) with `arguments`.
+func runExecutable(_ name: String, _ arguments: [String], environment: [String: String]? = nil) throws -> Run {
+  let directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+  let process = Foundation.Process()
+  process.executableURL = directory.appendingPathComponent(name)
+  process.arguments = arguments
+  if let environment { process.environment = environment }
+  let out = Pipe()
+  let err = Pipe()
+  process.standardOutput = out
+  process.standardError = err
+  try process.run()
+  let stdout = out.fileHandleForReading.readDataToEndOfFile()
+  let stderr = err.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  return Run(
+    status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+    stderr: String(decoding: stderr, as: UTF8.self))
+}
