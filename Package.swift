@@ -61,6 +61,13 @@ let package = Package(
     .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "CSystemShims"]),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
     .testTarget(name: "MPBenchTests", dependencies: ["mpbench"]),
+    .target(name: "TestEntryPoints", dependencies: ["Multiprocessing"], path: "Tests/TestEntryPoints"),
+    .executableTarget(
+      name: "MPTestChild", dependencies: ["Multiprocessing", "TestEntryPoints"], path: "Tests/MPTestChild"),
+    .testTarget(
+      name: "MultiprocessingTests",
+      dependencies: ["Multiprocessing", "TestEntryPoints", "MPTestChild", "CSystemShims"]
+    ),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -2,8 +2,13 @@
 #include "CSystemShims.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <linux/futex.h>
 #include <sched.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -89,6 +94,106 @@ int cs_pidfd_open(pid_t pid) {
 
 int cs_pidfd_send_signal(int pidfd, int signal) {
   return syscall(SYS_pidfd_send_signal, pidfd, signal, NULL, 0) == 0 ? 0 : -errno;
+}
+
+int cs_spawn(const char *path, char *const argv[], char *const envp[], int pass_fd, pid_t *pid) {
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attributes;
+  int rc = posix_spawn_file_actions_init(&actions);
+  if (rc != 0) return rc;
+  rc = posix_spawnattr_init(&attributes);
+  if (rc != 0) {
+    posix_spawn_file_actions_destroy(&actions);
+    return rc;
+  }
+  sigset_t empty;
+  sigemptyset(&empty);
+  posix_spawnattr_setsigmask(&attributes, &empty);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
+  if (pass_fd >= 0) rc = posix_spawn_file_actions_adddup2(&actions, pass_fd, 3);
+  if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions, pass_fd >= 0 ? 4 : 3);
+  if (rc == 0) rc = posix_spawn(pid, path, &actions, &attributes, argv, envp);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  return rc;
+}
+
+void cs_close_descriptors_from(int first, int keep) {
+  if (keep < first) {
+    syscall(SYS_close_range, (unsigned)first, ~0U, 0);
+    return;
+  }
+  if (keep > first) syscall(SYS_close_range, (unsigned)first, (unsigned)(keep - 1), 0);
+  syscall(SYS_close_range, (unsigned)(keep + 1), ~0U, 0);
+}
+
+int cs_sigchld_signalfd(void) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) return -EINVAL;
+  int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  return fd >= 0 ? fd : -errno;
+}
+
+void cs_unblock_all_signals(void) {
+  sigset_t set;
+  sigemptyset(&set);
+  pthread_sigmask(SIG_SETMASK, &set, NULL);
+}
+
+int cs_send_with_fds(int socket, const void *bytes, size_t length, const int *fds, int fd_count) {
+  if (fd_count < 0 || fd_count > 4) return -EINVAL;
+  struct iovec io = {.iov_base = (void *)bytes, .iov_len = length};
+  union {
+    char buffer[CMSG_SPACE(sizeof(int) * 4)];
+    struct cmsghdr align;
+  } control;
+  memset(&control, 0, sizeof(control));
+  struct msghdr message = {.msg_iov = &io, .msg_iovlen = 1};
+  if (fd_count > 0) {
+    message.msg_control = control.buffer;
+    message.msg_controllen = CMSG_SPACE(sizeof(int) * fd_count);
+    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int) * fd_count);
+    memcpy(CMSG_DATA(header), fds, sizeof(int) * fd_count);
+  }
+  ssize_t sent;
+  do {
+    sent = sendmsg(socket, &message, MSG_NOSIGNAL);
+  } while (sent < 0 && errno == EINTR);
+  return sent < 0 ? -errno : 0;
+}
+
+long cs_receive_with_fds(int socket, void *bytes, size_t capacity, int *fds, int max_fds, int *fd_count) {
+  struct iovec io = {.iov_base = bytes, .iov_len = capacity};
+  union {
+    char buffer[CMSG_SPACE(sizeof(int) * 4)];
+    struct cmsghdr align;
+  } control;
+  struct msghdr message = {.msg_iov = &io, .msg_iovlen = 1, .msg_control = control.buffer,
+                           .msg_controllen = sizeof(control.buffer)};
+  *fd_count = 0;
+  ssize_t received;
+  do {
+    received = recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
+  } while (received < 0 && errno == EINTR);
+  if (received < 0) return -errno;
+  for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header; header = CMSG_NXTHDR(&message, header)) {
+    if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+    int count = (int)((header->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+    int *received_fds = (int *)CMSG_DATA(header);
+    for (int i = 0; i < count; i++) {
+      if (*fd_count < max_fds) {
+        fds[(*fd_count)++] = received_fds[i];
+      } else {
+        close(received_fds[i]);
+      }
+    }
+  }
+  return (long)received;
 }
 
 int cs_wifexited(int status) { return WIFEXITED(status); }

@@ -39,6 +39,25 @@ int cs_pidfd_open(pid_t pid);
 /// `pidfd_send_signal(pidfd, signal, NULL, 0)`. Returns 0 or -errno.
 int cs_pidfd_send_signal(int pidfd, int signal);
 
+/// Starts `path` with `argv` and `envp` (NULL-terminated) through posix_spawn. The child gets
+/// stdin/stdout/stderr, `pass_fd` as descriptor 3 (when >= 0) and no other descriptor, and an
+/// empty signal mask. Stores the pid in `*pid`; returns 0 or a positive errno.
+int cs_spawn(const char *path, char *const argv[], char *const envp[], int pass_fd, pid_t *pid);
+
+/// Closes every descriptor from `first` upwards except `keep` (-1: none).
+void cs_close_descriptors_from(int first, int keep);
+
+/// Blocks SIGCHLD in the calling thread and returns a signalfd that reads it, or -errno.
+int cs_sigchld_signalfd(void);
+/// Unblocks every signal in the calling thread (for a child of a process that blocked some).
+void cs_unblock_all_signals(void);
+
+/// Sends `length` bytes and up to 4 descriptors over a Unix socket. Returns 0 or -errno.
+int cs_send_with_fds(int socket, const void *bytes, size_t length, const int *fds, int fd_count);
+/// Receives one message of at most `capacity` bytes and up to `max_fds` descriptors.
+/// Returns the byte count (0 at end of stream) or -errno; `*fd_count` gets the descriptors received.
+long cs_receive_with_fds(int socket, void *bytes, size_t capacity, int *fds, int max_fds, int *fd_count);
+
 /// The `wait` status macros.
 int cs_wifexited(int status);
 int cs_wexitstatus(int status);

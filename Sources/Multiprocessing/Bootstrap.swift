@@ -1,0 +1,64 @@
+import CSystemShims
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Registers the program's entry points and, when this run of the program was started as a
+/// child by ``StartMethod/spawn`` or as the fork server, becomes that and never returns.
+///
+/// Call it first thing in `main`, before anything else runs (as Python re-imports
+/// `__main__`), in every program that starts processes with ``StartMethod/spawn`` or
+/// ``StartMethod/forkserver``, and pass it every ``EntryPoint`` such processes run. An
+/// ordinary run of the program returns at once.
+///
+/// ```swift
+/// let greet = EntryPoint<String>("greet") { who in print("hello,", who) }
+///
+/// @main struct App {
+///   static func main() throws {
+///     bootstrapMultiprocessing(entryPoints: [greet])
+///     try Process(startMethod: .spawn, entryPoint: greet, arguments: "world").start()
+///   }
+/// }
+/// ```
+///
+/// Two entry points with one name are a programming error and trap.
+public func bootstrapMultiprocessing(entryPoints: [any AnyEntryPoint]) {
+  ProcessRegistry.shared.lock.withLock {
+    for entryPoint in entryPoints {
+      let existing = ProcessRegistry.shared.entryPoints.updateValue(entryPoint, forKey: entryPoint.name)
+      precondition(existing == nil, "two entry points are named '\(entryPoint.name)'")
+    }
+  }
+  guard let role = getenv(Launcher.roleVariable).map({ String(cString: $0) }) else { return }
+  unsetenv(Launcher.roleVariable)
+  let payloadFD: Int32 = 3
+  switch role {
+  case "spawn":
+    guard let description = try? ChildDescription.read(from: payloadFD) else {
+      FileHandle.standardError.write(Data("multiprocessing: cannot read the spawned child's description\n".utf8))
+      _exit(70)
+    }
+    bootstrapChild(description, actualParent: description.parentPid)
+  case "forkserver":
+    _ = cs_set_parent_death_signal(SIGKILL)
+    if getppid() == 1 { _exit(0) }
+    ForkserverLoop.serve(controlFD: payloadFD)
+  default:
+    return
+  }
+}
+
+/// Becomes the child `description` names (spawned, or forked by the fork server).
+func bootstrapChild(_ description: ChildDescription, actualParent: pid_t) -> Never {
+  let entryPoint = ProcessRegistry.shared.lock.withLock { ProcessRegistry.shared.entryPoints[description.entryPoint] }
+  guard let entryPoint else {
+    let message = "multiprocessing: \(ProcessError.entryPointNotRegistered(description.entryPoint)) in this program\n"
+    FileHandle.standardError.write(Data(message.utf8))
+    _exit(70)
+  }
+  let process = Process(child: description, entryPoint: entryPoint)
+  ChildRunner.become(process, actualParent: actualParent, parent: (description.parentPid, description.parentName))
+}

@@ -1,0 +1,34 @@
+import Foundation
+
+/// What a spawned or fork-server child needs to become its ``Process``: sent by the parent as
+/// JSON in a memfd.
+struct ChildDescription: Codable, Sendable {
+  /// The registered entry point to run.
+  var entryPoint: String
+  /// Its arguments, encoded by ``EntryPoint``.
+  var arguments: Data
+  /// The process's name.
+  var name: String
+  /// The process's identity (`[1, 2]` for `Process-1:2`).
+  var identity: [Int]
+  /// Whether the process is a daemon.
+  var daemon: Bool
+  /// The start method the process was created with, if one was given.
+  var startMethod: StartMethod?
+  /// The pid of the process that started it (for a fork-server child, the server's client).
+  var parentPid: Int32
+  /// The name of that process.
+  var parentName: String
+
+  /// The description written to a new memfd, ready to hand to a child.
+  func memfd() throws -> Int32 {
+    let bytes = try JSONEncoder().encode(self)
+    return try SharedBytes.memfd(named: "mp-child", holding: bytes)
+  }
+
+  /// Reads a description from a descriptor (positioned at its start) and closes it.
+  static func read(from fd: Int32) throws -> ChildDescription {
+    defer { _ = close(fd) }
+    return try JSONDecoder().decode(ChildDescription.self, from: SharedBytes.readAll(fd))
+  }
+}

@@ -1,0 +1,43 @@
+import CSystemShims
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// What every child does once it exists, whatever its start method: tie its life to its
+/// parent, become its ``Process``, run, report, clean up and exit.
+enum ChildRunner {
+  /// Runs `process` as this (new, single-threaded) process and exits; never returns.
+  ///
+  /// - Parameters:
+  ///   - actualParent: the pid the kernel has as parent (the fork server, for its children);
+  ///     if it is gone already the child dies, as `PR_SET_PDEATHSIG` would have made it.
+  ///   - parent: the process that asked for this one.
+  static func become(_ process: Process, actualParent: pid_t, parent: (pid: Int32, name: String)) -> Never {
+    _ = cs_set_parent_death_signal(SIGKILL)
+    if getppid() != actualParent { Glibc.kill(getpid(), SIGKILL) }
+    // A child forked from the spawner thread inherits that thread's signal mask.
+    cs_unblock_all_signals()
+    Spawner.shared.resetInChild()
+    ExitWatcher.shared.resetInChild()
+    let registry = ProcessRegistry.shared
+    registry.lock.reinitializeInChild()
+    registry.becomeChild(
+      current: process, identity: process.identity, parent: ParentProcess(name: parent.name, pid: parent.pid))
+
+    var code: Int32 = 0
+    do {
+      try process.run()
+    } catch let exit as ProcessExit {
+      code = exit.code
+    } catch {
+      code = 1
+      fflush(nil)
+      FileHandle.standardError.write(Data("Process \(process.name):\n\(error)\n".utf8))
+    }
+    registry.finishChildren()
+    fflush(nil)
+    _exit(code)
+  }
+}

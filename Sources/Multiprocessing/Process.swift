@@ -1,0 +1,375 @@
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A unit of work that runs in a process of its own: Python's `multiprocessing.Process`.
+///
+/// Give it a closure, or subclass it and override ``run()``; ``start()`` runs `run()` in a new
+/// process, while calling `run()` directly runs it in the calling process, blocking, with no
+/// new pid. ``join(timeout:)`` waits for the end; ``exitCode`` then tells how it ended: 0 on
+/// success, 1 when the target threw (the child prints the error to standard error), the code
+/// of a ``ProcessExit`` or an explicit `exit`, or the negative number of the signal that
+/// killed it.
+///
+/// ```swift
+/// let p = Process(name: "worker") { print("hello from", getpid()) }
+/// try p.start()
+/// try p.join()
+/// print(try p.exitCode!)   // 0
+/// ```
+///
+/// With ``StartMethod/spawn`` and ``StartMethod/forkserver`` the target must be a registered
+/// ``EntryPoint``. A child never outlives its parent: it is killed when the parent dies, and
+/// daemon children are terminated when the parent exits. In a module that also imports
+/// Foundation, write `Multiprocessing.Process`.
+///
+/// The object may be shared between threads. A subclass that adds mutable state must make
+/// that state safe itself.
+open class Process: @unchecked Sendable {
+  // @unchecked: every mutable field is read and written only under ProcessRegistry's lock.
+
+  enum Target {
+    case none
+    case closure(() throws -> Void)
+    case entryPoint(any AnyEntryPoint, encode: () throws -> Data, run: () throws -> Void)
+  }
+
+  enum State {
+    case created
+    case starting
+    case started(any ChildHandle)
+    case closed
+  }
+
+  private static let logger = Logger(label: "swift-multiprocessing.process")
+
+  let target: Target
+  let requestedStartMethod: StartMethod?
+  let identity: [Int]
+  private var storedName: String
+  private var storedDaemon: Bool
+  private var state = State.created
+  private var lastPid: pid_t?
+
+  /// A process that runs `target` (or, with no target, does nothing unless a subclass
+  /// overrides ``run()``).
+  ///
+  /// - Parameters:
+  ///   - name: the process's name; `Process-N` by default, N counting the processes this
+  ///     process created (`Process-1:2` for the second child of `Process-1`).
+  ///   - daemon: whether the process is terminated when its parent exits.
+  ///   - startMethod: how to start it; the default start method when nil.
+  ///   - target: the closure to run. It can only cross a ``StartMethod/fork``.
+  public init(
+    name: String? = nil, daemon: Bool = false, startMethod: StartMethod? = nil,
+    target: (() throws -> Void)? = nil
+  ) {
+    self.target = target.map(Target.closure) ?? .none
+    self.requestedStartMethod = startMethod
+    (identity, storedName) = Self.newIdentity(name)
+    storedDaemon = daemon
+  }
+
+  /// A process that runs a registered entry point with `arguments`; it can be started with
+  /// every start method.
+  public init<Arguments>(
+    name: String? = nil, daemon: Bool = false, startMethod: StartMethod? = nil,
+    entryPoint: EntryPoint<Arguments>, arguments: Arguments
+  ) {
+    self.target = .entryPoint(
+      entryPoint, encode: { try entryPoint.encode(arguments) }, run: { try entryPoint.body(arguments) })
+    self.requestedStartMethod = startMethod
+    (identity, storedName) = Self.newIdentity(name)
+    storedDaemon = daemon
+  }
+
+  /// The object that stands for the main process.
+  init(mainProcess: Void) {
+    target = .none
+    requestedStartMethod = nil
+    identity = []
+    storedName = "MainProcess"
+    storedDaemon = false
+  }
+
+  /// The object a spawned or fork-server child makes of itself from what its parent sent.
+  init(child description: ChildDescription, entryPoint: any AnyEntryPoint) {
+    let arguments = description.arguments
+    target = .entryPoint(entryPoint, encode: { arguments }, run: { try entryPoint.run(encodedArguments: arguments) })
+    requestedStartMethod = description.startMethod
+    identity = description.identity
+    storedName = description.name
+    storedDaemon = description.daemon
+  }
+
+  private static func newIdentity(_ name: String?) -> ([Int], String) {
+    ProcessRegistry.shared.lock.withLock {
+      let registry = ProcessRegistry.shared
+      registry.counter += 1
+      let identity = registry.identity + [registry.counter]
+      return (identity, name ?? "Process-" + identity.map(String.init).joined(separator: ":"))
+    }
+  }
+
+  // MARK: Attributes
+
+  /// The process's name, used in messages; settable at any time.
+  public var name: String {
+    get { ProcessRegistry.shared.lock.withLock { storedName } }
+    set { ProcessRegistry.shared.lock.withLock { storedName = newValue } }
+  }
+
+  /// Whether the process is a daemon: terminated when its parent exits, and not allowed to
+  /// start children. Setting it after ``start()`` is a programming error and traps, as
+  /// Python's assertion fails.
+  public var daemon: Bool {
+    get { ProcessRegistry.shared.lock.withLock { storedDaemon } }
+    set {
+      ProcessRegistry.shared.lock.withLock {
+        guard case .created = state else {
+          preconditionFailure("cannot change daemon of \(storedName): the process has already started")
+        }
+        storedDaemon = newValue
+      }
+    }
+  }
+
+  /// The process id: nil before ``start()``; this process's own id for ``currentProcess()``.
+  public var pid: Int32? {
+    ProcessRegistry.shared.lock.withLock {
+      isCurrentLocked ? getpid() : lastPid
+    }
+  }
+
+  /// The start method ``start()`` uses (the default one when none was given).
+  public var startMethod: StartMethod { requestedStartMethod ?? getStartMethod() }
+
+  /// Whether the process has started and not yet ended. A finished child is reaped here.
+  ///
+  /// - Throws: ``ProcessError/closed(name:)`` after ``close()``.
+  public var isAlive: Bool {
+    get throws {
+      try ProcessRegistry.shared.lock.withLock { () throws(ProcessError) -> Bool in
+        try checkNotClosedLocked()
+        if isCurrentLocked { return true }
+        guard case .started = state else { return false }
+        if pollLocked() == nil { return true }
+        ProcessRegistry.shared.children.removeAll { $0 === self }
+        return false
+      }
+    }
+  }
+
+  /// How the process ended: nil while it runs (or before it starts), 0 on success, 1 when the
+  /// target threw, the code given to ``ProcessExit`` or `exit`, or `-signal` when a signal
+  /// killed it.
+  ///
+  /// - Throws: ``ProcessError/closed(name:)`` after ``close()``.
+  public var exitCode: Int32? {
+    get throws {
+      try ProcessRegistry.shared.lock.withLock { () throws(ProcessError) -> Int32? in
+        try checkNotClosedLocked()
+        return pollLocked()
+      }
+    }
+  }
+
+  /// A descriptor that becomes readable when the process ends (a pidfd, or the fork
+  /// server's status channel), for `poll`/`epoll` loops. It stays owned by the process.
+  ///
+  /// - Throws: ``ProcessError/notStarted(name:)`` or ``ProcessError/closed(name:)``.
+  public var sentinel: Int32 {
+    get throws { try handle().sentinel }
+  }
+
+  // MARK: Running
+
+  /// The process's work. Runs the target by default; a subclass overrides it. ``start()``
+  /// calls it in the new process; calling it directly runs it here, in the calling process.
+  open func run() throws {
+    switch target {
+    case .none: break
+    case .closure(let body): try body()
+    case .entryPoint(_, _, let run): try run()
+    }
+  }
+
+  /// Starts the process: `run()` runs in a new process, created by ``startMethod``.
+  ///
+  /// - Throws: ``ProcessError/alreadyStarted(name:)``, ``ProcessError/closed(name:)``,
+  ///   ``ProcessError/daemonCannotHaveChildren(name:)`` when this process is a daemon,
+  ///   ``ProcessError/needsEntryPoint(name:method:)`` for a closure target with spawn or
+  ///   forkserver, ``ProcessError/entryPointNotRegistered(_:)``, or a system error.
+  public func start() throws {
+    let method = startMethod
+    let (name, daemon) = try ProcessRegistry.shared.lock.withLock { () throws(ProcessError) -> (String, Bool) in
+      let registry = ProcessRegistry.shared
+      switch state {
+      case .closed: throw .closed(name: storedName)
+      case .starting, .started: throw .alreadyStarted(name: storedName)
+      case .created: if isCurrentLocked { throw .alreadyStarted(name: storedName) }
+      }
+      if let current = registry.current, current.storedDaemon {
+        throw .daemonCannotHaveChildren(name: current.storedName)
+      }
+      if method != .fork {
+        guard case .entryPoint(let entryPoint, _, _) = target, type(of: self) == Process.self else {
+          throw .needsEntryPoint(name: storedName, method: method)
+        }
+        guard registry.entryPoints[entryPoint.name] != nil else {
+          throw .entryPointNotRegistered(entryPoint.name)
+        }
+      }
+      state = .starting
+      registry.installExitHandlerLocked()
+      return (storedName, storedDaemon)
+    }
+
+    let handle: any ChildHandle
+    do {
+      switch method {
+      case .fork:
+        handle = try Launcher.fork(self)
+      case .spawn, .forkserver:
+        guard case .entryPoint(let entryPoint, let encode, _) = target else { preconditionFailure("checked above") }
+        let description = ChildDescription(
+          entryPoint: entryPoint.name, arguments: try encode(), name: name, identity: identity, daemon: daemon,
+          startMethod: requestedStartMethod, parentPid: getpid(), parentName: currentProcess().name)
+        handle =
+          method == .spawn
+          ? try Launcher.spawn(description) : try ForkserverClient.shared().launch(description)
+      }
+    } catch {
+      ProcessRegistry.shared.lock.withLock { state = .created }
+      throw error
+    }
+    ProcessRegistry.shared.lock.withLock {
+      state = .started(handle)
+      lastPid = handle.pid
+      ProcessRegistry.shared.children.append(self)
+    }
+    Self.logger.debug("started \(name) (pid \(handle.pid)) with \(method)")
+  }
+
+  /// Waits until the process ends, or `timeout` passes (nil: no limit). Check ``exitCode``
+  /// afterwards: it stays nil when the timeout passed first.
+  ///
+  /// - Throws: ``ProcessError/notStarted(name:)``, ``ProcessError/cannotJoinSelf(name:)`` or
+  ///   ``ProcessError/closed(name:)``.
+  public func join(timeout: Duration? = nil) throws {
+    let handle = try joinableHandle()
+    let deadline = timeout.map { ContinuousClock.now + $0 }
+    while true {
+      if finishIfEnded() { return }
+      let left = deadline.map { $0 - .now }
+      if let left, left <= .zero { return }
+      _ = pollReadable([handle.sentinel], timeout: left)
+    }
+  }
+
+  /// Waits until the process ends without blocking a thread of the cooperative pool: a
+  /// single watcher thread waits on the sentinels of every async join.
+  ///
+  /// - Throws: as ``join(timeout:)``.
+  public func join() async throws {
+    let handle = try joinableHandle()
+    while !finishIfEnded() {
+      await ExitWatcher.shared.waitReadable(handle.sentinel)
+    }
+  }
+
+  /// Asks the process to end (SIGTERM). Does nothing once it has ended.
+  ///
+  /// - Throws: ``ProcessError/notStarted(name:)`` or ``ProcessError/closed(name:)``.
+  public func terminate() throws {
+    try send(SIGTERM)
+  }
+
+  /// Kills the process (SIGKILL). Does nothing once it has ended.
+  ///
+  /// - Throws: ``ProcessError/notStarted(name:)`` or ``ProcessError/closed(name:)``.
+  public func kill() throws {
+    try send(SIGKILL)
+  }
+
+  /// Releases the process's resources (its descriptors). Any later use throws
+  /// ``ProcessError/closed(name:)``; closing twice is harmless.
+  ///
+  /// - Throws: ``ProcessError/stillRunning(name:)`` while the process runs.
+  public func close() throws {
+    try ProcessRegistry.shared.lock.withLock { () throws(ProcessError) in
+      switch state {
+      case .closed: return
+      case .starting: throw .stillRunning(name: storedName)
+      case .started(let handle):
+        guard handle.poll() != nil else { throw .stillRunning(name: storedName) }
+        handle.close()
+        ProcessRegistry.shared.children.removeAll { $0 === self }
+      case .created: break
+      }
+      state = .closed
+    }
+  }
+
+  /// Waits until at least one of `processes` has ended, or `timeout` passes, and returns
+  /// those that have ended (empty on timeout), as Python's `multiprocessing.connection.wait`.
+  ///
+  /// - Throws: ``ProcessError/notStarted(name:)`` or ``ProcessError/closed(name:)`` for a
+  ///   process that cannot be waited on.
+  public static func wait(_ processes: [Process], timeout: Duration? = nil) throws -> [Process] {
+    let handles = try processes.map { try $0.handle() }
+    var ended = ProcessRegistry.shared.lock.withLock { handles.indices.filter { handles[$0].poll() != nil } }
+    if ended.isEmpty {
+      let ready = pollReadable(handles.map(\.sentinel), timeout: timeout)
+      ended = handles.indices.filter { ready.contains(handles[$0].sentinel) }
+    }
+    return ended.map { processes[$0] }
+  }
+
+  // MARK: Internals
+
+  private var isCurrentLocked: Bool { ProcessRegistry.shared.current === self }
+
+  private func checkNotClosedLocked() throws(ProcessError) {
+    if case .closed = state { throw .closed(name: storedName) }
+  }
+
+  /// The exit code if the process started and ended; called with the registry lock held.
+  func pollLocked() -> Int32? {
+    guard case .started(let handle) = state else { return nil }
+    return handle.poll()
+  }
+
+  private func handle() throws(ProcessError) -> any ChildHandle {
+    try ProcessRegistry.shared.lock.withLock { () throws(ProcessError) -> any ChildHandle in
+      try checkNotClosedLocked()
+      guard case .started(let handle) = state else { throw .notStarted(name: storedName) }
+      return handle
+    }
+  }
+
+  private func joinableHandle() throws(ProcessError) -> any ChildHandle {
+    if ProcessRegistry.shared.lock.withLock({ isCurrentLocked }) { throw .cannotJoinSelf(name: name) }
+    return try handle()
+  }
+
+  /// Whether the process has ended; if so it leaves the list of active children.
+  private func finishIfEnded() -> Bool {
+    ProcessRegistry.shared.lock.withLock {
+      guard pollLocked() != nil else { return false }
+      ProcessRegistry.shared.children.removeAll { $0 === self }
+      return true
+    }
+  }
+
+  private func send(_ signal: Int32) throws {
+    try ProcessRegistry.shared.lock.withLock { () throws(ProcessError) in
+      try checkNotClosedLocked()
+      guard case .started(let handle) = state else { throw .notStarted(name: storedName) }
+      handle.send(signal)
+    }
+  }
+}

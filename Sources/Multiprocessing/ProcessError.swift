@@ -1,0 +1,65 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Misuse of a ``Process`` or a failure to start one. Each case has the meaning of the
+/// corresponding Python error, and ``description`` names the mistake.
+public enum ProcessError: Error, Sendable, Equatable, CustomStringConvertible {
+  /// `start()` was called on a process that was already started.
+  case alreadyStarted(name: String)
+  /// `join()`, `terminate()`, `kill()` or `sentinel` on a process that was never started.
+  case notStarted(name: String)
+  /// A process tried to join itself.
+  case cannotJoinSelf(name: String)
+  /// `close()` on a process that is still running.
+  case stillRunning(name: String)
+  /// Any use of a process after `close()`.
+  case closed(name: String)
+  /// A daemon process tried to start a child.
+  case daemonCannotHaveChildren(name: String)
+  /// A closure target or `run()` override with a start method that cannot carry it.
+  case needsEntryPoint(name: String, method: StartMethod)
+  /// An entry point that `bootstrapMultiprocessing(entryPoints:)` did not register.
+  case entryPointNotRegistered(String)
+  /// `setStartMethod(_:force:)` after the start method was already fixed.
+  case startMethodAlreadySet(StartMethod)
+  /// The arguments of an entry point could not be encoded or decoded.
+  case arguments(entryPoint: String, reason: String)
+  /// A system call failed.
+  case system(call: String, errno: Int32)
+  /// The fork server could not be started or stopped answering.
+  case forkserver(String)
+
+  /// A message that names the mistake.
+  public var description: String {
+    switch self {
+    case .alreadyStarted(let name):
+      return "cannot start \(name): a process can only be started once"
+    case .notStarted(let name):
+      return "\(name) was never started: call start() first"
+    case .cannotJoinSelf(let name):
+      return "\(name) cannot join itself"
+    case .stillRunning(let name):
+      return "cannot close \(name) while it is still running: join() or terminate() it first"
+    case .closed(let name):
+      return "\(name) is closed: a closed process object cannot be used"
+    case .daemonCannotHaveChildren(let name):
+      return "\(name) is a daemon, and daemon processes are not allowed to have children"
+    case .needsEntryPoint(let name, let method):
+      return "cannot start \(name) with the \(method) start method: a closure or a run() override "
+        + "can only cross a fork. Use StartMethod.fork, or make the target a registered "
+        + "EntryPoint (Process(entryPoint:arguments:)) and pass it to bootstrapMultiprocessing(entryPoints:)"
+    case .entryPointNotRegistered(let name):
+      return "the entry point '\(name)' is not registered: pass it to "
+        + "bootstrapMultiprocessing(entryPoints:), called first thing in main"
+    case .startMethodAlreadySet(let method):
+      return "the start method was already set to \(method); pass force: true to change it"
+    case .arguments(let entryPoint, let reason):
+      return "the arguments of entry point '\(entryPoint)' cannot be transferred: \(reason)"
+    case .system(let call, let errno):
+      return "\(call) failed: \(String(cString: strerror(errno)))"
+    case .forkserver(let reason):
+      return "fork server: \(reason)"
+    }
+  }
+}

@@ -1,0 +1,93 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The process-wide state of the process API: who this process is, its children, the default
+/// start method, the registered entry points, and the fork server connection.
+final class ProcessRegistry: @unchecked Sendable {
+  // @unchecked: every field below `lock` is read and written only while holding `lock`.
+  static let shared = ProcessRegistry()
+
+  let lock = ForkSafeLock()
+  /// The default start method, once fixed.
+  var startMethod: StartMethod?
+  /// Counts the processes created here, for `Process-N` names.
+  var counter = 0
+  /// This process's place in the family: [] in the main process, [1] in Process-1, [1, 2]…
+  var identity: [Int] = []
+  /// The object standing for this process; made on first use in the main process.
+  var current: Process?
+  /// The parent, in a child.
+  var parent: ParentProcess?
+  /// Started children not yet known to have ended and been joined.
+  var children: [Process] = []
+  /// Entry points registered by `bootstrapMultiprocessing(entryPoints:)`.
+  var entryPoints: [String: any AnyEntryPoint] = [:]
+  /// The program spawned children and the fork server run.
+  var executable = "/proc/self/exe"
+  /// The connection to the fork server, once started.
+  var forkserver: ForkserverClient?
+  /// Whether the exit handler that ends daemon children is installed.
+  var exitHandlerInstalled = false
+
+  /// Makes this registry describe a fresh child; called with the lock held or reinitialised.
+  func becomeChild(current process: Process, identity: [Int], parent: ParentProcess) {
+    counter = 0
+    self.identity = identity
+    current = process
+    self.parent = parent
+    children = []
+    forkserver = nil
+  }
+
+  /// Installs, once, the exit handler that terminates daemon children and joins the others
+  /// when this process exits normally, as Python does.
+  func installExitHandlerLocked() {
+    guard !exitHandlerInstalled else { return }
+    exitHandlerInstalled = true
+    atexit { ProcessRegistry.shared.finishChildren() }
+  }
+
+  /// Terminates the daemon children that are still running, then joins every child.
+  func finishChildren() {
+    let running = lock.withLock { children }
+    for child in running where child.daemon {
+      if (try? child.isAlive) == true { try? child.terminate() }
+    }
+    for child in running { try? child.join() }
+  }
+}
+
+/// This process's ``Process`` object: `MainProcess` in the main process, the started object
+/// in a child.
+public func currentProcess() -> Process {
+  ProcessRegistry.shared.lock.withLock {
+    if let current = ProcessRegistry.shared.current { return current }
+    let main = Process(mainProcess: ())
+    ProcessRegistry.shared.current = main
+    return main
+  }
+}
+
+/// The parent of this process, or nil in the main process.
+public func parentProcess() -> ParentProcess? {
+  ProcessRegistry.shared.lock.withLock { ProcessRegistry.shared.parent }
+}
+
+/// The children of this process that are still running. Finished ones are reaped (their exit
+/// codes recorded) and dropped from the list, as Python's `active_children()` does.
+public func activeChildren() -> [Process] {
+  ProcessRegistry.shared.lock.withLock {
+    let registry = ProcessRegistry.shared
+    registry.children.removeAll { $0.pollLocked() != nil }
+    return registry.children
+  }
+}
+
+/// Sets the program that ``StartMethod/spawn`` and ``StartMethod/forkserver`` run
+/// (`/proc/self/exe`, this program, by default), as Python's `set_executable`. The program
+/// must call ``bootstrapMultiprocessing(entryPoints:)`` with the same entry points first
+/// thing in `main`; tests use it to run a helper executable instead of the test runner.
+public func setExecutable(_ path: String) {
+  ProcessRegistry.shared.lock.withLock { ProcessRegistry.shared.executable = path }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import Multiprocessing
+import TestEntryPoints
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Shared set-up: the test runner registers the test entry points (as a program's `main`
+/// would) and spawns the helper program `MPTestChild`, built beside the test bundle, since
+/// `/proc/self/exe` is the test runner here.
+enum Fixture {
+  static let buildDirectory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    .deletingLastPathComponent().path
+  static let helper = buildDirectory + "/MPTestChild"
+
+  static let ready: Void = {
+    bootstrapMultiprocessing(entryPoints: TestEntryPoints.all)
+    setExecutable(helper)
+  }()
+
+  /// A new empty directory for one test's files.
+  static func directory() -> String {
+    _ = ready
+    let path = NSTemporaryDirectory() + "mp-test-\(getpid())-\(UUID().uuidString)"
+    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+  }
+
+  /// A process running `entryPoint` with `arguments`, started with `method`.
+  static func process<A>(
+    _ method: StartMethod, _ entryPoint: EntryPoint<A>, _ arguments: A, name: String? = nil, daemon: Bool = false
+  ) -> Multiprocessing.Process {
+    _ = ready
+    return Multiprocessing.Process(
+      name: name, daemon: daemon, startMethod: method, entryPoint: entryPoint, arguments: arguments)
+  }
+}
+
+/// Whether a process with this pid still exists (a zombie counts as gone).
+func processExists(_ pid: Int32) -> Bool {
+  guard kill(pid, 0) == 0 else { return false }
+  guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+    let close = stat.lastIndex(of: ")")
+  else { return false }
+  let state = stat[stat.index(close, offsetBy: 2)]
+  return state != "Z" && state != "X"
+}
+
+/// Waits up to `limit` for `condition`, checking every 10 ms.
+func eventually(within limit: Duration = .seconds(5), _ condition: () -> Bool) -> Bool {
+  let deadline = ContinuousClock.now + limit
+  while ContinuousClock.now < deadline {
+    if condition() { return true }
+    usleep(10_000)
+  }
+  return condition()
+}
+
+/// Runs the helper program with `arguments` and returns it running, with its stdout.
+func launchHelper(_ arguments: [String]) throws -> (process: Foundation.Process, stdout: Pipe) {
+  let process = Foundation.Process()
+  process.executableURL = URL(fileURLWithPath: Fixture.helper)
+  process.arguments = arguments
+  let pipe = Pipe()
+  process.standardOutput = pipe
+  try process.run()
+  return (process, pipe)
+}
+
+/// Reads the helper's first line, `pids A B …`, and returns the pids.
+func readPids(_ pipe: Pipe) -> [Int32] {
+  var line = Data()
+  while true {
+    let byte = pipe.fileHandleForReading.readData(ofLength: 1)
+    if byte.isEmpty || byte == Data("\n".utf8) { break }
+    line.append(byte)
+  }
+  return String(decoding: line, as: UTF8.self).split(separator: " ").dropFirst().compactMap { Int32($0) }
+}

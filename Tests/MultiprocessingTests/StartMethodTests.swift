@@ -1,0 +1,48 @@
+import Multiprocessing
+import TestEntryPoints
+import Testing
+
+/// The default start method and contexts, with Python's rules. The other tests always name
+/// their start method, so changing the default here cannot disturb them.
+@Suite(.serialized) struct StartMethodTests {
+  @Test func allStartMethodsListsTheThree() {
+    #expect(allStartMethods == [.fork, .spawn, .forkserver])
+    #expect(StartMethod.forkserver.description == "forkserver")
+  }
+
+  @Test func theDefaultCanBeSetOnceUnlessForced() throws {
+    defer { try? setStartMethod(.fork, force: true) }
+    try setStartMethod(nil, force: true)
+    #expect(getStartMethod(allowNone: true) == nil)
+    try setStartMethod(.spawn)
+    #expect(getStartMethod() == .spawn)
+    #expect(throws: ProcessError.startMethodAlreadySet(.spawn)) { try setStartMethod(.fork) }
+    #expect(ProcessError.startMethodAlreadySet(.spawn).description.contains("force: true"))
+    try setStartMethod(.forkserver, force: true)
+    #expect(getStartMethod() == .forkserver)
+    #expect(getContext().startMethod == .forkserver)
+
+    try setStartMethod(nil, force: true)
+    #expect(getStartMethod() == .fork, "the first read fixes the default")
+    #expect(throws: ProcessError.startMethodAlreadySet(.fork)) { try setStartMethod(.spawn) }
+  }
+
+  @Test(arguments: StartMethod.allCases)
+  func contextsMakeProcessesOfTheirMethod(method: StartMethod) throws {
+    _ = Fixture.ready
+    let context = getContext(method)
+    #expect(context.startMethod == method)
+    let process = context.process(entryPoint: TestEntryPoints.exit, arguments: 6)
+    #expect(process.startMethod == method)
+    try process.start()
+    try process.join()
+    #expect(try process.exitCode == 6)
+  }
+
+  @Test func aForkContextTakesClosures() throws {
+    let process = getContext(.fork).process { throw ProcessExit(8) }
+    try process.start()
+    try process.join()
+    #expect(try process.exitCode == 8)
+  }
+}

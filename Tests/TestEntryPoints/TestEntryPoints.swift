@@ -1,0 +1,125 @@
+import Foundation
+import Multiprocessing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// What a child reports about itself, for assertions made in the parent.
+public struct ChildReport: Codable, Sendable, Equatable {
+  /// `currentProcess().name`.
+  public var name: String
+  /// `currentProcess().pid`.
+  public var pid: Int32
+  /// The kernel's parent pid.
+  public var ppid: Int32
+  /// `parentProcess()?.pid`.
+  public var parentPid: Int32?
+  /// `parentProcess()?.name`.
+  public var parentName: String?
+  /// `currentProcess().daemon`.
+  public var daemon: Bool
+  /// `currentProcess().isAlive`.
+  public var currentIsAlive: Bool
+
+  /// The report of the calling process.
+  public static func here() -> ChildReport {
+    let current = currentProcess()
+    return ChildReport(
+      name: current.name, pid: current.pid ?? -1, ppid: getppid(), parentPid: parentProcess()?.pid,
+      parentName: parentProcess()?.name, daemon: current.daemon, currentIsAlive: (try? current.isAlive) ?? false)
+  }
+
+  /// Writes this report to `path` as JSON.
+  public func write(to path: String) throws {
+    try JSONEncoder().encode(self).write(to: URL(fileURLWithPath: path))
+  }
+
+  /// Reads a report written by ``write(to:)``.
+  public static func read(from path: String) throws -> ChildReport {
+    try JSONDecoder().decode(ChildReport.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+  }
+}
+
+/// An error a child throws on purpose.
+public struct ChildFailure: Error, CustomStringConvertible {
+  /// What went wrong.
+  public var message: String
+  /// The message, prefixed with the type.
+  public var description: String { "ChildFailure: \(message)" }
+  /// A failure with `message`.
+  public init(message: String) { self.message = message }
+}
+
+/// Arguments for the family entry point.
+public struct FamilyPlan: Codable, Sendable {
+  /// How to start the grandchildren.
+  public var method: StartMethod
+  /// How many grandchildren to start.
+  public var count: Int
+  /// Where the reports go.
+  public var directory: String
+  /// A plan.
+  public init(method: StartMethod, count: Int, directory: String) {
+    self.method = method
+    self.count = count
+    self.directory = directory
+  }
+}
+
+/// The entry points the tests run under spawn and forkserver (and fork, for symmetry).
+public enum TestEntryPoints {
+  /// Writes the child's ``ChildReport`` to the given path.
+  public static let report = EntryPoint<String>("report") { path in try ChildReport.here().write(to: path) }
+  /// Sleeps for the given number of milliseconds.
+  public static let sleep = EntryPoint<Int>("sleep") { milliseconds in usleep(UInt32(milliseconds) * 1000) }
+  /// Ends with the given code through ``ProcessExit``.
+  public static let exit = EntryPoint<Int32>("exit") { code in throw ProcessExit(code) }
+  /// Ends with the given code through the C library's `exit`.
+  public static let cExit = EntryPoint<Int32>("c-exit") { code in Glibc.exit(code) }
+  /// Throws a ``ChildFailure`` with the given message.
+  public static let fail = EntryPoint<String>("fail") { message in throw ChildFailure(message: message) }
+  /// Calls `abort()`.
+  public static let abort = EntryPoint<Int>("abort") { _ in Glibc.abort() }
+  /// Writes through an invalid pointer. (A signal raised on purpose would not do: Swift's
+  /// crash handler returns from it, and only a real fault, which repeats, kills the process.)
+  public static let segfault = EntryPoint<Int>("segfault") { address in
+    UnsafeMutablePointer<Int>(bitPattern: address)!.pointee = 1
+  }
+  /// Hits a Swift runtime trap.
+  public static let trap = EntryPoint<[Int]>("trap") { values in _ = values[values.count] }
+  /// Prints the given number of numbered lines: the first half flushed line by line, the
+  /// rest left in the stdio buffer (under the 4 KiB a pipe writes atomically) for the exit to
+  /// flush, so that lines of concurrent children do not interleave mid-line.
+  public static let printLines = EntryPoint<Int>("print-lines") { count in
+    for line in 0..<count {
+      print("child \(currentProcess().name) line \(line)")
+      if line < count / 2 { fflush(nil) }
+    }
+  }
+  /// Writes its report, starts `count` children that write theirs, joins them, and fails
+  /// unless every one exited with 0.
+  public static let family = EntryPoint<FamilyPlan>("family") { plan in
+    try ChildReport.here().write(to: "\(plan.directory)/parent.json")
+    let children = (0..<plan.count).map { index in
+      Process(startMethod: plan.method, entryPoint: report, arguments: "\(plan.directory)/child-\(index).json")
+    }
+    for child in children { try child.start() }
+    for child in children { try child.join() }
+    guard try children.allSatisfy({ try $0.exitCode == 0 }) else { throw ChildFailure(message: "a grandchild failed") }
+  }
+  /// Tries to start a child (which a daemon must not do); exits 20 when refused as a daemon.
+  public static let startChild = EntryPoint<Int>("start-child") { _ in
+    do {
+      try Process(startMethod: .fork) {}.start()
+      throw ProcessExit(10)
+    } catch ProcessError.daemonCannotHaveChildren {
+      throw ProcessExit(20)
+    }
+  }
+
+  /// Every entry point above, for ``bootstrapMultiprocessing(entryPoints:)``.
+  public static let all: [any AnyEntryPoint] = [
+    report, sleep, exit, cExit, fail, abort, segfault, trap, printLines, family, startChild,
+  ]
+}
