@@ -1,4 +1,5 @@
 import ArgumentParser
+import Multiprocessing
 
 /// The benchmark executable: processes vs threads vs in-process runs, and the machine they
 /// run on.
@@ -7,6 +8,13 @@ struct MPBench: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "mpbench",
     abstract: "Benchmarks worker processes against threads and in-process runs.",
-    subcommands: [TopologyCommand.self]
+    subcommands: [TopologyCommand.self, ProcessStartCommand.self]
   )
+
+  /// Becomes a spawned child or the fork server when started as one; otherwise parses the
+  /// command line as usual.
+  static func main() {
+    bootstrapMultiprocessing(entryPoints: BenchEntryPoints.all)
+    main(nil)
+  }
 }

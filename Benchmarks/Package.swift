@@ -1,0 +1,48 @@
+// swift-tools-version: 6.1
+
+import PackageDescription
+
+import struct Foundation.URL
+
+// The micro-benchmarks (ordo-one/package-benchmark), in a package of their own so that the
+// library's build and tests do not compile the benchmark framework. Run them with
+// `cd Benchmarks && swift package --disable-sandbox benchmark`; check them against the
+// stored thresholds with `swift package --disable-sandbox benchmark thresholds check`.
+
+// SwiftPM names a path dependency after its folder, which is whatever the clone is called.
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+let library = root.lastPathComponent.lowercased()
+
+let package = Package(
+  name: "swift-multiprocessing-benchmarks",
+  platforms: [.macOS(.v15)],
+  dependencies: [
+    .package(path: root.path),
+    .package(url: "https://github.com/ordo-one/package-benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+  ],
+  targets: [
+    .target(
+      name: "BenchmarkSupport",
+      dependencies: [.product(name: "Multiprocessing", package: library)],
+      path: "Benchmarks/BenchmarkSupport"
+    ),
+    // The program spawned children and the fork server run: the benchmark runner's own
+    // `main` parses its arguments before any benchmark code could bootstrap.
+    .executableTarget(
+      name: "BenchmarkChild",
+      dependencies: ["BenchmarkSupport", .product(name: "Multiprocessing", package: library)],
+      path: "Benchmarks/BenchmarkChild"
+    ),
+    .executableTarget(
+      name: "ProcessStart",
+      dependencies: [
+        "BenchmarkSupport",
+        .product(name: "Benchmark", package: "package-benchmark"),
+        .product(name: "Multiprocessing", package: library),
+      ],
+      path: "Benchmarks/ProcessStart",
+      plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+    ),
+  ],
+  swiftLanguageModes: [.v6]
+)

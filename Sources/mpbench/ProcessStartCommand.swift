@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import Multiprocessing
+
+/// `mpbench process-start`: what starting and joining one process costs, per start method.
+struct ProcessStartCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "process-start",
+    abstract: "Time start() + join() of an empty target for each start method."
+  )
+
+  @Option(help: "Start + join pairs timed per method.")
+  var repetitions = 200
+
+  @Option(help: "Comma-separated start methods.", transform: Self.parseMethods)
+  var methods: [StartMethod] = StartMethod.allCases
+
+  @Flag(help: "Print JSON.")
+  var json = false
+
+  static func parseMethods(_ text: String) throws -> [StartMethod] {
+    try text.split(separator: ",").map { name in
+      guard let method = StartMethod(rawValue: String(name)) else {
+        throw ValidationError("unknown start method '\(name)' (fork, spawn or forkserver)")
+      }
+      return method
+    }
+  }
+
+  func validate() throws {
+    guard repetitions > 0 else { throw ValidationError("--repetitions must be positive, not \(repetitions)") }
+  }
+
+  func run() throws {
+    var results: [String: Statistics] = [:]
+    for method in methods {
+      // One untimed start: the fork server's own start-up is not a process start.
+      try startAndJoin(method)
+      var samples: [Double] = []
+      for _ in 0..<repetitions {
+        let started = ContinuousClock.now
+        try startAndJoin(method)
+        samples.append((ContinuousClock.now - started).microseconds)
+      }
+      results[method.rawValue] = Statistics(samples)
+    }
+    if json {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+      print(String(decoding: try encoder.encode(results), as: UTF8.self))
+      return
+    }
+    print("start + join of an empty target, \(repetitions) times per method (µs)")
+    print("method        median       min       p90       max")
+    for method in methods {
+      let stats = results[method.rawValue]!
+      print(
+        method.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)
+          + [stats.median, stats.min, stats.p90, stats.max].map { String(format: "%10.0f", $0) }.joined())
+    }
+  }
+
+  private func startAndJoin(_ method: StartMethod) throws {
+    let process = Process(startMethod: method, entryPoint: BenchEntryPoints.empty, arguments: 0)
+    try process.start()
+    try process.join()
+    guard try process.exitCode == 0 else {
+      throw ValidationError("a \(method) child exited with \(String(describing: try process.exitCode))")
+    }
+  }
+}
