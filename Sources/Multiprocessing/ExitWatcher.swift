@@ -7,47 +7,79 @@ import Foundation
 /// One thread that waits, with `poll`, on the sentinels of every pending async join, so that
 /// `await process.join()` never blocks a thread of the cooperative pool.
 final class ExitWatcher: @unchecked Sendable {
-  // @unchecked: `waiters`, `wakeFDs` and `running` are guarded by `lock`.
+  // @unchecked: `waiters`, `nextID`, `wakeFDs` and `running` are guarded by `lock`.
   static let shared = ExitWatcher()
 
+  private struct Waiter {
+    let id: Int
+    let fd: Int32
+    let deadline: ContinuousClock.Instant?
+    let continuation: CheckedContinuation<Void, Never>
+  }
+
   private let lock = ForkSafeLock()
-  private var waiters: [(fd: Int32, continuation: CheckedContinuation<Void, Never>)] = []
+  private var waiters: [Waiter] = []
+  private var nextID = 0
   private var wakeFDs: [Int32] = [-1, -1]
   private var running = false
 
-  /// Returns once `fd` is readable or hung up.
-  func waitReadable(_ fd: Int32) async {
-    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-      lock.withLock {
-        if !running {
-          running = true
-          _ = pipe(&wakeFDs)
-          for fd in wakeFDs {
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(fd, F_SETFL, O_NONBLOCK)
-          }
-          let thread = Thread { [self] in loop() }
-          thread.name = "mp-exit-watcher"
-          thread.start()
-        }
-        waiters.append((fd, continuation))
-        var byte: UInt8 = 1
-        _ = write(wakeFDs[1], &byte, 1)
-      }
+  /// Returns once `fd` is readable or hung up, `deadline` passes, or the task is cancelled.
+  func waitReadable(_ fd: Int32, deadline: ContinuousClock.Instant?) async {
+    let id = lock.withLock {
+      nextID += 1
+      return nextID
     }
+    await withTaskCancellationHandler {
+      await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        lock.withLock {
+          startIfNeededLocked()
+          waiters.append(Waiter(id: id, fd: fd, deadline: deadline, continuation: continuation))
+          wakeLocked()
+        }
+      }
+    } onCancel: {
+      let cancelled = lock.withLock {
+        let found = waiters.first { $0.id == id }
+        waiters.removeAll { $0.id == id }
+        return found
+      }
+      cancelled?.continuation.resume()
+    }
+  }
+
+  private func startIfNeededLocked() {
+    guard !running else { return }
+    running = true
+    _ = pipe(&wakeFDs)
+    for fd in wakeFDs {
+      _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+      _ = fcntl(fd, F_SETFL, O_NONBLOCK)
+    }
+    let thread = Thread { [self] in loop() }
+    thread.name = "mp-exit-watcher"
+    thread.start()
+  }
+
+  private func wakeLocked() {
+    var byte: UInt8 = 1
+    _ = write(wakeFDs[1], &byte, 1)
   }
 
   private func loop() {
     while true {
-      let (fds, wake) = lock.withLock { (waiters.map(\.fd), wakeFDs[0]) }
-      let ready = pollReadable(fds + [wake], timeout: nil)
+      let (fds, wake, deadline) = lock.withLock {
+        (waiters.map(\.fd), wakeFDs[0], waiters.compactMap(\.deadline).min())
+      }
+      let ready = pollReadable(fds + [wake], timeout: deadline.map { $0 - .now })
       if ready.contains(wake) {
         var buffer = [UInt8](repeating: 0, count: 64)
         while read(wake, &buffer, buffer.count) > 0 {}
       }
+      let now = ContinuousClock.now
       let resumed = lock.withLock {
-        let done = waiters.filter { ready.contains($0.fd) }
-        waiters.removeAll { ready.contains($0.fd) }
+        let done = waiters.filter { ready.contains($0.fd) || ($0.deadline.map { $0 <= now } ?? false) }
+        let ids = Set(done.map(\.id))
+        waiters.removeAll { ids.contains($0.id) }
         return done
       }
       for waiter in resumed { waiter.continuation.resume() }

@@ -270,14 +270,18 @@ open class Process: @unchecked Sendable {
     }
   }
 
-  /// Waits until the process ends without blocking a thread of the cooperative pool: a
-  /// single watcher thread waits on the sentinels of every async join.
+  /// Waits, without blocking a thread of the cooperative pool, until the process ends,
+  /// `timeout` passes (nil: no limit) or the task is cancelled: one watcher thread waits on
+  /// the sentinels of every async join. In async code `try await p.join()` picks this one.
   ///
   /// - Throws: as ``join(timeout:)``.
-  public func join() async throws {
+  public func join(timeout: Duration? = nil) async throws {
     let handle = try joinableHandle()
+    let deadline = timeout.map { ContinuousClock.now + $0 }
     while !finishIfEnded() {
-      await ExitWatcher.shared.waitReadable(handle.sentinel)
+      if Task.isCancelled { return }
+      if let deadline, deadline <= .now { return }
+      await ExitWatcher.shared.waitReadable(handle.sentinel, deadline: deadline)
     }
   }
 

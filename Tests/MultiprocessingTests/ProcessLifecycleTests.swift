@@ -120,6 +120,25 @@ import Testing
     #expect(try processes.map { try $0.exitCode } == [0, 1, 2, 3])
   }
 
+  @Test func asyncJoinWithATimeoutAndCancellation() async throws {
+    let process = Fixture.process(.fork, TestEntryPoints.sleep, 30_000)
+    try process.start()
+    let started = ContinuousClock.now
+    try await process.join(timeout: .milliseconds(100))
+    #expect(ContinuousClock.now - started >= .milliseconds(100))
+    #expect(try process.isAlive)
+
+    let waiter = Task { try await process.join() }
+    try await Task.sleep(for: .milliseconds(50))
+    waiter.cancel()
+    try await waiter.value
+    #expect(try process.isAlive, "a cancelled join returns while the process runs")
+
+    try process.kill()
+    try await process.join()
+    #expect(try process.exitCode == -SIGKILL)
+  }
+
   @Test func aThrowingTargetPrintsItsErrorToStandardError() throws {
     let path = Fixture.directory() + "/stderr.txt"
     let process = Multiprocessing.Process(name: "thrower", startMethod: .fork) {
