@@ -39,7 +39,8 @@ import Testing
   @Test(arguments: StartMethod.allCases)
   func theChildSeesItselfAndItsParent(method: StartMethod) throws {
     let path = Fixture.directory() + "/report.json"
-    let process = Fixture.process(method, TestEntryPoints.report, path, name: "probe", daemon: true)
+    let process = Fixture.process(method, TestEntryPoints.report, path, name: "first name", daemon: true)
+    process.name = "probe"
     try process.start()
     try process.join()
     #expect(try process.exitCode == 0)

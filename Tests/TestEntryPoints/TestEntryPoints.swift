@@ -119,7 +119,8 @@ public enum TestEntryPoints {
   }
 
   /// Every entry point above, for ``bootstrapMultiprocessing(entryPoints:)``.
-  public static let all: [any AnyEntryPoint] = [
-    report, sleep, exit, cExit, fail, abort, segfault, trap, printLines, family, startChild,
-  ]
+  public static let all: [any AnyEntryPoint] =
+    [
+      report, sleep, exit, cExit, fail, abort, segfault, trap, printLines, family, startChild,
+    ] + SyncEntryPoints.all
 }

@@ -1,0 +1,90 @@
+import Atomics
+import CSystemShims
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A 32-bit word in shared memory, used with atomic operations and as a futex: the
+/// building block of every process-shared synchronisation type here.
+struct FutexWord {
+  let address: UnsafeMutablePointer<UInt32>
+
+  /// The word at `pointer`, which must be 4-byte aligned and stay mapped.
+  init(_ pointer: UnsafeMutableRawPointer) {
+    address = pointer.assumingMemoryBound(to: UInt32.self)
+  }
+
+  private var atomic: UnsafeAtomic<UInt32> {
+    UnsafeAtomic(at: UnsafeMutableRawPointer(address).assumingMemoryBound(to: UInt32.AtomicRepresentation.self))
+  }
+
+  func load() -> UInt32 { atomic.load(ordering: .sequentiallyConsistent) }
+
+  func store(_ value: UInt32) { atomic.store(value, ordering: .sequentiallyConsistent) }
+
+  func exchange(_ value: UInt32) -> UInt32 { atomic.exchange(value, ordering: .sequentiallyConsistent) }
+
+  func compareExchange(_ expected: UInt32, _ desired: UInt32) -> (exchanged: Bool, original: UInt32) {
+    atomic.compareExchange(expected: expected, desired: desired, ordering: .sequentiallyConsistent)
+  }
+
+  @discardableResult
+  func add(_ value: UInt32) -> UInt32 { atomic.loadThenWrappingIncrement(by: value, ordering: .sequentiallyConsistent) }
+
+  @discardableResult
+  func subtract(_ value: UInt32) -> UInt32 {
+    atomic.loadThenWrappingDecrement(by: value, ordering: .sequentiallyConsistent)
+  }
+
+  /// Sleeps while the word equals `expected`, until woken or `deadline` (nil: no limit).
+  /// Returns false only when the deadline passed. Spurious returns are possible: callers loop.
+  @discardableResult
+  func wait(whileEqualTo expected: UInt32, until deadline: ContinuousClock.Instant?) -> Bool {
+    var nanoseconds: Int64 = -1
+    if let deadline {
+      let left = deadline - .now
+      guard left > .zero else { return false }
+      let (seconds, attoseconds) = left.components
+      nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+    return cs_futex_wait(address, expected, nanoseconds) != ETIMEDOUT
+  }
+
+  /// Wakes up to `count` sleepers.
+  func wake(_ count: Int32 = .max) {
+    _ = cs_futex_wake(address, count)
+  }
+}
+
+/// Waiting with a limit, in slices: a waiter wakes at least every `slice` to check whether
+/// the process it waits on is still alive.
+enum WaitSlices {
+  /// How often a waiter checks that the holder it waits on is alive.
+  static let slice = Duration.milliseconds(100)
+
+  /// The end of the next slice, capped by the overall deadline.
+  static func next(_ deadline: ContinuousClock.Instant?) -> ContinuousClock.Instant {
+    let sliceEnd = ContinuousClock.now + slice
+    guard let deadline else { return sliceEnd }
+    return min(deadline, sliceEnd)
+  }
+}
+
+/// Whether the thread or process with this id exists (a zombie counts as gone). Kernel
+/// thread ids are unique system-wide, so a lock records its holder's tid.
+func threadIsAlive(_ tid: UInt32) -> Bool {
+  guard tid > 0, Glibc.kill(pid_t(tid), 0) == 0 || errno == EPERM else { return false }
+  let fd = open("/proc/\(tid)/stat", O_RDONLY | O_CLOEXEC)
+  guard fd >= 0 else { return false }
+  defer { close(fd) }
+  var buffer = [UInt8](repeating: 0, count: 512)
+  let count = read(fd, &buffer, buffer.count)
+  guard count > 0, let close = buffer[0..<count].lastIndex(of: UInt8(ascii: ")")), close + 2 < count else {
+    return true
+  }
+  return buffer[close + 2] != UInt8(ascii: "Z") && buffer[close + 2] != UInt8(ascii: "X")
+}
+
+/// The calling thread's kernel id, the owner mark of locks.
+var currentThreadID: UInt32 { UInt32(bitPattern: cs_gettid()) }

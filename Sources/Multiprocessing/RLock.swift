@@ -1,0 +1,78 @@
+/// A recursive lock shared between processes: Python's `multiprocessing.RLock`.
+///
+/// The thread that holds it may acquire it again; it is free once released as many times.
+/// Only the holder may release it. Robust like ``Lock``: the next acquirer takes it over from
+/// a dead holder and is told by ``SynchronizationError/previousOwnerDied(id:)``.
+public final class RLock: ProcessLock, @unchecked Sendable {
+  // @unchecked: the state lives in shared memory and is only used through atomic operations;
+  // the recursion depth is written only by the holder.
+  static let kind = "RLock"
+
+  let slot: SharedSlot
+  var core: LockCore { LockCore(slot.pointer) }
+
+  /// A new, unlocked lock.
+  public init() throws {
+    slot = try SharedSlot(size: LockCore.size)
+  }
+
+  /// Reopens a lock from its ``handle`` (in a spawned or fork-server child).
+  public init(_ handle: SharedHandle) throws {
+    slot = try SharedSlot(handle, kind: Self.kind, size: LockCore.size)
+  }
+
+  init(slot: SharedSlot) {
+    self.slot = slot
+  }
+
+  /// What another process needs to reopen the lock.
+  public var handle: SharedHandle { slot.handle(kind: Self.kind) }
+
+  /// Acquires the lock, or acquires it once more when the calling thread holds it.
+  ///
+  /// - Returns: whether the lock was acquired.
+  /// - Throws: ``SynchronizationError/previousOwnerDied(id:)``, with the lock acquired.
+  @discardableResult
+  public func acquire(blocking: Bool = true, timeout: Duration? = nil) throws -> Bool {
+    let core = core
+    if core.holder == currentThreadID {
+      core.depth.add(1)
+      return true
+    }
+    let outcome = core.acquire(blocking: blocking, deadline: .deadline(after: timeout))
+    if outcome != .timedOut { core.depth.store(1) }
+    return try report(outcome)
+  }
+
+  /// Releases one level of the lock.
+  ///
+  /// - Throws: ``SynchronizationError/notOwner`` unless the calling thread holds it.
+  public func release() throws {
+    let core = core
+    guard core.holder == currentThreadID else { throw SynchronizationError.notOwner }
+    if core.depth.subtract(1) == 1 { core.release() }
+  }
+
+  /// Whether some thread holds the lock.
+  public var locked: Bool { core.holder != 0 }
+
+  /// How many times the holder has acquired it (0 when free).
+  public var recursionDepth: Int { core.holder == 0 ? 0 : Int(core.depth.load()) }
+
+  /// Whether the calling thread holds the lock (for ``Condition``).
+  var isHeldByCaller: Bool { core.holder == currentThreadID }
+
+  /// Releases every level at once, for ``Condition/wait(timeout:)``; returns the depth.
+  func releaseAll() -> UInt32 {
+    let depth = core.depth.exchange(0)
+    core.release()
+    return depth
+  }
+
+  /// Reacquires the lock with a saved depth after a condition wait.
+  func acquire(restoring depth: UInt32) throws {
+    let outcome = core.acquire(blocking: true, deadline: nil)
+    core.depth.store(depth)
+    _ = try report(outcome)
+  }
+}

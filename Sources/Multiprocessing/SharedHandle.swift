@@ -1,0 +1,46 @@
+/// How another process reopens a shared object (a ``Lock``, ``SharedValue``, …): pass it in
+/// an entry point's arguments and call the type's `init(_ handle:)` in the child.
+public struct SharedHandle: Codable, Sendable, Hashable {
+  /// The block that holds the object.
+  public let memory: SharedMemory.Handle
+  /// Where the object starts in the block.
+  public let offset: Int
+  /// The object's type, checked when it is reopened.
+  public let kind: String
+}
+
+/// A place in a shared block: the block (kept mapped) and an offset into it.
+struct SharedSlot: @unchecked Sendable {
+  // @unchecked: the block is immutable; the bytes at the slot are synchronised by its users.
+  let memory: SharedMemory
+  let offset: Int
+
+  /// A new anonymous block of `size` bytes, holding one object at offset 0.
+  init(size: Int) throws {
+    memory = try SharedMemory(size: size)
+    offset = 0
+  }
+
+  init(memory: SharedMemory, offset: Int) {
+    self.memory = memory
+    self.offset = offset
+  }
+
+  /// Reopens the slot a handle names, checking that it holds a `kind` of `size` bytes.
+  init(_ handle: SharedHandle, kind: String, size: Int) throws {
+    guard handle.kind == kind else {
+      throw SharedMemoryError.cannotReopen("the handle is for a \(handle.kind), not a \(kind)")
+    }
+    guard handle.offset >= 0, handle.offset + size <= handle.memory.size else {
+      throw SharedMemoryError.cannotReopen("the handle's offset \(handle.offset) is outside its block")
+    }
+    memory = try SharedMemory(handle.memory)
+    offset = handle.offset
+  }
+
+  var pointer: UnsafeMutableRawPointer { memory.baseAddress + offset }
+
+  func handle(kind: String) -> SharedHandle {
+    SharedHandle(memory: memory.handle, offset: offset, kind: kind)
+  }
+}
