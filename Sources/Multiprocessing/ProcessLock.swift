@@ -18,6 +18,12 @@ extension ProcessLock {
     try acquire(blocking: true, timeout: nil)
   }
 
+  /// Acquires the lock if `blocking`, else only if it is free now; returns whether it was.
+  @discardableResult
+  public func acquire(blocking: Bool) throws -> Bool {
+    try acquire(blocking: blocking, timeout: nil)
+  }
+
   /// Acquires the lock, waiting at most `timeout`; returns whether it was acquired.
   @discardableResult
   public func acquire(timeout: Duration?) throws -> Bool {
