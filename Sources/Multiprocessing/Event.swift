@@ -42,7 +42,7 @@ public final class Event: @unchecked Sendable {
   @discardableResult
   public func wait(timeout: Duration? = nil) -> Bool {
     if isSet { return true }
-    for _ in 0..<LockCore.spins where isSet { return true }
+    if Spin.until({ isSet }) { return true }
     let deadline = ContinuousClock.Instant.deadline(after: timeout)
     sleepers.add(1)
     defer { sleepers.subtract(1) }

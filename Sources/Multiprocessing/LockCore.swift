@@ -9,7 +9,6 @@ struct LockCore {
   /// The bytes a lock occupies in shared memory.
   static let size = 8
   static let sleepersBit: UInt32 = 1 << 31
-  static let spins = 100
 
   enum Outcome: Equatable {
     case acquired
@@ -32,9 +31,7 @@ struct LockCore {
     let me = currentThreadID
     if state.compareExchange(0, me).exchanged { return .acquired }
     if !blocking { return takeOverIfHolderDied(state.load(), me: me) ?? .timedOut }
-    for _ in 0..<Self.spins {
-      if state.load() == 0, state.compareExchange(0, me).exchanged { return .acquired }
-    }
+    if Spin.until({ state.load() == 0 && state.compareExchange(0, me).exchanged }) { return .acquired }
     while true {
       var value = state.load()
       if value == 0 {

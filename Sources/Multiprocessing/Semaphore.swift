@@ -48,7 +48,7 @@ public class Semaphore: @unchecked Sendable {
   public func acquire(blocking: Bool = true, timeout: Duration? = nil) -> Bool {
     if tryTake() { return true }
     guard blocking else { return false }
-    for _ in 0..<LockCore.spins where tryTake() { return true }
+    if Spin.until(tryTake) { return true }
     let deadline = ContinuousClock.Instant.deadline(after: timeout)
     sleepers.add(1)
     defer { sleepers.subtract(1) }

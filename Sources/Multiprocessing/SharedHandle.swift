@@ -14,16 +14,18 @@ struct SharedSlot: @unchecked Sendable {
   // @unchecked: the block is immutable; the bytes at the slot are synchronised by its users.
   let memory: SharedMemory
   let offset: Int
+  /// The object's address in this process (kept here: no reference counting on use).
+  let pointer: UnsafeMutableRawPointer
 
   /// A new anonymous block of `size` bytes, holding one object at offset 0.
   init(size: Int) throws {
-    memory = try SharedMemory(size: size)
-    offset = 0
+    self.init(memory: try SharedMemory(size: size), offset: 0)
   }
 
   init(memory: SharedMemory, offset: Int) {
     self.memory = memory
     self.offset = offset
+    pointer = memory.baseAddress + offset
   }
 
   /// Reopens the slot a handle names, checking that it holds a `kind` of `size` bytes.
@@ -34,11 +36,8 @@ struct SharedSlot: @unchecked Sendable {
     guard handle.offset >= 0, handle.offset + size <= handle.memory.size else {
       throw SharedMemoryError.cannotReopen("the handle's offset \(handle.offset) is outside its block")
     }
-    memory = try SharedMemory(handle.memory)
-    offset = handle.offset
+    self.init(memory: try SharedMemory(handle.memory), offset: handle.offset)
   }
-
-  var pointer: UnsafeMutableRawPointer { memory.baseAddress + offset }
 
   func handle(kind: String) -> SharedHandle {
     SharedHandle(memory: memory.handle, offset: offset, kind: kind)

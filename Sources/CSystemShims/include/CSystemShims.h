@@ -33,6 +33,18 @@ int cs_sched_setaffinity(pid_t pid, const int *cpus, int count);
 
 /// `gettid()`: the kernel thread id of the calling thread.
 pid_t cs_gettid(void);
+/// The calling thread's kernel id, cached per thread (reset in a forked child): no system
+/// call after the first.
+pid_t cs_current_tid(void);
+
+/// A hint to the CPU that the caller is spinning (x86 `pause`, ARM `yield`).
+static inline void cs_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
 
 /// `pidfd_open(pid, 0)`: a descriptor that becomes readable when `pid` exits, or -errno.
 int cs_pidfd_open(pid_t pid);

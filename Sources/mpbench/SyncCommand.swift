@@ -1,0 +1,128 @@
+import ArgumentParser
+import Foundation
+import Multiprocessing
+
+/// `mpbench sync`: the costs of the process-shared synchronisation types.
+struct SyncCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "sync",
+    abstract: "Time locks, shared-value increments and event ping-pong across processes."
+  )
+
+  @Option(help: "Operations per process in each measurement.")
+  var operations = 1_000_000
+
+  @Option(help: "Repetitions of each measurement (the median is reported).")
+  var repetitions = 5
+
+  @Flag(help: "Print JSON.")
+  var json = false
+
+  func validate() throws {
+    guard operations > 0 else { throw ValidationError("--operations must be positive, not \(operations)") }
+    guard repetitions > 0 else { throw ValidationError("--repetitions must be positive, not \(repetitions)") }
+  }
+
+  /// One measured figure.
+  struct Figure: Encodable {
+    let name: String
+    let unit: String
+    let median: Double
+    let min: Double
+    let max: Double
+  }
+
+  func run() throws {
+    var figures: [Figure] = []
+    func record(_ name: String, _ unit: String, _ measure: () throws -> Double) rethrows {
+      let stats = Statistics(try (0..<repetitions).map { _ in try measure() })
+      figures.append(Figure(name: name, unit: unit, median: stats.median, min: stats.min, max: stats.max))
+    }
+
+    let lock = try Lock()
+    try record("Lock acquire+release, uncontended", "ns") {
+      let started = ContinuousClock.now
+      for _ in 0..<operations {
+        try lock.acquire()
+        try lock.release()
+      }
+      return (ContinuousClock.now - started).microseconds * 1000 / Double(operations)
+    }
+    let rlock = try RLock()
+    try record("RLock acquire+release, uncontended", "ns") {
+      let started = ContinuousClock.now
+      for _ in 0..<operations {
+        try rlock.acquire()
+        try rlock.release()
+      }
+      return (ContinuousClock.now - started).microseconds * 1000 / Double(operations)
+    }
+    for (name, lockKind) in [("RLock (default)", true), ("Lock", false)] {
+      try record("SharedValue locked increments, 2 processes, \(name)", "M/s") {
+        let counter = lockKind ? try SharedValue(0) : try SharedValue(0, lock: try Lock())
+        let seconds = try timeTwoProcesses { for _ in 0..<operations { try counter.withLock { $0 += 1 } } }
+        guard counter.value == 2 * operations else { throw ValidationError("lost increments: \(counter.value)") }
+        return Double(2 * operations) / seconds / 1e6
+      }
+    }
+    try record("SharedValue atomic increments, 2 processes", "M/s") {
+      let counter = try SharedValue(0, lock: false)
+      let seconds = try timeTwoProcesses { for _ in 0..<operations { counter.add(1) } }
+      guard counter.load() == 2 * operations else { throw ValidationError("lost increments: \(counter.load())") }
+      return Double(2 * operations) / seconds / 1e6
+    }
+    let rounds = max(1000, operations / 100)
+    try record("Event ping-pong round trip, 2 processes", "µs") {
+      let ping = try Multiprocessing.Event()
+      let pong = try Multiprocessing.Event()
+      let child = Process(startMethod: .fork) {
+        for _ in 0..<rounds {
+          ping.wait()
+          ping.clear()
+          pong.set()
+        }
+      }
+      try child.start()
+      let started = ContinuousClock.now
+      for _ in 0..<rounds {
+        ping.set()
+        pong.wait()
+        pong.clear()
+      }
+      let elapsed = ContinuousClock.now - started
+      try child.join()
+      return elapsed.microseconds / Double(rounds)
+    }
+
+    if json {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+      print(String(decoding: try encoder.encode(figures), as: UTF8.self))
+      return
+    }
+    print("median of \(repetitions) runs, \(operations) operations per process")
+    for figure in figures {
+      let numbers = String(
+        format: "%10.2f %-4@ (min %.2f, max %.2f)", figure.median, figure.unit, figure.min, figure.max)
+      print(figure.name.padding(toLength: 58, withPad: " ", startingAt: 0) + numbers)
+    }
+  }
+
+  /// Runs `body` in two forked processes at once and returns the wall time in seconds.
+  private func timeTwoProcesses(_ body: @escaping () throws -> Void) throws -> Double {
+    let go = try Multiprocessing.Event()
+    let children = (0..<2).map { _ in
+      Process(startMethod: .fork) {
+        go.wait()
+        try body()
+      }
+    }
+    for child in children { try child.start() }
+    let started = ContinuousClock.now
+    go.set()
+    for child in children { try child.join() }
+    let elapsed = ContinuousClock.now - started
+    guard try children.allSatisfy({ try $0.exitCode == 0 }) else { throw ValidationError("a child failed") }
+    return elapsed.microseconds / 1e6
+  }
+}
