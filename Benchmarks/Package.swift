@@ -43,6 +43,16 @@ let package = Package(
       path: "Benchmarks/ProcessStart",
       plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
     ),
+    .executableTarget(
+      name: "Sync",
+      dependencies: [
+        "BenchmarkSupport",
+        .product(name: "Benchmark", package: "package-benchmark"),
+        .product(name: "Multiprocessing", package: library),
+      ],
+      path: "Benchmarks/Sync",
+      plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+    ),
   ],
   swiftLanguageModes: [.v6]
 )
