@@ -1,0 +1,216 @@
+import Foundation
+
+/// A ring of bytes in shared memory carrying messages of any size between two processes,
+/// larger than the ring included: the producer streams a message in as the consumer takes
+/// it out. One producer and one consumer at a time. ``send(_:)-(Encodable)`` and
+/// ``receive(_:)`` carry `Codable` values as JSON.
+///
+/// Blocking operations spin briefly, then sleep on a futex. After ``close()`` sends throw
+/// ``RingError/closed`` and the consumer takes what is left, then sees the end (`nil`).
+public final class ByteRing: @unchecked Sendable {
+  // @unchecked: the ring lives in shared memory; positions are published with atomic
+  // stores, and each end is used by one thread at a time.
+
+  /// What another process needs to reopen the ring.
+  public struct Handle: Codable, Sendable, Hashable {
+    let memory: SharedMemory.Handle
+  }
+
+  private static let headOffset = 0
+  private static let tailOffset = 64
+  private static let controlOffset = 128
+  private static let dataOffset = 256
+
+  let memory: SharedMemory
+  /// The ring's size in bytes (a power of two).
+  public let capacity: Int
+  private let mask: UInt64
+  private let data: UnsafeMutableRawPointer
+  private let head: AtomicCounter
+  private let tail: AtomicCounter
+  private let closedFlag: FutexWord
+  private let consumerWaiting: FutexWord
+  private let dataSignal: FutexWord
+  private let producerWaiting: FutexWord
+  private let spaceSignal: FutexWord
+
+  /// A ring of at least `capacity` bytes (rounded up to a power of two, at least 64).
+  ///
+  /// - Throws: ``RingError/invalidArgument(_:)`` for a capacity below 1 or above 2^30.
+  public convenience init(capacity: Int) throws {
+    guard (1...(1 << 30)).contains(capacity) else {
+      throw RingError.invalidArgument("capacity must be between 1 and 2^30 bytes, not \(capacity)")
+    }
+    var rounded = 64
+    while rounded < capacity { rounded <<= 1 }
+    let memory = try SharedMemory(size: Self.dataOffset + rounded)
+    memory.baseAddress.storeBytes(of: UInt64(rounded), toByteOffset: Self.controlOffset, as: UInt64.self)
+    self.init(memory: memory)
+  }
+
+  /// Reopens a ring from its ``handle`` (in a spawned or fork-server child).
+  public convenience init(_ handle: Handle) throws {
+    self.init(memory: try SharedMemory(handle.memory))
+  }
+
+  private init(memory: SharedMemory) {
+    let base = memory.baseAddress
+    self.memory = memory
+    capacity = Int(base.load(fromByteOffset: Self.controlOffset, as: UInt64.self))
+    mask = UInt64(capacity - 1)
+    data = base + Self.dataOffset
+    head = AtomicCounter(base + Self.headOffset)
+    tail = AtomicCounter(base + Self.tailOffset)
+    closedFlag = FutexWord(base + Self.controlOffset + 8)
+    consumerWaiting = FutexWord(base + Self.controlOffset + 64)
+    dataSignal = FutexWord(base + Self.controlOffset + 68)
+    producerWaiting = FutexWord(base + Self.controlOffset + 72)
+    spaceSignal = FutexWord(base + Self.controlOffset + 76)
+  }
+
+  /// What another process needs to reopen the ring.
+  public var handle: Handle { Handle(memory: memory.handle) }
+
+  /// Whether ``close()`` was called.
+  public var isClosed: Bool { closedFlag.load() != 0 }
+
+  /// Sends one message, waiting for room as needed.
+  ///
+  /// - Throws: ``RingError/closed`` (a message cut short by the close is dropped by the
+  ///   consumer), or ``RingError/timedOut``.
+  public func send(_ message: UnsafeRawBufferPointer, timeout: Duration? = nil) throws {
+    let deadline = ContinuousClock.Instant.deadline(after: timeout)
+    let length = UInt64(message.count)
+    try withUnsafeBytes(of: length) { try write($0, until: deadline) }
+    try write(message, until: deadline)
+  }
+
+  /// Sends one message of bytes.
+  public func send(_ message: Data, timeout: Duration? = nil) throws {
+    try message.withUnsafeBytes { try send($0, timeout: timeout) }
+  }
+
+  /// Sends a value encoded as JSON.
+  public func send(_ value: some Encodable, timeout: Duration? = nil) throws {
+    try send(try JSONEncoder().encode(value), timeout: timeout)
+  }
+
+  /// Receives one message, waiting at most `timeout` (nil: as long as it takes).
+  ///
+  /// - Returns: the message, or nil once the ring is closed and drained.
+  /// - Throws: ``RingError/timedOut``.
+  public func receive(timeout: Duration? = nil) throws -> Data? {
+    let deadline = ContinuousClock.Instant.deadline(after: timeout)
+    var length: UInt64 = 0
+    guard try withUnsafeMutableBytes(of: &length, { try read(into: $0, until: deadline) }) else { return nil }
+    var message = Data(count: Int(length))
+    let complete = try message.withUnsafeMutableBytes { try read(into: $0, until: deadline) }
+    return complete ? message : nil
+  }
+
+  /// Receives one JSON message and decodes it.
+  public func receive<T: Decodable>(_ type: T.Type, timeout: Duration? = nil) throws -> T? {
+    guard let message = try receive(timeout: timeout) else { return nil }
+    return try JSONDecoder().decode(type, from: message)
+  }
+
+  /// Closes the ring and wakes both ends.
+  public func close() {
+    closedFlag.store(1)
+    dataSignal.add(1)
+    dataSignal.wake()
+    spaceSignal.add(1)
+    spaceSignal.wake()
+  }
+
+  private func write(_ bytes: UnsafeRawBufferPointer, until deadline: ContinuousClock.Instant?) throws {
+    var done = 0
+    while done < bytes.count {
+      guard !isClosed else { throw RingError.closed }
+      let written = head.loadRelaxed()
+      let free = UInt64(capacity) - (written - tail.load())
+      let count = Int(min(free, UInt64(bytes.count - done)))
+      guard count > 0 else {
+        try waitForSpace(until: deadline)
+        continue
+      }
+      copy(from: bytes.baseAddress! + done, toRingAt: written, count: count)
+      head.storeSequentially(written + UInt64(count))
+      done += count
+      if consumerWaiting.load() > 0 {
+        dataSignal.add(1)
+        dataSignal.wake()
+      }
+    }
+  }
+
+  /// Fills `bytes` from the ring; false when the ring ended before it was full.
+  private func read(into bytes: UnsafeMutableRawBufferPointer, until deadline: ContinuousClock.Instant?) throws
+    -> Bool
+  {
+    var done = 0
+    while done < bytes.count {
+      let read = tail.loadRelaxed()
+      let count = Int(min(head.load() - read, UInt64(bytes.count - done)))
+      guard count > 0 else {
+        guard try waitForData(until: deadline) else { return false }
+        continue
+      }
+      copy(fromRingAt: read, to: bytes.baseAddress! + done, count: count)
+      tail.storeSequentially(read + UInt64(count))
+      done += count
+      if producerWaiting.load() > 0 {
+        spaceSignal.add(1)
+        spaceSignal.wake()
+      }
+    }
+    return true
+  }
+
+  private func copy(from source: UnsafeRawPointer, toRingAt position: UInt64, count: Int) {
+    let start = Int(position & mask)
+    let first = min(count, capacity - start)
+    (data + start).copyMemory(from: source, byteCount: first)
+    if first < count { data.copyMemory(from: source + first, byteCount: count - first) }
+  }
+
+  private func copy(fromRingAt position: UInt64, to destination: UnsafeMutableRawPointer, count: Int) {
+    let start = Int(position & mask)
+    let first = min(count, capacity - start)
+    destination.copyMemory(from: data + start, byteCount: first)
+    if first < count { (destination + first).copyMemory(from: data, byteCount: count - first) }
+  }
+
+  private var isEmpty: Bool { head.load() == tail.load() }
+  private var isFull: Bool { head.load() - tail.load() >= UInt64(capacity) }
+
+  /// Waits until data may be there; false at the end (closed and drained).
+  private func waitForData(until deadline: ContinuousClock.Instant?) throws -> Bool {
+    if Spin.until({ !isEmpty || isClosed }) { return !(isClosed && isEmpty) }
+    consumerWaiting.add(1)
+    defer { consumerWaiting.subtract(1) }
+    while true {
+      let seen = dataSignal.load()
+      if !isEmpty { return true }
+      if isClosed { return !isEmpty }
+      if !dataSignal.wait(whileEqualTo: seen, until: deadline) {
+        if !isEmpty { return true }
+        throw RingError.timedOut
+      }
+    }
+  }
+
+  private func waitForSpace(until deadline: ContinuousClock.Instant?) throws {
+    if Spin.until({ !isFull || isClosed }) { return }
+    producerWaiting.add(1)
+    defer { producerWaiting.subtract(1) }
+    while true {
+      let seen = spaceSignal.load()
+      if !isFull || isClosed { return }
+      if !spaceSignal.wait(whileEqualTo: seen, until: deadline) {
+        if !isFull { return }
+        throw RingError.timedOut
+      }
+    }
+  }
+}

@@ -1,0 +1,388 @@
+/// A bounded ring of typed slots in shared memory, passing `BitwiseCopyable` values between
+/// processes without serialising them.
+///
+/// ``Mode-swift.enum/singleProducerSingleConsumer`` is a Lamport ring: a push writes the slot
+/// and publishes it with one store, and a batch publishes many slots with one store.
+/// ``Mode-swift.enum/multiProducerMultiConsumer`` gives every slot a sequence number (Vyukov's
+/// bounded queue), so that any number of processes push and pop at once.
+///
+/// Blocking operations spin briefly, then sleep on a futex; the other side makes a system
+/// call only when someone sleeps. After ``close()`` pushes throw ``RingError/closed``, and
+/// consumers take what is left and then see the end (`nil`).
+///
+/// Forked children use the ring as it is; spawned ones reopen it from ``handle``.
+public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
+  // @unchecked: the ring lives in shared memory and is only used through atomic operations;
+  // the cached positions are used by the single producer or consumer their mode allows.
+
+  /// Who may push and pop at once.
+  public enum Mode: String, Sendable, Codable {
+    /// One producing and one consuming thread at a time: the fastest.
+    case singleProducerSingleConsumer
+    /// Any number of producers and consumers.
+    case multiProducerMultiConsumer
+  }
+
+  /// What another process needs to reopen the ring.
+  public struct Handle: Codable, Sendable, Hashable {
+    let memory: SharedMemory.Handle
+    let kind: String
+  }
+
+  // Header layout: each hot word on a cache line of its own.
+  private static var headOffset: Int { 0 }
+  private static var tailOffset: Int { 64 }
+  private static var controlOffset: Int { 128 }
+  private static var slotsOffset: Int { 256 }
+  static var kind: String { "SlotRing<\(T.self)>" }
+
+  let memory: SharedMemory
+  /// The number of slots (a power of two).
+  public let capacity: Int
+  /// Who may push and pop at once.
+  public let mode: Mode
+  private let mask: UInt64
+  private let slots: UnsafeMutableRawPointer
+  private let cellStride: Int
+  private let head: AtomicCounter
+  private let tail: AtomicCounter
+  private let closedFlag: FutexWord
+  private let consumersWaiting: FutexWord
+  private let itemsSignal: FutexWord
+  private let producersWaiting: FutexWord
+  private let spaceSignal: FutexWord
+
+  /// A ring of at least `capacity` slots (rounded up to a power of two).
+  ///
+  /// - Throws: ``RingError/invalidArgument(_:)`` for a capacity below 1 or above 2^30.
+  public convenience init(capacity: Int, mode: Mode = .multiProducerMultiConsumer) throws {
+    guard (1...(1 << 30)).contains(capacity) else {
+      throw RingError.invalidArgument("capacity must be between 1 and 2^30, not \(capacity)")
+    }
+    var rounded = 1
+    while rounded < capacity { rounded <<= 1 }
+    let stride = Self.cellStride(mode)
+    let memory = try SharedMemory(size: Self.slotsOffset + rounded * stride)
+    memory.baseAddress.storeBytes(of: UInt64(rounded), toByteOffset: Self.controlOffset, as: UInt64.self)
+    memory.baseAddress.storeBytes(
+      of: mode == .singleProducerSingleConsumer ? 0 : 1, toByteOffset: Self.controlOffset + 8, as: UInt32.self)
+    self.init(memory: memory)
+    if mode == .multiProducerMultiConsumer {
+      for index in 0..<rounded { AtomicCounter(slots + index * stride).store(UInt64(index)) }
+    }
+  }
+
+  /// Reopens a ring from its ``handle`` (in a spawned or fork-server child).
+  public convenience init(_ handle: Handle) throws {
+    guard handle.kind == Self.kind else {
+      throw SharedMemoryError.cannotReopen("the handle is for a \(handle.kind), not a \(Self.kind)")
+    }
+    self.init(memory: try SharedMemory(handle.memory))
+  }
+
+  private init(memory: SharedMemory) {
+    let base = memory.baseAddress
+    self.memory = memory
+    capacity = Int(base.load(fromByteOffset: Self.controlOffset, as: UInt64.self))
+    mode =
+      base.load(fromByteOffset: Self.controlOffset + 8, as: UInt32.self) == 0
+      ? .singleProducerSingleConsumer : .multiProducerMultiConsumer
+    mask = UInt64(capacity - 1)
+    cellStride = Self.cellStride(mode)
+    slots = base + Self.slotsOffset
+    head = AtomicCounter(base + Self.headOffset)
+    tail = AtomicCounter(base + Self.tailOffset)
+    closedFlag = FutexWord(base + Self.controlOffset + 12)
+    consumersWaiting = FutexWord(base + Self.controlOffset + 64)
+    itemsSignal = FutexWord(base + Self.controlOffset + 68)
+    producersWaiting = FutexWord(base + Self.controlOffset + 72)
+    spaceSignal = FutexWord(base + Self.controlOffset + 76)
+  }
+
+  /// A multi-producer cell is a sequence number followed by the value.
+  private static var valueOffset: Int { max(8, MemoryLayout<T>.alignment) }
+
+  private static func cellStride(_ mode: Mode) -> Int {
+    switch mode {
+    case .singleProducerSingleConsumer: return MemoryLayout<T>.stride
+    case .multiProducerMultiConsumer:
+      let size = valueOffset + MemoryLayout<T>.size
+      let alignment = max(8, MemoryLayout<T>.alignment)
+      return (size + alignment - 1) / alignment * alignment
+    }
+  }
+
+  /// What another process needs to reopen the ring.
+  public var handle: Handle { Handle(memory: memory.handle, kind: Self.kind) }
+
+  /// Whether ``close()`` was called.
+  public var isClosed: Bool { closedFlag.load() != 0 }
+
+  /// About how many items the ring holds now.
+  public var count: Int {
+    let (written, read) = (head.load(), tail.load())
+    return written >= read ? Int(written - read) : 0
+  }
+
+  // MARK: Push
+
+  /// Pushes `value` if there is room now.
+  ///
+  /// - Returns: false when the ring is full.
+  /// - Throws: ``RingError/closed``.
+  public func tryPush(_ value: T) throws -> Bool {
+    guard !isClosed else { throw RingError.closed }
+    guard tryPushOne(value) else { return false }
+    signalItems()
+    return true
+  }
+
+  /// Pushes `value`, waiting for room at most `timeout` (nil: as long as it takes).
+  ///
+  /// - Throws: ``RingError/closed``, or ``RingError/timedOut``.
+  public func push(_ value: T, timeout: Duration? = nil) throws {
+    let deadline = ContinuousClock.Instant.deadline(after: timeout)
+    while true {
+      guard !isClosed else { throw RingError.closed }
+      if tryPushOne(value) {
+        signalItems()
+        return
+      }
+      try waitForSpace(until: deadline)
+    }
+  }
+
+  /// Pushes every element of `values`, in order, waiting for room as needed; a
+  /// single-producer ring publishes each run of free slots with one store.
+  ///
+  /// - Throws: ``RingError/closed`` (the elements before the close were pushed), or
+  ///   ``RingError/timedOut``.
+  public func push(contentsOf values: UnsafeBufferPointer<T>, timeout: Duration? = nil) throws {
+    let deadline = ContinuousClock.Instant.deadline(after: timeout)
+    var done = 0
+    while done < values.count {
+      guard !isClosed else { throw RingError.closed }
+      let pushed = tryPushMany(UnsafeBufferPointer(rebasing: values[done...]))
+      if pushed > 0 {
+        done += pushed
+        signalItems()
+      } else {
+        try waitForSpace(until: deadline)
+      }
+    }
+  }
+
+  /// Pushes every element of `values`; see ``push(contentsOf:timeout:)-(UnsafeBufferPointer<T>,_)``.
+  public func push(contentsOf values: [T], timeout: Duration? = nil) throws {
+    try values.withUnsafeBufferPointer { try push(contentsOf: $0, timeout: timeout) }
+  }
+
+  private func tryPushOne(_ value: T) -> Bool {
+    switch mode {
+    case .singleProducerSingleConsumer:
+      let written = head.loadRelaxed()
+      guard written - tail.load() < UInt64(capacity) else { return false }
+      (slots + Int(written & mask) * cellStride).storeBytes(of: value, as: T.self)
+      head.storeSequentially(written + 1)
+      return true
+    case .multiProducerMultiConsumer:
+      var position = head.loadRelaxed()
+      while true {
+        let cell = slots + Int(position & mask) * cellStride
+        let sequence = AtomicCounter(cell).load()
+        if sequence == position {
+          let (exchanged, original) = head.compareExchange(position, position + 1)
+          if exchanged {
+            (cell + Self.valueOffset).storeBytes(of: value, as: T.self)
+            AtomicCounter(cell).storeSequentially(position + 1)
+            return true
+          }
+          position = original
+        } else if sequence < position {
+          return false
+        } else {
+          position = head.loadRelaxed()
+        }
+      }
+    }
+  }
+
+  private func tryPushMany(_ values: UnsafeBufferPointer<T>) -> Int {
+    guard mode == .singleProducerSingleConsumer else {
+      var pushed = 0
+      while pushed < values.count, tryPushOne(values[pushed]) { pushed += 1 }
+      return pushed
+    }
+    let written = head.loadRelaxed()
+    let free = UInt64(capacity) - (written - tail.load())
+    let count = Int(min(free, UInt64(values.count)))
+    guard count > 0 else { return 0 }
+    for index in 0..<count {
+      (slots + Int((written + UInt64(index)) & mask) * cellStride).storeBytes(of: values[index], as: T.self)
+    }
+    head.storeSequentially(written + UInt64(count))
+    return count
+  }
+
+  // MARK: Pop
+
+  /// Takes an item if one is there now; nil when the ring is empty (see ``isFinished``).
+  public func tryPop() -> T? {
+    guard let value = tryPopOne() else { return nil }
+    signalSpace()
+    return value
+  }
+
+  /// Whether the ring is closed and drained: no item will ever come.
+  public var isFinished: Bool { isClosed && count == 0 }
+
+  /// Takes an item, waiting as long as it takes; nil once the ring is closed and drained.
+  public func pop() -> T? {
+    // Without a deadline the wait only ends with an item or the end.
+    try! pop(timeout: nil)
+  }
+
+  /// Takes an item, waiting at most `timeout`; nil once the ring is closed and drained.
+  ///
+  /// - Throws: ``RingError/timedOut``.
+  public func pop(timeout: Duration?) throws -> T? {
+    let deadline = ContinuousClock.Instant.deadline(after: timeout)
+    while true {
+      if let value = tryPopOne() {
+        signalSpace()
+        return value
+      }
+      guard try waitForItems(until: deadline) else { return nil }
+    }
+  }
+
+  /// Takes up to `buffer.count` items, waiting for at least one; a single-consumer ring frees
+  /// them with one store.
+  ///
+  /// - Returns: how many were taken; 0 once the ring is closed and drained.
+  /// - Throws: ``RingError/timedOut``.
+  public func pop(into buffer: UnsafeMutableBufferPointer<T>, timeout: Duration? = nil) throws -> Int {
+    guard buffer.count > 0 else { return 0 }
+    let deadline = ContinuousClock.Instant.deadline(after: timeout)
+    while true {
+      let taken = tryPopMany(buffer)
+      if taken > 0 {
+        signalSpace()
+        return taken
+      }
+      guard try waitForItems(until: deadline) else { return 0 }
+    }
+  }
+
+  private func tryPopOne() -> T? {
+    switch mode {
+    case .singleProducerSingleConsumer:
+      let read = tail.loadRelaxed()
+      guard head.load() != read else { return nil }
+      let value = (slots + Int(read & mask) * cellStride).loadUnaligned(as: T.self)
+      tail.storeSequentially(read + 1)
+      return value
+    case .multiProducerMultiConsumer:
+      var position = tail.loadRelaxed()
+      while true {
+        let cell = slots + Int(position & mask) * cellStride
+        let sequence = AtomicCounter(cell).load()
+        if sequence == position + 1 {
+          let (exchanged, original) = tail.compareExchange(position, position + 1)
+          if exchanged {
+            let value = (cell + Self.valueOffset).loadUnaligned(as: T.self)
+            AtomicCounter(cell).storeSequentially(position + mask + 1)
+            return value
+          }
+          position = original
+        } else if sequence < position + 1 {
+          return nil
+        } else {
+          position = tail.loadRelaxed()
+        }
+      }
+    }
+  }
+
+  private func tryPopMany(_ buffer: UnsafeMutableBufferPointer<T>) -> Int {
+    guard mode == .singleProducerSingleConsumer else {
+      var taken = 0
+      while taken < buffer.count, let value = tryPopOne() {
+        buffer[taken] = value
+        taken += 1
+      }
+      return taken
+    }
+    let read = tail.loadRelaxed()
+    let available = head.load() - read
+    let count = Int(min(available, UInt64(buffer.count)))
+    guard count > 0 else { return 0 }
+    for index in 0..<count {
+      buffer[index] = (slots + Int((read + UInt64(index)) & mask) * cellStride).loadUnaligned(as: T.self)
+    }
+    tail.storeSequentially(read + UInt64(count))
+    return count
+  }
+
+  // MARK: Waiting
+
+  /// Closes the ring: pushes throw from now on; consumers drain what is left, then see the
+  /// end. Wakes every sleeper.
+  public func close() {
+    closedFlag.store(1)
+    itemsSignal.add(1)
+    itemsSignal.wake()
+    spaceSignal.add(1)
+    spaceSignal.wake()
+  }
+
+  private func signalItems() {
+    if consumersWaiting.load() > 0 {
+      itemsSignal.add(1)
+      itemsSignal.wake()
+    }
+  }
+
+  private func signalSpace() {
+    if producersWaiting.load() > 0 {
+      spaceSignal.add(1)
+      spaceSignal.wake()
+    }
+  }
+
+  private var isFull: Bool { head.load() - tail.load() >= UInt64(capacity) }
+  private var isEmpty: Bool { head.load() == tail.load() }
+
+  /// Waits until an item may be there; false at the end (closed and drained).
+  private func waitForItems(until deadline: ContinuousClock.Instant?) throws -> Bool {
+    if Spin.until({ !isEmpty || isClosed }) {
+      return !(isClosed && isEmpty)
+    }
+    consumersWaiting.add(1)
+    defer { consumersWaiting.subtract(1) }
+    while true {
+      let seen = itemsSignal.load()
+      if !isEmpty { return true }
+      if isClosed { return !isEmpty }
+      if !itemsSignal.wait(whileEqualTo: seen, until: deadline) {
+        if !isEmpty { return true }
+        throw RingError.timedOut
+      }
+    }
+  }
+
+  /// Waits until there may be room, or the ring closes.
+  private func waitForSpace(until deadline: ContinuousClock.Instant?) throws {
+    if Spin.until({ !isFull || isClosed }) { return }
+    producersWaiting.add(1)
+    defer { producersWaiting.subtract(1) }
+    while true {
+      let seen = spaceSignal.load()
+      if !isFull || isClosed { return }
+      if !spaceSignal.wait(whileEqualTo: seen, until: deadline) {
+        if !isFull { return }
+        throw RingError.timedOut
+      }
+    }
+  }
+}

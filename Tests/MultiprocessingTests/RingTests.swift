@@ -1,0 +1,151 @@
+import Foundation
+import Multiprocessing
+import Testing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Rings across processes: order, exactly-once delivery, close and drain, timeouts.
+@Suite struct RingTests {
+  @Test(arguments: [SlotRing<Int>.Mode.singleProducerSingleConsumer, .multiProducerMultiConsumer])
+  func itemsCrossInOrder(mode: SlotRing<Int>.Mode) throws {
+    let ring = try SlotRing<Int>(capacity: 1000, mode: mode)
+    #expect(ring.capacity == 1024)
+    let producer = try forked {
+      for value in 0..<200_000 { try ring.push(value) }
+      ring.close()
+    }
+    var expected = 0
+    var inOrder = true
+    while let value = ring.pop() {
+      if value != expected { inOrder = false }
+      expected += 1
+    }
+    try producer.join()
+    #expect(inOrder)
+    #expect(expected == 200_000)
+    #expect(ring.isFinished)
+  }
+
+  @Test func batchesCrossInOrder() throws {
+    let ring = try SlotRing<UInt64>(capacity: 256, mode: .singleProducerSingleConsumer)
+    let producer = try forked {
+      var batch = [UInt64](repeating: 0, count: 64)
+      for start in stride(from: 0, to: 100_000, by: 64) {
+        for index in 0..<64 { batch[index] = UInt64(start + index) }
+        try ring.push(contentsOf: batch)
+      }
+      ring.close()
+    }
+    var buffer = [UInt64](repeating: 0, count: 100)
+    var next: UInt64 = 0
+    var inOrder = true
+    while case let count = try buffer.withUnsafeMutableBufferPointer({ try ring.pop(into: $0) }), count > 0 {
+      for value in buffer[0..<count] {
+        if value != next { inOrder = false }
+        next += 1
+      }
+    }
+    try producer.join()
+    #expect(inOrder)
+    #expect(next == 100_032)
+  }
+
+  @Test func manyProducersAndConsumersDeliverEachItemOnce() throws {
+    let ring = try SlotRing<Int>(capacity: 64, mode: .multiProducerMultiConsumer)
+    let sums = try SharedArray(repeating: 0, count: 2)
+    let counts = try SharedArray(repeating: 0, count: 2)
+    let consumers = try (0..<2).map { index in
+      try forked {
+        var sum = 0
+        var count = 0
+        while let value = ring.pop() {
+          sum += value
+          count += 1
+        }
+        sums[index] = sum
+        counts[index] = count
+      }
+    }
+    let producers = try (0..<2).map { index in
+      try forked { for value in 1...50_000 { try ring.push(index == 0 ? value : -value * 2) } }
+    }
+    for producer in producers { try producer.join() }
+    ring.close()
+    for consumer in consumers { try consumer.join() }
+    let total = counts[0] + counts[1]
+    #expect(total == 100_000)
+    let expectedSum = -(50_000 * 50_001 / 2)
+    let sum = sums[0] + sums[1]
+    #expect(sum == expectedSum)
+  }
+
+  @Test func closeThenDrainThenEnd() throws {
+    let ring = try SlotRing<Int32>(capacity: 8)
+    try ring.push(1)
+    try ring.push(2)
+    ring.close()
+    #expect(throws: RingError.closed) { try ring.push(3) }
+    #expect(throws: RingError.closed) { try ring.tryPush(3) }
+    #expect(ring.pop() == 1)
+    #expect(ring.tryPop() == 2)
+    #expect(ring.pop() == nil)
+    #expect(ring.isFinished)
+  }
+
+  @Test(arguments: [SlotRing<Int>.Mode.singleProducerSingleConsumer, .multiProducerMultiConsumer])
+  func fullAndEmptyRingsTimeOut(mode: SlotRing<Int>.Mode) throws {
+    let ring = try SlotRing<Int>(capacity: 2, mode: mode)
+    #expect(try ring.tryPush(1))
+    #expect(try ring.tryPush(2))
+    #expect(try !ring.tryPush(3))
+    let started = ContinuousClock.now
+    #expect(throws: RingError.timedOut) { try ring.push(3, timeout: .milliseconds(100)) }
+    #expect(ContinuousClock.now - started >= .milliseconds(100))
+    let popped: [Int?] = [ring.tryPop(), ring.tryPop(), ring.tryPop()]
+    #expect(popped == [1, 2, nil])
+    #expect(throws: RingError.timedOut) { try ring.pop(timeout: .milliseconds(50)) }
+    #expect(throws: RingError.invalidArgument("capacity must be between 1 and 2^30, not 0")) {
+      try SlotRing<Int>(capacity: 0)
+    }
+  }
+
+  @Test func aBlockedConsumerIsWokenByAPushFromAnotherProcess() throws {
+    let ring = try SlotRing<Int>(capacity: 4, mode: .singleProducerSingleConsumer)
+    let producer = try forked {
+      usleep(200_000)
+      try ring.push(42)
+    }
+    #expect(try ring.pop(timeout: .seconds(10)) == 42)
+    try producer.join()
+  }
+
+  @Test func byteRingCarriesMessagesLargerThanItself() throws {
+    let ring = try ByteRing(capacity: 256)
+    let sizes = [0, 1, 255, 256, 257, 10_000, 1_000_000]
+    let producer = try forked {
+      for size in sizes { try ring.send(Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31) })) }
+      try ring.send(["a": 1, "b": 2])
+      ring.close()
+    }
+    for size in sizes {
+      let message = try #require(try ring.receive(timeout: .seconds(20)))
+      #expect(message == Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31) }))
+    }
+    #expect(try ring.receive([String: Int].self, timeout: .seconds(20)) == ["a": 1, "b": 2])
+    #expect(try ring.receive(timeout: .seconds(20)) == nil)
+    try producer.join()
+    #expect(throws: RingError.closed) { try ring.send(Data([1])) }
+  }
+
+  @Test func aRingReopenedFromItsHandle() throws {
+    let ring = try SlotRing<Double>(capacity: 16)
+    let reopened = try SlotRing<Double>(ring.handle)
+    try ring.push(2.5)
+    #expect(reopened.pop() == 2.5)
+    let bytes = try ByteRing(capacity: 64)
+    try bytes.send(Data([7]))
+    #expect(try ByteRing(bytes.handle).receive() == Data([7]))
+  }
+}
