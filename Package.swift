@@ -41,7 +41,11 @@ let package = Package(
     ),
     .target(
       name: "ComputeEngine",
-      dependencies: ["Scheduler", "Multiprocessing"]
+      dependencies: [
+        "Scheduler", "Multiprocessing",
+        .product(name: "Atomics", package: "swift-atomics"),
+        .product(name: "Logging", package: "swift-log"),
+      ]
     ),
     .target(name: "Kernels"),
     .executableTarget(
@@ -61,12 +65,18 @@ let package = Package(
     .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "CSystemShims"]),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
     .testTarget(name: "MPBenchTests", dependencies: ["mpbench"]),
-    .target(name: "TestEntryPoints", dependencies: ["Multiprocessing"], path: "Tests/TestEntryPoints"),
+    .target(
+      name: "TestEntryPoints", dependencies: ["Multiprocessing", "ComputeEngine", "Kernels", "CSystemShims"],
+      path: "Tests/TestEntryPoints"),
     .executableTarget(
       name: "MPTestChild", dependencies: ["Multiprocessing", "TestEntryPoints"], path: "Tests/MPTestChild"),
     .testTarget(
       name: "MultiprocessingTests",
       dependencies: ["Multiprocessing", "TestEntryPoints", "MPTestChild", "CSystemShims"]
+    ),
+    .testTarget(
+      name: "ComputeEngineTests",
+      dependencies: ["ComputeEngine", "Multiprocessing", "Kernels", "TestEntryPoints", "MPTestChild", "CSystemShims"]
     ),
   ],
   swiftLanguageModes: [.v6]

@@ -74,6 +74,9 @@ public final class ByteRing: @unchecked Sendable {
   /// Whether ``close()`` was called.
   public var isClosed: Bool { closedFlag.load() != 0 }
 
+  /// Whether bytes are waiting: a message, or the start of one.
+  public var hasData: Bool { !isEmpty }
+
   /// Sends one message, waiting for room as needed.
   ///
   /// - Throws: ``RingError/closed`` (a message cut short by the close is dropped by the

@@ -92,12 +92,12 @@ var currentThreadID: UInt32 { UInt32(bitPattern: cs_current_tid()) }
 /// Spins until `condition` holds, for at most ``limit``: a waiter whose partner runs on
 /// another CPU is answered in well under a microsecond, where sleeping in the kernel and
 /// being woken costs 15–20 µs on a virtual machine.
-enum Spin {
+public enum Spin {
   /// The longest spin before sleeping.
-  static let limit = Duration.microseconds(20)
+  public static let limit = Duration.microseconds(20)
 
-  /// Whether `condition` became true while spinning.
-  static func until(_ condition: () -> Bool) -> Bool {
+  /// Whether `condition` became true while spinning (for at most ``limit``).
+  public static func until(_ condition: () -> Bool) -> Bool {
     if condition() { return true }
     let started = ContinuousClock.now
     while true {

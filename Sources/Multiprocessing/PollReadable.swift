@@ -6,7 +6,8 @@ import CSystemShims
 
 /// Waits until at least one of `descriptors` is readable (or hung up), or `timeout` passes
 /// (nil: no limit), and returns the ready ones. Interrupted waits resume with the time left.
-func pollReadable(_ descriptors: [Int32], timeout: Duration?) -> [Int32] {
+/// Process sentinels are such descriptors.
+public func pollReadable(_ descriptors: [Int32], timeout: Duration?) -> [Int32] {
   var fds = descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
   let deadline = timeout.map { ContinuousClock.now + $0 }
   while true {

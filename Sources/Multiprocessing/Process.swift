@@ -86,6 +86,20 @@ open class Process: @unchecked Sendable {
     storedDaemon = daemon
   }
 
+  /// A process that runs a registered entry point with arguments already encoded (as
+  /// ``AnyEntryPoint/run(encodedArguments:)`` decodes them); it can be started with every
+  /// start method.
+  public init(
+    name: String? = nil, daemon: Bool = false, startMethod: StartMethod? = nil,
+    entryPoint: any AnyEntryPoint, encodedArguments: Data
+  ) {
+    self.target = .entryPoint(
+      entryPoint, encode: { encodedArguments }, run: { try entryPoint.run(encodedArguments: encodedArguments) })
+    self.requestedStartMethod = startMethod
+    (identity, storedName) = Self.newIdentity(name)
+    storedDaemon = daemon
+  }
+
   /// The object that stands for the main process.
   init(mainProcess: Void) {
     target = .none

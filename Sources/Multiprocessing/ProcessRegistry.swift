@@ -29,6 +29,8 @@ final class ProcessRegistry: @unchecked Sendable {
   var forkserver: ForkserverClient?
   /// Whether the exit handler that ends daemon children is installed.
   var exitHandlerInstalled = false
+  /// Run first by the exit handler (pools stop supervising before their workers end).
+  var exitHooks: [@Sendable () -> Void] = []
 
   /// Makes this registry describe a fresh child; called with the lock held or reinitialised.
   func becomeChild(current process: Process, identity: [Int], parent: ParentProcess) {
@@ -38,6 +40,7 @@ final class ProcessRegistry: @unchecked Sendable {
     self.parent = parent
     children = []
     forkserver = nil
+    exitHooks = []
   }
 
   /// Installs, once, the exit handler that terminates daemon children and joins the others
@@ -48,8 +51,14 @@ final class ProcessRegistry: @unchecked Sendable {
     atexit { ProcessRegistry.shared.finishChildren() }
   }
 
-  /// Terminates the daemon children that are still running, then joins every child.
+  /// Runs the exit hooks, terminates the daemon children that are still running, then joins
+  /// every child.
   func finishChildren() {
+    let hooks = lock.withLock {
+      defer { exitHooks = [] }
+      return exitHooks
+    }
+    for hook in hooks { hook() }
     let running = lock.withLock { children }
     for child in running where child.daemon {
       if (try? child.isAlive) == true { try? child.terminate() }
@@ -90,4 +99,14 @@ public func activeChildren() -> [Process] {
 /// thing in `main`; tests use it to run a helper executable instead of the test runner.
 public func setExecutable(_ path: String) {
   ProcessRegistry.shared.lock.withLock { ProcessRegistry.shared.executable = path }
+}
+
+/// Registers `hook` to run when this process exits normally, before its daemon children are
+/// terminated: a supervisor (such as a process pool) stops there, so that it does not replace
+/// the workers the exit ends.
+public func atProcessExit(_ hook: @escaping @Sendable () -> Void) {
+  ProcessRegistry.shared.lock.withLock {
+    ProcessRegistry.shared.installExitHandlerLocked()
+    ProcessRegistry.shared.exitHooks.append(hook)
+  }
 }

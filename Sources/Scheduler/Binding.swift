@@ -1,4 +1,5 @@
 import CHwloc
+import CSystemShims
 
 #if canImport(Glibc)
   import Glibc
@@ -49,6 +50,18 @@ extension Topology {
   public func binding(_ scope: BindingScope = .thread) throws -> CPUSet {
     guard isThisSystem else { throw SchedulerError.notThisSystem(source: source.description) }
     return try Topology.binding(handle, scope: scope)
+  }
+
+  /// Restricts the calling thread (the whole process, for a single-threaded worker) to
+  /// `cpus` straight through the kernel, without loading a topology: what a freshly started
+  /// worker does with its placement slot.
+  ///
+  /// - Throws: ``SchedulerError/emptyCPUList`` or ``SchedulerError/bindingFailed(cpus:errno:)``.
+  public static func bindCallingThread(to cpus: CPUSet) throws {
+    guard !cpus.isEmpty else { throw SchedulerError.emptyCPUList }
+    let indices = cpus.indices.map(Int32.init)
+    let result = indices.withUnsafeBufferPointer { cs_sched_setaffinity(0, $0.baseAddress, Int32($0.count)) }
+    guard result == 0 else { throw SchedulerError.bindingFailed(cpus: cpus, errno: -result) }
   }
 
   static func binding(_ handle: hwloc_topology_t, scope: BindingScope) throws -> CPUSet {

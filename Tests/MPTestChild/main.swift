@@ -1,3 +1,4 @@
+import ComputeEngine
 import Foundation
 import Multiprocessing
 import TestEntryPoints
@@ -11,6 +12,7 @@ import TestEntryPoints
 //   killed-parent METHOD N  start N long sleepers, print their pids, wait to be SIGKILLed
 //   daemon-exit METHOD      start a long daemon sleeper and a short non-daemon, print pids, return
 //   output METHOD N LINES   N children print LINES lines each around the parent's own lines
+//   pool-parent METHOD      start a pool, map once, print the worker pids, wait to be SIGKILLed
 bootstrapMultiprocessing(entryPoints: TestEntryPoints.all)
 
 let arguments = CommandLine.arguments.dropFirst()
@@ -48,6 +50,12 @@ case "output":
   print("parent between")
   for child in children { try child.join() }
   print("parent after")
+case "pool-parent":
+  let pool = try ProcessPool(startMethod: method, kernel: PoolKernels.unit)
+  _ = try pool.map(Array(0..<64))
+  print("pids", pool.workerPIDs.map(String.init).joined(separator: " "))
+  fflush(nil)
+  while true { sleep(60) }
 default:
   FileHandle.standardError.write(Data("unknown scenario \(scenario)\n".utf8))
   exit(64)

@@ -1,6 +1,7 @@
 import Foundation
 import Multiprocessing
 import Synchronization
+import TestEntryPoints
 import Testing
 
 #if canImport(Glibc)

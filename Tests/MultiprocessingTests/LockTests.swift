@@ -8,13 +8,6 @@ import Testing
   import Glibc
 #endif
 
-/// Starts `body` in a forked child and returns the process.
-func forked(_ body: @escaping () throws -> Void) throws -> Multiprocessing.Process {
-  let process = Multiprocessing.Process(startMethod: .fork, target: body)
-  try process.start()
-  return process
-}
-
 /// The behaviour of CPython's lock, rlock and lock-context tests, across processes, plus
 /// robustness: a holder that dies does not leave the lock held.
 @Suite struct LockTests {

@@ -1,5 +1,6 @@
 import Foundation
 import Multiprocessing
+import TestEntryPoints
 import Testing
 
 #if canImport(Glibc)

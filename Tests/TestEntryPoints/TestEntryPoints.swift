@@ -122,5 +122,5 @@ public enum TestEntryPoints {
   public static let all: [any AnyEntryPoint] =
     [
       report, sleep, exit, cExit, fail, abort, segfault, trap, printLines, family, startChild,
-    ] + SyncEntryPoints.all
+    ] + SyncEntryPoints.all + PoolKernels.all
 }

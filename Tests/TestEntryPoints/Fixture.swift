@@ -1,6 +1,5 @@
 import Foundation
 import Multiprocessing
-import TestEntryPoints
 
 #if canImport(Glibc)
   import Glibc
@@ -9,18 +8,21 @@ import TestEntryPoints
 /// Shared set-up: the test runner registers the test entry points (as a program's `main`
 /// would) and spawns the helper program `MPTestChild`, built beside the test bundle, since
 /// `/proc/self/exe` is the test runner here.
-enum Fixture {
-  static let buildDirectory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+public enum Fixture {
+  /// The build folder the tests run from.
+  public static let buildDirectory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
     .deletingLastPathComponent().path
-  static let helper = buildDirectory + "/MPTestChild"
+  /// The helper program (`MPTestChild`).
+  public static let helper = buildDirectory + "/MPTestChild"
 
-  static let ready: Void = {
+  /// Registers the entry points and points spawning at the helper; touch it before spawning.
+  public static let ready: Void = {
     bootstrapMultiprocessing(entryPoints: TestEntryPoints.all)
     setExecutable(helper)
   }()
 
   /// A new empty directory for one test's files.
-  static func directory() -> String {
+  public static func directory() -> String {
     _ = ready
     let path = NSTemporaryDirectory() + "mp-test-\(getpid())-\(UUID().uuidString)"
     try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -28,7 +30,7 @@ enum Fixture {
   }
 
   /// A process running `entryPoint` with `arguments`, started with `method`.
-  static func process<A>(
+  public static func process<A>(
     _ method: StartMethod, _ entryPoint: EntryPoint<A>, _ arguments: A, name: String? = nil, daemon: Bool = false
   ) -> Multiprocessing.Process {
     _ = ready
@@ -38,7 +40,7 @@ enum Fixture {
 }
 
 /// Whether a process with this pid still exists (a zombie counts as gone).
-func processExists(_ pid: Int32) -> Bool {
+public func processExists(_ pid: Int32) -> Bool {
   guard kill(pid, 0) == 0 else { return false }
   guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
     let close = stat.lastIndex(of: ")")
@@ -48,7 +50,7 @@ func processExists(_ pid: Int32) -> Bool {
 }
 
 /// Waits up to `limit` for `condition`, checking every 10 ms.
-func eventually(within limit: Duration = .seconds(5), _ condition: () -> Bool) -> Bool {
+public func eventually(within limit: Duration = .seconds(5), _ condition: () -> Bool) -> Bool {
   let deadline = ContinuousClock.now + limit
   while ContinuousClock.now < deadline {
     if condition() { return true }
@@ -58,7 +60,7 @@ func eventually(within limit: Duration = .seconds(5), _ condition: () -> Bool) -
 }
 
 /// Runs the helper program with `arguments` and returns it running, with its stdout.
-func launchHelper(_ arguments: [String]) throws -> (process: Foundation.Process, stdout: Pipe) {
+public func launchHelper(_ arguments: [String]) throws -> (process: Foundation.Process, stdout: Pipe) {
   let process = Foundation.Process()
   process.executableURL = URL(fileURLWithPath: Fixture.helper)
   process.arguments = arguments
@@ -69,7 +71,7 @@ func launchHelper(_ arguments: [String]) throws -> (process: Foundation.Process,
 }
 
 /// Reads the helper's first line, `pids A B …`, and returns the pids.
-func readPids(_ pipe: Pipe) -> [Int32] {
+public func readPids(_ pipe: Pipe) -> [Int32] {
   var line = Data()
   while true {
     let byte = pipe.fileHandleForReading.readData(ofLength: 1)
@@ -77,4 +79,11 @@ func readPids(_ pipe: Pipe) -> [Int32] {
     line.append(byte)
   }
   return String(decoding: line, as: UTF8.self).split(separator: " ").dropFirst().compactMap { Int32($0) }
+}
+
+/// Starts `body` in a forked child and returns the process.
+public func forked(_ body: @escaping () throws -> Void) throws -> Multiprocessing.Process {
+  let process = Multiprocessing.Process(startMethod: .fork, target: body)
+  try process.start()
+  return process
 }

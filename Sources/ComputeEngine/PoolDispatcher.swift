@@ -1,0 +1,371 @@
+import Foundation
+import Logging
+import Multiprocessing
+import Scheduler
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The parent's side of a ``ProcessPool``: one thread that hands chunks of tasks to the
+/// workers, collects their results, and supervises them.
+///
+/// It sleeps in `poll` on the workers' sentinels and a doorbell pipe that workers ring after
+/// sending results (only while it sleeps). A worker that ends unexpectedly is noticed at once:
+/// the task it was running fails with ``PoolError/workerDied(pid:signal:exitCode:)``, the
+/// other tasks it held go back to the queue, and a new worker takes its slot.
+final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendable {
+  // @unchecked: all mutable state is guarded by `lock`; the thread reads it only under it.
+
+  struct Chunk {
+    let job: PoolJob<Input, Output>
+    let range: Range<Int>
+    /// Results not yet received, while the chunk is with a worker.
+    var unreported: Int
+
+    init(job: PoolJob<Input, Output>, range: Range<Int>) {
+      self.job = job
+      self.range = range
+      unreported = range.count
+    }
+  }
+
+  final class Worker {
+    let slot: Int
+    var process: Multiprocessing.Process
+    let channels: WorkerChannels<Input, Output>
+    var pending: [Chunk] = []
+    var sent = 0
+    var timedOutTask: Int?
+    var pendingCount: Int { pending.reduce(0) { $0 + $1.range.count } }
+
+    init(slot: Int, process: Multiprocessing.Process, channels: WorkerChannels<Input, Output>) {
+      self.slot = slot
+      self.process = process
+      self.channels = channels
+    }
+  }
+
+  private static var logger: Logger { Logger(label: "swift-multiprocessing.pool") }
+
+  let kernel: PoolKernel<Input, Output>
+  let startMethod: StartMethod
+  let placement: Placement
+  let taskTimeout: Duration?
+  let maxTasksPerWorker: Int?
+  private let control: PoolControl
+  private var doorbell: [Int32] = [-1, -1]
+  private let lock = NSLock()
+  private var workers: [Worker] = []
+  /// Chunks waiting for a worker, the next one last (so that taking it is O(1)).
+  private var queue: [Chunk] = []
+  private var jobs: [Int: PoolJob<Input, Output>] = [:]
+  private var nextJobID = 0
+  private var closing = false
+  private var terminated = false
+  private var finished = false
+  private let stopped = DispatchSemaphore(value: 0)
+
+  init(
+    kernel: PoolKernel<Input, Output>, startMethod: StartMethod, placement: Placement, taskTimeout: Duration?,
+    maxTasksPerWorker: Int?
+  ) throws {
+    self.kernel = kernel
+    self.startMethod = startMethod
+    self.placement = placement
+    self.taskTimeout = taskTimeout
+    self.maxTasksPerWorker = maxTasksPerWorker
+    control = try PoolControl(slots: placement.count)
+    guard pipe(&doorbell) == 0 else { throw PoolError.invalidArgument("pipe: \(String(cString: strerror(errno)))") }
+    for fd in doorbell { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+    _ = fcntl(doorbell[0], F_SETFL, O_NONBLOCK)
+    do {
+      for slot in placement.slots.indices { workers.append(try startWorker(slot: slot)) }
+    } catch {
+      for worker in workers { try? worker.process.kill() }
+      Glibc.close(doorbell[0])
+      Glibc.close(doorbell[1])
+      throw error
+    }
+    let thread = Thread { [self] in loop() }
+    thread.name = "mp-pool-dispatcher"
+    thread.start()
+    atProcessExit { [weak self] in
+      self?.terminate()
+      try? self?.join()
+    }
+  }
+
+  deinit {
+    Glibc.close(doorbell[0])
+    Glibc.close(doorbell[1])
+  }
+
+  private func startWorker(slot: Int) throws -> Worker {
+    let channels = try kernel.makeChannels()
+    control.status(slot).clear()
+    let plan = WorkerPlan(
+      channels: channels.handleData, control: control.memory.handle, slot: slot,
+      cpus: placement.slots[slot].cpus.indices, chunkSize: PoolLimits.maxChunk, maxTasks: maxTasksPerWorker,
+      doorbellPid: getpid(), doorbellFD: doorbell[1], forked: startMethod == .fork)
+    let name = "PoolWorker-\(slot)"
+    let process: Multiprocessing.Process
+    if startMethod == .fork {
+      let (control, body) = (control, kernel.body)
+      process = Multiprocessing.Process(name: name, daemon: true, startMethod: .fork) {
+        try WorkerLoop.run(plan: plan, channels: channels, control: control, kernel: body)
+      }
+    } else {
+      process = Multiprocessing.Process(
+        name: name, daemon: true, startMethod: startMethod, entryPoint: kernel,
+        encodedArguments: try JSONEncoder().encode(plan))
+    }
+    try process.start()
+    return Worker(slot: slot, process: process, channels: channels)
+  }
+
+  // MARK: Jobs
+
+  /// Queues `inputs` as one job, split into chunks.
+  func submit(
+    _ inputs: [Input], chunkSize: Int?, keepsResults: Bool, onResult: ((Int, Result<Output, PoolError>) -> Void)?,
+    onFinish: @escaping (PoolJob<Input, Output>) -> Void
+  ) throws {
+    if let chunkSize, chunkSize < 1 {
+      throw PoolError.invalidArgument("chunkSize must be at least 1, not \(chunkSize)")
+    }
+    guard inputs.count < 1 << 32 else { throw PoolError.invalidArgument("at most 2^32 - 1 inputs per call") }
+    let size = min(chunkSize ?? automaticChunkSize(inputs.count), PoolLimits.maxChunk)
+    try lock.withLock {
+      guard !closing, !terminated else { throw terminated ? PoolError.terminated : PoolError.closed }
+      nextJobID += 1
+      let job = PoolJob(
+        id: nextJobID, inputs: inputs, chunkSize: size, keepsResults: keepsResults, onResult: onResult,
+        onFinish: onFinish)
+      guard !inputs.isEmpty else {
+        onFinish(job)
+        return
+      }
+      jobs[job.id] = job
+      let chunks = stride(from: 0, to: inputs.count, by: size).map {
+        Chunk(job: job, range: $0..<min($0 + size, inputs.count))
+      }
+      queue.insert(contentsOf: chunks.reversed(), at: 0)
+    }
+    ringDoorbell()
+  }
+
+  /// About inputs ÷ (workers × 4), as Python's Pool.
+  func automaticChunkSize(_ count: Int) -> Int {
+    let parts = placement.count * 4
+    return max(1, (count + parts - 1) / parts)
+  }
+
+  private func ringDoorbell() {
+    var byte: UInt8 = 1
+    _ = write(doorbell[1], &byte, 1)
+  }
+
+  // MARK: Shutdown
+
+  /// Accepts no new work; workers exit once the queued work is done.
+  func close() {
+    lock.withLock { closing = true }
+    ringDoorbell()
+  }
+
+  /// Kills every worker now; unfinished work fails with ``PoolError/terminated``.
+  func terminate() {
+    lock.withLock {
+      terminated = true
+      closing = true
+    }
+    ringDoorbell()
+  }
+
+  /// Waits until the dispatcher has stopped and every worker has ended.
+  func join() throws {
+    guard lock.withLock({ closing }) else {
+      throw PoolError.invalidArgument("join() needs close() or terminate() first")
+    }
+    stopped.wait()
+    stopped.signal()
+  }
+
+  /// The pids of the current workers.
+  var workerPIDs: [Int32] { lock.withLock { workers.compactMap { $0.process.pid } } }
+
+  // MARK: The dispatcher thread
+
+  private func loop() {
+    var ready: [Int32] = []
+    while true {
+      let next: (Duration?, [Int32])? = lock.withLock {
+        if terminated {
+          shutDownLocked()
+          return nil
+        }
+        drainLocked()
+        superviseLocked(ready: ready)
+        dispatchLocked()
+        if closing && queue.isEmpty && workers.allSatisfy({ $0.pending.isEmpty }) {
+          for worker in workers { worker.channels.close() }
+          if workers.allSatisfy({ (try? $0.process.isAlive) != true }) {
+            shutDownLocked()
+            return nil
+          }
+        }
+        // Results due soon: a short spin answers far sooner than a sleep and a wake-up.
+        if workers.contains(where: { !$0.pending.isEmpty }),
+          Spin.until({ workers.contains(where: { $0.channels.hasResults }) })
+        {
+          return (.zero, [])
+        }
+        atomicStore32(control.dispatcherSleeping, 1)
+        if workers.contains(where: { $0.channels.hasResults }) {
+          atomicStore32(control.dispatcherSleeping, 0)
+          return (.zero, [])
+        }
+        // While work is out, wake now and then even without a doorbell: to enforce the task
+        // timeout, and for a worker whose result is larger than its ring, which blocks
+        // before it can ring.
+        let busy = workers.contains { !$0.pending.isEmpty }
+        return (busy ? .milliseconds(5) : nil, workers.compactMap { try? $0.process.sentinel })
+      }
+      guard let next else { break }
+      let (sleepFor, watched) = next
+      ready = sleepFor == .zero ? [] : pollReadable([doorbell[0]] + watched, timeout: sleepFor)
+      atomicStore32(control.dispatcherSleeping, 0)
+      if ready.contains(doorbell[0]) {
+        var buffer = [UInt8](repeating: 0, count: 256)
+        while read(doorbell[0], &buffer, buffer.count) > 0 {}
+      }
+    }
+    finished = true
+    stopped.signal()
+  }
+
+  /// Hands every waiting result to its job.
+  private func drainLocked() {
+    for worker in workers { drainLocked(worker) }
+  }
+
+  private func drainLocked(_ worker: Worker) {
+    var cachedJob: PoolJob<Input, Output>?
+    worker.channels.drain { index, result in
+      let (jobID, local) = (index >> 32, index & 0xFFFF_FFFF)
+      if let position = worker.pending.firstIndex(where: { $0.job.id == jobID && $0.range.contains(local) }) {
+        worker.pending[position].unreported -= 1
+        if worker.pending[position].unreported == 0 { worker.pending.remove(at: position) }
+      }
+      if cachedJob?.id != jobID { cachedJob = jobs[jobID] }
+      guard let job = cachedJob else { return }
+      if job.record(local, result) {
+        jobs[jobID] = nil
+        job.onFinish(job)
+      }
+    }
+  }
+
+  /// Replaces workers that ended, and kills those over the task timeout.
+  private func superviseLocked(ready: [Int32]) {
+    for (position, worker) in workers.enumerated() {
+      if let sentinel = try? worker.process.sentinel, ready.contains(sentinel), (try? worker.process.isAlive) == false {
+        handleEndLocked(worker, at: position)
+        continue
+      }
+      guard let taskTimeout else { continue }
+      let status = control.status(worker.slot)
+      let current = status.current
+      if current >= 0, worker.timedOutTask == nil,
+        monotonicNanoseconds() - status.startedAt > Int(taskTimeout.components.seconds) * 1_000_000_000
+          + Int(taskTimeout.components.attoseconds / 1_000_000_000)
+      {
+        worker.timedOutTask = current
+        try? worker.process.kill()
+      }
+    }
+  }
+
+  private func handleEndLocked(_ worker: Worker, at position: Int) {
+    drainLocked(worker)
+    let code = (try? worker.process.exitCode) ?? nil
+    let pid = worker.process.pid ?? 0
+    let current = control.status(worker.slot).current
+    var requeued: [Chunk] = []
+    for chunk in worker.pending {
+      for local in chunk.range where !chunk.job.done[local] {
+        let index = chunk.job.id << 32 | local
+        if index == current && code != 0 {
+          let error: PoolError =
+            worker.timedOutTask == index
+            ? .taskTimedOut(pid: pid, timeout: taskTimeout ?? .zero)
+            : .workerDied(
+              pid: pid, signal: (code ?? 0) < 0 ? -(code ?? 0) : nil, exitCode: (code ?? 0) >= 0 ? code : nil)
+          if chunk.job.record(local, .failure(error)) {
+            jobs[chunk.job.id] = nil
+            chunk.job.onFinish(chunk.job)
+          }
+        } else {
+          requeued.append(Chunk(job: chunk.job, range: local..<local + 1))
+        }
+      }
+    }
+    queue.append(contentsOf: requeued.reversed())
+    Self.logger.debug("worker \(pid) ended with \(String(describing: code)); \(requeued.count) tasks requeued")
+    try? worker.process.close()
+    guard !closing || !queue.isEmpty else {
+      worker.pending = []
+      return
+    }
+    do {
+      workers[position] = try startWorker(slot: worker.slot)
+    } catch {
+      Self.logger.error("cannot restart worker \(worker.slot): \(error)")
+      worker.pending = []
+    }
+  }
+
+  /// Sends queued chunks to workers with room for them.
+  private func dispatchLocked() {
+    for worker in workers where !queue.isEmpty {
+      guard worker.timedOutTask == nil else { continue }
+      while worker.pending.count < PoolLimits.chunksInFlight, !queue.isEmpty {
+        var chunk = queue.removeLast()
+        if let quota = maxTasksPerWorker {
+          let room = quota - worker.sent
+          guard room > 0 else {
+            queue.append(chunk)
+            break
+          }
+          if chunk.range.count > room {
+            queue.append(Chunk(job: chunk.job, range: chunk.range.lowerBound + room..<chunk.range.upperBound))
+            chunk = Chunk(job: chunk.job, range: chunk.range.lowerBound..<chunk.range.lowerBound + room)
+          }
+        }
+        do {
+          try worker.channels.send(jobID: chunk.job.id, range: chunk.range, inputs: chunk.job.inputs)
+          worker.pending.append(chunk)
+          worker.sent += chunk.range.count
+        } catch {
+          queue.append(chunk)
+          break
+        }
+      }
+    }
+  }
+
+  private func shutDownLocked() {
+    for worker in workers {
+      worker.channels.close()
+      if terminated { try? worker.process.kill() }
+    }
+    for worker in workers { try? worker.process.join() }
+    for job in jobs.values {
+      job.failRemaining(.terminated)
+      job.onFinish(job)
+    }
+    jobs = [:]
+    queue = []
+  }
+}

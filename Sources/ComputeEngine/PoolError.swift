@@ -1,0 +1,39 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Why a pool task or call failed.
+public enum PoolError: Error, Sendable, Equatable, CustomStringConvertible {
+  /// The worker running the task died: killed by `signal`, or exited with `exitCode`.
+  case workerDied(pid: Int32, signal: Int32?, exitCode: Int32?)
+  /// The task ran longer than the pool's task timeout; its worker was killed and replaced.
+  case taskTimedOut(pid: Int32, timeout: Duration)
+  /// The kernel threw; `message` is the error's description, from the worker.
+  case kernelFailed(String)
+  /// The pool was closed: it takes no new work.
+  case closed
+  /// The pool was terminated before the task finished.
+  case terminated
+  /// An argument out of range.
+  case invalidArgument(String)
+
+  /// A message that names the failure.
+  public var description: String {
+    switch self {
+    case .workerDied(let pid, let signal?, _):
+      return "worker \(pid) died from signal \(signal) (\(String(cString: strsignal(signal))))"
+    case .workerDied(let pid, _, let code):
+      return "worker \(pid) exited with code \(code.map(String.init) ?? "unknown") in the middle of a task"
+    case .taskTimedOut(let pid, let timeout):
+      return "the task ran longer than \(timeout); worker \(pid) was killed and replaced"
+    case .kernelFailed(let message):
+      return "the kernel threw: \(message)"
+    case .closed:
+      return "the pool is closed and takes no new work"
+    case .terminated:
+      return "the pool was terminated before the task finished"
+    case .invalidArgument(let reason):
+      return "invalid pool argument: \(reason)"
+    }
+  }
+}

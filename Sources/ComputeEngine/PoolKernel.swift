@@ -1,0 +1,60 @@
+import Foundation
+import Multiprocessing
+
+/// A named kernel a ``ProcessPool`` can run in workers of every start method: register it
+/// with `bootstrapMultiprocessing(entryPoints:)` first thing in `main`, like an entry point.
+///
+/// `BitwiseCopyable` inputs and outputs travel through typed ``SlotRing``s; `Codable` ones
+/// (when not `BitwiseCopyable`) through ``ByteRing``s as JSON.
+///
+/// ```swift
+/// let square = PoolKernel<Int, Int>("square") { $0 * $0 }
+/// // main: bootstrapMultiprocessing(entryPoints: [square])
+/// let pool = try ProcessPool(startMethod: .spawn, kernel: square)
+/// ```
+public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
+  /// The name workers look the kernel up by.
+  public let name: String
+  /// The function applied to each input.
+  public let body: @Sendable (Input) throws -> Output
+  let makeChannels: @Sendable () throws -> WorkerChannels<Input, Output>
+  let reopenChannels: @Sendable (Data) throws -> WorkerChannels<Input, Output>
+
+  /// A kernel over `BitwiseCopyable` values: no serialisation on the way.
+  public init(_ name: String, body: @escaping @Sendable (Input) throws -> Output)
+  where Input: BitwiseCopyable, Output: BitwiseCopyable {
+    self.name = name
+    self.body = body
+    makeChannels = { try SlotChannels<Input, Output>(capacity: PoolLimits.ringSlots) }
+    reopenChannels = { try SlotChannels<Input, Output>(handleData: $0) }
+  }
+
+  /// A kernel over `Codable` values, sent as JSON.
+  @_disfavoredOverload
+  public init(_ name: String, body: @escaping @Sendable (Input) throws -> Output)
+  where Input: Codable, Output: Codable {
+    self.name = name
+    self.body = body
+    makeChannels = { try ByteChannels<Input, Output>(capacity: PoolLimits.ringBytes) }
+    reopenChannels = { try ByteChannels<Input, Output>(handleData: $0) }
+  }
+
+  /// Runs a worker: what a spawned or fork-server worker process does.
+  public func run(encodedArguments: Data) throws {
+    let plan = try JSONDecoder().decode(WorkerPlan.self, from: encodedArguments)
+    try WorkerLoop.run(
+      plan: plan, channels: try reopenChannels(plan.channels), control: try PoolControl(plan.control), kernel: body)
+  }
+}
+
+/// Sizes of the pool's channels and chunks.
+enum PoolLimits {
+  /// Slots in each typed ring: twice the largest chunk, so that the dispatcher never waits.
+  static let ringSlots = 4096
+  /// Bytes in each byte ring.
+  static let ringBytes = 4 << 20
+  /// The largest chunk the dispatcher sends at once.
+  static let maxChunk = 1024
+  /// Chunks a worker may hold at once (one running, one waiting).
+  static let chunksInFlight = 2
+}

@@ -1,0 +1,184 @@
+import Foundation
+import Multiprocessing
+import Scheduler
+
+/// A pool of worker processes, one per placement slot (by default one per physical core),
+/// each pinned to its slot, that applies a kernel to inputs: Python's `multiprocessing.Pool`,
+/// supervised.
+///
+/// Inputs and outputs travel through shared-memory rings: typed slots when both are
+/// `BitwiseCopyable` (no serialisation), JSON otherwise. A worker that dies in the middle of a
+/// task — a signal, an abort, a Swift trap, an `exit` — makes that task fail with
+/// ``PoolError/workerDied(pid:signal:exitCode:)``; every other task still completes, and a new
+/// worker takes the slot. With a task timeout, a task that runs too long fails with
+/// ``PoolError/taskTimedOut(pid:timeout:)`` and its worker is replaced. An error the kernel
+/// throws reaches the caller as ``PoolError/kernelFailed(_:)`` with its message. If the parent
+/// dies, the workers die with it.
+///
+/// ```swift
+/// let pool = try ProcessPool<Int, UInt64> { unit in MonteCarloPi.unit(UInt64(unit), samples: 1 << 20) }
+/// let hits = try pool.map(Array(0..<64))          // in input order
+/// for try await (unit, hits) in pool.mapUnordered(Array(0..<64)) { print(unit, hits) }
+/// pool.close(); try pool.join()
+/// ```
+public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Sendable {
+  // @unchecked: all mutable state is in the dispatcher, which guards it with a lock.
+
+  let dispatcher: PoolDispatcher<Input, Output>
+
+  /// The slots the workers run on, worker `i` on `placement.slots[i]`.
+  public var placement: Placement { dispatcher.placement }
+  /// How the workers are started.
+  public var startMethod: StartMethod { dispatcher.startMethod }
+  /// The number of workers.
+  public var workerCount: Int { dispatcher.placement.count }
+  /// The process ids of the current workers.
+  public var workerPIDs: [Int32] { dispatcher.workerPIDs }
+
+  /// A pool of forked workers running a closure, which may capture anything.
+  ///
+  /// - Parameters:
+  ///   - placement: where the workers run; one per physical core by default.
+  ///   - topology: the machine to place on; this one by default.
+  ///   - taskTimeout: the longest a task may run before its worker is killed and replaced.
+  ///   - maxTasksPerWorker: replace each worker after this many tasks.
+  ///   - kernel: applied to each input.
+  /// - Throws: a ``SchedulerError`` for a bad placement, ``PoolError/invalidArgument(_:)``.
+  public convenience init(
+    placement: PlacementPolicy = .physicalCores, topology: Topology? = nil, taskTimeout: Duration? = nil,
+    maxTasksPerWorker: Int? = nil, kernel: @escaping @Sendable (Input) throws -> Output
+  ) throws where Input: BitwiseCopyable, Output: BitwiseCopyable {
+    try self.init(
+      placement: placement, topology: topology, startMethod: .fork, taskTimeout: taskTimeout,
+      maxTasksPerWorker: maxTasksPerWorker, kernel: PoolKernel("", body: kernel))
+  }
+
+  /// A pool of forked workers running a closure over `Codable` values.
+  @_disfavoredOverload
+  public convenience init(
+    placement: PlacementPolicy = .physicalCores, topology: Topology? = nil, taskTimeout: Duration? = nil,
+    maxTasksPerWorker: Int? = nil, kernel: @escaping @Sendable (Input) throws -> Output
+  ) throws where Input: Codable, Output: Codable {
+    try self.init(
+      placement: placement, topology: topology, startMethod: .fork, taskTimeout: taskTimeout,
+      maxTasksPerWorker: maxTasksPerWorker, kernel: PoolKernel("", body: kernel))
+  }
+
+  /// A pool running a registered ``PoolKernel``, with any start method.
+  ///
+  /// - Throws: a ``SchedulerError`` for a bad placement, ``PoolError/invalidArgument(_:)``
+  ///   for a bad limit, or a ``ProcessError`` (an unregistered kernel with spawn or forkserver).
+  public init(
+    placement: PlacementPolicy = .physicalCores, topology: Topology? = nil, startMethod: StartMethod = .fork,
+    taskTimeout: Duration? = nil, maxTasksPerWorker: Int? = nil, kernel: PoolKernel<Input, Output>
+  ) throws {
+    if let maxTasksPerWorker, maxTasksPerWorker < 1 {
+      throw PoolError.invalidArgument("maxTasksPerWorker must be at least 1, not \(maxTasksPerWorker)")
+    }
+    if let taskTimeout, taskTimeout <= .zero {
+      throw PoolError.invalidArgument("taskTimeout must be positive, not \(taskTimeout)")
+    }
+    let slots = try (topology ?? Topology()).placement(placement)
+    dispatcher = try PoolDispatcher(
+      kernel: kernel, startMethod: startMethod, placement: slots, taskTimeout: taskTimeout,
+      maxTasksPerWorker: maxTasksPerWorker)
+  }
+
+  deinit {
+    dispatcher.terminate()
+  }
+
+  // MARK: Mapping
+
+  /// Applies the kernel to every input and returns the outputs in input order, blocking the
+  /// calling thread (use the `async` variant in async code).
+  ///
+  /// - Parameter chunkSize: inputs handed to a worker at once; about inputs ÷ (workers × 4)
+  ///   by default, at most 1024.
+  /// - Throws: the error of the first failed input (the others all ran), or
+  ///   ``PoolError/closed``.
+  public func map(_ inputs: [Input], chunkSize: Int? = nil) throws -> [Output] {
+    try mapResults(inputs, chunkSize: chunkSize).map { try $0.get() }
+  }
+
+  /// Applies the kernel to every input without blocking a cooperative thread.
+  public func map(_ inputs: [Input], chunkSize: Int? = nil) async throws -> [Output] {
+    try await mapResults(inputs, chunkSize: chunkSize).map { try $0.get() }
+  }
+
+  /// Applies the kernel to every input and returns each input's result, failures included.
+  public func mapResults(_ inputs: [Input], chunkSize: Int? = nil) throws -> [Result<Output, PoolError>] {
+    let done = DispatchSemaphore(value: 0)
+    let box = ResultsBox()
+    try dispatcher.submit(inputs, chunkSize: chunkSize, keepsResults: true, onResult: nil) { job in
+      box.results = job.results
+      done.signal()
+    }
+    done.wait()
+    return box.results
+  }
+
+  /// Applies the kernel to every input, without blocking a cooperative thread, and returns
+  /// each input's result.
+  public func mapResults(_ inputs: [Input], chunkSize: Int? = nil) async throws -> [Result<Output, PoolError>] {
+    try await withCheckedThrowingContinuation { continuation in
+      do {
+        try dispatcher.submit(inputs, chunkSize: chunkSize, keepsResults: true, onResult: nil) { job in
+          continuation.resume(returning: job.results)
+        }
+      } catch {
+        continuation.resume(throwing: error)
+      }
+    }
+  }
+
+  /// Applies the kernel to every input and yields `(index, output)` pairs as they arrive.
+  /// The sequence throws the first failure it meets.
+  public func mapUnordered(_ inputs: [Input], chunkSize: Int? = nil) -> AsyncThrowingStream<(Int, Output), any Error> {
+    AsyncThrowingStream { continuation in
+      do {
+        try dispatcher.submit(
+          inputs, chunkSize: chunkSize, keepsResults: false,
+          onResult: { index, result in
+            switch result {
+            case .success(let output): continuation.yield((index, output))
+            case .failure(let error): continuation.finish(throwing: error)
+            }
+          },
+          onFinish: { _ in continuation.finish() })
+      } catch {
+        continuation.finish(throwing: error)
+      }
+    }
+  }
+
+  /// Applies the kernel to one input.
+  public func submit(_ input: Input) async throws -> Output {
+    try await mapResults([input], chunkSize: 1)[0].get()
+  }
+
+  // MARK: Shutdown
+
+  /// Accepts no new work; the workers exit once the work already given is done.
+  public func close() {
+    dispatcher.close()
+  }
+
+  /// Kills the workers now; unfinished work fails with ``PoolError/terminated``.
+  public func terminate() {
+    dispatcher.terminate()
+  }
+
+  /// Waits until every worker has exited, after ``close()`` or ``terminate()``.
+  ///
+  /// - Throws: ``PoolError/invalidArgument(_:)`` when neither was called, as Python's Pool.
+  public func join() throws {
+    try dispatcher.join()
+  }
+
+  /// Carries results from the dispatcher thread to the waiting caller.
+  private final class ResultsBox: @unchecked Sendable {
+    // @unchecked: written by the dispatcher before the semaphore is signalled, read after.
+    var results: [Result<Output, PoolError>] = []
+  }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import Multiprocessing
+import Scheduler
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// What a worker needs to start: its channels, the control block, its slot and its limits.
+/// A spawned or fork-server worker receives it as its entry point's arguments.
+struct WorkerPlan: Codable, Sendable {
+  var channels: Data
+  var control: SharedMemory.Handle
+  var slot: Int
+  var cpus: [Int]
+  var chunkSize: Int
+  var maxTasks: Int?
+  /// The dispatcher's process and the write end of its doorbell pipe there.
+  var doorbellPid: Int32
+  var doorbellFD: Int32
+  /// Whether the worker was forked, and so holds the doorbell descriptor itself.
+  var forked: Bool
+}
+
+/// The worker's side: bind to the slot, then take tasks, run the kernel, send results.
+enum WorkerLoop {
+  /// Runs until the channels close or the task quota is used up.
+  static func run<Input, Output>(
+    plan: WorkerPlan, channels: WorkerChannels<Input, Output>, control: PoolControl,
+    kernel: (Input) throws -> Output
+  ) throws {
+    try Topology.bindCallingThread(to: CPUSet(plan.cpus))
+    let doorbell =
+      plan.forked ? plan.doorbellFD : open("/proc/\(plan.doorbellPid)/fd/\(plan.doorbellFD)", O_WRONLY | O_CLOEXEC)
+    let status = control.status(plan.slot)
+    var processed = 0
+    var results: [(index: Int, result: Result<Output, PoolError>)] = []
+    while let tasks = channels.receive(max: plan.chunkSize) {
+      results.removeAll(keepingCapacity: true)
+      for (index, input) in tasks {
+        status.startedAt = monotonicNanoseconds()
+        status.current = index
+        do {
+          results.append((index, .success(try kernel(input))))
+        } catch {
+          results.append((index, .failure(.kernelFailed("\(error)"))))
+        }
+        processed += 1
+      }
+      status.current = -1
+      try channels.reply(results)
+      if atomicLoad32(control.dispatcherSleeping) != 0 {
+        var byte: UInt8 = 1
+        _ = write(doorbell, &byte, 1)
+      }
+      if let maxTasks = plan.maxTasks, processed >= maxTasks { return }
+    }
+  }
+}

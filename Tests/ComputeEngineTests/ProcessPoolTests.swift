@@ -1,0 +1,138 @@
+import CSystemShims
+import ComputeEngine
+import Foundation
+import Kernels
+import Multiprocessing
+import Scheduler
+import TestEntryPoints
+import Testing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The pool's results: the reference kernel's checksum for any worker count, order and
+/// start method; pinning; the Codable path; the API's rules.
+@Suite struct ProcessPoolTests {
+  static let size = MonteCarloPi.Size.test
+  static let units = Array(0..<size.units)
+
+  @Test(arguments: StartMethod.allCases, [1, 2])
+  func theChecksumIsTheSameOrderedAndUnordered(method: StartMethod, workers: Int) async throws {
+    _ = Fixture.ready
+    let cores = try Topology().cores.count
+    let pool = try ProcessPool(placement: .cores(min(workers, cores)), startMethod: method, kernel: PoolKernels.unit)
+    #expect(pool.workerCount == min(workers, cores))
+    let ordered = try await pool.map(Self.units)
+    #expect(ordered.count == 64)
+    #expect(ordered.reduce(0, &+) == Self.size.checksum)
+    #expect(ordered[0] == 800 && ordered[1] == 796 && ordered[2] == 790 && ordered[3] == 795)
+    var unordered: [Int: UInt64] = [:]
+    for try await (index, hits) in pool.mapUnordered(Self.units, chunkSize: 3) { unordered[index] = hits }
+    #expect(unordered.count == 64)
+    #expect(unordered.values.reduce(0, &+) == Self.size.checksum)
+    #expect(try await pool.map(Self.units, chunkSize: 1) == ordered)
+    #expect(try await pool.submit(1) == 796)
+    pool.close()
+    try pool.join()
+  }
+
+  @Test func everyPhysicalCoreByDefault() throws {
+    let pool = try ProcessPool<Int, UInt64> { MonteCarloPi.unit(UInt64($0), samples: Self.size.samples) }
+    #expect(pool.workerCount == (try Topology().cores.count))
+    #expect(try pool.map(Self.units).reduce(0, &+) == Self.size.checksum)
+    pool.terminate()
+    try pool.join()
+  }
+
+  @Test func workersRunOnTheirSlots() throws {
+    let machine = try Topology()
+    let pool = try ProcessPool<Int, Int32>(placement: .physicalCores) { _ in cs_sched_getcpu() }
+    let cpus = Set(try pool.map(Array(0..<2000), chunkSize: 10))
+    #expect(cpus.isSubset(of: Set(try machine.placement().slots.flatMap(\.cpus).map(Int32.init))))
+    let last = machine.allowedCPUs.indices.last!
+    let pinned = try ProcessPool(placement: .cpus([last]), kernel: PoolKernels.cpu)
+    #expect(Set(try pinned.map(Array(0..<100))) == [Int32(last)])
+  }
+
+  @Test(arguments: [StartMethod.spawn, .forkserver])
+  func spawnedWorkersArePinnedToo(method: StartMethod) throws {
+    _ = Fixture.ready
+    let last = try Topology().allowedCPUs.indices.last!
+    let pool = try ProcessPool(placement: .cpus([last]), startMethod: method, kernel: PoolKernels.cpu)
+    #expect(Set(try pool.map(Array(0..<50))) == [Int32(last)])
+  }
+
+  @Test(arguments: StartMethod.allCases)
+  func codableInputsAndOutputs(method: StartMethod) throws {
+    _ = Fixture.ready
+    let pool = try ProcessPool(startMethod: method, kernel: PoolKernels.text)
+    let words = (0..<300).map { "word \($0) " + String(repeating: "é", count: $0 % 7) }
+    #expect(try pool.map(words, chunkSize: 7) == words.map { $0.uppercased() })
+    let big = String(repeating: "x", count: 9_000_000)
+    #expect(try pool.map([big]) == [big.uppercased()], "larger than the 4 MiB ring")
+  }
+
+  @Test func aClosurePoolOverCodableValues() throws {
+    let suffix = "!"
+    let pool = try ProcessPool<[Int], String> { numbers in numbers.map(String.init).joined(separator: ",") + suffix }
+    #expect(try pool.map([[1, 2], [], [3]]) == ["1,2!", "!", "3!"])
+  }
+
+  @Test func parallelMapReadsTheSnapshotAndReturnsInOrder() throws {
+    let table = (0..<10_000).map { $0 * 3 }
+    let outputs = try parallelMap(Array(0..<10_000), chunkSize: 100) { table[$0] + 1 }
+    #expect(outputs == table.map { $0 + 1 })
+    #expect(try parallelMap([Int](), { $0 }) == [])
+    let hits = try parallelMap(Self.units) { MonteCarloPi.unit(UInt64($0), samples: Self.size.samples) }
+    #expect(hits.reduce(0, &+) == Self.size.checksum)
+  }
+
+  @Test func parallelMapReportsFailures() throws {
+    struct Odd: Error, CustomStringConvertible { var description: String { "odd input" } }
+    #expect(throws: PoolError.kernelFailed("odd input")) {
+      try parallelMap(Array(0..<100)) { value -> Int in
+        if value == 51 { throw Odd() }
+        return value
+      }
+    }
+    #expect(throws: PoolError.self) {
+      try parallelMap(Array(0..<100)) { value -> Int in
+        if value == 7 { kill(getpid(), SIGKILL) }
+        return value
+      }
+    }
+  }
+
+  @Test func closeJoinAndTerminate() async throws {
+    let pool = try ProcessPool<Int, Int> { $0 + 1 }
+    #expect(throws: PoolError.invalidArgument("join() needs close() or terminate() first")) { try pool.join() }
+    #expect(throws: PoolError.invalidArgument("chunkSize must be at least 1, not 0")) {
+      try pool.map([1], chunkSize: 0)
+    }
+    let pids = pool.workerPIDs
+    pool.close()
+    #expect(throws: PoolError.closed) { try pool.map([1]) }
+    try pool.join()
+    #expect(pids.allSatisfy { !processExists($0) })
+
+    let slow = try ProcessPool<Int, Int> { value in
+      usleep(200_000)
+      return value
+    }
+    let pending = Task { try await slow.mapResults(Array(0..<20), chunkSize: 1) }
+    try await Task.sleep(for: .milliseconds(50))
+    slow.terminate()
+    let results = try await pending.value
+    #expect(results.contains { if case .failure(.terminated) = $0 { true } else { false } })
+    try slow.join()
+    #expect(slow.workerPIDs.allSatisfy { !processExists($0) })
+  }
+
+  @Test func badLimits() {
+    #expect(throws: PoolError.invalidArgument("maxTasksPerWorker must be at least 1, not 0")) {
+      try ProcessPool<Int, Int>(maxTasksPerWorker: 0) { $0 }
+    }
+    #expect(throws: SchedulerError.self) { try ProcessPool<Int, Int>(placement: .cores(999)) { $0 } }
+  }
+}

@@ -1,0 +1,29 @@
+import CSystemShims
+import ComputeEngine
+import Foundation
+import Kernels
+import Multiprocessing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Kernels the pool tests run under every start method.
+public enum PoolKernels {
+  /// A unit of the reference kernel at the test size (1000 samples).
+  public static let unit = PoolKernel<Int, UInt64>("pool-unit") {
+    MonteCarloPi.unit(UInt64($0), samples: MonteCarloPi.Size.test.samples)
+  }
+  /// The CPU the worker runs on.
+  public static let cpu = PoolKernel<Int, Int32>("pool-cpu") { _ in cs_sched_getcpu() }
+  /// Upper-cases a string: a `Codable` kernel.
+  public static let text = PoolKernel<String, String>("pool-text") { $0.uppercased() }
+  /// Doubles its input, but SIGKILLs its worker on 13.
+  public static let crash = PoolKernel<Int, Int>("pool-crash") { value in
+    if value == 13 { kill(getpid(), SIGKILL) }
+    return value * 2
+  }
+
+  /// Every kernel above.
+  public static let all: [any AnyEntryPoint] = [unit, cpu, text, crash]
+}
