@@ -1,0 +1,145 @@
+import ComputeEngine
+import Foundation
+import Multiprocessing
+import TestEntryPoints
+import Testing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Every failure the pool supervises, produced for real: the failing task reports it, the
+/// others complete, and the pool carries on with a new worker.
+@Suite struct SupervisionTests {
+  enum Failure: Int, CaseIterable {
+    case sigkill, abort, trap, exit
+  }
+
+  /// A pool whose kernel doubles its input, but fails on 13 in the given way.
+  static func failingPool(_ failure: Failure) throws -> ProcessPool<Int, Int> {
+    try ProcessPool<Int, Int> { value in
+      if value == 13 {
+        dup2(open("/dev/null", O_WRONLY), 2)  // keep crash reports out of the test log
+        switch failure {
+        case .sigkill: kill(getpid(), SIGKILL)
+        case .abort: abort()
+        case .trap: _ = [Int]()[value]
+        case .exit: Glibc.exit(3)
+        }
+      }
+      return value * 2
+    }
+  }
+
+  @Test(arguments: Failure.allCases)
+  func aWorkerThatDiesFailsOnlyItsTask(failure: Failure) throws {
+    let pool = try Self.failingPool(failure)
+    let before = Set(pool.workerPIDs)
+    let started = ContinuousClock.now
+    let results = try pool.mapResults(Array(0..<40), chunkSize: 4)
+    #expect(ContinuousClock.now - started < .seconds(5))
+    for (index, result) in results.enumerated() where index != 13 {
+      #expect((try? result.get()) == index * 2)
+    }
+    guard case .failure(.workerDied(let pid, let signal, let code)) = results[13] else {
+      Issue.record("task 13 gave \(results[13])")
+      return
+    }
+    #expect(before.contains(pid))
+    switch failure {
+    case .sigkill: #expect(signal == SIGKILL && code == nil)
+    case .abort: #expect(signal == SIGABRT)
+    case .trap: #expect(signal == SIGILL || signal == SIGTRAP)
+    case .exit: #expect(signal == nil && code == 3)
+    }
+    #expect(PoolError.workerDied(pid: pid, signal: signal, exitCode: code).description.contains("\(pid)"))
+    #expect(eventually { Set(pool.workerPIDs).count == before.count && !Set(pool.workerPIDs).contains(pid) })
+    #expect(try pool.map(Array(0..<10)) == (0..<10).map { $0 * 2 }, "the new worker serves")
+  }
+
+  @Test(arguments: StartMethod.allCases)
+  func aKilledWorkerIsReplacedForEveryStartMethod(method: StartMethod) throws {
+    _ = Fixture.ready
+    let pool = try ProcessPool(startMethod: method, kernel: PoolKernels.crash)
+    let results = try pool.mapResults(Array(0..<30))
+    #expect(results.enumerated().filter { (try? $0.element.get()) == $0.offset * 2 }.count == 29)
+    guard case .failure(.workerDied(_, SIGKILL, nil)) = results[13] else {
+      Issue.record("task 13 gave \(results[13])")
+      return
+    }
+  }
+
+  @Test func kernelErrorsReachTheCallerWithTheirMessage() throws {
+    struct Refused: Error, CustomStringConvertible {
+      let value: Int
+      var description: String { "refused \(value)" }
+    }
+    let pool = try ProcessPool<Int, Int> { value in
+      if value % 10 == 3 { throw Refused(value: value) }
+      return value
+    }
+    #expect(throws: PoolError.kernelFailed("refused 3")) { try pool.map(Array(0..<50)) }
+    let results = try pool.mapResults(Array(0..<50))
+    #expect(results.filter { if case .failure(.kernelFailed) = $0 { true } else { false } }.count == 5)
+    #expect(results.compactMap { try? $0.get() }.count == 45)
+    #expect(Set(pool.workerPIDs).count == pool.workerCount, "a thrown error does not cost the worker")
+  }
+
+  @Test func aTaskOverTheTimeoutIsKilledAndReplaced() throws {
+    let pool = try ProcessPool<Int, Int>(taskTimeout: .milliseconds(300)) { value in
+      if value == 5 { sleep(30) }
+      return value
+    }
+    let before = Set(pool.workerPIDs)
+    let started = ContinuousClock.now
+    let results = try pool.mapResults(Array(0..<20), chunkSize: 2)
+    #expect(ContinuousClock.now - started < .seconds(10))
+    guard case .failure(.taskTimedOut(let pid, .milliseconds(300))) = results[5] else {
+      Issue.record("task 5 gave \(results[5])")
+      return
+    }
+    #expect(before.contains(pid))
+    #expect(results.enumerated().allSatisfy { $0.offset == 5 || (try? $0.element.get()) == $0.offset })
+  }
+
+  @Test func workersAreRecycledAfterMaxTasks() throws {
+    let pool = try ProcessPool<Int, Int32>(maxTasksPerWorker: 3) { _ in getpid() }
+    let pids = try pool.map(Array(0..<30), chunkSize: 2)
+    let counts = Dictionary(grouping: pids, by: { $0 }).mapValues(\.count)
+    #expect(counts.values.allSatisfy { $0 <= 3 })
+    #expect(counts.count >= 10)
+  }
+
+  @Test(arguments: StartMethod.allCases)
+  func aKilledParentTakesEveryWorkerWithIt(method: StartMethod) throws {
+    let (helper, stdout) = try launchHelper(["pool-parent", method.rawValue])
+    let pids = readPids(stdout)
+    #expect(!pids.isEmpty)
+    #expect(pids.allSatisfy(processExists))
+    kill(helper.processIdentifier, SIGKILL)
+    helper.waitUntilExit()
+    #expect(eventually(within: .seconds(1)) { !pids.contains(where: processExists) })
+  }
+
+  @Test func athousandSmallMapsLeaveDescriptorsAndMemoryFlat() throws {
+    let child = try forked {
+      func descriptors() -> Int {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).count
+      }
+      func residentPages() -> Int {
+        let statm = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8)) ?? "0 0"
+        return Int(statm.split(separator: " ")[1]) ?? 0
+      }
+      let pool = try ProcessPool<Int, Int> { $0 + 1 }
+      for _ in 0..<100 { _ = try pool.map(Array(0..<10)) }
+      let (fds, pages) = (descriptors(), residentPages())
+      for round in 0..<1000 {
+        guard try pool.map(Array(round..<round + 10)) == Array(round + 1..<round + 11) else { throw ProcessExit(2) }
+      }
+      if descriptors() != fds { throw ProcessExit(3) }
+      if residentPages() > pages + 256 { throw ProcessExit(4) }  // 1 MiB of slack for the allocator
+    }
+    try child.join(timeout: .seconds(120))
+    #expect(try child.exitCode == 0, "2: wrong results; 3: descriptors grew; 4: memory grew")
+  }
+}
