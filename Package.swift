@@ -51,7 +51,7 @@ let package = Package(
     .executableTarget(
       name: "mpbench",
       dependencies: [
-        "Scheduler", "ComputeEngine", "Kernels",
+        "Scheduler", "Multiprocessing", "ComputeEngine", "Kernels",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),

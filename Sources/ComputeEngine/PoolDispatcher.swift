@@ -20,29 +20,55 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   struct Chunk {
     let job: PoolJob<Input, Output>
     let range: Range<Int>
-    /// Results not yet received, while the chunk is with a worker.
-    var unreported: Int
-
-    init(job: PoolJob<Input, Output>, range: Range<Int>) {
-      self.job = job
-      self.range = range
-      unreported = range.count
-    }
   }
 
   final class Worker {
     let slot: Int
     var process: Multiprocessing.Process
     let channels: WorkerChannels<Input, Output>
+    /// The chunks sent and not yet fully answered, oldest first.
     var pending: [Chunk] = []
+    /// For each pending chunk: its job, its range and how many results are still due. Kept
+    /// apart from the generic chunks so that counting a result builds no generic value.
+    private var pendingJobs: [Int] = []
+    private var pendingRanges: [Range<Int>] = []
+    private var unreported: [Int] = []
     var sent = 0
     var timedOutTask: Int?
-    var pendingCount: Int { pending.reduce(0) { $0 + $1.range.count } }
 
     init(slot: Int, process: Multiprocessing.Process, channels: WorkerChannels<Input, Output>) {
       self.slot = slot
       self.process = process
       self.channels = channels
+    }
+
+    func add(_ chunk: Chunk) {
+      pending.append(chunk)
+      pendingJobs.append(chunk.job.id)
+      pendingRanges.append(chunk.range)
+      unreported.append(chunk.range.count)
+    }
+
+    /// Counts the result of task `local` of job `jobID`, dropping its chunk once complete.
+    func reported(jobID: Int, local: Int) {
+      for position in pendingJobs.indices
+      where pendingJobs[position] == jobID && pendingRanges[position].contains(local) {
+        unreported[position] -= 1
+        if unreported[position] == 0 {
+          pending.remove(at: position)
+          pendingJobs.remove(at: position)
+          pendingRanges.remove(at: position)
+          unreported.remove(at: position)
+        }
+        return
+      }
+    }
+
+    func clearPending() {
+      pending = []
+      pendingJobs = []
+      pendingRanges = []
+      unreported = []
     }
   }
 
@@ -61,6 +87,8 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   private var queue: [Chunk] = []
   private var jobs: [Int: PoolJob<Input, Output>] = [:]
   private var nextJobID = 0
+  /// The job the last result belonged to: most results in a row belong to one job.
+  private var lastJob: PoolJob<Input, Output>?
   private var closing = false
   private var terminated = false
   private var finished = false
@@ -128,7 +156,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
 
   /// Queues `inputs` as one job, split into chunks.
   func submit(
-    _ inputs: [Input], chunkSize: Int?, keepsResults: Bool, onResult: ((Int, Result<Output, PoolError>) -> Void)?,
+    _ inputs: [Input], chunkSize: Int?, onResult: ((Int, Result<Output, PoolError>) -> Void)?,
     onFinish: @escaping (PoolJob<Input, Output>) -> Void
   ) throws {
     if let chunkSize, chunkSize < 1 {
@@ -139,9 +167,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     try lock.withLock {
       guard !closing, !terminated else { throw terminated ? PoolError.terminated : PoolError.closed }
       nextJobID += 1
-      let job = PoolJob(
-        id: nextJobID, inputs: inputs, chunkSize: size, keepsResults: keepsResults, onResult: onResult,
-        onFinish: onFinish)
+      let job = PoolJob(id: nextJobID, inputs: inputs, chunkSize: size, onResult: onResult, onFinish: onFinish)
       guard !inputs.isEmpty else {
         onFinish(job)
         return
@@ -251,20 +277,28 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   }
 
   private func drainLocked(_ worker: Worker) {
-    var cachedJob: PoolJob<Input, Output>?
-    worker.channels.drain { index, result in
-      let (jobID, local) = (index >> 32, index & 0xFFFF_FFFF)
-      if let position = worker.pending.firstIndex(where: { $0.job.id == jobID && $0.range.contains(local) }) {
-        worker.pending[position].unreported -= 1
-        if worker.pending[position].unreported == 0 { worker.pending.remove(at: position) }
-      }
-      if cachedJob?.id != jobID { cachedJob = jobs[jobID] }
-      guard let job = cachedJob else { return }
-      if job.record(local, result) {
-        jobs[jobID] = nil
-        job.onFinish(job)
-      }
+    // No tuples or optionals of generic types here: unspecialised, each would cost a
+    // runtime metadata lookup per result.
+    var job = lastJob
+    func finish(_ finished: PoolJob<Input, Output>) {
+      jobs[finished.id] = nil
+      finished.onFinish(finished)
+      job = nil
     }
+    func find(_ jobID: Int) -> Bool {
+      if job == nil || job!.id != jobID { job = jobs[jobID] }
+      return job != nil
+    }
+    worker.channels.drain(
+      succeed: { index, output in
+        worker.reported(jobID: index >> 32, local: index & 0xFFFF_FFFF)
+        if find(index >> 32), job!.succeed(index & 0xFFFF_FFFF, output) { finish(job!) }
+      },
+      fail: { index, error in
+        worker.reported(jobID: index >> 32, local: index & 0xFFFF_FFFF)
+        if find(index >> 32), job!.fail(index & 0xFFFF_FFFF, error) { finish(job!) }
+      })
+    lastJob = job
   }
 
   /// Replaces workers that ended, and kills those over the task timeout.
@@ -294,7 +328,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     let current = control.status(worker.slot).current
     var requeued: [Chunk] = []
     for chunk in worker.pending {
-      for local in chunk.range where !chunk.job.done[local] {
+      for local in chunk.range where !chunk.job.isDone(local) {
         let index = chunk.job.id << 32 | local
         if index == current && code != 0 {
           let error: PoolError =
@@ -302,7 +336,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
             ? .taskTimedOut(pid: pid, timeout: taskTimeout ?? .zero)
             : .workerDied(
               pid: pid, signal: (code ?? 0) < 0 ? -(code ?? 0) : nil, exitCode: (code ?? 0) >= 0 ? code : nil)
-          if chunk.job.record(local, .failure(error)) {
+          if chunk.job.fail(local, error) {
             jobs[chunk.job.id] = nil
             chunk.job.onFinish(chunk.job)
           }
@@ -315,14 +349,14 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     Self.logger.debug("worker \(pid) ended with \(String(describing: code)); \(requeued.count) tasks requeued")
     try? worker.process.close()
     guard !closing || !queue.isEmpty else {
-      worker.pending = []
+      worker.clearPending()
       return
     }
     do {
       workers[position] = try startWorker(slot: worker.slot)
     } catch {
       Self.logger.error("cannot restart worker \(worker.slot): \(error)")
-      worker.pending = []
+      worker.clearPending()
     }
   }
 
@@ -345,7 +379,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
         }
         do {
           try worker.channels.send(jobID: chunk.job.id, range: chunk.range, inputs: chunk.job.inputs)
-          worker.pending.append(chunk)
+          worker.add(chunk)
           worker.sent += chunk.range.count
         } catch {
           queue.append(chunk)

@@ -98,33 +98,46 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
   /// - Throws: the error of the first failed input (the others all ran), or
   ///   ``PoolError/closed``.
   public func map(_ inputs: [Input], chunkSize: Int? = nil) throws -> [Output] {
-    try mapResults(inputs, chunkSize: chunkSize).map { try $0.get() }
+    try run(inputs, chunkSize: chunkSize) { $0.outputsInOrder() }.get()
   }
 
   /// Applies the kernel to every input without blocking a cooperative thread.
   public func map(_ inputs: [Input], chunkSize: Int? = nil) async throws -> [Output] {
-    try await mapResults(inputs, chunkSize: chunkSize).map { try $0.get() }
+    try await run(inputs, chunkSize: chunkSize) { $0.outputsInOrder() }.get()
   }
 
   /// Applies the kernel to every input and returns each input's result, failures included.
   public func mapResults(_ inputs: [Input], chunkSize: Int? = nil) throws -> [Result<Output, PoolError>] {
-    let done = DispatchSemaphore(value: 0)
-    let box = ResultsBox()
-    try dispatcher.submit(inputs, chunkSize: chunkSize, keepsResults: true, onResult: nil) { job in
-      box.results = job.results
-      done.signal()
-    }
-    done.wait()
-    return box.results
+    try run(inputs, chunkSize: chunkSize) { $0.results }
   }
 
   /// Applies the kernel to every input, without blocking a cooperative thread, and returns
   /// each input's result.
   public func mapResults(_ inputs: [Input], chunkSize: Int? = nil) async throws -> [Result<Output, PoolError>] {
+    try await run(inputs, chunkSize: chunkSize) { $0.results }
+  }
+
+  /// Runs a job and waits, blocking, for `collect` to read its finished state.
+  private func run<R>(_ inputs: [Input], chunkSize: Int?, collect: @escaping (PoolJob<Input, Output>) -> R) throws -> R
+  {
+    let done = DispatchSemaphore(value: 0)
+    let box = Box<R>()
+    try dispatcher.submit(inputs, chunkSize: chunkSize, onResult: nil) { job in
+      box.value = collect(job)
+      done.signal()
+    }
+    done.wait()
+    return box.value!
+  }
+
+  /// Runs a job and awaits `collect`'s reading of its finished state.
+  private func run<R: Sendable>(
+    _ inputs: [Input], chunkSize: Int?, collect: @escaping @Sendable (PoolJob<Input, Output>) -> R
+  ) async throws -> R {
     try await withCheckedThrowingContinuation { continuation in
       do {
-        try dispatcher.submit(inputs, chunkSize: chunkSize, keepsResults: true, onResult: nil) { job in
-          continuation.resume(returning: job.results)
+        try dispatcher.submit(inputs, chunkSize: chunkSize, onResult: nil) { job in
+          continuation.resume(returning: collect(job))
         }
       } catch {
         continuation.resume(throwing: error)
@@ -138,7 +151,7 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
     AsyncThrowingStream { continuation in
       do {
         try dispatcher.submit(
-          inputs, chunkSize: chunkSize, keepsResults: false,
+          inputs, chunkSize: chunkSize,
           onResult: { index, result in
             switch result {
             case .success(let output): continuation.yield((index, output))
@@ -176,9 +189,9 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
     try dispatcher.join()
   }
 
-  /// Carries results from the dispatcher thread to the waiting caller.
-  private final class ResultsBox: @unchecked Sendable {
+  /// Carries a result from the dispatcher thread to the waiting caller.
+  private final class Box<R>: @unchecked Sendable {
     // @unchecked: written by the dispatcher before the semaphore is signalled, read after.
-    var results: [Result<Output, PoolError>] = []
+    var value: R?
   }
 }

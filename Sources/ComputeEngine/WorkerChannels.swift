@@ -5,14 +5,6 @@ import Multiprocessing
 /// worker that dies in the middle of one is handled as dead.
 let drainTimeout = Duration.seconds(2)
 
-extension PoolError {
-  /// The kernel's own message for ``kernelFailed(_:)``, else the description.
-  var message: String {
-    if case .kernelFailed(let message) = self { return message }
-    return description
-  }
-}
-
 /// One task: its number in the pool and its input.
 struct TaskSlot<Input: BitwiseCopyable>: BitwiseCopyable {
   var index: Int
@@ -53,17 +45,26 @@ class WorkerChannels<Input, Output>: @unchecked Sendable {
   /// Parent: sends `inputs[range]` as tasks `jobID << 32 | i` (there is always room: the
   /// dispatcher sends no more than fits).
   func send(jobID: Int, range: Range<Int>, inputs: [Input]) throws { fatalError("abstract") }
-  /// Parent: hands every waiting result to `deliver`, without blocking.
-  func drain(_ deliver: (Int, Result<Output, PoolError>) -> Void) { fatalError("abstract") }
+  /// Parent: hands every waiting result to `succeed` or `fail`, without blocking.
+  func drain(succeed: (Int, Output) -> Void, fail: (Int, PoolError) -> Void) { fatalError("abstract") }
   /// Parent: no more tasks; the worker exits once it has done those sent.
   func close() { fatalError("abstract") }
-  /// Worker: the next tasks, waiting for at least one; nil once closed and drained.
-  func receive(max: Int) -> [(index: Int, input: Input)]? { fatalError("abstract") }
-  /// Worker: sends results.
-  func reply(_ results: [(index: Int, result: Result<Output, PoolError>)]) throws { fatalError("abstract") }
+  /// Worker: runs `kernel` over the tasks as they come, until the channels close or
+  /// `maxTasks` tasks are done, marking each task in `status` and calling `afterBatch` after
+  /// each batch of results is sent.
+  func serve(
+    chunkSize: Int, maxTasks: Int?, status: WorkerStatus, kernel: (Input) throws -> Output, afterBatch: () -> Void
+  ) throws { fatalError("abstract") }
 }
 
-/// Channels of typed slots, for `BitwiseCopyable` inputs and outputs: no serialisation.
+/// Marks the task a worker starts in its status line.
+func markStarted(_ status: WorkerStatus, _ index: Int) {
+  status.startedAt = monotonicNanoseconds()
+  status.current = index
+}
+
+/// Channels of typed slots, for `BitwiseCopyable` inputs and outputs: no serialisation, and
+/// whole batches copied as bytes.
 final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: WorkerChannels<Input, Output>,
   @unchecked Sendable
 {
@@ -77,7 +78,7 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
   let results: SlotRing<ResultSlot<Output>>
   let failures: ByteRing
   private var taskBuffer: [TaskSlot<Input>] = []
-  private var resultBuffer: [ResultSlot<Output>] = []
+  private let resultBuffer = UnsafeMutableBufferPointer<ResultSlot<Output>>.allocate(capacity: PoolLimits.maxChunk)
 
   init(capacity: Int) throws {
     tasks = try SlotRing(capacity: capacity, mode: .singleProducerSingleConsumer)
@@ -90,6 +91,10 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
     tasks = try SlotRing(handles.tasks)
     results = try SlotRing(handles.results)
     failures = try ByteRing(handles.failures)
+  }
+
+  deinit {
+    resultBuffer.deallocate()
   }
 
   override var handleData: Data {
@@ -105,11 +110,14 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
     try tasks.push(contentsOf: taskBuffer)
   }
 
-  override func drain(_ deliver: (Int, Result<Output, PoolError>) -> Void) {
-    resultBuffer.removeAll(keepingCapacity: true)
-    while let slot = results.tryPop() { deliver(slot.index, .success(slot.output)) }
+  override func drain(succeed: (Int, Output) -> Void, fail: (Int, PoolError) -> Void) {
+    while true {
+      let count = results.tryPop(into: resultBuffer)
+      guard count > 0 else { break }
+      for position in 0..<count { succeed(resultBuffer[position].index, resultBuffer[position].output) }
+    }
     while failures.hasData, let failure = try? failures.receive(TaskFailure.self, timeout: drainTimeout) {
-      deliver(failure.index, .failure(.kernelFailed(failure.message)))
+      fail(failure.index, .kernelFailed(failure.message))
     }
   }
 
@@ -117,23 +125,30 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
     tasks.close()
   }
 
-  override func receive(max: Int) -> [(index: Int, input: Input)]? {
-    let received = [TaskSlot<Input>](unsafeUninitializedCapacity: max) { buffer, count in
-      count = (try? tasks.pop(into: buffer)) ?? 0
-    }
-    guard !received.isEmpty else { return nil }
-    return received.map { ($0.index, $0.input) }
-  }
-
-  override func reply(_ batch: [(index: Int, result: Result<Output, PoolError>)]) throws {
-    resultBuffer.removeAll(keepingCapacity: true)
-    for item in batch {
-      switch item.result {
-      case .success(let output): resultBuffer.append(ResultSlot(index: item.index, output: output))
-      case .failure(let error): try failures.send(TaskFailure(index: item.index, message: error.message))
+  override func serve(
+    chunkSize: Int, maxTasks: Int?, status: WorkerStatus, kernel: (Input) throws -> Output, afterBatch: () -> Void
+  ) throws {
+    let received = UnsafeMutableBufferPointer<TaskSlot<Input>>.allocate(capacity: chunkSize)
+    defer { received.deallocate() }
+    var processed = 0
+    while case let count = try tasks.pop(into: received), count > 0 {
+      var produced = 0
+      for position in 0..<count {
+        let index = received[position].index
+        markStarted(status, index)
+        do {
+          resultBuffer[produced] = ResultSlot(index: index, output: try kernel(received[position].input))
+          produced += 1
+        } catch {
+          try failures.send(TaskFailure(index: index, message: "\(error)"))
+        }
       }
+      processed += count
+      status.current = -1
+      try results.push(contentsOf: UnsafeBufferPointer(rebasing: resultBuffer[0..<produced]))
+      afterBatch()
+      if let maxTasks, processed >= maxTasks { return }
     }
-    try results.push(contentsOf: resultBuffer)
   }
 }
 
@@ -169,13 +184,13 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
     try tasks.send(range.map { Indexed(index: jobID << 32 | $0, value: inputs[$0], failure: nil) })
   }
 
-  override func drain(_ deliver: (Int, Result<Output, PoolError>) -> Void) {
+  override func drain(succeed: (Int, Output) -> Void, fail: (Int, PoolError) -> Void) {
     while results.hasData, let batch = try? results.receive([Indexed<Output>].self, timeout: drainTimeout) {
       for item in batch {
         if let value = item.value {
-          deliver(item.index, .success(value))
+          succeed(item.index, value)
         } else {
-          deliver(item.index, .failure(.kernelFailed(item.failure ?? "unknown error")))
+          fail(item.index, .kernelFailed(item.failure ?? "unknown error"))
         }
       }
     }
@@ -185,18 +200,26 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
     tasks.close()
   }
 
-  override func receive(max: Int) -> [(index: Int, input: Input)]? {
-    guard let batch = try? tasks.receive([Indexed<Input>].self) else { return nil }
-    return batch.compactMap { item in item.value.map { (item.index, $0) } }
-  }
-
-  override func reply(_ batch: [(index: Int, result: Result<Output, PoolError>)]) throws {
-    try results.send(
-      batch.map { item in
-        switch item.result {
-        case .success(let output): Indexed(index: item.index, value: output, failure: nil)
-        case .failure(let error): Indexed<Output>(index: item.index, value: nil, failure: error.message)
+  override func serve(
+    chunkSize: Int, maxTasks: Int?, status: WorkerStatus, kernel: (Input) throws -> Output, afterBatch: () -> Void
+  ) throws {
+    var processed = 0
+    while let batch = try tasks.receive([Indexed<Input>].self) {
+      var replies: [Indexed<Output>] = []
+      for task in batch {
+        guard let input = task.value else { continue }
+        markStarted(status, task.index)
+        do {
+          replies.append(Indexed(index: task.index, value: try kernel(input), failure: nil))
+        } catch {
+          replies.append(Indexed(index: task.index, value: nil, failure: "\(error)"))
         }
-      })
+      }
+      processed += batch.count
+      status.current = -1
+      try results.send(replies)
+      afterBatch()
+      if let maxTasks, processed >= maxTasks { return }
+    }
   }
 }

@@ -22,7 +22,7 @@ struct WorkerPlan: Codable, Sendable {
   var forked: Bool
 }
 
-/// The worker's side: bind to the slot, then take tasks, run the kernel, send results.
+/// The worker's side: bind to the slot, then serve tasks until the channels close.
 enum WorkerLoop {
   /// Runs until the channels close or the task quota is used up.
   static func run<Input, Output>(
@@ -32,28 +32,13 @@ enum WorkerLoop {
     try Topology.bindCallingThread(to: CPUSet(plan.cpus))
     let doorbell =
       plan.forked ? plan.doorbellFD : open("/proc/\(plan.doorbellPid)/fd/\(plan.doorbellFD)", O_WRONLY | O_CLOEXEC)
-    let status = control.status(plan.slot)
-    var processed = 0
-    var results: [(index: Int, result: Result<Output, PoolError>)] = []
-    while let tasks = channels.receive(max: plan.chunkSize) {
-      results.removeAll(keepingCapacity: true)
-      for (index, input) in tasks {
-        status.startedAt = monotonicNanoseconds()
-        status.current = index
-        do {
-          results.append((index, .success(try kernel(input))))
-        } catch {
-          results.append((index, .failure(.kernelFailed("\(error)"))))
-        }
-        processed += 1
-      }
-      status.current = -1
-      try channels.reply(results)
+    try channels.serve(
+      chunkSize: plan.chunkSize, maxTasks: plan.maxTasks, status: control.status(plan.slot), kernel: kernel
+    ) {
       if atomicLoad32(control.dispatcherSleeping) != 0 {
         var byte: UInt8 = 1
         _ = write(doorbell, &byte, 1)
       }
-      if let maxTasks = plan.maxTasks, processed >= maxTasks { return }
     }
   }
 }

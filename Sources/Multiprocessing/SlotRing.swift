@@ -217,9 +217,12 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
     let free = UInt64(capacity) - (written - tail.load())
     let count = Int(min(free, UInt64(values.count)))
     guard count > 0 else { return 0 }
-    for index in 0..<count {
-      (slots + Int((written + UInt64(index)) & mask) * cellStride).storeBytes(of: values[index], as: T.self)
-    }
+    // Values are BitwiseCopyable and the slots contiguous: copy bytes, in two runs at the wrap.
+    let start = Int(written & mask)
+    let first = min(count, capacity - start)
+    let source = UnsafeRawPointer(values.baseAddress!)
+    (slots + start * cellStride).copyMemory(from: source, byteCount: first * cellStride)
+    if first < count { slots.copyMemory(from: source + first * cellStride, byteCount: (count - first) * cellStride) }
     head.storeSequentially(written + UInt64(count))
     return count
   }
@@ -231,6 +234,15 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
     guard let value = tryPopOne() else { return nil }
     signalSpace()
     return value
+  }
+
+  /// Takes up to `buffer.count` items that are there now, without waiting.
+  ///
+  /// - Returns: how many were taken (0 when the ring is empty).
+  public func tryPop(into buffer: UnsafeMutableBufferPointer<T>) -> Int {
+    let taken = tryPopMany(buffer)
+    if taken > 0 { signalSpace() }
+    return taken
   }
 
   /// Whether the ring is closed and drained: no item will ever come.
@@ -317,8 +329,12 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
     let available = head.load() - read
     let count = Int(min(available, UInt64(buffer.count)))
     guard count > 0 else { return 0 }
-    for index in 0..<count {
-      buffer[index] = (slots + Int((read + UInt64(index)) & mask) * cellStride).loadUnaligned(as: T.self)
+    let start = Int(read & mask)
+    let first = min(count, capacity - start)
+    let destination = UnsafeMutableRawPointer(buffer.baseAddress!)
+    destination.copyMemory(from: slots + start * cellStride, byteCount: first * cellStride)
+    if first < count {
+      (destination + first * cellStride).copyMemory(from: slots, byteCount: (count - first) * cellStride)
     }
     tail.storeSequentially(read + UInt64(count))
     return count

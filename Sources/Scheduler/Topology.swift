@@ -75,6 +75,12 @@ public final class Topology: @unchecked Sendable {
     }
     var loaded = false
     defer { if !loaded { hwloc_topology_destroy(handle) } }
+    // Distances, memory attributes and CPU kinds are not used here; skipping them saves a
+    // third of the load time (about 1 ms), which every pool's start pays.
+    let skipped =
+      HWLOC_TOPOLOGY_FLAG_NO_DISTANCES.rawValue | HWLOC_TOPOLOGY_FLAG_NO_MEMATTRS.rawValue
+      | HWLOC_TOPOLOGY_FLAG_NO_CPUKINDS.rawValue
+    hwloc_topology_set_flags(handle, UInt(skipped))
 
     switch source {
     case .thisSystem:

@@ -1,0 +1,115 @@
+import ArgumentParser
+import ComputeEngine
+import Foundation
+import Kernels
+import Multiprocessing
+
+/// `mpbench pool`: what the process pool costs per task, how it scales the reference
+/// kernel, and how fast it starts.
+struct PoolCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "pool",
+    abstract: "Time the pool's per-task overhead, reference-kernel speedup and cold start."
+  )
+
+  @Option(help: "Repetitions of each measurement (the median is reported).")
+  var repetitions = 5
+
+  @Option(help: "Reference kernel size for the speedup: test, py, py-long, native, native-long.")
+  var size = "native"
+
+  @Flag(help: "Print JSON.")
+  var json = false
+
+  func validate() throws {
+    guard repetitions > 0 else { throw ValidationError("--repetitions must be positive, not \(repetitions)") }
+    guard MonteCarloPi.Size.all.contains(where: { $0.name == size }) else {
+      throw ValidationError("unknown size '\(size)' (test, py, py-long, native, native-long)")
+    }
+  }
+
+  /// One measured figure.
+  struct Figure: Encodable {
+    let name: String
+    let unit: String
+    let median: Double
+    let min: Double
+    let max: Double
+  }
+
+  func run() throws {
+    let kernelSize = MonteCarloPi.Size.all.first { $0.name == size }!
+    var figures: [Figure] = []
+    func record(_ name: String, _ unit: String, _ samples: [Double]) {
+      let stats = Statistics(samples)
+      figures.append(Figure(name: name, unit: unit, median: stats.median, min: stats.min, max: stats.max))
+    }
+
+    // First: a cold start forks a process that has not yet grown.
+    record(
+      "cold start to first result (new pool, 1 task)", "ms",
+      try (0..<repetitions).map { _ in
+        let started = ContinuousClock.now
+        let pool = try ProcessPool<Int, Int> { $0 }
+        _ = try pool.map([1])
+        let elapsed = (ContinuousClock.now - started).microseconds / 1000
+        pool.terminate()
+        return elapsed
+      })
+
+    let trivial = try ProcessPool<Int, Int> { $0 &+ 1 }
+    let chunkedInputs = Array(0..<1_000_000)
+    let singleInputs = Array(0..<20_000)
+    _ = try trivial.map(Array(0..<10_000))
+    record(
+      "map, trivial kernel, automatic chunks (1M tasks)", "µs/task",
+      try (0..<repetitions).map { _ in try perTask(trivial, chunkedInputs, chunkSize: nil) })
+    record(
+      "map, trivial kernel, chunk size 1 (20k tasks)", "µs/task",
+      try (0..<repetitions).map { _ in try perTask(trivial, singleInputs, chunkSize: 1) })
+    trivial.terminate()
+
+    let units = Array(0..<kernelSize.units)
+    let samples = kernelSize.samples
+    let pool = try ProcessPool<Int, UInt64> { MonteCarloPi.unit(UInt64($0), samples: samples) }
+    var speedups: [Double] = []
+    var serials: [Double] = []
+    for _ in 0..<repetitions {
+      let serialStart = ContinuousClock.now
+      let serial = MonteCarloPi.kernel(kernelSize)
+      let serialTime = (ContinuousClock.now - serialStart).microseconds
+      let poolStart = ContinuousClock.now
+      let parallel = try pool.map(units).reduce(0, &+)
+      let poolTime = (ContinuousClock.now - poolStart).microseconds
+      guard serial == kernelSize.checksum, parallel == kernelSize.checksum else {
+        throw ValidationError("checksum mismatch: serial \(serial), pool \(parallel), expected \(kernelSize.checksum)")
+      }
+      serials.append(serialTime / 1e6)
+      speedups.append(serialTime / poolTime)
+    }
+    pool.terminate()
+    record("reference kernel (\(kernelSize.name)), serial wall", "s", serials)
+    record("reference kernel (\(kernelSize.name)), speedup with \(pool.workerCount) workers", "×", speedups)
+
+    if json {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+      print(String(decoding: try encoder.encode(figures), as: UTF8.self))
+      return
+    }
+    print("median of \(repetitions) runs")
+    for figure in figures {
+      let numbers = String(
+        format: "%10.3f %-8@ (min %.3f, max %.3f)", figure.median, figure.unit, figure.min, figure.max)
+      print(figure.name.padding(toLength: 56, withPad: " ", startingAt: 0) + numbers)
+    }
+  }
+
+  private func perTask(_ pool: ProcessPool<Int, Int>, _ inputs: [Int], chunkSize: Int?) throws -> Double {
+    let started = ContinuousClock.now
+    let outputs = try pool.map(inputs, chunkSize: chunkSize)
+    let elapsed = (ContinuousClock.now - started).microseconds
+    guard outputs.last == inputs.last.map({ $0 + 1 }) else { throw ValidationError("wrong pool results") }
+    return elapsed / Double(inputs.count)
+  }
+}
