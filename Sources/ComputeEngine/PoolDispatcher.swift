@@ -64,6 +64,9 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       }
     }
 
+    /// Tasks sent and not yet answered.
+    var pendingTasks: Int { unreported.reduce(0, +) }
+
     func clearPending() {
       pending = []
       pendingJobs = []
@@ -135,7 +138,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     let plan = WorkerPlan(
       channels: channels.handleData, control: control.memory.handle, slot: slot,
       cpus: placement.slots[slot].cpus.indices, chunkSize: PoolLimits.maxChunk, maxTasks: maxTasksPerWorker,
-      doorbellPid: getpid(), doorbellFD: doorbell[1], forked: startMethod == .fork)
+      doorbellPid: getpid(), doorbellFD: doorbell[1], forked: startMethod == .fork, timed: taskTimeout != nil)
     let name = "PoolWorker-\(slot)"
     let process: Multiprocessing.Process
     if startMethod == .fork {
@@ -364,7 +367,12 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   private func dispatchLocked() {
     for worker in workers where !queue.isEmpty {
       guard worker.timedOutTask == nil else { continue }
-      while worker.pending.count < PoolLimits.chunksInFlight, !queue.isEmpty {
+      // Two chunks in flight keep a worker busy while the next is sent; small chunks get
+      // more, up to a few dozen tasks, so that a round trip per task is not the limit.
+      while !queue.isEmpty,
+        worker.pending.count < PoolLimits.chunksInFlight || worker.pendingTasks < PoolLimits.smallTasksInFlight,
+        worker.pendingTasks + queue[queue.count - 1].range.count <= PoolLimits.ringSlots / 2
+      {
         var chunk = queue.removeLast()
         if let quota = maxTasksPerWorker {
           let room = quota - worker.sent

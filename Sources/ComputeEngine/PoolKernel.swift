@@ -57,4 +57,6 @@ enum PoolLimits {
   static let maxChunk = 1024
   /// Chunks a worker may hold at once (one running, one waiting).
   static let chunksInFlight = 2
+  /// Tasks a worker may hold at once in small chunks.
+  static let smallTasksInFlight = 32
 }

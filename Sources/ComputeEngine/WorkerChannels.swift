@@ -57,12 +57,6 @@ class WorkerChannels<Input, Output>: @unchecked Sendable {
   ) throws { fatalError("abstract") }
 }
 
-/// Marks the task a worker starts in its status line.
-func markStarted(_ status: WorkerStatus, _ index: Int) {
-  status.startedAt = monotonicNanoseconds()
-  status.current = index
-}
-
 /// Channels of typed slots, for `BitwiseCopyable` inputs and outputs: no serialisation, and
 /// whole batches copied as bytes.
 final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: WorkerChannels<Input, Output>,
@@ -135,7 +129,7 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
       var produced = 0
       for position in 0..<count {
         let index = received[position].index
-        markStarted(status, index)
+        status.start(index)
         do {
           resultBuffer[produced] = ResultSlot(index: index, output: try kernel(received[position].input))
           produced += 1
@@ -208,7 +202,7 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
       var replies: [Indexed<Output>] = []
       for task in batch {
         guard let input = task.value else { continue }
-        markStarted(status, task.index)
+        status.start(task.index)
         do {
           replies.append(Indexed(index: task.index, value: try kernel(input), failure: nil))
         } catch {

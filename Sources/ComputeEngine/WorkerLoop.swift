@@ -20,6 +20,8 @@ struct WorkerPlan: Codable, Sendable {
   var doorbellFD: Int32
   /// Whether the worker was forked, and so holds the doorbell descriptor itself.
   var forked: Bool
+  /// Whether the pool has a task timeout (the worker then records when tasks start).
+  var timed: Bool
 }
 
 /// The worker's side: bind to the slot, then serve tasks until the channels close.
@@ -33,7 +35,8 @@ enum WorkerLoop {
     let doorbell =
       plan.forked ? plan.doorbellFD : open("/proc/\(plan.doorbellPid)/fd/\(plan.doorbellFD)", O_WRONLY | O_CLOEXEC)
     try channels.serve(
-      chunkSize: plan.chunkSize, maxTasks: plan.maxTasks, status: control.status(plan.slot), kernel: kernel
+      chunkSize: plan.chunkSize, maxTasks: plan.maxTasks, status: control.status(plan.slot, timed: plan.timed),
+      kernel: kernel
     ) {
       if atomicLoad32(control.dispatcherSleeping) != 0 {
         var byte: UInt8 = 1

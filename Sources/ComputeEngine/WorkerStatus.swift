@@ -27,17 +27,22 @@ struct PoolControl: @unchecked Sendable {
     memory.baseAddress.assumingMemoryBound(to: UInt32.self)
   }
 
-  func status(_ slot: Int) -> WorkerStatus {
-    WorkerStatus(memory.baseAddress + Self.lineSize * (slot + 1))
+  /// Worker `slot`'s line; `timed` when the pool has a task timeout, so that the worker
+  /// records when each task starts.
+  func status(_ slot: Int, timed: Bool = true) -> WorkerStatus {
+    WorkerStatus(memory.baseAddress + Self.lineSize * (slot + 1), timed: timed)
   }
 }
 
 /// One worker's line of the control block.
 struct WorkerStatus {
   let base: UnsafeMutableRawPointer
+  /// Whether starts are timed (a clock read per task, needed only for the task timeout).
+  let timed: Bool
 
-  init(_ base: UnsafeMutableRawPointer) {
+  init(_ base: UnsafeMutableRawPointer, timed: Bool) {
     self.base = base
+    self.timed = timed
   }
 
   /// The task the worker runs now, or -1.
@@ -55,6 +60,12 @@ struct WorkerStatus {
   func clear() {
     current = -1
     startedAt = 0
+  }
+
+  /// Marks task `index` as the one running now.
+  func start(_ index: Int) {
+    if timed { startedAt = monotonicNanoseconds() }
+    current = index
   }
 }
 
