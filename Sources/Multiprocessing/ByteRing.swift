@@ -140,7 +140,7 @@ public final class ByteRing: @unchecked Sendable {
       copy(from: bytes.baseAddress! + done, toRingAt: written, count: count)
       head.storeSequentially(written + UInt64(count))
       done += count
-      if consumerWaiting.load() > 0 {
+      if consumerWaiting.load() != 0, consumerWaiting.exchange(0) != 0 {
         dataSignal.add(1)
         dataSignal.wake()
       }
@@ -162,7 +162,7 @@ public final class ByteRing: @unchecked Sendable {
       copy(fromRingAt: read, to: bytes.baseAddress! + done, count: count)
       tail.storeSequentially(read + UInt64(count))
       done += count
-      if producerWaiting.load() > 0 {
+      if producerWaiting.load() != 0, producerWaiting.exchange(0) != 0 {
         spaceSignal.add(1)
         spaceSignal.wake()
       }
@@ -190,9 +190,9 @@ public final class ByteRing: @unchecked Sendable {
   /// Waits until data may be there; false at the end (closed and drained).
   private func waitForData(until deadline: ContinuousClock.Instant?) throws -> Bool {
     if Spin.until({ !isEmpty || isClosed }) { return !(isClosed && isEmpty) }
-    consumerWaiting.add(1)
-    defer { consumerWaiting.subtract(1) }
     while true {
+      // "Someone sleeps": the next producer to make progress clears it and wakes us, once.
+      consumerWaiting.store(1)
       let seen = dataSignal.load()
       if !isEmpty { return true }
       if isClosed { return !isEmpty }
@@ -205,9 +205,8 @@ public final class ByteRing: @unchecked Sendable {
 
   private func waitForSpace(until deadline: ContinuousClock.Instant?) throws {
     if Spin.until({ !isFull || isClosed }) { return }
-    producerWaiting.add(1)
-    defer { producerWaiting.subtract(1) }
     while true {
+      producerWaiting.store(1)
       let seen = spaceSignal.load()
       if !isFull || isClosed { return }
       if !spaceSignal.wait(whileEqualTo: seen, until: deadline) {

@@ -7,32 +7,41 @@ import CSystemShims
 
 /// A 32-bit word in shared memory, used with atomic operations and as a futex: the
 /// building block of every process-shared synchronisation type here.
+@usableFromInline
 struct FutexWord {
-  let address: UnsafeMutablePointer<UInt32>
+  @usableFromInline let address: UnsafeMutablePointer<UInt32>
 
   /// The word at `pointer`, which must be 4-byte aligned and stay mapped.
+  @inlinable
   init(_ pointer: UnsafeMutableRawPointer) {
     address = pointer.assumingMemoryBound(to: UInt32.self)
   }
 
-  private var atomic: UnsafeAtomic<UInt32> {
+  @inlinable
+  var atomic: UnsafeAtomic<UInt32> {
     UnsafeAtomic(at: UnsafeMutableRawPointer(address).assumingMemoryBound(to: UInt32.AtomicRepresentation.self))
   }
 
+  @inlinable
   func load() -> UInt32 { atomic.load(ordering: .sequentiallyConsistent) }
 
+  @inlinable
   func store(_ value: UInt32) { atomic.store(value, ordering: .sequentiallyConsistent) }
 
+  @inlinable
   func exchange(_ value: UInt32) -> UInt32 { atomic.exchange(value, ordering: .sequentiallyConsistent) }
 
+  @inlinable
   func compareExchange(_ expected: UInt32, _ desired: UInt32) -> (exchanged: Bool, original: UInt32) {
     atomic.compareExchange(expected: expected, desired: desired, ordering: .sequentiallyConsistent)
   }
 
   @discardableResult
+  @inlinable
   func add(_ value: UInt32) -> UInt32 { atomic.loadThenWrappingIncrement(by: value, ordering: .sequentiallyConsistent) }
 
   @discardableResult
+  @inlinable
   func subtract(_ value: UInt32) -> UInt32 {
     atomic.loadThenWrappingDecrement(by: value, ordering: .sequentiallyConsistent)
   }
@@ -40,6 +49,7 @@ struct FutexWord {
   /// Sleeps while the word equals `expected`, until woken or `deadline` (nil: no limit).
   /// Returns false only when the deadline passed. Spurious returns are possible: callers loop.
   @discardableResult
+  @inlinable
   func wait(whileEqualTo expected: UInt32, until deadline: ContinuousClock.Instant?) -> Bool {
     var nanoseconds: Int64 = -1
     if let deadline {
@@ -52,6 +62,7 @@ struct FutexWord {
   }
 
   /// Wakes up to `count` sleepers.
+  @inlinable
   func wake(_ count: Int32 = .max) {
     _ = cs_futex_wake(address, count)
   }

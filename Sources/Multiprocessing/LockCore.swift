@@ -70,6 +70,7 @@ struct LockCore {
 
 extension ContinuousClock.Instant {
   /// `timeout` from now, or nil (no limit) for nil; a negative timeout is zero.
+  @inlinable
   static func deadline(after timeout: Duration?) -> ContinuousClock.Instant? {
     timeout.map { ContinuousClock.now + max($0, .zero) }
   }

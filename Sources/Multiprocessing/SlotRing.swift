@@ -25,32 +25,37 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
 
   /// What another process needs to reopen the ring.
   public struct Handle: Codable, Sendable, Hashable {
-    let memory: SharedMemory.Handle
+    @usableFromInline let memory: SharedMemory.Handle
     let kind: String
   }
 
   // Header layout: each hot word on a cache line of its own.
-  private static var headOffset: Int { 0 }
-  private static var tailOffset: Int { 64 }
-  private static var controlOffset: Int { 128 }
-  private static var slotsOffset: Int { 256 }
-  static var kind: String { "SlotRing<\(T.self)>" }
+  @usableFromInline static var headOffset: Int { 0 }
+  @usableFromInline static var tailOffset: Int { 64 }
+  @usableFromInline static var controlOffset: Int { 128 }
+  @usableFromInline static var slotsOffset: Int { 256 }
+  @usableFromInline static var kind: String { "SlotRing<\(T.self)>" }
 
-  let memory: SharedMemory
+  @usableFromInline let memory: SharedMemory
   /// The number of slots (a power of two).
   public let capacity: Int
   /// Who may push and pop at once.
   public let mode: Mode
-  private let mask: UInt64
-  private let slots: UnsafeMutableRawPointer
-  private let cellStride: Int
-  private let head: AtomicCounter
-  private let tail: AtomicCounter
-  private let closedFlag: FutexWord
-  private let consumersWaiting: FutexWord
-  private let itemsSignal: FutexWord
-  private let producersWaiting: FutexWord
-  private let spaceSignal: FutexWord
+  @usableFromInline let mask: UInt64
+  @usableFromInline let slots: UnsafeMutableRawPointer
+  @usableFromInline let cellStride: Int
+  @usableFromInline let head: AtomicCounter
+  @usableFromInline let tail: AtomicCounter
+  @usableFromInline let closedFlag: FutexWord
+  @usableFromInline let consumersWaiting: FutexWord
+  @usableFromInline let itemsSignal: FutexWord
+  @usableFromInline let producersWaiting: FutexWord
+  @usableFromInline let spaceSignal: FutexWord
+  /// The producer's last look at the consumer's position, and the consumer's at the
+  /// producer's (single-producer mode): each side reads the other's cache line only when its
+  /// cached view says the ring is full or empty, instead of on every item.
+  @usableFromInline var producerSeesTail: UInt64 = 0
+  @usableFromInline var consumerSeesHead: UInt64 = 0
 
   /// A ring of at least `capacity` slots (rounded up to a power of two).
   ///
@@ -80,7 +85,7 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
     self.init(memory: try SharedMemory(handle.memory))
   }
 
-  private init(memory: SharedMemory) {
+  @usableFromInline init(memory: SharedMemory) {
     let base = memory.baseAddress
     self.memory = memory
     capacity = Int(base.load(fromByteOffset: Self.controlOffset, as: UInt64.self))
@@ -100,9 +105,10 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   }
 
   /// A multi-producer cell is a sequence number followed by the value.
-  private static var valueOffset: Int { max(8, MemoryLayout<T>.alignment) }
+  @inlinable
+  static var valueOffset: Int { max(8, MemoryLayout<T>.alignment) }
 
-  private static func cellStride(_ mode: Mode) -> Int {
+  @usableFromInline static func cellStride(_ mode: Mode) -> Int {
     switch mode {
     case .singleProducerSingleConsumer: return MemoryLayout<T>.stride
     case .multiProducerMultiConsumer:
@@ -116,9 +122,11 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   public var handle: Handle { Handle(memory: memory.handle, kind: Self.kind) }
 
   /// Whether ``close()`` was called.
+  @inlinable
   public var isClosed: Bool { closedFlag.load() != 0 }
 
   /// About how many items the ring holds now.
+  @inlinable
   public var count: Int {
     let (written, read) = (head.load(), tail.load())
     return written >= read ? Int(written - read) : 0
@@ -130,6 +138,7 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   ///
   /// - Returns: false when the ring is full.
   /// - Throws: ``RingError/closed``.
+  @inlinable
   public func tryPush(_ value: T) throws -> Bool {
     guard !isClosed else { throw RingError.closed }
     guard tryPushOne(value) else { return false }
@@ -140,6 +149,7 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   /// Pushes `value`, waiting for room at most `timeout` (nil: as long as it takes).
   ///
   /// - Throws: ``RingError/closed``, or ``RingError/timedOut``.
+  @inlinable
   public func push(_ value: T, timeout: Duration? = nil) throws {
     let deadline = ContinuousClock.Instant.deadline(after: timeout)
     while true {
@@ -157,6 +167,7 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   ///
   /// - Throws: ``RingError/closed`` (the elements before the close were pushed), or
   ///   ``RingError/timedOut``.
+  @inlinable
   public func push(contentsOf values: UnsafeBufferPointer<T>, timeout: Duration? = nil) throws {
     let deadline = ContinuousClock.Instant.deadline(after: timeout)
     var done = 0
@@ -177,11 +188,15 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
     try values.withUnsafeBufferPointer { try push(contentsOf: $0, timeout: timeout) }
   }
 
-  private func tryPushOne(_ value: T) -> Bool {
+  @inlinable
+  func tryPushOne(_ value: T) -> Bool {
     switch mode {
     case .singleProducerSingleConsumer:
       let written = head.loadRelaxed()
-      guard written - tail.load() < UInt64(capacity) else { return false }
+      if written - producerSeesTail >= UInt64(capacity) {
+        producerSeesTail = tail.load()
+        guard written - producerSeesTail < UInt64(capacity) else { return false }
+      }
       (slots + Int(written & mask) * cellStride).storeBytes(of: value, as: T.self)
       head.storeSequentially(written + 1)
       return true
@@ -207,14 +222,16 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
     }
   }
 
-  private func tryPushMany(_ values: UnsafeBufferPointer<T>) -> Int {
+  @inlinable
+  func tryPushMany(_ values: UnsafeBufferPointer<T>) -> Int {
     guard mode == .singleProducerSingleConsumer else {
       var pushed = 0
       while pushed < values.count, tryPushOne(values[pushed]) { pushed += 1 }
       return pushed
     }
     let written = head.loadRelaxed()
-    let free = UInt64(capacity) - (written - tail.load())
+    if written - producerSeesTail + UInt64(values.count) > UInt64(capacity) { producerSeesTail = tail.load() }
+    let free = UInt64(capacity) - (written - producerSeesTail)
     let count = Int(min(free, UInt64(values.count)))
     guard count > 0 else { return 0 }
     // Values are BitwiseCopyable and the slots contiguous: copy bytes, in two runs at the wrap.
@@ -230,6 +247,7 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   // MARK: Pop
 
   /// Takes an item if one is there now; nil when the ring is empty (see ``isFinished``).
+  @inlinable
   public func tryPop() -> T? {
     guard let value = tryPopOne() else { return nil }
     signalSpace()
@@ -239,6 +257,7 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   /// Takes up to `buffer.count` items that are there now, without waiting.
   ///
   /// - Returns: how many were taken (0 when the ring is empty).
+  @inlinable
   public func tryPop(into buffer: UnsafeMutableBufferPointer<T>) -> Int {
     let taken = tryPopMany(buffer)
     if taken > 0 { signalSpace() }
@@ -246,9 +265,11 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   }
 
   /// Whether the ring is closed and drained: no item will ever come.
+  @inlinable
   public var isFinished: Bool { isClosed && count == 0 }
 
   /// Takes an item, waiting as long as it takes; nil once the ring is closed and drained.
+  @inlinable
   public func pop() -> T? {
     // Without a deadline the wait only ends with an item or the end.
     try! pop(timeout: nil)
@@ -257,6 +278,7 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   /// Takes an item, waiting at most `timeout`; nil once the ring is closed and drained.
   ///
   /// - Throws: ``RingError/timedOut``.
+  @inlinable
   public func pop(timeout: Duration?) throws -> T? {
     let deadline = ContinuousClock.Instant.deadline(after: timeout)
     while true {
@@ -273,6 +295,7 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   ///
   /// - Returns: how many were taken; 0 once the ring is closed and drained.
   /// - Throws: ``RingError/timedOut``.
+  @inlinable
   public func pop(into buffer: UnsafeMutableBufferPointer<T>, timeout: Duration? = nil) throws -> Int {
     guard buffer.count > 0 else { return 0 }
     let deadline = ContinuousClock.Instant.deadline(after: timeout)
@@ -286,11 +309,15 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
     }
   }
 
-  private func tryPopOne() -> T? {
+  @inlinable
+  func tryPopOne() -> T? {
     switch mode {
     case .singleProducerSingleConsumer:
       let read = tail.loadRelaxed()
-      guard head.load() != read else { return nil }
+      if consumerSeesHead == read {
+        consumerSeesHead = head.load()
+        guard consumerSeesHead != read else { return nil }
+      }
       let value = (slots + Int(read & mask) * cellStride).loadUnaligned(as: T.self)
       tail.storeSequentially(read + 1)
       return value
@@ -316,7 +343,8 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
     }
   }
 
-  private func tryPopMany(_ buffer: UnsafeMutableBufferPointer<T>) -> Int {
+  @inlinable
+  func tryPopMany(_ buffer: UnsafeMutableBufferPointer<T>) -> Int {
     guard mode == .singleProducerSingleConsumer else {
       var taken = 0
       while taken < buffer.count, let value = tryPopOne() {
@@ -326,7 +354,8 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
       return taken
     }
     let read = tail.loadRelaxed()
-    let available = head.load() - read
+    if consumerSeesHead - read < UInt64(buffer.count) { consumerSeesHead = head.load() }
+    let available = consumerSeesHead - read
     let count = Int(min(available, UInt64(buffer.count)))
     guard count > 0 else { return 0 }
     let start = Int(read & mask)
@@ -352,31 +381,35 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
     spaceSignal.wake()
   }
 
-  private func signalItems() {
-    if consumersWaiting.load() > 0 {
+  @inlinable
+  func signalItems() {
+    if consumersWaiting.load() != 0, consumersWaiting.exchange(0) != 0 {
       itemsSignal.add(1)
       itemsSignal.wake()
     }
   }
 
-  private func signalSpace() {
-    if producersWaiting.load() > 0 {
+  @inlinable
+  func signalSpace() {
+    if producersWaiting.load() != 0, producersWaiting.exchange(0) != 0 {
       spaceSignal.add(1)
       spaceSignal.wake()
     }
   }
 
-  private var isFull: Bool { head.load() - tail.load() >= UInt64(capacity) }
-  private var isEmpty: Bool { head.load() == tail.load() }
+  @inlinable
+  var isFull: Bool { head.load() - tail.load() >= UInt64(capacity) }
+  @inlinable
+  var isEmpty: Bool { head.load() == tail.load() }
 
   /// Waits until an item may be there; false at the end (closed and drained).
-  private func waitForItems(until deadline: ContinuousClock.Instant?) throws -> Bool {
+  @usableFromInline func waitForItems(until deadline: ContinuousClock.Instant?) throws -> Bool {
     if Spin.until({ !isEmpty || isClosed }) {
       return !(isClosed && isEmpty)
     }
-    consumersWaiting.add(1)
-    defer { consumersWaiting.subtract(1) }
     while true {
+      // "Someone sleeps": the next producer to make progress clears it and wakes us, once.
+      consumersWaiting.store(1)
       let seen = itemsSignal.load()
       if !isEmpty { return true }
       if isClosed { return !isEmpty }
@@ -388,11 +421,10 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   }
 
   /// Waits until there may be room, or the ring closes.
-  private func waitForSpace(until deadline: ContinuousClock.Instant?) throws {
+  @usableFromInline func waitForSpace(until deadline: ContinuousClock.Instant?) throws {
     if Spin.until({ !isFull || isClosed }) { return }
-    producersWaiting.add(1)
-    defer { producersWaiting.subtract(1) }
     while true {
+      producersWaiting.store(1)
       let seen = spaceSignal.load()
       if !isFull || isClosed { return }
       if !spaceSignal.wait(whileEqualTo: seen, until: deadline) {

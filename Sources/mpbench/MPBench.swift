@@ -8,7 +8,9 @@ struct MPBench: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "mpbench",
     abstract: "Benchmarks worker processes against threads and in-process runs.",
-    subcommands: [TopologyCommand.self, ProcessStartCommand.self, SyncCommand.self, PoolCommand.self]
+    subcommands: [
+      TopologyCommand.self, ProcessStartCommand.self, SyncCommand.self, RingsCommand.self, PoolCommand.self,
+    ]
   )
 
   /// Becomes a spawned child or the fork server when started as one; otherwise parses the

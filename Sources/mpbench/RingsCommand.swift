@@ -1,0 +1,140 @@
+import ArgumentParser
+import Foundation
+import Multiprocessing
+
+/// `mpbench rings`: SlotRing throughput and latency between two processes.
+struct RingsCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "rings",
+    abstract: "Time SlotRing throughput (per item, batched, many producers) and ping-pong across processes."
+  )
+
+  @Option(help: "Items per throughput measurement.")
+  var items = 20_000_000
+
+  @Option(help: "Repetitions of each measurement (the median is reported).")
+  var repetitions = 5
+
+  @Flag(help: "Print JSON.")
+  var json = false
+
+  func validate() throws {
+    guard items > 0, repetitions > 0 else { throw ValidationError("--items and --repetitions must be positive") }
+  }
+
+  /// One measured figure.
+  struct Figure: Encodable {
+    let name: String
+    let unit: String
+    let median: Double
+    let min: Double
+    let max: Double
+  }
+
+  func run() throws {
+    var figures: [Figure] = []
+    func record(_ name: String, _ unit: String, _ measure: () throws -> Double) rethrows {
+      let stats = Statistics(try (0..<repetitions).map { _ in try measure() })
+      figures.append(Figure(name: name, unit: unit, median: stats.median, min: stats.min, max: stats.max))
+    }
+    let count = items
+    try record("SPSC, one item per push and per pop", "M/s") {
+      try throughput(mode: .singleProducerSingleConsumer, producers: 1, batch: 1, count: count)
+    }
+    try record("SPSC, one item per push, pops of up to 64", "M/s") {
+      try throughput(mode: .singleProducerSingleConsumer, producers: 1, batch: 1, popBatch: 64, count: count)
+    }
+    try record("SPSC, batches of 64", "M/s") {
+      try throughput(mode: .singleProducerSingleConsumer, producers: 1, batch: 64, count: count)
+    }
+    try record("MPMC, 2 producers, 1 consumer", "M/s") {
+      try throughput(mode: .multiProducerMultiConsumer, producers: 2, batch: 1, count: count / 4)
+    }
+    try record("ping-pong round trip (two SPSC rings)", "µs") { try pingPong(rounds: 100_000) }
+
+    if json {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+      print(String(decoding: try encoder.encode(figures), as: UTF8.self))
+      return
+    }
+    print("median of \(repetitions) runs, \(items) 8-byte items between two processes")
+    for figure in figures {
+      let numbers = String(
+        format: "%10.2f %-4@ (min %.2f, max %.2f)", figure.median, figure.unit, figure.min, figure.max)
+      print(figure.name.padding(toLength: 46, withPad: " ", startingAt: 0) + numbers)
+    }
+  }
+
+  /// Items per second (millions) from `producers` child processes to this one.
+  private func throughput(
+    mode: SlotRing<UInt64>.Mode, producers: Int, batch: Int, popBatch: Int? = nil, count: Int
+  ) throws -> Double {
+    let popBatch = popBatch ?? batch
+    let ring = try SlotRing<UInt64>(capacity: 4096, mode: mode)
+    let go = try Multiprocessing.Event()
+    let perProducer = count / producers
+    let children = (0..<producers).map { _ in
+      Process(startMethod: .fork) {
+        go.wait()
+        let values = [UInt64](repeating: 1, count: batch)
+        var sent = 0
+        while sent < perProducer {
+          if batch == 1 {
+            try ring.push(1)
+            sent += 1
+          } else {
+            let size = min(batch, perProducer - sent)
+            try values.withUnsafeBufferPointer {
+              try ring.push(contentsOf: UnsafeBufferPointer(rebasing: $0[0..<size]))
+            }
+            sent += size
+          }
+        }
+      }
+    }
+    for child in children { try child.start() }
+    var buffer = [UInt64](repeating: 0, count: max(popBatch, 1))
+    var received = 0
+    var sum: UInt64 = 0
+    let total = perProducer * producers
+    let started = ContinuousClock.now
+    go.set()
+    while received < total {
+      if popBatch == 1 {
+        guard let value = ring.pop() else { break }
+        sum &+= value
+        received += 1
+      } else {
+        let taken = try buffer.withUnsafeMutableBufferPointer { try ring.pop(into: $0) }
+        for index in 0..<taken { sum &+= buffer[index] }
+        received += taken
+      }
+    }
+    let elapsed = ContinuousClock.now - started
+    for child in children { try child.join() }
+    guard sum == UInt64(total) else { throw ValidationError("lost items: \(sum) of \(total)") }
+    return Double(total) / (elapsed.microseconds / 1e6) / 1e6
+  }
+
+  /// The median round trip of one item to a child and back, in microseconds.
+  private func pingPong(rounds: Int) throws -> Double {
+    let there = try SlotRing<UInt64>(capacity: 16, mode: .singleProducerSingleConsumer)
+    let back = try SlotRing<UInt64>(capacity: 16, mode: .singleProducerSingleConsumer)
+    let child = Process(startMethod: .fork) {
+      while let value = there.pop() { try back.push(value + 1) }
+    }
+    try child.start()
+    var samples: [Double] = []
+    samples.reserveCapacity(rounds)
+    for round in 0..<rounds {
+      let started = ContinuousClock.now
+      try there.push(UInt64(round))
+      guard back.pop() == UInt64(round + 1) else { throw ValidationError("ping-pong lost its value") }
+      samples.append((ContinuousClock.now - started).microseconds)
+    }
+    there.close()
+    try child.join()
+    return Statistics(samples).median
+  }
+}
