@@ -53,6 +53,27 @@ let package = Package(
       path: "Benchmarks/Sync",
       plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
     ),
+    .executableTarget(
+      name: "Rings",
+      dependencies: [
+        "BenchmarkSupport",
+        .product(name: "Benchmark", package: "package-benchmark"),
+        .product(name: "Multiprocessing", package: library),
+      ],
+      path: "Benchmarks/Rings",
+      plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+    ),
+    .executableTarget(
+      name: "Pool",
+      dependencies: [
+        "BenchmarkSupport",
+        .product(name: "Benchmark", package: "package-benchmark"),
+        .product(name: "ComputeEngine", package: library),
+        .product(name: "Kernels", package: library),
+      ],
+      path: "Benchmarks/Pool",
+      plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+    ),
   ],
   swiftLanguageModes: [.v6]
 )

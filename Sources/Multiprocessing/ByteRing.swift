@@ -185,7 +185,10 @@ public final class ByteRing: @unchecked Sendable {
   }
 
   private var isEmpty: Bool { head.load() == tail.load() }
-  private var isFull: Bool { head.load() - tail.load() >= UInt64(capacity) }
+  private var isFull: Bool {
+    let read = tail.load()
+    return head.load() &- read >= UInt64(capacity)
+  }
 
   /// Waits until data may be there; false at the end (closed and drained).
   private func waitForData(until deadline: ContinuousClock.Instant?) throws -> Bool {

@@ -128,8 +128,8 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   /// About how many items the ring holds now.
   @inlinable
   public var count: Int {
-    let (written, read) = (head.load(), tail.load())
-    return written >= read ? Int(written - read) : 0
+    let read = tail.load()
+    return Int(head.load() &- read)
   }
 
   // MARK: Push
@@ -398,7 +398,12 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   }
 
   @inlinable
-  var isFull: Bool { head.load() - tail.load() >= UInt64(capacity) }
+  var isFull: Bool {
+    // The consumers' position first: it never passes the producers', which only grows, so
+    // the difference read in this order cannot go negative.
+    let read = tail.load()
+    return head.load() &- read >= UInt64(capacity)
+  }
   @inlinable
   var isEmpty: Bool { head.load() == tail.load() }
 

@@ -9,8 +9,10 @@ struct MPBench: ParsableCommand {
     commandName: "mpbench",
     abstract: "Benchmarks worker processes against threads and in-process runs.",
     subcommands: [
-      TopologyCommand.self, ProcessStartCommand.self, SyncCommand.self, RingsCommand.self, PoolCommand.self,
-    ]
+      SuiteCommand.self, TopologyCommand.self, ProcessStartCommand.self, SyncCommand.self, RingsCommand.self,
+      PoolCommand.self,
+    ],
+    defaultSubcommand: SuiteCommand.self
   )
 
   /// Becomes a spawned child or the fork server when started as one; otherwise parses the

@@ -82,6 +82,20 @@ import Testing
     #expect(sum == expectedSum)
   }
 
+  /// Producers that find a tiny ring full over and over: a regression test for a position
+  /// difference that could be read negative (and trap) while consumers raced ahead.
+  @Test func producersHammeringATinyFullRing() throws {
+    for _ in 0..<5 {
+      let ring = try SlotRing<UInt64>(capacity: 8, mode: .multiProducerMultiConsumer)
+      let producers = try (0..<2).map { _ in try forked { for _ in 0..<20_000 { try ring.push(1) } } }
+      var received: UInt64 = 0
+      while received < 40_000, let value = try ring.pop(timeout: .seconds(10)) { received += value }
+      for producer in producers { try producer.join() }
+      #expect(received == 40_000)
+      #expect(try producers.map { try $0.exitCode } == [0, 0])
+    }
+  }
+
   @Test func closeThenDrainThenEnd() throws {
     let ring = try SlotRing<Int32>(capacity: 8)
     try ring.push(1)

@@ -1,0 +1,26 @@
+import ArgumentParser
+
+/// `mpbench suite` (the default): every measurement the engine has so far, in one run.
+struct SuiteCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "suite",
+    abstract: "Run the machine summary and every benchmark in one go (the default)."
+  )
+
+  @Option(help: "Repetitions of each measurement (the median is reported).")
+  var repetitions = 5
+
+  func run() throws {
+    func section(_ title: String) { print("\n== \(title) ==") }
+    section("machine")
+    try TopologyCommand.parse([]).run()
+    section("process start + join")
+    try ProcessStartCommand.parse(["--repetitions", "200"]).run()
+    section("synchronisation")
+    try SyncCommand.parse(["--repetitions", "\(repetitions)"]).run()
+    section("rings")
+    try RingsCommand.parse(["--repetitions", "\(repetitions)", "--items", "4000000"]).run()
+    section("process pool")
+    try PoolCommand.parse(["--repetitions", "\(repetitions)"]).run()
+  }
+}
