@@ -44,7 +44,8 @@ let benchmarks: @Sendable () -> Void = {
   ) { _ in
     let size = MonteCarloPi.Size.py
     let pool = try ProcessPool<Int, UInt64> { MonteCarloPi.unit(UInt64($0), samples: size.samples) }
-    precondition(try pool.map(Array(0..<size.units)).reduce(0, &+) == size.checksum)
+    let checksum = try pool.map(Array(0..<size.units)).reduce(0, &+)
+    precondition(checksum == size.checksum)
     pool.terminate()
   }
 }
