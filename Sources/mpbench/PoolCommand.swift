@@ -28,21 +28,11 @@ struct PoolCommand: ParsableCommand {
     }
   }
 
-  /// One measured figure.
-  struct Figure: Encodable {
-    let name: String
-    let unit: String
-    let median: Double
-    let min: Double
-    let max: Double
-  }
-
   func run() throws {
     let kernelSize = MonteCarloPi.Size.all.first { $0.name == size }!
-    var figures: [Figure] = []
+    var figures = Figures()
     func record(_ name: String, _ unit: String, _ samples: [Double]) {
-      let stats = Statistics(samples)
-      figures.append(Figure(name: name, unit: unit, median: stats.median, min: stats.min, max: stats.max))
+      figures.record(name, unit, samples: samples)
     }
 
     // First: a cold start forks a process that has not yet grown.
@@ -91,18 +81,7 @@ struct PoolCommand: ParsableCommand {
     record("reference kernel (\(kernelSize.name)), serial wall", "s", serials)
     record("reference kernel (\(kernelSize.name)), speedup with \(pool.workerCount) workers", "×", speedups)
 
-    if json {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-      print(String(decoding: try encoder.encode(figures), as: UTF8.self))
-      return
-    }
-    print("median of \(repetitions) runs")
-    for figure in figures {
-      let numbers = String(
-        format: "%10.3f %-8@ (min %.3f, max %.3f)", figure.median, figure.unit, figure.min, figure.max)
-      print(figure.name.padding(toLength: 56, withPad: " ", startingAt: 0) + numbers)
-    }
+    try figures.print(json: json, header: "median of \(repetitions) runs", width: 56, precision: 3)
   }
 
   private func perTask(_ pool: ProcessPool<Int, Int>, _ inputs: [Int], chunkSize: Int?) throws -> Double {

@@ -22,20 +22,10 @@ struct RingsCommand: ParsableCommand {
     guard items > 0, repetitions > 0 else { throw ValidationError("--items and --repetitions must be positive") }
   }
 
-  /// One measured figure.
-  struct Figure: Encodable {
-    let name: String
-    let unit: String
-    let median: Double
-    let min: Double
-    let max: Double
-  }
-
   func run() throws {
-    var figures: [Figure] = []
+    var figures = Figures()
     func record(_ name: String, _ unit: String, _ measure: () throws -> Double) rethrows {
-      let stats = Statistics(try (0..<repetitions).map { _ in try measure() })
-      figures.append(Figure(name: name, unit: unit, median: stats.median, min: stats.min, max: stats.max))
+      try figures.record(name, unit, repetitions: repetitions, measure)
     }
     let count = items
     try record("SPSC, one item per push and per pop", "M/s") {
@@ -52,18 +42,8 @@ struct RingsCommand: ParsableCommand {
     }
     try record("ping-pong round trip (two SPSC rings)", "µs") { try pingPong(rounds: 100_000) }
 
-    if json {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-      print(String(decoding: try encoder.encode(figures), as: UTF8.self))
-      return
-    }
-    print("median of \(repetitions) runs, \(items) 8-byte items between two processes")
-    for figure in figures {
-      let numbers = String(
-        format: "%10.2f %-4@ (min %.2f, max %.2f)", figure.median, figure.unit, figure.min, figure.max)
-      print(figure.name.padding(toLength: 46, withPad: " ", startingAt: 0) + numbers)
-    }
+    try figures.print(
+      json: json, header: "median of \(repetitions) runs, \(items) 8-byte items between two processes", width: 46)
   }
 
   /// Items per second (millions) from `producers` child processes to this one.

@@ -23,20 +23,10 @@ struct SyncCommand: ParsableCommand {
     guard repetitions > 0 else { throw ValidationError("--repetitions must be positive, not \(repetitions)") }
   }
 
-  /// One measured figure.
-  struct Figure: Encodable {
-    let name: String
-    let unit: String
-    let median: Double
-    let min: Double
-    let max: Double
-  }
-
   func run() throws {
-    var figures: [Figure] = []
+    var figures = Figures()
     func record(_ name: String, _ unit: String, _ measure: () throws -> Double) rethrows {
-      let stats = Statistics(try (0..<repetitions).map { _ in try measure() })
-      figures.append(Figure(name: name, unit: unit, median: stats.median, min: stats.min, max: stats.max))
+      try figures.record(name, unit, repetitions: repetitions, measure)
     }
 
     let lock = try Lock()
@@ -94,18 +84,8 @@ struct SyncCommand: ParsableCommand {
       return elapsed.microseconds / Double(rounds)
     }
 
-    if json {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-      print(String(decoding: try encoder.encode(figures), as: UTF8.self))
-      return
-    }
-    print("median of \(repetitions) runs, \(operations) operations per process")
-    for figure in figures {
-      let numbers = String(
-        format: "%10.2f %-4@ (min %.2f, max %.2f)", figure.median, figure.unit, figure.min, figure.max)
-      print(figure.name.padding(toLength: 58, withPad: " ", startingAt: 0) + numbers)
-    }
+    try figures.print(
+      json: json, header: "median of \(repetitions) runs, \(operations) operations per process", width: 62)
   }
 
   /// Runs `body` in two forked processes at once and returns the wall time in seconds.
