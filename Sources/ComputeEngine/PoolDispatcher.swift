@@ -30,9 +30,10 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     var pending: [Chunk] = []
     /// For each pending chunk: its job, its range and how many results are still due. Kept
     /// apart from the generic chunks so that counting a result builds no generic value.
-    private var pendingJobs: [Int] = []
-    private var pendingRanges: [Range<Int>] = []
-    private var unreported: [Int] = []
+    /// Unchecked: used on the dispatcher thread only, once per result.
+    @exclusivity(unchecked) private var pendingJobs: [Int] = []
+    @exclusivity(unchecked) private var pendingRanges: [Range<Int>] = []
+    @exclusivity(unchecked) private var unreported: [Int] = []
     var sent = 0
     var timedOutTask: Int?
 
@@ -88,7 +89,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   private var workers: [Worker] = []
   /// Chunks waiting for a worker, the next one last (so that taking it is O(1)).
   private var queue: [Chunk] = []
-  private var jobs: [Int: PoolJob<Input, Output>] = [:]
+  @exclusivity(unchecked) private var jobs: [Int: PoolJob<Input, Output>] = [:]
   private var nextJobID = 0
   /// The job the last result belonged to: most results in a row belong to one job.
   private var lastJob: PoolJob<Input, Output>?

@@ -13,11 +13,18 @@ final class PoolJob<Input, Output>: @unchecked Sendable {
   let inputs: [Input]
   let chunkSize: Int
   let count: Int
-  private let outputs: UnsafeMutablePointer<Output>
+  /// Raw storage for `count` outputs: typed pointer arithmetic in unspecialised code costs a
+  /// metadata lookup per use, raw arithmetic does not.
+  private let outputs: UnsafeMutableRawPointer
+  private let stride = MemoryLayout<Output>.stride
   private let states: UnsafeMutablePointer<UInt8>
   private var failures: [Int: PoolError] = [:]
-  private(set) var remaining: Int
+  // Unchecked: used under the dispatcher's lock only; checks would cost more than the update.
+  @exclusivity(unchecked) private(set) var remaining: Int
   let onResult: ((Int, Result<Output, PoolError>) -> Void)?
+  /// Whether `onResult` is set: tested first, since merely loading the optional closure costs
+  /// a runtime metadata lookup in unspecialised code.
+  let observed: Bool
   let onFinish: (PoolJob) -> Void
 
   init(
@@ -28,16 +35,20 @@ final class PoolJob<Input, Output>: @unchecked Sendable {
     self.inputs = inputs
     self.chunkSize = chunkSize
     self.onResult = onResult
+    observed = onResult != nil
     self.onFinish = onFinish
     count = inputs.count
-    outputs = .allocate(capacity: max(count, 1))
+    outputs = .allocate(
+      byteCount: max(count, 1) * MemoryLayout<Output>.stride, alignment: MemoryLayout<Output>.alignment)
     states = .allocate(capacity: max(count, 1))
     states.initialize(repeating: Self.pending, count: max(count, 1))
     remaining = count
   }
 
   deinit {
-    for local in 0..<count where states[local] == Self.succeeded { (outputs + local).deinitialize(count: 1) }
+    for local in 0..<count where states[local] == Self.succeeded {
+      (outputs + local * stride).assumingMemoryBound(to: Output.self).deinitialize(count: 1)
+    }
     outputs.deallocate()
     states.deallocate()
   }
@@ -48,10 +59,10 @@ final class PoolJob<Input, Output>: @unchecked Sendable {
   /// Records the output of input `local`; returns whether the job is now finished.
   func succeed(_ local: Int, _ output: Output) -> Bool {
     guard local < count, states[local] == Self.pending else { return false }
-    (outputs + local).initialize(to: output)
+    (outputs + local * stride).initializeMemory(as: Output.self, to: output)
     states[local] = Self.succeeded
     remaining -= 1
-    onResult?(local, .success(output))
+    if observed { onResult?(local, .success(output)) }
     return remaining == 0
   }
 
@@ -61,7 +72,7 @@ final class PoolJob<Input, Output>: @unchecked Sendable {
     failures[local] = error
     states[local] = Self.failed
     remaining -= 1
-    onResult?(local, .failure(error))
+    if observed { onResult?(local, .failure(error)) }
     return remaining == 0
   }
 
@@ -73,13 +84,15 @@ final class PoolJob<Input, Output>: @unchecked Sendable {
   /// The outputs in input order, or the first failure in input order.
   func outputsInOrder() -> Result<[Output], PoolError> {
     if let first = failures.keys.min() { return .failure(failures[first]!) }
-    return .success(Array(UnsafeBufferPointer(start: outputs, count: count)))
+    return .success(Array(UnsafeBufferPointer(start: outputs.assumingMemoryBound(to: Output.self), count: count)))
   }
 
   /// Each input's result, in input order.
   var results: [Result<Output, PoolError>] {
     (0..<count).map { local in
-      states[local] == Self.succeeded ? .success(outputs[local]) : .failure(failures[local] ?? .terminated)
+      states[local] == Self.succeeded
+        ? .success(outputs.load(fromByteOffset: local * stride, as: Output.self))
+        : .failure(failures[local] ?? .terminated)
     }
   }
 }

@@ -71,7 +71,7 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
   let tasks: SlotRing<TaskSlot<Input>>
   let results: SlotRing<ResultSlot<Output>>
   let failures: ByteRing
-  private var taskBuffer: [TaskSlot<Input>] = []
+  private let taskBuffer = UnsafeMutableBufferPointer<TaskSlot<Input>>.allocate(capacity: PoolLimits.maxChunk)
   private let resultBuffer = UnsafeMutableBufferPointer<ResultSlot<Output>>.allocate(capacity: PoolLimits.maxChunk)
 
   init(capacity: Int) throws {
@@ -88,6 +88,7 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
   }
 
   deinit {
+    taskBuffer.deallocate()
     resultBuffer.deallocate()
   }
 
@@ -99,9 +100,11 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
   override var hasResults: Bool { results.count > 0 || failures.hasData }
 
   override func send(jobID: Int, range: Range<Int>, inputs: [Input]) throws {
-    taskBuffer.removeAll(keepingCapacity: true)
-    for local in range { taskBuffer.append(TaskSlot(index: jobID << 32 | local, input: inputs[local])) }
-    try tasks.push(contentsOf: taskBuffer)
+    // Chunks are at most PoolLimits.maxChunk long.
+    for (position, local) in range.enumerated() {
+      taskBuffer[position] = TaskSlot(index: jobID << 32 | local, input: inputs[local])
+    }
+    try tasks.push(contentsOf: UnsafeBufferPointer(rebasing: taskBuffer[0..<range.count]))
   }
 
   override func drain(succeed: (Int, Output) -> Void, fail: (Int, PoolError) -> Void) {

@@ -54,8 +54,10 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   /// The producer's last look at the consumer's position, and the consumer's at the
   /// producer's (single-producer mode): each side reads the other's cache line only when its
   /// cached view says the ring is full or empty, instead of on every item.
-  @usableFromInline var producerSeesTail: UInt64 = 0
-  @usableFromInline var consumerSeesHead: UInt64 = 0
+  // Unchecked: each is used by one side only, and dynamic exclusivity checks would cost
+  // more than the rest of a push or pop.
+  @exclusivity(unchecked) @usableFromInline var producerSeesTail: UInt64 = 0
+  @exclusivity(unchecked) @usableFromInline var consumerSeesHead: UInt64 = 0
 
   /// A ring of at least `capacity` slots (rounded up to a power of two).
   ///

@@ -4,6 +4,10 @@ import Foundation
 import Kernels
 import Multiprocessing
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// `mpbench pool`: what the process pool costs per task, how it scales the reference
 /// kernel, and how fast it starts.
 struct PoolCommand: ParsableCommand {
@@ -58,6 +62,24 @@ struct PoolCommand: ParsableCommand {
       "map, trivial kernel, chunk size 1 (20k tasks)", "µs/task",
       try (0..<repetitions).map { _ in try perTask(trivial, singleInputs, chunkSize: 1) })
     trivial.terminate()
+
+    // Supervision: the time from handing out a task whose worker is SIGKILLed to its failure.
+    let doomed = try ProcessPool<Int, Int> { value in
+      if value < 0 { kill(getpid(), SIGKILL) }
+      return value
+    }
+    _ = try doomed.map([1, 2])
+    record(
+      "a SIGKILLed worker's task reported failed after", "ms",
+      try (0..<repetitions).map { _ in
+        let started = ContinuousClock.now
+        let result = try doomed.mapResults([-1])[0]
+        guard case .failure(PoolError.workerDied(_, SIGKILL, _)) = result else {
+          throw ValidationError("the killed worker's task gave \(result)")
+        }
+        return (ContinuousClock.now - started).microseconds / 1000
+      })
+    doomed.terminate()
 
     let units = Array(0..<kernelSize.units)
     let samples = kernelSize.samples
