@@ -13,6 +13,17 @@ import struct Foundation.URL
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
 let library = root.lastPathComponent.lowercased()
 
+/// A package-benchmark target in Benchmarks/NAME that uses the given library products.
+func benchmark(_ name: String, using products: [String]) -> Target {
+  .executableTarget(
+    name: name,
+    dependencies: ["BenchmarkSupport", .product(name: "Benchmark", package: "package-benchmark")]
+      + products.map { .product(name: $0, package: library) },
+    path: "Benchmarks/\(name)",
+    plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+  )
+}
+
 let package = Package(
   name: "swift-multiprocessing-benchmarks",
   platforms: [.macOS(.v15)],
@@ -33,47 +44,10 @@ let package = Package(
       dependencies: ["BenchmarkSupport", .product(name: "Multiprocessing", package: library)],
       path: "Benchmarks/BenchmarkChild"
     ),
-    .executableTarget(
-      name: "ProcessStart",
-      dependencies: [
-        "BenchmarkSupport",
-        .product(name: "Benchmark", package: "package-benchmark"),
-        .product(name: "Multiprocessing", package: library),
-      ],
-      path: "Benchmarks/ProcessStart",
-      plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
-    ),
-    .executableTarget(
-      name: "Sync",
-      dependencies: [
-        "BenchmarkSupport",
-        .product(name: "Benchmark", package: "package-benchmark"),
-        .product(name: "Multiprocessing", package: library),
-      ],
-      path: "Benchmarks/Sync",
-      plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
-    ),
-    .executableTarget(
-      name: "Rings",
-      dependencies: [
-        "BenchmarkSupport",
-        .product(name: "Benchmark", package: "package-benchmark"),
-        .product(name: "Multiprocessing", package: library),
-      ],
-      path: "Benchmarks/Rings",
-      plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
-    ),
-    .executableTarget(
-      name: "Pool",
-      dependencies: [
-        "BenchmarkSupport",
-        .product(name: "Benchmark", package: "package-benchmark"),
-        .product(name: "ComputeEngine", package: library),
-        .product(name: "Kernels", package: library),
-      ],
-      path: "Benchmarks/Pool",
-      plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
-    ),
+    benchmark("ProcessStart", using: ["Multiprocessing"]),
+    benchmark("Sync", using: ["Multiprocessing"]),
+    benchmark("Rings", using: ["Multiprocessing"]),
+    benchmark("Pool", using: ["ComputeEngine", "Kernels"]),
   ],
   swiftLanguageModes: [.v6]
 )
