@@ -22,7 +22,7 @@ let benchmarks: @Sendable () -> Void = {
   }
 
   Benchmark(
-    "SharedValue locked increments, 2 processes × 100k",
+    "SharedValue locked increments, 2 processes x 100k",
     configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, maxIterations: 20, thresholds: thresholds)
   ) { benchmark in
     let counter = try SharedValue(0)
@@ -31,7 +31,7 @@ let benchmarks: @Sendable () -> Void = {
   }
 
   Benchmark(
-    "SharedValue atomic increments, 2 processes × 1M",
+    "SharedValue atomic increments, 2 processes x 1M",
     configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, maxIterations: 20, thresholds: thresholds)
   ) { benchmark in
     let counter = try SharedValue(0, lock: false)
