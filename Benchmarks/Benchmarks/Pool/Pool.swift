@@ -12,7 +12,7 @@ let benchmarks: @Sendable () -> Void = {
   nonisolated(unsafe) var trivial: ProcessPool<Int, Int>?
 
   Benchmark(
-    "map, trivial kernel, 100k tasks, automatic chunks",
+    "map-trivial-100k-tasks-automatic-chunks",
     configuration: .init(
       metrics: [.wallClock], timeUnits: .milliseconds, maxIterations: 30, thresholds: thresholds,
       setup: { trivial = try ProcessPool<Int, Int> { $0 &+ 1 } }, teardown: { trivial?.terminate() })
@@ -21,7 +21,7 @@ let benchmarks: @Sendable () -> Void = {
   }
 
   Benchmark(
-    "map, trivial kernel, 2k tasks, chunk size 1",
+    "map-trivial-2k-tasks-chunk-size-1",
     configuration: .init(
       metrics: [.wallClock], timeUnits: .milliseconds, maxIterations: 30, thresholds: thresholds,
       setup: { trivial = try ProcessPool<Int, Int> { $0 &+ 1 } }, teardown: { trivial?.terminate() })
@@ -30,7 +30,7 @@ let benchmarks: @Sendable () -> Void = {
   }
 
   Benchmark(
-    "cold start to first result",
+    "cold-start-to-first-result",
     configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, maxIterations: 30, thresholds: thresholds)
   ) { _ in
     let pool = try ProcessPool<Int, Int> { $0 }
@@ -39,7 +39,7 @@ let benchmarks: @Sendable () -> Void = {
   }
 
   Benchmark(
-    "reference kernel, py size, pool of every core",
+    "reference-kernel-py-size-every-core",
     configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, maxIterations: 20, thresholds: thresholds)
   ) { _ in
     let size = MonteCarloPi.Size.py

@@ -10,7 +10,7 @@ let benchmarks: @Sendable () -> Void = {
     let configuration = Benchmark.Configuration(
       metrics: [.wallClock], timeUnits: .microseconds, warmupIterations: 5, maxDuration: .seconds(3),
       thresholds: [.wallClock: .init(relative: [.p50: 25])])
-    Benchmark("start+join \(method)", configuration: configuration) { benchmark in
+    Benchmark("start+join-\(method)", configuration: configuration) { benchmark in
       for _ in benchmark.scaledIterations {
         let process = Process(startMethod: method, entryPoint: BenchmarkEntryPoints.empty, arguments: 0)
         try process.start()

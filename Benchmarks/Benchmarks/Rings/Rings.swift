@@ -9,9 +9,9 @@ let benchmarks: @Sendable () -> Void = {
   let thresholds: [BenchmarkMetric: BenchmarkThresholds] = [.wallClock: .init(relative: [.p50: 25])]
   let items = 1_000_000
 
-  for (name, batch) in [("per item", 1), ("batches of 64", 64)] {
+  for (name, batch) in [("per-item", 1), ("batches-of-64", 64)] {
     Benchmark(
-      "SPSC \(name), 1M items",
+      "spsc-\(name)-1M-items",
       configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, maxIterations: 20, thresholds: thresholds)
     ) { _ in
       let ring = try SlotRing<UInt64>(capacity: 4096, mode: .singleProducerSingleConsumer)
@@ -32,7 +32,7 @@ let benchmarks: @Sendable () -> Void = {
   }
 
   Benchmark(
-    "MPMC 2 producers, 1M items",
+    "mpmc-2-producers-1M-items",
     configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, maxIterations: 20, thresholds: thresholds)
   ) { _ in
     let ring = try SlotRing<UInt64>(capacity: 4096, mode: .multiProducerMultiConsumer)
@@ -45,7 +45,7 @@ let benchmarks: @Sendable () -> Void = {
   }
 
   Benchmark(
-    "ping-pong, 10k round trips",
+    "ping-pong-10k-round-trips",
     configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, maxIterations: 20, thresholds: thresholds)
   ) { _ in
     let there = try SlotRing<UInt64>(capacity: 16, mode: .singleProducerSingleConsumer)

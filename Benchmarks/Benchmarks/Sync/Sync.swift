@@ -10,7 +10,7 @@ let benchmarks: @Sendable () -> Void = {
   let thresholds: [BenchmarkMetric: BenchmarkThresholds] = [.wallClock: .init(relative: [.p50: 25])]
 
   Benchmark(
-    "Lock acquire+release",
+    "lock-acquire+release",
     configuration: .init(metrics: [.wallClock], timeUnits: .nanoseconds, scalingFactor: .mega, thresholds: thresholds)
   ) { benchmark in
     let lock = try Lock()
@@ -22,7 +22,7 @@ let benchmarks: @Sendable () -> Void = {
   }
 
   Benchmark(
-    "SharedValue locked increments, 2 processes x 100k",
+    "sharedvalue-locked-increments-2x100k",
     configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, maxIterations: 20, thresholds: thresholds)
   ) { benchmark in
     let counter = try SharedValue(0)
@@ -31,7 +31,7 @@ let benchmarks: @Sendable () -> Void = {
   }
 
   Benchmark(
-    "SharedValue atomic increments, 2 processes x 1M",
+    "sharedvalue-atomic-increments-2x1M",
     configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, maxIterations: 20, thresholds: thresholds)
   ) { benchmark in
     let counter = try SharedValue(0, lock: false)
@@ -40,7 +40,7 @@ let benchmarks: @Sendable () -> Void = {
   }
 
   Benchmark(
-    "Event ping-pong, 1000 round trips",
+    "event-ping-pong-1000-round-trips",
     configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxIterations: 50, thresholds: thresholds)
   ) { benchmark in
     let ping = try Multiprocessing.Event()
