@@ -46,7 +46,9 @@ enum OneShotWorkers {
     count: Int, placement policy: PlacementPolicy, topology: Topology?, chunkSize: Int?,
     _ work: @escaping (Int) throws -> Void
   ) throws {
-    let slots = try (topology ?? Topology()).placement(policy).slots.prefix(count)
+    let machine = try topology ?? Topology()
+    guard machine.isThisSystem else { throw SchedulerError.notThisSystem(source: machine.source.description) }
+    let slots = try machine.placement(policy).slots.prefix(count)
     let chunk = max(1, chunkSize ?? (count + slots.count * 4 - 1) / (slots.count * 4))
     let control = try SharedMemory(size: 64)  // the next unclaimed input
     let failures = try (0..<slots.count).map { _ in try ByteRing(capacity: 64 * 1024) }

@@ -66,8 +66,9 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
 
   /// A pool running a registered ``PoolKernel``, with any start method.
   ///
-  /// - Throws: a ``SchedulerError`` for a bad placement, ``PoolError/invalidArgument(_:)``
-  ///   for a bad limit, or a ``ProcessError`` (an unregistered kernel with spawn or forkserver).
+  /// - Throws: a ``SchedulerError`` for a bad placement or a topology of another machine
+  ///   (workers could not be pinned by it), ``PoolError/invalidArgument(_:)`` for a bad
+  ///   limit, or a ``ProcessError`` (an unregistered kernel with spawn or forkserver).
   public init(
     placement: PlacementPolicy = .physicalCores, topology: Topology? = nil, startMethod: StartMethod = .fork,
     taskTimeout: Duration? = nil, maxTasksPerWorker: Int? = nil, kernel: PoolKernel<Input, Output>
@@ -78,7 +79,9 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
     if let taskTimeout, taskTimeout <= .zero {
       throw PoolError.invalidArgument("taskTimeout must be positive, not \(taskTimeout)")
     }
-    let slots = try (topology ?? Topology()).placement(placement)
+    let machine = try topology ?? Topology()
+    guard machine.isThisSystem else { throw SchedulerError.notThisSystem(source: machine.source.description) }
+    let slots = try machine.placement(placement)
     dispatcher = try PoolDispatcher(
       kernel: kernel, startMethod: startMethod, placement: slots, taskTimeout: taskTimeout,
       maxTasksPerWorker: maxTasksPerWorker)

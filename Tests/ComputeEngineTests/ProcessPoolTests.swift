@@ -129,10 +129,17 @@ import Testing
     #expect(slow.workerPIDs.allSatisfy { !processExists($0) })
   }
 
-  @Test func badLimits() {
+  @Test func badLimits() throws {
     #expect(throws: PoolError.invalidArgument("maxTasksPerWorker must be at least 1, not 0")) {
       try ProcessPool<Int, Int>(maxTasksPerWorker: 0) { $0 }
     }
     #expect(throws: SchedulerError.self) { try ProcessPool<Int, Int>(placement: .cores(999)) { $0 } }
+    let elsewhere = try Topology(.synthetic("core:64 pu:1"))
+    #expect(throws: SchedulerError.notThisSystem(source: "synthetic 'core:64 pu:1'")) {
+      try ProcessPool<Int, Int>(placement: .cpus([63]), topology: elsewhere) { $0 }
+    }
+    #expect(throws: SchedulerError.notThisSystem(source: "synthetic 'core:64 pu:1'")) {
+      try parallelMap([1], topology: elsewhere) { $0 }
+    }
   }
 }
