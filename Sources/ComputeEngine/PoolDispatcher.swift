@@ -36,6 +36,10 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     @exclusivity(unchecked) private var unreported: [Int] = []
     var sent = 0
     var timedOutTask: Int?
+    /// Whether any result came from this worker (a worker that dies before is a failed start).
+    @exclusivity(unchecked) var answered = false
+    /// Whether the slot gave up after failed starts; it is tried again when work arrives.
+    var down = false
 
     init(slot: Int, process: Multiprocessing.Process, channels: WorkerChannels<Input, Output>) {
       self.slot = slot
@@ -91,6 +95,10 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   private var queue: [Chunk] = []
   @exclusivity(unchecked) private var jobs: [Int: PoolJob<Input, Output>] = [:]
   private var nextJobID = 0
+  /// Per slot, how many workers in a row ended before answering anything.
+  private var failedStarts: [Int] = []
+  /// After this many failed starts in a row, the work they held fails instead of waiting.
+  static var maxFailedStarts: Int { 3 }
   /// The job the last result belonged to: most results in a row belong to one job.
   private var lastJob: PoolJob<Input, Output>?
   private var closing = false
@@ -108,6 +116,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     self.taskTimeout = taskTimeout
     self.maxTasksPerWorker = maxTasksPerWorker
     control = try PoolControl(slots: placement.count)
+    failedStarts = Array(repeating: 0, count: placement.count)
     guard pipe(&doorbell) == 0 else { throw PoolError.invalidArgument("pipe: \(String(cString: strerror(errno)))") }
     for fd in doorbell { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
     _ = fcntl(doorbell[0], F_SETFL, O_NONBLOCK)
@@ -237,6 +246,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
         }
         drainLocked()
         superviseLocked(ready: ready)
+        if !queue.isEmpty { restartDownSlotsLocked() }
         dispatchLocked()
         if closing && queue.isEmpty && workers.allSatisfy({ $0.pending.isEmpty }) {
           for worker in workers { worker.channels.close() }
@@ -293,6 +303,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       if job == nil || job!.id != jobID { job = jobs[jobID] }
       return job != nil
     }
+    worker.answered = worker.answered || worker.channels.hasResults
     worker.channels.drain(
       succeed: { index, output in
         worker.reported(jobID: index >> 32, local: index & 0xFFFF_FFFF)
@@ -330,24 +341,45 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     let code = (try? worker.process.exitCode) ?? nil
     let pid = worker.process.pid ?? 0
     let current = control.status(worker.slot).current
+    let died: PoolError = .workerDied(
+      pid: pid, signal: (code ?? 0) < 0 ? -(code ?? 0) : nil, exitCode: (code ?? 0) >= 0 ? code : nil)
+    // A worker that keeps dying before it answers anything (it cannot start) would be
+    // replaced forever: after a few in a row, the work waiting for it fails instead.
+    let failedStart = code != 0 && current < 0 && !worker.answered
+    failedStarts[worker.slot] = failedStart ? failedStarts[worker.slot] + 1 : 0
+    let givingUp = failedStarts[worker.slot] >= Self.maxFailedStarts
+    func fail(_ job: PoolJob<Input, Output>, _ local: Int, _ error: PoolError) {
+      if job.fail(local, error) {
+        jobs[job.id] = nil
+        job.onFinish(job)
+      }
+    }
     var requeued: [Chunk] = []
     for chunk in worker.pending {
       for local in chunk.range where !chunk.job.isDone(local) {
         let index = chunk.job.id << 32 | local
         if index == current && code != 0 {
-          let error: PoolError =
-            worker.timedOutTask == index
-            ? .taskTimedOut(pid: pid, timeout: taskTimeout ?? .zero)
-            : .workerDied(
-              pid: pid, signal: (code ?? 0) < 0 ? -(code ?? 0) : nil, exitCode: (code ?? 0) >= 0 ? code : nil)
-          if chunk.job.fail(local, error) {
-            jobs[chunk.job.id] = nil
-            chunk.job.onFinish(chunk.job)
-          }
+          fail(
+            chunk.job, local,
+            worker.timedOutTask == index ? .taskTimedOut(pid: pid, timeout: taskTimeout ?? .zero) : died)
+        } else if givingUp {
+          fail(chunk.job, local, died)
         } else {
           requeued.append(Chunk(job: chunk.job, range: local..<local + 1))
         }
       }
+    }
+    if givingUp {
+      for chunk in queue {
+        for local in chunk.range where !chunk.job.isDone(local) { fail(chunk.job, local, died) }
+      }
+      queue = []
+      failedStarts[worker.slot] = 0
+      Self.logger.debug("worker slot \(worker.slot) failed to start \(Self.maxFailedStarts) times: \(died)")
+      try? worker.process.close()
+      worker.clearPending()
+      worker.down = true
+      return
     }
     queue.append(contentsOf: requeued.reversed())
     Self.logger.debug("worker \(pid) ended with \(String(describing: code)); \(requeued.count) tasks requeued")
@@ -359,15 +391,22 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     do {
       workers[position] = try startWorker(slot: worker.slot)
     } catch {
-      Self.logger.error("cannot restart worker \(worker.slot): \(error)")
+      Self.logger.debug("cannot restart worker \(worker.slot): \(error)")
       worker.clearPending()
+    }
+  }
+
+  /// Tries again the slots that gave up, now that there is work for them.
+  private func restartDownSlotsLocked() {
+    for (position, worker) in workers.enumerated() where worker.down {
+      if let restarted = try? startWorker(slot: worker.slot) { workers[position] = restarted }
     }
   }
 
   /// Sends queued chunks to workers with room for them.
   private func dispatchLocked() {
     for worker in workers where !queue.isEmpty {
-      guard worker.timedOutTask == nil else { continue }
+      guard worker.timedOutTask == nil, !worker.down else { continue }
       // Two chunks in flight keep a worker busy while the next is sent; small chunks get
       // more, up to a few dozen tasks, so that a round trip per task is not the limit.
       while !queue.isEmpty,

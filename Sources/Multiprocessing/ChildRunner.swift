@@ -8,6 +8,17 @@ import Foundation
 /// What every child does once it exists, whatever its start method: tie its life to its
 /// parent, become its ``Process``, run, report, clean up and exit.
 enum ChildRunner {
+  /// Runs, once in the parent, the generic code every forked child runs on its way out, so
+  /// that the Swift runtime has built the metadata and witness tables it needs. A forked
+  /// child must not build them: another thread of the parent may have held the runtime's
+  /// cache lock at the moment of the fork, and the child would wait for it forever.
+  static let warmedUp: Void = {
+    ProcessRegistry.finish(hooks: [], children: [])
+    let error: any Error = ProcessExit(0)
+    if let exit = error as? ProcessExit { _ = exit.code }
+    _ = Data("Process \(String(describing: error)):\n\(error)\n".utf8)
+  }()
+
   /// Runs `process` as this (new, single-threaded) process and exits; never returns.
   ///
   /// - Parameters:

@@ -9,6 +9,7 @@ import Foundation
 enum Launcher {
   /// Forks a child that runs `process` (from a thread that lives as long as this process).
   static func fork(_ process: Process) throws -> any ChildHandle {
+    _ = ChildRunner.warmedUp
     let parent = (pid: getpid(), name: currentProcess().name)
     let pid: pid_t = Spawner.shared.perform {
       // Holding the registry lock across fork() makes the child's copy of the registry

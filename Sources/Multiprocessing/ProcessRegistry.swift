@@ -58,12 +58,17 @@ final class ProcessRegistry: @unchecked Sendable {
       defer { exitHooks = [] }
       return exitHooks
     }
-    for hook in hooks { hook() }
     let running = lock.withLock { children }
-    for child in running where child.daemon {
+    Self.finish(hooks: hooks, children: running)
+  }
+
+  /// Runs `hooks`, terminates the daemons among `children` that still run, joins them all.
+  static func finish(hooks: [@Sendable () -> Void], children: [Process]) {
+    for hook in hooks { hook() }
+    for child in children where child.daemon {
       if (try? child.isAlive) == true { try? child.terminate() }
     }
-    for child in running { try? child.join() }
+    for child in children { try? child.join() }
   }
 }
 

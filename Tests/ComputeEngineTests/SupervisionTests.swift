@@ -69,6 +69,26 @@ import Testing
     }
   }
 
+  @Test(arguments: [StartMethod.spawn, .forkserver])
+  func workersThatCannotStartFailTheWorkInsteadOfRespawningForever(method: StartMethod) throws {
+    _ = Fixture.ready
+    // Registered in this process only: the helper program the workers run does not know it,
+    // so every worker exits with 70 before taking a task.
+    let ghost = PoolKernel<Int, Int>("ghost-\(method)") { $0 }
+    bootstrapMultiprocessing(entryPoints: [ghost])
+    let pool = try ProcessPool(placement: .cores(1), startMethod: method, kernel: ghost)
+    let started = ContinuousClock.now
+    let results = try pool.mapResults([1, 2, 3])
+    #expect(ContinuousClock.now - started < .seconds(20))
+    for result in results {
+      guard case .failure(.workerDied(_, nil, 70)) = result else {
+        Issue.record("expected a failed start, got \(result)")
+        continue
+      }
+    }
+    pool.terminate()
+  }
+
   @Test func kernelErrorsReachTheCallerWithTheirMessage() throws {
     struct Refused: Error, CustomStringConvertible {
       let value: Int
@@ -121,25 +141,15 @@ import Testing
     #expect(eventually(within: .seconds(1)) { !pids.contains(where: processExists) })
   }
 
-  @Test func athousandSmallMapsLeaveDescriptorsAndMemoryFlat() throws {
-    let child = try forked {
-      func descriptors() -> Int {
-        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).count
-      }
-      func residentPages() -> Int {
-        let statm = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8)) ?? "0 0"
-        return Int(statm.split(separator: " ")[1]) ?? 0
-      }
-      let pool = try ProcessPool<Int, Int> { $0 + 1 }
-      for _ in 0..<100 { _ = try pool.map(Array(0..<10)) }
-      let (fds, pages) = (descriptors(), residentPages())
-      for round in 0..<1000 {
-        guard try pool.map(Array(round..<round + 10)) == Array(round + 1..<round + 11) else { throw ProcessExit(2) }
-      }
-      if descriptors() != fds { throw ProcessExit(3) }
-      if residentPages() > pages + 256 { throw ProcessExit(4) }  // 1 MiB of slack for the allocator
-    }
-    try child.join(timeout: .seconds(120))
-    #expect(try child.exitCode == 0, "2: wrong results; 3: descriptors grew; 4: memory grew")
+  /// Run by the helper program, a fresh process: a pool inside a child forked from the
+  /// multi-threaded test runner could deadlock on a lock another thread held at the fork.
+  @Test(arguments: [StartMethod.fork, .forkserver])
+  func athousandSmallMapsLeaveDescriptorsAndMemoryFlat(method: StartMethod) throws {
+    let (helper, stdout) = try launchHelper(["pool-flat", method.rawValue])
+    let pids = readPids(stdout)
+    helper.waitUntilExit()
+    #expect(helper.terminationStatus == 0, "2: wrong results; 3: descriptors grew; 4: memory grew")
+    #expect(pids.count >= 1)
   }
+
 }

@@ -13,6 +13,8 @@ import TestEntryPoints
 //   daemon-exit METHOD      start a long daemon sleeper and a short non-daemon, print pids, return
 //   output METHOD N LINES   N children print LINES lines each around the parent's own lines
 //   pool-parent METHOD      start a pool, map once, print the worker pids, wait to be SIGKILLed
+//   pool-flat METHOD        1000 small maps on one pool; exit 2 on wrong results, 3 if
+//                           descriptors grew, 4 if resident memory grew more than 1 MiB
 bootstrapMultiprocessing(entryPoints: TestEntryPoints.all)
 
 let arguments = CommandLine.arguments.dropFirst()
@@ -56,6 +58,22 @@ case "pool-parent":
   print("pids", pool.workerPIDs.map(String.init).joined(separator: " "))
   fflush(nil)
   while true { sleep(60) }
+case "pool-flat":
+  func descriptors() -> Int { ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).count }
+  func residentPages() -> Int {
+    let statm = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8)) ?? "0 0"
+    return Int(statm.split(separator: " ")[1]) ?? 0
+  }
+  let pool = try ProcessPool(startMethod: method, kernel: PoolKernels.crash)
+  for _ in 0..<100 { _ = try pool.map(Array(0..<10)) }
+  let (fds, pages) = (descriptors(), residentPages())
+  for round in 0..<1000 {
+    let inputs = Array(100 + round..<110 + round)
+    guard try pool.map(inputs) == inputs.map({ $0 * 2 }) else { exit(2) }
+  }
+  if descriptors() != fds { exit(3) }
+  if residentPages() > pages + 256 { exit(4) }
+  print("pids", pool.workerPIDs.map(String.init).joined(separator: " "))
 default:
   FileHandle.standardError.write(Data("unknown scenario \(scenario)\n".utf8))
   exit(64)
