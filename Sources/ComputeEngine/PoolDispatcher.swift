@@ -180,7 +180,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     try lock.withLock {
       guard !closing, !terminated else { throw terminated ? PoolError.terminated : PoolError.closed }
       nextJobID += 1
-      let job = PoolJob(id: nextJobID, inputs: inputs, chunkSize: size, onResult: onResult, onFinish: onFinish)
+      let job = PoolJob(id: nextJobID, inputs: inputs, onResult: onResult, onFinish: onFinish)
       guard !inputs.isEmpty else {
         onFinish(job)
         return

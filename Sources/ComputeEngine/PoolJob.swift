@@ -11,7 +11,6 @@ final class PoolJob<Input, Output>: @unchecked Sendable {
 
   let id: Int
   let inputs: [Input]
-  let chunkSize: Int
   let count: Int
   /// Raw storage for `count` outputs: typed pointer arithmetic in unspecialised code costs a
   /// metadata lookup per use, raw arithmetic does not.
@@ -28,12 +27,11 @@ final class PoolJob<Input, Output>: @unchecked Sendable {
   let onFinish: (PoolJob) -> Void
 
   init(
-    id: Int, inputs: [Input], chunkSize: Int, onResult: ((Int, Result<Output, PoolError>) -> Void)?,
+    id: Int, inputs: [Input], onResult: ((Int, Result<Output, PoolError>) -> Void)?,
     onFinish: @escaping (PoolJob) -> Void
   ) {
     self.id = id
     self.inputs = inputs
-    self.chunkSize = chunkSize
     self.onResult = onResult
     observed = onResult != nil
     self.onFinish = onFinish
