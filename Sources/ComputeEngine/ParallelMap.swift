@@ -46,7 +46,7 @@ enum OneShotWorkers {
     count: Int, placement policy: PlacementPolicy, topology: Topology?, chunkSize: Int?,
     _ work: @escaping (Int) throws -> Void
   ) throws {
-    let machine = try topology ?? Topology()
+    let machine = try topology ?? Topology.current()
     guard machine.isThisSystem else { throw SchedulerError.notThisSystem(source: machine.source.description) }
     let slots = try machine.placement(policy).slots.prefix(count)
     let chunk = max(1, chunkSize ?? (count + slots.count * 4 - 1) / (slots.count * 4))

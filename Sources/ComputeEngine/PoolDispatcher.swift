@@ -54,18 +54,26 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       unreported.append(chunk.range.count)
     }
 
-    /// Counts the result of task `local` of job `jobID`, dropping its chunk once complete.
-    func reported(jobID: Int, local: Int) {
-      for position in pendingJobs.indices
-      where pendingJobs[position] == jobID && pendingRanges[position].contains(local) {
-        unreported[position] -= 1
-        if unreported[position] == 0 {
+    /// Counts the results of tasks `local ..< local + count` of job `jobID`, dropping each
+    /// chunk once complete.
+    func reported(jobID: Int, local: Int, count: Int = 1) {
+      var (local, count) = (local, count)
+      while count > 0 {
+        guard
+          let position = pendingJobs.indices.first(where: {
+            pendingJobs[$0] == jobID && pendingRanges[$0].contains(local)
+          })
+        else { return }
+        let counted = min(count, pendingRanges[position].upperBound - local)
+        unreported[position] -= counted
+        if unreported[position] <= 0 {
           pending.remove(at: position)
           pendingJobs.remove(at: position)
           pendingRanges.remove(at: position)
           unreported.remove(at: position)
         }
-        return
+        local += counted
+        count -= counted
       }
     }
 
@@ -308,6 +316,10 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       succeed: { index, output in
         worker.reported(jobID: index >> 32, local: index & 0xFFFF_FFFF)
         if find(index >> 32), job!.succeed(index & 0xFFFF_FFFF, output) { finish(job!) }
+      },
+      succeedRun: { run in
+        worker.reported(jobID: run.firstIndex >> 32, local: run.firstIndex & 0xFFFF_FFFF, count: run.count)
+        if find(run.firstIndex >> 32), job!.succeed(run.firstIndex & 0xFFFF_FFFF, run) { finish(job!) }
       },
       fail: { index, error in
         worker.reported(jobID: index >> 32, local: index & 0xFFFF_FFFF)

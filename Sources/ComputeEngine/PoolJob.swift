@@ -64,6 +64,23 @@ final class PoolJob<Input, Output>: @unchecked Sendable {
     return remaining == 0
   }
 
+  /// Records the outputs of inputs `local ..< local + run.count`, copied as bytes (the
+  /// channels send runs only for `BitwiseCopyable` outputs); returns whether the job is now
+  /// finished.
+  func succeed(_ local: Int, _ run: OutputRun) -> Bool {
+    guard local >= 0, local + run.count <= count else { return false }
+    for position in 0..<run.count where states[local + position] == Self.pending {
+      (outputs + (local + position) * stride).copyMemory(
+        from: run.outputs + position * run.stride, byteCount: run.byteCount)
+      states[local + position] = Self.succeeded
+      remaining -= 1
+      if observed {
+        onResult?(local + position, .success(outputs.load(fromByteOffset: (local + position) * stride, as: Output.self)))
+      }
+    }
+    return remaining == 0
+  }
+
   /// Records the failure of input `local`; returns whether the job is now finished.
   func fail(_ local: Int, _ error: PoolError) -> Bool {
     guard local < count, states[local] == Self.pending else { return false }

@@ -79,7 +79,7 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
     if let taskTimeout, taskTimeout <= .zero {
       throw PoolError.invalidArgument("taskTimeout must be positive, not \(taskTimeout)")
     }
-    let machine = try topology ?? Topology()
+    let machine = try topology ?? Topology.current()
     guard machine.isThisSystem else { throw SchedulerError.notThisSystem(source: machine.source.description) }
     let slots = try machine.placement(placement)
     dispatcher = try PoolDispatcher(

@@ -17,6 +17,16 @@ struct ResultSlot<Output: BitwiseCopyable>: BitwiseCopyable {
   var output: Output
 }
 
+/// Outputs of consecutive tasks, as bitwise copies in a buffer: task `firstIndex + k` has its
+/// output's `byteCount` bytes at `outputs + k * stride`.
+struct OutputRun {
+  var firstIndex: Int
+  var count: Int
+  var outputs: UnsafeRawPointer
+  var stride: Int
+  var byteCount: Int
+}
+
 /// A failed task: its number and the kernel's error message.
 struct TaskFailure: Codable, Sendable {
   var index: Int
@@ -46,7 +56,11 @@ class WorkerChannels<Input, Output>: @unchecked Sendable {
   /// dispatcher sends no more than fits).
   func send(jobID: Int, range: Range<Int>, inputs: [Input]) throws { fatalError("abstract") }
   /// Parent: hands every waiting result to `succeed` or `fail`, without blocking.
-  func drain(succeed: (Int, Output) -> Void, fail: (Int, PoolError) -> Void) { fatalError("abstract") }
+  /// Consecutive successful tasks may come together as one ``OutputRun`` through
+  /// `succeedRun`, so that a chunk's results are recorded at once.
+  func drain(succeed: (Int, Output) -> Void, succeedRun: (OutputRun) -> Void, fail: (Int, PoolError) -> Void) {
+    fatalError("abstract")
+  }
   /// Parent: no more tasks; the worker exits once it has done those sent.
   func close() { fatalError("abstract") }
   /// Worker: runs `kernel` over the tasks as they come, until the channels close or
@@ -107,11 +121,26 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
     try tasks.push(contentsOf: UnsafeBufferPointer(rebasing: taskBuffer[0..<range.count]))
   }
 
-  override func drain(succeed: (Int, Output) -> Void, fail: (Int, PoolError) -> Void) {
+  override func drain(succeed: (Int, Output) -> Void, succeedRun: (OutputRun) -> Void, fail: (Int, PoolError) -> Void)
+  {
+    let slotStride = MemoryLayout<ResultSlot<Output>>.stride
+    let outputOffset = MemoryLayout<ResultSlot<Output>>.offset(of: \.output)!
     while true {
       let count = results.tryPop(into: resultBuffer)
       guard count > 0 else { break }
-      for position in 0..<count { succeed(resultBuffer[position].index, resultBuffer[position].output) }
+      // Results of one chunk come back in order: hand over each run of consecutive tasks.
+      var start = 0
+      while start < count {
+        let first = resultBuffer[start].index
+        var end = start + 1
+        while end < count, resultBuffer[end].index == first + (end - start) { end += 1 }
+        succeedRun(
+          OutputRun(
+            firstIndex: first, count: end - start,
+            outputs: UnsafeRawPointer(resultBuffer.baseAddress! + start) + outputOffset, stride: slotStride,
+            byteCount: MemoryLayout<Output>.size))
+        start = end
+      }
     }
     while failures.hasData, let failure = try? failures.receive(TaskFailure.self, timeout: drainTimeout) {
       fail(failure.index, .kernelFailed(failure.message))
@@ -181,7 +210,8 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
     try tasks.send(range.map { Indexed(index: jobID << 32 | $0, value: inputs[$0], failure: nil) })
   }
 
-  override func drain(succeed: (Int, Output) -> Void, fail: (Int, PoolError) -> Void) {
+  override func drain(succeed: (Int, Output) -> Void, succeedRun: (OutputRun) -> Void, fail: (Int, PoolError) -> Void)
+  {
     while results.hasData, let batch = try? results.receive([Indexed<Output>].self, timeout: drainTimeout) {
       for item in batch {
         if let value = item.value {

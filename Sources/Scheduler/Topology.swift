@@ -84,7 +84,10 @@ public final class Topology: @unchecked Sendable {
 
     switch source {
     case .thisSystem:
-      break
+      // The x86 backend re-reads with CPUID what Linux's sysfs already gives (cores,
+      // caches); in a virtual machine every CPUID traps to the hypervisor, which makes it
+      // another 0.7 ms of each load here. Without it the topology is the same.
+      hwloc_topology_set_components(handle, UInt(HWLOC_TOPOLOGY_COMPONENTS_FLAG_BLACKLIST.rawValue), "x86")
     case .synthetic(let spec):
       guard hwloc_topology_set_synthetic(handle, spec) == 0 else {
         throw SchedulerError.invalidSyntheticDescription(spec)

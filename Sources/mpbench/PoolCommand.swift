@@ -3,6 +3,7 @@ import ComputeEngine
 import Foundation
 import Kernels
 import Multiprocessing
+import Scheduler
 
 #if canImport(Glibc)
   import Glibc
@@ -39,7 +40,15 @@ struct PoolCommand: ParsableCommand {
       figures.record(name, unit, samples: samples)
     }
 
-    // First: a cold start forks a process that has not yet grown.
+    // First: a cold start forks a process that has not yet grown. The machine's topology is
+    // loaded once per process (Topology.current()); what that first load costs is shown apart.
+    record(
+      "hwloc topology load (first pool of a process)", "ms",
+      try (0..<repetitions).map { _ in
+        let started = ContinuousClock.now
+        _ = try Topology()
+        return (ContinuousClock.now - started).microseconds / 1000
+      })
     record(
       "cold start to first result (new pool, 1 task)", "ms",
       try (0..<repetitions).map { _ in
