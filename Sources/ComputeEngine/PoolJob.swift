@@ -75,7 +75,8 @@ final class PoolJob<Input, Output>: @unchecked Sendable {
       states[local + position] = Self.succeeded
       remaining -= 1
       if observed {
-        onResult?(local + position, .success(outputs.load(fromByteOffset: (local + position) * stride, as: Output.self)))
+        onResult?(
+          local + position, .success(outputs.load(fromByteOffset: (local + position) * stride, as: Output.self)))
       }
     }
     return remaining == 0

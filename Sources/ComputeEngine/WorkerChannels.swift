@@ -121,8 +121,7 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
     try tasks.push(contentsOf: UnsafeBufferPointer(rebasing: taskBuffer[0..<range.count]))
   }
 
-  override func drain(succeed: (Int, Output) -> Void, succeedRun: (OutputRun) -> Void, fail: (Int, PoolError) -> Void)
-  {
+  override func drain(succeed: (Int, Output) -> Void, succeedRun: (OutputRun) -> Void, fail: (Int, PoolError) -> Void) {
     let slotStride = MemoryLayout<ResultSlot<Output>>.stride
     let outputOffset = MemoryLayout<ResultSlot<Output>>.offset(of: \.output)!
     while true {
@@ -210,8 +209,7 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
     try tasks.send(range.map { Indexed(index: jobID << 32 | $0, value: inputs[$0], failure: nil) })
   }
 
-  override func drain(succeed: (Int, Output) -> Void, succeedRun: (OutputRun) -> Void, fail: (Int, PoolError) -> Void)
-  {
+  override func drain(succeed: (Int, Output) -> Void, succeedRun: (OutputRun) -> Void, fail: (Int, PoolError) -> Void) {
     while results.hasData, let batch = try? results.receive([Indexed<Output>].self, timeout: drainTimeout) {
       for item in batch {
         if let value = item.value {
