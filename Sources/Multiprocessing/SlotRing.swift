@@ -200,7 +200,7 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
         guard written - producerSeesTail < UInt64(capacity) else { return false }
       }
       (slots + Int(written & mask) * cellStride).storeBytes(of: value, as: T.self)
-      head.storeSequentially(written + 1)
+      head.store(written + 1)
       return true
     case .multiProducerMultiConsumer:
       var position = head.loadRelaxed()
@@ -242,7 +242,7 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
     let source = UnsafeRawPointer(values.baseAddress!)
     (slots + start * cellStride).copyMemory(from: source, byteCount: first * cellStride)
     if first < count { slots.copyMemory(from: source + first * cellStride, byteCount: (count - first) * cellStride) }
-    head.storeSequentially(written + UInt64(count))
+    head.store(written + UInt64(count))
     return count
   }
 
@@ -321,7 +321,7 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
         guard consumerSeesHead != read else { return nil }
       }
       let value = (slots + Int(read & mask) * cellStride).loadUnaligned(as: T.self)
-      tail.storeSequentially(read + 1)
+      tail.store(read + 1)
       return value
     case .multiProducerMultiConsumer:
       var position = tail.loadRelaxed()
@@ -367,7 +367,7 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
     if first < count {
       (destination + first * cellStride).copyMemory(from: slots, byteCount: (count - first) * cellStride)
     }
-    tail.storeSequentially(read + UInt64(count))
+    tail.store(read + UInt64(count))
     return count
   }
 
@@ -416,11 +416,12 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
     }
     while true {
       // "Someone sleeps": the next producer to make progress clears it and wakes us, once.
-      consumersWaiting.store(1)
+      let fresh = consumersWaiting.exchange(1) == 0
       let seen = itemsSignal.load()
       if !isEmpty { return true }
       if isClosed { return !isEmpty }
-      if !itemsSignal.wait(whileEqualTo: seen, until: deadline) {
+      let until = fresh ? Self.announcementSlice(deadline) : deadline
+      if !itemsSignal.wait(whileEqualTo: seen, until: until), until == deadline {
         if !isEmpty { return true }
         throw RingError.timedOut
       }
@@ -431,13 +432,29 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   @usableFromInline func waitForSpace(until deadline: ContinuousClock.Instant?) throws {
     if Spin.until({ !isFull || isClosed }) { return }
     while true {
-      producersWaiting.store(1)
+      let fresh = producersWaiting.exchange(1) == 0
       let seen = spaceSignal.load()
       if !isFull || isClosed { return }
-      if !spaceSignal.wait(whileEqualTo: seen, until: deadline) {
+      let until = fresh ? Self.announcementSlice(deadline) : deadline
+      if !spaceSignal.wait(whileEqualTo: seen, until: until), until == deadline {
         if !isFull { return }
         throw RingError.timedOut
       }
     }
+  }
+
+  /// How long the first sleep after announcing a sleeper lasts.
+  ///
+  /// A single-producer or single-consumer ring publishes its position with a plain release
+  /// store (a sequentially consistent one is a full fence per item, half the cost of a push)
+  /// and then reads the other side's sleeper flag. Without the fence the flag may be read
+  /// before the position is visible, so a sleeper that announces itself at that very moment
+  /// may see the old position and be missed. Only that first sleep can miss a wake-up: the
+  /// flag stays set, so every later push or pop sees it. The first sleep is therefore cut
+  /// short, and a missed wake-up costs at most this long.
+  static func announcementSlice(_ deadline: ContinuousClock.Instant?) -> ContinuousClock.Instant {
+    let sliceEnd = ContinuousClock.now + .microseconds(200)
+    guard let deadline else { return sliceEnd }
+    return min(deadline, sliceEnd)
   }
 }
