@@ -47,7 +47,10 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
       ]
     ),
-    .target(name: "Kernels"),
+    .target(
+      name: "Kernels",
+      dependencies: [.product(name: "Atomics", package: "swift-atomics")]
+    ),
     .executableTarget(
       name: "mpbench",
       dependencies: [

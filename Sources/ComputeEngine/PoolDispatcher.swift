@@ -93,6 +93,8 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   let kernel: PoolKernel<Input, Output>
   let startMethod: StartMethod
   let placement: Placement
+  /// Whether workers bind to their slots.
+  let pinned: Bool
   let taskTimeout: Duration?
   let maxTasksPerWorker: Int?
   private let control: PoolControl
@@ -115,12 +117,14 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   private let stopped = DispatchSemaphore(value: 0)
 
   init(
-    kernel: PoolKernel<Input, Output>, startMethod: StartMethod, placement: Placement, taskTimeout: Duration?,
+    kernel: PoolKernel<Input, Output>, startMethod: StartMethod, placement: Placement, pinned: Bool,
+    taskTimeout: Duration?,
     maxTasksPerWorker: Int?
   ) throws {
     self.kernel = kernel
     self.startMethod = startMethod
     self.placement = placement
+    self.pinned = pinned
     self.taskTimeout = taskTimeout
     self.maxTasksPerWorker = maxTasksPerWorker
     control = try PoolControl(slots: placement.count)
@@ -155,7 +159,8 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     control.status(slot).clear()
     let plan = WorkerPlan(
       channels: channels.handleData, control: control.memory.handle, slot: slot,
-      cpus: placement.slots[slot].cpus.indices, chunkSize: PoolLimits.maxChunk, maxTasks: maxTasksPerWorker,
+      cpus: pinned ? placement.slots[slot].cpus.indices : [], chunkSize: PoolLimits.maxChunk,
+      maxTasks: maxTasksPerWorker,
       doorbellPid: getpid(), doorbellFD: doorbell[1], forked: startMethod == .fork, timed: taskTimeout != nil)
     let name = "PoolWorker-\(slot)"
     let process: Multiprocessing.Process

@@ -32,6 +32,8 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
   public var startMethod: StartMethod { dispatcher.startMethod }
   /// The number of workers.
   public var workerCount: Int { dispatcher.placement.count }
+  /// Whether each worker is bound to its slot's CPUs.
+  public var isPinned: Bool { dispatcher.pinned }
   /// The process ids of the current workers.
   public var workerPIDs: [Int32] { dispatcher.workerPIDs }
 
@@ -42,26 +44,28 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
   ///   - topology: the machine to place on; this one by default.
   ///   - taskTimeout: the longest a task may run before its worker is killed and replaced.
   ///   - maxTasksPerWorker: replace each worker after this many tasks.
+  ///   - pinned: whether each worker is bound to its slot's CPUs (the default), or left for
+  ///     the operating system to place and move; the placement then only sets the count.
   ///   - kernel: applied to each input.
   /// - Throws: a ``SchedulerError`` for a bad placement, ``PoolError/invalidArgument(_:)``.
   public convenience init(
     placement: PlacementPolicy = .physicalCores, topology: Topology? = nil, taskTimeout: Duration? = nil,
-    maxTasksPerWorker: Int? = nil, kernel: @escaping @Sendable (Input) throws -> Output
+    maxTasksPerWorker: Int? = nil, pinned: Bool = true, kernel: @escaping @Sendable (Input) throws -> Output
   ) throws where Input: BitwiseCopyable, Output: BitwiseCopyable {
     try self.init(
       placement: placement, topology: topology, startMethod: .fork, taskTimeout: taskTimeout,
-      maxTasksPerWorker: maxTasksPerWorker, kernel: PoolKernel("", body: kernel))
+      maxTasksPerWorker: maxTasksPerWorker, pinned: pinned, kernel: PoolKernel("", body: kernel))
   }
 
   /// A pool of forked workers running a closure over `Codable` values.
   @_disfavoredOverload
   public convenience init(
     placement: PlacementPolicy = .physicalCores, topology: Topology? = nil, taskTimeout: Duration? = nil,
-    maxTasksPerWorker: Int? = nil, kernel: @escaping @Sendable (Input) throws -> Output
+    maxTasksPerWorker: Int? = nil, pinned: Bool = true, kernel: @escaping @Sendable (Input) throws -> Output
   ) throws where Input: Codable, Output: Codable {
     try self.init(
       placement: placement, topology: topology, startMethod: .fork, taskTimeout: taskTimeout,
-      maxTasksPerWorker: maxTasksPerWorker, kernel: PoolKernel("", body: kernel))
+      maxTasksPerWorker: maxTasksPerWorker, pinned: pinned, kernel: PoolKernel("", body: kernel))
   }
 
   /// A pool running a registered ``PoolKernel``, with any start method.
@@ -71,7 +75,7 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
   ///   limit, or a ``ProcessError`` (an unregistered kernel with spawn or forkserver).
   public init(
     placement: PlacementPolicy = .physicalCores, topology: Topology? = nil, startMethod: StartMethod = .fork,
-    taskTimeout: Duration? = nil, maxTasksPerWorker: Int? = nil, kernel: PoolKernel<Input, Output>
+    taskTimeout: Duration? = nil, maxTasksPerWorker: Int? = nil, pinned: Bool = true, kernel: PoolKernel<Input, Output>
   ) throws {
     if let maxTasksPerWorker, maxTasksPerWorker < 1 {
       throw PoolError.invalidArgument("maxTasksPerWorker must be at least 1, not \(maxTasksPerWorker)")
@@ -83,7 +87,7 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
     guard machine.isThisSystem else { throw SchedulerError.notThisSystem(source: machine.source.description) }
     let slots = try machine.placement(placement)
     dispatcher = try PoolDispatcher(
-      kernel: kernel, startMethod: startMethod, placement: slots, taskTimeout: taskTimeout,
+      kernel: kernel, startMethod: startMethod, placement: slots, pinned: pinned, taskTimeout: taskTimeout,
       maxTasksPerWorker: maxTasksPerWorker)
   }
 

@@ -12,6 +12,7 @@ struct WorkerPlan: Codable, Sendable {
   var channels: Data
   var control: SharedMemory.Handle
   var slot: Int
+  /// The CPUs to bind to; empty for an unpinned pool.
   var cpus: [Int]
   var chunkSize: Int
   var maxTasks: Int?
@@ -31,7 +32,7 @@ enum WorkerLoop {
     plan: WorkerPlan, channels: WorkerChannels<Input, Output>, control: PoolControl,
     kernel: (Input) throws -> Output
   ) throws {
-    try Topology.bindCallingThread(to: CPUSet(plan.cpus))
+    if !plan.cpus.isEmpty { try Topology.bindCallingThread(to: CPUSet(plan.cpus)) }
     let doorbell =
       plan.forked ? plan.doorbellFD : open("/proc/\(plan.doorbellPid)/fd/\(plan.doorbellFD)", O_WRONLY | O_CLOEXEC)
     try channels.serve(

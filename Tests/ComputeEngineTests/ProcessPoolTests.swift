@@ -55,6 +55,22 @@ import Testing
     #expect(Set(try pinned.map(Array(0..<100))) == [Int32(last)])
   }
 
+  @Test func unpinnedWorkersKeepTheParentsAffinity() throws {
+    let allowed = try Topology().allowedCPUs.count
+    // One slot, but not bound to it: the worker may run on every CPU the parent may.
+    let pool = try ProcessPool<Int, Int32>(placement: .cpus([0]), pinned: false) { _ in
+      var cpus = [Int32](repeating: 0, count: 1024)
+      return cs_sched_getaffinity(0, &cpus, 1024)
+    }
+    #expect(!pool.isPinned)
+    #expect(try pool.map([1, 2]) == [Int32(allowed), Int32(allowed)])
+    let pinned = try ProcessPool<Int, Int32>(placement: .cpus([0])) { _ in
+      var cpus = [Int32](repeating: 0, count: 1024)
+      return cs_sched_getaffinity(0, &cpus, 1024)
+    }
+    #expect(try pinned.map([1]) == [1])
+  }
+
   @Test(arguments: [StartMethod.spawn, .forkserver])
   func spawnedWorkersArePinnedToo(method: StartMethod) throws {
     _ = Fixture.ready
