@@ -420,37 +420,63 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     }
   }
 
-  /// Sends queued chunks to workers with room for them.
+  /// Sends queued chunks to workers with room for them: one chunk per worker per round, so
+  /// that the work spreads over every worker, except to workers whose tasks are short
+  /// (under ``PoolLimits/shortTaskNanoseconds``), which take all they have room for at once
+  /// and so fewer, larger batches.
   private func dispatchLocked() {
-    for worker in workers where !queue.isEmpty {
-      guard worker.timedOutTask == nil, !worker.down else { continue }
-      // Two chunks in flight keep a worker busy while the next is sent; small chunks get
-      // more, up to a few dozen tasks, so that a round trip per task is not the limit.
-      while !queue.isEmpty,
-        worker.pending.count < PoolLimits.chunksInFlight || worker.pendingTasks < PoolLimits.smallTasksInFlight,
-        worker.pendingTasks + queue[queue.count - 1].range.count <= PoolLimits.ringSlots / 2
-      {
-        var chunk = queue.removeLast()
-        if let quota = maxTasksPerWorker {
-          let room = quota - worker.sent
-          guard room > 0 else {
-            queue.append(chunk)
-            break
-          }
-          if chunk.range.count > room {
-            queue.append(Chunk(job: chunk.job, range: chunk.range.lowerBound + room..<chunk.range.upperBound))
-            chunk = Chunk(job: chunk.job, range: chunk.range.lowerBound..<chunk.range.lowerBound + room)
-          }
-        }
-        do {
-          try worker.channels.send(jobID: chunk.job.id, range: chunk.range, inputs: chunk.job.inputs)
-          worker.add(chunk)
-          worker.sent += chunk.range.count
-        } catch {
-          queue.append(chunk)
-          break
+    var sentAny = true
+    while sentAny, !queue.isEmpty {
+      sentAny = false
+      for worker in workers where !queue.isEmpty && hasRoom(worker) {
+        let short = (1..<PoolLimits.shortTaskNanoseconds).contains(control.status(worker.slot).taskNanoseconds)
+        while sendChunkLocked(to: worker) {
+          sentAny = true
+          guard short, !queue.isEmpty, hasRoom(worker) else { break }
         }
       }
+    }
+  }
+
+  /// Whether `worker` may take the next queued chunk. Two chunks keep a worker busy while
+  /// the next is sent; once the worker has timed its tasks it is given up to
+  /// ``PoolLimits/queuedWorkNanoseconds`` (10 ms) of them, so that short tasks do not wait on a round trip each
+  /// and long ones are not held by one worker while another is idle: a worker whose tasks
+  /// are longer than ``PoolLimits/longTaskNanoseconds`` (5 ms) holds one chunk at a time.
+  private func hasRoom(_ worker: Worker) -> Bool {
+    guard worker.timedOutTask == nil, !worker.down else { return false }
+    guard worker.pendingTasks + queue[queue.count - 1].range.count <= PoolLimits.ringSlots / 2 else { return false }
+    let taskNanoseconds = control.status(worker.slot).taskNanoseconds
+    if taskNanoseconds == 0 { return worker.pending.count < PoolLimits.chunksInFlight }
+    if taskNanoseconds >= PoolLimits.longTaskNanoseconds { return worker.pending.isEmpty }
+    return worker.pending.count < PoolLimits.chunksInFlight
+      || (worker.pending.count < PoolLimits.maxChunksInFlight
+        && worker.pendingTasks * taskNanoseconds < PoolLimits.queuedWorkNanoseconds)
+  }
+
+  /// Sends the next queued chunk (cut to the worker's task quota) to `worker`; false when
+  /// it could not take it.
+  private func sendChunkLocked(to worker: Worker) -> Bool {
+    var chunk = queue.removeLast()
+    if let quota = maxTasksPerWorker {
+      let room = quota - worker.sent
+      guard room > 0 else {
+        queue.append(chunk)
+        return false
+      }
+      if chunk.range.count > room {
+        queue.append(Chunk(job: chunk.job, range: chunk.range.lowerBound + room..<chunk.range.upperBound))
+        chunk = Chunk(job: chunk.job, range: chunk.range.lowerBound..<chunk.range.lowerBound + room)
+      }
+    }
+    do {
+      try worker.channels.send(jobID: chunk.job.id, range: chunk.range, inputs: chunk.job.inputs)
+      worker.add(chunk)
+      worker.sent += chunk.range.count
+      return true
+    } catch {
+      queue.append(chunk)
+      return false
     }
   }
 

@@ -55,8 +55,19 @@ enum PoolLimits {
   static let ringBytes = 4 << 20
   /// The largest chunk the dispatcher sends at once.
   static let maxChunk = 1024
-  /// Chunks a worker may hold at once (one running, one waiting).
+  /// Chunks a worker may hold at once (one running, one waiting) before it has timed its
+  /// tasks.
   static let chunksInFlight = 2
-  /// Tasks a worker may hold at once in small chunks.
-  static let smallTasksInFlight = 32
+  /// The most chunks a worker may hold at once: its results are matched to them one by one.
+  static let maxChunksInFlight = 32
+  /// Tasks longer than this count as long: their worker holds one chunk at a time (a round
+  /// trip to the dispatcher, tens of microseconds, is then under 1 % of a task).
+  static let longTaskNanoseconds = 5_000_000
+  /// Tasks shorter than this count as short: their worker takes every chunk it has room for
+  /// in one go.
+  static let shortTaskNanoseconds = 50_000
+  /// The work, in nanoseconds of the worker's measured time per task, a worker may be given
+  /// ahead: enough to cover many round trips to the dispatcher, little enough that the
+  /// last tasks of a job are not stuck behind a busy worker.
+  static let queuedWorkNanoseconds = 10_000_000
 }

@@ -156,8 +156,21 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
     let received = UnsafeMutableBufferPointer<TaskSlot<Input>>.allocate(capacity: chunkSize)
     defer { received.deallocate() }
     var processed = 0
+    var produced = 0
+    func send() throws {
+      try results.push(contentsOf: UnsafeBufferPointer(rebasing: resultBuffer[0..<produced]))
+      produced = 0
+      afterBatch()
+    }
     while case let count = try tasks.pop(into: received), count > 0 {
-      var produced = 0
+      // A pop may take several chunks. The worker times its tasks (after each in a small
+      // batch, whose tasks are long; every 16 in a large one) and publishes the time per
+      // task, from which the dispatcher decides how much work to give it ahead. Results also
+      // go back whenever ``PoolLimits/longTaskNanoseconds`` (5 ms) has passed, so that the dispatcher can hand
+      // the rest of the work to idle workers instead of waiting for the whole batch.
+      let checkMask = count <= 16 ? 0 : 15
+      var lastCheck = monotonicNanoseconds()
+      var lastSent = lastCheck
       for position in 0..<count {
         let index = received[position].index
         status.start(index)
@@ -167,11 +180,19 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
         } catch {
           try failures.send(TaskFailure(index: index, message: "\(error)"))
         }
+        if position & checkMask == checkMask {
+          let now = monotonicNanoseconds()
+          status.taskNanoseconds = max(1, (now - lastCheck) / (checkMask + 1))
+          lastCheck = now
+          if now - lastSent >= PoolLimits.longTaskNanoseconds {
+            try send()
+            lastSent = now
+          }
+        }
       }
       processed += count
       status.current = -1
-      try results.push(contentsOf: UnsafeBufferPointer(rebasing: resultBuffer[0..<produced]))
-      afterBatch()
+      try send()
       if let maxTasks, processed >= maxTasks { return }
     }
   }

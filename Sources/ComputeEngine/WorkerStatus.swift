@@ -57,9 +57,16 @@ struct WorkerStatus {
     nonmutating set { atomicStore(base + 8, newValue) }
   }
 
+  /// How long the worker's recent tasks took each, in nanoseconds; 0 until it knows.
+  var taskNanoseconds: Int {
+    get { atomicLoad(base + 16) }
+    nonmutating set { atomicStore(base + 16, newValue) }
+  }
+
   func clear() {
     current = -1
     startedAt = 0
+    taskNanoseconds = 0
   }
 
   /// Marks task `index` as the one running now.

@@ -55,6 +55,18 @@ import Testing
     #expect(Set(try pinned.map(Array(0..<100))) == [Int32(last)])
   }
 
+  @Test func longTasksAreSpreadOverEveryWorker() throws {
+    // Eight 30 ms tasks on two workers: each worker must run about half, not hoard them.
+    guard try Topology().cores.count >= 2 else { return }
+    let pool = try ProcessPool<Int, Int32>(placement: .cores(2)) { _ in
+      usleep(30_000)
+      return getpid()
+    }
+    let counts = Dictionary(grouping: try pool.map(Array(0..<8)), by: { $0 }).mapValues(\.count)
+    #expect(counts.count == 2)
+    #expect(counts.values.allSatisfy { $0 >= 3 })
+  }
+
   @Test func unpinnedWorkersKeepTheParentsAffinity() throws {
     let allowed = try Topology().allowedCPUs.count
     // One slot, but not bound to it: the worker may run on every CPU the parent may.
