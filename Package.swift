@@ -56,6 +56,7 @@ let package = Package(
       dependencies: [
         "Scheduler", "Multiprocessing", "ComputeEngine", "Kernels",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Atomics", package: "swift-atomics"),
       ]
     ),
     .executableTarget(

@@ -6,5 +6,5 @@ enum BenchEntryPoints {
   static let empty = EntryPoint<Int>("empty") { _ in }
 
   /// Every entry point, registered first thing in `main`.
-  static let all: [any AnyEntryPoint] = [empty]
+  static let all: [any AnyEntryPoint] = [empty, Workload.poolKernel]
 }

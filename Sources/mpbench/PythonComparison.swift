@@ -1,0 +1,124 @@
+import ArgumentParser
+import Foundation
+import Scheduler
+
+/// `--compare-python`: the project's Python reference (Scripts/mpbench_reference.py) and
+/// this engine on the same kernels and sizes, in the same run.
+struct PythonComparison {
+  /// Python's and our figures for one kernel and mode.
+  struct Entry: Codable {
+    let kernel: String
+    /// serial, pool (multiprocessing.Pool / forked ProcessPool) or threads.
+    let mode: String
+    let workers: Int
+    let pythonMedian: Double
+    let swiftMedian: Double
+    /// Python's wall over ours.
+    let ratio: Double
+    let pythonSpeedup: Double
+    let swiftSpeedup: Double
+  }
+
+  /// The comparison's outcome.
+  struct Result: Codable {
+    let pythonVersion: String
+    let units: Int
+    let parameters: [String: Int]
+    let entries: [Entry]
+
+    func printTable() {
+      print("\nPython \(pythonVersion) reference, same kernels and sizes (\(units) units), median of the runs")
+      print(
+        "  kernel        mode       workers   Python s    Swift s   Python/Swift   speedup Python  speedup Swift")
+      for entry in entries {
+        print(
+          String(
+            format: "  %-13@ %-10@ %7d %10.4f %10.4f %13.1f× %15.2f× %13.2f×", entry.kernel, entry.mode, entry.workers,
+            entry.pythonMedian, entry.swiftMedian, entry.ratio, entry.pythonSpeedup, entry.swiftSpeedup))
+      }
+    }
+  }
+
+  /// The rows the script prints.
+  private struct PythonOutput: Decodable {
+    struct Row: Decodable {
+      let kernel: String
+      let mode: String
+      let workers: Int
+      let median: Double
+      let checksum: UInt64
+    }
+    let python: String
+    let rows: [Row]
+  }
+
+  let python: String
+  let script: String
+  let workers: Int
+  let repetitions: Int
+  let slots: [Slot]
+  /// Sizes Python finishes in seconds: the reference kernel at KERNEL.md's py size per unit.
+  let units = 16
+  let parameters: [KernelKind: Int] = [.monteCarlo: 65_536, .allocation: 20_000, .imbalanced: 4096]
+
+  func run(progress: Progress) throws -> Result {
+    let kinds: [KernelKind] = [.monteCarlo, .allocation, .imbalanced]
+    progress.total += 1 + kinds.count * 3 * repetitions
+    progress.step("Python reference (multiprocessing.Pool and threads)", 0)
+    let output = try runScript()
+    var entries: [Entry] = []
+    for kind in kinds {
+      let workload = Workload(kind, units: units, parameter: parameters[kind]!)
+      var swiftSerial = 0.0
+      var reference: UInt64?
+      for (name, mode) in [("serial", ScalingMode.serial), ("pool", .poolFork), ("threads", .threadsPinned)] {
+        let count = mode == .serial ? 1 : workers
+        guard let theirs = output.rows.first(where: { $0.kernel == kind.rawValue && $0.mode == name }) else {
+          throw ValidationError("the Python reference printed no \(kind.rawValue) \(name) row")
+        }
+        let measured = try ScalingRunner(workload: workload, mode: mode, slots: Array(slots.prefix(count)))
+          .measure(repetitions: repetitions, reference: reference) {
+            progress.step("Swift side of the Python comparison: \(kind.rawValue) \(name)", $0)
+          }
+        guard measured.checksum == theirs.checksum else {
+          throw ValidationError(
+            "\(kind.rawValue): Python's checksum \(theirs.checksum) differs from ours, \(measured.checksum)")
+        }
+        reference = measured.checksum
+        let ours = Statistics(measured.walls).median
+        if mode == .serial { swiftSerial = ours }
+        let pythonSerial = output.rows.first { $0.kernel == kind.rawValue && $0.mode == "serial" }!.median
+        entries.append(
+          Entry(
+            kernel: kind.rawValue, mode: name, workers: count, pythonMedian: theirs.median, swiftMedian: ours,
+            ratio: theirs.median / ours, pythonSpeedup: pythonSerial / theirs.median, swiftSpeedup: swiftSerial / ours))
+      }
+    }
+    return Result(
+      pythonVersion: output.python, units: units,
+      parameters: Dictionary(uniqueKeysWithValues: parameters.map { ($0.key.rawValue, $0.value) }), entries: entries)
+  }
+
+  private func runScript() throws -> PythonOutput {
+    guard FileManager.default.fileExists(atPath: script) else {
+      throw ValidationError("no Python reference at '\(script)': run from the repository root or pass --python-script")
+    }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [
+      python, script, "--workers", "\(workers)", "--repetitions", "\(repetitions)", "--units", "\(units)",
+      "--mc-samples", "\(parameters[.monteCarlo]!)", "--alloc-words", "\(parameters[.allocation]!)",
+      "--imbalanced-base", "\(parameters[.imbalanced]!)",
+    ]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+      throw ValidationError(
+        "the Python reference '\(python) \(script)' failed with status \(process.terminationStatus)")
+    }
+    return try JSONDecoder().decode(PythonOutput.self, from: data)
+  }
+}

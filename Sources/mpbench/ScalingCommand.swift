@@ -1,0 +1,190 @@
+import ArgumentParser
+import Foundation
+import Kernels
+import Scheduler
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// `mpbench scaling`: each kernel in each mode with 1…N workers — serial `run()`, threads,
+/// process pools and `parallelMap` — timed, checked and set side by side.
+struct ScalingCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "scaling",
+    abstract: "Compare processes, threads and serial runs on every kernel, 1 to N workers.",
+    discussion: """
+      Every run's checksum is verified: a wrong result fails the command. Speedup is the
+      serial median over the mode's median, measured in the same run; efficiency is speedup
+      over workers; overhead per task is (wall × workers − serial wall) ÷ units.
+      """
+  )
+
+  @Option(parsing: .upToNextOption, help: "Kernels to run (default: all).")
+  var kernels: [KernelKind] = KernelKind.allCases
+
+  @Option(parsing: .upToNextOption, help: "Modes to run (default: all; serial always runs).")
+  var modes: [ScalingMode] = ScalingMode.allCases
+
+  @Option(help: "Worker counts, as 1,2,4 (default: 1, 2, 4, … up to the physical cores, and that count).")
+  var workers: String?
+
+  @Flag(help: "Go up to the logical CPUs (hardware threads) instead of the physical cores.")
+  var logical = false
+
+  @Option(help: "Repetitions of each run (the median is reported).")
+  var repetitions = 3
+
+  @Option(help: "Untimed runs before the timed ones (first touches of memory, warm caches).")
+  var warmups = 1
+
+  @Option(help: "Work units per kernel (default: 4 × the largest worker count, at least 8).")
+  var units: Int?
+
+  @Option(help: "Multiplies each unit's work (not the triad's array size).")
+  var scale = 1.0
+
+  @Flag(help: "Print JSON instead of a table.")
+  var json = false
+
+  @Option(help: "Write a chart of speedup against workers to this SVG file.")
+  var plot: String?
+
+  @Flag(help: "Also run the project's Python reference (multiprocessing.Pool, threads) and print the ratios.")
+  var comparePython = false
+
+  @Option(help: "The Python interpreter for --compare-python.")
+  var python = "python3"
+
+  @Option(help: "The Python reference script for --compare-python.")
+  var pythonScript = "Scripts/mpbench_reference.py"
+
+  func validate() throws {
+    guard repetitions > 0 else { throw ValidationError("--repetitions must be positive, not \(repetitions)") }
+    guard warmups >= 0 else { throw ValidationError("--warmups must not be negative, not \(warmups)") }
+    guard scale > 0 else { throw ValidationError("--scale must be positive, not \(scale)") }
+    if let units, units < 1 { throw ValidationError("--units must be positive, not \(units)") }
+    if let workers { _ = try Self.parseCounts(workers) }
+  }
+
+  static func parseCounts(_ text: String) throws -> [Int] {
+    let counts = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard !counts.isEmpty, counts.allSatisfy({ ($0 ?? 0) > 0 }) else {
+      throw ValidationError("--workers takes positive counts separated by commas, as 1,2,4, not '\(text)'")
+    }
+    return counts.map { $0! }
+  }
+
+  func run() throws {
+    let machine = try Topology.current()
+    let physical = try machine.placement(.physicalCores).slots
+    let siblings = try machine.placement(.logicalCPUs).slots.filter { slot in !physical.contains(slot) }
+    let available = logical ? physical + siblings : physical
+    let counts = try workers.map(Self.parseCounts) ?? Self.defaultCounts(upTo: available.count)
+    if let largest = counts.max(), largest > available.count {
+      throw ValidationError("\(largest) workers asked for, but this machine offers \(available.count)")
+    }
+    let unitCount = units ?? max(8, 4 * (counts.max() ?? 1))
+    let lastLevelCache = Int(
+      machine.caches.filter { $0.kind != .instruction }.max { $0.level < $1.level }?.sizeBytes ?? 0)
+    let workloads = kernels.map {
+      Workload($0, units: unitCount, parameter: Self.parameter($0, scale: scale, lastLevelCache: lastLevelCache))
+    }
+    let parallelModes = modes.filter { $0 != .serial }
+    let progress = Progress(
+      total: workloads.reduce(0) { sum, workload in
+        sum + (warmups + repetitions) * (1 + counts.count * parallelModes.filter { $0.supports(workload.kind) }.count)
+      })
+
+    var report = ScalingReport(
+      machine: machine.description, units: unitCount, repetitions: repetitions,
+      parameters: Dictionary(uniqueKeysWithValues: workloads.map { ($0.kind.rawValue, $0.parameter) }))
+    for workload in workloads {
+      let serial = try ScalingRunner(workload: workload, mode: .serial, slots: [available[0]])
+        .measure(repetitions: repetitions, warmups: warmups, reference: nil) {
+          progress.step("\(workload.kind.rawValue): serial", $0)
+        }
+      let serialMedian = Statistics(serial.walls).median
+      report.add(workload, .serial, workers: 1, walls: serial.walls, serial: serialMedian)
+      for mode in parallelModes where mode.supports(workload.kind) {
+        for count in counts {
+          let runner = ScalingRunner(workload: workload, mode: mode, slots: Array(available.prefix(count)))
+          let measured = try runner.measure(repetitions: repetitions, warmups: warmups, reference: serial.checksum) {
+            progress.step("\(workload.kind.rawValue): \(mode.rawValue) × \(count)", $0)
+          }
+          report.add(workload, mode, workers: count, walls: measured.walls, serial: serialMedian)
+        }
+      }
+    }
+    if comparePython {
+      report.python = try PythonComparison(
+        python: python, script: pythonScript, workers: counts.max() ?? 1, repetitions: repetitions,
+        slots: Array(available.prefix(counts.max() ?? 1))
+      ).run(progress: progress)
+    }
+    progress.finish()
+
+    if let plot {
+      try ScalingChart(report: report).svg().write(toFile: plot, atomically: true, encoding: .utf8)
+    }
+    if json {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+      print(String(decoding: try encoder.encode(report), as: UTF8.self))
+    } else {
+      report.printTable()
+      if let plot { print("\nchart: \(plot)") }
+    }
+  }
+
+  /// 1, 2, 4, … below `limit`, and `limit`.
+  static func defaultCounts(upTo limit: Int) -> [Int] {
+    var counts: [Int] = []
+    var count = 1
+    while count < limit {
+      counts.append(count)
+      count *= 2
+    }
+    return counts + [limit]
+  }
+
+  /// Each kernel's per-unit work by default: about 15–25 ms a unit on this project's
+  /// machine; the triad's three arrays take 1.2 times the last-level cache.
+  static func parameter(_ kind: KernelKind, scale: Double, lastLevelCache: Int) -> Int {
+    let base =
+      switch kind {
+      case .monteCarlo: 1 << 23
+      case .triad: Triad.elements(lastLevelCacheBytes: lastLevelCache * 6 / 10)
+      case .allocation: 60_000
+      case .contendedPacked, .contendedPadded: 1 << 21
+      case .imbalanced: 1 << 20
+      }
+    return kind == .triad ? base : max(1, Int(Double(base) * scale))
+  }
+}
+
+/// A progress line on standard error while the suite runs, when that is a terminal.
+final class Progress: @unchecked Sendable {
+  // @unchecked: used from the main thread only.
+  /// The planned number of steps.
+  var total: Int
+  private var done = 0
+  private let visible = isatty(STDERR_FILENO) == 1
+
+  init(total: Int) {
+    self.total = total
+  }
+
+  /// Counts one repetition of `what` and shows it.
+  func step(_ what: String, _ repetition: Int) {
+    done += 1
+    guard visible else { return }
+    FileHandle.standardError.write(Data("\r\u{1B}[K[\(done)/\(total)] \(what), run \(repetition + 1)".utf8))
+  }
+
+  /// Clears the progress line.
+  func finish() {
+    guard visible else { return }
+    FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+  }
+}
