@@ -41,7 +41,7 @@ struct ScalingCommand: ParsableCommand {
   @Option(help: "Work units per kernel (default: 4 × the largest worker count, at least 8).")
   var units: Int?
 
-  @Option(help: "Multiplies each unit's work (not the triad's array size).")
+  @Option(help: "Multiplies each unit's work (for the triad, its array size: below 1 the arrays may fit in cache).")
   var scale = 1.0
 
   @Flag(help: "Print JSON instead of a table.")
@@ -148,7 +148,7 @@ struct ScalingCommand: ParsableCommand {
     return counts + [limit]
   }
 
-  /// Each kernel's per-unit work by default: about 15–25 ms a unit on this project's
+  /// Each kernel's per-unit work at scale 1: about 15–25 ms a unit on this project's
   /// machine; the triad's three arrays take 1.2 times the last-level cache.
   static func parameter(_ kind: KernelKind, scale: Double, lastLevelCache: Int) -> Int {
     let base =
@@ -159,7 +159,7 @@ struct ScalingCommand: ParsableCommand {
       case .contendedPacked, .contendedPadded: 1 << 21
       case .imbalanced: 1 << 20
       }
-    return kind == .triad ? base : max(1, Int(Double(base) * scale))
+    return max(1, Int(Double(base) * scale))
   }
 }
 

@@ -4,11 +4,17 @@ import ArgumentParser
 struct SuiteCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "suite",
-    abstract: "Run the machine summary and every benchmark in one go (the default)."
+    abstract: "Run the machine summary and every benchmark in one go (the default, about 2 minutes)."
   )
 
   @Option(help: "Repetitions of each measurement (the median is reported).")
   var repetitions = 5
+
+  @Option(help: "Write the scaling chart (speedup against workers) to this SVG file.")
+  var plot: String?
+
+  @Flag(help: "Leave out the comparison with the Python reference.")
+  var noPython = false
 
   func run() throws {
     func section(_ title: String) { print("\n== \(title) ==") }
@@ -22,5 +28,10 @@ struct SuiteCommand: ParsableCommand {
     try RingsCommand.parse(["--repetitions", "\(repetitions)", "--items", "4000000"]).run()
     section("process pool")
     try PoolCommand.parse(["--repetitions", "\(repetitions)"]).run()
+    section("processes vs threads vs serial run(), every kernel")
+    var scaling = ["--repetitions", "3"]
+    if let plot { scaling += ["--plot", plot] }
+    if !noPython { scaling.append("--compare-python") }
+    try ScalingCommand.parse(scaling).run()
   }
 }
