@@ -92,6 +92,9 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
     tasks = try SlotRing(capacity: capacity, mode: .singleProducerSingleConsumer)
     results = try SlotRing(capacity: capacity, mode: .singleProducerSingleConsumer)
     failures = try ByteRing(capacity: 64 * 1024)
+    // A worker reports a kernel's error as JSON: run that path once here, before any fork
+    // (see ByteChannels.warmUp).
+    _ = try? JSONEncoder().encode(TaskFailure(index: 0, message: ""))
   }
 
   init(handleData: Data) throws {
@@ -211,6 +214,23 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
   init(capacity: Int) throws {
     tasks = try ByteRing(capacity: capacity)
     results = try ByteRing(capacity: capacity)
+    Self.warmUp()
+  }
+
+  /// Runs the JSON paths a worker takes, once, in the parent before any worker is forked.
+  ///
+  /// A forked child has only the thread that forked; if another thread of the parent held
+  /// the Swift runtime's metadata lock at that moment, the child deadlocks the first time it
+  /// instantiates generic metadata the parent never did (seen in the JSON decoder's keyed
+  /// containers). Metadata the parent already made is found without that lock.
+  private static func warmUp() {
+    let encoder = JSONEncoder()
+    let decoder = JSONDecoder()
+    let empty = Data(#"[{"index":0,"failure":""}]"#.utf8)
+    _ = try? decoder.decode([Indexed<Input>].self, from: empty)
+    _ = try? decoder.decode([Indexed<Output>].self, from: empty)
+    _ = try? encoder.encode([Indexed<Input>(index: 0, value: nil, failure: "")])
+    _ = try? encoder.encode([Indexed<Output>(index: 0, value: nil, failure: "")])
   }
 
   init(handleData: Data) throws {
