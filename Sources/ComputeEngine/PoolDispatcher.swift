@@ -420,19 +420,22 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     }
   }
 
-  /// Sends queued chunks to workers with room for them: one chunk per worker per round, so
-  /// that the work spreads over every worker, except to workers whose tasks are short
-  /// (under ``PoolLimits/shortTaskNanoseconds``), which take all they have room for at once
-  /// and so fewer, larger batches.
+  /// Sends queued chunks to workers with room for them, in rounds so that the work spreads
+  /// over every worker: one chunk per worker per round, except to workers whose tasks are
+  /// short (under ``PoolLimits/shortTaskNanoseconds``), which take up to their share of the
+  /// queue at once and so fewer, larger batches.
   private func dispatchLocked() {
     var sentAny = true
     while sentAny, !queue.isEmpty {
       sentAny = false
+      let share = (queue.count + workers.count - 1) / workers.count
       for worker in workers where !queue.isEmpty && hasRoom(worker) {
         let short = (1..<PoolLimits.shortTaskNanoseconds).contains(control.status(worker.slot).taskNanoseconds)
+        var sent = 0
         while sendChunkLocked(to: worker) {
           sentAny = true
-          guard short, !queue.isEmpty, hasRoom(worker) else { break }
+          sent += 1
+          guard short, sent < share, !queue.isEmpty, hasRoom(worker) else { break }
         }
       }
     }
@@ -440,7 +443,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
 
   /// Whether `worker` may take the next queued chunk. Two chunks keep a worker busy while
   /// the next is sent; once the worker has timed its tasks it is given up to
-  /// ``PoolLimits/queuedWorkNanoseconds`` (10 ms) of them, so that short tasks do not wait on a round trip each
+  /// ``PoolLimits/queuedWorkNanoseconds`` (1 ms) of them, so that short tasks do not wait on a round trip each
   /// and long ones are not held by one worker while another is idle: a worker whose tasks
   /// are longer than ``PoolLimits/longTaskNanoseconds`` (5 ms) holds one chunk at a time.
   private func hasRoom(_ worker: Worker) -> Bool {

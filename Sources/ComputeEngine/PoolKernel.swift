@@ -69,5 +69,5 @@ enum PoolLimits {
   /// The work, in nanoseconds of the worker's measured time per task, a worker may be given
   /// ahead: enough to cover many round trips to the dispatcher, little enough that the
   /// last tasks of a job are not stuck behind a busy worker.
-  static let queuedWorkNanoseconds = 10_000_000
+  static let queuedWorkNanoseconds = 1_000_000
 }
