@@ -12,7 +12,10 @@ struct PythonComparison {
     let mode: String
     let workers: Int
     let pythonMedian: Double
+    /// Our wall for the same job: the wall of `swiftRounds` jobs in a row ÷ swiftRounds.
     let swiftMedian: Double
+    /// How many times over we ran the job, so that the run lasts long enough to time.
+    let swiftRounds: Int
     /// Python's wall over ours.
     let ratio: Double
     let pythonSpeedup: Double
@@ -27,14 +30,16 @@ struct PythonComparison {
     let entries: [Entry]
 
     func printTable() {
-      print("\nPython \(pythonVersion) reference, same kernels and sizes (\(units) units), median of the runs")
-      print(
-        "  kernel        mode       workers   Python s    Swift s   Python/Swift   speedup Python  speedup Swift")
+      print("\nPython \(pythonVersion) reference: the same kernels, unit sizes and checksums (\(units) units)")
+      print("  (Swift runs each job many times in a row to be timed well; its wall is divided back.)")
+      print("  kernel        mode      workers   Python s    Swift s   Python/Swift   speedup Python   speedup Swift")
       for entry in entries {
+        let numbers = String(
+          format: "%7d %10.4f %10.5f %13.1f× %15.2f× %15.2f×", entry.workers, entry.pythonMedian, entry.swiftMedian,
+          entry.ratio, entry.pythonSpeedup, entry.swiftSpeedup)
         print(
-          String(
-            format: "  %-13@ %-10@ %7d %10.4f %10.4f %13.1f× %15.2f× %13.2f×", entry.kernel, entry.mode, entry.workers,
-            entry.pythonMedian, entry.swiftMedian, entry.ratio, entry.pythonSpeedup, entry.swiftSpeedup))
+          "  " + entry.kernel.padding(toLength: 14, withPad: " ", startingAt: 0)
+            + entry.mode.padding(toLength: 9, withPad: " ", startingAt: 0) + numbers)
       }
     }
   }
@@ -68,7 +73,12 @@ struct PythonComparison {
     let output = try runScript()
     var entries: [Entry] = []
     for kind in kinds {
+      // Python's sizes take a few milliseconds here: a timed run does the same job `rounds`
+      // times over, so that a serial run lasts about 0.15 s.
       let workload = Workload(kind, units: units, parameter: parameters[kind]!)
+      let trial = try ScalingRunner(workload: workload, mode: .serial, slots: [slots[0]])
+        .measure(repetitions: 1, reference: nil) { _ in }
+      let rounds = max(1, Int((0.15 / max(trial.walls[0], 1e-6)).rounded()))
       var swiftSerial = 0.0
       var reference: UInt64?
       for (name, mode) in [("serial", ScalingMode.serial), ("pool", .poolFork), ("threads", .threadsPinned)] {
@@ -76,21 +86,24 @@ struct PythonComparison {
         guard let theirs = output.rows.first(where: { $0.kernel == kind.rawValue && $0.mode == name }) else {
           throw ValidationError("the Python reference printed no \(kind.rawValue) \(name) row")
         }
-        let measured = try ScalingRunner(workload: workload, mode: mode, slots: Array(slots.prefix(count)))
-          .measure(repetitions: repetitions, reference: reference) {
-            progress.step("Swift side of the Python comparison: \(kind.rawValue) \(name)", $0)
-          }
-        guard measured.checksum == theirs.checksum else {
+        let measured = try ScalingRunner(
+          workload: workload, mode: mode, slots: Array(slots.prefix(count)), rounds: rounds
+        )
+        .measure(repetitions: repetitions, reference: reference) {
+          progress.step("Swift side of the Python comparison: \(kind.rawValue) \(name)", $0)
+        }
+        guard trial.checksum == theirs.checksum else {
           throw ValidationError(
-            "\(kind.rawValue): Python's checksum \(theirs.checksum) differs from ours, \(measured.checksum)")
+            "\(kind.rawValue): Python's checksum \(theirs.checksum) differs from ours, \(trial.checksum)")
         }
         reference = measured.checksum
-        let ours = Statistics(measured.walls).median
+        let ours = Statistics(measured.walls).median / Double(rounds)
         if mode == .serial { swiftSerial = ours }
         let pythonSerial = output.rows.first { $0.kernel == kind.rawValue && $0.mode == "serial" }!.median
         entries.append(
           Entry(
             kernel: kind.rawValue, mode: name, workers: count, pythonMedian: theirs.median, swiftMedian: ours,
+            swiftRounds: rounds,
             ratio: theirs.median / ours, pythonSpeedup: pythonSerial / theirs.median, swiftSpeedup: swiftSerial / ours))
       }
     }

@@ -57,6 +57,8 @@ struct ScalingRunner {
   let mode: ScalingMode
   /// Where the workers go: slot `i` for worker `i`.
   let slots: [Slot]
+  /// How many times over one timed run does the whole job.
+  var rounds = 1
 
   /// Times `repetitions` runs after `warmups` untimed ones, checking every checksum against
   /// `reference`; returns the wall times in seconds and the checksum. A pool is started
@@ -82,9 +84,11 @@ struct ScalingRunner {
     var checksum: UInt64 = 0
     for repetition in 0..<warmups + repetitions {
       progress(repetition)
-      workload.prepare()
       let started = ContinuousClock.now
-      checksum = try run(pool, team)
+      for _ in 0..<rounds {
+        workload.prepare()
+        checksum = try run(pool, team)
+      }
       if repetition >= warmups { walls.append((ContinuousClock.now - started).microseconds / 1e6) }
       try workload.verify(checksum, reference: reference, mode: "\(mode.rawValue) × \(slots.count)")
     }
