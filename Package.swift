@@ -42,7 +42,7 @@ let package = Package(
     .target(
       name: "ComputeEngine",
       dependencies: [
-        "Scheduler", "Multiprocessing",
+        "Scheduler", "Multiprocessing", "Kernels",
         .product(name: "Atomics", package: "swift-atomics"),
         .product(name: "Logging", package: "swift-log"),
       ]
@@ -68,7 +68,7 @@ let package = Package(
     ),
     .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "CSystemShims"]),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
-    .testTarget(name: "MPBenchTests", dependencies: ["mpbench"]),
+    .testTarget(name: "MPBenchTests", dependencies: ["mpbench", "mpload"]),
     .target(
       name: "TestEntryPoints", dependencies: ["Multiprocessing", "ComputeEngine", "Kernels", "CSystemShims"],
       path: "Tests/TestEntryPoints"),

@@ -153,8 +153,11 @@ public final class Topology: @unchecked Sendable {
     }
   }
 
-  /// Throws unless `cpu` is a CPU this process may use.
-  func checkAllowed(_ cpu: Int) throws {
+  /// Throws unless `cpu` (an operating-system index) is a CPU this process may use.
+  ///
+  /// - Throws: ``SchedulerError/unknownCPU(_:existing:)`` for a CPU the machine lacks,
+  ///   ``SchedulerError/cpuNotAllowed(_:allowed:)`` for one outside this process's CPUs.
+  public func checkAllowed(_ cpu: Int) throws {
     guard allowedCPUs.contains(cpu) else {
       if existingCPUs.contains(cpu) {
         throw SchedulerError.cpuNotAllowed(cpu, allowed: allowedCPUs)

@@ -10,7 +10,7 @@ struct MPBench: ParsableCommand {
     abstract: "Benchmarks worker processes against threads and in-process runs.",
     subcommands: [
       SuiteCommand.self, TopologyCommand.self, ProcessStartCommand.self, SyncCommand.self, RingsCommand.self,
-      PoolCommand.self, ScalingCommand.self,
+      PoolCommand.self, ScalingCommand.self, LoadCommand.self,
     ],
     defaultSubcommand: SuiteCommand.self
   )

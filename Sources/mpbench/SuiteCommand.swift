@@ -33,5 +33,7 @@ struct SuiteCommand: ParsableCommand {
     if let plot { scaling += ["--plot", plot] }
     if !noPython { scaling.append("--compare-python") }
     try ScalingCommand.parse(scaling).run()
+    section("load generator accuracy (mpload's engine)")
+    try LoadCommand.parse([]).run()
   }
 }

@@ -1,14 +1,185 @@
 import ArgumentParser
+import ComputeEngine
+import Dispatch
+import Foundation
+import Scheduler
 
-/// The CPU load generator. Its engine lands with the process pool; until then it says so.
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The CPU load generator: holds chosen CPUs at a chosen load, measured and corrected.
 @main
 struct MPLoad: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "mpload",
-    abstract: "Hold chosen CPUs at a chosen load (not available yet: see the project's issue list)."
+    abstract: "Hold chosen CPUs at a chosen load, like stress-ng --cpu-load, but measured and corrected.",
+    discussion: """
+      One worker process per CPU, pinned to it, works for part of every period and sleeps for
+      the rest; each period is corrected by the CPU time the worker actually got. On a terminal
+      a live display shows each CPU's target, achieved load (the worker's CPU time), the load
+      /proc/stat sees and the work rate; at the end (or on SIGINT/SIGTERM, within a second) a
+      report. Examples:
+        mpload --cpus physical --load 50 --duration 30s
+        mpload --cpus 0-1 --profile sine:20s:20-80 --duration 2m --json
+      """
   )
 
+  @Option(help: "CPUs to load: all, physical (one per core), or a list such as 0-3,8.")
+  var cpus = "all"
+
+  @Option(help: "Target load in percent (0–100) for the constant profile.")
+  var load = "100"
+
+  @Option(help: "How long to run (500ms, 30s, 2m, 1h; a bare number is seconds). Default: until stopped.")
+  var duration: String?
+
+  @Option(help: "The work: \(LoadMethod.allCases.map(\.rawValue).joined(separator: ", ")).")
+  var method = LoadMethod.monteCarlo.rawValue
+
+  @Option(help: "constant, ramp:FROM-TO, sine:PERIOD:LOW-HIGH or steps:L1,L2,… (loads in percent).")
+  var profile = "constant"
+
+  @Option(help: "The duty-cycle period (1ms–1s).")
+  var period = "100ms"
+
+  @Option(help: "How often to sample and refresh the display.")
+  var interval = "1s"
+
+  @Flag(help: "Print the report as JSON.")
+  var json = false
+
+  /// The parsed command line.
+  struct Settings {
+    var cpus: [Int]
+    var profile: LoadProfile
+    var duration: Duration?
+    var method: LoadMethod
+    var period: Duration
+    var interval: Duration
+  }
+
+  func settings() throws -> Settings {
+    do {
+      let loadValue = try LoadProfile.percent(load)
+      let profile = try LoadProfile(parsing: profile, load: loadValue)
+      let duration = try duration.map(parseDuration)
+      if let duration, duration <= .zero { throw LoadError.invalidDuration(self.duration!) }
+      if profile.needsDuration, duration == nil { throw LoadError.profileNeedsDuration(self.profile) }
+      guard let period = try? parseDuration(period), (.milliseconds(1)...(.seconds(1))).contains(period) else {
+        throw LoadError.invalidPeriod(self.period)
+      }
+      let interval = try parseDuration(interval)
+      guard interval >= .milliseconds(100) else {
+        throw LoadError.invalidDuration("\(self.interval) (the interval is at least 100ms)")
+      }
+      return Settings(
+        cpus: try Self.parseCPUs(cpus), profile: profile, duration: duration, method: try LoadMethod(parsing: method),
+        period: period, interval: interval)
+    } catch let error as LoadError {
+      throw ValidationError(error.description)
+    }
+  }
+
+  static func parseCPUs(_ text: String) throws -> [Int] {
+    let machine = try Topology.current()
+    switch text {
+    case "all": return machine.allowedCPUs.indices
+    case "physical": return try machine.placement(.physicalCores).slots.map { $0.cpus.indices[0] }
+    default:
+      var cpus: [Int] = []
+      do {
+        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+          cpus += try CPUSet(parsing: String(part)).indices
+        }
+      } catch {
+        throw ValidationError("invalid CPU list '\(text)': use all, physical or a list such as 0-3,8")
+      }
+      for cpu in cpus {
+        do { try machine.checkAllowed(cpu) } catch { throw ValidationError("\(error)") }
+      }
+      guard Set(cpus).count == cpus.count else { throw ValidationError("CPU list '\(text)' names a CPU twice") }
+      return cpus
+    }
+  }
+
+  func validate() throws {
+    _ = try settings()
+  }
+
   func run() throws {
-    throw ValidationError("mpload's load engine is not built yet; it needs the process pool")
+    let settings = try settings()
+    // Signals are taken by a dispatch source once the workers run; until then, and in the
+    // workers (forked with this disposition), they are ignored.
+    signal(SIGINT, SIG_IGN)
+    signal(SIGTERM, SIG_IGN)
+    let generator = try LoadGenerator(
+      cpus: settings.cpus, profile: settings.profile, duration: settings.duration, method: settings.method,
+      period: settings.period)
+    try generator.start()
+
+    let wake = DispatchSemaphore(value: 0)
+    let received = SignalBox()
+    let sources = [SIGINT, SIGTERM].map { number in
+      let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+      source.setEventHandler {
+        received.set(number)
+        wake.signal()
+      }
+      source.resume()
+      return source
+    }
+    defer { sources.forEach { $0.cancel() } }
+
+    var report = LoadReport(
+      method: settings.method, profile: settings.profile, duration: settings.duration, period: settings.period)
+    let display = LiveDisplay(enabled: isatty(STDOUT_FILENO) == 1 && !json)
+    // The baseline once every worker runs its loop, so that no interval holds a start.
+    let started = ContinuousClock.now
+    while generator.sample().contains(where: { $0.pid == 0 }), ContinuousClock.now - started < .seconds(2) {
+      usleep(1000)
+    }
+    _ = report.record(generator.sample(), at: generator.elapsed)
+    while true {
+      var next = settings.interval
+      if let duration = settings.duration { next = min(next, max(duration - generator.elapsed, .zero)) }
+      let deadline = DispatchTime.now() + .nanoseconds(Int(next.nanosecondsValue))
+      if wake.wait(timeout: deadline) == .success { break }
+      let samples = generator.sample()
+      if let intervals = report.record(samples, at: generator.elapsed) { display.show(samples, intervals) }
+      if let duration = settings.duration, generator.elapsed >= duration { break }
+      if generator.isDone { break }
+    }
+    let final = generator.sample()
+    let elapsed = generator.elapsed
+    generator.stop()
+    display.clear()
+    report.interruptedBy = received.name
+    report.failedWorkers = generator.failedWorkers.map { cpu, code in
+      "CPU \(cpu): " + (code < 0 ? "killed by signal \(-code)" : "exit code \(code)")
+    }
+    report.finish(final, elapsed: elapsed)
+    if json {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+      print(String(decoding: try encoder.encode(report), as: UTF8.self))
+    } else {
+      report.printTable()
+    }
+    if !report.failedWorkers.isEmpty { throw ExitCode(2) }
+  }
+}
+
+/// The signal that stopped the run, set from the signal source's queue.
+final class SignalBox: @unchecked Sendable {
+  // @unchecked: guarded by the lock.
+  private let lock = NSLock()
+  private var number: Int32?
+
+  func set(_ signal: Int32) { lock.withLock { number = number ?? signal } }
+
+  /// SIGINT or SIGTERM, if one came.
+  var name: String? {
+    lock.withLock { number.map { $0 == SIGINT ? "SIGINT" : "SIGTERM" } }
   }
 }

@@ -1,0 +1,160 @@
+import Foundation
+import Multiprocessing
+import Scheduler
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Holds chosen CPUs at a chosen load: one worker process per CPU, pinned to it, that works
+/// for part of every short period and sleeps for the rest (a duty cycle), correcting each
+/// period by the CPU time it actually got in the ones before.
+///
+/// ```swift
+/// let generator = try LoadGenerator(cpus: [0, 1], profile: .constant(0.5), duration: .seconds(10))
+/// try generator.start()
+/// // … generator.sample() as often as you like …
+/// generator.waitUntilDone()
+/// ```
+///
+/// Workers die with this process (`PR_SET_PDEATHSIG`), even if it is SIGKILLed.
+public final class LoadGenerator: @unchecked Sendable {
+  // @unchecked: the workers list is written by start and stop, which the owner calls in
+  // turn; the statistics live in shared memory and are read and written atomically.
+
+  /// One worker's state as last published.
+  public struct Sample: Sendable, Equatable {
+    /// The CPU the worker holds.
+    public let cpu: Int
+    /// The worker's process id (0 before it published anything).
+    public let pid: Int32
+    /// The CPU time the worker has used since it started.
+    public let cpuTime: Duration
+    /// Quanta of work done since it started.
+    public let operations: Int
+    /// The target load of its latest period (0…1).
+    public let target: Double
+  }
+
+  /// The CPUs held, one worker each.
+  public let cpus: [Int]
+  /// How the target load changes over the run.
+  public let profile: LoadProfile
+  /// How long the run lasts; nil until stopped.
+  public let duration: Duration?
+  /// The work done while busy.
+  public let method: LoadMethod
+  /// The duty-cycle period.
+  public let period: Duration
+
+  private let statistics: SharedMemory
+  private let stopEvent: Event
+  private var workers: [Multiprocessing.Process] = []
+  private var startedAt: ContinuousClock.Instant?
+  private static let lineSize = 64
+
+  /// A generator for `cpus` (operating-system indices).
+  ///
+  /// - Throws: ``LoadError/noCPUs``, ``LoadError/profileNeedsDuration(_:)``,
+  ///   ``LoadError/invalidPeriod(_:)`` for a period outside 1 ms…1 s,
+  ///   ``LoadError/invalidDuration(_:)`` for a zero or negative duration,
+  ///   a ``SchedulerError`` for a CPU this process may not use, or a shared-memory error.
+  public init(
+    cpus: [Int], profile: LoadProfile, duration: Duration? = nil, method: LoadMethod = .monteCarlo,
+    period: Duration = .milliseconds(100)
+  ) throws {
+    guard !cpus.isEmpty else { throw LoadError.noCPUs }
+    if profile.needsDuration, duration == nil { throw LoadError.profileNeedsDuration(profile.description) }
+    if let duration, duration <= .zero { throw LoadError.invalidDuration("\(duration)") }
+    guard (.milliseconds(1)...(.seconds(1))).contains(period) else { throw LoadError.invalidPeriod("\(period)") }
+    let machine = try Topology.current()
+    for cpu in cpus { try machine.checkAllowed(cpu) }
+    self.cpus = cpus
+    self.profile = profile
+    self.duration = duration
+    self.method = method
+    self.period = period
+    statistics = try SharedMemory(size: Self.lineSize * cpus.count)
+    stopEvent = try Event()
+  }
+
+  deinit {
+    stop()
+  }
+
+  /// Starts one pinned worker per CPU.
+  ///
+  /// - Throws: a ``ProcessError`` when a worker cannot start (those started are stopped).
+  public func start() throws {
+    precondition(workers.isEmpty, "a load generator starts once")
+    // One quantum here first, so that a forked worker finds the kernel's code paths ready.
+    _ = method.quantum(0)
+    let startNanoseconds = monotonicNanoseconds()
+    startedAt = .now
+    for (index, cpu) in cpus.enumerated() {
+      let line = statistics.baseAddress + index * Self.lineSize
+      let plan = LoadWorker(
+        cpu: cpu, line: line, stop: stopEvent, profile: profile, duration: duration, method: method,
+        periodNanoseconds: Int(period.nanosecondsValue), startNanoseconds: startNanoseconds)
+      let process = Multiprocessing.Process(name: "mpload-cpu\(cpu)", daemon: true, startMethod: .fork) {
+        try plan.run()
+      }
+      do {
+        try process.start()
+      } catch {
+        stop()
+        throw error
+      }
+      workers.append(process)
+    }
+  }
+
+  /// Every worker's latest published state, in the order of ``cpus``.
+  public func sample() -> [Sample] {
+    cpus.enumerated().map { index, cpu in
+      let line = statistics.baseAddress + index * Self.lineSize
+      return Sample(
+        cpu: cpu, pid: Int32(truncatingIfNeeded: atomicLoad(line + LoadWorker.pidOffset)),
+        cpuTime: .nanoseconds(atomicLoad(line + LoadWorker.cpuOffset)),
+        operations: atomicLoad(line + LoadWorker.operationsOffset),
+        target: Double(atomicLoad(line + LoadWorker.targetOffset)) / 1e6)
+    }
+  }
+
+  /// The time since ``start()``.
+  public var elapsed: Duration { startedAt.map { .now - $0 } ?? .zero }
+
+  /// Whether every worker has ended (after the duration, or a stop).
+  public var isDone: Bool { !workers.isEmpty && workers.allSatisfy { (try? $0.isAlive) == false } }
+
+  /// The CPUs whose worker ended other than by finishing, with how it ended (`-signal`, or
+  /// a non-zero exit code).
+  public var failedWorkers: [(cpu: Int, exitCode: Int32)] {
+    zip(cpus, workers).compactMap { cpu, worker in
+      guard let code = try? worker.exitCode, code != 0 else { return nil }
+      return (cpu, code)
+    }
+  }
+
+  /// Stops every worker: they see the stop within a period's sleep or a quantum of work;
+  /// any still running after `timeout` is killed. Returns once all have ended.
+  public func stop(timeout: Duration = .seconds(1)) {
+    stopEvent.set()
+    let deadline = ContinuousClock.now + timeout
+    for worker in workers {
+      let left = deadline - .now
+      if (try? worker.join(timeout: max(left, .zero))) == nil || (try? worker.isAlive) == true {
+        try? worker.kill()
+        try? worker.join()
+      }
+    }
+  }
+}
+
+extension Duration {
+  /// The duration in whole nanoseconds.
+  var nanosecondsValue: Int64 {
+    let (seconds, attoseconds) = components
+    return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+  }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import Multiprocessing
+import Scheduler
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// One load generator worker: pinned to its CPU, it runs a duty cycle of work and sleep in
+/// periods, publishing what it did to its line of shared memory.
+struct LoadWorker: @unchecked Sendable {
+  // @unchecked: `line` points into shared memory that outlives the worker, written only by
+  // it with atomic stores.
+
+  static let pidOffset = 0
+  static let cpuOffset = 8
+  static let operationsOffset = 16
+  static let targetOffset = 24
+
+  let cpu: Int
+  let line: UnsafeMutableRawPointer
+  let stop: Event
+  let profile: LoadProfile
+  let duration: Duration?
+  let method: LoadMethod
+  let periodNanoseconds: Int
+  /// The generator's start on the monotonic clock: every worker follows the same profile.
+  let startNanoseconds: Int
+
+  /// Runs until the duration is over or the generator stops.
+  ///
+  /// Each period the worker works until it has used `target × period` of CPU time plus what
+  /// it still owes from earlier periods (time it was preempted, the last quantum's overrun),
+  /// then sleeps to the period's end. Measuring CPU time rather than wall time is the
+  /// feedback: whatever the worker did not get, it makes up in the next period.
+  func run() throws {
+    try Topology.bindCallingThread(to: CPUSet([cpu]))
+    signal(SIGINT, SIG_IGN)
+    signal(SIGTERM, SIG_IGN)
+    atomicStore(line + Self.pidOffset, Int(getpid()))
+    let period = Double(periodNanoseconds)
+    let cpuAtStart = Self.threadCPUNanoseconds()
+    var debt = 0.0
+    var operations = 0
+    var sink: UInt64 = 0
+    while !stop.isSet {
+      let periodStart = monotonicNanoseconds()
+      let elapsed = Duration.nanoseconds(periodStart - startNanoseconds)
+      if let duration, elapsed >= duration { break }
+      // The target in the middle of the period: a ramp or a sine is then followed without lag.
+      let target = profile.target(at: elapsed + .nanoseconds(periodNanoseconds / 2), of: duration)
+      atomicStore(line + Self.targetOffset, Int((target * 1e6).rounded()))
+      let wanted = target * period + debt
+      let budget = min(period, max(0, wanted))
+      let cpuBefore = Self.threadCPUNanoseconds()
+      var used = 0
+      while Double(used) < budget {
+        sink &+= method.quantum(operations)
+        operations += 1
+        used = Self.threadCPUNanoseconds() - cpuBefore
+        if monotonicNanoseconds() - periodStart >= periodNanoseconds { break }
+      }
+      debt = min(period, max(-period, wanted - Double(used)))
+      atomicStore(line + Self.cpuOffset, Self.threadCPUNanoseconds() - cpuAtStart)
+      atomicStore(line + Self.operationsOffset, operations)
+      let rest = periodStart + periodNanoseconds - monotonicNanoseconds()
+      if rest > 0 { _ = stop.wait(timeout: .nanoseconds(rest)) }
+    }
+    // Keeps the work from being optimised away.
+    if sink == 1 { atomicStore(line + Self.operationsOffset, operations + 1) }
+  }
+
+  /// The CPU time the calling thread has used, in nanoseconds.
+  static func threadCPUNanoseconds() -> Int {
+    var now = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+    return now.tv_sec * 1_000_000_000 + now.tv_nsec
+  }
+}

@@ -1,0 +1,143 @@
+import ComputeEngine
+import Foundation
+
+/// What mpload measured: per CPU and per sampling interval, the target, the load the worker
+/// achieved (its CPU time over the interval) and the load `/proc/stat` saw on that CPU.
+struct LoadReport: Encodable {
+  /// One CPU's summary.
+  struct CPU: Encodable {
+    let cpu: Int
+    let pid: Int32
+    let targetMean: Double
+    /// The worker's CPU time over wall time, per interval: mean and standard deviation.
+    let achievedMean: Double
+    let achievedDeviation: Double
+    /// Achieved minus target, per interval: mean and standard deviation.
+    let errorMean: Double
+    let errorDeviation: Double
+    /// The CPU's load as `/proc/stat` counts it (every process on it), per interval.
+    let procStatMean: Double?
+    let procStatDeviation: Double?
+    let operations: Int
+    let operationsPerSecond: Double
+  }
+
+  /// One interval of one CPU.
+  struct Interval {
+    var target: Double
+    var achieved: Double
+    var procStat: Double?
+  }
+
+  let method: String
+  let profile: String
+  let periodMilliseconds: Double
+  var seconds = 0.0
+  /// The signal that stopped the run early, if any.
+  var interruptedBy: String?
+  var cpus: [CPU] = []
+  /// Workers that died, by CPU, with how they ended.
+  var failedWorkers: [String] = []
+
+  private var intervals: [Int: [Interval]] = [:]
+  private var last:
+    (samples: [LoadGenerator.Sample], proc: [Int: CPUTimes], at: ContinuousClock.Instant, elapsed: Duration)?
+
+  private enum CodingKeys: String, CodingKey {
+    case method, profile, periodMilliseconds, seconds, interruptedBy, cpus, failedWorkers
+  }
+
+  private let loadProfile: LoadProfile
+  private let duration: Duration?
+
+  init(method: LoadMethod, profile: LoadProfile, duration: Duration?, period: Duration) {
+    self.method = method.rawValue
+    self.profile = profile.description
+    loadProfile = profile
+    self.duration = duration
+    periodMilliseconds = Double(period.components.attoseconds) / 1e15 + Double(period.components.seconds) * 1000
+  }
+
+  /// Records the state `elapsed` into the run; from the second call on, returns the
+  /// interval since the last one per CPU (in the order of the samples).
+  mutating func record(_ samples: [LoadGenerator.Sample], at elapsed: Duration) -> [Interval]? {
+    let now = ContinuousClock.now
+    let proc = (try? CPUTimes.read()) ?? [:]
+    defer { last = (samples, proc, now, elapsed) }
+    guard let last else { return nil }
+    let wall = Double((now - last.at).nanosecondsValue)
+    guard wall > 0 else { return nil }
+    let target = meanTarget(from: last.elapsed, to: elapsed)
+    var result: [Interval] = []
+    for (sample, before) in zip(samples, last.samples) {
+      let used = Double((sample.cpuTime - before.cpuTime).nanosecondsValue)
+      let outside = proc[sample.cpu].flatMap { current in last.proc[sample.cpu].flatMap { current.load(since: $0) } }
+      let interval = Interval(target: target, achieved: used / wall, procStat: outside)
+      intervals[sample.cpu, default: []].append(interval)
+      result.append(interval)
+    }
+    return result
+  }
+
+  /// The profile's mean target between two points of the run (sampled every millisecond).
+  func meanTarget(from start: Duration, to end: Duration) -> Double {
+    let steps = max(1, Int((end - start) / .milliseconds(1)))
+    let step = (end - start) / steps
+    return (0..<steps).reduce(0) { $0 + loadProfile.target(at: start + step * (Double($1) + 0.5), of: duration) }
+      / Double(steps)
+  }
+
+  /// Summarises the intervals and the final samples.
+  mutating func finish(_ samples: [LoadGenerator.Sample], elapsed: Duration) {
+    seconds = Double(elapsed.nanosecondsValue) / 1e9
+    cpus = samples.map { sample in
+      let recorded = intervals[sample.cpu] ?? []
+      let achieved = Self.meanAndDeviation(recorded.map(\.achieved))
+      let error = Self.meanAndDeviation(recorded.map { $0.achieved - $0.target })
+      let outside = recorded.compactMap(\.procStat)
+      let proc = outside.isEmpty ? nil : Self.meanAndDeviation(outside)
+      return CPU(
+        cpu: sample.cpu, pid: sample.pid, targetMean: Self.meanAndDeviation(recorded.map(\.target)).mean,
+        achievedMean: achieved.mean, achievedDeviation: achieved.deviation, errorMean: error.mean,
+        errorDeviation: error.deviation, procStatMean: proc?.mean,
+        procStatDeviation: proc?.deviation, operations: sample.operations,
+        operationsPerSecond: seconds > 0 ? Double(sample.operations) / seconds : 0)
+    }
+  }
+
+  static func meanAndDeviation(_ values: [Double]) -> (mean: Double, deviation: Double) {
+    guard !values.isEmpty else { return (0, 0) }
+    let mean = values.reduce(0, +) / Double(values.count)
+    let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count)
+    return (mean, variance.squareRoot())
+  }
+
+  /// Prints the report as a table.
+  func printTable() {
+    let ending = interruptedBy.map { ", stopped by \($0)" } ?? ""
+    print(
+      String(
+        format: "mpload: %.1f s, %@, method %@, period %g ms%@", seconds, profile, method, periodMilliseconds, ending))
+    print("  CPU  target   achieved (± sd)   error pp (± sd)   /proc/stat (± sd)       operations      ops/s")
+    for cpu in cpus {
+      let proc =
+        cpu.procStatMean.map { String(format: "%6.1f%% (± %4.1f)", $0 * 100, (cpu.procStatDeviation ?? 0) * 100) }
+        ?? "      n/a         "
+      print(
+        String(
+          format: "  %3d  %5.1f%%  %6.1f%% (± %4.1f)  %+6.2f (± %4.2f)   %@  %15d  %9.0f", cpu.cpu,
+          cpu.targetMean * 100,
+          cpu.achievedMean * 100, cpu.achievedDeviation * 100, cpu.errorMean * 100, cpu.errorDeviation * 100, proc,
+          cpu.operations, cpu.operationsPerSecond))
+    }
+    for failure in failedWorkers { print("  worker died: \(failure)") }
+  }
+}
+
+extension Duration {
+  /// The duration in whole nanoseconds.
+  var nanosecondsValue: Int64 {
+    let (seconds, attoseconds) = components
+    return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+  }
+}
