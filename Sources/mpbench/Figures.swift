@@ -28,9 +28,7 @@ struct Figures {
   /// Prints the figures as JSON, or under `header` as a table with names padded to `width`.
   func print(json: Bool, header: String, width: Int, precision: Int = 2) throws {
     if json {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-      Swift.print(String(decoding: try encoder.encode(all), as: UTF8.self))
+      Swift.print(try prettyJSON(all))
       return
     }
     Swift.print(header)
@@ -40,4 +38,11 @@ struct Figures {
       Swift.print(figure.name.padding(toLength: width, withPad: " ", startingAt: 0) + numbers)
     }
   }
+}
+
+/// `value` as indented JSON with sorted keys: what every `--json` prints.
+func prettyJSON(_ value: some Encodable) throws -> String {
+  let encoder = JSONEncoder()
+  encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+  return String(decoding: try encoder.encode(value), as: UTF8.self)
 }

@@ -63,9 +63,7 @@ struct LoadCommand: ParsableCommand {
       levels.append(Level(target: target, loads: loads, worstError: worst))
     }
     if json {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-      print(String(decoding: try encoder.encode(levels), as: UTF8.self))
+      print(try prettyJSON(levels))
       return
     }
     print(String(format: "load per CPU from /proc/stat over %.1f s at each level (target ±3 points)", seconds))

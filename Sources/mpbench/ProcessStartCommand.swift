@@ -45,9 +45,7 @@ struct ProcessStartCommand: ParsableCommand {
       results[method.rawValue] = Statistics(samples)
     }
     if json {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-      print(String(decoding: try encoder.encode(results), as: UTF8.self))
+      print(try prettyJSON(results))
       return
     }
     print("start + join of an empty target, \(repetitions) times per method (µs)")

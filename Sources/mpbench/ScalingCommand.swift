@@ -26,7 +26,7 @@ struct ScalingCommand: ParsableCommand {
   @Option(parsing: .upToNextOption, help: "Modes to run (default: all; serial always runs).")
   var modes: [ScalingMode] = ScalingMode.allCases
 
-  @Option(help: "Worker counts, as 1,2,4 (default: 1, 2, 4, … up to the physical cores, and that count).")
+  @Option(help: "Worker counts, as 1,2,4 (default: 1 to the physical cores; past 8, 1, 2, 4, … and that count).")
   var workers: String?
 
   @Flag(help: "Go up to the logical CPUs (hardware threads) instead of the physical cores.")
@@ -128,17 +128,16 @@ struct ScalingCommand: ParsableCommand {
       try ScalingChart(report: report).svg().write(toFile: plot, atomically: true, encoding: .utf8)
     }
     if json {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-      print(String(decoding: try encoder.encode(report), as: UTF8.self))
+      print(try prettyJSON(report))
     } else {
       report.printTable()
       if let plot { print("\nchart: \(plot)") }
     }
   }
 
-  /// 1, 2, 4, … below `limit`, and `limit`.
+  /// Every count from 1 to `limit` up to 8 workers; beyond, 1, 2, 4, … and `limit`.
   static func defaultCounts(upTo limit: Int) -> [Int] {
+    guard limit > 8 else { return Array(1...max(1, limit)) }
     var counts: [Int] = []
     var count = 1
     while count < limit {

@@ -37,9 +37,7 @@ struct TopologyReport: Encodable {
   }
 
   func json() throws -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    return String(decoding: try encoder.encode(self), as: UTF8.self)
+    try prettyJSON(self)
   }
 
   func text() -> String {

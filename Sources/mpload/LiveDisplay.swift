@@ -17,7 +17,7 @@ struct LiveDisplay {
     text += "\u{1B}[K  CPU  target  achieved  /proc/stat      ops/s\n"
     for (sample, interval) in zip(samples, intervals) {
       let proc = interval.procStat.map { String(format: "%9.1f%%", $0 * 100) } ?? "       n/a"
-      let rate = Double(sample.operations) / max(1e-9, Double(sample.cpuTime.nanosecondsValue) / 1e9)
+      let rate = Double(sample.operations) / max(1e-9, sample.cpuTime / .seconds(1))
       text +=
         "\u{1B}[K"
         + String(

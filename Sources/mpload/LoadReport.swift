@@ -55,7 +55,7 @@ struct LoadReport: Encodable {
     self.profile = profile.description
     loadProfile = profile
     self.duration = duration
-    periodMilliseconds = Double(period.components.attoseconds) / 1e15 + Double(period.components.seconds) * 1000
+    periodMilliseconds = period / .milliseconds(1)
   }
 
   /// Records the state `elapsed` into the run; from the second call on, returns the
@@ -65,12 +65,12 @@ struct LoadReport: Encodable {
     let proc = (try? CPUTimes.read()) ?? [:]
     defer { last = (samples, proc, now, elapsed) }
     guard let last else { return nil }
-    let wall = Double((now - last.at).nanosecondsValue)
+    let wall = (now - last.at) / .nanoseconds(1)
     guard wall > 0 else { return nil }
     let target = meanTarget(from: last.elapsed, to: elapsed)
     var result: [Interval] = []
     for (sample, before) in zip(samples, last.samples) {
-      let used = Double((sample.cpuTime - before.cpuTime).nanosecondsValue)
+      let used = (sample.cpuTime - before.cpuTime) / .nanoseconds(1)
       let outside = proc[sample.cpu].flatMap { current in last.proc[sample.cpu].flatMap { current.load(since: $0) } }
       let interval = Interval(target: target, achieved: used / wall, procStat: outside)
       intervals[sample.cpu, default: []].append(interval)
@@ -89,7 +89,7 @@ struct LoadReport: Encodable {
 
   /// Summarises the intervals and the final samples.
   mutating func finish(_ samples: [LoadGenerator.Sample], elapsed: Duration) {
-    seconds = Double(elapsed.nanosecondsValue) / 1e9
+    seconds = elapsed / .seconds(1)
     cpus = samples.map { sample in
       let recorded = intervals[sample.cpu] ?? []
       let achieved = Self.meanAndDeviation(recorded.map(\.achieved))
@@ -131,13 +131,5 @@ struct LoadReport: Encodable {
           cpu.operations, cpu.operationsPerSecond))
     }
     for failure in failedWorkers { print("  worker died: \(failure)") }
-  }
-}
-
-extension Duration {
-  /// The duration in whole nanoseconds.
-  var nanosecondsValue: Int64 {
-    let (seconds, attoseconds) = components
-    return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
   }
 }

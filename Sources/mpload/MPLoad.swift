@@ -143,7 +143,7 @@ struct MPLoad: ParsableCommand {
     while true {
       var next = settings.interval
       if let duration = settings.duration { next = min(next, max(duration - generator.elapsed, .zero)) }
-      let deadline = DispatchTime.now() + .nanoseconds(Int(next.nanosecondsValue))
+      let deadline = DispatchTime.now() + .nanoseconds(Int(next / .nanoseconds(1)))
       if wake.wait(timeout: deadline) == .success { break }
       let samples = generator.sample()
       if let intervals = report.record(samples, at: generator.elapsed) { display.show(samples, intervals) }
