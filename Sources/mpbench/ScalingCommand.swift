@@ -102,7 +102,7 @@ struct ScalingCommand: ParsableCommand {
     for workload in workloads {
       let serial = try ScalingRunner(workload: workload, mode: .serial, slots: [available[0]])
         .measure(repetitions: repetitions, warmups: warmups, reference: nil) {
-          progress.step("\(workload.kind.rawValue): serial", $0)
+          progress.step("\(workload.kind.rawValue): serial", $0, warmups: warmups)
         }
       let serialMedian = Statistics(serial.walls).median
       report.add(workload, .serial, workers: 1, walls: serial.walls, serial: serialMedian)
@@ -110,7 +110,7 @@ struct ScalingCommand: ParsableCommand {
         for count in counts {
           let runner = ScalingRunner(workload: workload, mode: mode, slots: Array(available.prefix(count)))
           let measured = try runner.measure(repetitions: repetitions, warmups: warmups, reference: serial.checksum) {
-            progress.step("\(workload.kind.rawValue): \(mode.rawValue) × \(count)", $0)
+            progress.step("\(workload.kind.rawValue): \(mode.rawValue) × \(count)", $0, warmups: warmups)
           }
           report.add(workload, mode, workers: count, walls: measured.walls, serial: serialMedian)
         }
@@ -174,11 +174,13 @@ final class Progress: @unchecked Sendable {
     self.total = total
   }
 
-  /// Counts one repetition of `what` and shows it.
-  func step(_ what: String, _ repetition: Int) {
+  /// Counts one run of `what` (number `repetition`, counting `warmups` untimed ones first)
+  /// and shows it.
+  func step(_ what: String, _ repetition: Int, warmups: Int = 0) {
     done += 1
     guard visible else { return }
-    FileHandle.standardError.write(Data("\r\u{1B}[K[\(done)/\(total)] \(what), run \(repetition + 1)".utf8))
+    let run = repetition < warmups ? "warm-up" : "run \(repetition - warmups + 1)"
+    FileHandle.standardError.write(Data("\r\u{1B}[K[\(done)/\(total)] \(what), \(run)".utf8))
   }
 
   /// Clears the progress line.
