@@ -66,14 +66,14 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
-    .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "CSystemShims"]),
+    .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "CSystemShims", "MPTestChild"]),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
     .testTarget(name: "MPBenchTests", dependencies: ["mpbench", "mpload"]),
     .target(
       name: "TestEntryPoints", dependencies: ["Multiprocessing", "ComputeEngine", "Kernels", "CSystemShims"],
       path: "Tests/TestEntryPoints"),
     .executableTarget(
-      name: "MPTestChild", dependencies: ["Multiprocessing", "TestEntryPoints"], path: "Tests/MPTestChild"),
+      name: "MPTestChild", dependencies: ["Multiprocessing", "Scheduler", "TestEntryPoints", "CSystemShims"], path: "Tests/MPTestChild"),
     .testTarget(
       name: "MultiprocessingTests",
       dependencies: ["Multiprocessing", "TestEntryPoints", "MPTestChild", "CSystemShims"]

@@ -1,6 +1,8 @@
+import CSystemShims
 import ComputeEngine
 import Foundation
 import Multiprocessing
+import Scheduler
 import TestEntryPoints
 
 #if canImport(Glibc)
@@ -15,6 +17,14 @@ import TestEntryPoints
 //   pool-parent METHOD      start a pool, map once, print the worker pids, wait to be SIGKILLed
 //   pool-flat METHOD        1000 small maps on one pool; exit 2 on wrong results, 3 if
 //                           descriptors grew, 4 if resident memory grew more than 1 MiB
+//   topology-cache METHOD   Topology.current() twice, then after narrowing the process's
+//                           affinity to one CPU; prints what it saw
+//   taskset-topology METHOD ONLY OTHER  narrows the affinity to CPU ONLY, loads a topology,
+//                           prints its CPUs, cores and PUs; exit 1 if CPU OTHER is offered
+//   hwloc-override METHOD   loads a topology under HWLOC_SYNTHETIC, prints whether it is this
+//                           system and its cores; exit 0 if binding through it is refused
+// (the topology scenarios run here, not in a child forked from the test runner, where
+// another thread may hold hwloc's own lock at the fork)
 bootstrapMultiprocessing(entryPoints: TestEntryPoints.all)
 
 let arguments = CommandLine.arguments.dropFirst()
@@ -74,6 +84,31 @@ case "pool-flat":
   if descriptors() != fds { exit(3) }
   if residentPages() > pages + 256 { exit(4) }
   print("pids", pool.workerPIDs.map(String.init).joined(separator: " "))
+case "topology-cache":
+  let first = try Topology.current()
+  let again = try Topology.current()
+  print("same \(first === again) system \(first.isThisSystem)")
+  let cpu = first.allowedCPUs.indices[0]
+  try first.bind(.process, to: CPUSet([cpu]))
+  let narrowed = try Topology.current()
+  print("reloaded \(narrowed !== first || first.allowedCPUs.count == 1) allowed \(narrowed.allowedCPUs.indices)")
+  print("expected [\(cpu)]")
+case "taskset-topology":
+  var only = Int32(arguments[3])!
+  guard cs_sched_setaffinity(0, &only, 1) == 0 else { exit(2) }
+  let topology = try Topology()
+  print("\(topology.allowedCPUs) \(topology.cores.count) \(topology.processingUnits.count)")
+  exit((try? topology.placement(.cpus([Int(arguments[4])!]))) == nil ? 0 : 1)
+case "hwloc-override":
+  setenv("HWLOC_SYNTHETIC", "core:4 pu:1", 1)
+  let topology = try Topology()
+  print("\(topology.isThisSystem) \(topology.cores.count)")
+  do {
+    try topology.bind(.thread, to: CPUSet([0]))
+    exit(1)
+  } catch SchedulerError.notThisSystem {
+    exit(0)
+  }
 default:
   FileHandle.standardError.write(Data("unknown scenario \(scenario)\n".utf8))
   exit(64)

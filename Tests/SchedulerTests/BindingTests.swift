@@ -80,34 +80,16 @@ import Testing
     #expect(throws: SchedulerError.emptyCPUList) { try machine.bind(.thread, to: CPUSet([])) }
   }
 
-  @Test func tasksetLimitsTheOfferedCPUs() {
+  @Test func tasksetLimitsTheOfferedCPUs() throws {
     guard machine.allowedCPUs.count >= 2 else { return }
     let only = machine.allowedCPUs.indices.last!
-    let (code, output) = inChild { report in
-      var cpu = Int32(only)
-      guard cs_sched_setaffinity(0, &cpu, 1) == 0, let topology = try? Topology() else { return 2 }
-      report("\(topology.allowedCPUs) \(topology.cores.count) \(topology.processingUnits.count)")
-      let placement = try? topology.placement(.cpus([machine.allowedCPUs.indices.first!]))
-      return placement == nil ? 0 : 1
-    }
+    let (code, output) = try runHelper(["taskset-topology", "fork", "\(only)", "\(machine.allowedCPUs.indices.first!)"])
     #expect(code == 0)
     #expect(output == "\(only) 1 1\n")
   }
 
-  @Test func hwlocEnvironmentOverrideIsDetected() {
-    let (code, output) = inChild { report in
-      setenv("HWLOC_SYNTHETIC", "core:4 pu:1", 1)
-      guard let topology = try? Topology() else { return 2 }
-      report("\(topology.isThisSystem) \(topology.cores.count)")
-      do {
-        try topology.bind(.thread, to: CPUSet([0]))
-        return 1
-      } catch SchedulerError.notThisSystem {
-        return 0
-      } catch {
-        return 3
-      }
-    }
+  @Test func hwlocEnvironmentOverrideIsDetected() throws {
+    let (code, output) = try runHelper(["hwloc-override", "fork"])
     #expect(output == "false 4\n")
     #expect(code == 0)
   }

@@ -51,3 +51,20 @@ func allowedCPUsFromProc(_ path: String) throws -> [Int] {
   }
   return cpus
 }
+
+/// Runs the helper program `MPTestChild` (built beside the tests) with `arguments` and
+/// returns its exit code and output. Scenarios that load a topology run there, not in a
+/// child forked from this multi-threaded runner: another thread may hold hwloc's own lock at
+/// the fork, and the child would wait for it forever.
+func runHelper(_ arguments: [String]) throws -> (exitCode: Int32, output: String) {
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    .deletingLastPathComponent().appendingPathComponent("MPTestChild")
+  process.arguments = arguments
+  let out = Pipe()
+  process.standardOutput = out
+  try process.run()
+  let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+  process.waitUntilExit()
+  return (process.terminationStatus, output)
+}
