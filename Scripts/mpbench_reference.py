@@ -12,6 +12,7 @@ usage: mpbench_reference.py --workers N --repetitions R --units U
 """
 import argparse
 import json
+import signal
 import statistics
 import sys
 import time
@@ -94,6 +95,9 @@ def timed(function):
 
 
 def main():
+    # A launcher's blocked signals are inherited (a program started from a libdispatch worker
+    # thread has SIGTERM blocked, for one); Pool.terminate() stops its workers with SIGTERM.
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
     parser = argparse.ArgumentParser()
     parser.add_argument("--workers", type=int, required=True)
     parser.add_argument("--repetitions", type=int, default=3)

@@ -109,8 +109,13 @@ struct MPLoad: ParsableCommand {
 
   func run() throws {
     let settings = try settings()
-    // Signals are taken by a dispatch source once the workers run; until then, and in the
-    // workers (forked with this disposition), they are ignored.
+    // A launcher's blocked signals are inherited (one started from a libdispatch worker
+    // thread has SIGINT and SIGTERM blocked): start from none blocked. Signals are taken by a
+    // dispatch source once the workers run; until then, and in the workers (forked with this
+    // disposition), they are ignored.
+    var none = sigset_t()
+    sigemptyset(&none)
+    pthread_sigmask(SIG_SETMASK, &none, nil)
     signal(SIGINT, SIG_IGN)
     signal(SIGTERM, SIG_IGN)
     let generator = try LoadGenerator(
