@@ -64,9 +64,7 @@ public final class LoadGenerator: @unchecked Sendable {
     period: Duration = .milliseconds(100)
   ) throws {
     guard !cpus.isEmpty else { throw LoadError.noCPUs }
-    if profile.needsDuration, duration == nil { throw LoadError.profileNeedsDuration(profile.description) }
-    if let duration, duration <= .zero { throw LoadError.invalidDuration("\(duration)") }
-    guard (.milliseconds(1)...(.seconds(1))).contains(period) else { throw LoadError.invalidPeriod("\(period)") }
+    try Self.check(profile: profile, duration: duration, period: period)
     let machine = try Topology.current()
     for cpu in cpus { try machine.checkAllowed(cpu) }
     self.cpus = cpus
@@ -82,6 +80,17 @@ public final class LoadGenerator: @unchecked Sendable {
     stop()
   }
 
+  /// Throws unless a generator can run `profile` for `duration` with `period`.
+  ///
+  /// - Throws: ``LoadError/profileNeedsDuration(_:)``, ``LoadError/invalidDuration(_:)`` for
+  ///   a zero or negative duration, ``LoadError/invalidPeriod(_:)`` for a period outside
+  ///   1 ms…1 s.
+  public static func check(profile: LoadProfile, duration: Duration?, period: Duration) throws(LoadError) {
+    if profile.needsDuration, duration == nil { throw .profileNeedsDuration(profile.description) }
+    if let duration, duration <= .zero { throw .invalidDuration(secondsText(duration)) }
+    guard (.milliseconds(1)...(.seconds(1))).contains(period) else { throw .invalidPeriod(secondsText(period)) }
+  }
+
   /// Starts one pinned worker per CPU.
   ///
   /// - Throws: a ``ProcessError`` when a worker cannot start (those started are stopped).
@@ -95,7 +104,7 @@ public final class LoadGenerator: @unchecked Sendable {
       let line = statistics.baseAddress + index * Self.lineSize
       let plan = LoadWorker(
         cpu: cpu, line: line, stop: stopEvent, profile: profile, duration: duration, method: method,
-        periodNanoseconds: Int(period.nanosecondsValue), startNanoseconds: startNanoseconds)
+        periodNanoseconds: Int(period / .nanoseconds(1)), startNanoseconds: startNanoseconds)
       let process = Multiprocessing.Process(name: "mpload-cpu\(cpu)", daemon: true, startMethod: .fork) {
         try plan.run()
       }
@@ -148,13 +157,5 @@ public final class LoadGenerator: @unchecked Sendable {
         try? worker.join()
       }
     }
-  }
-}
-
-extension Duration {
-  /// The duration in whole nanoseconds.
-  var nanosecondsValue: Int64 {
-    let (seconds, attoseconds) = components
-    return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
   }
 }

@@ -86,13 +86,15 @@ public enum LoadProfile: Sendable, Equatable, CustomStringConvertible {
     switch self {
     case .constant(let load): return "constant \(percent(load))%"
     case .ramp(let from, let to): return "ramp:\(percent(from))-\(percent(to))"
-    case .sine(let period, let low, let high):
-      let (seconds, attoseconds) = period.components
-      let length = String(format: "%gs", Double(seconds) + Double(attoseconds) / 1e18)
-      return "sine:\(length):\(percent(low))-\(percent(high))"
+    case .sine(let period, let low, let high): return "sine:\(secondsText(period)):\(percent(low))-\(percent(high))"
     case .steps(let loads): return "steps:" + loads.map(percent).joined(separator: ",")
     }
   }
+}
+
+/// A duration as mpload's command line writes it, in seconds: `20s`, `0.1s`.
+func secondsText(_ duration: Duration) -> String {
+  String(format: "%gs", duration / .seconds(1))
 }
 
 /// Parses a duration such as `500ms`, `10s`, `1.5m` or `2h`; a bare number is seconds.

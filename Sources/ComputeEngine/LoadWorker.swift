@@ -39,7 +39,7 @@ struct LoadWorker: @unchecked Sendable {
     signal(SIGTERM, SIG_IGN)
     atomicStore(line + Self.pidOffset, Int(getpid()))
     let period = Double(periodNanoseconds)
-    let cpuAtStart = Self.threadCPUNanoseconds()
+    let cpuAtStart = clockNanoseconds(CLOCK_THREAD_CPUTIME_ID)
     var debt = 0.0
     var operations = 0
     var sink: UInt64 = 0
@@ -52,28 +52,21 @@ struct LoadWorker: @unchecked Sendable {
       atomicStore(line + Self.targetOffset, Int((target * 1e6).rounded()))
       let wanted = target * period + debt
       let budget = min(period, max(0, wanted))
-      let cpuBefore = Self.threadCPUNanoseconds()
+      let cpuBefore = clockNanoseconds(CLOCK_THREAD_CPUTIME_ID)
       var used = 0
       while Double(used) < budget {
         sink &+= method.quantum(operations)
         operations += 1
-        used = Self.threadCPUNanoseconds() - cpuBefore
+        used = clockNanoseconds(CLOCK_THREAD_CPUTIME_ID) - cpuBefore
         if monotonicNanoseconds() - periodStart >= periodNanoseconds { break }
       }
       debt = min(period, max(-period, wanted - Double(used)))
-      atomicStore(line + Self.cpuOffset, Self.threadCPUNanoseconds() - cpuAtStart)
+      atomicStore(line + Self.cpuOffset, clockNanoseconds(CLOCK_THREAD_CPUTIME_ID) - cpuAtStart)
       atomicStore(line + Self.operationsOffset, operations)
       let rest = periodStart + periodNanoseconds - monotonicNanoseconds()
       if rest > 0 { _ = stop.wait(timeout: .nanoseconds(rest)) }
     }
     // Keeps the work from being optimised away.
     if sink == 1 { atomicStore(line + Self.operationsOffset, operations + 1) }
-  }
-
-  /// The CPU time the calling thread has used, in nanoseconds.
-  static func threadCPUNanoseconds() -> Int {
-    var now = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
-    return now.tv_sec * 1_000_000_000 + now.tv_nsec
   }
 }

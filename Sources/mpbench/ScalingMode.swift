@@ -60,6 +60,9 @@ struct ScalingRunner {
   /// How many times over one timed run does the whole job.
   var rounds = 1
 
+  /// The slots as a placement for pools and `parallelMap`.
+  var placement: PlacementPolicy { .cpus(slots.map { $0.cpus.indices[0] }) }
+
   /// Times `repetitions` runs after `warmups` untimed ones, checking every checksum against
   /// `reference`; returns the wall times in seconds and the checksum. A pool is started
   /// before the first run and not timed: its start is measured by `mpbench pool`.
@@ -68,7 +71,6 @@ struct ScalingRunner {
   ) throws -> (walls: [Double], checksum: UInt64) {
     var pool: ProcessPool<WorkItem, UInt64>?
     if let method = mode.startMethod {
-      let placement = PlacementPolicy.cpus(slots.map { $0.cpus.indices[0] })
       if method == .fork {
         let workload = workload
         pool = try ProcessPool(placement: placement, pinned: mode.pinned) { workload.run($0.unit) }
@@ -121,7 +123,6 @@ struct ScalingRunner {
       done.wait()
       return shared.sum.load(ordering: .relaxed)
     case .parallelMap:
-      let placement = PlacementPolicy.cpus(slots.map { $0.cpus.indices[0] })
       return try parallelMap(Array(0..<workload.units), placement: placement) { workload.run($0) }.reduce(0, &+)
     default:
       return try pool!.map(workload.items).reduce(0, &+)

@@ -64,11 +64,8 @@ struct MPLoad: ParsableCommand {
       let loadValue = try LoadProfile.percent(load)
       let profile = try LoadProfile(parsing: profile, load: loadValue)
       let duration = try duration.map(parseDuration)
-      if let duration, duration <= .zero { throw LoadError.invalidDuration(self.duration!) }
-      if profile.needsDuration, duration == nil { throw LoadError.profileNeedsDuration(self.profile) }
-      guard let period = try? parseDuration(period), (.milliseconds(1)...(.seconds(1))).contains(period) else {
-        throw LoadError.invalidPeriod(self.period)
-      }
+      guard let period = try? parseDuration(period) else { throw LoadError.invalidPeriod(self.period) }
+      try LoadGenerator.check(profile: profile, duration: duration, period: period)
       let interval = try parseDuration(interval)
       guard interval >= .milliseconds(100) else {
         throw LoadError.invalidDuration("\(self.interval) (the interval is at least 100ms)")
@@ -87,12 +84,7 @@ struct MPLoad: ParsableCommand {
     case "all": return machine.allowedCPUs.indices
     case "physical": return try machine.placement(.physicalCores).slots.map { $0.cpus.indices[0] }
     default:
-      var cpus: [Int] = []
-      do {
-        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
-          cpus += try CPUSet(parsing: String(part)).indices
-        }
-      } catch {
+      guard case .cpus(let cpus)? = try? PlacementPolicy(parsing: "cpus:\(text)") else {
         throw ValidationError("invalid CPU list '\(text)': use all, physical or a list such as 0-3,8")
       }
       for cpu in cpus {
