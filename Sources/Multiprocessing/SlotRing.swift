@@ -1,3 +1,5 @@
+import CSystemShims
+
 /// A bounded ring of typed slots in shared memory, passing `BitwiseCopyable` values between
 /// processes without serialising them.
 ///
@@ -7,7 +9,9 @@
 /// bounded queue), so that any number of processes push and pop at once.
 ///
 /// Blocking operations spin briefly, then sleep on a futex; the other side makes a system
-/// call only when someone sleeps. After ``close()`` pushes throw ``RingError/closed``, and
+/// call only when someone sleeps. A single consumer's blocking pop that finds only a few items
+/// while the producer is still pushing waits a moment (128 pause instructions at most, 2 µs here) for it to get ahead, so
+/// that each slot's cache line crosses between the cores once rather than once per item. After ``close()`` pushes throw ``RingError/closed``, and
 /// consumers take what is left and then see the end (`nil`).
 ///
 /// Forked children use the ring as it is; spawned ones reopen it from ``handle``.
@@ -153,14 +157,21 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   /// - Throws: ``RingError/closed``, or ``RingError/timedOut``.
   @inlinable
   public func push(_ value: T, timeout: Duration? = nil) throws {
+    guard !isClosed else { throw RingError.closed }
+    if tryPushOne(value) {
+      signalItems()
+      return
+    }
+    // The deadline only when waiting: `ContinuousClock.Instant` is resilient, and handling an
+    // optional one costs a push's worth of time.
     let deadline = ContinuousClock.Instant.deadline(after: timeout)
     while true {
+      try waitForSpace(until: deadline)
       guard !isClosed else { throw RingError.closed }
       if tryPushOne(value) {
         signalItems()
         return
       }
-      try waitForSpace(until: deadline)
     }
   }
 
@@ -282,13 +293,18 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   /// - Throws: ``RingError/timedOut``.
   @inlinable
   public func pop(timeout: Duration?) throws -> T? {
+    if let value = tryPopOne(trailingProducer: true) {
+      signalSpace()
+      return value
+    }
     let deadline = ContinuousClock.Instant.deadline(after: timeout)
     while true {
+      guard try waitForItems(until: deadline) else { return nil }
+      // After a wait the item is taken at once: its producer may be waiting on the answer.
       if let value = tryPopOne() {
         signalSpace()
         return value
       }
-      guard try waitForItems(until: deadline) else { return nil }
     }
   }
 
@@ -300,25 +316,33 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   @inlinable
   public func pop(into buffer: UnsafeMutableBufferPointer<T>, timeout: Duration? = nil) throws -> Int {
     guard buffer.count > 0 else { return 0 }
+    var taken = tryPopMany(buffer, trailingProducer: true)
+    if taken > 0 {
+      signalSpace()
+      return taken
+    }
     let deadline = ContinuousClock.Instant.deadline(after: timeout)
     while true {
-      let taken = tryPopMany(buffer)
+      guard try waitForItems(until: deadline) else { return 0 }
+      taken = tryPopMany(buffer)
       if taken > 0 {
         signalSpace()
         return taken
       }
-      guard try waitForItems(until: deadline) else { return 0 }
     }
   }
 
   @inlinable
-  func tryPopOne() -> T? {
+  func tryPopOne(trailingProducer: Bool = false) -> T? {
     switch mode {
     case .singleProducerSingleConsumer:
       let read = tail.loadRelaxed()
       if consumerSeesHead == read {
         consumerSeesHead = head.load()
         guard consumerSeesHead != read else { return nil }
+        if trailingProducer, consumerSeesHead - read < Self.trailingDistance {
+          trailProducer(from: read, until: Self.trailingDistance)
+        }
       }
       let value = (slots + Int(read & mask) * cellStride).loadUnaligned(as: T.self)
       tail.store(read + 1)
@@ -345,8 +369,29 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
     }
   }
 
+  /// How many items a single consumer lets a pushing producer get ahead before it takes them
+  /// one at a time.
+  @usableFromInline static var trailingDistance: UInt64 { 32 }
+
+  /// Lets a producer that is pushing right now get ``trailingDistance`` items ahead.
+  ///
+  /// A consumer that takes each item the moment it lands reads the slot's cache line while
+  /// the producer is still writing the next slots of that line, so the line crosses between
+  /// the cores twice per item and both sides run at the speed of that transfer. Waiting a
+  /// little (128 pause instructions at most, and only while the producer's position keeps moving) lets the
+  /// producer fill whole lines first; the consumer then reads them once each.
+  @usableFromInline func trailProducer(from read: UInt64, until distance: UInt64) {
+    for _ in 0..<8 {
+      for _ in 0..<16 { cs_cpu_relax() }
+      let seen = head.load()
+      guard seen != consumerSeesHead else { return }
+      consumerSeesHead = seen
+      guard seen - read < distance else { return }
+    }
+  }
+
   @inlinable
-  func tryPopMany(_ buffer: UnsafeMutableBufferPointer<T>) -> Int {
+  func tryPopMany(_ buffer: UnsafeMutableBufferPointer<T>, trailingProducer: Bool = false) -> Int {
     guard mode == .singleProducerSingleConsumer else {
       var taken = 0
       while taken < buffer.count, let value = tryPopOne() {
@@ -356,7 +401,14 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
       return taken
     }
     let read = tail.loadRelaxed()
-    if consumerSeesHead - read < UInt64(buffer.count) { consumerSeesHead = head.load() }
+    let wanted = UInt64(buffer.count)
+    if consumerSeesHead - read < wanted {
+      consumerSeesHead = head.load()
+      let distance = min(wanted, Self.trailingDistance)
+      if trailingProducer, consumerSeesHead != read, consumerSeesHead - read < distance {
+        trailProducer(from: read, until: distance)
+      }
+    }
     let available = consumerSeesHead - read
     let count = Int(min(available, UInt64(buffer.count)))
     guard count > 0 else { return 0 }

@@ -53,6 +53,51 @@ import Testing
     #expect(next == 100_032)
   }
 
+  /// A consumer lets a pushing producer get ahead before taking items one by one; when the
+  /// producer stops short of that distance, what it pushed still arrives.
+  @Test func itemsArriveWhenTheProducerStopsShortOfTheTrailingDistance() throws {
+    let ring = try SlotRing<Int>(capacity: 256, mode: .singleProducerSingleConsumer)
+    let acknowledgements = try SlotRing<Int>(capacity: 4, mode: .singleProducerSingleConsumer)
+    let rounds = 1...40
+    let producer = try forked {
+      var next = 0
+      for size in rounds {
+        for _ in 0..<size {
+          try ring.push(next)
+          next += 1
+        }
+        guard try acknowledgements.pop(timeout: .seconds(10)) == size else { exit(1) }
+      }
+    }
+    var buffer = [Int](repeating: 0, count: 64)
+    var expected = 0
+    var inOrder = true
+    for size in rounds {
+      var received = 0
+      while received < size {
+        // Single pops and batch pops both trail the producer.
+        if received % 2 == 0 {
+          let value = try #require(try ring.pop(timeout: .seconds(10)))
+          inOrder = inOrder && value == expected
+          expected += 1
+          received += 1
+        } else {
+          let count = try buffer.withUnsafeMutableBufferPointer { try ring.pop(into: $0, timeout: .seconds(10)) }
+          for value in buffer[0..<count] {
+            inOrder = inOrder && value == expected
+            expected += 1
+          }
+          received += count
+        }
+      }
+      #expect(received == size)
+      try acknowledgements.push(size)
+    }
+    try producer.join()
+    #expect(inOrder)
+    #expect(try producer.exitCode == 0)
+  }
+
   @Test func manyProducersAndConsumersDeliverEachItemOnce() throws {
     let ring = try SlotRing<Int>(capacity: 64, mode: .multiProducerMultiConsumer)
     let sums = try SharedArray(repeating: 0, count: 2)
