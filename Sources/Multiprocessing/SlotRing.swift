@@ -10,8 +10,9 @@ import CSystemShims
 ///
 /// Blocking operations spin briefly, then sleep on a futex; the other side makes a system
 /// call only when someone sleeps. A single consumer's blocking pop that finds only a few items
-/// while the producer is still pushing waits a moment (128 pause instructions at most, 2 µs here) for it to get ahead, so
-/// that each slot's cache line crosses between the cores once rather than once per item. After ``close()`` pushes throw ``RingError/closed``, and
+/// while the producer is still pushing waits a moment (128 pause instructions at most, ~2 µs
+/// here) for it to get ahead, so that each slot's cache line crosses between the cores once
+/// rather than once per item. After ``close()`` pushes throw ``RingError/closed``, and
 /// consumers take what is left and then see the end (`nil`).
 ///
 /// Forked children use the ring as it is; spawned ones reopen it from ``handle``.
@@ -378,8 +379,8 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   /// A consumer that takes each item the moment it lands reads the slot's cache line while
   /// the producer is still writing the next slots of that line, so the line crosses between
   /// the cores twice per item and both sides run at the speed of that transfer. Waiting a
-  /// little (128 pause instructions at most, and only while the producer's position keeps moving) lets the
-  /// producer fill whole lines first; the consumer then reads them once each.
+  /// little (128 pause instructions at most, and only while the producer's position keeps
+  /// moving) lets the producer fill whole lines first; the consumer then reads them once each.
   @usableFromInline func trailProducer(from read: UInt64, until distance: UInt64) {
     for _ in 0..<8 {
       for _ in 0..<16 { cs_cpu_relax() }
