@@ -462,20 +462,46 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   @inlinable
   var isEmpty: Bool { head.load() == tail.load() }
 
+  /// Whether the next item can be taken now. A multi-producer slot is reserved before it is
+  /// written: a consumer that spun on `!isEmpty` while the reserving producer was preempted
+  /// would spin for the whole time slice instead of sleeping and giving it the core.
+  @inlinable
+  var hasItemReady: Bool {
+    switch mode {
+    case .singleProducerSingleConsumer: return !isEmpty
+    case .multiProducerMultiConsumer:
+      let position = tail.load()
+      // Above the position when another consumer took it first: look again.
+      return AtomicCounter(slots + Int(position & mask) * cellStride).load() > position
+    }
+  }
+
+  /// Whether a push can go ahead now (the multi-producer counterpart of ``hasItemReady``: a
+  /// slot taken by a consumer is free only once that consumer has read it).
+  @inlinable
+  var hasSpaceReady: Bool {
+    switch mode {
+    case .singleProducerSingleConsumer: return !isFull
+    case .multiProducerMultiConsumer:
+      let position = head.load()
+      return AtomicCounter(slots + Int(position & mask) * cellStride).load() >= position
+    }
+  }
+
   /// Waits until an item may be there; false at the end (closed and drained).
   @usableFromInline func waitForItems(until deadline: ContinuousClock.Instant?) throws -> Bool {
-    if Spin.until({ !isEmpty || isClosed }) {
+    if Spin.until({ hasItemReady || isClosed }) {
       return !(isClosed && isEmpty)
     }
     while true {
       // "Someone sleeps": the next producer to make progress clears it and wakes us, once.
       let fresh = consumersWaiting.exchange(1) == 0
       let seen = itemsSignal.load()
-      if !isEmpty { return true }
+      if hasItemReady { return true }
       if isClosed { return !isEmpty }
       let until = fresh ? Self.announcementSlice(deadline) : deadline
       if !itemsSignal.wait(whileEqualTo: seen, until: until), until == deadline {
-        if !isEmpty { return true }
+        if hasItemReady { return true }
         throw RingError.timedOut
       }
     }
@@ -483,14 +509,14 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
 
   /// Waits until there may be room, or the ring closes.
   @usableFromInline func waitForSpace(until deadline: ContinuousClock.Instant?) throws {
-    if Spin.until({ !isFull || isClosed }) { return }
+    if Spin.until({ hasSpaceReady || isClosed }) { return }
     while true {
       let fresh = producersWaiting.exchange(1) == 0
       let seen = spaceSignal.load()
-      if !isFull || isClosed { return }
+      if hasSpaceReady || isClosed { return }
       let until = fresh ? Self.announcementSlice(deadline) : deadline
       if !spaceSignal.wait(whileEqualTo: seen, until: until), until == deadline {
-        if !isFull { return }
+        if hasSpaceReady { return }
         throw RingError.timedOut
       }
     }

@@ -1,7 +1,8 @@
 import Foundation
-import Multiprocessing
 import TestEntryPoints
 import Testing
+
+@testable import Multiprocessing
 
 #if canImport(Glibc)
   import Glibc
@@ -152,6 +153,31 @@ import Testing
     #expect(ring.tryPop() == 2)
     #expect(ring.pop() == nil)
     #expect(ring.isFinished)
+  }
+
+  /// A multi-producer slot that is reserved but not yet written (its producer preempted or
+  /// stopped right after the reservation): the consumer goes to sleep, leaving the core to that
+  /// producer, and its timeout holds. Likewise a producer behind a slot a consumer has taken but
+  /// not yet read.
+  @Test func slotsHeldMidOperationAreWaitedForAsleep() throws {
+    func threadCPUTime() -> Duration {
+      var now = timespec()
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+      return .seconds(now.tv_sec) + .nanoseconds(now.tv_nsec)
+    }
+    let consumerSide = try SlotRing<Int>(capacity: 4, mode: .multiProducerMultiConsumer)
+    consumerSide.head.add(1)  // What a producer does first.
+    var cpu = threadCPUTime()
+    #expect(throws: RingError.timedOut) { try consumerSide.pop(timeout: .milliseconds(200)) }
+    #expect(threadCPUTime() - cpu < .milliseconds(50))
+
+    let producerSide = try SlotRing<Int>(capacity: 2, mode: .multiProducerMultiConsumer)
+    try producerSide.push(1)
+    try producerSide.push(2)
+    producerSide.tail.add(1)  // What a consumer does first.
+    cpu = threadCPUTime()
+    #expect(throws: RingError.timedOut) { try producerSide.push(3, timeout: .milliseconds(200)) }
+    #expect(threadCPUTime() - cpu < .milliseconds(50))
   }
 
   @Test(arguments: [SlotRing<Int>.Mode.singleProducerSingleConsumer, .multiProducerMultiConsumer])
