@@ -223,7 +223,7 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
           let (exchanged, original) = head.compareExchange(position, position + 1)
           if exchanged {
             (cell + Self.valueOffset).storeBytes(of: value, as: T.self)
-            AtomicCounter(cell).storeSequentially(position + 1)
+            AtomicCounter(cell).store(position + 1)
             return true
           }
           position = original
@@ -357,7 +357,7 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
           let (exchanged, original) = tail.compareExchange(position, position + 1)
           if exchanged {
             let value = (cell + Self.valueOffset).loadUnaligned(as: T.self)
-            AtomicCounter(cell).storeSequentially(position + mask + 1)
+            AtomicCounter(cell).store(position + mask + 1)
             return value
           }
           position = original
@@ -524,11 +524,11 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
 
   /// How long the first sleep after announcing a sleeper lasts.
   ///
-  /// A single-producer or single-consumer ring publishes its position with a plain release
-  /// store (a sequentially consistent one is a full fence per item, half the cost of a push)
-  /// and then reads the other side's sleeper flag. Without the fence the flag may be read
-  /// before the position is visible, so a sleeper that announces itself at that very moment
-  /// may see the old position and be missed. Only that first sleep can miss a wake-up: the
+  /// A push or pop publishes its position (or, with many producers, the slot's sequence number)
+  /// with a plain release store (a sequentially consistent one is a full fence per item, half
+  /// the cost of a push) and then reads the other side's sleeper flag. Without the fence the
+  /// flag may be read before the store is visible, so a sleeper that announces itself at that
+  /// very moment may see the old state and be missed. Only that first sleep can miss a wake-up: the
   /// flag stays set, so every later push or pop sees it. The first sleep is therefore cut
   /// short, and a missed wake-up costs at most this long.
   static func announcementSlice(_ deadline: ContinuousClock.Instant?) -> ContinuousClock.Instant {
