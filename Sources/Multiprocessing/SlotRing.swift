@@ -405,9 +405,9 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
     let wanted = UInt64(buffer.count)
     if consumerSeesHead - read < wanted {
       consumerSeesHead = head.load()
-      let distance = min(wanted, Self.trailingDistance)
-      if trailingProducer, consumerSeesHead != read, consumerSeesHead - read < distance {
-        trailProducer(from: read, until: distance)
+      // Trailing pays even for a small buffer: the next pops take from the cached position.
+      if trailingProducer, consumerSeesHead != read, consumerSeesHead - read < Self.trailingDistance {
+        trailProducer(from: read, until: Self.trailingDistance)
       }
     }
     let available = consumerSeesHead - read
