@@ -21,10 +21,6 @@ public final class RLock: ProcessLock, @unchecked Sendable {
     slot = try SharedSlot(handle, kind: Self.kind, size: LockCore.size)
   }
 
-  init(slot: SharedSlot) {
-    self.slot = slot
-  }
-
   /// What another process needs to reopen the lock.
   public var handle: SharedHandle { slot.handle(kind: Self.kind) }
 
