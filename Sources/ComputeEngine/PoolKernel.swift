@@ -5,7 +5,7 @@ import Multiprocessing
 /// with `bootstrapMultiprocessing(entryPoints:)` first thing in `main`, like an entry point.
 ///
 /// `BitwiseCopyable` inputs and outputs travel through typed ``SlotRing``s; `Codable` ones
-/// (when not `BitwiseCopyable`) through ``ByteRing``s as JSON.
+/// (when not `BitwiseCopyable`) through ``ByteRing``s in `BinaryEncoder`'s form.
 ///
 /// ```swift
 /// let square = PoolKernel<Int, Int>("square") { $0 * $0 }
@@ -29,7 +29,7 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
     reopenChannels = { try SlotChannels<Input, Output>(handleData: $0) }
   }
 
-  /// A kernel over `Codable` values, sent as JSON.
+  /// A kernel over `Codable` values, sent in `BinaryEncoder`'s form.
   @_disfavoredOverload
   public init(_ name: String, body: @escaping @Sendable (Input) throws -> Output)
   where Input: Codable, Output: Codable {

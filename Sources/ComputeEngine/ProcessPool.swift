@@ -7,8 +7,9 @@ import Scheduler
 /// supervised.
 ///
 /// Inputs and outputs travel through shared-memory rings: typed slots when both are
-/// `BitwiseCopyable` (no serialisation), JSON otherwise. A worker that dies in the middle of a
-/// task — a signal, an abort, a Swift trap, an `exit` — makes that task fail with
+/// `BitwiseCopyable` (no serialisation), in `BinaryEncoder`'s compact form otherwise. A
+/// worker that dies in the middle of a task — a signal, an abort, a Swift trap, an `exit` —
+/// makes that task fail with
 /// ``PoolError/workerDied(pid:signal:exitCode:)``; every other task still completes, and a new
 /// worker takes the slot. With a task timeout, a task that runs too long fails with
 /// ``PoolError/taskTimedOut(pid:timeout:)`` and its worker is replaced. An error the kernel

@@ -33,11 +33,19 @@ struct TaskFailure: Codable, Sendable {
   var message: String
 }
 
-/// A task or a result, for the `Codable` channels.
-struct Indexed<Value: Codable>: Codable {
-  var index: Int
-  var value: Value?
-  var failure: String?
+/// A chunk of tasks for the `Codable` channels: task `first + k` has input `inputs[k]`.
+struct TaskBatch<Input: Codable>: Codable {
+  var first: Int
+  var inputs: [Input]
+}
+
+/// The results of a chunk of `count` tasks from `first`, for the `Codable` channels: the
+/// outputs of those that succeeded, in order, and the failures of the others.
+struct ResultBatch<Output: Codable>: Codable {
+  var first: Int
+  var count: Int
+  var outputs: [Output]
+  var failures: [TaskFailure]
 }
 
 /// The channels between the parent and one worker: tasks one way, results the other. The
@@ -92,9 +100,9 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
     tasks = try SlotRing(capacity: capacity, mode: .singleProducerSingleConsumer)
     results = try SlotRing(capacity: capacity, mode: .singleProducerSingleConsumer)
     failures = try ByteRing(capacity: 64 * 1024)
-    // A worker reports a kernel's error as JSON: run that path once here, before any fork
-    // (see ByteChannels.warmUp).
-    _ = try? JSONEncoder().encode(TaskFailure(index: 0, message: ""))
+    // A worker reports a kernel's error through a byte ring: run that path once here, before
+    // any fork (see ByteChannels.warmUp).
+    _ = try? BinaryEncoder().encode(TaskFailure(index: 0, message: ""))
   }
 
   init(handleData: Data) throws {
@@ -201,7 +209,8 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
   }
 }
 
-/// Channels of JSON messages, for `Codable` inputs and outputs of any size.
+/// Channels of binary-encoded messages (`BinaryEncoder`), for `Codable` inputs and outputs of
+/// any size.
 final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input, Output>, @unchecked Sendable {
   struct Handles: Codable {
     var tasks: ByteRing.Handle
@@ -217,20 +226,19 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
     Self.warmUp()
   }
 
-  /// Runs the JSON paths a worker takes, once, in the parent before any worker is forked.
+  /// Runs the encoding paths a worker takes, once, in the parent before any worker is forked.
   ///
   /// A forked child has only the thread that forked; if another thread of the parent held
   /// the Swift runtime's metadata lock at that moment, the child deadlocks the first time it
-  /// instantiates generic metadata the parent never did (seen in the JSON decoder's keyed
-  /// containers). Metadata the parent already made is found without that lock.
+  /// instantiates generic metadata the parent never did (seen with JSON's keyed containers).
+  /// Metadata the parent already made is found without that lock.
   private static func warmUp() {
-    let encoder = JSONEncoder()
-    let decoder = JSONDecoder()
-    let empty = Data(#"[{"index":0,"failure":""}]"#.utf8)
-    _ = try? decoder.decode([Indexed<Input>].self, from: empty)
-    _ = try? decoder.decode([Indexed<Output>].self, from: empty)
-    _ = try? encoder.encode([Indexed<Input>(index: 0, value: nil, failure: "")])
-    _ = try? encoder.encode([Indexed<Output>(index: 0, value: nil, failure: "")])
+    let encoder = BinaryEncoder()
+    let decoder = BinaryDecoder()
+    let tasks = TaskBatch<Input>(first: 0, inputs: [])
+    let results = ResultBatch<Output>(first: 0, count: 1, outputs: [], failures: [TaskFailure(index: 0, message: "")])
+    if let bytes = try? encoder.encode(tasks) { _ = try? decoder.decode(TaskBatch<Input>.self, from: bytes) }
+    if let bytes = try? encoder.encode(results) { _ = try? decoder.decode(ResultBatch<Output>.self, from: bytes) }
   }
 
   init(handleData: Data) throws {
@@ -247,16 +255,20 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
   override var hasResults: Bool { results.hasData }
 
   override func send(jobID: Int, range: Range<Int>, inputs: [Input]) throws {
-    try tasks.send(range.map { Indexed(index: jobID << 32 | $0, value: inputs[$0], failure: nil) })
+    try tasks.send(TaskBatch(first: jobID << 32 | range.lowerBound, inputs: Array(inputs[range])))
   }
 
   override func drain(succeed: (Int, Output) -> Void, succeedRun: (OutputRun) -> Void, fail: (Int, PoolError) -> Void) {
-    while results.hasData, let batch = try? results.receive([Indexed<Output>].self, timeout: drainTimeout) {
-      for item in batch {
-        if let value = item.value {
-          succeed(item.index, value)
-        } else {
-          fail(item.index, .kernelFailed(item.failure ?? "unknown error"))
+    while results.hasData, let batch = try? results.receive(ResultBatch<Output>.self, timeout: drainTimeout) {
+      var outputs = batch.outputs.makeIterator()
+      var failures = batch.failures.makeIterator()
+      var failure = failures.next()
+      for index in batch.first..<batch.first + batch.count {
+        if let current = failure, current.index == index {
+          fail(index, .kernelFailed(current.message))
+          failure = failures.next()
+        } else if let output = outputs.next() {
+          succeed(index, output)
         }
       }
     }
@@ -270,18 +282,19 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
     chunkSize: Int, maxTasks: Int?, status: WorkerStatus, kernel: (Input) throws -> Output, afterBatch: () -> Void
   ) throws {
     var processed = 0
-    while let batch = try tasks.receive([Indexed<Input>].self) {
-      var replies: [Indexed<Output>] = []
-      for task in batch {
-        guard let input = task.value else { continue }
-        status.start(task.index)
+    while let batch = try tasks.receive(TaskBatch<Input>.self) {
+      var replies = ResultBatch<Output>(first: batch.first, count: batch.inputs.count, outputs: [], failures: [])
+      replies.outputs.reserveCapacity(batch.inputs.count)
+      for (offset, input) in batch.inputs.enumerated() {
+        let index = batch.first + offset
+        status.start(index)
         do {
-          replies.append(Indexed(index: task.index, value: try kernel(input), failure: nil))
+          replies.outputs.append(try kernel(input))
         } catch {
-          replies.append(Indexed(index: task.index, value: nil, failure: "\(error)"))
+          replies.failures.append(TaskFailure(index: index, message: "\(error)"))
         }
       }
-      processed += batch.count
+      processed += batch.inputs.count
       status.current = -1
       try results.send(replies)
       afterBatch()

@@ -2,8 +2,8 @@ import Foundation
 
 /// A ring of bytes in shared memory carrying messages of any size between two processes,
 /// larger than the ring included: the producer streams a message in as the consumer takes
-/// it out. One producer and one consumer at a time. ``send(_:)-(Encodable)`` and
-/// ``receive(_:)`` carry `Codable` values as JSON.
+/// it out. One producer and one consumer at a time. ``send(_:timeout:)-(Encodable,_)`` and
+/// ``receive(_:timeout:)`` carry `Codable` values in ``BinaryEncoder``'s form.
 ///
 /// Blocking operations spin briefly, then sleep on a futex. After ``close()`` sends throw
 /// ``RingError/closed`` and the consumer takes what is left, then sees the end (`nil`).
@@ -93,9 +93,9 @@ public final class ByteRing: @unchecked Sendable {
     try message.withUnsafeBytes { try send($0, timeout: timeout) }
   }
 
-  /// Sends a value encoded as JSON.
+  /// Sends a value encoded by ``BinaryEncoder``.
   public func send(_ value: some Encodable, timeout: Duration? = nil) throws {
-    try send(try JSONEncoder().encode(value), timeout: timeout)
+    try BinaryEncoder().encodeBytes(value).withUnsafeBytes { try send($0, timeout: timeout) }
   }
 
   /// Receives one message, waiting at most `timeout` (nil: as long as it takes).
@@ -111,10 +111,10 @@ public final class ByteRing: @unchecked Sendable {
     return complete ? message : nil
   }
 
-  /// Receives one JSON message and decodes it.
+  /// Receives one message and decodes it with ``BinaryDecoder``.
   public func receive<T: Decodable>(_ type: T.Type, timeout: Duration? = nil) throws -> T? {
     guard let message = try receive(timeout: timeout) else { return nil }
-    return try JSONDecoder().decode(type, from: message)
+    return try BinaryDecoder().decode(type, from: message)
   }
 
   /// Closes the ring and wakes both ends.

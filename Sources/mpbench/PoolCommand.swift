@@ -72,6 +72,23 @@ struct PoolCommand: ParsableCommand {
       try (0..<repetitions).map { _ in try perTask(trivial, singleInputs, chunkSize: 1) })
     trivial.terminate()
 
+    // Codable inputs and outputs travel as JSON through byte rings.
+    let words = try ProcessPool<String, [Int]> { word in [word.utf8.count, Int(word.utf8.first ?? 0)] }
+    let wordInputs = (0..<100_000).map { "word \($0)" }
+    _ = try words.map(Array(wordInputs[0..<1000]))
+    record(
+      "map, Codable String -> [Int], automatic chunks (100k tasks)", "µs/task",
+      try (0..<repetitions).map { _ in
+        let started = ContinuousClock.now
+        let outputs = try words.map(wordInputs)
+        let elapsed = (ContinuousClock.now - started).microseconds
+        guard outputs.last == [wordInputs.last!.utf8.count, Int(UInt8(ascii: "w"))] else {
+          throw ValidationError("wrong pool results")
+        }
+        return elapsed / Double(wordInputs.count)
+      })
+    words.terminate()
+
     // Supervision: the time from handing out a task whose worker is SIGKILLed to its failure.
     let doomed = try ProcessPool<Int, Int> { value in
       if value < 0 { kill(getpid(), SIGKILL) }
