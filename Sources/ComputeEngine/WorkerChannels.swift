@@ -260,15 +260,17 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
 
   override func drain(succeed: (Int, Output) -> Void, succeedRun: (OutputRun) -> Void, fail: (Int, PoolError) -> Void) {
     while results.hasData, let batch = try? results.receive(ResultBatch<Output>.self, timeout: drainTimeout) {
-      var outputs = batch.outputs.makeIterator()
-      var failures = batch.failures.makeIterator()
-      var failure = failures.next()
+      // Plain indices: this code runs unspecialised, where iterators and tuples cost a
+      // metadata lookup per element.
+      var output = 0
+      var failure = 0
       for index in batch.first..<batch.first + batch.count {
-        if let current = failure, current.index == index {
-          fail(index, .kernelFailed(current.message))
-          failure = failures.next()
-        } else if let output = outputs.next() {
-          succeed(index, output)
+        if failure < batch.failures.count, batch.failures[failure].index == index {
+          fail(index, .kernelFailed(batch.failures[failure].message))
+          failure += 1
+        } else if output < batch.outputs.count {
+          succeed(index, batch.outputs[output])
+          output += 1
         }
       }
     }
@@ -285,11 +287,11 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
     while let batch = try tasks.receive(TaskBatch<Input>.self) {
       var replies = ResultBatch<Output>(first: batch.first, count: batch.inputs.count, outputs: [], failures: [])
       replies.outputs.reserveCapacity(batch.inputs.count)
-      for (offset, input) in batch.inputs.enumerated() {
+      for offset in 0..<batch.inputs.count {
         let index = batch.first + offset
         status.start(index)
         do {
-          replies.outputs.append(try kernel(input))
+          replies.outputs.append(try kernel(batch.inputs[offset]))
         } catch {
           replies.failures.append(TaskFailure(index: index, message: "\(error)"))
         }

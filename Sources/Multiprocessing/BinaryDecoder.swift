@@ -88,53 +88,54 @@ final class BinaryReader {
     return try T(from: BinaryValueDecoder(reader: self, parent: parent, key: key, offset: offset))
   }
 
-  /// Reads `T` when it is a primitive type (compared by metatype: no dynamic casts); nil
-  /// for other types.
+  /// Reads `T` when it is a primitive type; nil for other types. Types are compared by
+  /// metatype, and the value read reinterpreted as `T`, not cast: dynamic casts cost more
+  /// than the read.
   func readPrimitive<T>(_ type: T.Type, at offset: Int, path: @autoclosure () -> [any CodingKey]) throws -> T? {
     if T.self == String.self {
-      return try readString(at: offset, path: path()) as? T
+      return unsafeBitCast(try readString(at: offset, path: path()), to: T.self)
     } else if T.self == Int.self {
-      return try readInteger(Int.self, at: offset, path: path()) as? T
+      return unsafeBitCast(try readInteger(Int.self, at: offset, path: path()), to: T.self)
     } else if T.self == Double.self {
-      return try readDouble(at: offset, path: path()) as? T
+      return unsafeBitCast(try readDouble(at: offset, path: path()), to: T.self)
     } else if T.self == Bool.self {
       switch try tag(at: offset, path: path()) {
-      case .falseValue: return false as? T
-      case .trueValue: return true as? T
+      case .falseValue: return unsafeBitCast(false, to: T.self)
+      case .trueValue: return unsafeBitCast(true, to: T.self)
       case let other: throw mismatch(Bool.self, found: other, path: path())
       }
     } else if T.self == Data.self {
       // Data written by another encoder's conformance (an array of bytes) takes the general path.
       guard try tag(at: offset, path: path()) == .bytes else { return nil }
-      return Data(try counted(at: offset, path: path())) as? T
+      return unsafeBitCast(Data(try counted(at: offset, path: path())), to: T.self)
     } else if T.self == UInt8.self {
-      return try readInteger(UInt8.self, at: offset, path: path()) as? T
+      return unsafeBitCast(try readInteger(UInt8.self, at: offset, path: path()), to: T.self)
     } else if T.self == Float.self {
-      return Float(try readDouble(at: offset, path: path())) as? T
+      return unsafeBitCast(Float(try readDouble(at: offset, path: path())), to: T.self)
     } else if T.self == Int64.self {
-      return try readInteger(Int64.self, at: offset, path: path()) as? T
+      return unsafeBitCast(try readInteger(Int64.self, at: offset, path: path()), to: T.self)
     } else if T.self == UInt64.self {
-      return try readInteger(UInt64.self, at: offset, path: path()) as? T
+      return unsafeBitCast(try readInteger(UInt64.self, at: offset, path: path()), to: T.self)
     } else if T.self == Int32.self {
-      return try readInteger(Int32.self, at: offset, path: path()) as? T
+      return unsafeBitCast(try readInteger(Int32.self, at: offset, path: path()), to: T.self)
     } else if T.self == UInt32.self {
-      return try readInteger(UInt32.self, at: offset, path: path()) as? T
+      return unsafeBitCast(try readInteger(UInt32.self, at: offset, path: path()), to: T.self)
     } else if T.self == UInt.self {
-      return try readInteger(UInt.self, at: offset, path: path()) as? T
+      return unsafeBitCast(try readInteger(UInt.self, at: offset, path: path()), to: T.self)
     } else if T.self == Int16.self {
-      return try readInteger(Int16.self, at: offset, path: path()) as? T
+      return unsafeBitCast(try readInteger(Int16.self, at: offset, path: path()), to: T.self)
     } else if T.self == UInt16.self {
-      return try readInteger(UInt16.self, at: offset, path: path()) as? T
+      return unsafeBitCast(try readInteger(UInt16.self, at: offset, path: path()), to: T.self)
     } else if T.self == Int8.self {
-      return try readInteger(Int8.self, at: offset, path: path()) as? T
+      return unsafeBitCast(try readInteger(Int8.self, at: offset, path: path()), to: T.self)
     } else if T.self == [Int].self {
-      return try readArray(Int.self, at: offset, path: path()) as? T
+      return unsafeBitCast(try readArray(Int.self, at: offset, path: path()), to: T.self)
     } else if T.self == [Double].self {
-      return try readArray(Double.self, at: offset, path: path()) as? T
+      return unsafeBitCast(try readArray(Double.self, at: offset, path: path()), to: T.self)
     } else if T.self == [String].self {
-      return try readArray(String.self, at: offset, path: path()) as? T
+      return unsafeBitCast(try readArray(String.self, at: offset, path: path()), to: T.self)
     } else if T.self == [Float].self {
-      return try readArray(Float.self, at: offset, path: path()) as? T
+      return unsafeBitCast(try readArray(Float.self, at: offset, path: path()), to: T.self)
     }
     return nil
   }
@@ -174,19 +175,17 @@ final class BinaryReader {
     throws -> I
   {
     let tag = try tag(at: offset, path: path())
-    let converted: I?
-    let number: String
     switch tag {
     case .signed:
       let value = try load(Int64.self, at: offset + 1, path: path())
-      (converted, number) = (I(exactly: value), "\(value)")
+      guard let converted = I(exactly: value) else { throw corrupted("\(value) does not fit in \(I.self)", path()) }
+      return converted
     case .unsigned:
       let value = try load(UInt64.self, at: offset + 1, path: path())
-      (converted, number) = (I(exactly: value), "\(value)")
+      guard let converted = I(exactly: value) else { throw corrupted("\(value) does not fit in \(I.self)", path()) }
+      return converted
     default: throw mismatch(I.self, found: tag, path: path())
     }
-    guard let converted else { throw corrupted("\(number) does not fit in \(I.self)", path()) }
-    return converted
   }
 
   func readDouble(at offset: Int, path: @autoclosure () -> [any CodingKey]) throws -> Double {
@@ -219,7 +218,8 @@ final class BinaryValueDecoder: Decoder {
   let key: (any CodingKey)?
   let offset: Int
   /// Where the keyed container's next entry probably is (the one after the last decoded).
-  var cursor = -1
+  // Unchecked: a decoding runs on one thread, and the checks cost more than the lookups.
+  @exclusivity(unchecked) var cursor = -1
 
   init(reader: BinaryReader, parent: BinaryValueDecoder?, key: (any CodingKey)?, offset: Int) {
     self.reader = reader

@@ -48,13 +48,15 @@ final class BinaryWriter {
     let id: Int
   }
 
-  var bytes: [UInt8] = []
+  // Unchecked: an encoding runs on one thread, and dynamic exclusivity checks on these cost
+  // more than the writes themselves.
+  @exclusivity(unchecked) var bytes: [UInt8] = []
   /// The first misuse seen where it could not be thrown (a container cannot throw when made).
-  var failure: EncodingError?
-  private var open: [OpenContainer] = []
-  private var lastID = 0
+  @exclusivity(unchecked) var failure: EncodingError?
+  @exclusivity(unchecked) private var open: [OpenContainer] = []
+  @exclusivity(unchecked) private var lastID = 0
   /// Where a value handed out by `superEncoder` must start, until one is written there.
-  private var pendingValue: Int?
+  @exclusivity(unchecked) private var pendingValue: Int?
 
   init() {
     bytes.reserveCapacity(256)
@@ -157,54 +159,55 @@ final class BinaryWriter {
     try close(downTo: level)
   }
 
-  /// Writes `value` when it is of a primitive type (compared by metatype: no dynamic casts).
+  /// Writes `value` when it is of a primitive type. Types are compared by metatype, and a
+  /// value of a matching one reinterpreted, not cast: dynamic casts cost more than the write.
   func writePrimitive<T>(_ value: T, path: @autoclosure () -> [any CodingKey]) throws -> Bool {
     if T.self == String.self {
-      var string = value as! String
+      var string = unsafeBitCast(value, to: String.self)
       append(.string)
       try string.withUTF8 { try appendCounted(UnsafeRawBufferPointer($0), path: path()) }
     } else if T.self == Int.self {
-      signed(value as! Int)
+      signed(unsafeBitCast(value, to: Int.self))
     } else if T.self == Double.self {
       append(.double)
-      append(raw: (value as! Double).bitPattern)
+      append(raw: unsafeBitCast(value, to: Double.self).bitPattern)
     } else if T.self == Bool.self {
-      append((value as! Bool) ? .trueValue : .falseValue)
+      append(unsafeBitCast(value, to: Bool.self) ? .trueValue : .falseValue)
     } else if T.self == Data.self {
       append(.bytes)
-      try (value as! Data).withUnsafeBytes { try appendCounted($0, path: path()) }
+      try unsafeBitCast(value, to: Data.self).withUnsafeBytes { try appendCounted($0, path: path()) }
     } else if T.self == UInt8.self {
-      unsigned(value as! UInt8)
+      unsigned(unsafeBitCast(value, to: UInt8.self))
     } else if T.self == Float.self {
       append(.float)
-      append(raw: (value as! Float).bitPattern)
+      append(raw: unsafeBitCast(value, to: Float.self).bitPattern)
     } else if T.self == Int64.self {
-      signed(value as! Int64)
+      signed(unsafeBitCast(value, to: Int64.self))
     } else if T.self == UInt64.self {
-      unsigned(value as! UInt64)
+      unsigned(unsafeBitCast(value, to: UInt64.self))
     } else if T.self == Int32.self {
-      signed(value as! Int32)
+      signed(unsafeBitCast(value, to: Int32.self))
     } else if T.self == UInt32.self {
-      unsigned(value as! UInt32)
+      unsigned(unsafeBitCast(value, to: UInt32.self))
     } else if T.self == UInt.self {
-      unsigned(value as! UInt)
+      unsigned(unsafeBitCast(value, to: UInt.self))
     } else if T.self == Int16.self {
-      signed(value as! Int16)
+      signed(unsafeBitCast(value, to: Int16.self))
     } else if T.self == UInt16.self {
-      unsigned(value as! UInt16)
+      unsigned(unsafeBitCast(value, to: UInt16.self))
     } else if T.self == Int8.self {
-      signed(value as! Int8)
+      signed(unsafeBitCast(value, to: Int8.self))
     } else if T.self == [Int].self {
-      try writeArray(value as! [Int], path: path()) { signed($0) }
+      try writeArray(unsafeBitCast(value, to: [Int].self), path: path()) { signed($0) }
     } else if T.self == [Double].self {
-      try writeArray(value as! [Double], path: path()) {
+      try writeArray(unsafeBitCast(value, to: [Double].self), path: path()) {
         append(.double)
         append(raw: $0.bitPattern)
       }
     } else if T.self == [String].self {
-      try writeArray(value as! [String], path: path()) { _ = try writePrimitive($0, path: path()) }
+      try writeArray(unsafeBitCast(value, to: [String].self), path: path()) { _ = try writePrimitive($0, path: path()) }
     } else if T.self == [Float].self {
-      try writeArray(value as! [Float], path: path()) {
+      try writeArray(unsafeBitCast(value, to: [Float].self), path: path()) {
         append(.float)
         append(raw: $0.bitPattern)
       }
@@ -242,8 +245,9 @@ final class BinaryValueEncoder: Encoder {
   let key: (any CodingKey)?
   /// Where this value starts.
   let position: Int
-  private var keyed: BinaryContainerID?
-  private var claimed = false
+  // Unchecked: as the writer's state.
+  @exclusivity(unchecked) private var keyed: BinaryContainerID?
+  @exclusivity(unchecked) private var claimed = false
 
   init(writer: BinaryWriter, parent: BinaryValueEncoder?, key: (any CodingKey)?, position: Int) {
     self.writer = writer

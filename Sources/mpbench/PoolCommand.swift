@@ -77,7 +77,7 @@ struct PoolCommand: ParsableCommand {
     let wordInputs = (0..<100_000).map { "word \($0)" }
     _ = try words.map(Array(wordInputs[0..<1000]))
     record(
-      "map, Codable String -> [Int], automatic chunks (100k tasks)", "µs/task",
+      "map, Codable String -> [Int] kernel (100k tasks)", "µs/task",
       try (0..<repetitions).map { _ in
         let started = ContinuousClock.now
         let outputs = try words.map(wordInputs)
