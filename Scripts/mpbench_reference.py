@@ -88,6 +88,25 @@ def run_task(task):
 KERNELS = {"monte-carlo": mc_unit, "allocation": alloc_unit, "imbalanced": imbalanced_unit}
 
 
+def word_kernel(word):
+    """The kernel of `mpbench pool`'s Codable row: a string in, a short list out."""
+    return [len(word.encode()), word.encode()[0]]
+
+
+def codable_overhead(workers, repetitions):
+    """Microseconds per task of Pool.map(word_kernel) over 100k strings (median, min, max)."""
+    words = [f"word {i}" for i in range(100_000)]
+    per_task = []
+    with Pool(workers) as pool:
+        pool.map(word_kernel, words[:1000])
+        for _ in range(repetitions):
+            wall, outputs = timed(lambda: pool.map(word_kernel, words))
+            if outputs[-1] != [len(words[-1]), ord("w")]:
+                sys.exit("wrong Pool.map results")
+            per_task.append(wall / len(words) * 1e6)
+    return {"median": statistics.median(per_task), "min": min(per_task), "max": max(per_task)}
+
+
 def timed(function):
     started = time.perf_counter()
     result = function()
@@ -106,7 +125,12 @@ def main():
     parser.add_argument("--alloc-words", type=int, default=20000)
     parser.add_argument("--imbalanced-base", type=int, default=4096)
     parser.add_argument("--vector", action="store_true", help="print test vectors and exit")
+    parser.add_argument("--codable", action="store_true",
+                        help="print Pool.map's µs per task on mpbench pool's String -> [Int] kernel and exit")
     options = parser.parse_args()
+    if options.codable:
+        print(json.dumps(codable_overhead(options.workers, max(options.repetitions, 5))))
+        return
     if options.vector:
         print(json.dumps({"alloc_unit_3_1000": alloc_unit(3, 1000), "imbalanced_weights": [imbalanced_weight(k) for k in range(8)]}))
         return
