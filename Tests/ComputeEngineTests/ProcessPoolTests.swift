@@ -107,6 +107,28 @@ import Testing
     #expect(try pool.map([[1, 2], [], [3]]) == ["1,2!", "!", "3!"])
   }
 
+  /// A chunk's results travel as its outputs plus its failures: each lands on its own task.
+  @Test func codableKernelErrorsLandOnTheirTasks() throws {
+    struct Refused: Error, CustomStringConvertible {
+      let word: String
+      var description: String { "refused \(word)" }
+    }
+    let pool = try ProcessPool<String, [Int]> { word in
+      if word.hasSuffix("3") { throw Refused(word: word) }
+      return [word.count]
+    }
+    let words = (0..<40).map { "w\($0)" }
+    let results = try pool.mapResults(words, chunkSize: 6)
+    for (word, result) in zip(words, results) {
+      switch result {
+      case .success(let output): #expect(!word.hasSuffix("3") && output == [word.count], "\(word)")
+      case .failure(let error): #expect(error == .kernelFailed("refused \(word)"))
+      }
+    }
+    #expect(results.filter { (try? $0.get()) == nil }.count == 4)
+    pool.terminate()
+  }
+
   @Test func parallelMapReadsTheSnapshotAndReturnsInOrder() throws {
     let table = (0..<10_000).map { $0 * 3 }
     let outputs = try parallelMap(Array(0..<10_000), chunkSize: 100) { table[$0] + 1 }
