@@ -207,7 +207,14 @@ final class BinaryReader {
       throw mismatch(expected == .keyed ? [String: Any].self : [Any].self, found: tag, path: path())
     }
     let count = Int(try load(UInt32.self, at: offset + 1, path: path()))
-    return (count, offset + BinaryTag.containerHeaderSize, try end(ofValueAt: offset, path: path()))
+    let start = offset + BinaryTag.containerHeaderSize
+    let end = try end(ofValueAt: offset, path: path())
+    // Every element takes a byte at least (a keyed one five): a larger count is corrupt, and
+    // must not size an allocation.
+    guard count <= (end - start) / (expected == .keyed ? 5 : 1) else {
+      throw corrupted("a container of \(end - start) bytes cannot hold \(count) elements", path())
+    }
+    return (count, start, end)
   }
 }
 

@@ -44,6 +44,8 @@ import Testing
     var nested: [[Inner]] = [[Inner(name: "x", tags: ["p", "q"], maybe: nil)], []]
     var shapes: [Shape] = [.point, .circle(radius: 2), .polygon([1, 2, 3], closed: true)]
     var colour = Colour.green
+    /// What the decoding container said: contains `text`, contains `absent`, how many keys.
+    var seen: (text: Bool, absent: Bool, keys: Int)? = nil
 
     enum CodingKeys: String, CodingKey {
       case text, empty, int, uint, small0, small1, small2, small3, small4, small5, small6, small7, double, infinity,
@@ -83,9 +85,7 @@ import Testing
       int = try container.decode(Int.self, forKey: .int)
       empty = try container.decode(String.self, forKey: .empty)
       text = try container.decode(String.self, forKey: .text)
-      #expect(container.contains(.text))
-      #expect(!container.contains(.absent))
-      #expect(container.allKeys.count == CodingKeys.allKeysWritten)
+      seen = (container.contains(.text), container.contains(.absent), container.allKeys.count)
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -178,7 +178,10 @@ import Testing
   @Test func everyShapeRoundTrips() throws {
     let value = Everything()
     let bytes = try BinaryEncoder().encode(value)
-    #expect(try BinaryDecoder().decode(Everything.self, from: bytes) == value)
+    let decoded = try BinaryDecoder().decode(Everything.self, from: bytes)
+    #expect(decoded == value)
+    let seen = try #require(decoded.seen)
+    #expect(seen.text && !seen.absent && seen.keys == Everything.CodingKeys.allKeysWritten)
     // Top-level primitives and collections too.
     #expect(try BinaryDecoder().decode(String.self, from: BinaryEncoder().encode("top")) == "top")
     #expect(try BinaryDecoder().decode([Int?].self, from: BinaryEncoder().encode([nil, 7])) == [nil, 7])
@@ -290,4 +293,45 @@ import Testing
 extension BinaryCoderTests.Everything.CodingKeys {
   /// Every key but `absent` (nil, and so not written).
   static var allKeysWritten: Int { 27 }
+}
+
+extension BinaryCoderTests {
+  /// Damaged bytes (every truncation, random bytes overwritten) decode to a value or throw a
+  /// `DecodingError`: never a crash, a hang or a huge allocation.
+  @Test func damagedBytesThrowInsteadOfCrashing() throws {
+    let original = try BinaryEncoder().encode(Everything())
+    var generator = SplitMix(state: 42)
+    var thrown = 0
+    func attempt(_ bytes: Data) {
+      do {
+        _ = try BinaryDecoder().decode(Everything.self, from: bytes)
+      } catch is DecodingError {
+        thrown += 1
+      } catch {
+        Issue.record("not a DecodingError: \(error)")
+      }
+    }
+    for length in 0..<original.count { attempt(original.prefix(length)) }
+    #expect(thrown == original.count, "every truncation is refused")
+    for _ in 0..<3000 {
+      var damaged = original
+      for _ in 0...(generator.next() % 4) {
+        let position = Int(generator.next() % UInt64(damaged.count))
+        damaged[damaged.startIndex + position] = UInt8(truncatingIfNeeded: generator.next())
+      }
+      attempt(damaged)
+    }
+    #expect(thrown > original.count + 1000, "most damage is noticed")
+  }
+
+  struct SplitMix {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+      state &+= 0x9E37_79B9_7F4A_7C15
+      var z = state
+      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+      return z ^ (z >> 31)
+    }
+  }
 }
