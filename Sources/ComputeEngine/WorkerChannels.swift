@@ -39,13 +39,12 @@ struct TaskBatch<Input: Codable>: Codable {
   var inputs: [Input]
 }
 
-/// The results of a chunk of `count` tasks from `first`, for the `Codable` channels: the
-/// outputs of those that succeeded, in order, and the failures of the others.
-struct ResultBatch<Output: Codable>: Codable {
-  var first: Int
-  var count: Int
-  var outputs: [Output]
-  var failures: [TaskFailure]
+/// The results a worker sends at once, for the `Codable` channels: task `indices[k]` gave
+/// `outputs[k]`, and the tasks in `failures` failed.
+struct ResultMessage<Output: Codable>: Codable {
+  var indices: [Int] = []
+  var outputs: [Output] = []
+  var failures: [TaskFailure] = []
 }
 
 /// The channels between the parent and one worker: tasks one way, results the other. The
@@ -236,9 +235,9 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
     let encoder = BinaryEncoder()
     let decoder = BinaryDecoder()
     let tasks = TaskBatch<Input>(first: 0, inputs: [])
-    let results = ResultBatch<Output>(first: 0, count: 1, outputs: [], failures: [TaskFailure(index: 0, message: "")])
+    let results = ResultMessage<Output>(indices: [], outputs: [], failures: [TaskFailure(index: 0, message: "")])
     if let bytes = try? encoder.encode(tasks) { _ = try? decoder.decode(TaskBatch<Input>.self, from: bytes) }
-    if let bytes = try? encoder.encode(results) { _ = try? decoder.decode(ResultBatch<Output>.self, from: bytes) }
+    if let bytes = try? encoder.encode(results) { _ = try? decoder.decode(ResultMessage<Output>.self, from: bytes) }
   }
 
   init(handleData: Data) throws {
@@ -259,19 +258,14 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
   }
 
   override func drain(succeed: (Int, Output) -> Void, succeedRun: (OutputRun) -> Void, fail: (Int, PoolError) -> Void) {
-    while results.hasData, let batch = try? results.receive(ResultBatch<Output>.self, timeout: drainTimeout) {
+    while results.hasData, let message = try? results.receive(ResultMessage<Output>.self, timeout: drainTimeout) {
       // Plain indices: this code runs unspecialised, where iterators and tuples cost a
       // metadata lookup per element.
-      var output = 0
-      var failure = 0
-      for index in batch.first..<batch.first + batch.count {
-        if failure < batch.failures.count, batch.failures[failure].index == index {
-          fail(index, .kernelFailed(batch.failures[failure].message))
-          failure += 1
-        } else if output < batch.outputs.count {
-          succeed(index, batch.outputs[output])
-          output += 1
-        }
+      for position in 0..<min(message.indices.count, message.outputs.count) {
+        succeed(message.indices[position], message.outputs[position])
+      }
+      for position in 0..<message.failures.count {
+        fail(message.failures[position].index, .kernelFailed(message.failures[position].message))
       }
     }
   }
@@ -284,22 +278,44 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
     chunkSize: Int, maxTasks: Int?, status: WorkerStatus, kernel: (Input) throws -> Output, afterBatch: () -> Void
   ) throws {
     var processed = 0
-    while let batch = try tasks.receive(TaskBatch<Input>.self) {
-      var replies = ResultBatch<Output>(first: batch.first, count: batch.inputs.count, outputs: [], failures: [])
-      replies.outputs.reserveCapacity(batch.inputs.count)
-      for offset in 0..<batch.inputs.count {
-        let index = batch.first + offset
-        status.start(index)
-        do {
-          replies.outputs.append(try kernel(batch.inputs[offset]))
-        } catch {
-          replies.failures.append(TaskFailure(index: index, message: "\(error)"))
-        }
-      }
-      processed += batch.inputs.count
-      status.current = -1
+    var replies = ResultMessage<Output>()
+    var lastSent = monotonicNanoseconds()
+    func send() throws {
       try results.send(replies)
+      replies = ResultMessage()
+      lastSent = monotonicNanoseconds()
       afterBatch()
+    }
+    // A message is one chunk. The worker takes every chunk already there (as a slot ring's
+    // pop takes every task), times them for the dispatcher, and answers them in one message,
+    // or every ``PoolLimits/longTaskNanoseconds`` when they take longer.
+    while var batch = try tasks.receive(TaskBatch<Input>.self) {
+      var taken = 0
+      while true {
+        let started = monotonicNanoseconds()
+        for offset in 0..<batch.inputs.count {
+          let index = batch.first + offset
+          status.start(index)
+          do {
+            replies.outputs.append(try kernel(batch.inputs[offset]))
+            replies.indices.append(index)
+          } catch {
+            replies.failures.append(TaskFailure(index: index, message: "\(error)"))
+          }
+        }
+        let now = monotonicNanoseconds()
+        status.taskNanoseconds = max(1, (now - started) / max(1, batch.inputs.count))
+        status.current = -1
+        taken += batch.inputs.count
+        processed += batch.inputs.count
+        if now - lastSent >= PoolLimits.longTaskNanoseconds { try send() }
+        if let maxTasks, processed >= maxTasks { break }
+        guard taken < PoolLimits.maxChunk, tasks.hasData, let next = try tasks.receive(TaskBatch<Input>.self) else {
+          break
+        }
+        batch = next
+      }
+      if !replies.indices.isEmpty || !replies.failures.isEmpty { try send() }
       if let maxTasks, processed >= maxTasks { return }
     }
   }

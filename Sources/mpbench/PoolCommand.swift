@@ -76,17 +76,21 @@ struct PoolCommand: ParsableCommand {
     let words = try ProcessPool<String, [Int]> { word in [word.utf8.count, Int(word.utf8.first ?? 0)] }
     let wordInputs = (0..<100_000).map { "word \($0)" }
     _ = try words.map(Array(wordInputs[0..<1000]))
+    func perWord(_ inputs: ArraySlice<String>, chunkSize: Int?) throws -> Double {
+      let started = ContinuousClock.now
+      let outputs = try words.map(Array(inputs), chunkSize: chunkSize)
+      let elapsed = (ContinuousClock.now - started).microseconds
+      guard outputs.last == [inputs.last!.utf8.count, Int(UInt8(ascii: "w"))] else {
+        throw ValidationError("wrong pool results")
+      }
+      return elapsed / Double(inputs.count)
+    }
     record(
       "map, Codable String -> [Int] kernel (100k tasks)", "µs/task",
-      try (0..<repetitions).map { _ in
-        let started = ContinuousClock.now
-        let outputs = try words.map(wordInputs)
-        let elapsed = (ContinuousClock.now - started).microseconds
-        guard outputs.last == [wordInputs.last!.utf8.count, Int(UInt8(ascii: "w"))] else {
-          throw ValidationError("wrong pool results")
-        }
-        return elapsed / Double(wordInputs.count)
-      })
+      try (0..<repetitions).map { _ in try perWord(wordInputs[...], chunkSize: nil) })
+    record(
+      "map, Codable kernel, chunk size 1 (20k tasks)", "µs/task",
+      try (0..<repetitions).map { _ in try perWord(wordInputs[0..<20_000], chunkSize: 1) })
     words.terminate()
 
     // Supervision: the time from handing out a task whose worker is SIGKILLed to its failure.

@@ -57,6 +57,25 @@ import Testing
     #expect(try pool.map(Array(0..<10)) == (0..<10).map { $0 * 2 }, "the new worker serves")
   }
 
+  /// The same through the Codable channels, whose workers answer several chunks at once.
+  @Test func aCodableWorkerThatDiesFailsOnlyItsTask() throws {
+    let pool = try ProcessPool<String, String> { word in
+      if word == "13" { kill(getpid(), SIGKILL) }
+      return word + "!"
+    }
+    let words = (0..<60).map(String.init)
+    let results = try pool.mapResults(words, chunkSize: 1)
+    for (word, result) in zip(words, results) where word != "13" {
+      #expect((try? result.get()) == word + "!")
+    }
+    guard case .failure(.workerDied(_, SIGKILL, nil)) = results[13] else {
+      Issue.record("task 13 gave \(results[13])")
+      return
+    }
+    #expect(try pool.map(["a", "b"]) == ["a!", "b!"], "the new worker serves")
+    pool.terminate()
+  }
+
   @Test(arguments: StartMethod.allCases)
   func aKilledWorkerIsReplacedForEveryStartMethod(method: StartMethod) throws {
     _ = Fixture.ready
