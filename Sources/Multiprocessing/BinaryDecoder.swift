@@ -292,7 +292,7 @@ struct BinaryKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProto
   }
 
   /// The offset of `key`'s value: first where the last decoded entry ended, then anywhere.
-  private func find(_ key: Key) throws -> Int? {
+  private func find(_ key: some CodingKey) throws -> Int? {
     var name = key.stringValue
     return try name.withUTF8 { utf8 in
       let wanted = UnsafeRawBufferPointer(utf8)
@@ -310,7 +310,7 @@ struct BinaryKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProto
     }
   }
 
-  private func require(_ key: Key) throws -> Int {
+  private func require(_ key: some CodingKey) throws -> Int {
     guard let value = try find(key) else {
       throw DecodingError.keyNotFound(key, .init(codingPath: codingPath, debugDescription: "no value for \(key)"))
     }
@@ -351,18 +351,15 @@ struct BinaryKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProto
   }
 
   func superDecoder() throws -> any Decoder {
-    guard let key = Key(stringValue: BinarySuperKey().stringValue) else {
-      throw DecodingError.keyNotFound(
-        BinarySuperKey(), .init(codingPath: codingPath, debugDescription: "\(Key.self) has no key \"super\""))
-    }
-    return try nestedDecoder(key)
+    // By name, as `superEncoder()` wrote it: `Key` need not have a case for it.
+    try nestedDecoder(BinarySuperKey())
   }
 
   func superDecoder(forKey key: Key) throws -> any Decoder {
     try nestedDecoder(key)
   }
 
-  private func nestedDecoder(_ key: Key) throws -> BinaryValueDecoder {
+  private func nestedDecoder(_ key: some CodingKey) throws -> BinaryValueDecoder {
     let value = try require(key)
     decoder.cursor = try reader.end(ofValueAt: value, path: codingPath)
     return BinaryValueDecoder(reader: reader, parent: decoder, key: key, offset: value)

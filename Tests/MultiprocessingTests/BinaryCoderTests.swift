@@ -155,14 +155,14 @@ import Testing
     }
   }
 
-  /// Puts its superclass under the "super" key.
+  /// Puts its superclass under the "super" key, which its own keys do not name.
   final class Bird: Animal {
     var wings: Int
     init(wings: Int, legs: Int) {
       self.wings = wings
       super.init(legs: legs)
     }
-    enum CodingKeys: String, CodingKey { case wings, `super` }
+    enum CodingKeys: String, CodingKey { case wings }
     required init(from decoder: any Decoder) throws {
       let container = try decoder.container(keyedBy: CodingKeys.self)
       wings = try container.decode(Int.self, forKey: .wings)
