@@ -62,6 +62,7 @@ final class BinaryReader {
     switch try tag(at: offset, path: path()) {
     case .null, .falseValue, .trueValue: end = offset + 1
     case .signed, .unsigned, .double: end = offset + 9
+    case .signed128, .unsigned128: end = offset + 17
     case .float: end = offset + 5
     case .string, .bytes: end = offset + 5 + Int(try load(UInt32.self, at: offset + 1, path: path()))
     case .unkeyed, .keyed:
@@ -85,7 +86,7 @@ final class BinaryReader {
     -> T
   {
     if let value = try readPrimitive(type, at: offset, path: parent?.path(adding: key) ?? []) { return value }
-    return try T(from: BinaryValueDecoder(reader: self, parent: parent, key: key, offset: offset))
+    return try T(from: BinaryValueDecoder(reader: self, parent: parent, key: key, offset: offset, valueType: T.self))
   }
 
   /// Reads `T` when it is a primitive type; nil for other types. Types are compared by
@@ -128,6 +129,10 @@ final class BinaryReader {
       return unsafeBitCast(try readInteger(UInt16.self, at: offset, path: path()), to: T.self)
     } else if T.self == Int8.self {
       return unsafeBitCast(try readInteger(Int8.self, at: offset, path: path()), to: T.self)
+    } else if T.self == Int128.self {
+      return unsafeBitCast(try readInteger(Int128.self, at: offset, path: path()), to: T.self)
+    } else if T.self == UInt128.self {
+      return unsafeBitCast(try readInteger(UInt128.self, at: offset, path: path()), to: T.self)
     } else if T.self == [Int].self {
       return unsafeBitCast(try readArray(Int.self, at: offset, path: path()), to: T.self)
     } else if T.self == [Double].self {
@@ -184,6 +189,14 @@ final class BinaryReader {
       let value = try load(UInt64.self, at: offset + 1, path: path())
       guard let converted = I(exactly: value) else { throw corrupted("\(value) does not fit in \(I.self)", path()) }
       return converted
+    case .signed128:
+      let value = try load(Int128.self, at: offset + 1, path: path())
+      guard let converted = I(exactly: value) else { throw corrupted("\(value) does not fit in \(I.self)", path()) }
+      return converted
+    case .unsigned128:
+      let value = try load(UInt128.self, at: offset + 1, path: path())
+      guard let converted = I(exactly: value) else { throw corrupted("\(value) does not fit in \(I.self)", path()) }
+      return converted
     default: throw mismatch(I.self, found: tag, path: path())
     }
   }
@@ -194,6 +207,8 @@ final class BinaryReader {
     case .float: return Double(Float(bitPattern: try load(UInt32.self, at: offset + 1, path: path())))
     case .signed: return Double(try load(Int64.self, at: offset + 1, path: path()))
     case .unsigned: return Double(try load(UInt64.self, at: offset + 1, path: path()))
+    case .signed128: return Double(try load(Int128.self, at: offset + 1, path: path()))
+    case .unsigned128: return Double(try load(UInt128.self, at: offset + 1, path: path()))
     case let other: throw mismatch(Double.self, found: other, path: path())
     }
   }
@@ -224,15 +239,20 @@ final class BinaryValueDecoder: Decoder {
   let parent: BinaryValueDecoder?
   let key: (any CodingKey)?
   let offset: Int
+  /// The type being decoded here (nil for a nested container's decoder).
+  let valueType: Any.Type?
   /// Where the keyed container's next entry probably is (the one after the last decoded).
   // Unchecked: a decoding runs on one thread, and the checks cost more than the lookups.
   @exclusivity(unchecked) var cursor = -1
 
-  init(reader: BinaryReader, parent: BinaryValueDecoder?, key: (any CodingKey)?, offset: Int) {
+  init(
+    reader: BinaryReader, parent: BinaryValueDecoder?, key: (any CodingKey)?, offset: Int, valueType: Any.Type? = nil
+  ) {
     self.reader = reader
     self.parent = parent
     self.key = key
     self.offset = offset
+    self.valueType = valueType
   }
 
   var codingPath: [any CodingKey] { path(adding: nil) }
@@ -447,6 +467,11 @@ struct BinarySingleValueDecodingContainer: SingleValueDecodingContainer {
   }
 
   func decode<T: Decodable>(_ type: T.Type) throws -> T {
-    try decoder.reader.read(type, at: decoder.offset, parent: decoder.parent, key: decoder.key)
+    // See BinaryValueEncoder.writeSingle: a type decoding itself as itself would never end.
+    guard decoder.valueType != T.self else {
+      throw DecodingError.typeMismatch(
+        type, .init(codingPath: codingPath, debugDescription: "BinaryDecoder has no form for \(T.self)"))
+    }
+    return try decoder.reader.read(type, at: decoder.offset, parent: decoder.parent, key: decoder.key)
   }
 }

@@ -151,7 +151,7 @@ final class BinaryWriter {
     if try writePrimitive(value, path: parent?.path(adding: key) ?? []) { return }
     let start = bytes.count
     let level = open.count
-    try value.encode(to: BinaryValueEncoder(writer: self, parent: parent, key: key, position: start))
+    try value.encode(to: BinaryValueEncoder(writer: self, parent: parent, key: key, position: start, valueType: T.self))
     if bytes.count == start {
       // A value that wrote nothing: an empty keyed container, as JSON has `{}`.
       _ = openContainer(.keyed)
@@ -197,6 +197,22 @@ final class BinaryWriter {
       unsigned(unsafeBitCast(value, to: UInt16.self))
     } else if T.self == Int8.self {
       signed(unsafeBitCast(value, to: Int8.self))
+    } else if T.self == Int128.self {
+      let value = unsafeBitCast(value, to: Int128.self)
+      if let narrow = Int64(exactly: value) {
+        signed(narrow)
+      } else {
+        append(.signed128)
+        append(raw: value)
+      }
+    } else if T.self == UInt128.self {
+      let value = unsafeBitCast(value, to: UInt128.self)
+      if let narrow = UInt64(exactly: value) {
+        unsigned(narrow)
+      } else {
+        append(.unsigned128)
+        append(raw: value)
+      }
     } else if T.self == [Int].self {
       try writeArray(unsafeBitCast(value, to: [Int].self), path: path()) { signed($0) }
     } else if T.self == [Double].self {
@@ -245,15 +261,20 @@ final class BinaryValueEncoder: Encoder {
   let key: (any CodingKey)?
   /// Where this value starts.
   let position: Int
+  /// The type being encoded here (nil for a nested container's encoder).
+  let valueType: Any.Type?
   // Unchecked: as the writer's state.
   @exclusivity(unchecked) private var keyed: BinaryContainerID?
   @exclusivity(unchecked) private var claimed = false
 
-  init(writer: BinaryWriter, parent: BinaryValueEncoder?, key: (any CodingKey)?, position: Int) {
+  init(
+    writer: BinaryWriter, parent: BinaryValueEncoder?, key: (any CodingKey)?, position: Int, valueType: Any.Type? = nil
+  ) {
     self.writer = writer
     self.parent = parent
     self.key = key
     self.position = position
+    self.valueType = valueType
   }
 
   var codingPath: [any CodingKey] { path(adding: nil) }
@@ -305,6 +326,12 @@ final class BinaryValueEncoder: Encoder {
 
   /// Writes this value as a single value.
   func writeSingle<T: Encodable>(_ value: T) throws {
+    // A type that encodes itself as a single value of its own type expects the encoder to
+    // know it (as JSONEncoder knows a few); going round again would never end.
+    guard valueType != T.self else {
+      throw EncodingError.invalidValue(
+        value, .init(codingPath: codingPath, debugDescription: "BinaryEncoder has no form for \(T.self)"))
+    }
     claim()
     try writer.write(value, parent: parent, key: key)
   }

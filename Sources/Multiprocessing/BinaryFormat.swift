@@ -3,6 +3,7 @@
 /// Every value is a tag byte and its payload, integers little-endian:
 /// - `null`, `false`, `true`: no payload.
 /// - `signed`, `unsigned`: 8 bytes (`Int64`, `UInt64`); every integer type is widened.
+/// - `signed128`, `unsigned128`: 16 bytes, for an `Int128` or `UInt128` outside 64 bits.
 /// - `double`: 8 bytes; `float`: 4 bytes.
 /// - `string`, `bytes` (`Data`): a `UInt32` byte count, then the UTF-8 or raw bytes.
 /// - `unkeyed`, `keyed`: a `UInt32` element count and a `UInt32` byte length of what follows,
@@ -20,6 +21,8 @@ enum BinaryTag: UInt8 {
   case bytes
   case unkeyed
   case keyed
+  case signed128
+  case unsigned128
 
   /// The size of a container's header: its tag, element count and byte length.
   static let containerHeaderSize = 9

@@ -227,6 +227,38 @@ import Testing
     }
   }
 
+  @Test func wideIntegersRoundTripAndNarrowOnesStayShort() throws {
+    let wide: [Int128] = [.min, -3, Int128(Int64.max) + 1, .max]
+    #expect(try BinaryDecoder().decode([Int128].self, from: BinaryEncoder().encode(wide)) == wide)
+    let unsigned: [UInt128] = [0, UInt128(UInt64.max) + 1, .max]
+    #expect(try BinaryDecoder().decode([UInt128].self, from: BinaryEncoder().encode(unsigned)) == unsigned)
+    #expect(try BinaryEncoder().encode(Int128(-3)) == BinaryEncoder().encode(-3), "within 64 bits: the same bytes")
+    #expect(try BinaryDecoder().decode(Int.self, from: BinaryEncoder().encode(Int128(42))) == 42)
+    #expect(throws: DecodingError.self) {
+      try BinaryDecoder().decode(Int64.self, from: BinaryEncoder().encode(Int128.max))
+    }
+  }
+
+  /// A type that encodes itself as a single value of its own type (expecting the coder to
+  /// know it) is refused, not recursed into forever.
+  @Test func aTypeThatEncodesAsItselfIsRefused() throws {
+    struct Itself: Codable {
+      init() {}
+      init(from decoder: any Decoder) throws { self = try decoder.singleValueContainer().decode(Itself.self) }
+      func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(self)
+      }
+    }
+    #expect {
+      try BinaryEncoder().encode([Itself()])
+    } throws: { error in
+      guard case EncodingError.invalidValue(_, let context) = error else { return false }
+      return context.debugDescription.contains("no form for Itself") && context.codingPath.first?.intValue == 0
+    }
+    #expect(throws: DecodingError.self) { try BinaryDecoder().decode(Itself.self, from: BinaryEncoder().encode(1)) }
+  }
+
   @Test func badInputFailsWithAnErrorThatSaysWhereAndWhat() throws {
     struct Pair: Codable { var first: Int; var second: String }
     struct Other: Codable { var first: Int; var third: String }
