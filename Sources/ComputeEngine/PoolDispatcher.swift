@@ -477,10 +477,33 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       worker.add(chunk)
       worker.sent += chunk.range.count
       return true
+    } catch let unsendable as UnsendableInputs {
+      failUnsendableLocked(chunk, unsendable)
+      return true
     } catch {
       queue.append(chunk)
       return false
     }
+  }
+
+  /// Fails the tasks of `chunk` whose inputs could not be encoded and queues the others again.
+  private func failUnsendableLocked(_ chunk: Chunk, _ unsendable: UnsendableInputs) {
+    var runStart: Int?
+    for local in chunk.range {
+      // Every task fails when no single input is at fault (the chunk as a whole could not be encoded).
+      if let reason = unsendable.reasons[local] ?? (unsendable.reasons.isEmpty ? unsendable.error : nil) {
+        if let start = runStart { queue.append(Chunk(job: chunk.job, range: start..<local)) }
+        runStart = nil
+        if chunk.job.fail(local, .encodingFailed(reason)) {
+          jobs[chunk.job.id] = nil
+          if lastJob === chunk.job { lastJob = nil }
+          chunk.job.onFinish(chunk.job)
+        }
+      } else if runStart == nil {
+        runStart = local
+      }
+    }
+    if let start = runStart { queue.append(Chunk(job: chunk.job, range: start..<chunk.range.upperBound)) }
   }
 
   private func shutDownLocked() {

@@ -31,6 +31,15 @@ struct OutputRun {
 struct TaskFailure: Codable, Sendable {
   var index: Int
   var message: String
+  /// Whether the output could not be encoded (rather than the kernel throwing).
+  var encoding = false
+}
+
+/// The inputs of a chunk that could not be encoded: each failing task's number in its job,
+/// with the reason; `error` is what encoding the whole chunk threw.
+struct UnsendableInputs: Error {
+  var reasons: [Int: String]
+  var error: String
 }
 
 /// A chunk of tasks for the `Codable` channels: task `first + k` has input `inputs[k]`.
@@ -254,7 +263,17 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
   override var hasResults: Bool { results.hasData }
 
   override func send(jobID: Int, range: Range<Int>, inputs: [Input]) throws {
-    try tasks.send(TaskBatch(first: jobID << 32 | range.lowerBound, inputs: Array(inputs[range])))
+    do {
+      try tasks.send(TaskBatch(first: jobID << 32 | range.lowerBound, inputs: Array(inputs[range])))
+    } catch let error as EncodingError {
+      // Nothing was written (a message is encoded before it is sent). Find the inputs at
+      // fault, so that only their tasks fail.
+      var reasons: [Int: String] = [:]
+      for local in range {
+        do { _ = try BinaryEncoder().encode(inputs[local]) } catch { reasons[local] = "\(error)" }
+      }
+      throw UnsendableInputs(reasons: reasons, error: "\(error)")
+    }
   }
 
   override func drain(succeed: (Int, Output) -> Void, succeedRun: (OutputRun) -> Void, fail: (Int, PoolError) -> Void) {
@@ -265,7 +284,8 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
         succeed(message.indices[position], message.outputs[position])
       }
       for position in 0..<message.failures.count {
-        fail(message.failures[position].index, .kernelFailed(message.failures[position].message))
+        let failure = message.failures[position]
+        fail(failure.index, failure.encoding ? .encodingFailed(failure.message) : .kernelFailed(failure.message))
       }
     }
   }
@@ -281,7 +301,22 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
     var replies = ResultMessage<Output>()
     var lastSent = monotonicNanoseconds()
     func send() throws {
-      try results.send(replies)
+      do {
+        try results.send(replies)
+      } catch is EncodingError {
+        // Nothing was written. The outputs that cannot be encoded become their tasks' failures.
+        var kept = ResultMessage<Output>(failures: replies.failures)
+        for position in 0..<replies.outputs.count {
+          do {
+            _ = try BinaryEncoder().encode(replies.outputs[position])
+            kept.indices.append(replies.indices[position])
+            kept.outputs.append(replies.outputs[position])
+          } catch {
+            kept.failures.append(TaskFailure(index: replies.indices[position], message: "\(error)", encoding: true))
+          }
+        }
+        try results.send(kept)
+      }
       replies = ResultMessage()
       lastSent = monotonicNanoseconds()
       afterBatch()

@@ -129,6 +129,36 @@ import Testing
     pool.terminate()
   }
 
+  /// An input or an output that cannot be encoded fails its own task with the reason; the
+  /// others run (the map does not wait forever on a chunk it cannot send).
+  @Test func valuesThatCannotBeEncodedFailTheirTasks() throws {
+    struct Picky: Codable, Equatable {
+      var value: Int
+      var label = ""
+      init(_ value: Int) { self.value = value }
+      init(from decoder: any Decoder) throws { value = try decoder.singleValueContainer().decode(Int.self) }
+      func encode(to encoder: any Encoder) throws {
+        guard value % 7 != 3 else {
+          throw EncodingError.invalidValue(value, .init(codingPath: [], debugDescription: "no \(value)"))
+        }
+        var container = encoder.singleValueContainer()
+        try container.encode(value)
+      }
+    }
+    let pool = try ProcessPool<Picky, Picky> { Picky($0.value + 1) }
+    let results = try pool.mapResults((0..<30).map(Picky.init), chunkSize: 4)
+    for (value, result) in results.enumerated() {
+      switch (value % 7, result) {
+      case (3, .failure(.encodingFailed(let reason))): #expect(reason.contains("no \(value)"))
+      case (2, .failure(.encodingFailed(let reason))): #expect(reason.contains("no \(value + 1)"), "the output")
+      case (_, .success(let output)): #expect(value % 7 != 2 && value % 7 != 3 && output == Picky(value + 1))
+      default: Issue.record("task \(value) gave \(result)")
+      }
+    }
+    #expect(try pool.map([Picky(0)]) == [Picky(1)], "the pool carries on")
+    pool.terminate()
+  }
+
   @Test func parallelMapReadsTheSnapshotAndReturnsInOrder() throws {
     let table = (0..<10_000).map { $0 * 3 }
     let outputs = try parallelMap(Array(0..<10_000), chunkSize: 100) { table[$0] + 1 }
