@@ -494,7 +494,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       if let reason = unsendable.reasons[local] ?? (unsendable.reasons.isEmpty ? unsendable.error : nil) {
         if let start = runStart { queue.append(Chunk(job: chunk.job, range: start..<local)) }
         runStart = nil
-        if chunk.job.fail(local, .encodingFailed(reason)) {
+        if chunk.job.fail(local, .codingFailed(reason)) {
           jobs[chunk.job.id] = nil
           if lastJob === chunk.job { lastJob = nil }
           chunk.job.onFinish(chunk.job)

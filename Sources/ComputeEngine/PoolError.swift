@@ -10,8 +10,8 @@ public enum PoolError: Error, Sendable, Equatable, CustomStringConvertible {
   case taskTimedOut(pid: Int32, timeout: Duration)
   /// The kernel threw; `message` is the error's description, from the worker.
   case kernelFailed(String)
-  /// The task's `Codable` input or output could not be encoded; `message` says why.
-  case encodingFailed(String)
+  /// The task's `Codable` input or output could not be encoded or decoded; `message` says why.
+  case codingFailed(String)
   /// The pool was closed: it takes no new work.
   case closed
   /// The pool was terminated before the task finished.
@@ -30,8 +30,8 @@ public enum PoolError: Error, Sendable, Equatable, CustomStringConvertible {
       return "the task ran longer than \(timeout); worker \(pid) was killed and replaced"
     case .kernelFailed(let message):
       return "the kernel threw: \(message)"
-    case .encodingFailed(let message):
-      return "the task's value could not be encoded: \(message)"
+    case .codingFailed(let message):
+      return "the task's input or output could not be encoded or decoded: \(message)"
     case .closed:
       return "the pool is closed and takes no new work"
     case .terminated:

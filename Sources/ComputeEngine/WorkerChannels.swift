@@ -31,8 +31,33 @@ struct OutputRun {
 struct TaskFailure: Codable, Sendable {
   var index: Int
   var message: String
-  /// Whether the output could not be encoded (rather than the kernel throwing).
-  var encoding = false
+  /// Whether the input or output could not be encoded or decoded (rather than the kernel
+  /// throwing).
+  var coding = false
+}
+
+/// A value decoded on its own, so that one that cannot be decoded fails alone: `value`, or
+/// why there is none.
+struct Lenient<Value: Decodable>: Decodable {
+  var value: Value?
+  var error: String?
+
+  init(from decoder: any Decoder) throws {
+    do { value = try Value(from: decoder) } catch { self.error = "\(error)" }
+  }
+}
+
+/// A ``TaskBatch`` whose inputs are decoded one by one.
+struct LenientTaskBatch<Input: Decodable>: Decodable {
+  var first: Int
+  var inputs: [Lenient<Input>]
+}
+
+/// A ``ResultMessage`` whose outputs are decoded one by one.
+struct LenientResultMessage<Output: Decodable>: Decodable {
+  var indices: [Int]
+  var outputs: [Lenient<Output>]
+  var failures: [TaskFailure]
 }
 
 /// The inputs of a chunk that could not be encoded: each failing task's number in its job,
@@ -245,8 +270,14 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
     let decoder = BinaryDecoder()
     let tasks = TaskBatch<Input>(first: 0, inputs: [])
     let results = ResultMessage<Output>(indices: [], outputs: [], failures: [TaskFailure(index: 0, message: "")])
-    if let bytes = try? encoder.encode(tasks) { _ = try? decoder.decode(TaskBatch<Input>.self, from: bytes) }
-    if let bytes = try? encoder.encode(results) { _ = try? decoder.decode(ResultMessage<Output>.self, from: bytes) }
+    if let bytes = try? encoder.encode(tasks) {
+      _ = try? decoder.decode(TaskBatch<Input>.self, from: bytes)
+      _ = try? decoder.decode(LenientTaskBatch<Input>.self, from: bytes)
+    }
+    if let bytes = try? encoder.encode(results) {
+      _ = try? decoder.decode(ResultMessage<Output>.self, from: bytes)
+      _ = try? decoder.decode(LenientResultMessage<Output>.self, from: bytes)
+    }
   }
 
   init(handleData: Data) throws {
@@ -277,15 +308,32 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
   }
 
   override func drain(succeed: (Int, Output) -> Void, succeedRun: (OutputRun) -> Void, fail: (Int, PoolError) -> Void) {
-    while results.hasData, let message = try? results.receive(ResultMessage<Output>.self, timeout: drainTimeout) {
+    while results.hasData, let bytes = try? results.receive(timeout: drainTimeout) {
       // Plain indices: this code runs unspecialised, where iterators and tuples cost a
       // metadata lookup per element.
-      for position in 0..<min(message.indices.count, message.outputs.count) {
-        succeed(message.indices[position], message.outputs[position])
+      let failures: [TaskFailure]
+      if let message = try? BinaryDecoder().decode(ResultMessage<Output>.self, from: bytes) {
+        for position in 0..<min(message.indices.count, message.outputs.count) {
+          succeed(message.indices[position], message.outputs[position])
+        }
+        failures = message.failures
+      } else if let message = try? BinaryDecoder().decode(LenientResultMessage<Output>.self, from: bytes) {
+        // Decoded again output by output, so that only the outputs at fault fail.
+        for position in 0..<min(message.indices.count, message.outputs.count) {
+          if let output = message.outputs[position].value {
+            succeed(message.indices[position], output)
+          } else {
+            let reason = "the output could not be decoded: \(message.outputs[position].error ?? "")"
+            fail(message.indices[position], .codingFailed(reason))
+          }
+        }
+        failures = message.failures
+      } else {
+        continue
       }
-      for position in 0..<message.failures.count {
-        let failure = message.failures[position]
-        fail(failure.index, failure.encoding ? .encodingFailed(failure.message) : .kernelFailed(failure.message))
+      for position in 0..<failures.count {
+        let failure = failures[position]
+        fail(failure.index, failure.coding ? .codingFailed(failure.message) : .kernelFailed(failure.message))
       }
     }
   }
@@ -312,7 +360,7 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
             kept.indices.append(replies.indices[position])
             kept.outputs.append(replies.outputs[position])
           } catch {
-            kept.failures.append(TaskFailure(index: replies.indices[position], message: "\(error)", encoding: true))
+            kept.failures.append(TaskFailure(index: replies.indices[position], message: "\(error)", coding: true))
           }
         }
         try results.send(kept)
@@ -321,34 +369,53 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
       lastSent = monotonicNanoseconds()
       afterBatch()
     }
+    func run(_ index: Int, _ input: Input) {
+      status.start(index)
+      do {
+        replies.outputs.append(try kernel(input))
+        replies.indices.append(index)
+      } catch {
+        replies.failures.append(TaskFailure(index: index, message: "\(error)"))
+      }
+    }
+    var started = 0
+    /// Runs the tasks of one message; returns how many it held, nil at the end.
+    func runMessage() throws -> Int? {
+      guard let message = try tasks.receive() else { return nil }
+      started = monotonicNanoseconds()
+      do {
+        let batch = try BinaryDecoder().decode(TaskBatch<Input>.self, from: message)
+        for offset in 0..<batch.inputs.count { run(batch.first + offset, batch.inputs[offset]) }
+        return batch.inputs.count
+      } catch is DecodingError {
+        // Decoded again input by input, so that only the inputs at fault fail.
+        let batch = try BinaryDecoder().decode(LenientTaskBatch<Input>.self, from: message)
+        for offset in 0..<batch.inputs.count {
+          if let input = batch.inputs[offset].value {
+            run(batch.first + offset, input)
+          } else {
+            let reason = "the input could not be decoded: \(batch.inputs[offset].error ?? "")"
+            replies.failures.append(TaskFailure(index: batch.first + offset, message: reason, coding: true))
+          }
+        }
+        return batch.inputs.count
+      }
+    }
     // A message is one chunk. The worker takes every chunk already there (as a slot ring's
     // pop takes every task), times them for the dispatcher, and answers them in one message,
     // or every ``PoolLimits/longTaskNanoseconds`` when they take longer.
-    while var batch = try tasks.receive(TaskBatch<Input>.self) {
+    while var count = try runMessage() {
       var taken = 0
       while true {
-        let started = monotonicNanoseconds()
-        for offset in 0..<batch.inputs.count {
-          let index = batch.first + offset
-          status.start(index)
-          do {
-            replies.outputs.append(try kernel(batch.inputs[offset]))
-            replies.indices.append(index)
-          } catch {
-            replies.failures.append(TaskFailure(index: index, message: "\(error)"))
-          }
-        }
         let now = monotonicNanoseconds()
-        status.taskNanoseconds = max(1, (now - started) / max(1, batch.inputs.count))
+        status.taskNanoseconds = max(1, (now - started) / max(1, count))
         status.current = -1
-        taken += batch.inputs.count
-        processed += batch.inputs.count
+        taken += count
+        processed += count
         if now - lastSent >= PoolLimits.longTaskNanoseconds { try send() }
         if let maxTasks, processed >= maxTasks { break }
-        guard taken < PoolLimits.maxChunk, tasks.hasData, let next = try tasks.receive(TaskBatch<Input>.self) else {
-          break
-        }
-        batch = next
+        guard taken < PoolLimits.maxChunk, tasks.hasData, let next = try runMessage() else { break }
+        count = next
       }
       if !replies.indices.isEmpty || !replies.failures.isEmpty { try send() }
       if let maxTasks, processed >= maxTasks { return }

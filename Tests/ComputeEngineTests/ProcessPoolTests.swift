@@ -149,13 +149,47 @@ import Testing
     let results = try pool.mapResults((0..<30).map(Picky.init), chunkSize: 4)
     for (value, result) in results.enumerated() {
       switch (value % 7, result) {
-      case (3, .failure(.encodingFailed(let reason))): #expect(reason.contains("no \(value)"))
-      case (2, .failure(.encodingFailed(let reason))): #expect(reason.contains("no \(value + 1)"), "the output")
+      case (3, .failure(.codingFailed(let reason))): #expect(reason.contains("no \(value)"))
+      case (2, .failure(.codingFailed(let reason))): #expect(reason.contains("no \(value + 1)"), "the output")
       case (_, .success(let output)): #expect(value % 7 != 2 && value % 7 != 3 && output == Picky(value + 1))
       default: Issue.record("task \(value) gave \(result)")
       }
     }
     #expect(try pool.map([Picky(0)]) == [Picky(1)], "the pool carries on")
+    pool.terminate()
+  }
+
+  /// Likewise a value that encodes but refuses to decode, on either side of the channel.
+  @Test func valuesThatCannotBeDecodedFailTheirTasks() throws {
+    struct Strict: Codable, Equatable {
+      var value: Int
+      var label = ""
+      init(_ value: Int) { self.value = value }
+      init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        value = try container.decode(Int.self)
+        guard value % 7 != 5 else {
+          throw DecodingError.dataCorruptedError(in: container, debugDescription: "refuse \(value)")
+        }
+      }
+      func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(value)
+      }
+    }
+    let pool = try ProcessPool<Strict, Strict> { Strict($0.value + 1) }
+    let results = try pool.mapResults((0..<30).map(Strict.init), chunkSize: 3)
+    for (value, result) in results.enumerated() {
+      switch (value % 7, result) {
+      case (5, .failure(.codingFailed(let reason))):
+        #expect(reason.contains("input could not be decoded") && reason.contains("refuse \(value)"))
+      case (4, .failure(.codingFailed(let reason))):
+        #expect(reason.contains("output could not be decoded") && reason.contains("refuse \(value + 1)"))
+      case (_, .success(let output)): #expect(value % 7 != 4 && value % 7 != 5 && output == Strict(value + 1))
+      default: Issue.record("task \(value) gave \(result)")
+      }
+    }
+    #expect(try pool.map([Strict(0)]) == [Strict(1)], "the pool carries on")
     pool.terminate()
   }
 
