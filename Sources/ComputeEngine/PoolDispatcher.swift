@@ -473,7 +473,9 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       }
     }
     do {
-      try worker.channels.send(jobID: chunk.job.id, range: chunk.range, inputs: chunk.job.inputs)
+      try worker.channels.send(
+        jobID: chunk.job.id, range: chunk.range, inputs: chunk.job.inputs, mayWait: worker.pending.isEmpty,
+        workerGone: { (try? worker.process.isAlive) != true })
       worker.add(chunk)
       worker.sent += chunk.range.count
       return true

@@ -60,6 +60,10 @@ struct LenientResultMessage<Output: Decodable>: Decodable {
   var failures: [TaskFailure]
 }
 
+/// A chunk's message would have to wait for a worker that is busy with earlier ones: the
+/// dispatcher, which also supervises, must not block on it.
+struct WorkerBusy: Error {}
+
 /// The inputs of a chunk that could not be encoded: each failing task's number in its job,
 /// with the reason; `error` is what encoding the whole chunk threw.
 struct UnsendableInputs: Error {
@@ -93,9 +97,14 @@ class WorkerChannels<Input, Output>: @unchecked Sendable {
   /// Whether results may be waiting.
   var hasResults: Bool { fatalError("abstract") }
 
-  /// Parent: sends `inputs[range]` as tasks `jobID << 32 | i` (there is always room: the
-  /// dispatcher sends no more than fits).
-  func send(jobID: Int, range: Range<Int>, inputs: [Input]) throws { fatalError("abstract") }
+  /// Parent: sends `inputs[range]` as tasks `jobID << 32 | i`. Slot rings always have room
+  /// (the dispatcher sends no more than fits). A message larger than a byte ring's free room
+  /// waits for the worker to read it, only when `mayWait` (the worker has nothing else to
+  /// do, so reads at once) and only while `workerGone` is false; otherwise it throws
+  /// ``WorkerBusy`` or ``RingError/peerGone``, and nothing usable was sent.
+  func send(jobID: Int, range: Range<Int>, inputs: [Input], mayWait: Bool, workerGone: () -> Bool) throws {
+    fatalError("abstract")
+  }
   /// Parent: hands every waiting result to `succeed` or `fail`, without blocking.
   /// Consecutive successful tasks may come together as one ``OutputRun`` through
   /// `succeedRun`, so that a chunk's results are recorded at once.
@@ -157,7 +166,7 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
 
   override var hasResults: Bool { results.count > 0 || failures.hasData }
 
-  override func send(jobID: Int, range: Range<Int>, inputs: [Input]) throws {
+  override func send(jobID: Int, range: Range<Int>, inputs: [Input], mayWait: Bool, workerGone: () -> Bool) throws {
     // Chunks are at most PoolLimits.maxChunk long.
     for (position, local) in range.enumerated() {
       taskBuffer[position] = TaskSlot(index: jobID << 32 | local, input: inputs[local])
@@ -293,9 +302,11 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
 
   override var hasResults: Bool { results.hasData }
 
-  override func send(jobID: Int, range: Range<Int>, inputs: [Input]) throws {
+  override func send(jobID: Int, range: Range<Int>, inputs: [Input], mayWait: Bool, workerGone: () -> Bool) throws {
+    let message: Data
     do {
-      try tasks.send(TaskBatch(first: jobID << 32 | range.lowerBound, inputs: Array(inputs[range])))
+      message = try BinaryEncoder().encode(
+        TaskBatch(first: jobID << 32 | range.lowerBound, inputs: Array(inputs[range])))
     } catch let error as EncodingError {
       // Nothing was written (a message is encoded before it is sent). Find the inputs at
       // fault, so that only their tasks fail.
@@ -305,6 +316,8 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
       }
       throw UnsendableInputs(reasons: reasons, error: "\(error)")
     }
+    guard mayWait || message.count + 8 <= tasks.freeBytes else { throw WorkerBusy() }
+    try withoutActuallyEscaping(workerGone) { try tasks.send(message, peerGone: $0) }
   }
 
   override func drain(succeed: (Int, Output) -> Void, succeedRun: (OutputRun) -> Void, fail: (Int, PoolError) -> Void) {

@@ -77,20 +77,30 @@ public final class ByteRing: @unchecked Sendable {
   /// Whether bytes are waiting: a message, or the start of one.
   public var hasData: Bool { !isEmpty }
 
-  /// Sends one message, waiting for room as needed.
-  ///
-  /// - Throws: ``RingError/closed`` (a message cut short by the close is dropped by the
-  ///   consumer), or ``RingError/timedOut``.
-  public func send(_ message: UnsafeRawBufferPointer, timeout: Duration? = nil) throws {
-    let deadline = ContinuousClock.Instant.deadline(after: timeout)
-    let length = UInt64(message.count)
-    try withUnsafeBytes(of: length) { try write($0, until: deadline) }
-    try write(message, until: deadline)
+  /// How many bytes fit now (a message takes 8 more than its length).
+  public var freeBytes: Int {
+    let read = tail.load()
+    return capacity - Int(head.load() &- read)
   }
 
-  /// Sends one message of bytes.
-  public func send(_ message: Data, timeout: Duration? = nil) throws {
-    try message.withUnsafeBytes { try send($0, timeout: timeout) }
+  /// Sends one message, waiting for room as needed.
+  ///
+  /// - Parameter peerGone: checked every 100 ms while waiting for room; when it returns true,
+  ///   the send stops (the consumer died, say, and will never make room).
+  /// - Throws: ``RingError/closed`` (a message cut short by the close is dropped by the
+  ///   consumer), ``RingError/timedOut``, or ``RingError/peerGone``.
+  public func send(
+    _ message: UnsafeRawBufferPointer, timeout: Duration? = nil, peerGone: (() -> Bool)? = nil
+  ) throws {
+    let deadline = ContinuousClock.Instant.deadline(after: timeout)
+    let length = UInt64(message.count)
+    try withUnsafeBytes(of: length) { try write($0, until: deadline, peerGone: peerGone) }
+    try write(message, until: deadline, peerGone: peerGone)
+  }
+
+  /// Sends one message of bytes; see ``send(_:timeout:peerGone:)-(UnsafeRawBufferPointer,_,_)``.
+  public func send(_ message: Data, timeout: Duration? = nil, peerGone: (() -> Bool)? = nil) throws {
+    try message.withUnsafeBytes { try send($0, timeout: timeout, peerGone: peerGone) }
   }
 
   /// Sends a value encoded by ``BinaryEncoder``.
@@ -126,7 +136,9 @@ public final class ByteRing: @unchecked Sendable {
     spaceSignal.wake()
   }
 
-  private func write(_ bytes: UnsafeRawBufferPointer, until deadline: ContinuousClock.Instant?) throws {
+  private func write(
+    _ bytes: UnsafeRawBufferPointer, until deadline: ContinuousClock.Instant?, peerGone: (() -> Bool)?
+  ) throws {
     var done = 0
     while done < bytes.count {
       guard !isClosed else { throw RingError.closed }
@@ -134,7 +146,16 @@ public final class ByteRing: @unchecked Sendable {
       let free = UInt64(capacity) - (written - tail.load())
       let count = Int(min(free, UInt64(bytes.count - done)))
       guard count > 0 else {
-        try waitForSpace(until: deadline)
+        guard let peerGone else {
+          try waitForSpace(until: deadline)
+          continue
+        }
+        do {
+          try waitForSpace(until: WaitSlices.next(deadline))
+        } catch RingError.timedOut {
+          if peerGone() { throw RingError.peerGone }
+          if let deadline, ContinuousClock.now >= deadline { throw RingError.timedOut }
+        }
         continue
       }
       copy(from: bytes.baseAddress! + done, toRingAt: written, count: count)

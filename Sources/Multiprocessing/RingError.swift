@@ -6,6 +6,9 @@ public enum RingError: Error, Sendable, Equatable, CustomStringConvertible {
   case timedOut
   /// A capacity or batch size out of range.
   case invalidArgument(String)
+  /// The process at the other end is gone (a send given up on): the ring may hold a message
+  /// cut short and is not to be used again.
+  case peerGone
 
   /// A message that names the problem.
   public var description: String {
@@ -13,6 +16,7 @@ public enum RingError: Error, Sendable, Equatable, CustomStringConvertible {
     case .closed: "the ring is closed"
     case .timedOut: "the ring operation timed out"
     case .invalidArgument(let reason): "invalid ring argument: \(reason)"
+    case .peerGone: "the process at the other end of the ring is gone"
     }
   }
 }

@@ -57,6 +57,29 @@ import Testing
     #expect(try pool.map(Array(0..<10)) == (0..<10).map { $0 * 2 }, "the new worker serves")
   }
 
+  /// A worker that dies while messages larger than its ring wait for it: the dispatcher,
+  /// which streams such a message only to an idle worker and stops when it dies, neither hangs
+  /// nor loses the other tasks.
+  @Test func aWorkerDyingUnderMessagesLargerThanItsRingIsReported() throws {
+    let pool = try ProcessPool<String, Int> { text in
+      if text.hasPrefix("die") {
+        usleep(100_000)
+        kill(getpid(), SIGKILL)
+      }
+      return text.utf8.count
+    }
+    let big = String(repeating: "x", count: 9_000_000)  // over twice the 4 MiB ring
+    let started = ContinuousClock.now
+    let results = try pool.mapResults(["die" + big, big, big, big], chunkSize: 1)
+    #expect(ContinuousClock.now - started < .seconds(10))
+    guard case .failure(.workerDied(_, SIGKILL, nil)) = results[0] else {
+      Issue.record("the dying task gave \(results[0])")
+      return
+    }
+    #expect(results[1...].map { try? $0.get() } == [9_000_000, 9_000_000, 9_000_000])
+    pool.terminate()
+  }
+
   /// The same through the Codable channels, whose workers answer several chunks at once.
   @Test func aCodableWorkerThatDiesFailsOnlyItsTask() throws {
     let pool = try ProcessPool<String, String> { word in

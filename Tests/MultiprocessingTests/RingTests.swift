@@ -225,6 +225,21 @@ import Testing
     #expect(throws: RingError.closed) { try ring.send(Data([1])) }
   }
 
+  /// A send waiting for room on a consumer that died gives up when told the peer is gone.
+  @Test func aByteRingSendGivesUpWhenItsConsumerDied() throws {
+    let ring = try ByteRing(capacity: 256)
+    #expect(ring.freeBytes == 256)
+    try ring.send(Data(count: 100))
+    #expect(ring.freeBytes == 256 - 108, "a message takes its length and 8 bytes")
+    let consumer = try forked { _ = try ring.receive(timeout: .seconds(10)) }  // takes one message, then dies
+    try consumer.join()
+    let started = ContinuousClock.now
+    #expect(throws: RingError.peerGone) {
+      try ring.send(Data(count: 10_000), peerGone: { (try? consumer.isAlive) != true })
+    }
+    #expect(ContinuousClock.now - started < .seconds(5))
+  }
+
   @Test func aRingReopenedFromItsHandle() throws {
     let ring = try SlotRing<Double>(capacity: 16)
     let reopened = try SlotRing<Double>(ring.handle)
