@@ -234,7 +234,7 @@ final class BinaryReader {
 }
 
 /// The `Decoder` a value decodes itself from; also the node of the coding path.
-final class BinaryValueDecoder: Decoder {
+final class BinaryValueDecoder: Decoder, BinaryCodingPathNode {
   let reader: BinaryReader
   let parent: BinaryValueDecoder?
   let key: (any CodingKey)?
@@ -257,13 +257,6 @@ final class BinaryValueDecoder: Decoder {
 
   var codingPath: [any CodingKey] { path(adding: nil) }
   var userInfo: [CodingUserInfoKey: Any] { [:] }
-
-  /// The coding path, with `key` after it when there is one.
-  func path(adding key: (any CodingKey)?) -> [any CodingKey] {
-    var path = parent?.path(adding: self.key) ?? (self.key.map { [$0] } ?? [])
-    if let key { path.append(key) }
-    return path
-  }
 
   func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
     let (count, start, end) = try reader.container(.keyed, at: offset, path: codingPath)

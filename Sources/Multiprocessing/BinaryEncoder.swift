@@ -255,7 +255,7 @@ final class BinaryWriter {
 }
 
 /// The `Encoder` a value encodes itself to; also the node of the coding path.
-final class BinaryValueEncoder: Encoder {
+final class BinaryValueEncoder: Encoder, BinaryCodingPathNode {
   let writer: BinaryWriter
   let parent: BinaryValueEncoder?
   let key: (any CodingKey)?
@@ -279,13 +279,6 @@ final class BinaryValueEncoder: Encoder {
 
   var codingPath: [any CodingKey] { path(adding: nil) }
   var userInfo: [CodingUserInfoKey: Any] { [:] }
-
-  /// The coding path, with `key` after it when there is one.
-  func path(adding key: (any CodingKey)?) -> [any CodingKey] {
-    var path = parent?.path(adding: self.key) ?? (self.key.map { [$0] } ?? [])
-    if let key { path.append(key) }
-    return path
-  }
 
   /// Takes the value's place for a container or a single value: only once, and only while
   /// the writer is still there.
