@@ -342,7 +342,7 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
         }
         failures = message.failures
       } else {
-        continue
+        continue  // Only damaged bytes get here: both ends are this code.
       }
       for position in 0..<failures.count {
         let failure = failures[position]
