@@ -74,8 +74,8 @@ enum WaitSlices {
   /// How often a waiter checks that the holder it waits on is alive.
   static let slice = Duration.milliseconds(100)
 
-  /// The end of the next slice, capped by the overall deadline.
-  static func next(_ deadline: ContinuousClock.Instant?) -> ContinuousClock.Instant {
+  /// The end of the next slice (``slice`` by default), capped by the overall deadline.
+  static func next(_ deadline: ContinuousClock.Instant?, slice: Duration = slice) -> ContinuousClock.Instant {
     let sliceEnd = ContinuousClock.now + slice
     guard let deadline else { return sliceEnd }
     return min(deadline, sliceEnd)

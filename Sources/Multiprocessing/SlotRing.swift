@@ -341,9 +341,7 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
       if consumerSeesHead == read {
         consumerSeesHead = head.load()
         guard consumerSeesHead != read else { return nil }
-        if trailingProducer, consumerSeesHead - read < Self.trailingDistance {
-          trailProducer(from: read, until: Self.trailingDistance)
-        }
+        if trailingProducer { trailProducer(from: read) }
       }
       let value = (slots + Int(read & mask) * cellStride).loadUnaligned(as: T.self)
       tail.store(read + 1)
@@ -374,20 +372,22 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   /// one at a time.
   @usableFromInline static var trailingDistance: UInt64 { 32 }
 
-  /// Lets a producer that is pushing right now get ``trailingDistance`` items ahead.
+  /// Lets a producer that is pushing right now get ``trailingDistance`` items ahead of
+  /// `read`, when some items are there but fewer than that.
   ///
   /// A consumer that takes each item the moment it lands reads the slot's cache line while
   /// the producer is still writing the next slots of that line, so the line crosses between
   /// the cores twice per item and both sides run at the speed of that transfer. Waiting a
   /// little (128 pause instructions at most, and only while the producer's position keeps
   /// moving) lets the producer fill whole lines first; the consumer then reads them once each.
-  @usableFromInline func trailProducer(from read: UInt64, until distance: UInt64) {
+  @usableFromInline func trailProducer(from read: UInt64) {
+    guard consumerSeesHead != read, consumerSeesHead - read < Self.trailingDistance else { return }
     for _ in 0..<8 {
       for _ in 0..<16 { cs_cpu_relax() }
       let seen = head.load()
       guard seen != consumerSeesHead else { return }
       consumerSeesHead = seen
-      guard seen - read < distance else { return }
+      guard seen - read < Self.trailingDistance else { return }
     }
   }
 
@@ -406,9 +406,7 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
     if consumerSeesHead - read < wanted {
       consumerSeesHead = head.load()
       // Trailing pays even for a small buffer: the next pops take from the cached position.
-      if trailingProducer, consumerSeesHead != read, consumerSeesHead - read < Self.trailingDistance {
-        trailProducer(from: read, until: Self.trailingDistance)
-      }
+      if trailingProducer { trailProducer(from: read) }
     }
     let available = consumerSeesHead - read
     let count = Int(min(available, UInt64(buffer.count)))
@@ -499,7 +497,7 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
       let seen = itemsSignal.load()
       if hasItemReady { return true }
       if isClosed { return !isEmpty }
-      let until = fresh ? Self.announcementSlice(deadline) : deadline
+      let until = fresh ? WaitSlices.next(deadline, slice: Self.announcementSlice) : deadline
       if !itemsSignal.wait(whileEqualTo: seen, until: until), until == deadline {
         if hasItemReady { return true }
         throw RingError.timedOut
@@ -514,7 +512,7 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
       let fresh = producersWaiting.exchange(1) == 0
       let seen = spaceSignal.load()
       if hasSpaceReady || isClosed { return }
-      let until = fresh ? Self.announcementSlice(deadline) : deadline
+      let until = fresh ? WaitSlices.next(deadline, slice: Self.announcementSlice) : deadline
       if !spaceSignal.wait(whileEqualTo: seen, until: until), until == deadline {
         if hasSpaceReady { return }
         throw RingError.timedOut
@@ -524,16 +522,12 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
 
   /// How long the first sleep after announcing a sleeper lasts.
   ///
-  /// A push or pop publishes its position (or, with many producers, the slot's sequence number)
-  /// with a plain release store (a sequentially consistent one is a full fence per item, half
-  /// the cost of a push) and then reads the other side's sleeper flag. Without the fence the
-  /// flag may be read before the store is visible, so a sleeper that announces itself at that
-  /// very moment may see the old state and be missed. Only that first sleep can miss a wake-up: the
-  /// flag stays set, so every later push or pop sees it. The first sleep is therefore cut
-  /// short, and a missed wake-up costs at most this long.
-  static func announcementSlice(_ deadline: ContinuousClock.Instant?) -> ContinuousClock.Instant {
-    let sliceEnd = ContinuousClock.now + .microseconds(200)
-    guard let deadline else { return sliceEnd }
-    return min(deadline, sliceEnd)
-  }
+  /// A push or pop publishes its position (or, with many producers, the slot's sequence
+  /// number) with a plain release store (a sequentially consistent one is a full fence per
+  /// item, half the cost of a push) and then reads the other side's sleeper flag. Without the
+  /// fence the flag may be read before the store is visible, so a sleeper that announces
+  /// itself at that very moment may see the old state and be missed. Only that first sleep
+  /// can miss a wake-up: the flag stays set, so every later push or pop sees it. The first
+  /// sleep is therefore cut short, and a missed wake-up costs at most this long.
+  static var announcementSlice: Duration { .microseconds(200) }
 }
