@@ -179,24 +179,16 @@ final class BinaryReader {
   func readInteger<I: FixedWidthInteger>(_ type: I.Type, at offset: Int, path: @autoclosure () -> [any CodingKey])
     throws -> I
   {
+    func narrowed(_ value: some BinaryInteger) throws -> I {
+      guard let converted = I(exactly: value) else { throw corrupted("\(value) does not fit in \(I.self)", path()) }
+      return converted
+    }
     let tag = try tag(at: offset, path: path())
     switch tag {
-    case .signed:
-      let value = try load(Int64.self, at: offset + 1, path: path())
-      guard let converted = I(exactly: value) else { throw corrupted("\(value) does not fit in \(I.self)", path()) }
-      return converted
-    case .unsigned:
-      let value = try load(UInt64.self, at: offset + 1, path: path())
-      guard let converted = I(exactly: value) else { throw corrupted("\(value) does not fit in \(I.self)", path()) }
-      return converted
-    case .signed128:
-      let value = try load(Int128.self, at: offset + 1, path: path())
-      guard let converted = I(exactly: value) else { throw corrupted("\(value) does not fit in \(I.self)", path()) }
-      return converted
-    case .unsigned128:
-      let value = try load(UInt128.self, at: offset + 1, path: path())
-      guard let converted = I(exactly: value) else { throw corrupted("\(value) does not fit in \(I.self)", path()) }
-      return converted
+    case .signed: return try narrowed(try load(Int64.self, at: offset + 1, path: path()))
+    case .unsigned: return try narrowed(try load(UInt64.self, at: offset + 1, path: path()))
+    case .signed128: return try narrowed(try load(Int128.self, at: offset + 1, path: path()))
+    case .unsigned128: return try narrowed(try load(UInt128.self, at: offset + 1, path: path()))
     default: throw mismatch(I.self, found: tag, path: path())
     }
   }

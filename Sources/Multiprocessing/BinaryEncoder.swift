@@ -139,6 +139,11 @@ final class BinaryWriter {
     }
   }
 
+  /// Keeps `error` to throw at the end of the encoding, unless an earlier one is kept.
+  func record(_ error: EncodingError) {
+    if failure == nil { failure = error }
+  }
+
   /// Marks the current position as one where a value must be written (by whoever uses a
   /// super encoder); a null takes its place if none is.
   func expectValue() {
@@ -214,16 +219,16 @@ final class BinaryWriter {
         append(raw: value)
       }
     } else if T.self == [Int].self {
-      try writeArray(unsafeBitCast(value, to: [Int].self), path: path()) { signed($0) }
+      try writeArray(unsafeBitCast(value, to: [Int].self)) { signed($0) }
     } else if T.self == [Double].self {
-      try writeArray(unsafeBitCast(value, to: [Double].self), path: path()) {
+      try writeArray(unsafeBitCast(value, to: [Double].self)) {
         append(.double)
         append(raw: $0.bitPattern)
       }
     } else if T.self == [String].self {
-      try writeArray(unsafeBitCast(value, to: [String].self), path: path()) { _ = try writePrimitive($0, path: path()) }
+      try writeArray(unsafeBitCast(value, to: [String].self)) { _ = try writePrimitive($0, path: path()) }
     } else if T.self == [Float].self {
-      try writeArray(unsafeBitCast(value, to: [Float].self), path: path()) {
+      try writeArray(unsafeBitCast(value, to: [Float].self)) {
         append(.float)
         append(raw: $0.bitPattern)
       }
@@ -234,9 +239,7 @@ final class BinaryWriter {
   }
 
   /// Writes an array of a primitive type as an unkeyed container, without an encoder per value.
-  private func writeArray<Element>(
-    _ values: [Element], path: @autoclosure () -> [any CodingKey], element: (Element) throws -> Void
-  ) throws {
+  private func writeArray<Element>(_ values: [Element], element: (Element) throws -> Void) throws {
     let container = openContainer(.unkeyed)
     for value in values { try element(value) }
     open[container.level].count = UInt32(truncatingIfNeeded: values.count)
@@ -283,14 +286,15 @@ final class BinaryValueEncoder: Encoder, BinaryCodingPathNode {
   /// Takes the value's place for a container or a single value: only once, and only while
   /// the writer is still there.
   private func claim() {
-    if (claimed || writer.bytes.count != position) && writer.failure == nil {
-      writer.failure = EncodingError.invalidValue(
-        "value",
-        .init(
-          codingPath: codingPath,
-          debugDescription:
-            "a value was encoded twice, or after the encoding moved on from it; BinaryEncoder needs values written depth-first"
-        ))
+    if claimed || writer.bytes.count != position {
+      writer.record(
+        EncodingError.invalidValue(
+          "value",
+          .init(
+            codingPath: codingPath,
+            debugDescription:
+              "a value was encoded twice, or after the encoding moved on from it; BinaryEncoder needs values written depth-first"
+          )))
     }
     claimed = true
   }
@@ -399,7 +403,7 @@ struct BinaryKeyedEncodingContainer<Key: CodingKey>: KeyedEncodingContainerProto
     do {
       try begin(key)
     } catch let error as EncodingError {
-      if encoder.writer.failure == nil { encoder.writer.failure = error }
+      encoder.writer.record(error)
     } catch {}
     let nested = BinaryValueEncoder(
       writer: encoder.writer, parent: encoder, key: key, position: encoder.writer.bytes.count)
@@ -453,7 +457,7 @@ struct BinaryUnkeyedEncodingContainer: UnkeyedEncodingContainer {
     do {
       key = try begin()
     } catch let error as EncodingError {
-      if encoder.writer.failure == nil { encoder.writer.failure = error }
+      encoder.writer.record(error)
     } catch {}
     return BinaryValueEncoder(writer: encoder.writer, parent: encoder, key: key, position: encoder.writer.bytes.count)
   }
