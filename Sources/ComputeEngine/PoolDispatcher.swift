@@ -365,22 +365,16 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     let failedStart = code != 0 && current < 0 && !worker.answered
     failedStarts[worker.slot] = failedStart ? failedStarts[worker.slot] + 1 : 0
     let givingUp = failedStarts[worker.slot] >= Self.maxFailedStarts
-    func fail(_ job: PoolJob<Input, Output>, _ local: Int, _ error: PoolError) {
-      if job.fail(local, error) {
-        jobs[job.id] = nil
-        job.onFinish(job)
-      }
-    }
     var requeued: [Chunk] = []
     for chunk in worker.pending {
       for local in chunk.range where !chunk.job.isDone(local) {
         let index = chunk.job.id << 32 | local
         if index == current && code != 0 {
-          fail(
+          failLocked(
             chunk.job, local,
             worker.timedOutTask == index ? .taskTimedOut(pid: pid, timeout: taskTimeout ?? .zero) : died)
         } else if givingUp {
-          fail(chunk.job, local, died)
+          failLocked(chunk.job, local, died)
         } else {
           requeued.append(Chunk(job: chunk.job, range: local..<local + 1))
         }
@@ -388,7 +382,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     }
     if givingUp {
       for chunk in queue {
-        for local in chunk.range where !chunk.job.isDone(local) { fail(chunk.job, local, died) }
+        for local in chunk.range where !chunk.job.isDone(local) { failLocked(chunk.job, local, died) }
       }
       queue = []
       failedStarts[worker.slot] = 0
@@ -488,6 +482,14 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     }
   }
 
+  /// Fails task `local` of `job`, finishing the job when it was the last.
+  private func failLocked(_ job: PoolJob<Input, Output>, _ local: Int, _ error: PoolError) {
+    guard job.fail(local, error) else { return }
+    jobs[job.id] = nil
+    if lastJob === job { lastJob = nil }
+    job.onFinish(job)
+  }
+
   /// Fails the tasks of `chunk` whose inputs could not be encoded and queues the others again.
   private func failUnsendableLocked(_ chunk: Chunk, _ unsendable: UnsendableInputs) {
     var runStart: Int?
@@ -496,11 +498,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       if let reason = unsendable.reasons[local] ?? (unsendable.reasons.isEmpty ? unsendable.error : nil) {
         if let start = runStart { queue.append(Chunk(job: chunk.job, range: start..<local)) }
         runStart = nil
-        if chunk.job.fail(local, .codingFailed(reason)) {
-          jobs[chunk.job.id] = nil
-          if lastJob === chunk.job { lastJob = nil }
-          chunk.job.onFinish(chunk.job)
-        }
+        failLocked(chunk.job, local, .codingFailed(reason))
       } else if runStart == nil {
         runStart = local
       }

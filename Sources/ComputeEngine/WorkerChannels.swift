@@ -34,6 +34,20 @@ struct TaskFailure: Codable, Sendable {
   /// Whether the input or output could not be encoded or decoded (rather than the kernel
   /// throwing).
   var coding = false
+
+  /// What the caller gets for this failure.
+  var error: PoolError { coding ? .codingFailed(message) : .kernelFailed(message) }
+}
+
+/// Why `value` cannot be encoded, or nil when it can: to find the values at fault once a
+/// whole message could not be encoded.
+func encodingFailure(of value: some Encodable) -> String? {
+  do {
+    _ = try BinaryEncoder().encode(value)
+    return nil
+  } catch {
+    return "\(error)"
+  }
 }
 
 /// A value decoded on its own, so that one that cannot be decoded fails alone: `value`, or
@@ -195,7 +209,7 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
       }
     }
     while failures.hasData, let failure = try? failures.receive(TaskFailure.self, timeout: drainTimeout) {
-      fail(failure.index, .kernelFailed(failure.message))
+      fail(failure.index, failure.error)
     }
   }
 
@@ -311,9 +325,7 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
       // Nothing was written (a message is encoded before it is sent). Find the inputs at
       // fault, so that only their tasks fail.
       var reasons: [Int: String] = [:]
-      for local in range {
-        do { _ = try BinaryEncoder().encode(inputs[local]) } catch { reasons[local] = "\(error)" }
-      }
+      for local in range { reasons[local] = encodingFailure(of: inputs[local]) }
       throw UnsendableInputs(reasons: reasons, error: "\(error)")
     }
     guard mayWait || message.count + 8 <= tasks.freeBytes else { throw WorkerBusy() }
@@ -344,10 +356,7 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
       } else {
         continue  // Only damaged bytes get here: both ends are this code.
       }
-      for position in 0..<failures.count {
-        let failure = failures[position]
-        fail(failure.index, failure.coding ? .codingFailed(failure.message) : .kernelFailed(failure.message))
-      }
+      for position in 0..<failures.count { fail(failures[position].index, failures[position].error) }
     }
   }
 
@@ -368,12 +377,11 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
         // Nothing was written. The outputs that cannot be encoded become their tasks' failures.
         var kept = ResultMessage<Output>(failures: replies.failures)
         for position in 0..<replies.outputs.count {
-          do {
-            _ = try BinaryEncoder().encode(replies.outputs[position])
+          if let reason = encodingFailure(of: replies.outputs[position]) {
+            kept.failures.append(TaskFailure(index: replies.indices[position], message: reason, coding: true))
+          } else {
             kept.indices.append(replies.indices[position])
             kept.outputs.append(replies.outputs[position])
-          } catch {
-            kept.failures.append(TaskFailure(index: replies.indices[position], message: "\(error)", coding: true))
           }
         }
         try results.send(kept)
@@ -427,7 +435,7 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
         processed += count
         if now - lastSent >= PoolLimits.longTaskNanoseconds { try send() }
         if let maxTasks, processed >= maxTasks { break }
-        guard taken < PoolLimits.maxChunk, tasks.hasData, let next = try runMessage() else { break }
+        guard taken < chunkSize, tasks.hasData, let next = try runMessage() else { break }
         count = next
       }
       if !replies.indices.isEmpty || !replies.failures.isEmpty { try send() }
