@@ -2,6 +2,7 @@
 #include "CSystemShims.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <linux/futex.h>
 #include <sched.h>
@@ -214,3 +215,7 @@ int cs_wifexited(int status) { return WIFEXITED(status); }
 int cs_wexitstatus(int status) { return WEXITSTATUS(status); }
 int cs_wifsignaled(int status) { return WIFSIGNALED(status); }
 int cs_wtermsig(int status) { return WTERMSIG(status); }
+
+int cs_pipe_cloexec(int fds[2]) {
+  return pipe2(fds, O_CLOEXEC) == 0 ? 0 : -errno;
+}

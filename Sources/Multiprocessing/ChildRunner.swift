@@ -25,17 +25,15 @@ enum ChildRunner {
   ///   - actualParent: the pid the kernel has as parent (the fork server, for its children);
   ///     if it is gone already the child dies, as `PR_SET_PDEATHSIG` would have made it.
   ///   - parent: the process that asked for this one.
-  static func become(_ process: Process, actualParent: pid_t, parent: (pid: Int32, name: String)) -> Never {
-    _ = cs_set_parent_death_signal(SIGKILL)
-    if getppid() != actualParent { Glibc.kill(getpid(), SIGKILL) }
-    // A child forked from the spawner thread inherits that thread's signal mask.
-    cs_unblock_all_signals()
-    Spawner.shared.resetInChild()
-    ExitWatcher.shared.resetInChild()
+  ///   - handshake: where to confirm, just before `run()`, that the child got there (-1: nowhere).
+  static func become(
+    _ process: Process, actualParent: pid_t, parent: (pid: Int32, name: String), handshake: Int32 = -1
+  ) -> Never {
+    prepare(actualParent: actualParent)
     let registry = ProcessRegistry.shared
-    registry.lock.reinitializeInChild()
     registry.becomeChild(
       current: process, identity: process.identity, parent: ParentProcess(name: parent.name, pid: parent.pid))
+    confirm(handshake)
 
     var code: Int32 = 0
     do {
@@ -50,5 +48,33 @@ enum ChildRunner {
     registry.finishChildren()
     fflush(nil)
     _exit(code)
+  }
+
+  /// Makes a freshly forked child its own: tied to its parent's life, with every signal
+  /// unblocked, and the library's threads and locks as a single-threaded process has them.
+  static func prepare(actualParent: pid_t) {
+    _ = cs_set_parent_death_signal(SIGKILL)
+    if getppid() != actualParent { Glibc.kill(getpid(), SIGKILL) }
+    // A child forked from the spawner thread inherits that thread's signal mask.
+    cs_unblock_all_signals()
+    Spawner.shared.resetInChild()
+    ExitWatcher.shared.resetInChild()
+    ProcessRegistry.shared.lock.reinitializeInChild()
+    LibraryLogger.shared.lock.reinitializeInChild()
+  }
+
+  /// Tells the parent waiting in ``Launcher/forkConfirmed(name:_:)`` that this child reached
+  /// its entry, and closes the descriptor.
+  static func confirm(_ handshake: Int32) {
+    guard handshake >= 0 else { return }
+    var byte: UInt8 = 1
+    while write(handshake, &byte, 1) < 0 && errno == EINTR {}
+    Glibc.close(handshake)
+  }
+
+  /// Waits forever, as a child whose start-up needs a lock held at its fork would: for the
+  /// tests of the handshake.
+  static func stallForTesting() -> Never {
+    while true { pause() }
   }
 }

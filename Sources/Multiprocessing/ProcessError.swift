@@ -29,6 +29,11 @@ public enum ProcessError: Error, Sendable, Equatable, CustomStringConvertible {
   case system(call: String, errno: Int32)
   /// The fork server could not be started or stopped answering.
   case forkserver(String)
+  /// A forked child did not reach its entry within `bound`, twice (another thread of the
+  /// parent held a lock at the fork that the child's start-up needed): each was killed.
+  case childDidNotStart(name: String, pid: Int32, bound: Duration)
+  /// `setDaemon(_:)` on a process that was already started.
+  case daemonAfterStart(name: String)
 
   /// A message that names the mistake.
   public var description: String {
@@ -60,6 +65,12 @@ public enum ProcessError: Error, Sendable, Equatable, CustomStringConvertible {
       return "\(call) failed: \(String(cString: strerror(errno)))"
     case .forkserver(let reason):
       return "fork server: \(reason)"
+    case .childDidNotStart(let name, let pid, let bound):
+      return "\(name) (pid \(pid)) did not reach its entry within \(bound) of its fork, twice, and was killed: "
+        + "another thread held a lock at the fork that the child needed. Use the forkserver start method "
+        + "in a program whose other threads keep running while it forks"
+    case .daemonAfterStart(let name):
+      return "cannot change daemon of \(name): the process has already started"
     }
   }
 }

@@ -26,6 +26,13 @@ final class Spawner: @unchecked Sendable {
     pthread_cond_init(condition, nil)
   }
 
+  /// Whether the spawner thread exists.
+  var isRunning: Bool {
+    pthread_mutex_lock(mutex)
+    defer { pthread_mutex_unlock(mutex) }
+    return running
+  }
+
   /// Runs `body` on a thread that lives as long as the process, and returns its result.
   func perform<T>(_ body: @escaping () -> T) -> T {
     if getpid() == cs_gettid() { return body() }

@@ -56,6 +56,9 @@ int cs_pidfd_send_signal(int pidfd, int signal);
 /// empty signal mask. Stores the pid in `*pid`; returns 0 or a positive errno.
 int cs_spawn(const char *path, char *const argv[], char *const envp[], int pass_fd, pid_t *pid);
 
+/// `pipe2(fds, O_CLOEXEC)`: a pipe whose ends close on exec. Returns 0 or -errno.
+int cs_pipe_cloexec(int fds[2]);
+
 /// Closes every descriptor from `first` upwards except `keep` (-1: none).
 void cs_close_descriptors_from(int first, int keep);
 
