@@ -15,7 +15,8 @@ protocol ChildHandle: AnyObject {
   func poll() -> Int32?
   /// Sends `signal` to the child unless it has ended.
   func send(_ signal: Int32)
-  /// Releases the handle's descriptors.
+  /// Releases the handle's descriptors (also done when the handle is released); closing
+  /// twice is harmless.
   func close()
 }
 
@@ -56,6 +57,14 @@ final class OwnChild: ChildHandle {
   }
 
   func close() {
+    guard !closed else { return }
+    closed = true
     _ = Glibc.close(pidfd)
   }
+
+  private var closed = false
+
+  /// A handle dropped without ``close()`` (its process object released) closes its pidfd,
+  /// as Python's Popen closes its sentinel when it is collected.
+  deinit { close() }
 }

@@ -15,15 +15,27 @@ import Foundation
 /// a new status socket, on which the server answers the child's pid at once and its exit code
 /// when it ends. The server dies with this process (`PR_SET_PDEATHSIG`), and its children die
 /// with it; when this process closes the control socket the server kills what is left and exits.
-final class ForkserverClient: @unchecked Sendable {
+///
+/// A *fork template* is such a server forked from this process instead of started afresh
+/// (``template(entryPoint:warmUp:)``): it holds this process's memory as it was at that fork,
+/// closures and their captures included, and forks every child of a pool from its single
+/// thread, so that no child inherits a lock that another thread of this process held.
+package final class ForkserverClient: @unchecked Sendable {
   // @unchecked: immutable after init; concurrent requests are separate seqpacket messages.
   let controlFD: Int32
-  let serverPid: pid_t
+  /// The server's process id.
+  package let serverPid: pid_t
+  /// Whether the server is a fork template, which ``stop()`` kills rather than waits for.
+  let isTemplate: Bool
 
-  private init(controlFD: Int32, serverPid: pid_t) {
+  private init(controlFD: Int32, serverPid: pid_t, isTemplate: Bool = false) {
     self.controlFD = controlFD
     self.serverPid = serverPid
+    self.isTemplate = isTemplate
   }
+
+  /// How long a request waits for the server to answer with the new child's pid.
+  static let answerBound = Duration.seconds(10)
 
   /// The running fork server, started on first use.
   static func shared() throws -> ForkserverClient {
@@ -54,10 +66,50 @@ final class ForkserverClient: @unchecked Sendable {
     }
   }
 
-  private func stop() {
+  /// Forks a fork template: a single-threaded copy of this process that serves requests for
+  /// children running `entryPoint`. Before it confirms its start (``Launcher/forkConfirmed(name:_:)``,
+  /// which kills and forks again a template that does not), it builds the type metadata its
+  /// children need: its own request path, what `warmUp` touches, and a probe of the Swift
+  /// runtime's shared caches (``RuntimeProbe``), so that a template that inherited one of
+  /// their locks held never confirms, and its children find the metadata built.
+  package static func template(
+    entryPoint: any AnyEntryPoint, warmUp: @escaping () -> Void
+  ) throws -> ForkserverClient {
+    var fds: [Int32] = [-1, -1]
+    guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
+      throw ProcessError.system(call: "socketpair", errno: errno)
+    }
+    let (clientEnd, serverEnd) = (fds[0], fds[1])
+    let parent = getpid()
+    let probe = RuntimeProbe.next()
+    do {
+      let pid = try Launcher.forkConfirmed(name: "fork template of '\(entryPoint.name)'") { handshake, _ in
+        close(clientEnd)
+        ChildRunner.prepare(actualParent: parent)
+        ProcessRegistry.shared.becomeTemplate(serving: entryPoint)
+        ForkserverLoop.warmUp()
+        probe.run()
+        warmUp()
+        ChildRunner.confirm(handshake)
+        ForkserverLoop.serve(controlFD: serverEnd)
+      }
+      close(serverEnd)
+      return ForkserverClient(controlFD: clientEnd, serverPid: pid, isTemplate: true)
+    } catch {
+      close(clientEnd)
+      close(serverEnd)
+      throw error
+    }
+  }
+
+  /// Ends the server: the fork server once this process closes its end (it kills what it
+  /// forked), a template at once, with SIGKILL (its children die with it). Waits until it ended.
+  package func stop() {
     close(controlFD)
+    // A template's end of the socket may live on in other children this process forked.
+    if isTemplate { Glibc.kill(serverPid, SIGKILL) }
     var status: Int32 = 0
-    waitpid(serverPid, &status, 0)
+    while waitpid(serverPid, &status, 0) < 0 && errno == EINTR {}
   }
 
   /// Asks the server for a child that becomes `description`, and returns its handle.
@@ -77,7 +129,9 @@ final class ForkserverClient: @unchecked Sendable {
       close(status[0])
       throw ProcessError.forkserver("the server is gone (\(String(cString: strerror(-sent))))")
     }
-    guard let pid = SharedBytes.readInt32(status[0]), pid > 0 else {
+    guard !pollReadable([status[0]], timeout: Self.answerBound).isEmpty,
+      let pid = SharedBytes.readInt32(status[0]), pid > 0
+    else {
       close(status[0])
       throw ProcessError.forkserver("the server did not report the new child's pid")
     }
@@ -116,9 +170,15 @@ final class ForkserverChild: ChildHandle {
   }
 
   func close() {
+    guard !closed else { return }
+    closed = true
     _ = Glibc.close(statusFD)
     if pidfd >= 0 { _ = Glibc.close(pidfd) }
   }
+
+  private var closed = false
+
+  deinit { close() }
 }
 
 /// The fork server's loop, run by a fresh run of the program inside

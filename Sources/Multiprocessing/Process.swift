@@ -44,10 +44,12 @@ open class Process: @unchecked Sendable {
     case closed
   }
 
-  private static let logger = Logger(label: "swift-multiprocessing.process")
-
   let target: Target
   let requestedStartMethod: StartMethod?
+  /// The single-threaded process that forks this one, instead of this process (pool workers).
+  let template: ForkserverClient?
+  /// How many forks in a row stall before the entry, for the tests of the handshake.
+  var stallsBeforeEntryForTesting = 0
   let identity: [Int]
   private var storedName: String
   private var storedDaemon: Bool
@@ -69,6 +71,7 @@ open class Process: @unchecked Sendable {
   ) {
     self.target = target.map(Target.closure) ?? .none
     self.requestedStartMethod = startMethod
+    template = nil
     (identity, storedName) = Self.newIdentity(name)
     storedDaemon = daemon
   }
@@ -82,6 +85,7 @@ open class Process: @unchecked Sendable {
     self.target = .entryPoint(
       entryPoint, encode: { try entryPoint.encode(arguments) }, run: { try entryPoint.body(arguments) })
     self.requestedStartMethod = startMethod
+    template = nil
     (identity, storedName) = Self.newIdentity(name)
     storedDaemon = daemon
   }
@@ -89,13 +93,25 @@ open class Process: @unchecked Sendable {
   /// A process that runs a registered entry point with arguments already encoded (as
   /// ``AnyEntryPoint/run(encodedArguments:)`` decodes them); it can be started with every
   /// start method.
-  public init(
+  public convenience init(
     name: String? = nil, daemon: Bool = false, startMethod: StartMethod? = nil,
+    entryPoint: any AnyEntryPoint, encodedArguments: Data
+  ) {
+    self.init(
+      name: name, daemon: daemon, startMethod: startMethod, template: nil, entryPoint: entryPoint,
+      encodedArguments: encodedArguments)
+  }
+
+  /// A process that `template` forks (when given) and that runs `entryPoint`, which the
+  /// template knows, with arguments already encoded.
+  package init(
+    name: String?, daemon: Bool, startMethod: StartMethod?, template: ForkserverClient?,
     entryPoint: any AnyEntryPoint, encodedArguments: Data
   ) {
     self.target = .entryPoint(
       entryPoint, encode: { encodedArguments }, run: { try entryPoint.run(encodedArguments: encodedArguments) })
-    self.requestedStartMethod = startMethod
+    self.requestedStartMethod = template == nil ? startMethod : .fork
+    self.template = template
     (identity, storedName) = Self.newIdentity(name)
     storedDaemon = daemon
   }
@@ -104,6 +120,7 @@ open class Process: @unchecked Sendable {
   init(mainProcess: Void) {
     target = .none
     requestedStartMethod = nil
+    template = nil
     identity = []
     storedName = "MainProcess"
     storedDaemon = false
@@ -114,6 +131,7 @@ open class Process: @unchecked Sendable {
     let arguments = description.arguments
     target = .entryPoint(entryPoint, encode: { arguments }, run: { try entryPoint.run(encodedArguments: arguments) })
     requestedStartMethod = description.startMethod
+    template = nil
     identity = description.identity
     storedName = description.name
     storedDaemon = description.daemon
@@ -137,24 +155,33 @@ open class Process: @unchecked Sendable {
   }
 
   /// Whether the process is a daemon: terminated when its parent exits, and not allowed to
-  /// start children. Setting it after ``start()`` is a programming error and traps, as
-  /// Python's assertion fails.
+  /// start children. Set it at creation or with ``setDaemon(_:)`` before ``start()``.
   public var daemon: Bool {
-    get { ProcessRegistry.shared.lock.withLock { storedDaemon } }
-    set {
-      ProcessRegistry.shared.lock.withLock {
-        guard case .created = state else {
-          preconditionFailure("cannot change daemon of \(storedName): the process has already started")
-        }
-        storedDaemon = newValue
-      }
+    ProcessRegistry.shared.lock.withLock { storedDaemon }
+  }
+
+  /// Makes the process a daemon or not, before it starts.
+  ///
+  /// - Throws: ``ProcessError/daemonAfterStart(name:)`` once ``start()`` was called (Python
+  ///   raises too), ``ProcessError/closed(name:)`` after ``close()``.
+  public func setDaemon(_ daemon: Bool) throws(ProcessError) {
+    try ProcessRegistry.shared.lock.withLock { () throws(ProcessError) in
+      try checkNotClosedLocked()
+      guard case .created = state, !isCurrentLocked else { throw .daemonAfterStart(name: storedName) }
+      storedDaemon = daemon
     }
   }
 
   /// The process id: nil before ``start()``; this process's own id for ``currentProcess()``.
+  ///
+  /// - Throws: ``ProcessError/closed(name:)`` after ``close()`` (the id may belong to another
+  ///   process by then), as Python raises.
   public var pid: Int32? {
-    ProcessRegistry.shared.lock.withLock {
-      isCurrentLocked ? getpid() : lastPid
+    get throws(ProcessError) {
+      try ProcessRegistry.shared.lock.withLock { () throws(ProcessError) -> Int32? in
+        try checkNotClosedLocked()
+        return isCurrentLocked ? getpid() : lastPid
+      }
     }
   }
 
@@ -219,7 +246,8 @@ open class Process: @unchecked Sendable {
   ///   forkserver, ``ProcessError/entryPointNotRegistered(_:)``, or a system error.
   public func start() throws {
     let method = startMethod
-    let (name, daemon) = try ProcessRegistry.shared.lock.withLock { () throws(ProcessError) -> (String, Bool) in
+    let (name, daemon, stalls) = try ProcessRegistry.shared.lock.withLock {
+      () throws(ProcessError) -> (String, Bool, Int) in
       let registry = ProcessRegistry.shared
       switch state {
       case .closed: throw .closed(name: storedName)
@@ -229,32 +257,35 @@ open class Process: @unchecked Sendable {
       if let current = registry.current, current.storedDaemon {
         throw .daemonCannotHaveChildren(name: current.storedName)
       }
-      if method != .fork {
+      if method != .fork || template != nil {
         guard case .entryPoint(let entryPoint, _, _) = target, type(of: self) == Process.self else {
           throw .needsEntryPoint(name: storedName, method: method)
         }
-        guard registry.entryPoints[entryPoint.name] != nil else {
+        guard template != nil || registry.entryPoints[entryPoint.name] != nil else {
           throw .entryPointNotRegistered(entryPoint.name)
         }
       }
       state = .starting
       registry.installExitHandlerLocked()
-      return (storedName, storedDaemon)
+      return (storedName, storedDaemon, stallsBeforeEntryForTesting)
     }
 
     let handle: any ChildHandle
     do {
-      switch method {
-      case .fork:
-        handle = try Launcher.fork(self)
-      case .spawn, .forkserver:
+      if method == .fork && template == nil {
+        handle = try Launcher.fork(self, name: name, stalls: stalls)
+      } else {
         guard case .entryPoint(let entryPoint, let encode, _) = target else { preconditionFailure("checked above") }
         let description = ChildDescription(
           entryPoint: entryPoint.name, arguments: try encode(), name: name, identity: identity, daemon: daemon,
           startMethod: requestedStartMethod, parentPid: getpid(), parentName: currentProcess().name)
-        handle =
-          method == .spawn
-          ? try Launcher.spawn(description) : try ForkserverClient.shared().launch(description)
+        if let template {
+          handle = try template.launch(description)
+        } else {
+          handle =
+            method == .spawn
+            ? try Launcher.spawn(description) : try ForkserverClient.shared().launch(description)
+        }
       }
     } catch {
       ProcessRegistry.shared.lock.withLock { state = .created }
@@ -265,7 +296,7 @@ open class Process: @unchecked Sendable {
       lastPid = handle.pid
       ProcessRegistry.shared.children.append(self)
     }
-    Self.logger.debug("started \(name) (pid \(handle.pid)) with \(method)")
+    multiprocessingLogger.debug("started \(name) (pid \(handle.pid)) with \(method)")
   }
 
   /// Waits until the process ends, or `timeout` passes (nil: no limit). Check ``exitCode``

@@ -43,6 +43,17 @@ final class ProcessRegistry: @unchecked Sendable {
     exitHooks = []
   }
 
+  /// Makes this registry describe a fork template that serves children running `entryPoint`;
+  /// called in the freshly forked template, whose lock is reinitialised.
+  func becomeTemplate(serving entryPoint: any AnyEntryPoint) {
+    lock.withLock {
+      children = []
+      forkserver = nil
+      exitHooks = []
+      entryPoints[entryPoint.name] = entryPoint
+    }
+  }
+
   /// Installs, once, the exit handler that terminates daemon children and joins the others
   /// when this process exits normally, as Python does.
   func installExitHandlerLocked() {

@@ -36,7 +36,7 @@ let count = arguments.count >= 3 ? Int(arguments[3]) ?? 1 : 1
 
 func startAll(_ processes: [Multiprocessing.Process]) throws {
   for process in processes { try process.start() }
-  print("pids", processes.map { String($0.pid!) }.joined(separator: " "))
+  print("pids", try processes.map { String(try $0.pid!) }.joined(separator: " "))
   fflush(nil)
 }
 

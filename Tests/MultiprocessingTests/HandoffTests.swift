@@ -55,7 +55,7 @@ import Testing
       try holder.kill()
       try holder.join()
       let started = ContinuousClock.now
-      #expect(throws: SynchronizationError.previousOwnerDied(id: holder.pid!)) {
+      #expect(throws: SynchronizationError.previousOwnerDied(id: try holder.pid!)) {
         try lock.acquire(timeout: .seconds(5))
       }
       #expect(ContinuousClock.now - started < .seconds(1))

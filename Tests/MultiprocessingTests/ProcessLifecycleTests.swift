@@ -13,7 +13,7 @@ import Testing
   @Test(arguments: StartMethod.allCases)
   func attributesBeforeDuringAndAfterARun(method: StartMethod) throws {
     let process = Fixture.process(method, TestEntryPoints.sleep, 300)
-    #expect(process.pid == nil)
+    #expect(try process.pid == nil)
     #expect(try !process.isAlive)
     #expect(try process.exitCode == nil)
     #expect(process.name.hasPrefix("Process-"))
@@ -21,7 +21,7 @@ import Testing
     #expect(process.startMethod == method)
 
     try process.start()
-    let pid = try #require(process.pid)
+    let pid = try #require(try process.pid)
     #expect(pid != getpid())
     #expect(try process.isAlive)
     #expect(try process.exitCode == nil)
@@ -31,7 +31,7 @@ import Testing
     try process.join()
     #expect(try !process.isAlive)
     #expect(try process.exitCode == 0)
-    #expect(process.pid == pid)
+    #expect(try process.pid == pid)
     #expect(eventually { !processExists(pid) })
     #expect(!activeChildren().contains { $0 === process })
   }
@@ -46,7 +46,7 @@ import Testing
     #expect(try process.exitCode == 0)
     let report = try ChildReport.read(from: path)
     #expect(report.name == "probe")
-    #expect(report.pid == process.pid)
+    #expect(try report.pid == process.pid)
     #expect(report.parentPid == getpid())
     #expect(report.parentName == "MainProcess")
     #expect(report.daemon)
@@ -173,7 +173,7 @@ import Testing
     let process = Multiprocessing.Process(startMethod: .fork) { ran.pointee = getpid() }
     try process.run()
     #expect(ran.pointee == getpid())
-    #expect(process.pid == nil)
+    #expect(try process.pid == nil)
     #expect(try process.exitCode == nil)
   }
 
@@ -198,10 +198,10 @@ import Testing
     try process.join(timeout: .seconds(20))
     #expect(try process.exitCode == 0)
     let parent = try ChildReport.read(from: directory + "/parent.json")
-    #expect(parent.pid == process.pid)
+    #expect(try parent.pid == process.pid)
     for index in 0..<2 {
       let child = try ChildReport.read(from: directory + "/child-\(index).json")
-      #expect(child.parentPid == process.pid)
+      #expect(try child.parentPid == process.pid)
       #expect(child.parentName == process.name)
       #expect(child.name == "\(process.name):\(index + 1)")
     }
@@ -228,7 +228,7 @@ import Testing
   @Test func theMainProcess() throws {
     let main = currentProcess()
     #expect(main.name == "MainProcess")
-    #expect(main.pid == getpid())
+    #expect(try main.pid == getpid())
     #expect(try main.isAlive)
     #expect(parentProcess() == nil)
     #expect(currentProcess() === main)

@@ -26,7 +26,7 @@ public struct ChildReport: Codable, Sendable, Equatable {
   public static func here() -> ChildReport {
     let current = currentProcess()
     return ChildReport(
-      name: current.name, pid: current.pid ?? -1, ppid: getppid(), parentPid: parentProcess()?.pid,
+      name: current.name, pid: (try? current.pid) ?? nil ?? -1, ppid: getppid(), parentPid: parentProcess()?.pid,
       parentName: parentProcess()?.name, daemon: current.daemon, currentIsAlive: (try? current.isAlive) ?? false)
   }
 

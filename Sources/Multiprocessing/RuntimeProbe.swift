@@ -1,0 +1,43 @@
+import Atomics
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Builds type metadata, a tuple type and a protocol conformance that no process has built
+/// before, so that it takes the Swift runtime's locks that guard their shared caches.
+///
+/// In a freshly forked process this proves those locks free: had another thread of the
+/// parent held one at the fork, the probe would wait forever (and the process, which
+/// confirms its start only afterwards, would be killed and forked again). Each probe uses a
+/// generic type nested after the bits of its own number, a type no earlier probe built.
+struct RuntimeProbe: Sendable {
+  private static let counter = ManagedAtomic<Int>(0)
+
+  /// The number that shapes the probe's types.
+  let number: Int
+
+  /// A probe whose types differ from those of every earlier one in this process tree.
+  static func next() -> RuntimeProbe {
+    RuntimeProbe(number: counter.wrappingIncrementThenLoad(ordering: .relaxed) + Int(getpid()) << 20)
+  }
+
+  /// Builds the probe's metadata, tuple and conformance.
+  func run() {
+    // New generic metadata, and a tuple type of a new element (the tuple cache's lock).
+    let (value, tuple) = Self.nest(Int.self, bits: number)
+    // A conformance lookup for a type the runtime has not seen: the conformance cache's lock.
+    guard value is any ProbeMarker else { _exit(70) }
+    // The type's name: the runtime's name cache.
+    _ = String(describing: type(of: tuple))
+  }
+
+  private static func nest<T>(_ type: T.Type, bits: Int) -> (value: Any, tuple: Any) {
+    guard bits > 1 else { return (One<T>(), (One<T>(), 0)) }
+    return bits & 1 == 0 ? nest(Zero<T>.self, bits: bits >> 1) : nest(One<T>.self, bits: bits >> 1)
+  }
+}
+
+private protocol ProbeMarker {}
+private struct Zero<T>: ProbeMarker {}
+private struct One<T>: ProbeMarker {}
