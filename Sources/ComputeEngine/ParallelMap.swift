@@ -14,21 +14,33 @@ import Scheduler
 /// written straight into shared memory. Workers take chunks from a shared counter, so uneven
 /// inputs balance out.
 ///
+/// Forking from a process whose other threads keep running is what makes `transform` see the
+/// caller's memory, and is also its risk: a lock another thread held at the fork stays held in
+/// the workers. The library's own path from the fork to `transform` is confirmed (a worker
+/// that does not reach it is killed and forked again); `transform` itself should keep to
+/// plain synchronous code, and `taskTimeout` bounds it.
+///
 /// - Parameters:
 ///   - inputs: the inputs.
 ///   - placement: the worker slots; one per physical core by default (no more workers than inputs).
 ///   - topology: the machine; this one by default.
 ///   - chunkSize: inputs a worker takes at a time; about inputs ÷ (workers × 4) by default.
+///   - taskTimeout: the longest one input may take (nil: no limit); past it every worker is
+///     killed and the call throws ``PoolError/taskTimedOut(pid:timeout:)`` naming the worker.
 /// - Throws: ``PoolError/kernelFailed(_:)`` with the first failing input's message,
-///   ``PoolError/workerDied(pid:signal:exitCode:)`` when a worker died, or a placement error.
+///   ``PoolError/workerDied(pid:signal:exitCode:)`` when a worker died,
+///   ``PoolError/taskTimedOut(pid:timeout:)``, ``PoolError/invalidArgument(_:)`` for a bad
+///   chunk size or timeout, ``ProcessError/childDidNotStart(name:pid:bound:)``, or a placement error.
 public func parallelMap<Input, Output: BitwiseCopyable>(
   _ inputs: [Input], placement: PlacementPolicy = .physicalCores, topology: Topology? = nil, chunkSize: Int? = nil,
-  _ transform: @escaping (Input) throws -> Output
+  taskTimeout: Duration? = nil, _ transform: @escaping (Input) throws -> Output
 ) throws -> [Output] {
   let count = inputs.count
   guard count > 0 else { return [] }
   let outputs = try SharedMemory(size: max(1, count * MemoryLayout<Output>.stride))
-  try OneShotWorkers.run(count: count, placement: placement, topology: topology, chunkSize: chunkSize) { index in
+  try OneShotWorkers.run(
+    count: count, placement: placement, topology: topology, chunkSize: chunkSize, taskTimeout: taskTimeout
+  ) { index in
     (outputs.baseAddress + index * MemoryLayout<Output>.stride).storeBytes(
       of: try transform(inputs[index]), as: Output.self)
   }
@@ -43,23 +55,35 @@ public func parallelMap<Input, Output: BitwiseCopyable>(
 enum OneShotWorkers {
   /// Forks the workers, lets them run `work` over every index, and waits for them.
   static func run(
-    count: Int, placement policy: PlacementPolicy, topology: Topology?, chunkSize: Int?,
+    count: Int, placement policy: PlacementPolicy, topology: Topology?, chunkSize: Int?, taskTimeout: Duration?,
     _ work: @escaping (Int) throws -> Void
   ) throws {
+    if let chunkSize, chunkSize < 1 {
+      throw PoolError.invalidArgument("chunkSize must be at least 1, not \(chunkSize)")
+    }
+    if let taskTimeout, taskTimeout <= .zero {
+      throw PoolError.invalidArgument("taskTimeout must be positive, not \(taskTimeout)")
+    }
     let machine = try topology ?? Topology.current()
     guard machine.isThisSystem else { throw SchedulerError.notThisSystem(source: machine.source.description) }
     let slots = try machine.placement(policy).slots.prefix(count)
-    let chunk = max(1, chunkSize ?? (count + slots.count * 4 - 1) / (slots.count * 4))
-    let control = try SharedMemory(size: 64)  // the next unclaimed input
+    let chunk = chunkSize ?? (count + slots.count * 4 - 1) / (slots.count * 4)
+    // The next unclaimed input, then a line per worker: the input it runs and since when.
+    let control = try PoolControl(slots: slots.count)
     let failures = try (0..<slots.count).map { _ in try ByteRing(capacity: 64 * 1024) }
-    let next = control.baseAddress
+    let next = control.memory.baseAddress + 8
+    let timed = taskTimeout != nil
+    // What the workers run before `work`, run once here so that they inherit its metadata.
+    _ = slots.first.map { $0.cpus.indices.map(Int32.init) }
     let workers = slots.enumerated().map { position, slot in
       Multiprocessing.Process(name: "ParallelMap-\(position)", startMethod: .fork) {
+        let status = control.status(position, timed: timed)
         try Topology.bindCallingThread(to: slot.cpus)
         while true {
           let start = UnsafeAtomicAdd.add(next, chunk)
           guard start < count else { break }
           for index in start..<min(start + chunk, count) {
+            status.start(index)
             do {
               try work(index)
             } catch {
@@ -72,17 +96,36 @@ enum OneShotWorkers {
       }
     }
     var started: [Multiprocessing.Process] = []
+    func stopAll() {
+      for worker in started { try? worker.kill() }
+      for worker in started { try? worker.join() }
+    }
     do {
-      for worker in workers {
+      for (position, worker) in workers.enumerated() {
+        // Until its first input, a worker counts as running one since its start.
+        control.status(position).start(-2)
         try worker.start()
         started.append(worker)
       }
     } catch {
-      for worker in started { try? worker.kill() }
-      for worker in started { try? worker.join() }
+      stopAll()
       throw error
     }
-    for worker in workers { try worker.join() }
+    var running = Array(workers.indices)
+    while !running.isEmpty {
+      _ = try Multiprocessing.Process.wait(running.map { workers[$0] }, timeout: timed ? .milliseconds(10) : nil)
+      running.removeAll { (try? workers[$0].isAlive) != true }
+      guard let taskTimeout else { continue }
+      let now = monotonicNanoseconds()
+      if let stalled = running.first(where: { now - control.status($0).startedAt > taskTimeout.nanoseconds }) {
+        let pid = ((try? workers[stalled].pid) ?? nil) ?? 0
+        multiprocessingLogger.warning(
+          "a parallelMap worker ran one input past the timeout; all are killed",
+          metadata: ["worker": "\(workers[stalled].name)", "pid": "\(pid)", "timeout": "\(taskTimeout)"])
+        stopAll()
+        throw PoolError.taskTimedOut(pid: pid, timeout: taskTimeout)
+      }
+    }
 
     var firstFailure: TaskFailure?
     for ring in failures {
@@ -93,7 +136,7 @@ enum OneShotWorkers {
     }
     for worker in workers {
       guard let code = try worker.exitCode, code != 0 else { continue }
-      let pid = worker.pid ?? 0
+      let pid = try worker.pid ?? 0
       throw PoolError.workerDied(pid: pid, signal: code < 0 ? -code : nil, exitCode: code > 0 ? code : nil)
     }
     if let firstFailure { throw PoolError.kernelFailed(firstFailure.message) }

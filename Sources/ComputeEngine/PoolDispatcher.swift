@@ -13,7 +13,15 @@ import Scheduler
 /// It sleeps in `poll` on the workers' sentinels and a doorbell pipe that workers ring after
 /// sending results (only while it sleeps). A worker that ends unexpectedly is noticed at once:
 /// the task it was running fails with ``PoolError/workerDied(pid:signal:exitCode:)``, the
-/// other tasks it held go back to the queue, and a new worker takes its slot.
+/// other tasks it held go back to the queue, and a new worker takes its slot. A worker that
+/// does not reach its loop within ``PoolLimits/workerStartBound`` is killed and handled the
+/// same way.
+///
+/// With the fork start method, workers are not forked from this (multi-threaded) process but
+/// from a fork template: a single-threaded copy of it forked once when the pool starts
+/// (``ForkserverClient/template(entryPoint:warmUp:)``), which holds the kernel and forks
+/// every worker, first and replacement. A template that dies, or whose worker never
+/// reported in, is replaced.
 final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendable {
   // @unchecked: all mutable state is guarded by `lock`; the thread reads it only under it.
 
@@ -36,6 +44,10 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     @exclusivity(unchecked) private var unreported: [Int] = []
     var sent = 0
     var timedOutTask: Int?
+    /// When the worker was started, in nanoseconds of the monotonic clock.
+    let launchedAt = monotonicNanoseconds()
+    /// Whether the worker was killed for not reaching its loop in time.
+    var killedSilent = false
     /// Whether any result came from this worker (a worker that dies before is a failed start).
     @exclusivity(unchecked) var answered = false
     /// Whether the slot gave up after failed starts; it is tried again when work arrives.
@@ -88,7 +100,6 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     }
   }
 
-  private static var logger: Logger { Logger(label: "swift-multiprocessing.pool") }
 
   let kernel: PoolKernel<Input, Output>
   let startMethod: StartMethod
@@ -98,6 +109,10 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   let taskTimeout: Duration?
   let maxTasksPerWorker: Int?
   private let control: PoolControl
+  /// The fork template that forks the workers of a fork pool.
+  private var template: ForkserverClient?
+  /// Templates replaced while workers they forked may still run.
+  private var retiredTemplates: [ForkserverClient] = []
   private var doorbell: [Int32] = [-1, -1]
   private let lock = NSLock()
   private var workers: [Worker] = []
@@ -133,9 +148,12 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     for fd in doorbell { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
     _ = fcntl(doorbell[0], F_SETFL, O_NONBLOCK)
     do {
+      if startMethod == .fork { template = try makeTemplate() }
       for slot in placement.slots.indices { workers.append(try startWorker(slot: slot)) }
     } catch {
       for worker in workers { try? worker.process.kill() }
+      for worker in workers { try? worker.process.join() }
+      template?.stop()
       Glibc.close(doorbell[0])
       Glibc.close(doorbell[1])
       throw error
@@ -154,6 +172,22 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     Glibc.close(doorbell[1])
   }
 
+  private func makeTemplate() throws -> ForkserverClient {
+    let kernel = kernel
+    return try ForkserverClient.template(entryPoint: kernel) { kernel.warmUp() }
+  }
+
+  /// Replaces the fork template. One that is gone is stopped (reaped); one whose worker never
+  /// reported in is kept until shutdown, since the workers it forked die with it.
+  private func replaceTemplateLocked(gone: Bool) throws {
+    if let old = template {
+      if gone { old.stop() } else { retiredTemplates.append(old) }
+    }
+    template = nil
+    template = try makeTemplate()
+    multiprocessingLogger.notice("replaced the pool's fork template", metadata: ["pid": "\(template!.serverPid)"])
+  }
+
   private func startWorker(slot: Int) throws -> Worker {
     let channels = try kernel.makeChannels()
     control.status(slot).clear()
@@ -162,19 +196,23 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       cpus: pinned ? placement.slots[slot].cpus.indices : [], chunkSize: PoolLimits.maxChunk,
       maxTasks: maxTasksPerWorker,
       doorbellPid: getpid(), doorbellFD: doorbell[1], forked: startMethod == .fork, timed: taskTimeout != nil)
-    let name = "PoolWorker-\(slot)"
-    let process: Multiprocessing.Process
-    if startMethod == .fork {
-      let (control, body) = (control, kernel.body)
-      process = Multiprocessing.Process(name: name, daemon: true, startMethod: .fork) {
-        try WorkerLoop.run(plan: plan, channels: channels, control: control, kernel: body)
-      }
-    } else {
-      process = Multiprocessing.Process(
-        name: name, daemon: true, startMethod: startMethod, entryPoint: kernel,
-        encodedArguments: try JSONEncoder().encode(plan))
+    let arguments = try JSONEncoder().encode(plan)
+    func started() throws -> Multiprocessing.Process {
+      let process = Multiprocessing.Process(
+        name: "PoolWorker-\(slot)", daemon: true, startMethod: startMethod, template: template, entryPoint: kernel,
+        encodedArguments: arguments)
+      try process.start()
+      return process
     }
-    try process.start()
+    let process: Multiprocessing.Process
+    do {
+      process = try started()
+    } catch ProcessError.forkserver(let reason) where template != nil {
+      // The template is gone (killed, or it died with an earlier worker's start): a new one.
+      multiprocessingLogger.warning("the pool's fork template failed", metadata: ["reason": "\(reason)"])
+      try replaceTemplateLocked(gone: true)
+      process = try started()
+    }
     return Worker(slot: slot, process: process, channels: channels)
   }
 
@@ -245,7 +283,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   }
 
   /// The pids of the current workers.
-  var workerPIDs: [Int32] { lock.withLock { workers.compactMap { $0.process.pid } } }
+  var workerPIDs: [Int32] { lock.withLock { workers.compactMap { (try? $0.process.pid) ?? nil } } }
 
   // MARK: The dispatcher thread
 
@@ -281,9 +319,11 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
         }
         // While work is out, wake now and then even without a doorbell: to enforce the task
         // timeout, and for a worker whose result is larger than its ring, which blocks
-        // before it can ring.
+        // before it can ring. While a worker has not reported in, to bound its start.
         let busy = workers.contains { !$0.pending.isEmpty }
-        return (busy ? .milliseconds(5) : nil, workers.compactMap { try? $0.process.sentinel })
+        let starting = workers.contains { !$0.down && !control.status($0.slot).reportedIn }
+        let wake: Duration? = busy ? .milliseconds(5) : starting ? .milliseconds(50) : nil
+        return (wake, workers.compactMap { try? $0.process.sentinel })
       }
       guard let next else { break }
       let (sleepFor, watched) = next
@@ -333,20 +373,28 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     lastJob = job
   }
 
-  /// Replaces workers that ended, and kills those over the task timeout.
+  /// Replaces workers that ended, and kills those over the task timeout and those that did
+  /// not reach their loop in time.
   private func superviseLocked(ready: [Int32]) {
     for (position, worker) in workers.enumerated() {
       if let sentinel = try? worker.process.sentinel, ready.contains(sentinel), (try? worker.process.isAlive) == false {
         handleEndLocked(worker, at: position)
         continue
       }
-      guard let taskTimeout else { continue }
       let status = control.status(worker.slot)
-      let current = status.current
-      if current >= 0, worker.timedOutTask == nil,
-        monotonicNanoseconds() - status.startedAt > Int(taskTimeout.components.seconds) * 1_000_000_000
-          + Int(taskTimeout.components.attoseconds / 1_000_000_000)
+      if !worker.down, !worker.killedSilent, !status.reportedIn,
+        monotonicNanoseconds() - worker.launchedAt > PoolLimits.workerStartBound.nanoseconds
       {
+        worker.killedSilent = true
+        multiprocessingLogger.warning(
+          "killed a pool worker that did not reach its loop",
+          metadata: ["slot": "\(worker.slot)", "pid": "\((try? worker.process.pid) ?? nil ?? 0)"])
+        try? worker.process.kill()
+        continue
+      }
+      guard let taskTimeout else { continue }
+      let current = status.current
+      if current >= 0, worker.timedOutTask == nil, monotonicNanoseconds() - status.startedAt > taskTimeout.nanoseconds {
         worker.timedOutTask = current
         try? worker.process.kill()
       }
@@ -356,7 +404,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   private func handleEndLocked(_ worker: Worker, at position: Int) {
     drainLocked(worker)
     let code = (try? worker.process.exitCode) ?? nil
-    let pid = worker.process.pid ?? 0
+    let pid = ((try? worker.process.pid) ?? nil) ?? 0
     let current = control.status(worker.slot).current
     let died: PoolError = .workerDied(
       pid: pid, signal: (code ?? 0) < 0 ? -(code ?? 0) : nil, exitCode: (code ?? 0) >= 0 ? code : nil)
@@ -386,23 +434,30 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       }
       queue = []
       failedStarts[worker.slot] = 0
-      Self.logger.debug("worker slot \(worker.slot) failed to start \(Self.maxFailedStarts) times: \(died)")
+      multiprocessingLogger.error(
+        "a pool worker slot failed to start \(Self.maxFailedStarts) times in a row; its work fails",
+        metadata: ["slot": "\(worker.slot)", "error": "\(died)"])
       try? worker.process.close()
       worker.clearPending()
       worker.down = true
       return
     }
     queue.append(contentsOf: requeued.reversed())
-    Self.logger.debug("worker \(pid) ended with \(String(describing: code)); \(requeued.count) tasks requeued")
+    multiprocessingLogger.warning(
+      "a pool worker ended", metadata: ["slot": "\(worker.slot)", "pid": "\(pid)", "status": "\(died)",
+        "requeued": "\(requeued.count)"])
     try? worker.process.close()
     guard !closing || !queue.isEmpty else {
       worker.clearPending()
       return
     }
     do {
+      // A worker that never reported in may have inherited a held lock from its template.
+      if worker.killedSilent && template != nil { try replaceTemplateLocked(gone: false) }
       workers[position] = try startWorker(slot: worker.slot)
+      multiprocessingLogger.notice("replaced a pool worker", metadata: ["slot": "\(worker.slot)"])
     } catch {
-      Self.logger.debug("cannot restart worker \(worker.slot): \(error)")
+      multiprocessingLogger.error("cannot restart a pool worker", metadata: ["slot": "\(worker.slot)", "error": "\(error)"])
       worker.clearPending()
     }
   }
@@ -511,7 +566,12 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       worker.channels.close()
       if terminated { try? worker.process.kill() }
     }
-    for worker in workers { try? worker.process.join() }
+    for worker in workers {
+      try? worker.process.join()
+      try? worker.process.close()
+    }
+    for server in retiredTemplates + (template.map { [$0] } ?? []) { server.stop() }
+    (template, retiredTemplates) = (nil, [])
     for job in jobs.values {
       job.failRemaining(.terminated)
       job.onFinish(job)

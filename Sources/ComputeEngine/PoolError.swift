@@ -6,7 +6,8 @@
 public enum PoolError: Error, Sendable, Equatable, CustomStringConvertible {
   /// The worker running the task died: killed by `signal`, or exited with `exitCode`.
   case workerDied(pid: Int32, signal: Int32?, exitCode: Int32?)
-  /// The task ran longer than the pool's task timeout; its worker was killed and replaced.
+  /// The task ran longer than the task timeout; worker `pid` was killed (and, in a pool,
+  /// replaced).
   case taskTimedOut(pid: Int32, timeout: Duration)
   /// The kernel threw; `message` is the error's description, from the worker.
   case kernelFailed(String)
@@ -27,7 +28,7 @@ public enum PoolError: Error, Sendable, Equatable, CustomStringConvertible {
     case .workerDied(let pid, _, let code):
       return "worker \(pid) exited with code \(code.map(String.init) ?? "unknown") in the middle of a task"
     case .taskTimedOut(let pid, let timeout):
-      return "the task ran longer than \(timeout); worker \(pid) was killed and replaced"
+      return "the task ran longer than \(timeout); worker \(pid), which ran it, was killed"
     case .kernelFailed(let message):
       return "the kernel threw: \(message)"
     case .codingFailed(let message):

@@ -1,5 +1,10 @@
 import Foundation
 import Multiprocessing
+import Scheduler
+
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// A named kernel a ``ProcessPool`` can run in workers of every start method: register it
 /// with `bootstrapMultiprocessing(entryPoints:)` first thing in `main`, like an entry point.
@@ -39,6 +44,23 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
     reopenChannels = { try ByteChannels<Input, Output>(handleData: $0) }
   }
 
+  /// Runs, in a pool's fork template, the generic code a worker runs before its first task:
+  /// decoding its plan, opening its channels (a small pair made for the purpose) and its CPU
+  /// set, so that the template builds the metadata once and its workers inherit it.
+  func warmUp() {
+    guard let control = try? PoolControl(slots: 1), let channels = try? makeChannels() else { return }
+    let sample = WorkerPlan(
+      channels: channels.handleData, control: control.memory.handle, slot: 0, cpus: [0], chunkSize: 1, maxTasks: nil,
+      doorbellPid: getpid(), doorbellFD: -1, forked: true, timed: false)
+    guard let encoded = try? JSONEncoder().encode(sample),
+      let plan = try? JSONDecoder().decode(WorkerPlan.self, from: encoded),
+      let reopened = try? PoolControl(plan.control)
+    else { return }
+    reopened.status(plan.slot).clear()
+    _ = CPUSet(plan.cpus).indices.map(Int32.init)
+    _ = try? reopenChannels(plan.channels)
+  }
+
   /// Runs a worker: what a spawned or fork-server worker process does.
   public func run(encodedArguments: Data) throws {
     let plan = try JSONDecoder().decode(WorkerPlan.self, from: encodedArguments)
@@ -70,4 +92,14 @@ enum PoolLimits {
   /// ahead: enough to cover many round trips to the dispatcher, little enough that the
   /// last tasks of a job are not stuck behind a busy worker.
   static let queuedWorkNanoseconds = 1_000_000
+  /// How long a new worker may take to reach its loop before it is killed and replaced: a
+  /// fork takes well under a millisecond, a spawned run of a program a few.
+  static let workerStartBound = Duration.seconds(5)
+}
+
+extension Duration {
+  /// The duration in whole nanoseconds.
+  var nanoseconds: Int {
+    Int(components.seconds) * 1_000_000_000 + Int(components.attoseconds / 1_000_000_000)
+  }
 }

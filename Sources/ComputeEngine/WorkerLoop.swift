@@ -19,7 +19,8 @@ struct WorkerPlan: Codable, Sendable {
   /// The dispatcher's process and the write end of its doorbell pipe there.
   var doorbellPid: Int32
   var doorbellFD: Int32
-  /// Whether the worker was forked, and so holds the doorbell descriptor itself.
+  /// Whether the worker was forked from the pool's process or its fork template, and so
+  /// holds the doorbell descriptor itself.
   var forked: Bool
   /// Whether the pool has a task timeout (the worker then records when tasks start).
   var timed: Bool
@@ -35,10 +36,9 @@ enum WorkerLoop {
     if !plan.cpus.isEmpty { try Topology.bindCallingThread(to: CPUSet(plan.cpus)) }
     let doorbell =
       plan.forked ? plan.doorbellFD : open("/proc/\(plan.doorbellPid)/fd/\(plan.doorbellFD)", O_WRONLY | O_CLOEXEC)
-    try channels.serve(
-      chunkSize: plan.chunkSize, maxTasks: plan.maxTasks, status: control.status(plan.slot, timed: plan.timed),
-      kernel: kernel
-    ) {
+    let status = control.status(plan.slot, timed: plan.timed)
+    status.reportedIn = true
+    try channels.serve(chunkSize: plan.chunkSize, maxTasks: plan.maxTasks, status: status, kernel: kernel) {
       if atomicLoad32(control.dispatcherSleeping) != 0 {
         var byte: UInt8 = 1
         _ = write(doorbell, &byte, 1)

@@ -63,10 +63,18 @@ struct WorkerStatus {
     nonmutating set { atomicStore(base + 16, newValue) }
   }
 
+  /// Whether the worker reached its loop: set by the worker before its first task, so that
+  /// the dispatcher can tell a worker that never started (and kill it) from a busy one.
+  var reportedIn: Bool {
+    get { atomicLoad(base + 24) != 0 }
+    nonmutating set { atomicStore(base + 24, newValue ? 1 : 0) }
+  }
+
   func clear() {
     current = -1
     startedAt = 0
     taskNanoseconds = 0
+    reportedIn = false
   }
 
   /// Marks task `index` as the one running now.
