@@ -73,7 +73,11 @@ let package = Package(
       name: "TestEntryPoints", dependencies: ["Multiprocessing", "ComputeEngine", "Kernels", "CSystemShims"],
       path: "Tests/TestEntryPoints"),
     .executableTarget(
-      name: "MPTestChild", dependencies: ["Multiprocessing", "Scheduler", "TestEntryPoints", "CSystemShims"], path: "Tests/MPTestChild"),
+      name: "MPTestChild",
+      dependencies: [
+        "Multiprocessing", "Scheduler", "TestEntryPoints", "CSystemShims",
+        .product(name: "Logging", package: "swift-log"),
+      ], path: "Tests/MPTestChild"),
     .testTarget(
       name: "MultiprocessingTests",
       dependencies: ["Multiprocessing", "TestEntryPoints", "MPTestChild", "CSystemShims"]

@@ -14,6 +14,8 @@ public enum LoadError: Error, Equatable, CustomStringConvertible {
   case unknownMethod(String)
   /// No CPU to load.
   case noCPUs
+  /// `start()` on a generator that was already started: a generator runs once.
+  case alreadyStarted
 
   /// What went wrong, in words.
   public var description: String {
@@ -27,6 +29,7 @@ public enum LoadError: Error, Equatable, CustomStringConvertible {
     case .unknownMethod(let text):
       "unknown method '\(text)': use \(LoadMethod.allCases.map(\.rawValue).joined(separator: ", "))"
     case .noCPUs: "no CPU to load"
+    case .alreadyStarted: "the load generator was already started: make a new one for another run"
     }
   }
 }

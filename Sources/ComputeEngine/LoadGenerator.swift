@@ -93,9 +93,10 @@ public final class LoadGenerator: @unchecked Sendable {
 
   /// Starts one pinned worker per CPU.
   ///
-  /// - Throws: a ``ProcessError`` when a worker cannot start (those started are stopped).
+  /// - Throws: ``LoadError/alreadyStarted`` on a second call, or a ``ProcessError`` when a
+  ///   worker cannot start (those started are stopped).
   public func start() throws {
-    precondition(workers.isEmpty, "a load generator starts once")
+    guard workers.isEmpty, startedAt == nil else { throw LoadError.alreadyStarted }
     // One quantum here first, so that a forked worker finds the kernel's code paths ready.
     _ = method.quantum(0)
     let startNanoseconds = monotonicNanoseconds()

@@ -30,7 +30,7 @@ import Scheduler
 /// - Throws: ``PoolError/kernelFailed(_:)`` with the first failing input's message,
 ///   ``PoolError/workerDied(pid:signal:exitCode:)`` when a worker died,
 ///   ``PoolError/taskTimedOut(pid:timeout:)``, ``PoolError/invalidArgument(_:)`` for a bad
-///   chunk size or timeout, ``ProcessError/childDidNotStart(name:pid:bound:)``, or a placement error.
+///   chunk size or timeout, ``ProcessError/childDidNotStart(name:pid:attempts:bound:)``, or a placement error.
 public func parallelMap<Input, Output: BitwiseCopyable>(
   _ inputs: [Input], placement: PlacementPolicy = .physicalCores, topology: Topology? = nil, chunkSize: Int? = nil,
   taskTimeout: Duration? = nil, _ transform: @escaping (Input) throws -> Output

@@ -19,7 +19,7 @@ import Scheduler
 ///
 /// With the fork start method, workers are not forked from this (multi-threaded) process but
 /// from a fork template: a single-threaded copy of it forked once when the pool starts
-/// (``ForkserverClient/template(entryPoint:warmUp:)``), which holds the kernel and forks
+/// (``ForkserverClient/template(entryPoint:budget:warmUp:)``), which holds the kernel and forks
 /// every worker, first and replacement. A template that dies, or whose worker never
 /// reported in, is replaced.
 final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendable {
@@ -100,7 +100,6 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     }
   }
 
-
   let kernel: PoolKernel<Input, Output>
   let startMethod: StartMethod
   let placement: Placement
@@ -154,9 +153,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       for worker in workers { try? worker.process.kill() }
       for worker in workers { try? worker.process.join() }
       template?.stop()
-      Glibc.close(doorbell[0])
-      Glibc.close(doorbell[1])
-      throw error
+      throw error  // deinit closes the doorbell: it runs for an initialiser that throws here
     }
     let thread = Thread { [self] in loop() }
     thread.name = "mp-pool-dispatcher"
@@ -443,9 +440,13 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       return
     }
     queue.append(contentsOf: requeued.reversed())
-    multiprocessingLogger.warning(
-      "a pool worker ended", metadata: ["slot": "\(worker.slot)", "pid": "\(pid)", "status": "\(died)",
-        "requeued": "\(requeued.count)"])
+    // A worker that used up its task quota ends with 0: only other ends are worth a warning.
+    multiprocessingLogger.log(
+      level: code == 0 ? .debug : .warning, "a pool worker ended",
+      metadata: [
+        "slot": "\(worker.slot)", "pid": "\(pid)", "status": "\(died)",
+        "requeued": "\(requeued.count)",
+      ])
     try? worker.process.close()
     guard !closing || !queue.isEmpty else {
       worker.clearPending()
@@ -457,7 +458,8 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       workers[position] = try startWorker(slot: worker.slot)
       multiprocessingLogger.notice("replaced a pool worker", metadata: ["slot": "\(worker.slot)"])
     } catch {
-      multiprocessingLogger.error("cannot restart a pool worker", metadata: ["slot": "\(worker.slot)", "error": "\(error)"])
+      multiprocessingLogger.error(
+        "cannot restart a pool worker", metadata: ["slot": "\(worker.slot)", "error": "\(error)"])
       worker.clearPending()
     }
   }

@@ -31,11 +31,16 @@ final class ExitWatcher: @unchecked Sendable {
     }
     await withTaskCancellationHandler {
       await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-        lock.withLock {
+        // A task cancelled before this point had its cancellation handler run already, with
+        // no waiter to find: it must not wait.
+        let cancelled = lock.withLock {
+          if Task.isCancelled { return true }
           startIfNeededLocked()
           waiters.append(Waiter(id: id, fd: fd, deadline: deadline, continuation: continuation))
           wakeLocked()
+          return false
         }
+        if cancelled { continuation.resume() }
       }
     } onCancel: {
       let cancelled = lock.withLock {

@@ -1,3 +1,4 @@
+import Atomics
 import CSystemShims
 import Foundation
 
@@ -17,16 +18,18 @@ import Foundation
 /// with it; when this process closes the control socket the server kills what is left and exits.
 ///
 /// A *fork template* is such a server forked from this process instead of started afresh
-/// (``template(entryPoint:warmUp:)``): it holds this process's memory as it was at that fork,
+/// (``template(entryPoint:budget:warmUp:)``): it holds this process's memory as it was at that fork,
 /// closures and their captures included, and forks every child of a pool from its single
 /// thread, so that no child inherits a lock that another thread of this process held.
 package final class ForkserverClient: @unchecked Sendable {
-  // @unchecked: immutable after init; concurrent requests are separate seqpacket messages.
+  // @unchecked: immutable after init but for the atomic `stopped`; concurrent requests are
+  // separate seqpacket messages.
   let controlFD: Int32
   /// The server's process id.
   package let serverPid: pid_t
   /// Whether the server is a fork template, which ``stop()`` kills rather than waits for.
   let isTemplate: Bool
+  private let stopped = ManagedAtomic(false)
 
   private init(controlFD: Int32, serverPid: pid_t, isTemplate: Bool = false) {
     self.controlFD = controlFD
@@ -73,7 +76,7 @@ package final class ForkserverClient: @unchecked Sendable {
   /// runtime's shared caches (``RuntimeProbe``), so that a template that inherited one of
   /// their locks held never confirms, and its children find the metadata built.
   package static func template(
-    entryPoint: any AnyEntryPoint, warmUp: @escaping () -> Void
+    entryPoint: any AnyEntryPoint, budget: Duration = Launcher.forkBudget, warmUp: @escaping () -> Void
   ) throws -> ForkserverClient {
     var fds: [Int32] = [-1, -1]
     guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
@@ -83,7 +86,8 @@ package final class ForkserverClient: @unchecked Sendable {
     let parent = getpid()
     let probe = RuntimeProbe.next()
     do {
-      let pid = try Launcher.forkConfirmed(name: "fork template of '\(entryPoint.name)'") { handshake, _ in
+      let pid = try Launcher.forkConfirmed(name: "fork template of '\(entryPoint.name)'", budget: budget) {
+        handshake, _ in
         close(clientEnd)
         ChildRunner.prepare(actualParent: parent)
         ProcessRegistry.shared.becomeTemplate(serving: entryPoint)
@@ -103,8 +107,10 @@ package final class ForkserverClient: @unchecked Sendable {
   }
 
   /// Ends the server: the fork server once this process closes its end (it kills what it
-  /// forked), a template at once, with SIGKILL (its children die with it). Waits until it ended.
+  /// forked), a template at once, with SIGKILL (its children die with it). Waits until it
+  /// ended. Stopping twice does nothing (the descriptor and the pid may belong to others by then).
   package func stop() {
+    guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
     close(controlFD)
     // A template's end of the socket may live on in other children this process forked.
     if isTemplate { Glibc.kill(serverPid, SIGKILL) }

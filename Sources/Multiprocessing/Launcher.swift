@@ -10,10 +10,12 @@ enum Launcher {
   /// Forks a child that runs `process` (from a thread that lives as long as this process),
   /// confirmed as ``forkConfirmed(name:_:)`` describes.
   /// `stalls`: how many forks in a row stall before the entry (tests).
-  static func fork(_ process: Process, name: String, stalls: Int = 0) throws -> any ChildHandle {
+  static func fork(
+    _ process: Process, name: String, stalls: Int = 0, budget: Duration = forkBudget
+  ) throws -> any ChildHandle {
     _ = ChildRunner.warmedUp
     let parent = (pid: getpid(), name: currentProcess().name)
-    let pid = try forkConfirmed(name: name) { handshake, attempt in
+    let pid = try forkConfirmed(name: name, budget: budget) { handshake, attempt in
       if attempt < stalls { ChildRunner.stallForTesting() }
       ChildRunner.become(process, actualParent: parent.pid, parent: parent, handshake: handshake)
     }
@@ -22,38 +24,74 @@ enum Launcher {
 
   /// How long a forked child may take from the fork to its entry before it is killed.
   static let handshakeBound = Duration.seconds(2)
+  /// How long a fork may keep being tried again, in all.
+  static let forkBudget = Duration.seconds(10)
 
   /// Forks a child that runs `child` and waits until it confirms, by writing a byte on the
   /// descriptor `child` is given (``ChildRunner/confirm(_:)``), that it has reached its entry.
   ///
   /// A child forked while another thread of this process held a lock (the Swift runtime's
-  /// metadata caches, malloc's, any other) inherits it held, and waits forever if its own
-  /// start-up needs it. Such a child does not confirm within ``handshakeBound``: it is killed
-  /// and forked again once (nothing of the caller's has run in it yet), and if the second
-  /// does not confirm either, ``ProcessError/childDidNotStart(name:pid:bound:)`` is thrown. A
+  /// metadata, conformance and type-name caches, malloc's, any other) inherits it held, and
+  /// waits forever if its own start-up needs it. Such a child is killed as soon as it is seen
+  /// asleep twice in a row, 2 ms apart (nothing on its way to the entry sleeps, and a
+  /// single-threaded process asleep on a lock sleeps for ever), or when ``handshakeBound``
+  /// passes. It is then forked again (nothing of the caller's has run in it yet), for up to
+  /// `budget` in all (a lock is held only for moments: the next fork usually finds it
+  /// free), after which ``ProcessError/childDidNotStart(name:pid:attempts:bound:)`` is thrown. A
   /// child that ends before confirming is returned as it is: its exit code says how it ended.
   ///
   /// The fork is made with the process registry's lock held, so that no other fork of the
   /// library inherits the handshake pipe; the child reinitialises that lock.
   static func forkConfirmed(
-    name: String, _ child: @escaping (_ handshake: Int32, _ attempt: Int) -> Never
+    name: String, budget: Duration = forkBudget, _ child: @escaping (_ handshake: Int32, _ attempt: Int) -> Never
   ) throws -> pid_t {
-    var silent: pid_t = 0
-    for attempt in 0..<2 {
+    let giveUp = ContinuousClock.now + budget
+    var attempt = 0
+    while true {
       warnIfOtherThreadsRun()
-      let (pid, handshake) = try forkWithHandshake { child($0, attempt) }
+      let (pid, handshake) = try forkWithHandshake { [attempt] in child($0, attempt) }
       defer { close(handshake) }
-      let ready = pollReadable([handshake], timeout: handshakeBound)
-      if !ready.isEmpty { return pid }
+      if awaitHandshake(handshake, from: pid, until: min(giveUp, .now + handshakeBound)) { return pid }
       Glibc.kill(pid, SIGKILL)
       var status: Int32 = 0
       while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+      attempt += 1
       multiprocessingLogger.warning(
-        "killed a forked child that did not reach its entry",
-        metadata: ["process": "\(name)", "pid": "\(pid)", "bound": "\(handshakeBound)"])
-      silent = pid
+        "killed a forked child stuck on its way to its entry",
+        metadata: ["process": "\(name)", "pid": "\(pid)", "attempt": "\(attempt)"])
+      if ContinuousClock.now >= giveUp {
+        throw ProcessError.childDidNotStart(name: name, pid: pid, attempts: attempt, bound: handshakeBound)
+      }
     }
-    throw ProcessError.childDidNotStart(name: name, pid: silent, bound: handshakeBound)
+  }
+
+  /// Waits for child `pid` to confirm on `handshake` (or end) until `deadline`: false when it
+  /// is stuck.
+  private static func awaitHandshake(_ handshake: Int32, from pid: pid_t, until deadline: ContinuousClock.Instant)
+    -> Bool
+  {
+    var asleep = false
+    while case let left = deadline - .now, left > .zero {
+      if !pollReadable([handshake], timeout: min(left, .milliseconds(2))).isEmpty { return true }
+      let sleeping = isSleeping(pid)
+      if sleeping && asleep { return false }
+      asleep = sleeping
+    }
+    return !pollReadable([handshake], timeout: .zero).isEmpty
+  }
+
+  /// Whether process `pid` is asleep (state `S` in `/proc/PID/stat`): waiting for an event,
+  /// not running, runnable or in the middle of a page-in.
+  private static func isSleeping(_ pid: pid_t) -> Bool {
+    let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: 512)
+    let count = read(fd, &buffer, buffer.count)
+    guard count > 0, let close = buffer[..<count].lastIndex(of: UInt8(ascii: ")")), close + 2 < count else {
+      return false
+    }
+    return buffer[close + 2] == UInt8(ascii: "S")
   }
 
   /// Forks, from the main thread or the spawner thread, a child that runs `child` with the

@@ -48,8 +48,9 @@ open class Process: @unchecked Sendable {
   let requestedStartMethod: StartMethod?
   /// The single-threaded process that forks this one, instead of this process (pool workers).
   let template: ForkserverClient?
-  /// How many forks in a row stall before the entry, for the tests of the handshake.
-  var stallsBeforeEntryForTesting = 0
+  /// How many forks in a row stall before the entry, and how long to keep forking, for the
+  /// tests of the handshake.
+  var forkTestHooks = (stalls: 0, budget: Launcher.forkBudget)
   let identity: [Int]
   private var storedName: String
   private var storedDaemon: Bool
@@ -246,8 +247,8 @@ open class Process: @unchecked Sendable {
   ///   forkserver, ``ProcessError/entryPointNotRegistered(_:)``, or a system error.
   public func start() throws {
     let method = startMethod
-    let (name, daemon, stalls) = try ProcessRegistry.shared.lock.withLock {
-      () throws(ProcessError) -> (String, Bool, Int) in
+    let (name, daemon, hooks) = try ProcessRegistry.shared.lock.withLock {
+      () throws(ProcessError) -> (String, Bool, (stalls: Int, budget: Duration)) in
       let registry = ProcessRegistry.shared
       switch state {
       case .closed: throw .closed(name: storedName)
@@ -267,13 +268,13 @@ open class Process: @unchecked Sendable {
       }
       state = .starting
       registry.installExitHandlerLocked()
-      return (storedName, storedDaemon, stallsBeforeEntryForTesting)
+      return (storedName, storedDaemon, forkTestHooks)
     }
 
     let handle: any ChildHandle
     do {
       if method == .fork && template == nil {
-        handle = try Launcher.fork(self, name: name, stalls: stalls)
+        handle = try Launcher.fork(self, name: name, stalls: hooks.stalls, budget: hooks.budget)
       } else {
         guard case .entryPoint(let entryPoint, let encode, _) = target else { preconditionFailure("checked above") }
         let description = ChildDescription(

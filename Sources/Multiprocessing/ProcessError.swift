@@ -29,9 +29,10 @@ public enum ProcessError: Error, Sendable, Equatable, CustomStringConvertible {
   case system(call: String, errno: Int32)
   /// The fork server could not be started or stopped answering.
   case forkserver(String)
-  /// A forked child did not reach its entry within `bound`, twice (another thread of the
-  /// parent held a lock at the fork that the child's start-up needed): each was killed.
-  case childDidNotStart(name: String, pid: Int32, bound: Duration)
+  /// A forked child did not reach its entry in any of `attempts` forks: each got stuck
+  /// (another thread of the parent held a lock at the fork that the child's start-up needed)
+  /// or took longer than `bound`, and was killed. `pid` is the last one.
+  case childDidNotStart(name: String, pid: Int32, attempts: Int, bound: Duration)
   /// `setDaemon(_:)` on a process that was already started.
   case daemonAfterStart(name: String)
 
@@ -65,10 +66,10 @@ public enum ProcessError: Error, Sendable, Equatable, CustomStringConvertible {
       return "\(call) failed: \(String(cString: strerror(errno)))"
     case .forkserver(let reason):
       return "fork server: \(reason)"
-    case .childDidNotStart(let name, let pid, let bound):
-      return "\(name) (pid \(pid)) did not reach its entry within \(bound) of its fork, twice, and was killed: "
-        + "another thread held a lock at the fork that the child needed. Use the forkserver start method "
-        + "in a program whose other threads keep running while it forks"
+    case .childDidNotStart(let name, let pid, let attempts, let bound):
+      return "\(name) did not reach its entry in any of \(attempts) forks (the last, pid \(pid)); each got stuck "
+        + "or took over \(bound) and was killed: other threads held locks at the forks that the child needed. "
+        + "Use the forkserver start method in a program whose other threads keep running while it forks"
     case .daemonAfterStart(let name):
       return "cannot change daemon of \(name): the process has already started"
     }

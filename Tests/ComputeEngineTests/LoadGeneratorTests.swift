@@ -57,6 +57,7 @@ import Testing
     let cpu = try Topology.current().allowedCPUs.indices[0]
     let generator = try LoadGenerator(cpus: [cpu], profile: .constant(0.3), method: .triad)
     try generator.start()
+    #expect(throws: LoadError.alreadyStarted) { try generator.start() }
     usleep(300_000)
     let first = generator.sample()[0]
     let firstAt = ContinuousClock.now

@@ -1,6 +1,7 @@
 import CSystemShims
 import ComputeEngine
 import Foundation
+import Logging
 import Multiprocessing
 import Scheduler
 import TestEntryPoints
@@ -17,6 +18,12 @@ import TestEntryPoints
 //   pool-parent METHOD      start a pool, map once, print the worker pids, wait to be SIGKILLed
 //   pool-flat METHOD        1000 small maps on one pool; exit 2 on wrong results, 3 if
 //                           descriptors grew, 4 if resident memory grew more than 1 MiB
+//   descriptors METHOD      200 processes started, joined and dropped without close(), then
+//                           200 pools created, mapped, closed and joined; exit 2 if the
+//                           first leaked descriptors, 3 if the second did
+//   fork-warning METHOD N   sets a logger that prints warnings, forks twice with no other
+//                           thread, then twice with N other threads running; prints the
+//                           warnings seen after each half
 //   topology-cache METHOD   Topology.current() twice, then after narrowing the process's
 //                           affinity to one CPU; prints what it saw
 //   taskset-topology METHOD ONLY OTHER  narrows the affinity to CPU ONLY, loads a topology,
@@ -84,6 +91,50 @@ case "pool-flat":
   if descriptors() != fds { exit(3) }
   if residentPages() > pages + 256 { exit(4) }
   print("pids", pool.workerPIDs.map(String.init).joined(separator: " "))
+case "descriptors":
+  func descriptors() -> Int { ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).count }
+  // A pool's dispatcher thread may still be letting go of the pool for a moment after join().
+  func settles(at count: Int) -> Bool {
+    for _ in 0..<200 where descriptors() != count { usleep(10_000) }
+    return descriptors() == count
+  }
+  func startAndDrop() throws {
+    let process = Multiprocessing.Process(startMethod: method, entryPoint: TestEntryPoints.exit, arguments: 0)
+    try process.start()
+    try process.join()
+  }
+  func poolRound(_ round: Int) throws {
+    let pool = try ProcessPool(startMethod: method, kernel: PoolKernels.crash)
+    guard try pool.map([round + 100, 1]) == [round * 2 + 200, 2] else { exit(4) }
+    pool.close()
+    try pool.join()
+  }
+  // Once first: the fork server's connection and the topology stay open for good.
+  try startAndDrop()
+  try poolRound(0)
+  usleep(200_000)
+  let before = descriptors()
+  for _ in 0..<200 { try startAndDrop() }
+  if !settles(at: before) { exit(2) }
+  for round in 0..<200 { try poolRound(round) }
+  if !settles(at: before) { exit(3) }
+case "fork-warning":
+  let warnings = WarningCounter()
+  multiprocessingLogger = Logger(label: "fork-warning") { _ in warnings }
+  func forkTwice() throws {
+    for _ in 0..<2 {
+      let process = Multiprocessing.Process(startMethod: .fork) {}
+      try process.start()
+      try process.join()
+    }
+  }
+  try forkTwice()
+  print("alone", warnings.count)
+  let stop = DispatchSemaphore(value: 0)
+  for _ in 0..<count { Thread { stop.wait() }.start() }
+  try forkTwice()
+  print("threads", warnings.count)
+  for _ in 0..<count { stop.signal() }
 case "topology-cache":
   let first = try Topology.current()
   let again = try Topology.current()
@@ -112,4 +163,25 @@ case "hwloc-override":
 default:
   FileHandle.standardError.write(Data("unknown scenario \(scenario)\n".utf8))
   exit(64)
+}
+
+/// A log handler that counts warnings.
+final class WarningCounter: LogHandler, @unchecked Sendable {
+  // @unchecked: `count` is guarded by `lock`; the handler's settings are set once, before use.
+  private let lock = NSLock()
+  private var warnings = 0
+  var metadata: Logger.Metadata = [:]
+  var logLevel: Logger.Level = .trace
+
+  var count: Int { lock.withLock { warnings } }
+
+  subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    get { metadata[key] }
+    set { metadata[key] = newValue }
+  }
+
+  func log(event: LogEvent) {
+    guard event.level == .warning else { return }
+    lock.withLock { warnings += 1 }
+  }
 }

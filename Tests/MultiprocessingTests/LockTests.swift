@@ -47,7 +47,9 @@ import Testing
     try child.join()
     #expect(try child.exitCode == 0)
     // The child exited holding the lock: the parent's acquire takes it over and is told.
-    #expect(throws: SynchronizationError.previousOwnerDied(id: try child.pid!)) { try lock.acquire(timeout: .seconds(5)) }
+    #expect(throws: SynchronizationError.previousOwnerDied(id: try child.pid!)) {
+      try lock.acquire(timeout: .seconds(5))
+    }
     #expect(lock.locked)
     try lock.release()
   }

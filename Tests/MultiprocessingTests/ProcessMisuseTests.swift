@@ -45,6 +45,20 @@ import Testing
     #expect(try process.exitCode == 42)
   }
 
+  @Test func theDaemonFlagIsFixedAtStart() throws {
+    let process = Fixture.process(.fork, TestEntryPoints.sleep, 0, name: "flag")
+    try process.setDaemon(true)
+    #expect(process.daemon)
+    try process.start()
+    #expect(throws: ProcessError.daemonAfterStart(name: "flag")) { try process.setDaemon(false) }
+    #expect(process.daemon)
+    try process.join()
+    try process.close()
+    #expect(throws: ProcessError.closed(name: "flag")) { try process.setDaemon(false) }
+    #expect(throws: ProcessError.daemonAfterStart(name: "MainProcess")) { try currentProcess().setDaemon(true) }
+    #expect(ProcessError.daemonAfterStart(name: "flag").description.contains("already started"))
+  }
+
   @Test func closingARunningProcess() throws {
     let process = Fixture.process(.fork, TestEntryPoints.sleep, 30_000, name: "busy")
     try process.start()
@@ -59,6 +73,7 @@ import Testing
     try process.start()
     try process.join()
     let sentinel = try process.sentinel
+    let identity = try #require(Self.identity(of: sentinel))
     try process.close()
     try process.close()  // twice is harmless
     let closed = ProcessError.closed(name: "done")
@@ -68,10 +83,18 @@ import Testing
     #expect(throws: closed) { try process.join() }
     #expect(throws: closed) { try process.start() }
     #expect(throws: closed) { try process.terminate() }
-    #expect(fcntl(sentinel, F_GETFD) == -1, "the sentinel descriptor is released")
+    #expect(throws: closed) { _ = try process.pid }
+    #expect(Self.identity(of: sentinel) != identity, "the sentinel descriptor is released")
     let unstarted = Fixture.process(.fork, TestEntryPoints.sleep, 0)
     try unstarted.close()
     #expect(throws: ProcessError.self) { try unstarted.start() }
+  }
+
+  /// What descriptor `fd` is open on (its inode; a pidfd's is its process's), or nil when it
+  /// is closed: another test may open a descriptor of the same number meanwhile.
+  static func identity(of fd: Int32) -> Substring? {
+    let info = (try? String(contentsOfFile: "/proc/self/fdinfo/\(fd)", encoding: .utf8)) ?? ""
+    return info.split(separator: "\n").first { $0.hasPrefix("ino:") }
   }
 
   @Test(arguments: StartMethod.allCases)

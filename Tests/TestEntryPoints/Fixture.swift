@@ -81,6 +81,15 @@ public func readPids(_ pipe: Pipe) -> [Int32] {
   return String(decoding: line, as: UTF8.self).split(separator: " ").dropFirst().compactMap { Int32($0) }
 }
 
+/// The parent pid of `pid`, from `/proc`; nil once it is gone.
+public func parentPid(of pid: Int32) -> Int32? {
+  guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+    let close = stat.lastIndex(of: ")")
+  else { return nil }
+  let fields = stat[stat.index(after: close)...].split(separator: " ")
+  return fields.count > 1 ? Int32(fields[1]) : nil
+}
+
 /// Starts `body` in a forked child and returns the process.
 public func forked(_ body: @escaping () throws -> Void) throws -> Multiprocessing.Process {
   let process = Multiprocessing.Process(startMethod: .fork, target: body)

@@ -1,0 +1,104 @@
+import Foundation
+import TestEntryPoints
+import Testing
+
+@testable import Multiprocessing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Every fork the library makes is confirmed: a child stuck on its way to its entry (as one
+/// that inherited a held lock is) is killed and forked again, and one that never gets there
+/// is reported, never waited on for ever.
+@Suite struct ForkHandshakeTests {
+  @Test func aChildStuckBeforeItsEntryIsForkedAgain() throws {
+    let process = Multiprocessing.Process(startMethod: .fork) { throw ProcessExit(7) }
+    process.forkTestHooks.stalls = 2
+    let started = ContinuousClock.now
+    try process.start()
+    #expect(ContinuousClock.now - started < .seconds(2), "a stuck child is seen asleep, not waited out")
+    try process.join(timeout: .seconds(10))
+    #expect(try process.exitCode == 7)
+  }
+
+  @Test func aChildThatNeverReachesItsEntryIsReportedAndKilled() throws {
+    let process = Multiprocessing.Process(name: "stuck", startMethod: .fork) { throw ProcessExit(3) }
+    process.forkTestHooks = (stalls: .max, budget: .milliseconds(300))
+    let started = ContinuousClock.now
+    #expect {
+      try process.start()
+    } throws: { error in
+      guard case ProcessError.childDidNotStart("stuck", let pid, let attempts, .seconds(2)) = error else {
+        return false
+      }
+      return attempts >= 2 && pid > 0 && !processExists(pid) && "\(error)".contains("forkserver")
+    }
+    #expect(ContinuousClock.now - started < .seconds(3))
+    #expect(!activeChildren().contains { $0 === process })
+    // Nothing of the process's ran: it can be started again.
+    process.forkTestHooks.stalls = 0
+    try process.start()
+    try process.join(timeout: .seconds(10))
+    #expect(try process.exitCode == 3)
+  }
+
+  @Test func aTemplateForksChildrenFromItsOwnThread() throws {
+    _ = Fixture.ready
+    let template = try ForkserverClient.template(entryPoint: TestEntryPoints.exit) {}
+    defer { template.stop() }
+    let sleeper = Multiprocessing.Process(
+      name: "sleeper", daemon: false, startMethod: nil, template: template, entryPoint: TestEntryPoints.sleep,
+      encodedArguments: try TestEntryPoints.sleep.encode(30_000))
+    try sleeper.start()
+    #expect(parentPid(of: try #require(try sleeper.pid)) == template.serverPid)
+    #expect(sleeper.startMethod == .fork)
+    try sleeper.kill()
+    try sleeper.join(timeout: .seconds(10))
+    #expect(try sleeper.exitCode == -SIGKILL)
+    for code in [0, 5] {
+      let process = Multiprocessing.Process(
+        name: "from-template", daemon: false, startMethod: nil, template: template, entryPoint: TestEntryPoints.exit,
+        encodedArguments: try TestEntryPoints.exit.encode(Int32(code)))
+      try process.start()
+      try process.join(timeout: .seconds(10))
+      #expect(try process.exitCode == Int32(code))
+    }
+    template.stop()
+    #expect(!processExists(template.serverPid))
+    template.stop()  // twice does nothing
+  }
+
+  @Test func aTemplateStuckBeforeItServesIsReported() throws {
+    let started = ContinuousClock.now
+    #expect {
+      _ = try ForkserverClient.template(entryPoint: TestEntryPoints.exit, budget: .milliseconds(300)) {
+        ChildRunner.stallForTesting()
+      }
+    } throws: { error in
+      guard case ProcessError.childDidNotStart(_, let pid, _, _) = error else { return false }
+      return !processExists(pid)
+    }
+    #expect(ContinuousClock.now - started < .seconds(3))
+  }
+
+  /// Run by the helper program, a process whose threads the test controls.
+  @Test func forkingWhileOtherThreadsRunIsLoggedOnce() throws {
+    let (helper, stdout) = try launchHelper(["fork-warning", "fork", "3"])
+    let output = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    helper.waitUntilExit()
+    #expect(helper.terminationStatus == 0)
+    #expect(output == "alone 0\nthreads 1\n", "no warning alone, one warning for two forks among threads")
+  }
+
+  /// Run by the helper program, where no other test opens descriptors meanwhile.
+  @Test(arguments: StartMethod.allCases)
+  func processesAndPoolsDroppedWithoutCloseLeaveNoDescriptor(method: StartMethod) async throws {
+    let status = try await onOwnThread {
+      let (helper, _) = try launchHelper(["descriptors", method.rawValue])
+      helper.waitUntilExit()
+      return helper.terminationStatus
+    }
+    #expect(status == 0, "2: processes leaked descriptors; 3: pools did; 4: wrong results")
+  }
+}
