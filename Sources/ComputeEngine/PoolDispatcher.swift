@@ -127,6 +127,9 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   private var lastJob: PoolJob<Input, Output>?
   private var closing = false
   private var terminated = false
+  /// For the tests: how many of the next workers get stuck before their loop, and how long
+  /// a worker may take to report in.
+  private var testHooks = (stallingWorkers: 0, startBound: PoolLimits.workerStartBound)
   private var finished = false
   private let stopped = DispatchSemaphore(value: 0)
 
@@ -185,6 +188,12 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     multiprocessingLogger.notice("replaced the pool's fork template", metadata: ["pid": "\(template!.serverPid)"])
   }
 
+  /// Makes the next `stallingWorkers` workers get stuck before their loop, and bounds a
+  /// worker's start at `startBound`: for the tests.
+  func setTestHooks(stallingWorkers: Int, startBound: Duration) {
+    lock.withLock { testHooks = (stallingWorkers, startBound) }
+  }
+
   private func startWorker(slot: Int) throws -> Worker {
     let channels = try kernel.makeChannels()
     control.status(slot).clear()
@@ -192,7 +201,9 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       channels: channels.handleData, control: control.memory.handle, slot: slot,
       cpus: pinned ? placement.slots[slot].cpus.indices : [], chunkSize: PoolLimits.maxChunk,
       maxTasks: maxTasksPerWorker,
-      doorbellPid: getpid(), doorbellFD: doorbell[1], forked: startMethod == .fork, timed: taskTimeout != nil)
+      doorbellPid: getpid(), doorbellFD: doorbell[1], forked: startMethod == .fork, timed: taskTimeout != nil,
+      stallsForTesting: testHooks.stallingWorkers > 0)
+    testHooks.stallingWorkers = max(0, testHooks.stallingWorkers - 1)
     let arguments = try JSONEncoder().encode(plan)
     func started() throws -> Multiprocessing.Process {
       let process = Multiprocessing.Process(
@@ -380,7 +391,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       }
       let status = control.status(worker.slot)
       if !worker.down, !worker.killedSilent, !status.reportedIn,
-        monotonicNanoseconds() - worker.launchedAt > PoolLimits.workerStartBound.nanoseconds
+        monotonicNanoseconds() - worker.launchedAt > testHooks.startBound.nanoseconds
       {
         worker.killedSilent = true
         multiprocessingLogger.warning(

@@ -24,6 +24,9 @@ struct WorkerPlan: Codable, Sendable {
   var forked: Bool
   /// Whether the pool has a task timeout (the worker then records when tasks start).
   var timed: Bool
+  /// Whether the worker gets stuck before its loop, as one that inherited a held lock would
+  /// (for the tests of the start bound).
+  var stallsForTesting = false
 }
 
 /// The worker's side: bind to the slot, then serve tasks until the channels close.
@@ -37,6 +40,7 @@ enum WorkerLoop {
     let doorbell =
       plan.forked ? plan.doorbellFD : open("/proc/\(plan.doorbellPid)/fd/\(plan.doorbellFD)", O_WRONLY | O_CLOEXEC)
     let status = control.status(plan.slot, timed: plan.timed)
+    while plan.stallsForTesting { pause() }
     status.reportedIn = true
     try channels.serve(chunkSize: plan.chunkSize, maxTasks: plan.maxTasks, status: status, kernel: kernel) {
       if atomicLoad32(control.dispatcherSleeping) != 0 {

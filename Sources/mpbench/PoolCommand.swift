@@ -106,6 +106,20 @@ struct PoolCommand: ParsableCommand {
         }
         return (ContinuousClock.now - started).microseconds / 1000
       })
+    // Replacement: from handing out the fatal task to the first result of the worker forked
+    // (by the pool's fork template) in its place.
+    record(
+      "a SIGKILLed worker replaced, serving again after", "ms",
+      try (0..<repetitions).map { _ in
+        let before = Set(doomed.workerPIDs)
+        let started = ContinuousClock.now
+        _ = try doomed.mapResults([-1])
+        // The dispatcher starts the replacement before it lets the next call in.
+        guard Set(doomed.workerPIDs) != before, try doomed.map([1, 2], chunkSize: 1) == [1, 2] else {
+          throw ValidationError("the killed worker was not replaced")
+        }
+        return (ContinuousClock.now - started).microseconds / 1000
+      })
     doomed.terminate()
 
     let units = Array(0..<kernelSize.units)

@@ -1,8 +1,9 @@
-import ComputeEngine
 import Foundation
 import Multiprocessing
 import TestEntryPoints
 import Testing
+
+@testable import ComputeEngine
 
 #if canImport(Glibc)
   import Glibc
@@ -97,6 +98,31 @@ import Testing
     #expect(throws: PoolError.invalidArgument("taskTimeout must be positive, not 0.0 seconds")) {
       _ = try parallelMap([1], taskTimeout: .zero) { $0 }
     }
+  }
+
+  /// A replacement worker stuck before its loop is killed once the start bound passes, its
+  /// template (which may hold a lock for good) is set aside, and a worker from a new template
+  /// takes the slot; the work it was given runs elsewhere.
+  @Test func aWorkerThatNeverReportsInIsKilledAndReplaced() throws {
+    let pool = try Self.killablePool()
+    defer { pool.terminate() }
+    let firstTemplate = try #require(pool.workerPIDs.first.flatMap(parentPid(of:)))
+    pool.dispatcher.setTestHooks(stallingWorkers: 1, startBound: .milliseconds(300))
+    let started = ContinuousClock.now
+    let (results, rescued) = try withWatchdog(.seconds(20), rescue: { pool.terminate() }) {
+      try pool.mapResults([-1] + Array(1..<20), chunkSize: 1)
+    }
+    #expect(!rescued, "the map waited on the stuck worker")
+    guard case .failure(.workerDied(_, SIGKILL, nil)) = results[0] else {
+      Issue.record("the fatal task gave \(results[0])")
+      return
+    }
+    #expect(results.dropFirst().map { try? $0.get() } == (1..<20).map { $0 * 2 })
+    #expect(
+      eventually { pool.workerPIDs.count == 2 && pool.workerPIDs.contains { parentPid(of: $0) != firstTemplate } },
+      "a worker of a new template serves")
+    #expect(try pool.map(Array(0..<20), chunkSize: 1) == (0..<20).map { $0 * 2 })
+    #expect(ContinuousClock.now - started < .seconds(4), "the stuck worker was not waited out")
   }
 
   /// The template is what forks workers: killing it kills them, and the pool heals with a new
