@@ -10,16 +10,18 @@ import Atomics
 /// In a freshly forked process this proves those locks free: had another thread of the
 /// parent held one at the fork, the probe would wait forever (and the process, which
 /// confirms its start only afterwards, would be killed and forked again). Each probe uses a
-/// generic type nested after the bits of its own number, a type no earlier probe built.
+/// generic type nested after the bits of its own number, a type no earlier probe of this
+/// process or of its ancestors (whose counter it inherits) built.
 struct RuntimeProbe: Sendable {
   private static let counter = ManagedAtomic<Int>(0)
 
   /// The number that shapes the probe's types.
   let number: Int
 
-  /// A probe whose types differ from those of every earlier one in this process tree.
+  /// A probe whose types differ from those of every earlier one in this process and its
+  /// ancestors.
   static func next() -> RuntimeProbe {
-    RuntimeProbe(number: counter.wrappingIncrementThenLoad(ordering: .relaxed) + Int(getpid()) << 20)
+    RuntimeProbe(number: counter.wrappingIncrementThenLoad(ordering: .relaxed) + 1)
   }
 
   /// Builds the probe's metadata, tuple and conformance.
