@@ -63,7 +63,7 @@ enum ChildRunner {
     LibraryLogger.shared.lock.reinitializeInChild()
   }
 
-  /// Tells the parent waiting in ``Launcher/forkConfirmed(name:_:)`` that this child reached
+  /// Tells the parent waiting in ``Launcher/forkConfirmed(name:budget:_:)`` that this child reached
   /// its entry, and closes the descriptor.
   static func confirm(_ handshake: Int32) {
     guard handshake >= 0 else { return }

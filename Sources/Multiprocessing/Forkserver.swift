@@ -70,7 +70,7 @@ package final class ForkserverClient: @unchecked Sendable {
   }
 
   /// Forks a fork template: a single-threaded copy of this process that serves requests for
-  /// children running `entryPoint`. Before it confirms its start (``Launcher/forkConfirmed(name:_:)``,
+  /// children running `entryPoint`. Before it confirms its start (``Launcher/forkConfirmed(name:budget:_:)``,
   /// which kills and forks again a template that does not), it builds the type metadata its
   /// children need: its own request path, what `warmUp` touches, and a probe of the Swift
   /// runtime's shared caches (``RuntimeProbe``), so that a template that inherited one of

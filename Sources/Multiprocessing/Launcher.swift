@@ -8,8 +8,8 @@ import Foundation
 /// Creates child processes for the fork and spawn start methods.
 enum Launcher {
   /// Forks a child that runs `process` (from a thread that lives as long as this process),
-  /// confirmed as ``forkConfirmed(name:_:)`` describes.
-  /// `stalls`: how many forks in a row stall before the entry (tests).
+  /// confirmed as ``forkConfirmed(name:budget:_:)`` describes. `stalls` (how many forks in a
+  /// row get stuck before the entry) and `budget` are for the tests.
   static func fork(
     _ process: Process, name: String, stalls: Int = 0, budget: Duration = forkBudget
   ) throws -> any ChildHandle {
@@ -81,7 +81,7 @@ enum Launcher {
   }
 
   /// Whether process `pid` is asleep (state `S` in `/proc/PID/stat`): waiting for an event,
-  /// not running, runnable or in the middle of a page-in.
+  /// rather than running, waiting for a CPU or paging in (`R`, `D`).
   private static func isSleeping(_ pid: pid_t) -> Bool {
     let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return false }
@@ -121,9 +121,10 @@ enum Launcher {
   /// Logs once per process, as a warning, that the library forks while other threads run,
   /// as Python 3.12 warns for `os.fork()`.
   private static func warnIfOtherThreadsRun() {
+    guard !LibraryLogger.shared.lock.withLock({ LibraryLogger.shared.warnedAboutThreads }) else { return }
     let threads = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 1
-    // Not counted: the forking thread, and the spawner thread (idle while the main thread
-    // forks) or the caller waiting for it.
+    // Not counted: the calling thread, and the spawner thread (idle while the main thread
+    // forks, or forking while the caller waits for it).
     let others = threads - 1 - (Spawner.shared.isRunning ? 1 : 0)
     guard others > 0 else { return }
     let first = LibraryLogger.shared.lock.withLock {
