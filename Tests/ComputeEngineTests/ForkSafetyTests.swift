@@ -67,6 +67,34 @@ import Testing
     return outcome
   }
 
+  /// The report that opened the issue: a task over the timeout gets its worker replaced while
+  /// the calling thread formats results; the next map used to hang 9 times in 10.
+  @Test(.timeLimit(.minutes(3)))
+  func aTimedOutWorkerIsReplacedWhileTheCallerFormatsResults() async throws {
+    let outcome = try await onOwnThread { () throws -> (timedOut: Int, stalled: Int, wrong: Int) in
+      var (timedOut, stalled, wrong) = (0, 0, 0)
+      for _ in 0..<5 {
+        let pool = try ProcessPool<Int, Int>(placement: .cores(2, .compact), taskTimeout: .milliseconds(500)) {
+          value in
+          if value >= 1000 { usleep(UInt32(value) * 1000) }
+          return value + 1
+        }
+        defer { pool.terminate() }
+        let formatting = GenericChurn(threads: 1)
+        let results = try pool.mapResults([2000, 1, 2, 3], chunkSize: 1)
+        if case .failure(.taskTimedOut) = results[0] { timedOut += 1 }
+        let (next, rescued) = try withWatchdog(.seconds(20), rescue: { pool.terminate() }) {
+          try pool.mapResults(Array(0..<50))
+        }
+        formatting.stop()
+        if rescued { stalled += 1 }
+        if next.map({ try? $0.get() }) != (0..<50).map({ $0 + 1 }) { wrong += 1 }
+      }
+      return (timedOut, stalled, wrong)
+    }
+    #expect(outcome.timedOut == 5 && outcome.stalled == 0 && outcome.wrong == 0, "\(outcome)")
+  }
+
   @Test(.timeLimit(.minutes(3)))
   func parallelMapWhileOtherThreadsBuildTypes() async throws {
     let offset = Int.random(in: 1...1000)
