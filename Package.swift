@@ -9,6 +9,7 @@ let package = Package(
     .library(name: "Scheduler", targets: ["Scheduler"]),
     .library(name: "Multiprocessing", targets: ["Multiprocessing"]),
     .library(name: "ComputeEngine", targets: ["ComputeEngine"]),
+    .library(name: "LoadGeneration", targets: ["LoadGeneration"]),
     .library(name: "Kernels", targets: ["Kernels"]),
     .executable(name: "mpbench", targets: ["mpbench"]),
     .executable(name: "mpload", targets: ["mpload"]),
@@ -42,10 +43,13 @@ let package = Package(
     .target(
       name: "ComputeEngine",
       dependencies: [
-        "Scheduler", "Multiprocessing", "Kernels",
-        .product(name: "Atomics", package: "swift-atomics"),
+        "Scheduler", "Multiprocessing",
         .product(name: "Logging", package: "swift-log"),
       ]
+    ),
+    .target(
+      name: "LoadGeneration",
+      dependencies: ["Scheduler", "Multiprocessing", "Kernels"]
     ),
     .target(
       name: "Kernels",
@@ -54,7 +58,7 @@ let package = Package(
     .executableTarget(
       name: "mpbench",
       dependencies: [
-        "Scheduler", "Multiprocessing", "ComputeEngine", "Kernels",
+        "Scheduler", "Multiprocessing", "ComputeEngine", "LoadGeneration", "Kernels",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Atomics", package: "swift-atomics"),
       ]
@@ -62,7 +66,7 @@ let package = Package(
     .executableTarget(
       name: "mpload",
       dependencies: [
-        "Scheduler", "ComputeEngine", "Kernels",
+        "Scheduler", "LoadGeneration", "Kernels",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -82,6 +86,7 @@ let package = Package(
       name: "MultiprocessingTests",
       dependencies: ["Multiprocessing", "TestEntryPoints", "MPTestChild", "CSystemShims"]
     ),
+    .testTarget(name: "LoadGenerationTests", dependencies: ["LoadGeneration", "Multiprocessing", "Scheduler"]),
     .testTarget(
       name: "ComputeEngineTests",
       dependencies: ["ComputeEngine", "Multiprocessing", "Kernels", "TestEntryPoints", "MPTestChild", "CSystemShims"]

@@ -83,15 +83,3 @@ struct WorkerStatus {
     current = index
   }
 }
-
-/// Nanoseconds of the monotonic clock, comparable between processes.
-func monotonicNanoseconds() -> Int {
-  clockNanoseconds(CLOCK_MONOTONIC)
-}
-
-/// The reading of `clock` in nanoseconds.
-func clockNanoseconds(_ clock: clockid_t) -> Int {
-  var now = timespec()
-  clock_gettime(clock, &now)
-  return now.tv_sec * 1_000_000_000 + now.tv_nsec
-}

@@ -1,6 +1,6 @@
 import ArgumentParser
-import ComputeEngine
 import Foundation
+import LoadGeneration
 import Scheduler
 
 #if canImport(Glibc)

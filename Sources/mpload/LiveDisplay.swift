@@ -1,5 +1,5 @@
-import ComputeEngine
 import Foundation
+import LoadGeneration
 
 /// The live view on a terminal: one line per CPU, redrawn in place every interval.
 struct LiveDisplay {

@@ -1,5 +1,5 @@
-import ComputeEngine
 import Foundation
+import LoadGeneration
 
 /// What mpload measured: per CPU and per sampling interval, the target, the load the worker
 /// achieved (its CPU time over the interval) and the load `/proc/stat` saw on that CPU.

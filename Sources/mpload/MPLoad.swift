@@ -1,7 +1,7 @@
 import ArgumentParser
-import ComputeEngine
 import Dispatch
 import Foundation
+import LoadGeneration
 import Scheduler
 
 #if canImport(Glibc)

@@ -1,5 +1,5 @@
-import ComputeEngine
 import Foundation
+import LoadGeneration
 import Multiprocessing
 import Scheduler
 import Testing
