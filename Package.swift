@@ -4,7 +4,6 @@ import PackageDescription
 
 let package = Package(
   name: "swift-multiprocessing",
-  platforms: [.macOS(.v15)],
   products: [
     .library(name: "Scheduler", targets: ["Scheduler"]),
     .library(name: "Multiprocessing", targets: ["Multiprocessing"]),
@@ -18,7 +17,6 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
     .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
-    .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
   ],
   targets: [
     .systemLibrary(
@@ -37,7 +35,6 @@ let package = Package(
         "CSystemShims",
         .product(name: "Atomics", package: "swift-atomics"),
         .product(name: "Logging", package: "swift-log"),
-        .product(name: "SystemPackage", package: "swift-system"),
       ]
     ),
     .target(
@@ -66,7 +63,7 @@ let package = Package(
     .executableTarget(
       name: "mpload",
       dependencies: [
-        "Scheduler", "LoadGeneration", "Kernels",
+        "Scheduler", "LoadGeneration",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),

@@ -55,9 +55,9 @@ enum ChildRunner {
   static func prepare(actualParent: pid_t) {
     _ = cs_set_parent_death_signal(SIGKILL)
     if getppid() != actualParent { Glibc.kill(getpid(), SIGKILL) }
-    // A child forked from the spawner thread inherits that thread's signal mask.
+    // A child forked from the forking thread inherits that thread's signal mask.
     cs_unblock_all_signals()
-    Spawner.shared.resetInChild()
+    ForkingThread.shared.resetInChild()
     ExitWatcher.shared.resetInChild()
     ProcessRegistry.shared.lock.reinitializeInChild()
     LibraryLogger.shared.lock.reinitializeInChild()

@@ -1,14 +1,3 @@
-/// How another process reopens a shared object (a ``Lock``, ``SharedValue``, …): pass it in
-/// an entry point's arguments and call the type's `init(_ handle:)` in the child.
-public struct SharedHandle: Codable, Sendable, Hashable {
-  /// The block that holds the object.
-  public let memory: SharedMemory.Handle
-  /// Where the object starts in the block.
-  public let offset: Int
-  /// The object's type, checked when it is reopened.
-  public let kind: String
-}
-
 /// A place in a shared block: the block (kept mapped) and an offset into it.
 struct SharedSlot: @unchecked Sendable {
   // @unchecked: the block is immutable; the bytes at the slot are synchronised by its users.

@@ -12,9 +12,9 @@ import Foundation
 /// killed when that idle thread is retired. Children are therefore created from the main
 /// thread, or from this thread, which lives as long as the process. A forked child goes on
 /// running on this thread's stack, which is 8 MiB, like a main thread's.
-final class Spawner: @unchecked Sendable {
+final class ForkingThread: @unchecked Sendable {
   // @unchecked: `jobs` and `running` are guarded by `mutex`; `condition` signals new jobs.
-  static let shared = Spawner()
+  static let shared = ForkingThread()
 
   private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
   private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
@@ -26,7 +26,7 @@ final class Spawner: @unchecked Sendable {
     pthread_cond_init(condition, nil)
   }
 
-  /// Whether the spawner thread exists.
+  /// Whether the forking thread exists.
   var isRunning: Bool {
     pthread_mutex_lock(mutex)
     defer { pthread_mutex_unlock(mutex) }
@@ -43,7 +43,7 @@ final class Spawner: @unchecked Sendable {
       running = true
       let thread = Thread { [self] in loop() }
       thread.stackSize = 8 << 20
-      thread.name = "mp-spawner"
+      thread.name = "mp-forking"
       thread.start()
     }
     jobs.append {
@@ -66,9 +66,9 @@ final class Spawner: @unchecked Sendable {
     }
   }
 
-  /// Carries a job's result from the spawner thread to the waiting caller.
+  /// Carries a job's result from the forking thread to the waiting caller.
   private final class ResultBox<T>: @unchecked Sendable {
-    // @unchecked: written by the spawner thread before `done.signal()`, read after `wait()`.
+    // @unchecked: written by the forking thread before `done.signal()`, read after `wait()`.
     var value: T?
   }
 

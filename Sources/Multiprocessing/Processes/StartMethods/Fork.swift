@@ -5,8 +5,8 @@ import Foundation
   import Glibc
 #endif
 
-/// Creates child processes for the fork and spawn start methods.
-enum Launcher {
+/// The fork start method: a confirmed fork from a thread that lives as long as the process.
+extension Launcher {
   /// Forks a child that runs `process` (from a thread that lives as long as this process),
   /// confirmed as ``forkConfirmed(name:budget:_:)`` describes. `stalls` (how many forks in a
   /// row get stuck before the entry) and `budget` are for the tests.
@@ -94,10 +94,10 @@ enum Launcher {
     return buffer[close + 2] == UInt8(ascii: "S")
   }
 
-  /// Forks, from the main thread or the spawner thread, a child that runs `child` with the
+  /// Forks, from the main thread or the forking thread, a child that runs `child` with the
   /// write end of a new pipe; returns its pid and the read end.
   private static func forkWithHandshake(_ child: @escaping (Int32) -> Never) throws -> (pid_t, Int32) {
-    let result: (pid: pid_t, readEnd: Int32, error: Int32) = Spawner.shared.perform {
+    let result: (pid: pid_t, readEnd: Int32, error: Int32) = ForkingThread.shared.perform {
       ProcessRegistry.shared.lock.withLock {
         var ends: [Int32] = [-1, -1]
         let piped = cs_pipe_cloexec(&ends)
@@ -123,9 +123,9 @@ enum Launcher {
   private static func warnIfOtherThreadsRun() {
     guard !LibraryLogger.shared.lock.withLock({ LibraryLogger.shared.warnedAboutThreads }) else { return }
     let threads = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 1
-    // Not counted: the calling thread, and the spawner thread (idle while the main thread
+    // Not counted: the calling thread, and the forking thread (idle while the main thread
     // forks, or forking while the caller waits for it).
-    let others = threads - 1 - (Spawner.shared.isRunning ? 1 : 0)
+    let others = threads - 1 - (ForkingThread.shared.isRunning ? 1 : 0)
     guard others > 0 else { return }
     let first = LibraryLogger.shared.lock.withLock {
       defer { LibraryLogger.shared.warnedAboutThreads = true }
@@ -138,49 +138,5 @@ enum Launcher {
       use the forkserver start method if those threads may hold locks
       """,
       metadata: ["otherThreads": "\(others)"])
-  }
-
-  /// Starts a fresh run of the program that becomes the described child.
-  static func spawn(_ description: ChildDescription) throws -> any ChildHandle {
-    let fd = try description.memfd()
-    defer { close(fd) }
-    return try OwnChild(pid: spawnProgram(role: "spawn", passing: fd))
-  }
-
-  /// The environment variable that tells a fresh run of the program which role it has
-  /// (`spawn` or `forkserver`); its payload descriptor is 3.
-  static let roleVariable = "SWIFT_MULTIPROCESSING_ROLE"
-
-  /// posix_spawns the executable with `role` and `fd` as descriptor 3, from a thread that lives
-  /// as long as this process, and returns its pid.
-  static func spawnProgram(role: String, passing fd: Int32) throws -> pid_t {
-    let executable = ProcessRegistry.shared.lock.withLock { ProcessRegistry.shared.executable }
-    let arguments = [CommandLine.arguments.first ?? executable, "--multiprocessing-\(role)"]
-    var environment = ["\(roleVariable)=\(role)"]
-    var entry = environ
-    while let variable = entry.pointee {
-      let text = String(cString: variable)
-      if !text.hasPrefix(roleVariable + "=") { environment.append(text) }
-      entry += 1
-    }
-    let result: (pid: pid_t, error: Int32) = Spawner.shared.perform {
-      fflush(nil)
-      return withCStrings(arguments) { argv in
-        withCStrings(environment) { envp in
-          var pid: pid_t = 0
-          let error = cs_spawn(executable, argv, envp, fd, &pid)
-          return (pid, error)
-        }
-      }
-    }
-    guard result.error == 0 else { throw ProcessError.system(call: "posix_spawn(\(executable))", errno: result.error) }
-    return result.pid
-  }
-
-  /// Calls `body` with a NULL-terminated array of C strings.
-  private static func withCStrings<T>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> T) -> T {
-    let pointers = strings.map { strdup($0) } + [nil]
-    defer { pointers.forEach { free($0) } }
-    return body(pointers)
   }
 }

@@ -27,9 +27,3 @@ func roundedUpMilliseconds(_ duration: Duration) -> Int64 {
   let (seconds, attoseconds) = duration.components
   return seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
 }
-
-/// Python's exit code for a `waitpid` status: the exit status, or the negative signal number.
-func exitCode(waitStatus status: Int32) -> Int32 {
-  if cs_wifsignaled(status) != 0 { return -cs_wtermsig(status) }
-  return cs_wexitstatus(status)
-}

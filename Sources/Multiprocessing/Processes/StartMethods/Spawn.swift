@@ -1,0 +1,55 @@
+import CSystemShims
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Creates child processes for the fork and spawn start methods: the spawn start method, and
+/// the fresh runs of the program that the fork server is (the fork start method is in
+/// `Fork.swift`).
+enum Launcher {
+  /// Starts a fresh run of the program that becomes the described child.
+  static func spawn(_ description: ChildDescription) throws -> any ChildHandle {
+    let fd = try description.memfd()
+    defer { close(fd) }
+    return try OwnChild(pid: spawnProgram(role: "spawn", passing: fd))
+  }
+
+  /// The environment variable that tells a fresh run of the program which role it has
+  /// (`spawn` or `forkserver`); its payload descriptor is 3.
+  static let roleVariable = "SWIFT_MULTIPROCESSING_ROLE"
+
+  /// posix_spawns the executable with `role` and `fd` as descriptor 3, from a thread that lives
+  /// as long as this process, and returns its pid.
+  static func spawnProgram(role: String, passing fd: Int32) throws -> pid_t {
+    let executable = ProcessRegistry.shared.lock.withLock { ProcessRegistry.shared.executable }
+    let arguments = [CommandLine.arguments.first ?? executable, "--multiprocessing-\(role)"]
+    var environment = ["\(roleVariable)=\(role)"]
+    var entry = environ
+    while let variable = entry.pointee {
+      let text = String(cString: variable)
+      if !text.hasPrefix(roleVariable + "=") { environment.append(text) }
+      entry += 1
+    }
+    let result: (pid: pid_t, error: Int32) = ForkingThread.shared.perform {
+      fflush(nil)
+      return withCStrings(arguments) { argv in
+        withCStrings(environment) { envp in
+          var pid: pid_t = 0
+          let error = cs_spawn(executable, argv, envp, fd, &pid)
+          return (pid, error)
+        }
+      }
+    }
+    guard result.error == 0 else { throw ProcessError.system(call: "posix_spawn(\(executable))", errno: result.error) }
+    return result.pid
+  }
+
+  /// Calls `body` with a NULL-terminated array of C strings.
+  private static func withCStrings<T>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> T) -> T {
+    let pointers = strings.map { strdup($0) } + [nil]
+    defer { pointers.forEach { free($0) } }
+    return body(pointers)
+  }
+}
