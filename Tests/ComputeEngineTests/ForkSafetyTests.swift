@@ -12,7 +12,7 @@ import Testing
 /// Workers forked while other threads of the parent keep the Swift runtime's caches busy:
 /// none may stall. A stall is caught by a watchdog (which terminates the pool or kills the
 /// workers), so that it fails its test instead of hanging the suite.
-@Suite(.serialized) struct ForkSafetyTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct ForkSafetyTests {
   /// A pool whose kernel kills its own worker on a negative input.
   static func killablePool() throws -> ProcessPool<Int, Int> {
     try ProcessPool<Int, Int>(placement: .cores(2, .compact)) { value in

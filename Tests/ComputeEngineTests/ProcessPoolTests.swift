@@ -13,7 +13,7 @@ import Testing
 
 /// The pool's results: the reference kernel's checksum for any worker count, order and
 /// start method; pinning; the Codable path; the API's rules.
-@Suite struct ProcessPoolTests {
+@Suite(.timeLimit(.minutes(3))) struct ProcessPoolTests {
   static let size = MonteCarloPi.Size.test
   static let units = Array(0..<size.units)
 

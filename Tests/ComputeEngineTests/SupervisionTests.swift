@@ -10,7 +10,7 @@ import Testing
 
 /// Every failure the pool supervises, produced for real: the failing task reports it, the
 /// others complete, and the pool carries on with a new worker.
-@Suite struct SupervisionTests {
+@Suite(.timeLimit(.minutes(3))) struct SupervisionTests {
   enum Failure: Int, CaseIterable {
     case sigkill, abort, trap, exit
   }

@@ -9,7 +9,7 @@ import Testing
 #endif
 
 /// The load generator's profiles, durations and workers.
-@Suite struct LoadGeneratorTests {
+@Suite(.timeLimit(.minutes(3))) struct LoadGeneratorTests {
   @Test func profilesParseAndFollowTheRun() throws {
     #expect(try LoadProfile(parsing: "constant", load: 0.3) == .constant(0.3))
     #expect(try LoadProfile(parsing: "ramp:10-90", load: 0) == .ramp(from: 0.1, to: 0.9))

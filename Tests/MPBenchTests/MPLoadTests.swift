@@ -6,7 +6,7 @@ import Testing
 #endif
 
 /// `mpload` end to end: the load seen from outside, signals, a killed mpload, bad input.
-@Suite struct MPLoadTests {
+@Suite(.timeLimit(.minutes(3))) struct MPLoadTests {
   struct Report: Decodable {
     struct CPU: Decodable {
       let cpu: Int
@@ -135,7 +135,7 @@ import Testing
 }
 
 /// `mpbench load`, the accuracy benchmark, on a short run.
-@Suite struct LoadBenchmarkTests {
+@Suite(.timeLimit(.minutes(3))) struct LoadBenchmarkTests {
   struct Level: Decodable {
     let target: Double
     let loads: [String: Double]

@@ -6,7 +6,7 @@ import Testing
 /// `mpbench scaling` end to end, on small sizes: every mode runs and is checked, the table's
 /// arithmetic holds, the chart draws every line, Python's checksums match ours, and bad
 /// input is refused.
-@Suite struct ScalingCommandTests {
+@Suite(.timeLimit(.minutes(3))) struct ScalingCommandTests {
   struct Report: Decodable {
     struct Row: Decodable {
       let kernel: String

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@Suite struct TopologyCommandTests {
+@Suite(.timeLimit(.minutes(3))) struct TopologyCommandTests {
   struct Report: Decodable {
     struct Slot: Decodable {
       let slot: Int

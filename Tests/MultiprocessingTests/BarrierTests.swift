@@ -10,7 +10,7 @@ import Testing
 
 /// CPython's barrier tests (indices, action, abort, reset, timeouts), with the parties in
 /// child processes, and a party that dies.
-@Suite struct BarrierTests {
+@Suite(.timeLimit(.minutes(3))) struct BarrierTests {
   @Test func partiesMeetWithDistinctIndicesOverSeveralRounds() throws {
     let barrier = try Barrier(parties: 3)
     let indices = try SharedArray(repeating: -1, count: 9, lock: true)

@@ -4,7 +4,7 @@ import Testing
 
 /// BinaryEncoder and BinaryDecoder: every shape Codable produces round-trips, keys may be
 /// read in any order, and bad bytes or types fail with errors that say where and what.
-@Suite struct BinaryCoderTests {
+@Suite(.timeLimit(.minutes(3))) struct BinaryCoderTests {
   enum Shape: Codable, Equatable {
     case point
     case circle(radius: Double)

@@ -9,7 +9,7 @@ import Testing
 
 /// CPython's condition tests (notify, notify_all, notify(n), timeouts, wait_for), with the
 /// waiters in child processes.
-@Suite struct ConditionTests {
+@Suite(.timeLimit(.minutes(3))) struct ConditionTests {
   /// Starts `count` children that wait on `condition` and count themselves in `woken`.
   func startWaiters(
     _ count: Int, _ condition: Condition, _ sleeping: Multiprocessing.Semaphore, _ woken: SharedValue<Int>

@@ -11,7 +11,7 @@ import Testing
 /// Every fork the library makes is confirmed: a child stuck on its way to its entry (as one
 /// that inherited a held lock is) is killed and forked again, and one that never gets there
 /// is reported, never waited on for ever.
-@Suite struct ForkHandshakeTests {
+@Suite(.timeLimit(.minutes(3))) struct ForkHandshakeTests {
   @Test func aChildStuckBeforeItsEntryIsForkedAgain() throws {
     let process = Multiprocessing.Process(startMethod: .fork) { throw ProcessExit(7) }
     process.forkTestHooks.stalls = 2

@@ -9,7 +9,7 @@ import Testing
 
 /// Shared objects handed to spawned and fork-server children by handle, which the child
 /// reopens: every type works across every start method.
-@Suite struct HandoffTests {
+@Suite(.timeLimit(.minutes(3))) struct HandoffTests {
   @Test(arguments: StartMethod.allCases)
   func lockedIncrementsThroughAHandleAreExact(method: StartMethod) throws {
     let counter = try SharedValue(0)

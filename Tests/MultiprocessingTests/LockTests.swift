@@ -10,7 +10,7 @@ import Testing
 
 /// The behaviour of CPython's lock, rlock and lock-context tests, across processes, plus
 /// robustness: a holder that dies does not leave the lock held.
-@Suite struct LockTests {
+@Suite(.timeLimit(.minutes(3))) struct LockTests {
   @Test func lockAcquireAndRelease() throws {
     let lock = try Lock()
     #expect(!lock.locked)

@@ -9,7 +9,7 @@ import Testing
 
 /// Whole-parent scenarios, run by the helper program `MPTestChild` so that the parent can be
 /// killed or can exit: no child outlives it, and children's output is kept whole.
-@Suite struct ParentLifetimeTests {
+@Suite(.timeLimit(.minutes(3))) struct ParentLifetimeTests {
   /// The pids of the processes whose parent is `pid`.
   func childrenOf(_ pid: Int32) -> [Int32] {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []

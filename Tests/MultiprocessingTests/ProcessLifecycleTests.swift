@@ -9,7 +9,7 @@ import Testing
 
 /// A process's attributes and exit codes, for every start method. Every assertion about a
 /// child is made here, in the parent, from what the child left behind.
-@Suite struct ProcessLifecycleTests {
+@Suite(.timeLimit(.minutes(3))) struct ProcessLifecycleTests {
   @Test(arguments: StartMethod.allCases)
   func attributesBeforeDuringAndAfterARun(method: StartMethod) throws {
     let process = Fixture.process(method, TestEntryPoints.sleep, 300)

@@ -8,7 +8,7 @@ import Testing
 #endif
 
 /// Every misuse throws a typed error with Python's meaning and a message naming it.
-@Suite struct ProcessMisuseTests {
+@Suite(.timeLimit(.minutes(3))) struct ProcessMisuseTests {
   @Test func startingTwice() throws {
     let process = Fixture.process(.fork, TestEntryPoints.sleep, 0, name: "twice")
     try process.start()
@@ -140,7 +140,7 @@ import Testing
 }
 
 /// Sentinels, and waiting on several processes at once.
-@Suite struct ProcessWaitTests {
+@Suite(.timeLimit(.minutes(3))) struct ProcessWaitTests {
   @Test(arguments: StartMethod.allCases)
   func waitReturnsTheProcessesThatEnded(method: StartMethod) throws {
     let quick = Fixture.process(method, TestEntryPoints.sleep, 50)

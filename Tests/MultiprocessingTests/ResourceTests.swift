@@ -9,7 +9,7 @@ import Testing
 
 /// Creating and dropping shared objects leaves no descriptor and no `/dev/shm` entry.
 /// Counted in a forked child, where no other test opens descriptors meanwhile.
-@Suite struct ResourceTests {
+@Suite(.timeLimit(.minutes(3))) struct ResourceTests {
   static func openDescriptors() -> Int {
     ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).count
   }

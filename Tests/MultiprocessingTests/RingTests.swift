@@ -9,7 +9,7 @@ import Testing
 #endif
 
 /// Rings across processes: order, exactly-once delivery, close and drain, timeouts.
-@Suite struct RingTests {
+@Suite(.timeLimit(.minutes(3))) struct RingTests {
   @Test(arguments: [SlotRing<Int>.Mode.singleProducerSingleConsumer, .multiProducerMultiConsumer])
   func itemsCrossInOrder(mode: SlotRing<Int>.Mode) throws {
     let ring = try SlotRing<Int>(capacity: 1000, mode: mode)

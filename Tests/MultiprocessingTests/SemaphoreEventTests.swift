@@ -8,7 +8,7 @@ import Testing
 #endif
 
 /// CPython's semaphore, bounded-semaphore and event tests, across processes.
-@Suite struct SemaphoreEventTests {
+@Suite(.timeLimit(.minutes(3))) struct SemaphoreEventTests {
   @Test func semaphoreCounts() throws {
     let semaphore = try Multiprocessing.Semaphore(value: 2)
     #expect(semaphore.currentValue == 2)

@@ -8,7 +8,7 @@ import Testing
 #endif
 
 /// Anonymous and named shared memory, and a block shared with Python both ways.
-@Suite struct SharedMemoryTests {
+@Suite(.timeLimit(.minutes(3))) struct SharedMemoryTests {
   @Test func anAnonymousBlockIsSharedWithAForkedChild() throws {
     let block = try SharedMemory(size: 4096)
     #expect(block.name == nil)

@@ -15,7 +15,7 @@ struct Point: BitwiseCopyable, Equatable {
 }
 
 /// CPython's value, array and get_lock tests, with the writes made in child processes.
-@Suite struct SharedValueTests {
+@Suite(.timeLimit(.minutes(3))) struct SharedValueTests {
   @Test func theTutorialExample() throws {
     let number = try SharedValue(0)
     let child = try forked { number.value = 99 }

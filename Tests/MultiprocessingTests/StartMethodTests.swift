@@ -4,7 +4,7 @@ import Testing
 
 /// The default start method and contexts, with Python's rules. The other tests always name
 /// their start method, so changing the default here cannot disturb them.
-@Suite(.serialized) struct StartMethodTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct StartMethodTests {
   @Test func allStartMethodsListsTheThree() {
     #expect(allStartMethods == [.fork, .spawn, .forkserver])
     #expect(StartMethod.forkserver.description == "forkserver")

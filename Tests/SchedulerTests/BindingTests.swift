@@ -10,7 +10,7 @@ import Testing
 
 /// Binding on the real machine, verified from outside the binding call: the kernel's
 /// `sched_getaffinity` and `/proc/.../status` of the bound task.
-@Suite struct BindingTests {
+@Suite(.timeLimit(.minutes(3))) struct BindingTests {
   let machine = try! Topology()
 
   /// The CPUs the calling thread may run on, straight from the kernel.

@@ -2,7 +2,7 @@ import Scheduler
 import Testing
 
 /// ``Topology/current()``: loaded once, loaded again when the process's affinity changes.
-@Suite struct CurrentTopologyTests {
+@Suite(.timeLimit(.minutes(3))) struct CurrentTopologyTests {
   @Test func isReusedUntilTheAffinityChanges() throws {
     // In the helper program: narrowing the test runner's affinity would disturb the other
     // tests (and see runHelper on forking).
