@@ -24,6 +24,8 @@ import TestEntryPoints
 //   fork-warning METHOD N   sets a logger that prints warnings, forks twice with no other
 //                           thread, then twice with N other threads running; prints the
 //                           warnings seen after each half
+//   stress-replacements|stress-timeouts|stress-parallel-map|stress-fork-starts fork
+//                           the fork-safety stress runs of ForkStress.swift; print one line
 //   topology-cache METHOD   Topology.current() twice, then after narrowing the process's
 //                           affinity to one CPU; prints what it saw
 //   taskset-topology METHOD ONLY OTHER  narrows the affinity to CPU ONLY, loads a topology,
@@ -135,6 +137,10 @@ case "fork-warning":
   try forkTwice()
   print("threads", warnings.count)
   for _ in 0..<count { stop.signal() }
+case "stress-replacements": try stressReplacements()
+case "stress-timeouts": try stressTimeoutReplacements()
+case "stress-parallel-map": try stressParallelMap()
+case "stress-fork-starts": try stressForkStarts()
 case "topology-cache":
   let first = try Topology.current()
   let again = try Topology.current()

@@ -70,6 +70,18 @@ public func launchHelper(_ arguments: [String]) throws -> (process: Foundation.P
   return (process, pipe)
 }
 
+/// Runs the helper with `arguments` to its end and returns its exit status and the numbers
+/// of its last line, `key value key value …`, by key.
+public func runHelperForFigures(_ arguments: [String]) throws -> (status: Int32, figures: [String: Int]) {
+  let (process, stdout) = try launchHelper(arguments)
+  let output = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+  process.waitUntilExit()
+  let words = (output.split(separator: "\n").last ?? "").split(separator: " ").map(String.init)
+  var figures: [String: Int] = [:]
+  for index in stride(from: 0, to: words.count - 1, by: 2) { figures[words[index]] = Int(words[index + 1]) }
+  return (process.terminationStatus, figures)
+}
+
 /// Reads the helper's first line, `pids A B …`, and returns the pids.
 public func readPids(_ pipe: Pipe) -> [Int32] {
   var line = Data()

@@ -27,3 +27,12 @@ public enum PoolKernels {
   /// Every kernel above.
   public static let all: [any AnyEntryPoint] = [unit, cpu, text, crash]
 }
+
+/// A fork pool of two workers whose kernel doubles its input and kills its own worker on a
+/// negative one.
+public func killablePool() throws -> ProcessPool<Int, Int> {
+  try ProcessPool<Int, Int>(placement: .cores(2, .compact)) { value in
+    if value < 0 { kill(getpid(), SIGKILL) }
+    return value &* 2
+  }
+}
