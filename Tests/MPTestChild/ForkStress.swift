@@ -79,23 +79,30 @@ func stressParallelMap() throws {
   print("stalled", stalled, "wrong", wrong)
 }
 
-/// 300 fork starts of a closure while two threads churn; a child not done within 20 s counts
-/// as stalled (and is killed).
+/// 300 fork starts of a closure that reopens a shared value from its handle (as a forked
+/// entry point does), while two threads churn; a child not done within 5 s counts as stalled
+/// (and is killed), and the run stops there.
 func stressForkStarts() throws {
+  let shared = try SharedValue<Int>(0)
+  let handle = shared.handle
   let churn = GenericChurn(threads: 2)
   var (stalled, wrong) = (0, 0)
-  for round in 0..<300 {
+  for round in 0..<300 where stalled == 0 {
     let code = Int32(round % 7)
-    let process = Multiprocessing.Process(startMethod: .fork) { throw ProcessExit(code &+ 1) }
+    let process = Multiprocessing.Process(startMethod: .fork) {
+      let reopened = try SharedValue<Int>(handle)
+      reopened.value = round
+      throw ProcessExit(code &+ 1)
+    }
     try process.start()
-    try process.join(timeout: .seconds(20))
+    try process.join(timeout: .seconds(5))
     guard let exit = try process.exitCode else {
       stalled += 1
       try process.kill()
       try process.join()
       continue
     }
-    if exit != code + 1 { wrong += 1 }
+    if exit != code + 1 || shared.value != round { wrong += 1 }
   }
   churn.stop()
   print("stalled", stalled, "wrong", wrong)

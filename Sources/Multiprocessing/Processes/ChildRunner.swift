@@ -61,6 +61,7 @@ enum ChildRunner {
     ExitWatcher.shared.resetInChild()
     ProcessRegistry.shared.lock.reinitializeInChild()
     LibraryLogger.shared.lock.reinitializeInChild()
+    SharedKinds.shared.lock.reinitializeInChild()
   }
 
   /// Tells the parent waiting in ``Launcher/forkConfirmed(name:budget:_:)`` that this child reached

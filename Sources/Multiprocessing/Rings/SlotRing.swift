@@ -39,7 +39,7 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   @usableFromInline static var tailOffset: Int { 64 }
   @usableFromInline static var controlOffset: Int { 128 }
   @usableFromInline static var slotsOffset: Int { 256 }
-  @usableFromInline static var kind: String { "SlotRing<\(T.self)>" }
+  @usableFromInline static var kind: String { SharedKinds.shared.name(of: Self.self) { "SlotRing<\(T.self)>" } }
 
   @usableFromInline let memory: SharedMemory
   /// The number of slots (a power of two).

@@ -23,7 +23,7 @@ public final class SharedArray<T: BitwiseCopyable>: RandomAccessCollection, Muta
   public let count: Int
   var base: UnsafeMutablePointer<T> { slot.pointer.assumingMemoryBound(to: T.self) }
 
-  static var kind: String { "SharedArray<\(T.self)>" }
+  static var kind: String { SharedKinds.shared.name(of: Self.self) { "SharedArray<\(T.self)>" } }
   static var offset: Int { Swift.max(64, MemoryLayout<T>.alignment) }
 
   /// An array of `count` copies of `element`, guarded by a new ``RLock`` or by none.

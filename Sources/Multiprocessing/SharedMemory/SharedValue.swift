@@ -30,7 +30,7 @@ public final class SharedValue<T: BitwiseCopyable>: @unchecked Sendable {
   let lock: (any ProcessLock)?
   var pointer: UnsafeMutablePointer<T> { slot.pointer.assumingMemoryBound(to: T.self) }
 
-  static var kind: String { "SharedValue<\(T.self)>" }
+  static var kind: String { SharedKinds.shared.name(of: Self.self) { "SharedValue<\(T.self)>" } }
   /// The value sits a cache line into its block.
   static var offset: Int { max(64, MemoryLayout<T>.alignment) }
 
