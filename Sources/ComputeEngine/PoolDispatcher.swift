@@ -184,8 +184,9 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       if gone { old.stop() } else { retiredTemplates.append(old) }
     }
     template = nil
-    template = try makeTemplate()
-    multiprocessingLogger.notice("replaced the pool's fork template", metadata: ["pid": "\(template!.serverPid)"])
+    let replacement = try makeTemplate()
+    template = replacement
+    multiprocessingLogger.notice("replaced the pool's fork template", metadata: ["pid": "\(replacement.serverPid)"])
   }
 
   /// Makes the next `stallingWorkers` workers get stuck before their loop, and bounds a

@@ -96,10 +96,3 @@ enum PoolLimits {
   /// fork takes well under a millisecond, a spawned run of a program a few.
   static let workerStartBound = Duration.seconds(5)
 }
-
-extension Duration {
-  /// The duration in whole nanoseconds.
-  var nanoseconds: Int {
-    Int(components.seconds) * 1_000_000_000 + Int(components.attoseconds / 1_000_000_000)
-  }
-}

@@ -105,7 +105,7 @@ public final class LoadGenerator: @unchecked Sendable {
       let line = statistics.baseAddress + index * Self.lineSize
       let plan = LoadWorker(
         cpu: cpu, line: line, stop: stopEvent, profile: profile, duration: duration, method: method,
-        periodNanoseconds: Int(period / .nanoseconds(1)), startNanoseconds: startNanoseconds)
+        periodNanoseconds: period.nanoseconds, startNanoseconds: startNanoseconds)
       let process = Multiprocessing.Process(name: "mpload-cpu\(cpu)", daemon: true, startMethod: .fork) {
         try plan.run()
       }

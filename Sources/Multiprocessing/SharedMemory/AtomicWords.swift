@@ -51,3 +51,10 @@ package func clockNanoseconds(_ clock: clockid_t) -> Int {
   clock_gettime(clock, &now)
   return now.tv_sec * 1_000_000_000 + now.tv_nsec
 }
+
+extension Duration {
+  /// The duration in whole nanoseconds, to compare with the clock readings above.
+  package var nanoseconds: Int {
+    Int(components.seconds) * 1_000_000_000 + Int(components.attoseconds / 1_000_000_000)
+  }
+}
