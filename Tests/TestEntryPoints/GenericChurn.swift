@@ -68,34 +68,3 @@ private struct Leaf<T>: Hashable, ChurnMarker {
 }
 private struct Left<T>: Hashable {}
 private struct Right<T>: Hashable {}
-
-/// Runs `body`, and if it has not returned after `limit`, calls `rescue` (from another thread)
-/// so that it does: a hang becomes a failed check instead of a stalled suite. Returns whether
-/// the rescue was needed.
-public func withWatchdog<T>(
-  _ limit: Duration, rescue: @escaping @Sendable () -> Void, _ body: () throws -> T
-) rethrows -> (value: T, rescued: Bool) {
-  let finished = Atomic<Bool>(false)
-  let rescued = Atomic<Bool>(false)
-  let (seconds, attoseconds) = limit.components
-  DispatchQueue.global().asyncAfter(
-    deadline: .now() + .nanoseconds(Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000))
-  ) {
-    guard !finished.load(ordering: .acquiring) else { return }
-    rescued.store(true, ordering: .releasing)
-    rescue()
-  }
-  defer { finished.store(true, ordering: .releasing) }
-  let value = try body()
-  return (value, rescued.load(ordering: .acquiring))
-}
-
-/// Runs `body` on a thread of its own and awaits it: a test that blocks for seconds must not
-/// hold one of the few threads of the cooperative pool, which every async test shares.
-public func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-  try await withCheckedThrowingContinuation { continuation in
-    let thread = Thread { continuation.resume(with: Result { try body() }) }
-    thread.stackSize = 8 << 20
-    thread.start()
-  }
-}
