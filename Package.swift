@@ -17,6 +17,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
     .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
   ],
   targets: [
     .systemLibrary(
@@ -26,13 +27,18 @@ let package = Package(
     ),
     .target(name: "CSystemShims"),
     .target(
+      name: "SystemCalls",
+      dependencies: ["CSystemShims", .product(name: "SystemPackage", package: "swift-system")]
+    ),
+    .target(
       name: "Scheduler",
-      dependencies: ["CHwloc", "CSystemShims"]
+      dependencies: ["CHwloc", "CSystemShims", "SystemCalls", .product(name: "SystemPackage", package: "swift-system")]
     ),
     .target(
       name: "Multiprocessing",
       dependencies: [
-        "CSystemShims",
+        "CSystemShims", "SystemCalls",
+        .product(name: "SystemPackage", package: "swift-system"),
         .product(name: "Atomics", package: "swift-atomics"),
         .product(name: "Logging", package: "swift-log"),
       ]
@@ -40,13 +46,17 @@ let package = Package(
     .target(
       name: "ComputeEngine",
       dependencies: [
-        "Scheduler", "Multiprocessing",
+        "Scheduler", "Multiprocessing", "SystemCalls",
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "SystemPackage", package: "swift-system"),
       ]
     ),
     .target(
       name: "LoadGeneration",
-      dependencies: ["Scheduler", "Multiprocessing", "Kernels"]
+      dependencies: [
+        "Scheduler", "Multiprocessing", "Kernels", "SystemCalls",
+        .product(name: "SystemPackage", package: "swift-system"),
+      ]
     ),
     .target(
       name: "Kernels",
@@ -69,6 +79,10 @@ let package = Package(
     ),
     .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "CSystemShims", "MPTestChild"]),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+    .testTarget(
+      name: "SystemCallsTests",
+      dependencies: ["SystemCalls", "CSystemShims", .product(name: "SystemPackage", package: "swift-system")]
+    ),
     .testTarget(name: "MPBenchTests", dependencies: ["mpbench", "mpload"]),
     .target(
       name: "TestEntryPoints", dependencies: ["Multiprocessing", "ComputeEngine", "Kernels", "CSystemShims"],

@@ -34,7 +34,7 @@ int cs_futex_wait(uint32_t *address, uint32_t expected, int64_t timeout_ns) {
     tsp = &ts;
   }
   long r = syscall(SYS_futex, address, FUTEX_WAIT, expected, tsp, NULL, 0);
-  return r == 0 ? 0 : errno;
+  return r == 0 ? 0 : -errno;
 }
 
 int cs_futex_wake(uint32_t *address, int count) {
@@ -115,11 +115,11 @@ int cs_spawn(const char *path, char *const argv[], char *const envp[], int pass_
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attributes;
   int rc = posix_spawn_file_actions_init(&actions);
-  if (rc != 0) return rc;
+  if (rc != 0) return -rc;
   rc = posix_spawnattr_init(&attributes);
   if (rc != 0) {
     posix_spawn_file_actions_destroy(&actions);
-    return rc;
+    return -rc;
   }
   sigset_t empty;
   sigemptyset(&empty);
@@ -130,7 +130,7 @@ int cs_spawn(const char *path, char *const argv[], char *const envp[], int pass_
   if (rc == 0) rc = posix_spawn(pid, path, &actions, &attributes, argv, envp);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
-  return rc;
+  return -rc;
 }
 
 void cs_close_descriptors_from(int first, int keep) {
@@ -216,6 +216,3 @@ int cs_wexitstatus(int status) { return WEXITSTATUS(status); }
 int cs_wifsignaled(int status) { return WIFSIGNALED(status); }
 int cs_wtermsig(int status) { return WTERMSIG(status); }
 
-int cs_pipe_cloexec(int fds[2]) {
-  return pipe2(fds, O_CLOEXEC) == 0 ? 0 : -errno;
-}

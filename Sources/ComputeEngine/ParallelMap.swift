@@ -28,7 +28,7 @@ import Scheduler
 ///   - taskTimeout: the longest one input may take (nil: no limit); past it every worker is
 ///     killed and the call throws ``PoolError/taskTimedOut(pid:timeout:)`` naming the worker.
 /// - Throws: ``PoolError/kernelFailed(_:)`` with the first failing input's message,
-///   ``PoolError/workerDied(pid:signal:exitCode:)`` when a worker died,
+///   ``PoolError/workerDied(pid:status:)`` when a worker died,
 ///   ``PoolError/taskTimedOut(pid:timeout:)``, ``PoolError/invalidArgument(_:)`` for a bad
 ///   chunk size or timeout, ``ProcessError/childDidNotStart(name:pid:attempts:bound:)``, or a placement error.
 public func parallelMap<Input, Output: BitwiseCopyable>(
@@ -135,9 +135,8 @@ enum OneShotWorkers {
       }
     }
     for worker in workers {
-      guard let code = try worker.exitCode, code != 0 else { continue }
-      let pid = try worker.pid ?? 0
-      throw PoolError.workerDied(pid: pid, signal: code < 0 ? -code : nil, exitCode: code > 0 ? code : nil)
+      guard let status = try worker.terminationStatus, !status.isSuccess else { continue }
+      throw PoolError.workerDied(pid: try worker.pid ?? 0, status: status)
     }
     if let firstFailure { throw PoolError.kernelFailed(firstFailure.message) }
   }

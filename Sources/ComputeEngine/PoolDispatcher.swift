@@ -2,6 +2,8 @@ import Foundation
 import Logging
 import Multiprocessing
 import Scheduler
+import SystemCalls
+import SystemPackage
 
 #if canImport(Glibc)
   import Glibc
@@ -12,7 +14,7 @@ import Scheduler
 ///
 /// It sleeps in `poll` on the workers' sentinels and a doorbell pipe that workers ring after
 /// sending results (only while it sleeps). A worker that ends unexpectedly is noticed at once:
-/// the task it was running fails with ``PoolError/workerDied(pid:signal:exitCode:)``, the
+/// the task it was running fails with ``PoolError/workerDied(pid:status:)``, the
 /// other tasks it held go back to the queue, and a new worker takes its slot. A worker that
 /// does not reach its loop within ``PoolLimits/workerStartBound`` is killed and handled the
 /// same way.
@@ -112,7 +114,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   private var template: ForkserverClient?
   /// Templates replaced while workers they forked may still run.
   private var retiredTemplates: [ForkserverClient] = []
-  private var doorbell: [Int32] = [-1, -1]
+  private let doorbell: (readEnd: FileDescriptor, writeEnd: FileDescriptor)
   private let lock = NSLock()
   private var workers: [Worker] = []
   /// Chunks waiting for a worker, the next one last (so that taking it is O(1)).
@@ -144,11 +146,15 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     self.pinned = pinned
     self.taskTimeout = taskTimeout
     self.maxTasksPerWorker = maxTasksPerWorker
-    control = try PoolControl(slots: placement.count)
+    do { doorbell = try FileDescriptor.pipeClosingOnExec(nonBlocking: true) } catch {
+      throw PoolError.system(call: "pipe", errno: error)
+    }
     failedStarts = Array(repeating: 0, count: placement.count)
-    guard pipe(&doorbell) == 0 else { throw PoolError.invalidArgument("pipe: \(String(cString: strerror(errno)))") }
-    for fd in doorbell { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-    _ = fcntl(doorbell[0], F_SETFL, O_NONBLOCK)
+    do { control = try PoolControl(slots: placement.count) } catch {
+      doorbell.readEnd.release()
+      doorbell.writeEnd.release()
+      throw error
+    }
     do {
       if startMethod == .fork { template = try makeTemplate() }
       for slot in placement.slots.indices { workers.append(try startWorker(slot: slot)) }
@@ -167,9 +173,11 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     }
   }
 
-  deinit {
-    Glibc.close(doorbell[0])
-    Glibc.close(doorbell[1])
+  deinit { closeDoorbell() }
+
+  private func closeDoorbell() {
+    doorbell.readEnd.release()
+    doorbell.writeEnd.release()
   }
 
   private func makeTemplate() throws -> ForkserverClient {
@@ -202,7 +210,8 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       channels: channels.handleData, control: control.memory.handle, slot: slot,
       cpus: pinned ? placement.slots[slot].cpus.indices : [], chunkSize: PoolLimits.maxChunk,
       maxTasks: maxTasksPerWorker,
-      doorbellPid: getpid(), doorbellFD: doorbell[1], forked: startMethod == .fork, timed: taskTimeout != nil,
+      doorbellPid: getpid(), doorbellFD: doorbell.writeEnd.rawValue, forked: startMethod == .fork,
+      timed: taskTimeout != nil,
       stallsForTesting: testHooks.stallingWorkers > 0)
     testHooks.stallingWorkers = max(0, testHooks.stallingWorkers - 1)
     let arguments = try JSONEncoder().encode(plan)
@@ -261,8 +270,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   }
 
   private func ringDoorbell() {
-    var byte: UInt8 = 1
-    _ = write(doorbell[1], &byte, 1)
+    doorbell.writeEnd.ring()
   }
 
   // MARK: Shutdown
@@ -336,12 +344,10 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       }
       guard let next else { break }
       let (sleepFor, watched) = next
-      ready = sleepFor == .zero ? [] : pollReadable([doorbell[0]] + watched, timeout: sleepFor)
+      ready =
+        sleepFor == .zero ? [] : SystemCall.pollReadable([doorbell.readEnd.rawValue] + watched, timeout: sleepFor)
       atomicStore32(control.dispatcherSleeping, 0)
-      if ready.contains(doorbell[0]) {
-        var buffer = [UInt8](repeating: 0, count: 256)
-        while read(doorbell[0], &buffer, buffer.count) > 0 {}
-      }
+      if ready.contains(doorbell.readEnd.rawValue) { doorbell.readEnd.drain() }
     }
     finished = true
     stopped.signal()
@@ -412,21 +418,21 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
 
   private func handleEndLocked(_ worker: Worker, at position: Int) {
     drainLocked(worker)
-    let code = (try? worker.process.exitCode) ?? nil
+    // The sentinel said it ended, so it has a status; one lost to another reaper is a failure.
+    let status = ((try? worker.process.terminationStatus) ?? nil) ?? .exited(255)
     let pid = ((try? worker.process.pid) ?? nil) ?? 0
     let current = control.status(worker.slot).current
-    let died: PoolError = .workerDied(
-      pid: pid, signal: (code ?? 0) < 0 ? -(code ?? 0) : nil, exitCode: (code ?? 0) >= 0 ? code : nil)
+    let died: PoolError = .workerDied(pid: pid, status: status)
     // A worker that keeps dying before it answers anything (it cannot start) would be
     // replaced forever: after a few in a row, the work waiting for it fails instead.
-    let failedStart = code != 0 && current < 0 && !worker.answered
+    let failedStart = !status.isSuccess && current < 0 && !worker.answered
     failedStarts[worker.slot] = failedStart ? failedStarts[worker.slot] + 1 : 0
     let givingUp = failedStarts[worker.slot] >= Self.maxFailedStarts
     var requeued: [Chunk] = []
     for chunk in worker.pending {
       for local in chunk.range where !chunk.job.isDone(local) {
         let index = chunk.job.id << 32 | local
-        if index == current && code != 0 {
+        if index == current && !status.isSuccess {
           failLocked(
             chunk.job, local,
             worker.timedOutTask == index ? .taskTimedOut(pid: pid, timeout: taskTimeout ?? .zero) : died)
@@ -454,9 +460,9 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     queue.append(contentsOf: requeued.reversed())
     // A worker that used up its task quota ends with 0: only other ends are worth a warning.
     multiprocessingLogger.log(
-      level: code == 0 ? .debug : .warning, "a pool worker ended",
+      level: status.isSuccess ? .debug : .warning, "a pool worker ended",
       metadata: [
-        "slot": "\(worker.slot)", "pid": "\(pid)", "status": "\(died)",
+        "slot": "\(worker.slot)", "pid": "\(pid)", "status": "\(status)",
         "requeued": "\(requeued.count)",
       ])
     try? worker.process.close()

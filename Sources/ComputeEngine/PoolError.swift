@@ -1,11 +1,10 @@
-#if canImport(Glibc)
-  import Glibc
-#endif
+import Multiprocessing
+import SystemPackage
 
 /// Why a pool task or call failed.
 public enum PoolError: Error, Sendable, Equatable, CustomStringConvertible {
-  /// The worker running the task died: killed by `signal`, or exited with `exitCode`.
-  case workerDied(pid: Int32, signal: Int32?, exitCode: Int32?)
+  /// The worker running the task died: `status` says how it ended.
+  case workerDied(pid: Int32, status: TerminationStatus)
   /// The task ran longer than the task timeout; worker `pid` was killed (and, in a pool,
   /// replaced).
   case taskTimedOut(pid: Int32, timeout: Duration)
@@ -19,14 +18,20 @@ public enum PoolError: Error, Sendable, Equatable, CustomStringConvertible {
   case terminated
   /// An argument out of range.
   case invalidArgument(String)
+  /// A system call failed.
+  case system(call: String, errno: Errno)
+
+  /// The system call's error beneath this one, or nil when no system call failed.
+  public var underlyingErrno: Errno? {
+    if case .system(_, let errno) = self { return errno }
+    return nil
+  }
 
   /// A message that names the failure.
   public var description: String {
     switch self {
-    case .workerDied(let pid, let signal?, _):
-      return "worker \(pid) died from signal \(signal) (\(String(cString: strsignal(signal))))"
-    case .workerDied(let pid, _, let code):
-      return "worker \(pid) exited with code \(code.map(String.init) ?? "unknown") in the middle of a task"
+    case .workerDied(let pid, let status):
+      return "worker \(pid) \(status) in the middle of a task"
     case .taskTimedOut(let pid, let timeout):
       return "the task ran longer than \(timeout); worker \(pid), which ran it, was killed"
     case .kernelFailed(let message):
@@ -39,6 +44,8 @@ public enum PoolError: Error, Sendable, Equatable, CustomStringConvertible {
       return "the pool was terminated before the task finished"
     case .invalidArgument(let reason):
       return "invalid pool argument: \(reason)"
+    case .system(let call, let errno):
+      return "\(call) failed: \(errno)"
     }
   }
 }

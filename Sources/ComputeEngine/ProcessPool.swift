@@ -10,7 +10,7 @@ import Scheduler
 /// `BitwiseCopyable` (no serialisation), in `BinaryEncoder`'s compact form otherwise. A
 /// worker that dies in the middle of a task — a signal, an abort, a Swift trap, an `exit` —
 /// makes that task fail with
-/// ``PoolError/workerDied(pid:signal:exitCode:)``; every other task still completes, and a new
+/// ``PoolError/workerDied(pid:status:)``; every other task still completes, and a new
 /// worker takes the slot. With a task timeout, a task that runs too long fails with
 /// ``PoolError/taskTimedOut(pid:timeout:)`` and its worker is replaced. An error the kernel
 /// throws reaches the caller as ``PoolError/kernelFailed(_:)`` with its message. If the parent

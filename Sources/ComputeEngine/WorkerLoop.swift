@@ -1,6 +1,8 @@
 import Foundation
 import Multiprocessing
 import Scheduler
+import SystemCalls
+import SystemPackage
 
 #if canImport(Glibc)
   import Glibc
@@ -38,15 +40,14 @@ enum WorkerLoop {
   ) throws {
     if !plan.cpus.isEmpty { try Topology.bindCallingThread(to: CPUSet(plan.cpus)) }
     let doorbell =
-      plan.forked ? plan.doorbellFD : open("/proc/\(plan.doorbellPid)/fd/\(plan.doorbellFD)", O_WRONLY | O_CLOEXEC)
+      plan.forked
+      ? FileDescriptor(rawValue: plan.doorbellFD)
+      : try FileDescriptor.openClosingOnExec("/proc/\(plan.doorbellPid)/fd/\(plan.doorbellFD)", flags: O_WRONLY)
     let status = control.status(plan.slot, timed: plan.timed)
     while plan.stallsForTesting { pause() }
     status.reportedIn = true
     try channels.serve(chunkSize: plan.chunkSize, maxTasks: plan.maxTasks, status: status, kernel: kernel) {
-      if atomicLoad32(control.dispatcherSleeping) != 0 {
-        var byte: UInt8 = 1
-        _ = write(doorbell, &byte, 1)
-      }
+      if atomicLoad32(control.dispatcherSleeping) != 0 { doorbell.ring() }
     }
   }
 }

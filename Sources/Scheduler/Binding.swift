@@ -1,5 +1,7 @@
 import CHwloc
 import CSystemShims
+import SystemCalls
+import SystemPackage
 
 #if canImport(Glibc)
   import Glibc
@@ -35,7 +37,7 @@ extension Topology {
     let bitmap = cpus.makeBitmap()
     defer { hwloc_bitmap_free(bitmap) }
     guard hwloc_set_cpubind(handle, bitmap, scope.hwlocFlags) == 0 else {
-      throw SchedulerError.bindingFailed(cpus: cpus, errno: errno)
+      throw SchedulerError.bindingFailed(cpus: cpus, errno: Errno(rawValue: errno))
     }
   }
 
@@ -60,17 +62,24 @@ extension Topology {
   public static func bindCallingThread(to cpus: CPUSet) throws {
     guard !cpus.isEmpty else { throw SchedulerError.emptyCPUList }
     let indices = cpus.indices.map(Int32.init)
-    let result = indices.withUnsafeBufferPointer { cs_sched_setaffinity(0, $0.baseAddress, Int32($0.count)) }
-    guard result == 0 else { throw SchedulerError.bindingFailed(cpus: cpus, errno: -result) }
+    do {
+      _ = try indices.withUnsafeBufferPointer { indices in
+        Result { () throws(Errno) in
+          try SystemCall.shim { cs_sched_setaffinity(0, indices.baseAddress, Int32(indices.count)) }
+        }
+      }.get()
+    } catch {
+      throw SchedulerError.bindingFailed(cpus: cpus, errno: error)
+    }
   }
 
   static func binding(_ handle: hwloc_topology_t, scope: BindingScope) throws -> CPUSet {
     guard let bitmap = hwloc_bitmap_alloc() else {
-      throw SchedulerError.hwlocFailed(call: "hwloc_bitmap_alloc", errno: ENOMEM)
+      throw SchedulerError.hwlocFailed(call: "hwloc_bitmap_alloc", errno: .noMemory)
     }
     defer { hwloc_bitmap_free(bitmap) }
     guard hwloc_get_cpubind(handle, bitmap, scope.hwlocFlags) == 0 else {
-      throw SchedulerError.hwlocFailed(call: "hwloc_get_cpubind", errno: errno)
+      throw SchedulerError.hwlocFailed(call: "hwloc_get_cpubind", errno: Errno(rawValue: errno))
     }
     return CPUSet(bitmap: bitmap)
   }

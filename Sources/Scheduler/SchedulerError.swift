@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-  import Glibc
-#endif
+import SystemPackage
 
 /// An error from loading a topology, computing a placement or binding to CPUs.
 ///
@@ -11,7 +9,7 @@ public enum SchedulerError: Error, Sendable, Equatable, CustomStringConvertible 
   /// hwloc could not load a topology from an XML file.
   case cannotLoadXML(path: String)
   /// An hwloc call failed with `errno`.
-  case hwlocFailed(call: String, errno: Int32)
+  case hwlocFailed(call: String, errno: Errno)
   /// A placement asked for zero cores.
   case zeroCores
   /// A placement asked for more cores than the topology offers.
@@ -29,7 +27,15 @@ public enum SchedulerError: Error, Sendable, Equatable, CustomStringConvertible 
   /// Binding was asked of a topology that does not describe this machine.
   case notThisSystem(source: String)
   /// The kernel refused a binding.
-  case bindingFailed(cpus: CPUSet, errno: Int32)
+  case bindingFailed(cpus: CPUSet, errno: Errno)
+
+  /// The system call's error beneath this one, or nil when no system call failed.
+  public var underlyingErrno: Errno? {
+    switch self {
+    case .hwlocFailed(_, let errno), .bindingFailed(_, let errno): errno
+    default: nil
+    }
+  }
 
   /// A message that names the mistake.
   public var description: String {
@@ -40,7 +46,7 @@ public enum SchedulerError: Error, Sendable, Equatable, CustomStringConvertible 
     case .cannotLoadXML(let path):
       return "cannot load a topology from the XML file '\(path)'"
     case .hwlocFailed(let call, let errno):
-      return "\(call) failed: \(String(cString: strerror(errno)))"
+      return "\(call) failed: \(errno)"
     case .zeroCores:
       return "a placement needs at least one core, but 0 were requested"
     case .tooManyCores(let requested, let available):
@@ -59,7 +65,7 @@ public enum SchedulerError: Error, Sendable, Equatable, CustomStringConvertible 
       return "cannot bind through a topology that does not describe this machine (\(source)); "
         + "load Topology() for binding"
     case .bindingFailed(let cpus, let errno):
-      return "binding to CPUs \(cpus) failed: \(String(cString: strerror(errno)))"
+      return "binding to CPUs \(cpus) failed: \(errno)"
     }
   }
 }

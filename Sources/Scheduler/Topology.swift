@@ -1,4 +1,5 @@
 import CHwloc
+import SystemPackage
 
 #if canImport(Glibc)
   import Glibc
@@ -71,7 +72,7 @@ public final class Topology: @unchecked Sendable {
   public init(_ source: Source = .thisSystem, restrictedTo: CPUSet? = nil) throws {
     var maybeHandle: hwloc_topology_t?
     guard hwloc_topology_init(&maybeHandle) == 0, let handle = maybeHandle else {
-      throw SchedulerError.hwlocFailed(call: "hwloc_topology_init", errno: errno)
+      throw SchedulerError.hwlocFailed(call: "hwloc_topology_init", errno: Errno(rawValue: errno))
     }
     var loaded = false
     defer { if !loaded { hwloc_topology_destroy(handle) } }
@@ -99,7 +100,7 @@ public final class Topology: @unchecked Sendable {
     }
     guard hwloc_topology_load(handle) == 0 else {
       if case .xml(let path) = source { throw SchedulerError.cannotLoadXML(path: path) }
-      throw SchedulerError.hwlocFailed(call: "hwloc_topology_load", errno: errno)
+      throw SchedulerError.hwlocFailed(call: "hwloc_topology_load", errno: Errno(rawValue: errno))
     }
 
     let thisSystem = hwloc_topology_is_thissystem(handle) != 0
@@ -121,7 +122,7 @@ public final class Topology: @unchecked Sendable {
       defer { hwloc_bitmap_free(bitmap) }
       let flags = UInt(HWLOC_RESTRICT_FLAG_REMOVE_CPULESS.rawValue)
       guard hwloc_topology_restrict(handle, bitmap, flags) == 0 else {
-        throw SchedulerError.hwlocFailed(call: "hwloc_topology_restrict", errno: errno)
+        throw SchedulerError.hwlocFailed(call: "hwloc_topology_restrict", errno: Errno(rawValue: errno))
       }
     }
 
@@ -149,7 +150,7 @@ public final class Topology: @unchecked Sendable {
   /// - Throws: ``SchedulerError/hwlocFailed(call:errno:)`` when the file cannot be written.
   public func exportXML(to path: String) throws {
     guard hwloc_topology_export_xml(handle, path, 0) == 0 else {
-      throw SchedulerError.hwlocFailed(call: "hwloc_topology_export_xml(\(path))", errno: errno)
+      throw SchedulerError.hwlocFailed(call: "hwloc_topology_export_xml(\(path))", errno: Errno(rawValue: errno))
     }
   }
 

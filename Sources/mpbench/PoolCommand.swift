@@ -101,7 +101,7 @@ struct PoolCommand: ParsableCommand {
       try (0..<repetitions).map { _ in
         let started = ContinuousClock.now
         let result = try doomed.mapResults([-1])[0]
-        guard case .failure(PoolError.workerDied(_, SIGKILL, _)) = result else {
+        guard case .failure(PoolError.workerDied(_, .signaled(SIGKILL))) = result else {
           throw ValidationError("the killed worker's task gave \(result)")
         }
         return (ContinuousClock.now - started).microseconds / 1000

@@ -21,7 +21,7 @@ import Testing
     #expect(status == 0)
     #expect(figures["stalled"] == 0 && figures["wrong"] == 0, "\(figures)")
     #expect((figures["replaced"] ?? 0) >= 1000, "\(figures)")
-    #expect((figures["rounds"] ?? 0) > 1000, "the other threads kept building types")
+    #expect((figures["rounds"] ?? 0) > 100, "the other threads kept building types: \(figures)")
   }
 
   /// The report that opened the issue: a task over the timeout gets its worker replaced while
@@ -68,7 +68,7 @@ import Testing
       try pool.mapResults([-1] + Array(1..<20), chunkSize: 1)
     }
     #expect(!rescued, "the map waited on the stuck worker")
-    guard case .failure(.workerDied(_, SIGKILL, nil)) = results[0] else {
+    guard case .failure(.workerDied(_, .signaled(SIGKILL))) = results[0] else {
       Issue.record("the fatal task gave \(results[0])")
       return
     }

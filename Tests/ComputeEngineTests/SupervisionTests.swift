@@ -41,18 +41,19 @@ import Testing
     for (index, result) in results.enumerated() where index != 13 {
       #expect((try? result.get()) == index * 2)
     }
-    guard case .failure(.workerDied(let pid, let signal, let code)) = results[13] else {
+    guard case .failure(.workerDied(let pid, let status)) = results[13] else {
       Issue.record("task 13 gave \(results[13])")
       return
     }
     #expect(before.contains(pid))
     switch failure {
-    case .sigkill: #expect(signal == SIGKILL && code == nil)
-    case .abort: #expect(signal == SIGABRT)
-    case .trap: #expect(signal == SIGILL || signal == SIGTRAP)
-    case .exit: #expect(signal == nil && code == 3)
+    case .sigkill: #expect(status == .signaled(SIGKILL))
+    case .abort: #expect(status == .signaled(SIGABRT))
+    case .trap: #expect(status == .signaled(SIGILL) || status == .signaled(SIGTRAP))
+    case .exit: #expect(status == .exited(3))
     }
-    #expect(PoolError.workerDied(pid: pid, signal: signal, exitCode: code).description.contains("\(pid)"))
+    let message = PoolError.workerDied(pid: pid, status: status).description
+    #expect(message.contains("\(pid)") && message.contains(status.description))
     #expect(eventually { Set(pool.workerPIDs).count == before.count && !Set(pool.workerPIDs).contains(pid) })
     #expect(try pool.map(Array(0..<10)) == (0..<10).map { $0 * 2 }, "the new worker serves")
   }
@@ -72,7 +73,7 @@ import Testing
     let started = ContinuousClock.now
     let results = try pool.mapResults(["die" + big, big, big, big], chunkSize: 1)
     #expect(ContinuousClock.now - started < .seconds(10))
-    guard case .failure(.workerDied(_, SIGKILL, nil)) = results[0] else {
+    guard case .failure(.workerDied(_, .signaled(SIGKILL))) = results[0] else {
       Issue.record("the dying task gave \(results[0])")
       return
     }
@@ -91,7 +92,7 @@ import Testing
     for (word, result) in zip(words, results) where word != "13" {
       #expect((try? result.get()) == word + "!")
     }
-    guard case .failure(.workerDied(_, SIGKILL, nil)) = results[13] else {
+    guard case .failure(.workerDied(_, .signaled(SIGKILL))) = results[13] else {
       Issue.record("task 13 gave \(results[13])")
       return
     }
@@ -105,7 +106,7 @@ import Testing
     let pool = try ProcessPool(startMethod: method, kernel: PoolKernels.crash)
     let results = try pool.mapResults(Array(0..<30))
     #expect(results.enumerated().filter { (try? $0.element.get()) == $0.offset * 2 }.count == 29)
-    guard case .failure(.workerDied(_, SIGKILL, nil)) = results[13] else {
+    guard case .failure(.workerDied(_, .signaled(SIGKILL))) = results[13] else {
       Issue.record("task 13 gave \(results[13])")
       return
     }
@@ -123,7 +124,7 @@ import Testing
     let results = try pool.mapResults([1, 2, 3])
     #expect(ContinuousClock.now - started < .seconds(20))
     for result in results {
-      guard case .failure(.workerDied(_, nil, 70)) = result else {
+      guard case .failure(.workerDied(_, .exited(70))) = result else {
         Issue.record("expected a failed start, got \(result)")
         continue
       }

@@ -28,7 +28,7 @@ func stressReplacements() throws {
     }
     for (input, result) in zip(inputs, results) {
       switch (input < 0, result) {
-      case (true, .failure(.workerDied(_, SIGKILL, nil))): replaced += 1
+      case (true, .failure(.workerDied(_, .signaled(SIGKILL)))): replaced += 1
       case (false, .success(input * 2)): break
       default: wrong += 1
       }

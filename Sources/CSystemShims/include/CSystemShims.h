@@ -1,5 +1,8 @@
 // Tiny C shims for the Linux calls Swift cannot make directly: variadic functions
 // (syscall, prctl), declarations hidden without _GNU_SOURCE, and function-like macros.
+//
+// One convention: a function that can fail returns a non-negative result, or -errno. Swift
+// calls them through `SystemCall.shim`, which retries -EINTR and throws the `Errno`.
 #ifndef CSYSTEM_H
 #define CSYSTEM_H
 
@@ -7,7 +10,7 @@
 #include <sys/types.h>
 
 /// Sleeps while `*address == expected` (process-shared futex). `timeout_ns < 0` waits forever.
-/// Returns 0 when woken, or a positive errno: EAGAIN (value differed), ETIMEDOUT, EINTR.
+/// Returns 0 when woken, or -errno: -EAGAIN (value differed), -ETIMEDOUT, -EINTR.
 int cs_futex_wait(uint32_t *address, uint32_t expected, int64_t timeout_ns);
 /// Wakes up to `count` waiters on `address`; returns how many were woken, or -errno.
 int cs_futex_wake(uint32_t *address, int count);
@@ -53,11 +56,8 @@ int cs_pidfd_send_signal(int pidfd, int signal);
 
 /// Starts `path` with `argv` and `envp` (NULL-terminated) through posix_spawn. The child gets
 /// stdin/stdout/stderr, `pass_fd` as descriptor 3 (when >= 0) and no other descriptor, and an
-/// empty signal mask. Stores the pid in `*pid`; returns 0 or a positive errno.
+/// empty signal mask. Stores the pid in `*pid`; returns 0 or -errno.
 int cs_spawn(const char *path, char *const argv[], char *const envp[], int pass_fd, pid_t *pid);
-
-/// `pipe2(fds, O_CLOEXEC)`: a pipe whose ends close on exec. Returns 0 or -errno.
-int cs_pipe_cloexec(int fds[2]);
 
 /// Closes every descriptor from `first` upwards except `keep` (-1: none).
 void cs_close_descriptors_from(int first, int keep);

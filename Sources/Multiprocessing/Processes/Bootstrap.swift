@@ -1,5 +1,7 @@
 import CSystemShims
 import Foundation
+import SystemCalls
+import SystemPackage
 
 #if canImport(Glibc)
   import Glibc
@@ -34,7 +36,7 @@ public func bootstrapMultiprocessing(entryPoints: [any AnyEntryPoint]) {
   }
   guard let role = getenv(Launcher.roleVariable).map({ String(cString: $0) }) else { return }
   unsetenv(Launcher.roleVariable)
-  let payloadFD: Int32 = 3
+  let payloadFD = FileDescriptor(rawValue: 3)
   switch role {
   case "spawn":
     guard let description = try? ChildDescription.read(from: payloadFD) else {
@@ -43,7 +45,7 @@ public func bootstrapMultiprocessing(entryPoints: [any AnyEntryPoint]) {
     }
     bootstrapChild(description, actualParent: description.parentPid)
   case "forkserver":
-    _ = cs_set_parent_death_signal(SIGKILL)
+    ChildRunner.dieWithParent()
     if getppid() == 1 { _exit(0) }
     ForkserverLoop.serve(controlFD: payloadFD)
   default:

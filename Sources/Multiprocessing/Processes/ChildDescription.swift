@@ -1,4 +1,6 @@
 import Foundation
+import SystemCalls
+import SystemPackage
 
 /// What a spawned or fork-server child needs to become its ``Process``: sent by the parent as
 /// JSON in a memfd.
@@ -21,14 +23,16 @@ struct ChildDescription: Codable, Sendable {
   var parentName: String
 
   /// The description written to a new memfd, ready to hand to a child.
-  func memfd() throws -> Int32 {
+  func memfd() throws -> FileDescriptor {
     let bytes = try JSONEncoder().encode(self)
-    return try SharedBytes.memfd(named: "mp-child", holding: bytes)
+    do { return try SystemCall.memoryFile(named: "mp-child", holding: bytes) } catch {
+      throw ProcessError.system(call: "memfd_create", errno: error)
+    }
   }
 
   /// Reads a description from a descriptor (positioned at its start) and closes it.
-  static func read(from fd: Int32) throws -> ChildDescription {
-    defer { _ = close(fd) }
-    return try JSONDecoder().decode(ChildDescription.self, from: SharedBytes.readAll(fd))
+  static func read(from fd: FileDescriptor) throws -> ChildDescription {
+    defer { fd.release() }
+    return try JSONDecoder().decode(ChildDescription.self, from: fd.readToEnd())
   }
 }

@@ -1,18 +1,19 @@
-import CSystemShims
+import SystemCalls
+import SystemPackage
 
 #if canImport(Glibc)
   import Glibc
 #endif
 
-/// The parent's handle on a started child: how to learn that it ended and with what code,
-/// and how to signal it. Its methods are called with ``ProcessRegistry``'s lock held.
+/// The parent's handle on a started child: how to learn that it ended and how, and how to
+/// signal it. Its methods are called with ``ProcessRegistry``'s lock held.
 protocol ChildHandle: AnyObject {
   /// The child's process id.
   var pid: pid_t { get }
   /// A descriptor that becomes readable when the child has ended.
   var sentinel: Int32 { get }
-  /// The exit code if the child has ended (reaping it), else nil. Never blocks.
-  func poll() -> Int32?
+  /// How the child ended if it has (reaping it), else nil. Never blocks.
+  func poll() -> TerminationStatus?
   /// Sends `signal` to the child unless it has ended.
   func send(_ signal: Int32)
   /// Releases the handle's descriptors (also done when the handle is released); closing
@@ -24,42 +25,38 @@ protocol ChildHandle: AnyObject {
 /// (no pid-reuse race), and `waitpid` to reap it.
 final class OwnChild: ChildHandle {
   let pid: pid_t
-  let pidfd: Int32
-  private var code: Int32?
+  let pidfd: FileDescriptor
+  private var status: TerminationStatus?
 
-  init(pid: pid_t) throws {
+  init(pid: pid_t) throws(ProcessError) {
     self.pid = pid
-    let fd = cs_pidfd_open(pid)
-    guard fd >= 0 else { throw ProcessError.system(call: "pidfd_open", errno: -fd) }
-    pidfd = fd
+    do { pidfd = try SystemCall.openPidfd(pid) } catch { throw .system(call: "pidfd_open", errno: error) }
   }
 
-  var sentinel: Int32 { pidfd }
+  var sentinel: Int32 { pidfd.rawValue }
 
-  func poll() -> Int32? {
-    if let code { return code }
-    var status: Int32 = 0
-    var result: pid_t
-    repeat { result = waitpid(pid, &status, WNOHANG) } while result < 0 && errno == EINTR
-    if result == pid {
-      code = exitCode(waitStatus: status)
-    } else if result < 0 {
+  func poll() -> TerminationStatus? {
+    if let status { return status }
+    do {
+      status = try SystemCall.reapIfEnded(pid).map(TerminationStatus.init(waitStatus:))
+    } catch {
       // ECHILD: something else in this program reaped the child (a SIGCHLD handler set to
       // SIG_IGN, or a `waitpid(-1)`), so its status is lost; report it as a failure.
-      code = 255
+      status = .exited(255)
     }
-    return code
+    return status
   }
 
   func send(_ signal: Int32) {
     guard poll() == nil else { return }
-    _ = cs_pidfd_send_signal(pidfd, signal)
+    // Dropped: the only failure left is ESRCH, a child that ended since the poll.
+    try? pidfd.sendSignal(signal)
   }
 
   func close() {
     guard !closed else { return }
     closed = true
-    _ = Glibc.close(pidfd)
+    pidfd.release()
   }
 
   private var closed = false

@@ -1,5 +1,7 @@
 import CSystemShims
 import Foundation
+import SystemCalls
+import SystemPackage
 
 #if canImport(Glibc)
   import Glibc
@@ -25,9 +27,9 @@ enum ChildRunner {
   ///   - actualParent: the pid the kernel has as parent (the fork server, for its children);
   ///     if it is gone already the child dies, as `PR_SET_PDEATHSIG` would have made it.
   ///   - parent: the process that asked for this one.
-  ///   - handshake: where to confirm, just before `run()`, that the child got there (-1: nowhere).
+  ///   - handshake: where to confirm, just before `run()`, that the child got there (nil: nowhere).
   static func become(
-    _ process: Process, actualParent: pid_t, parent: (pid: Int32, name: String), handshake: Int32 = -1
+    _ process: Process, actualParent: pid_t, parent: (pid: Int32, name: String), handshake: FileDescriptor? = nil
   ) -> Never {
     prepare(actualParent: actualParent)
     let registry = ProcessRegistry.shared
@@ -53,8 +55,8 @@ enum ChildRunner {
   /// Makes a freshly forked child its own: tied to its parent's life, with every signal
   /// unblocked, and the library's threads and locks as a single-threaded process has them.
   static func prepare(actualParent: pid_t) {
-    _ = cs_set_parent_death_signal(SIGKILL)
-    if getppid() != actualParent { Glibc.kill(getpid(), SIGKILL) }
+    dieWithParent()
+    if getppid() != actualParent { try? SystemCall.sendSignal(SIGKILL, to: getpid()) }
     // A child forked from the forking thread inherits that thread's signal mask.
     cs_unblock_all_signals()
     ForkingThread.shared.resetInChild()
@@ -66,11 +68,17 @@ enum ChildRunner {
 
   /// Tells the parent waiting in ``Launcher/forkConfirmed(name:budget:_:)`` that this child reached
   /// its entry, and closes the descriptor.
-  static func confirm(_ handshake: Int32) {
-    guard handshake >= 0 else { return }
-    var byte: UInt8 = 1
-    while write(handshake, &byte, 1) < 0 && errno == EINTR {}
-    Glibc.close(handshake)
+  static func confirm(_ handshake: FileDescriptor?) {
+    guard let handshake else { return }
+    // Dropped: a parent that is gone (EPIPE) has killed this child already (PR_SET_PDEATHSIG).
+    try? withUnsafeBytes(of: UInt8(1)) { (byte) throws(Errno) in try handshake.writeAll(byte) }
+    handshake.release()
+  }
+
+  /// Asks the kernel to SIGKILL this process when the thread that forked it ends. The
+  /// result is dropped: `prctl(PR_SET_PDEATHSIG)` fails only for an invalid signal.
+  static func dieWithParent() {
+    _ = cs_set_parent_death_signal(SIGKILL)
   }
 
   /// Waits forever, as a child whose start-up needs a lock held at its fork would: for the

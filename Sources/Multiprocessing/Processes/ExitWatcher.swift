@@ -1,4 +1,6 @@
 import Foundation
+import SystemCalls
+import SystemPackage
 
 #if canImport(Glibc)
   import Glibc
@@ -7,7 +9,7 @@ import Foundation
 /// One thread that waits, with `poll`, on the sentinels of every pending async join, so that
 /// `await process.join()` never blocks a thread of the cooperative pool.
 final class ExitWatcher: @unchecked Sendable {
-  // @unchecked: `waiters`, `nextID`, `wakeFDs` and `running` are guarded by `lock`.
+  // @unchecked: `waiters`, `nextID` and `wake` are guarded by `lock`.
   static let shared = ExitWatcher()
 
   private struct Waiter {
@@ -20,8 +22,7 @@ final class ExitWatcher: @unchecked Sendable {
   private let lock = ForkSafeLock()
   private var waiters: [Waiter] = []
   private var nextID = 0
-  private var wakeFDs: [Int32] = [-1, -1]
-  private var running = false
+  private var wake: (readEnd: FileDescriptor, writeEnd: FileDescriptor)?
 
   /// Returns once `fd` is readable or hung up, `deadline` passes, or the task is cancelled.
   func waitReadable(_ fd: Int32, deadline: ContinuousClock.Instant?) async {
@@ -35,7 +36,11 @@ final class ExitWatcher: @unchecked Sendable {
         // no waiter to find: it must not wait.
         let cancelled = lock.withLock {
           if Task.isCancelled { return true }
-          startIfNeededLocked()
+          do { try startIfNeededLocked() } catch {
+            // No pipe (out of descriptors): wait on this thread instead of the watcher's.
+            _ = SystemCall.pollReadable([fd], timeout: deadline.map { $0 - .now })
+            return true
+          }
           waiters.append(Waiter(id: id, fd: fd, deadline: deadline, continuation: continuation))
           wakeLocked()
           return false
@@ -52,34 +57,24 @@ final class ExitWatcher: @unchecked Sendable {
     }
   }
 
-  private func startIfNeededLocked() {
-    guard !running else { return }
-    running = true
-    _ = pipe(&wakeFDs)
-    for fd in wakeFDs {
-      _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-      _ = fcntl(fd, F_SETFL, O_NONBLOCK)
-    }
-    let thread = Thread { [self] in loop() }
+  private func startIfNeededLocked() throws(Errno) {
+    guard wake == nil else { return }
+    let pipe = try FileDescriptor.pipeClosingOnExec(nonBlocking: true)
+    wake = pipe
+    let thread = Thread { [self] in loop(waking: pipe.readEnd) }
     thread.name = "mp-exit-watcher"
     thread.start()
   }
 
   private func wakeLocked() {
-    var byte: UInt8 = 1
-    _ = write(wakeFDs[1], &byte, 1)
+    wake?.writeEnd.ring()
   }
 
-  private func loop() {
+  private func loop(waking wakeEnd: FileDescriptor) {
     while true {
-      let (fds, wake, deadline) = lock.withLock {
-        (waiters.map(\.fd), wakeFDs[0], waiters.compactMap(\.deadline).min())
-      }
-      let ready = pollReadable(fds + [wake], timeout: deadline.map { $0 - .now })
-      if ready.contains(wake) {
-        var buffer = [UInt8](repeating: 0, count: 64)
-        while read(wake, &buffer, buffer.count) > 0 {}
-      }
+      let (fds, deadline) = lock.withLock { (waiters.map(\.fd), waiters.compactMap(\.deadline).min()) }
+      let ready = SystemCall.pollReadable(fds + [wakeEnd.rawValue], timeout: deadline.map { $0 - .now })
+      if ready.contains(wakeEnd.rawValue) { wakeEnd.drain() }
       let now = ContinuousClock.now
       let resumed = lock.withLock {
         let done = waiters.filter { ready.contains($0.fd) || ($0.deadline.map { $0 <= now } ?? false) }
@@ -95,11 +90,8 @@ final class ExitWatcher: @unchecked Sendable {
   func resetInChild() {
     lock.reinitializeInChild()
     waiters = []
-    if running {
-      close(wakeFDs[0])
-      close(wakeFDs[1])
-    }
-    wakeFDs = [-1, -1]
-    running = false
+    wake?.readEnd.release()
+    wake?.writeEnd.release()
+    wake = nil
   }
 }

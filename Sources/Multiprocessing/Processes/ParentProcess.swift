@@ -1,4 +1,4 @@
-import CSystemShims
+import SystemCalls
 
 #if canImport(Glibc)
   import Glibc
@@ -17,18 +17,19 @@ public final class ParentProcess: Sendable {
   init(name: String, pid: Int32) {
     self.name = name
     self.pid = pid
-    let fd = cs_pidfd_open(pid)
-    sentinel = fd >= 0 ? fd : -1
+    sentinel = (try? SystemCall.openPidfd(pid).rawValue) ?? -1
   }
 
   /// Whether the parent is still running.
   public var isAlive: Bool {
-    sentinel >= 0 ? pollReadable([sentinel], timeout: .zero).isEmpty : Glibc.kill(pid, 0) == 0
+    sentinel >= 0
+      ? SystemCall.pollReadable([sentinel], timeout: .zero).isEmpty
+      : (try? SystemCall.sendSignal(0, to: pid)) != nil
   }
 
   /// Waits until the parent ends or `timeout` passes.
   public func join(timeout: Duration? = nil) {
     guard sentinel >= 0 else { return }
-    _ = pollReadable([sentinel], timeout: timeout)
+    _ = SystemCall.pollReadable([sentinel], timeout: timeout)
   }
 }

@@ -1,29 +1,8 @@
-import CSystemShims
-
-#if canImport(Glibc)
-  import Glibc
-#endif
+import SystemCalls
 
 /// Waits until at least one of `descriptors` is readable (or hung up), or `timeout` passes
 /// (nil: no limit), and returns the ready ones. Interrupted waits resume with the time left.
 /// Process sentinels are such descriptors.
 public func pollReadable(_ descriptors: [Int32], timeout: Duration?) -> [Int32] {
-  var fds = descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-  let deadline = timeout.map { ContinuousClock.now + $0 }
-  while true {
-    var milliseconds: Int32 = -1
-    if let deadline {
-      let left = deadline - .now
-      milliseconds = left <= .zero ? 0 : Int32(clamping: roundedUpMilliseconds(left))
-    }
-    let ready = poll(&fds, nfds_t(fds.count), milliseconds)
-    if ready > 0 { return fds.filter { $0.revents != 0 }.map(\.fd) }
-    if ready == 0 || (ready < 0 && errno != EINTR) { return [] }
-  }
-}
-
-/// Whole milliseconds, rounded up so that a wait never ends early.
-func roundedUpMilliseconds(_ duration: Duration) -> Int64 {
-  let (seconds, attoseconds) = duration.components
-  return seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+  SystemCall.pollReadable(descriptors, timeout: timeout)
 }

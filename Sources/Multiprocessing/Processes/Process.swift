@@ -211,8 +211,16 @@ open class Process: @unchecked Sendable {
   ///
   /// - Throws: ``ProcessError/closed(name:)`` after ``close()``.
   public var exitCode: Int32? {
-    get throws {
-      try ProcessRegistry.shared.lock.withLock { () throws(ProcessError) -> Int32? in
+    get throws(ProcessError) { try terminationStatus?.exitCode }
+  }
+
+  /// How the process ended (``TerminationStatus/exited(_:)`` or
+  /// ``TerminationStatus/signaled(_:)``), or nil while it runs or before it starts.
+  ///
+  /// - Throws: ``ProcessError/closed(name:)`` after ``close()``.
+  public var terminationStatus: TerminationStatus? {
+    get throws(ProcessError) {
+      try ProcessRegistry.shared.lock.withLock { () throws(ProcessError) -> TerminationStatus? in
         try checkNotClosedLocked()
         return pollLocked()
       }
@@ -388,7 +396,7 @@ open class Process: @unchecked Sendable {
   }
 
   /// The exit code if the process started and ended; called with the registry lock held.
-  func pollLocked() -> Int32? {
+  func pollLocked() -> TerminationStatus? {
     guard case .started(let handle) = state else { return nil }
     return handle.poll()
   }

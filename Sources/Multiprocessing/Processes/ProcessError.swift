@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-  import Glibc
-#endif
+import SystemPackage
 
 /// Misuse of a ``Process`` or a failure to start one. Each case has the meaning of the
 /// corresponding Python error, and ``description`` names the mistake.
@@ -26,7 +24,7 @@ public enum ProcessError: Error, Sendable, Equatable, CustomStringConvertible {
   /// The arguments of an entry point could not be encoded or decoded.
   case arguments(entryPoint: String, reason: String)
   /// A system call failed.
-  case system(call: String, errno: Int32)
+  case system(call: String, errno: Errno)
   /// The fork server could not be started or stopped answering.
   case forkserver(String)
   /// A forked child did not reach its entry in any of `attempts` forks: each got stuck
@@ -35,6 +33,12 @@ public enum ProcessError: Error, Sendable, Equatable, CustomStringConvertible {
   case childDidNotStart(name: String, pid: Int32, attempts: Int, bound: Duration)
   /// `setDaemon(_:)` on a process that was already started.
   case daemonAfterStart(name: String)
+
+  /// The system call's error beneath this one, or nil when no system call failed.
+  public var underlyingErrno: Errno? {
+    if case .system(_, let errno) = self { return errno }
+    return nil
+  }
 
   /// A message that names the mistake.
   public var description: String {
@@ -63,7 +67,7 @@ public enum ProcessError: Error, Sendable, Equatable, CustomStringConvertible {
     case .arguments(let entryPoint, let reason):
       return "the arguments of entry point '\(entryPoint)' cannot be transferred: \(reason)"
     case .system(let call, let errno):
-      return "\(call) failed: \(String(cString: strerror(errno)))"
+      return "\(call) failed: \(errno)"
     case .forkserver(let reason):
       return "fork server: \(reason)"
     case .childDidNotStart(let name, let pid, let attempts, let bound):

@@ -1,5 +1,6 @@
-import CSystemShims
 import Foundation
+import SystemCalls
+import SystemPackage
 
 #if canImport(Glibc)
   import Glibc
@@ -39,15 +40,17 @@ public final class SharedMemory: @unchecked Sendable {
   /// memory: another process maps the block elsewhere.
   public let baseAddress: UnsafeMutableRawPointer
   /// The descriptor of the block in this process (kept open while the object lives).
-  public let descriptor: Int32
+  public let descriptor: FileDescriptor
 
   /// Creates an anonymous block of `size` bytes, zero-filled.
   ///
-  /// - Throws: ``SharedMemoryError/invalidSize(_:)`` or a system error.
-  public convenience init(size: Int) throws {
-    guard size > 0 else { throw SharedMemoryError.invalidSize(size) }
-    let fd = cs_memfd_create("swift-multiprocessing", cs_MFD_CLOEXEC)
-    guard fd >= 0 else { throw SharedMemoryError.system(call: "memfd_create", errno: -fd) }
+  /// - Throws: ``SharedMemoryError/invalidSize(_:)`` or ``SharedMemoryError/system(call:errno:)``.
+  public convenience init(size: Int) throws(SharedMemoryError) {
+    guard size > 0 else { throw .invalidSize(size) }
+    let fd: FileDescriptor
+    do { fd = try SystemCall.memoryFile(named: "swift-multiprocessing") } catch {
+      throw .system(call: "memfd_create", errno: error)
+    }
     try self.init(descriptor: fd, name: nil, size: size, resize: true)
   }
 
@@ -58,24 +61,29 @@ public final class SharedMemory: @unchecked Sendable {
   ///   - name: the name without the leading `/`; a random `mp-…` name when nil.
   ///   - size: the size in bytes.
   /// - Throws: ``SharedMemoryError/alreadyExists(_:)``, ``SharedMemoryError/invalidName(_:)``,
-  ///   ``SharedMemoryError/invalidSize(_:)`` or a system error.
-  public static func create(name: String? = nil, size: Int) throws -> SharedMemory {
-    guard size > 0 else { throw SharedMemoryError.invalidSize(size) }
+  ///   ``SharedMemoryError/invalidSize(_:)`` or ``SharedMemoryError/system(call:errno:)``.
+  public static func create(name: String? = nil, size: Int) throws(SharedMemoryError) -> SharedMemory {
+    guard size > 0 else { throw .invalidSize(size) }
     while true {
       let chosen =
         name ?? "mp-"
         + (0..<4).map { _ in String(UInt16.random(in: 0...UInt16.max), radix: 16) }
         .joined()
-      let fd = shm_open("/" + (try validated(chosen)), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-      if fd < 0 {
-        if errno == EEXIST && name == nil { continue }
-        if errno == EEXIST { throw SharedMemoryError.alreadyExists(chosen) }
-        throw SharedMemoryError.system(call: "shm_open(\(chosen))", errno: errno)
+      let fd: FileDescriptor
+      let valid = try validated(chosen)
+      do {
+        fd = try SystemCall.openSharedMemory(valid, create: true)
+      } catch .fileExists {
+        if name == nil { continue }
+        throw .alreadyExists(chosen)
+      } catch {
+        throw .system(call: "shm_open(\(chosen))", errno: error)
       }
       do {
         return try SharedMemory(descriptor: fd, name: chosen, size: size, resize: true)
       } catch {
-        shm_unlink("/" + chosen)
+        // Dropped: the name was ours a moment ago; if it is gone, there is nothing to undo.
+        try? SystemCall.unlinkSharedMemory(chosen)
         throw error
       }
     }
@@ -83,70 +91,79 @@ public final class SharedMemory: @unchecked Sendable {
 
   /// Attaches an existing named block (made here, by another process, or by Python).
   ///
-  /// - Throws: ``SharedMemoryError/notFound(_:)`` or a system error.
-  public static func attach(name: String) throws -> SharedMemory {
-    let fd = shm_open("/" + (try validated(name)), O_RDWR | O_CLOEXEC, 0)
-    guard fd >= 0 else {
-      if errno == ENOENT { throw SharedMemoryError.notFound(name) }
-      throw SharedMemoryError.system(call: "shm_open(\(name))", errno: errno)
+  /// - Throws: ``SharedMemoryError/notFound(_:)``, ``SharedMemoryError/invalidName(_:)`` or
+  ///   ``SharedMemoryError/system(call:errno:)``.
+  public static func attach(name: String) throws(SharedMemoryError) -> SharedMemory {
+    let fd: FileDescriptor
+    let valid = try validated(name)
+    do {
+      fd = try SystemCall.openSharedMemory(valid, create: false)
+    } catch .noSuchFileOrDirectory {
+      throw .notFound(name)
+    } catch {
+      throw .system(call: "shm_open(\(name))", errno: error)
     }
-    var status = stat()
-    guard fstat(fd, &status) == 0 else {
-      let code = errno
-      close(fd)
-      throw SharedMemoryError.system(call: "fstat", errno: code)
+    let size: Int
+    do { size = try fd.size() } catch {
+      fd.release()
+      throw .system(call: "fstat", errno: error)
     }
-    return try SharedMemory(descriptor: fd, name: name, size: Int(status.st_size), resize: false)
+    return try SharedMemory(descriptor: fd, name: name, size: size, resize: false)
   }
 
   /// Reopens a block from a ``Handle``, typically in a spawned child.
   ///
   /// - Throws: ``SharedMemoryError/cannotReopen(_:)`` when the block is gone (for an
   ///   anonymous block: when the process that handed it over has ended or closed it).
-  public convenience init(_ handle: Handle) throws {
+  public convenience init(_ handle: Handle) throws(SharedMemoryError) {
     switch handle.source {
     case .named(let name):
       let attached = try SharedMemory.attach(name: name)
-      try self.init(descriptor: dup(attached.descriptor), name: name, size: handle.size, resize: false)
+      let fd: FileDescriptor
+      do { fd = try attached.descriptor.duplicateClosingOnExec() } catch {
+        throw .system(call: "fcntl(F_DUPFD_CLOEXEC)", errno: error)
+      }
+      try self.init(descriptor: fd, name: name, size: handle.size, resize: false)
     case .descriptor(let pid, let fd):
-      let reopened = pid == getpid() ? dup(fd) : open("/proc/\(pid)/fd/\(fd)", O_RDWR | O_CLOEXEC)
-      guard reopened >= 0 else {
-        throw SharedMemoryError.cannotReopen("process \(pid)'s descriptor \(fd): \(String(cString: strerror(errno)))")
+      let reopened: FileDescriptor
+      do {
+        reopened =
+          pid == getpid()
+          ? try FileDescriptor(rawValue: fd).duplicateClosingOnExec()
+          : try FileDescriptor.openClosingOnExec("/proc/\(pid)/fd/\(fd)", flags: O_RDWR)
+      } catch {
+        throw .cannotReopen("process \(pid)'s descriptor \(fd): \(error)")
       }
       try self.init(descriptor: reopened, name: nil, size: handle.size, resize: false)
     }
   }
 
-  private init(descriptor fd: Int32, name: String?, size: Int, resize: Bool) throws {
-    if resize, ftruncate(fd, off_t(size)) != 0 {
-      let code = errno
-      close(fd)
-      throw SharedMemoryError.system(call: "ftruncate", errno: code)
-    }
-    guard size > 0 else {
-      close(fd)
-      throw SharedMemoryError.invalidSize(size)
-    }
-    let address = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
-    guard let address, address != MAP_FAILED else {
-      let code = errno
-      close(fd)
-      throw SharedMemoryError.system(call: "mmap", errno: code)
+  private init(descriptor fd: FileDescriptor, name: String?, size: Int, resize: Bool) throws(SharedMemoryError) {
+    do throws(SharedMemoryError) {
+      guard size > 0 else { throw SharedMemoryError.invalidSize(size) }
+      if resize {
+        do { try fd.setSize(size) } catch { throw SharedMemoryError.system(call: "ftruncate", errno: error) }
+      }
+      do { baseAddress = try SystemCall.mapShared(fd, size: size) } catch {
+        throw SharedMemoryError.system(call: "mmap", errno: error)
+      }
+    } catch {
+      fd.release()
+      throw error
     }
     self.descriptor = fd
     self.name = name
     self.size = size
-    self.baseAddress = address
   }
 
   deinit {
-    munmap(baseAddress, size)
-    close(descriptor)
+    SystemCall.unmap(baseAddress, size: size)
+    descriptor.release()
   }
 
   /// What another process needs to reopen this block with ``init(_:)``.
   public var handle: Handle {
-    Handle(source: name.map { .named($0) } ?? .descriptor(pid: getpid(), fd: descriptor), size: size)
+    Handle(source: name.map { .named($0) } ?? .descriptor(pid: getpid(), fd: descriptor.rawValue), size: size)
   }
 
   /// The block's bytes.
@@ -159,17 +176,18 @@ public final class SharedMemory: @unchecked Sendable {
   ///
   /// - Throws: ``SharedMemoryError/anonymous`` for an anonymous block,
   ///   ``SharedMemoryError/notFound(_:)`` when the name is already gone.
-  public func unlink() throws {
-    guard let name else { throw SharedMemoryError.anonymous }
-    guard shm_unlink("/" + name) == 0 else {
-      if errno == ENOENT { throw SharedMemoryError.notFound(name) }
-      throw SharedMemoryError.system(call: "shm_unlink(\(name))", errno: errno)
+  public func unlink() throws(SharedMemoryError) {
+    guard let name else { throw .anonymous }
+    do { try SystemCall.unlinkSharedMemory(name) } catch .noSuchFileOrDirectory {
+      throw .notFound(name)
+    } catch {
+      throw .system(call: "shm_unlink(\(name))", errno: error)
     }
   }
 
-  private static func validated(_ name: String) throws -> String {
+  private static func validated(_ name: String) throws(SharedMemoryError) -> String {
     guard !name.isEmpty, name.utf8.count <= 250, !name.contains("/"), !name.contains("\0") else {
-      throw SharedMemoryError.invalidName(name)
+      throw .invalidName(name)
     }
     return name
   }

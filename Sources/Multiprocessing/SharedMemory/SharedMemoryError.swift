@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-  import Glibc
-#endif
+import SystemPackage
 
 /// A failure to create, attach, reopen or unlink a ``SharedMemory`` block.
 public enum SharedMemoryError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -17,7 +15,13 @@ public enum SharedMemoryError: Error, Sendable, Equatable, CustomStringConvertib
   /// `unlink()` on an anonymous block.
   case anonymous
   /// A system call failed.
-  case system(call: String, errno: Int32)
+  case system(call: String, errno: Errno)
+
+  /// The system call's error beneath this one, or nil when no system call failed.
+  public var underlyingErrno: Errno? {
+    if case .system(_, let errno) = self { return errno }
+    return nil
+  }
 
   /// A message that names the mistake.
   public var description: String {
@@ -29,7 +33,7 @@ public enum SharedMemoryError: Error, Sendable, Equatable, CustomStringConvertib
     case .notFound(let name): "no shared memory block is named '\(name)'"
     case .cannotReopen(let what): "cannot reopen the shared memory block (\(what))"
     case .anonymous: "an anonymous shared memory block has no name to unlink"
-    case .system(let call, let errno): "\(call) failed: \(String(cString: strerror(errno)))"
+    case .system(let call, let errno): "\(call) failed: \(errno)"
     }
   }
 }

@@ -1,5 +1,6 @@
 import Atomics
 import CSystemShims
+import SystemCalls
 
 #if canImport(Glibc)
   import Glibc
@@ -58,12 +59,14 @@ struct FutexWord {
       let (seconds, attoseconds) = left.components
       nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
-    return cs_futex_wait(address, expected, nanoseconds) != ETIMEDOUT
+    // -EAGAIN (the word changed) and -EINTR count as woken: callers check the word again.
+    return cs_futex_wait(address, expected, nanoseconds) != -ETIMEDOUT
   }
 
   /// Wakes up to `count` sleepers.
   @inlinable
   func wake(_ count: Int32 = .max) {
+    // Dropped: FUTEX_WAKE fails only for an address that is not a mapped, aligned word.
     _ = cs_futex_wake(address, count)
   }
 }
@@ -85,16 +88,11 @@ enum WaitSlices {
 /// Whether the thread or process with this id exists (a zombie counts as gone). Kernel
 /// thread ids are unique system-wide, so a lock records its holder's tid.
 func threadIsAlive(_ tid: UInt32) -> Bool {
-  guard tid > 0, Glibc.kill(pid_t(tid), 0) == 0 || errno == EPERM else { return false }
-  let fd = open("/proc/\(tid)/stat", O_RDONLY | O_CLOEXEC)
-  guard fd >= 0 else { return false }
-  defer { close(fd) }
-  var buffer = [UInt8](repeating: 0, count: 512)
-  let count = read(fd, &buffer, buffer.count)
-  guard count > 0, let close = buffer[0..<count].lastIndex(of: UInt8(ascii: ")")), close + 2 < count else {
-    return true
-  }
-  return buffer[close + 2] != UInt8(ascii: "Z") && buffer[close + 2] != UInt8(ascii: "X")
+  guard tid > 0 else { return false }
+  do { try SystemCall.sendSignal(0, to: pid_t(tid)) } catch { guard error == .notPermitted else { return false } }
+  // A thread whose stat cannot be read ended between the two looks.
+  guard let state = SystemCall.schedulingState(of: pid_t(tid)) else { return false }
+  return state != UInt8(ascii: "Z") && state != UInt8(ascii: "X")
 }
 
 /// The calling thread's kernel id, the owner mark of locks (cached: no system call).

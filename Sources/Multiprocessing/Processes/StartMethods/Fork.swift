@@ -1,5 +1,7 @@
 import CSystemShims
 import Foundation
+import SystemCalls
+import SystemPackage
 
 #if canImport(Glibc)
   import Glibc
@@ -43,18 +45,19 @@ extension Launcher {
   /// The fork is made with the process registry's lock held, so that no other fork of the
   /// library inherits the handshake pipe; the child reinitialises that lock.
   static func forkConfirmed(
-    name: String, budget: Duration = forkBudget, _ child: @escaping (_ handshake: Int32, _ attempt: Int) -> Never
-  ) throws -> pid_t {
+    name: String, budget: Duration = forkBudget,
+    _ child: @escaping (_ handshake: FileDescriptor, _ attempt: Int) -> Never
+  ) throws(ProcessError) -> pid_t {
     let giveUp = ContinuousClock.now + budget
     var attempt = 0
     while true {
       warnIfOtherThreadsRun()
       let (pid, handshake) = try forkWithHandshake { [attempt] in child($0, attempt) }
-      defer { close(handshake) }
+      defer { handshake.release() }
       if awaitHandshake(handshake, from: pid, until: min(giveUp, .now + handshakeBound)) { return pid }
-      Glibc.kill(pid, SIGKILL)
-      var status: Int32 = 0
-      while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+      // Dropped: our unreaped child exists until the reap below, so kill cannot fail.
+      try? SystemCall.sendSignal(SIGKILL, to: pid)
+      SystemCall.reap(pid)
       attempt += 1
       multiprocessingLogger.warning(
         "killed a forked child stuck on its way to its entry",
@@ -67,55 +70,48 @@ extension Launcher {
 
   /// Waits for child `pid` to confirm on `handshake` (or end) until `deadline`: false when it
   /// is stuck.
-  private static func awaitHandshake(_ handshake: Int32, from pid: pid_t, until deadline: ContinuousClock.Instant)
-    -> Bool
-  {
+  private static func awaitHandshake(
+    _ handshake: FileDescriptor, from pid: pid_t, until deadline: ContinuousClock.Instant
+  ) -> Bool {
     var asleep = false
     while case let left = deadline - .now, left > .zero {
-      if !pollReadable([handshake], timeout: min(left, .milliseconds(2))).isEmpty { return true }
-      let sleeping = isSleeping(pid)
+      if !SystemCall.pollReadable([handshake.rawValue], timeout: min(left, .milliseconds(2))).isEmpty { return true }
+      // Asleep (`S`): waiting for an event, rather than running, waiting for a CPU or paging
+      // in (`R`, `D`).
+      let sleeping = SystemCall.schedulingState(of: pid) == UInt8(ascii: "S")
       if sleeping && asleep { return false }
       asleep = sleeping
     }
-    return !pollReadable([handshake], timeout: .zero).isEmpty
-  }
-
-  /// Whether process `pid` is asleep (state `S` in `/proc/PID/stat`): waiting for an event,
-  /// rather than running, waiting for a CPU or paging in (`R`, `D`).
-  private static func isSleeping(_ pid: pid_t) -> Bool {
-    let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    var buffer = [UInt8](repeating: 0, count: 512)
-    let count = read(fd, &buffer, buffer.count)
-    guard count > 0, let close = buffer[..<count].lastIndex(of: UInt8(ascii: ")")), close + 2 < count else {
-      return false
-    }
-    return buffer[close + 2] == UInt8(ascii: "S")
+    return !SystemCall.pollReadable([handshake.rawValue], timeout: .zero).isEmpty
   }
 
   /// Forks, from the main thread or the forking thread, a child that runs `child` with the
   /// write end of a new pipe; returns its pid and the read end.
-  private static func forkWithHandshake(_ child: @escaping (Int32) -> Never) throws -> (pid_t, Int32) {
-    let result: (pid: pid_t, readEnd: Int32, error: Int32) = ForkingThread.shared.perform {
+  private static func forkWithHandshake(
+    _ child: @escaping (FileDescriptor) -> Never
+  ) throws(ProcessError) -> (pid_t, FileDescriptor) {
+    let result: Result<(pid_t, FileDescriptor), ProcessError> = ForkingThread.shared.perform {
       ProcessRegistry.shared.lock.withLock {
-        var ends: [Int32] = [-1, -1]
-        let piped = cs_pipe_cloexec(&ends)
-        guard piped == 0 else { return (-1, -1, -piped) }
+        let ends: (readEnd: FileDescriptor, writeEnd: FileDescriptor)
+        do throws(Errno) { ends = try FileDescriptor.pipeClosingOnExec() } catch {
+          return .failure(.system(call: "pipe", errno: error))
+        }
         fflush(nil)
         let pid = Glibc.fork()
         if pid == 0 {
-          Glibc.close(ends[0])
-          child(ends[1])
+          ends.readEnd.release()
+          child(ends.writeEnd)
         }
-        let error = errno
-        Glibc.close(ends[1])
-        if pid < 0 { Glibc.close(ends[0]) }
-        return (pid, ends[0], error)
+        let error = Errno(rawValue: errno)
+        ends.writeEnd.release()
+        guard pid > 0 else {
+          ends.readEnd.release()
+          return .failure(.system(call: "fork", errno: error))
+        }
+        return .success((pid, ends.readEnd))
       }
     }
-    guard result.pid > 0 else { throw ProcessError.system(call: "fork", errno: result.error) }
-    return (result.pid, result.readEnd)
+    return try result.get()
   }
 
   /// Logs once per process, as a warning, that the library forks while other threads run,

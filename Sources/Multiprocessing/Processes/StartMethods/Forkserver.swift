@@ -1,6 +1,8 @@
 import Atomics
 import CSystemShims
 import Foundation
+import SystemCalls
+import SystemPackage
 
 #if canImport(Glibc)
   import Glibc
@@ -24,14 +26,14 @@ import Foundation
 package final class ForkserverClient: @unchecked Sendable {
   // @unchecked: immutable after init but for the atomic `stopped`; concurrent requests are
   // separate seqpacket messages.
-  let controlFD: Int32
+  let controlFD: FileDescriptor
   /// The server's process id.
   package let serverPid: pid_t
   /// Whether the server is a fork template, which ``stop()`` kills rather than waits for.
   let isTemplate: Bool
   private let stopped = ManagedAtomic(false)
 
-  private init(controlFD: Int32, serverPid: pid_t, isTemplate: Bool = false) {
+  private init(controlFD: FileDescriptor, serverPid: pid_t, isTemplate: Bool = false) {
     self.controlFD = controlFD
     self.serverPid = serverPid
     self.isTemplate = isTemplate
@@ -55,17 +57,23 @@ package final class ForkserverClient: @unchecked Sendable {
   }
 
   private static func start() throws -> ForkserverClient {
-    var fds: [Int32] = [-1, -1]
-    guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
-      throw ProcessError.system(call: "socketpair", errno: errno)
-    }
-    defer { close(fds[1]) }
+    let (clientEnd, serverEnd) = try controlSocket()
+    defer { serverEnd.release() }
     do {
-      let pid = try Launcher.spawnProgram(role: "forkserver", passing: fds[1])
-      return ForkserverClient(controlFD: fds[0], serverPid: pid)
+      let pid = try Launcher.spawnProgram(role: "forkserver", passing: serverEnd)
+      return ForkserverClient(controlFD: clientEnd, serverPid: pid)
     } catch {
-      close(fds[0])
+      clientEnd.release()
       throw error
+    }
+  }
+
+  /// A new control connection: the client's end and the server's.
+  private static func controlSocket() throws(ProcessError) -> (FileDescriptor, FileDescriptor) {
+    do {
+      return try FileDescriptor.socketPairClosingOnExec(type: Int32(SOCK_SEQPACKET.rawValue))
+    } catch {
+      throw .system(call: "socketpair", errno: error)
     }
   }
 
@@ -78,18 +86,14 @@ package final class ForkserverClient: @unchecked Sendable {
   package static func template(
     entryPoint: any AnyEntryPoint, budget: Duration = Launcher.forkBudget, warmUp: @escaping () -> Void
   ) throws -> ForkserverClient {
-    var fds: [Int32] = [-1, -1]
-    guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
-      throw ProcessError.system(call: "socketpair", errno: errno)
-    }
-    let (clientEnd, serverEnd) = (fds[0], fds[1])
+    let (clientEnd, serverEnd) = try controlSocket()
     let parent = getpid()
     let probe = RuntimeProbe.next()
     _ = ForkserverLoop.warmedUpHere
     do {
       let pid = try Launcher.forkConfirmed(name: "fork template of '\(entryPoint.name)'", budget: budget) {
         handshake, _ in
-        close(clientEnd)
+        clientEnd.release()
         ChildRunner.prepare(actualParent: parent)
         ProcessRegistry.shared.becomeTemplate(serving: entryPoint)
         ForkserverLoop.warmUp()
@@ -98,11 +102,11 @@ package final class ForkserverClient: @unchecked Sendable {
         ChildRunner.confirm(handshake)
         ForkserverLoop.serve(controlFD: serverEnd)
       }
-      close(serverEnd)
+      serverEnd.release()
       return ForkserverClient(controlFD: clientEnd, serverPid: pid, isTemplate: true)
     } catch {
-      close(clientEnd)
-      close(serverEnd)
+      clientEnd.release()
+      serverEnd.release()
       throw error
     }
   }
@@ -112,75 +116,77 @@ package final class ForkserverClient: @unchecked Sendable {
   /// ended. Stopping twice does nothing (the descriptor and the pid may belong to others by then).
   package func stop() {
     guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
-    close(controlFD)
+    controlFD.release()
     // A template's end of the socket may live on in other children this process forked.
-    if isTemplate { Glibc.kill(serverPid, SIGKILL) }
-    var status: Int32 = 0
-    while waitpid(serverPid, &status, 0) < 0 && errno == EINTR {}
+    // Dropped: the only failure is ESRCH, a template that died already (reaped below).
+    if isTemplate { try? SystemCall.sendSignal(SIGKILL, to: serverPid) }
+    SystemCall.reap(serverPid)
   }
 
   /// Asks the server for a child that becomes `description`, and returns its handle.
   func launch(_ description: ChildDescription) throws -> any ChildHandle {
     let payload = try description.memfd()
-    defer { close(payload) }
-    var status: [Int32] = [-1, -1]
-    guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &status) == 0 else {
-      throw ProcessError.system(call: "socketpair", errno: errno)
+    defer { payload.release() }
+    let (statusFD, serverStatusFD): (FileDescriptor, FileDescriptor)
+    do {
+      (statusFD, serverStatusFD) = try FileDescriptor.socketPairClosingOnExec(type: Int32(SOCK_STREAM.rawValue))
+    } catch {
+      throw ProcessError.system(call: "socketpair", errno: error)
     }
-    let request: [UInt8] = [UInt8(ascii: "F")]
-    let sent = [status[1], payload].withUnsafeBufferPointer { fds in
-      cs_send_with_fds(controlFD, request, request.count, fds.baseAddress, 2)
+    do {
+      defer { serverStatusFD.release() }
+      try controlFD.send([UInt8(ascii: "F")], descriptors: [serverStatusFD, payload])
+    } catch {
+      statusFD.release()
+      throw ProcessError.forkserver("the server is gone (\(error))")
     }
-    close(status[1])
-    guard sent == 0 else {
-      close(status[0])
-      throw ProcessError.forkserver("the server is gone (\(String(cString: strerror(-sent))))")
-    }
-    guard !pollReadable([status[0]], timeout: Self.answerBound).isEmpty,
-      let pid = SharedBytes.readInt32(status[0]), pid > 0
+    guard !SystemCall.pollReadable([statusFD.rawValue], timeout: Self.answerBound).isEmpty,
+      let pid = statusFD.readInt32(), pid > 0
     else {
-      close(status[0])
+      statusFD.release()
       throw ProcessError.forkserver("the server did not report the new child's pid")
     }
-    return ForkserverChild(pid: pid, statusFD: status[0])
+    return ForkserverChild(pid: pid, statusFD: statusFD)
   }
 }
 
 /// A child forked by the fork server: its exit code arrives on the status socket.
 final class ForkserverChild: ChildHandle {
   let pid: pid_t
-  let statusFD: Int32
-  private let pidfd: Int32
-  private var code: Int32?
+  let statusFD: FileDescriptor
+  /// Nil when the child ended (and was reaped by the server) before it could be opened.
+  private let pidfd: FileDescriptor?
+  private var status: TerminationStatus?
 
-  init(pid: pid_t, statusFD: Int32) {
+  init(pid: pid_t, statusFD: FileDescriptor) {
     self.pid = pid
     self.statusFD = statusFD
     // The server reaps the child only after it ends, so the pid is still this child's.
-    let fd = cs_pidfd_open(pid)
-    pidfd = fd >= 0 ? fd : -1
+    pidfd = try? SystemCall.openPidfd(pid)
   }
 
-  var sentinel: Int32 { statusFD }
+  var sentinel: Int32 { statusFD.rawValue }
 
-  func poll() -> Int32? {
-    if let code { return code }
-    guard !pollReadable([statusFD], timeout: .zero).isEmpty else { return nil }
+  func poll() -> TerminationStatus? {
+    if let status { return status }
+    guard !SystemCall.pollReadable([statusFD.rawValue], timeout: .zero).isEmpty else { return nil }
     // No code before end of stream means the server died, and with it (PR_SET_PDEATHSIG) the child.
-    code = SharedBytes.readInt32(statusFD) ?? -SIGKILL
-    return code
+    status = statusFD.readInt32().map(TerminationStatus.init(exitCode:)) ?? .signaled(SIGKILL)
+    return status
   }
 
   func send(_ signal: Int32) {
-    guard poll() == nil else { return }
-    if pidfd >= 0 { _ = cs_pidfd_send_signal(pidfd, signal) } else { Glibc.kill(pid, signal) }
+    // Dropped: the only failure left is ESRCH, a child that ended since the poll; without
+    // a pidfd the child had ended before it could be opened.
+    guard poll() == nil, let pidfd else { return }
+    try? pidfd.sendSignal(signal)
   }
 
   func close() {
     guard !closed else { return }
     closed = true
-    _ = Glibc.close(statusFD)
-    if pidfd >= 0 { _ = Glibc.close(pidfd) }
+    statusFD.release()
+    pidfd?.release()
   }
 
   private var closed = false
@@ -199,7 +205,7 @@ enum ForkserverLoop {
     let sample = ChildDescription(
       entryPoint: "", arguments: Data("0".utf8), name: "", identity: [1], daemon: false, startMethod: .forkserver,
       parentPid: getppid(), parentName: "")
-    if let fd = try? sample.memfd() { _ = try? ChildDescription.read(from: fd) }
+    if let fd = try? sample.memfd() { _ = try? ChildDescription.read(from: fd) }  // for its effect: warming up
   }
 
   /// ``warmUp()`` run once in this process, so that every fork template forked from it
@@ -207,59 +213,55 @@ enum ForkserverLoop {
   static let warmedUpHere: Void = warmUp()
 
   /// Serves requests on `controlFD` until the client closes it; never returns.
-  static func serve(controlFD: Int32) -> Never {
-    let signalFD = cs_sigchld_signalfd()
-    guard signalFD >= 0 else { _exit(70) }
-    var statusFDs: [pid_t: Int32] = [:]
+  static func serve(controlFD: FileDescriptor) -> Never {
+    guard let signalFD = try? FileDescriptor(rawValue: SystemCall.shim { cs_sigchld_signalfd() }) else { _exit(70) }
+    var statusFDs: [pid_t: FileDescriptor] = [:]
     let serverPid = getpid()
     warmUp()
 
     while true {
-      let ready = pollReadable([controlFD, signalFD], timeout: nil)
-      if ready.contains(signalFD) {
-        var info = [UInt8](repeating: 0, count: 128)
-        while read(signalFD, &info, info.count) > 0 {}
-        var status: Int32 = 0
-        while case let pid = waitpid(-1, &status, WNOHANG), pid > 0 {
+      let ready = SystemCall.pollReadable([controlFD.rawValue, signalFD.rawValue], timeout: nil)
+      if ready.contains(signalFD.rawValue) {
+        signalFD.drain()
+        while let (pid, status) = SystemCall.reapAnyEnded() {
           if let fd = statusFDs.removeValue(forKey: pid) {
-            SharedBytes.writeInt32(fd, exitCode(waitStatus: status))
-            close(fd)
+            // Dropped: a client that is gone no longer wants the status.
+            fd.writeInt32(TerminationStatus(waitStatus: status).exitCode)
+            fd.release()
           }
         }
       }
-      guard ready.contains(controlFD) else { continue }
+      guard ready.contains(controlFD.rawValue) else { continue }
       var request = [UInt8](repeating: 0, count: 16)
-      var fds: [Int32] = [-1, -1, -1, -1]
-      var count: Int32 = 0
-      let received = cs_receive_with_fds(controlFD, &request, request.count, &fds, 4, &count)
-      if received <= 0 {
+      let received = try? controlFD.receive(into: &request)
+      guard let received, received.count > 0 else {
         // The client closed the connection (it exited) or died: nothing may outlive it.
-        for pid in statusFDs.keys { kill(pid, SIGKILL) }
-        for pid in statusFDs.keys { waitpid(pid, nil, 0) }
+        for pid in statusFDs.keys { try? SystemCall.sendSignal(SIGKILL, to: pid) }
+        for pid in statusFDs.keys { SystemCall.reap(pid) }
         _exit(0)
       }
-      guard count == 2 else {
-        for fd in fds.prefix(Int(count)) { close(fd) }
+      guard received.descriptors.count == 2 else {
+        for fd in received.descriptors { fd.release() }
         continue
       }
-      let (statusFD, payloadFD) = (fds[0], fds[1])
+      let (statusFD, payloadFD) = (received.descriptors[0], received.descriptors[1])
       fflush(nil)
       let pid = fork()
       if pid == 0 {
         cs_unblock_all_signals()
-        close(controlFD)
-        close(signalFD)
-        for fd in statusFDs.values { close(fd) }
-        close(statusFD)
+        controlFD.release()
+        signalFD.release()
+        for fd in statusFDs.values { fd.release() }
+        statusFD.release()
         guard let description = try? ChildDescription.read(from: payloadFD) else { _exit(70) }
         bootstrapChild(description, actualParent: serverPid)
       }
-      close(payloadFD)
+      payloadFD.release()
       if pid < 0 {
-        close(statusFD)
+        statusFD.release()
         continue
       }
-      SharedBytes.writeInt32(statusFD, pid)
+      statusFD.writeInt32(pid)
       statusFDs[pid] = statusFD
     }
   }

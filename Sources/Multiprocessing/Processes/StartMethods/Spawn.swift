@@ -1,5 +1,7 @@
 import CSystemShims
 import Foundation
+import SystemCalls
+import SystemPackage
 
 #if canImport(Glibc)
   import Glibc
@@ -12,7 +14,7 @@ enum Launcher {
   /// Starts a fresh run of the program that becomes the described child.
   static func spawn(_ description: ChildDescription) throws -> any ChildHandle {
     let fd = try description.memfd()
-    defer { close(fd) }
+    defer { fd.release() }
     return try OwnChild(pid: spawnProgram(role: "spawn", passing: fd))
   }
 
@@ -22,7 +24,7 @@ enum Launcher {
 
   /// posix_spawns the executable with `role` and `fd` as descriptor 3, from a thread that lives
   /// as long as this process, and returns its pid.
-  static func spawnProgram(role: String, passing fd: Int32) throws -> pid_t {
+  static func spawnProgram(role: String, passing fd: FileDescriptor) throws(ProcessError) -> pid_t {
     let executable = ProcessRegistry.shared.lock.withLock { ProcessRegistry.shared.executable }
     let arguments = [CommandLine.arguments.first ?? executable, "--multiprocessing-\(role)"]
     var environment = ["\(roleVariable)=\(role)"]
@@ -32,18 +34,19 @@ enum Launcher {
       if !text.hasPrefix(roleVariable + "=") { environment.append(text) }
       entry += 1
     }
-    let result: (pid: pid_t, error: Int32) = ForkingThread.shared.perform {
+    let result: Result<pid_t, Errno> = ForkingThread.shared.perform {
       fflush(nil)
       return withCStrings(arguments) { argv in
         withCStrings(environment) { envp in
           var pid: pid_t = 0
-          let error = cs_spawn(executable, argv, envp, fd, &pid)
-          return (pid, error)
+          return Result { () throws(Errno) in
+            _ = try SystemCall.shim { cs_spawn(executable, argv, envp, fd.rawValue, &pid) }
+            return pid
+          }
         }
       }
     }
-    guard result.error == 0 else { throw ProcessError.system(call: "posix_spawn(\(executable))", errno: result.error) }
-    return result.pid
+    do { return try result.get() } catch { throw .system(call: "posix_spawn(\(executable))", errno: error) }
   }
 
   /// Calls `body` with a NULL-terminated array of C strings.

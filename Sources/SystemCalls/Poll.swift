@@ -1,0 +1,31 @@
+import SystemPackage
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+extension SystemCall {
+  /// Waits until at least one of `descriptors` is readable (or hung up), or `timeout`
+  /// passes (nil: no limit), and returns the ready ones. An interrupted wait resumes with
+  /// the time left; any other failure (a closed descriptor in the list) returns none ready.
+  package static func pollReadable(_ descriptors: [Int32], timeout: Duration?) -> [Int32] {
+    var fds = descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+    let deadline = timeout.map { ContinuousClock.now + $0 }
+    while true {
+      var milliseconds: Int32 = -1
+      if let deadline {
+        let left = deadline - .now
+        milliseconds = left <= .zero ? 0 : Int32(clamping: roundedUpMilliseconds(left))
+      }
+      let ready = poll(&fds, nfds_t(fds.count), milliseconds)
+      if ready > 0 { return fds.filter { $0.revents != 0 }.map(\.fd) }
+      if ready == 0 || (ready < 0 && errno != EINTR) { return [] }
+    }
+  }
+
+  /// Whole milliseconds, rounded up so that a wait never ends early.
+  package static func roundedUpMilliseconds(_ duration: Duration) -> Int64 {
+    let (seconds, attoseconds) = duration.components
+    return seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+  }
+}

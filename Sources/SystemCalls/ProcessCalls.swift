@@ -1,0 +1,61 @@
+import CSystemShims
+import SystemPackage
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+extension SystemCall {
+  /// Sends `signal` to process (or thread) `pid`; signal 0 only checks that it exists.
+  package static func sendSignal(_ signal: Int32, to pid: pid_t) throws(Errno) {
+    _ = try retrying { Glibc.kill(pid, signal) }
+  }
+
+  /// Waits until child `pid` ends and reaps it: its `waitpid` status, or nil when it is not
+  /// (or no longer) this process's child.
+  @discardableResult
+  package static func reap(_ pid: pid_t) -> Int32? {
+    var status: Int32 = 0
+    return (try? retrying { waitpid(pid, &status, 0) }) == pid ? status : nil
+  }
+
+  /// Reaps child `pid` if it has ended: its `waitpid` status, or nil while it runs.
+  /// Throws `ECHILD` when it is not (or no longer) this process's child.
+  package static func reapIfEnded(_ pid: pid_t) throws(Errno) -> Int32? {
+    var status: Int32 = 0
+    return try retrying { waitpid(pid, &status, WNOHANG) } == pid ? status : nil
+  }
+
+  /// Reaps any ended child: its pid and `waitpid` status, or nil when none has ended.
+  package static func reapAnyEnded() -> (pid: pid_t, status: Int32)? {
+    var status: Int32 = 0
+    guard let pid = try? retrying({ waitpid(-1, &status, WNOHANG) }), pid > 0 else { return nil }
+    return (pid, status)
+  }
+
+  /// A pidfd for `pid`: a descriptor that becomes readable when it ends, and through which
+  /// it can be signalled without a pid-reuse race.
+  package static func openPidfd(_ pid: pid_t) throws(Errno) -> FileDescriptor {
+    FileDescriptor(rawValue: try shim { cs_pidfd_open(pid) })
+  }
+
+  /// The scheduling state of process or thread `id`, the third field of `/proc/ID/stat`
+  /// (`R` running, `S` asleep, `D` disk wait, `Z` zombie, …), or nil when it cannot be read
+  /// (it is gone).
+  package static func schedulingState(of id: pid_t) -> UInt8? {
+    guard let fd = try? FileDescriptor.openClosingOnExec("/proc/\(id)/stat", flags: O_RDONLY) else { return nil }
+    defer { fd.release() }
+    var buffer = [UInt8](repeating: 0, count: 512)
+    guard let count = try? buffer.withUnsafeMutableBytes({ (bytes) throws(Errno) in try fd.readSome(into: bytes) }),
+      let close = buffer[0..<count].lastIndex(of: UInt8(ascii: ")")), close + 2 < count
+    else { return nil }
+    return buffer[close + 2]
+  }
+}
+
+extension FileDescriptor {
+  /// Sends `signal` through this pidfd.
+  package func sendSignal(_ signal: Int32) throws(Errno) {
+    _ = try SystemCall.shim { cs_pidfd_send_signal(rawValue, signal) }
+  }
+}

@@ -1,0 +1,190 @@
+import CSystemShims
+import Foundation
+import SystemCalls
+import SystemPackage
+import Testing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The syscall layer: its two conventions, EINTR retried, and the helpers built on them.
+@Suite(.timeLimit(.minutes(1)))
+struct SystemCallTests {
+  @Test func libcFailureThrowsItsErrno() {
+    #expect(throws: Errno.badFileDescriptor) {
+      _ = try SystemCall.retrying { Glibc.close(-1) }
+    }
+  }
+
+  @Test func shimFailureThrowsItsErrnoAndRetriesInterrupts() throws {
+    #expect(throws: Errno.noSuchProcess) {
+      _ = try SystemCall.shim { -ESRCH }
+    }
+    var calls = 0
+    let result = try SystemCall.shim { () -> Int32 in
+      calls += 1
+      return calls < 3 ? -EINTR : 7
+    }
+    #expect(result == 7 && calls == 3)
+  }
+
+  /// A read that a signal interrupts (a handler installed without SA_RESTART): plain `read`
+  /// fails with EINTR in this setup, the layer's read carries on and returns the byte.
+  @Test func interruptedReadIsRetried() throws {
+    var action = sigaction()
+    action.__sigaction_handler.sa_handler = { _ in }
+    action.sa_flags = 0
+    sigemptyset(&action.sa_mask)
+    var previous = sigaction()
+    sigaction(SIGUSR1, &action, &previous)
+    defer { sigaction(SIGUSR1, &previous, nil) }
+
+    for plain in [true, false] {
+      let pipe = try FileDescriptor.pipeClosingOnExec()
+      defer {
+        pipe.readEnd.release()
+        pipe.writeEnd.release()
+      }
+      let outcome = Interrupted()
+      let thread = Thread {
+        // Threads made from the test's thread inherit its mask, which blocks SIGUSR1.
+        var unblocked = sigset_t()
+        sigemptyset(&unblocked)
+        sigaddset(&unblocked, SIGUSR1)
+        pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
+        outcome.publish(thread: pthread_self())
+        var byte: UInt8 = 0
+        if plain {
+          let count = Glibc.read(pipe.readEnd.rawValue, &byte, 1)
+          outcome.finish(count < 0 ? "errno \(errno)" : "read \(count)")
+        } else {
+          do {
+            let count = try withUnsafeMutableBytes(of: &byte) { try pipe.readEnd.readSome(into: $0) }
+            outcome.finish("read \(count)")
+          } catch {
+            outcome.finish("threw \(error)")
+          }
+        }
+      }
+      thread.start()
+      let reader = outcome.waitForThread()
+      for _ in 0..<5 {
+        usleep(20_000)
+        pthread_kill(reader, SIGUSR1)
+      }
+      usleep(20_000)
+      if !plain { try withUnsafeBytes(of: UInt8(9)) { try pipe.writeEnd.writeAll($0) } }
+      let result = outcome.waitForResult()
+      #expect(result == (plain ? "errno \(EINTR)" : "read 1"), "plain read: \(plain)")
+      if plain { try withUnsafeBytes(of: UInt8(9)) { try pipe.writeEnd.writeAll($0) } }
+    }
+  }
+
+  @Test func wholeBuffersCrossAPipe() throws {
+    let pipe = try FileDescriptor.pipeClosingOnExec()
+    let payload = Data((0..<200_000).map { UInt8(truncatingIfNeeded: $0) })
+    let writer = Thread {
+      try? pipe.writeEnd.writeAll(payload)
+      pipe.writeEnd.writeInt32(-42)
+      pipe.writeEnd.release()
+    }
+    writer.start()
+    var received = Data(count: payload.count)
+    let complete = try received.withUnsafeMutableBytes { try pipe.readEnd.readExactly(into: $0) }
+    #expect(complete && received == payload)
+    #expect(pipe.readEnd.readInt32() == -42)
+    #expect(pipe.readEnd.readInt32() == nil, "end of file")
+    pipe.readEnd.release()
+  }
+
+  @Test func pipesCloseOnExecAndDuplicatesToo() throws {
+    let pipe = try FileDescriptor.pipeClosingOnExec(nonBlocking: true)
+    let copy = try pipe.readEnd.duplicateClosingOnExec()
+    defer { [pipe.readEnd, pipe.writeEnd, copy].forEach { $0.release() } }
+    for fd in [pipe.readEnd, pipe.writeEnd, copy] {
+      #expect(fcntl(fd.rawValue, F_GETFD) & FD_CLOEXEC != 0)
+    }
+    #expect(fcntl(pipe.readEnd.rawValue, F_GETFL) & O_NONBLOCK != 0)
+    pipe.writeEnd.ring()
+    #expect(SystemCall.pollReadable([copy.rawValue], timeout: .zero) == [copy.rawValue])
+    copy.drain()
+    #expect(SystemCall.pollReadable([pipe.readEnd.rawValue], timeout: .zero).isEmpty)
+  }
+
+  @Test func sharedMemoryCallsMapAndUnlink() throws {
+    let name = "mp-syscall-test-\(getpid())"
+    let fd = try SystemCall.openSharedMemory(name, create: true)
+    #expect(throws: Errno.fileExists) { _ = try SystemCall.openSharedMemory(name, create: true) }
+    try fd.setSize(8192)
+    #expect(try fd.size() == 8192)
+    let address = try SystemCall.mapShared(fd, size: 8192)
+    address.storeBytes(of: 0xABCD, toByteOffset: 4096, as: UInt32.self)
+    SystemCall.unmap(address, size: 8192)
+    let again = try SystemCall.openSharedMemory(name, create: false)
+    let second = try SystemCall.mapShared(again, size: 8192)
+    #expect(second.load(fromByteOffset: 4096, as: UInt32.self) == 0xABCD)
+    SystemCall.unmap(second, size: 8192)
+    [fd, again].forEach { $0.release() }
+    try SystemCall.unlinkSharedMemory(name)
+    #expect(throws: Errno.noSuchFileOrDirectory) { try SystemCall.unlinkSharedMemory(name) }
+  }
+
+  @Test func processCallsSeeStatesAndReap() throws {
+    #expect(SystemCall.schedulingState(of: cs_gettid()) == UInt8(ascii: "R"), "the calling thread runs")
+    #expect(throws: Errno.noSuchProcess) { try SystemCall.sendSignal(0, to: Int32.max) }
+    #expect(SystemCall.schedulingState(of: Int32.max) == nil)
+    #expect(throws: Errno.noChildProcess) { _ = try SystemCall.reapIfEnded(getppid()) }
+    #expect(SystemCall.reap(getppid()) == nil)
+  }
+
+  @Test func pollWaitsItsWholeTimeout() {
+    let started = ContinuousClock.now
+    let pipe = try? FileDescriptor.pipeClosingOnExec()
+    defer {
+      pipe?.readEnd.release()
+      pipe?.writeEnd.release()
+    }
+    #expect(SystemCall.pollReadable([pipe!.readEnd.rawValue], timeout: .milliseconds(30)).isEmpty)
+    // A time bound is the behaviour here: poll must not return before its timeout.
+    #expect(ContinuousClock.now - started >= .milliseconds(30))
+    #expect(SystemCall.roundedUpMilliseconds(.microseconds(1)) == 1)
+    #expect(SystemCall.roundedUpMilliseconds(.milliseconds(2)) == 2)
+  }
+}
+
+/// The reader thread's id and what its read gave, handed to the test's thread.
+private final class Interrupted: @unchecked Sendable {
+  // @unchecked: every field is read and written under `condition`.
+  private let condition = NSCondition()
+  private var thread: pthread_t?
+  private var result: String?
+
+  func publish(thread: pthread_t) {
+    condition.withLock {
+      self.thread = thread
+      condition.broadcast()
+    }
+  }
+
+  func finish(_ result: String) {
+    condition.withLock {
+      self.result = result
+      condition.broadcast()
+    }
+  }
+
+  func waitForThread() -> pthread_t {
+    condition.withLock {
+      while thread == nil { condition.wait() }
+      return thread!
+    }
+  }
+
+  func waitForResult() -> String {
+    condition.withLock {
+      while result == nil { condition.wait() }
+      return result!
+    }
+  }
+}
