@@ -137,12 +137,11 @@ public final class LoadGenerator: @unchecked Sendable {
   /// Whether every worker has ended (after the duration, or a stop).
   public var isDone: Bool { !workers.isEmpty && workers.allSatisfy { (try? $0.isAlive) == false } }
 
-  /// The CPUs whose worker ended other than by finishing, with how it ended (`-signal`, or
-  /// a non-zero exit code).
-  public var failedWorkers: [(cpu: Int, exitCode: Int32)] {
+  /// The CPUs whose worker ended other than by finishing, with how it ended.
+  public var failedWorkers: [(cpu: Int, status: TerminationStatus)] {
     zip(cpus, workers).compactMap { cpu, worker in
-      guard let code = try? worker.exitCode, code != 0 else { return nil }
-      return (cpu, code)
+      guard let status = try? worker.terminationStatus, !status.isSuccess else { return nil }
+      return (cpu, status)
     }
   }
 

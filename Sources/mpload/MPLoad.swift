@@ -152,9 +152,7 @@ struct MPLoad: ParsableCommand {
     generator.stop()
     display.clear()
     report.interruptedBy = received.name
-    report.failedWorkers = generator.failedWorkers.map { cpu, code in
-      "CPU \(cpu): " + (code < 0 ? "killed by signal \(-code)" : "exit code \(code)")
-    }
+    report.failedWorkers = generator.failedWorkers.map { cpu, status in "CPU \(cpu): \(status)" }
     report.finish(final, elapsed: elapsed)
     if json {
       let encoder = JSONEncoder()

@@ -88,7 +88,7 @@ import Testing
     kill(pid, SIGKILL)
     for _ in 0..<200 where !generator.isDone { usleep(10_000) }
     #expect(generator.isDone)
-    #expect(generator.failedWorkers.map(\.exitCode) == [-SIGKILL])
+    #expect(generator.failedWorkers.map(\.status) == [.signaled(SIGKILL)])
     generator.stop()
   }
 }

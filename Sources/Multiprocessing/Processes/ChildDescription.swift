@@ -23,10 +23,13 @@ struct ChildDescription: Codable, Sendable {
   var parentName: String
 
   /// The description written to a new memfd, ready to hand to a child.
-  func memfd() throws -> FileDescriptor {
-    let bytes = try JSONEncoder().encode(self)
+  func memfd() throws(ProcessError) -> FileDescriptor {
+    let bytes: Data
+    do { bytes = try JSONEncoder().encode(self) } catch {
+      throw .arguments(entryPoint: entryPoint, reason: "the child's description cannot be encoded: \(error)")
+    }
     do { return try SystemCall.memoryFile(named: "mp-child", holding: bytes) } catch {
-      throw ProcessError.system(call: "memfd_create", errno: error)
+      throw .system(call: "memfd_create", errno: error)
     }
   }
 

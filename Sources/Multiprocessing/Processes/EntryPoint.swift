@@ -42,11 +42,11 @@ public struct EntryPoint<Arguments: Codable & Sendable>: AnyEntryPoint {
     try body(arguments)
   }
 
-  func encode(_ arguments: Arguments) throws -> Data {
+  func encode(_ arguments: Arguments) throws(ProcessError) -> Data {
     do {
       return try JSONEncoder().encode(arguments)
     } catch {
-      throw ProcessError.arguments(entryPoint: name, reason: "\(error)")
+      throw .arguments(entryPoint: name, reason: "\(error)")
     }
   }
 }

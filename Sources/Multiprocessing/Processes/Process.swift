@@ -34,7 +34,7 @@ open class Process: @unchecked Sendable {
   enum Target {
     case none
     case closure(() throws -> Void)
-    case entryPoint(any AnyEntryPoint, encode: () throws -> Data, run: () throws -> Void)
+    case entryPoint(any AnyEntryPoint, encode: () throws(ProcessError) -> Data, run: () throws -> Void)
   }
 
   enum State {
@@ -84,7 +84,8 @@ open class Process: @unchecked Sendable {
     entryPoint: EntryPoint<Arguments>, arguments: Arguments
   ) {
     self.target = .entryPoint(
-      entryPoint, encode: { try entryPoint.encode(arguments) }, run: { try entryPoint.body(arguments) })
+      entryPoint, encode: { () throws(ProcessError) in try entryPoint.encode(arguments) },
+      run: { try entryPoint.body(arguments) })
     self.requestedStartMethod = startMethod
     template = nil
     (identity, storedName) = Self.newIdentity(name)
@@ -253,7 +254,7 @@ open class Process: @unchecked Sendable {
   ///   ``ProcessError/daemonCannotHaveChildren(name:)`` when this process is a daemon,
   ///   ``ProcessError/needsEntryPoint(name:method:)`` for a closure target with spawn or
   ///   forkserver, ``ProcessError/entryPointNotRegistered(_:)``, or a system error.
-  public func start() throws {
+  public func start() throws(ProcessError) {
     let method = startMethod
     let (name, daemon, hooks) = try ProcessRegistry.shared.lock.withLock {
       () throws(ProcessError) -> (String, Bool, (stalls: Int, budget: Duration)) in
@@ -280,7 +281,7 @@ open class Process: @unchecked Sendable {
     }
 
     let handle: any ChildHandle
-    do {
+    do throws(ProcessError) {
       if method == .fork && template == nil {
         handle = try Launcher.fork(self, name: name, stalls: hooks.stalls, budget: hooks.budget)
       } else {
@@ -313,7 +314,7 @@ open class Process: @unchecked Sendable {
   ///
   /// - Throws: ``ProcessError/notStarted(name:)``, ``ProcessError/cannotJoinSelf(name:)`` or
   ///   ``ProcessError/closed(name:)``.
-  public func join(timeout: Duration? = nil) throws {
+  public func join(timeout: Duration? = nil) throws(ProcessError) {
     let handle = try joinableHandle()
     let deadline = timeout.map { ContinuousClock.now + $0 }
     while true {
@@ -329,7 +330,7 @@ open class Process: @unchecked Sendable {
   /// the sentinels of every async join. In async code `try await p.join()` picks this one.
   ///
   /// - Throws: as ``join(timeout:)``.
-  public func join(timeout: Duration? = nil) async throws {
+  public func join(timeout: Duration? = nil) async throws(ProcessError) {
     let handle = try joinableHandle()
     let deadline = timeout.map { ContinuousClock.now + $0 }
     while !finishIfEnded() {
@@ -342,14 +343,14 @@ open class Process: @unchecked Sendable {
   /// Asks the process to end (SIGTERM). Does nothing once it has ended.
   ///
   /// - Throws: ``ProcessError/notStarted(name:)`` or ``ProcessError/closed(name:)``.
-  public func terminate() throws {
+  public func terminate() throws(ProcessError) {
     try send(SIGTERM)
   }
 
   /// Kills the process (SIGKILL). Does nothing once it has ended.
   ///
   /// - Throws: ``ProcessError/notStarted(name:)`` or ``ProcessError/closed(name:)``.
-  public func kill() throws {
+  public func kill() throws(ProcessError) {
     try send(SIGKILL)
   }
 
@@ -357,7 +358,7 @@ open class Process: @unchecked Sendable {
   /// ``ProcessError/closed(name:)``; closing twice is harmless.
   ///
   /// - Throws: ``ProcessError/stillRunning(name:)`` while the process runs.
-  public func close() throws {
+  public func close() throws(ProcessError) {
     try ProcessRegistry.shared.lock.withLock { () throws(ProcessError) in
       switch state {
       case .closed: return
@@ -377,8 +378,9 @@ open class Process: @unchecked Sendable {
   ///
   /// - Throws: ``ProcessError/notStarted(name:)`` or ``ProcessError/closed(name:)`` for a
   ///   process that cannot be waited on.
-  public static func wait(_ processes: [Process], timeout: Duration? = nil) throws -> [Process] {
-    let handles = try processes.map { try $0.handle() }
+  public static func wait(_ processes: [Process], timeout: Duration? = nil) throws(ProcessError) -> [Process] {
+    var handles: [any ChildHandle] = []
+    for process in processes { handles.append(try process.handle()) }
     var ended = ProcessRegistry.shared.lock.withLock { handles.indices.filter { handles[$0].poll() != nil } }
     if ended.isEmpty {
       let ready = pollReadable(handles.map(\.sentinel), timeout: timeout)
@@ -423,7 +425,7 @@ open class Process: @unchecked Sendable {
     }
   }
 
-  private func send(_ signal: Int32) throws {
+  private func send(_ signal: Int32) throws(ProcessError) {
     try ProcessRegistry.shared.lock.withLock { () throws(ProcessError) in
       try checkNotClosedLocked()
       guard case .started(let handle) = state else { throw .notStarted(name: storedName) }

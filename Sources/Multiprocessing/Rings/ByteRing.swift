@@ -91,16 +91,18 @@ public final class ByteRing: @unchecked Sendable {
   ///   consumer), ``RingError/timedOut``, or ``RingError/peerGone``.
   public func send(
     _ message: UnsafeRawBufferPointer, timeout: Duration? = nil, peerGone: (() -> Bool)? = nil
-  ) throws {
+  ) throws(RingError) {
     let deadline = ContinuousClock.Instant.deadline(after: timeout)
-    let length = UInt64(message.count)
-    try withUnsafeBytes(of: length) { try write($0, until: deadline, peerGone: peerGone) }
+    var length = UInt64(message.count)
+    try write(UnsafeRawBufferPointer(start: &length, count: 8), until: deadline, peerGone: peerGone)
     try write(message, until: deadline, peerGone: peerGone)
   }
 
   /// Sends one message of bytes; see ``send(_:timeout:peerGone:)-(UnsafeRawBufferPointer,_,_)``.
-  public func send(_ message: Data, timeout: Duration? = nil, peerGone: (() -> Bool)? = nil) throws {
-    try message.withUnsafeBytes { try send($0, timeout: timeout, peerGone: peerGone) }
+  public func send(_ message: Data, timeout: Duration? = nil, peerGone: (() -> Bool)? = nil) throws(RingError) {
+    try message.withUnsafeBytes { message in
+      Result { () throws(RingError) in try send(message, timeout: timeout, peerGone: peerGone) }
+    }.get()
   }
 
   /// Sends a value encoded by ``BinaryEncoder``.
@@ -112,12 +114,14 @@ public final class ByteRing: @unchecked Sendable {
   ///
   /// - Returns: the message, or nil once the ring is closed and drained.
   /// - Throws: ``RingError/timedOut``.
-  public func receive(timeout: Duration? = nil) throws -> Data? {
+  public func receive(timeout: Duration? = nil) throws(RingError) -> Data? {
     let deadline = ContinuousClock.Instant.deadline(after: timeout)
     var length: UInt64 = 0
-    guard try withUnsafeMutableBytes(of: &length, { try read(into: $0, until: deadline) }) else { return nil }
+    guard try read(into: UnsafeMutableRawBufferPointer(start: &length, count: 8), until: deadline) else { return nil }
     var message = Data(count: Int(length))
-    let complete = try message.withUnsafeMutableBytes { try read(into: $0, until: deadline) }
+    let complete = try message.withUnsafeMutableBytes { message in
+      Result { () throws(RingError) in try read(into: message, until: deadline) }
+    }.get()
     return complete ? message : nil
   }
 
@@ -138,7 +142,7 @@ public final class ByteRing: @unchecked Sendable {
 
   private func write(
     _ bytes: UnsafeRawBufferPointer, until deadline: ContinuousClock.Instant?, peerGone: (() -> Bool)?
-  ) throws {
+  ) throws(RingError) {
     var done = 0
     while done < bytes.count {
       guard !isClosed else { throw RingError.closed }
@@ -152,9 +156,11 @@ public final class ByteRing: @unchecked Sendable {
         }
         do {
           try waitForSpace(until: WaitSlices.next(deadline))
-        } catch RingError.timedOut {
+        } catch .timedOut {
           if peerGone() { throw RingError.peerGone }
           if let deadline, ContinuousClock.now >= deadline { throw RingError.timedOut }
+        } catch {
+          throw error
         }
         continue
       }
@@ -169,9 +175,9 @@ public final class ByteRing: @unchecked Sendable {
   }
 
   /// Fills `bytes` from the ring; false when the ring ended before it was full.
-  private func read(into bytes: UnsafeMutableRawBufferPointer, until deadline: ContinuousClock.Instant?) throws
-    -> Bool
-  {
+  private func read(
+    into bytes: UnsafeMutableRawBufferPointer, until deadline: ContinuousClock.Instant?
+  ) throws(RingError) -> Bool {
     var done = 0
     while done < bytes.count {
       let read = tail.loadRelaxed()
@@ -212,7 +218,7 @@ public final class ByteRing: @unchecked Sendable {
   }
 
   /// Waits until data may be there; false at the end (closed and drained).
-  private func waitForData(until deadline: ContinuousClock.Instant?) throws -> Bool {
+  private func waitForData(until deadline: ContinuousClock.Instant?) throws(RingError) -> Bool {
     if Spin.until({ !isEmpty || isClosed }) { return !(isClosed && isEmpty) }
     while true {
       // "Someone sleeps": the next producer to make progress clears it and wakes us, once.
@@ -227,7 +233,7 @@ public final class ByteRing: @unchecked Sendable {
     }
   }
 
-  private func waitForSpace(until deadline: ContinuousClock.Instant?) throws {
+  private func waitForSpace(until deadline: ContinuousClock.Instant?) throws(RingError) {
     if Spin.until({ !isFull || isClosed }) { return }
     while true {
       producerWaiting.store(1)

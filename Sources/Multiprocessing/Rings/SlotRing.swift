@@ -146,7 +146,7 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   /// - Returns: false when the ring is full.
   /// - Throws: ``RingError/closed``.
   @inlinable
-  public func tryPush(_ value: T) throws -> Bool {
+  public func tryPush(_ value: T) throws(RingError) -> Bool {
     guard !isClosed else { throw RingError.closed }
     guard tryPushOne(value) else { return false }
     signalItems()
@@ -157,7 +157,7 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   ///
   /// - Throws: ``RingError/closed``, or ``RingError/timedOut``.
   @inlinable
-  public func push(_ value: T, timeout: Duration? = nil) throws {
+  public func push(_ value: T, timeout: Duration? = nil) throws(RingError) {
     guard !isClosed else { throw RingError.closed }
     if tryPushOne(value) {
       signalItems()
@@ -182,7 +182,7 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   /// - Throws: ``RingError/closed`` (the elements before the close were pushed), or
   ///   ``RingError/timedOut``.
   @inlinable
-  public func push(contentsOf values: UnsafeBufferPointer<T>, timeout: Duration? = nil) throws {
+  public func push(contentsOf values: UnsafeBufferPointer<T>, timeout: Duration? = nil) throws(RingError) {
     let deadline = ContinuousClock.Instant.deadline(after: timeout)
     var done = 0
     while done < values.count {
@@ -198,8 +198,10 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   }
 
   /// Pushes every element of `values`; see ``push(contentsOf:timeout:)-(UnsafeBufferPointer<T>,_)``.
-  public func push(contentsOf values: [T], timeout: Duration? = nil) throws {
-    try values.withUnsafeBufferPointer { try push(contentsOf: $0, timeout: timeout) }
+  public func push(contentsOf values: [T], timeout: Duration? = nil) throws(RingError) {
+    try values.withUnsafeBufferPointer { values in
+      Result { () throws(RingError) in try push(contentsOf: values, timeout: timeout) }
+    }.get()
   }
 
   @inlinable
@@ -293,7 +295,7 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   ///
   /// - Throws: ``RingError/timedOut``.
   @inlinable
-  public func pop(timeout: Duration?) throws -> T? {
+  public func pop(timeout: Duration?) throws(RingError) -> T? {
     if let value = tryPopOne(trailingProducer: true) {
       signalSpace()
       return value
@@ -315,7 +317,7 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   /// - Returns: how many were taken; 0 once the ring is closed and drained.
   /// - Throws: ``RingError/timedOut``.
   @inlinable
-  public func pop(into buffer: UnsafeMutableBufferPointer<T>, timeout: Duration? = nil) throws -> Int {
+  public func pop(into buffer: UnsafeMutableBufferPointer<T>, timeout: Duration? = nil) throws(RingError) -> Int {
     guard buffer.count > 0 else { return 0 }
     var taken = tryPopMany(buffer, trailingProducer: true)
     if taken > 0 {
@@ -487,7 +489,7 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   }
 
   /// Waits until an item may be there; false at the end (closed and drained).
-  @usableFromInline func waitForItems(until deadline: ContinuousClock.Instant?) throws -> Bool {
+  @usableFromInline func waitForItems(until deadline: ContinuousClock.Instant?) throws(RingError) -> Bool {
     if Spin.until({ hasItemReady || isClosed }) {
       return !(isClosed && isEmpty)
     }
@@ -506,7 +508,7 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   }
 
   /// Waits until there may be room, or the ring closes.
-  @usableFromInline func waitForSpace(until deadline: ContinuousClock.Instant?) throws {
+  @usableFromInline func waitForSpace(until deadline: ContinuousClock.Instant?) throws(RingError) {
     if Spin.until({ hasSpaceReady || isClosed }) { return }
     while true {
       let fresh = producersWaiting.exchange(1) == 0

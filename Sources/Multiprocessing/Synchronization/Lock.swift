@@ -43,14 +43,14 @@ public final class Lock: ProcessLock, @unchecked Sendable {
   /// - Throws: ``SynchronizationError/previousOwnerDied(id:)``, with the lock acquired, when
   ///   its previous holder died holding it.
   @discardableResult
-  public func acquire(blocking: Bool = true, timeout: Duration? = nil) throws -> Bool {
+  public func acquire(blocking: Bool = true, timeout: Duration? = nil) throws(SynchronizationError) -> Bool {
     try report(core.acquire(blocking: blocking, deadline: .deadline(after: timeout)))
   }
 
   /// Releases the lock, whoever acquired it.
   ///
   /// - Throws: ``SynchronizationError/releasedUnlocked`` when it is not locked.
-  public func release() throws {
+  public func release() throws(SynchronizationError) {
     guard core.release() != 0 else { throw SynchronizationError.releasedUnlocked }
   }
 

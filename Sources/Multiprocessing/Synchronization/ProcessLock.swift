@@ -2,9 +2,9 @@
 /// returns it.
 public protocol ProcessLock: AnyObject, Sendable {
   /// Acquires the lock; see ``Lock/acquire(blocking:timeout:)``.
-  func acquire(blocking: Bool, timeout: Duration?) throws -> Bool
+  func acquire(blocking: Bool, timeout: Duration?) throws(SynchronizationError) -> Bool
   /// Releases the lock; see ``Lock/release()``.
-  func release() throws
+  func release() throws(SynchronizationError)
   /// Whether some thread holds the lock.
   var locked: Bool { get }
   /// What another process needs to reopen the lock.
@@ -14,19 +14,19 @@ public protocol ProcessLock: AnyObject, Sendable {
 extension ProcessLock {
   /// Acquires the lock, waiting as long as it takes.
   @discardableResult
-  public func acquire() throws -> Bool {
+  public func acquire() throws(SynchronizationError) -> Bool {
     try acquire(blocking: true, timeout: nil)
   }
 
   /// Acquires the lock if `blocking`, else only if it is free now; returns whether it was.
   @discardableResult
-  public func acquire(blocking: Bool) throws -> Bool {
+  public func acquire(blocking: Bool) throws(SynchronizationError) -> Bool {
     try acquire(blocking: blocking, timeout: nil)
   }
 
   /// Acquires the lock, waiting at most `timeout`; returns whether it was acquired.
   @discardableResult
-  public func acquire(timeout: Duration?) throws -> Bool {
+  public func acquire(timeout: Duration?) throws(SynchronizationError) -> Bool {
     try acquire(blocking: true, timeout: timeout)
   }
 
@@ -54,10 +54,10 @@ extension ProcessLock {
 }
 
 /// Converts a lock outcome to the public contract: true, false, or the dead-holder error.
-func report(_ outcome: LockCore.Outcome) throws -> Bool {
+func report(_ outcome: LockCore.Outcome) throws(SynchronizationError) -> Bool {
   switch outcome {
   case .acquired: return true
   case .timedOut: return false
-  case .acquiredFromDeadHolder(let id): throw SynchronizationError.previousOwnerDied(id: Int32(bitPattern: id))
+  case .acquiredFromDeadHolder(let id): throw .previousOwnerDied(id: Int32(bitPattern: id))
   }
 }

@@ -29,7 +29,7 @@ public final class RLock: ProcessLock, @unchecked Sendable {
   /// - Returns: whether the lock was acquired.
   /// - Throws: ``SynchronizationError/previousOwnerDied(id:)``, with the lock acquired.
   @discardableResult
-  public func acquire(blocking: Bool = true, timeout: Duration? = nil) throws -> Bool {
+  public func acquire(blocking: Bool = true, timeout: Duration? = nil) throws(SynchronizationError) -> Bool {
     let core = core
     if core.holder == currentThreadID {
       core.depth.add(1)
@@ -43,7 +43,7 @@ public final class RLock: ProcessLock, @unchecked Sendable {
   /// Releases one level of the lock.
   ///
   /// - Throws: ``SynchronizationError/notOwner`` unless the calling thread holds it.
-  public func release() throws {
+  public func release() throws(SynchronizationError) {
     let core = core
     guard core.holder == currentThreadID else { throw SynchronizationError.notOwner }
     if core.depth.subtract(1) == 1 { core.release() }
@@ -66,7 +66,7 @@ public final class RLock: ProcessLock, @unchecked Sendable {
   }
 
   /// Reacquires the lock with a saved depth after a condition wait.
-  func acquire(restoring depth: UInt32) throws {
+  func acquire(restoring depth: UInt32) throws(SynchronizationError) {
     let outcome = core.acquire(blocking: true, deadline: nil)
     core.depth.store(depth)
     _ = try report(outcome)

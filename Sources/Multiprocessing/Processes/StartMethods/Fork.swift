@@ -14,7 +14,7 @@ extension Launcher {
   /// row get stuck before the entry) and `budget` are for the tests.
   static func fork(
     _ process: Process, name: String, stalls: Int = 0, budget: Duration = forkBudget
-  ) throws -> any ChildHandle {
+  ) throws(ProcessError) -> any ChildHandle {
     _ = ChildRunner.warmedUp
     let parent = (pid: getpid(), name: currentProcess().name)
     let pid = try forkConfirmed(name: name, budget: budget) { handshake, attempt in

@@ -43,7 +43,7 @@ package final class ForkserverClient: @unchecked Sendable {
   static let answerBound = Duration.seconds(10)
 
   /// The running fork server, started on first use.
-  static func shared() throws -> ForkserverClient {
+  static func shared() throws(ProcessError) -> ForkserverClient {
     if let client = ProcessRegistry.shared.lock.withLock({ ProcessRegistry.shared.forkserver }) { return client }
     let client = try start()
     return ProcessRegistry.shared.lock.withLock {
@@ -56,7 +56,7 @@ package final class ForkserverClient: @unchecked Sendable {
     }
   }
 
-  private static func start() throws -> ForkserverClient {
+  private static func start() throws(ProcessError) -> ForkserverClient {
     let (clientEnd, serverEnd) = try controlSocket()
     defer { serverEnd.release() }
     do {
@@ -85,7 +85,7 @@ package final class ForkserverClient: @unchecked Sendable {
   /// their locks held never confirms, and its children find the metadata built.
   package static func template(
     entryPoint: any AnyEntryPoint, budget: Duration = Launcher.forkBudget, warmUp: @escaping () -> Void
-  ) throws -> ForkserverClient {
+  ) throws(ProcessError) -> ForkserverClient {
     let (clientEnd, serverEnd) = try controlSocket()
     let parent = getpid()
     let probe = RuntimeProbe.next()
@@ -124,27 +124,27 @@ package final class ForkserverClient: @unchecked Sendable {
   }
 
   /// Asks the server for a child that becomes `description`, and returns its handle.
-  func launch(_ description: ChildDescription) throws -> any ChildHandle {
+  func launch(_ description: ChildDescription) throws(ProcessError) -> any ChildHandle {
     let payload = try description.memfd()
     defer { payload.release() }
     let (statusFD, serverStatusFD): (FileDescriptor, FileDescriptor)
     do {
       (statusFD, serverStatusFD) = try FileDescriptor.socketPairClosingOnExec(type: Int32(SOCK_STREAM.rawValue))
     } catch {
-      throw ProcessError.system(call: "socketpair", errno: error)
+      throw .system(call: "socketpair", errno: error)
     }
-    do {
+    do throws(Errno) {
       defer { serverStatusFD.release() }
       try controlFD.send([UInt8(ascii: "F")], descriptors: [serverStatusFD, payload])
     } catch {
       statusFD.release()
-      throw ProcessError.forkserver("the server is gone (\(error))")
+      throw .forkserver("the server is gone (\(error))")
     }
     guard !SystemCall.pollReadable([statusFD.rawValue], timeout: Self.answerBound).isEmpty,
       let pid = statusFD.readInt32(), pid > 0
     else {
       statusFD.release()
-      throw ProcessError.forkserver("the server did not report the new child's pid")
+      throw .forkserver("the server did not report the new child's pid")
     }
     return ForkserverChild(pid: pid, statusFD: statusFD)
   }

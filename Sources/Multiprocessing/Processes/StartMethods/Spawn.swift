@@ -12,7 +12,7 @@ import SystemPackage
 /// `Fork.swift`).
 enum Launcher {
   /// Starts a fresh run of the program that becomes the described child.
-  static func spawn(_ description: ChildDescription) throws -> any ChildHandle {
+  static func spawn(_ description: ChildDescription) throws(ProcessError) -> any ChildHandle {
     let fd = try description.memfd()
     defer { fd.release() }
     return try OwnChild(pid: spawnProgram(role: "spawn", passing: fd))
