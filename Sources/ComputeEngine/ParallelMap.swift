@@ -71,7 +71,6 @@ enum OneShotWorkers {
     // The next unclaimed input, then a line per worker: the input it runs and since when.
     let control = try PoolControl(slots: slots.count)
     let failures = try (0..<slots.count).map { _ in try ByteRing(capacity: 64 * 1024) }
-    let next = control.memory.baseAddress + 8
     let timed = taskTimeout != nil
     // What the workers run before `work`, run once here so that they inherit its metadata.
     _ = slots.first.map { $0.cpus.indices.map(Int32.init) }
@@ -80,7 +79,7 @@ enum OneShotWorkers {
         let status = control.status(position, timed: timed)
         try Topology.bindCallingThread(to: slot.cpus)
         while true {
-          let start = UnsafeAtomicAdd.add(next, chunk)
+          let start = control.header.add(\.nextInput, chunk)
           guard start < count else { break }
           for index in start..<min(start + chunk, count) {
             status.start(index)
@@ -88,7 +87,7 @@ enum OneShotWorkers {
               try work(index)
             } catch {
               try failures[position].send(TaskFailure(index: index, message: "\(error)"))
-              atomicStore(next, count)  // stop the others early: the call fails anyway
+              control.header[\.nextInput] = count  // stop the others early: the call fails anyway
               break
             }
           }

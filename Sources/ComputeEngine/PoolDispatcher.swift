@@ -329,9 +329,9 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
         {
           return (.zero, [])
         }
-        atomicStore32(control.dispatcherSleeping, 1)
+        control.header[\.dispatcherSleeping] = 1
         if workers.contains(where: { $0.channels.hasResults }) {
-          atomicStore32(control.dispatcherSleeping, 0)
+          control.header[\.dispatcherSleeping] = 0
           return (.zero, [])
         }
         // While work is out, wake now and then even without a doorbell: to enforce the task
@@ -346,7 +346,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       let (sleepFor, watched) = next
       ready =
         sleepFor == .zero ? [] : SystemCall.pollReadable([doorbell.readEnd.rawValue] + watched, timeout: sleepFor)
-      atomicStore32(control.dispatcherSleeping, 0)
+      control.header[\.dispatcherSleeping] = 0
       if ready.contains(doorbell.readEnd.rawValue) { doorbell.readEnd.drain() }
     }
     finished = true

@@ -47,7 +47,7 @@ enum WorkerLoop {
     while plan.stallsForTesting { pause() }
     status.reportedIn = true
     try channels.serve(chunkSize: plan.chunkSize, maxTasks: plan.maxTasks, status: status, kernel: kernel) {
-      if atomicLoad32(control.dispatcherSleeping) != 0 { doorbell.ring() }
+      if control.header[\.dispatcherSleeping] != 0 { doorbell.ring() }
     }
   }
 }

@@ -4,12 +4,21 @@ import Multiprocessing
   import Glibc
 #endif
 
-/// The pool's control block in shared memory: whether the dispatcher sleeps, and for each
-/// worker slot the task it runs and since when, so that the dispatcher can tell which task
-/// a dead worker was running and enforce the task timeout.
+/// The pool's control block in shared memory: a header line (whether the dispatcher sleeps,
+/// the next input of a ``parallelMap(_:placement:startMethod:chunkSize:taskTimeout:_:)``), then
+/// for each worker slot the task it runs and since when, so that the dispatcher can tell which
+/// task a dead worker was running and enforce the task timeout.
 struct PoolControl: @unchecked Sendable {
   // @unchecked: the block is shared memory used through atomic loads and stores.
   static let lineSize = 64
+
+  /// The header line.
+  struct Header {
+    /// Non-zero while the dispatcher sleeps: a worker that sends results then rings the doorbell.
+    var dispatcherSleeping: Int64
+    /// The next input that no worker of a `parallelMap` has claimed.
+    var nextInput: Int64
+  }
 
   let memory: SharedMemory
 
@@ -22,10 +31,8 @@ struct PoolControl: @unchecked Sendable {
     memory = try SharedMemory(handle)
   }
 
-  /// Set while the dispatcher sleeps: a worker that sends results then rings the doorbell.
-  var dispatcherSleeping: UnsafeMutablePointer<UInt32> {
-    memory.baseAddress.assumingMemoryBound(to: UInt32.self)
-  }
+  /// The header line's fields.
+  var header: SharedFields<Header> { SharedFields(memory.baseAddress) }
 
   /// Worker `slot`'s line; `timed` when the pool has a task timeout, so that the worker
   /// records when each task starts.
@@ -36,38 +43,50 @@ struct PoolControl: @unchecked Sendable {
 
 /// One worker's line of the control block.
 struct WorkerStatus {
-  let base: UnsafeMutableRawPointer
+  /// The line's fields.
+  struct Line {
+    /// The task the worker runs now, or -1.
+    var current: Int64
+    /// When the current task started, in nanoseconds of the monotonic clock.
+    var startedAt: Int64
+    /// How long the worker's recent tasks took each, in nanoseconds; 0 until it knows.
+    var taskNanoseconds: Int64
+    /// Non-zero once the worker reached its loop.
+    var reportedIn: Int64
+  }
+
+  let fields: SharedFields<Line>
   /// Whether starts are timed (a clock read per task, needed only for the task timeout).
   let timed: Bool
 
   init(_ base: UnsafeMutableRawPointer, timed: Bool) {
-    self.base = base
+    fields = SharedFields(base)
     self.timed = timed
   }
 
   /// The task the worker runs now, or -1.
   var current: Int {
-    get { atomicLoad(base) }
-    nonmutating set { atomicStore(base, newValue) }
+    get { fields[\.current] }
+    nonmutating set { fields[\.current] = newValue }
   }
 
   /// When the current task started, in nanoseconds of the monotonic clock.
   var startedAt: Int {
-    get { atomicLoad(base + 8) }
-    nonmutating set { atomicStore(base + 8, newValue) }
+    get { fields[\.startedAt] }
+    nonmutating set { fields[\.startedAt] = newValue }
   }
 
   /// How long the worker's recent tasks took each, in nanoseconds; 0 until it knows.
   var taskNanoseconds: Int {
-    get { atomicLoad(base + 16) }
-    nonmutating set { atomicStore(base + 16, newValue) }
+    get { fields[\.taskNanoseconds] }
+    nonmutating set { fields[\.taskNanoseconds] = newValue }
   }
 
   /// Whether the worker reached its loop: set by the worker before its first task, so that
   /// the dispatcher can tell a worker that never started (and kill it) from a busy one.
   var reportedIn: Bool {
-    get { atomicLoad(base + 24) != 0 }
-    nonmutating set { atomicStore(base + 24, newValue ? 1 : 0) }
+    get { fields[\.reportedIn] != 0 }
+    nonmutating set { fields[\.reportedIn] = newValue ? 1 : 0 }
   }
 
   func clear() {

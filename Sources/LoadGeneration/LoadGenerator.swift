@@ -6,7 +6,8 @@ import Scheduler
   import Glibc
 #endif
 
-/// Holds chosen CPUs at a chosen load: one worker process per CPU, pinned to it, that works
+/// Holds chosen CPUs at a chosen load: one worker process per placement slot (by default per
+/// logical CPU), pinned to it, that works
 /// for part of every short period and sleeps for the rest (a duty cycle), correcting each
 /// period by the CPU time it actually got in the ones before.
 ///
@@ -36,8 +37,10 @@ public final class LoadGenerator: @unchecked Sendable {
     public let target: Double
   }
 
-  /// The CPUs held, one worker each.
-  public let cpus: [Int]
+  /// The slots held, one worker each.
+  public let placement: Placement
+  /// The CPUs held, one worker each (each slot's first CPU).
+  public var cpus: [Int] { placement.slots.map { $0.cpus.indices[0] } }
   /// How the target load changes over the run.
   public let profile: LoadProfile
   /// How long the run lasts; nil until stopped.
@@ -53,26 +56,36 @@ public final class LoadGenerator: @unchecked Sendable {
   private var startedAt: ContinuousClock.Instant?
   private static let lineSize = 64
 
-  /// A generator for `cpus` (operating-system indices).
+  /// A generator for `cpus` (operating-system indices): one worker on each.
   ///
-  /// - Throws: ``LoadError/noCPUs``, ``LoadError/profileNeedsDuration(_:)``,
-  ///   ``LoadError/invalidPeriod(_:)`` for a period outside 1 ms…1 s,
-  ///   ``LoadError/invalidDuration(_:)`` for a zero or negative duration,
-  ///   a ``SchedulerError`` for a CPU this process may not use, or a shared-memory error.
-  public init(
+  /// - Throws: ``LoadError/noCPUs`` for an empty list, or what
+  ///   ``init(placement:profile:duration:method:period:)`` throws.
+  public convenience init(
     cpus: [Int], profile: LoadProfile, duration: Duration? = nil, method: LoadMethod = .monteCarlo,
     period: Duration = .milliseconds(100)
   ) throws {
     guard !cpus.isEmpty else { throw LoadError.noCPUs }
+    try self.init(placement: .cpus(cpus), profile: profile, duration: duration, method: method, period: period)
+  }
+
+  /// A generator with one worker per slot of `placement` on this machine (resolved once, here).
+  ///
+  /// - Throws: ``LoadError/profileNeedsDuration(_:)``,
+  ///   ``LoadError/invalidPeriod(_:)`` for a period outside 1 ms…1 s,
+  ///   ``LoadError/invalidDuration(_:)`` for a zero or negative duration,
+  ///   a ``SchedulerError`` for a bad placement (a CPU this process may not use), or a
+  ///   shared-memory error.
+  public init(
+    placement: PlacementPolicy = .logicalCPUs, profile: LoadProfile, duration: Duration? = nil,
+    method: LoadMethod = .monteCarlo, period: Duration = .milliseconds(100)
+  ) throws {
     try Self.check(profile: profile, duration: duration, period: period)
-    let machine = try Topology.current()
-    for cpu in cpus { try machine.checkAllowed(cpu) }
-    self.cpus = cpus
+    self.placement = try Topology.current().placement(placement)
     self.profile = profile
     self.duration = duration
     self.method = method
     self.period = period
-    statistics = try SharedMemory(size: Self.lineSize * cpus.count)
+    statistics = try SharedMemory(size: Self.lineSize * self.placement.count)
     stopEvent = try Event()
   }
 
@@ -101,10 +114,11 @@ public final class LoadGenerator: @unchecked Sendable {
     _ = method.quantum(0)
     let startNanoseconds = monotonicNanoseconds()
     startedAt = .now
-    for (index, cpu) in cpus.enumerated() {
-      let line = statistics.baseAddress + index * Self.lineSize
+    for (index, slot) in placement.slots.enumerated() {
+      let line = SharedFields<LoadWorker.Line>(statistics.baseAddress + index * Self.lineSize)
+      let cpu = slot.cpus.indices[0]
       let plan = LoadWorker(
-        cpu: cpu, line: line, stop: stopEvent, profile: profile, duration: duration, method: method,
+        cpus: slot.cpus, line: line, stop: stopEvent, profile: profile, duration: duration, method: method,
         periodNanoseconds: period.nanoseconds, startNanoseconds: startNanoseconds)
       let process = Multiprocessing.Process(name: "mpload-cpu\(cpu)", daemon: true, startMethod: .fork) {
         try plan.run()
@@ -122,12 +136,10 @@ public final class LoadGenerator: @unchecked Sendable {
   /// Every worker's latest published state, in the order of ``cpus``.
   public func sample() -> [Sample] {
     cpus.enumerated().map { index, cpu in
-      let line = statistics.baseAddress + index * Self.lineSize
+      let line = SharedFields<LoadWorker.Line>(statistics.baseAddress + index * Self.lineSize)
       return Sample(
-        cpu: cpu, pid: Int32(truncatingIfNeeded: atomicLoad(line + LoadWorker.pidOffset)),
-        cpuTime: .nanoseconds(atomicLoad(line + LoadWorker.cpuOffset)),
-        operations: atomicLoad(line + LoadWorker.operationsOffset),
-        target: Double(atomicLoad(line + LoadWorker.targetOffset)) / 1e6)
+        cpu: cpu, pid: Int32(truncatingIfNeeded: line[\.pid]), cpuTime: .nanoseconds(line[\.cpuNanoseconds]),
+        operations: line[\.operations], target: Double(line[\.targetMillionths]) / 1e6)
     }
   }
 

@@ -12,13 +12,21 @@ struct LoadWorker: @unchecked Sendable {
   // @unchecked: `line` points into shared memory that outlives the worker, written only by
   // it with atomic stores.
 
-  static let pidOffset = 0
-  static let cpuOffset = 8
-  static let operationsOffset = 16
-  static let targetOffset = 24
+  /// What a worker publishes, on a line of its own.
+  struct Line {
+    /// The worker's process id.
+    var pid: Int64
+    /// The CPU time it has used, in nanoseconds.
+    var cpuNanoseconds: Int64
+    /// The quanta of work it has done.
+    var operations: Int64
+    /// Its current target load, in millionths.
+    var targetMillionths: Int64
+  }
 
-  let cpu: Int
-  let line: UnsafeMutableRawPointer
+  /// The slot's CPUs, which the worker is bound to.
+  let cpus: CPUSet
+  let line: SharedFields<Line>
   let stop: Event
   let profile: LoadProfile
   let duration: Duration?
@@ -34,10 +42,10 @@ struct LoadWorker: @unchecked Sendable {
   /// then sleeps to the period's end. Measuring CPU time rather than wall time is the
   /// feedback: whatever the worker did not get, it makes up in the next period.
   func run() throws {
-    try Topology.bindCallingThread(to: CPUSet([cpu]))
+    try Topology.bindCallingThread(to: cpus)
     signal(SIGINT, SIG_IGN)
     signal(SIGTERM, SIG_IGN)
-    atomicStore(line + Self.pidOffset, Int(getpid()))
+    line[\.pid] = Int(getpid())
     let period = Double(periodNanoseconds)
     let cpuAtStart = clockNanoseconds(CLOCK_THREAD_CPUTIME_ID)
     var debt = 0.0
@@ -49,7 +57,7 @@ struct LoadWorker: @unchecked Sendable {
       if let duration, elapsed >= duration { break }
       // The target in the middle of the period: a ramp or a sine is then followed without lag.
       let target = profile.target(at: elapsed + .nanoseconds(periodNanoseconds / 2), of: duration)
-      atomicStore(line + Self.targetOffset, Int((target * 1e6).rounded()))
+      line[\.targetMillionths] = Int((target * 1e6).rounded())
       let wanted = target * period + debt
       let budget = min(period, max(0, wanted))
       let cpuBefore = clockNanoseconds(CLOCK_THREAD_CPUTIME_ID)
@@ -61,12 +69,12 @@ struct LoadWorker: @unchecked Sendable {
         if monotonicNanoseconds() - periodStart >= periodNanoseconds { break }
       }
       debt = min(period, max(-period, wanted - Double(used)))
-      atomicStore(line + Self.cpuOffset, clockNanoseconds(CLOCK_THREAD_CPUTIME_ID) - cpuAtStart)
-      atomicStore(line + Self.operationsOffset, operations)
+      line[\.cpuNanoseconds] = clockNanoseconds(CLOCK_THREAD_CPUTIME_ID) - cpuAtStart
+      line[\.operations] = operations
       let rest = periodStart + periodNanoseconds - monotonicNanoseconds()
       if rest > 0 { _ = stop.wait(timeout: .nanoseconds(rest)) }
     }
     // Keeps the work from being optimised away.
-    if sink == 1 { atomicStore(line + Self.operationsOffset, operations + 1) }
+    if sink == 1 { line[\.operations] = operations + 1 }
   }
 }

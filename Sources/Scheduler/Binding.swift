@@ -34,6 +34,9 @@ extension Topology {
     guard isThisSystem else { throw SchedulerError.notThisSystem(source: source.description) }
     guard !cpus.isEmpty else { throw SchedulerError.emptyCPUList }
     for cpu in cpus { try checkAllowed(cpu) }
+    // A thread binds the way every worker does; a whole process through hwloc, which
+    // binds each of its threads.
+    guard scope == .process else { return try Topology.bindCallingThread(to: cpus) }
     let bitmap = cpus.makeBitmap()
     defer { hwloc_bitmap_free(bitmap) }
     guard hwloc_set_cpubind(handle, bitmap, scope.hwlocFlags) == 0 else {

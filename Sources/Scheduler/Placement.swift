@@ -27,7 +27,8 @@ extension Topology {
   /// - Throws: ``SchedulerError/zeroCores`` or ``SchedulerError/tooManyCores(requested:available:)``
   ///   for a bad ``PlacementPolicy/cores(_:_:)`` count; ``SchedulerError/emptyCPUList``,
   ///   ``SchedulerError/duplicateCPU(_:)``, ``SchedulerError/unknownCPU(_:existing:)`` or
-  ///   ``SchedulerError/cpuNotAllowed(_:allowed:)`` for a bad ``PlacementPolicy/cpus(_:)`` list.
+  ///   ``SchedulerError/cpuNotAllowed(_:allowed:)`` for a bad ``PlacementPolicy/cpus(_:)`` list
+  ///   or ``PlacementPolicy/slots(_:)``.
   public func placement(_ policy: PlacementPolicy = .physicalCores) throws -> Placement {
     let slots: [Slot]
     switch policy {
@@ -51,6 +52,13 @@ extension Topology {
         // checkAllowed guarantees the PU exists: the topology holds every allowed CPU.
         return slot(processingUnits.first { $0.osIndex == cpu }!)
       }
+    case .slots(let given):
+      guard !given.isEmpty else { throw SchedulerError.emptyCPUList }
+      for slot in given {
+        guard !slot.cpus.isEmpty else { throw SchedulerError.emptyCPUList }
+        for cpu in slot.cpus { try checkAllowed(cpu) }
+      }
+      slots = given
     }
     return Placement(policy: policy.description, slots: slots)
   }

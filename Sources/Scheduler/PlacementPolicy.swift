@@ -20,6 +20,9 @@ public enum PlacementPolicy: Sendable, Hashable, CustomStringConvertible {
   case cores(Int, Distribution = .spread)
   /// One slot per listed CPU (operating-system indices), in the order given.
   case cpus([Int])
+  /// These slots, as an earlier ``Topology/placement(_:)`` gave them (or a prefix of them):
+  /// a placement resolved once and handed on, rather than computed again.
+  case slots([Slot])
 
   /// Parses the command-line form: `physical-cores`, `logical-cpus`,
   /// `cores:N[:spread|compact]` or `cpus:LIST` (LIST as in `0-3,8`, kept in the order given).
@@ -57,13 +60,15 @@ public enum PlacementPolicy: Sendable, Hashable, CustomStringConvertible {
     }
   }
 
-  /// The command-line form, which ``init(parsing:)`` reads back.
+  /// The command-line form, which ``init(parsing:)`` reads back (``slots(_:)`` as the list of
+  /// its slots' CPUs).
   public var description: String {
     switch self {
     case .physicalCores: "physical-cores"
     case .logicalCPUs: "logical-cpus"
     case .cores(let count, let distribution): "cores:\(count):\(distribution.rawValue)"
     case .cpus(let cpus): "cpus:" + cpus.map(String.init).joined(separator: ",")
+    case .slots(let slots): "cpus:" + slots.flatMap(\.cpus.indices).map(String.init).joined(separator: ",")
     }
   }
 }

@@ -14,13 +14,16 @@ final class PinnedThreadTeam: @unchecked Sendable {
   private let pinFailures = ManagedAtomic<Int>(0)
   private var stopping = false
 
-  /// Starts one thread per slot and waits until each is pinned.
-  init(slots: [Slot], topology: Topology) throws {
+  /// Starts one thread per slot and waits until each is pinned (as pool workers are, through
+  /// ``Topology/bindCallingThread(to:)``).
+  init(slots: [Slot]) throws {
     starts = slots.map { _ in DispatchSemaphore(value: 0) }
     for (index, slot) in slots.enumerated() {
       let start = starts[index]
       let thread = Thread { [self] in
-        if (try? topology.bind(.thread, to: slot)) == nil { pinFailures.wrappingIncrement(ordering: .relaxed) }
+        if (try? Topology.bindCallingThread(to: slot.cpus)) == nil {
+          pinFailures.wrappingIncrement(ordering: .relaxed)
+        }
         finished.signal()
         while true {
           start.wait()

@@ -61,7 +61,7 @@ struct ScalingRunner {
   var rounds = 1
 
   /// The slots as a placement for pools and `parallelMap`.
-  var placement: PlacementPolicy { .cpus(slots.map { $0.cpus.indices[0] }) }
+  var placement: PlacementPolicy { .slots(slots) }
 
   /// Times `repetitions` runs after `warmups` untimed ones, checking every checksum against
   /// `reference`; returns the wall times in seconds and the checksum. A pool is started
@@ -80,7 +80,7 @@ struct ScalingRunner {
       }
     }
     defer { pool?.terminate() }
-    let team = mode == .threadsPinned ? try PinnedThreadTeam(slots: slots, topology: Topology.current()) : nil
+    let team = mode == .threadsPinned ? try PinnedThreadTeam(slots: slots) : nil
     defer { team?.stop() }
     var walls: [Double] = []
     var checksum: UInt64 = 0

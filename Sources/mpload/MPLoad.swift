@@ -51,7 +51,7 @@ struct MPLoad: ParsableCommand {
 
   /// The parsed command line.
   struct Settings {
-    var cpus: [Int]
+    var placement: Placement
     var profile: LoadProfile
     var duration: Duration?
     var method: LoadMethod
@@ -71,28 +71,28 @@ struct MPLoad: ParsableCommand {
         throw LoadError.invalidDuration("\(self.interval) (the interval is at least 100ms)")
       }
       return Settings(
-        cpus: try Self.parseCPUs(cpus), profile: profile, duration: duration, method: try LoadMethod(parsing: method),
+        placement: try Self.placement(cpus), profile: profile, duration: duration,
+        method: try LoadMethod(parsing: method),
         period: period, interval: interval)
     } catch let error as LoadError {
       throw ValidationError(error.description)
     }
   }
 
-  static func parseCPUs(_ text: String) throws -> [Int] {
-    let machine = try Topology.current()
+  /// The placement `--cpus` names, resolved once on this machine (the list parsed, and
+  /// checked, by Scheduler).
+  static func placement(_ text: String) throws -> Placement {
+    let policy: PlacementPolicy
     switch text {
-    case "all": return machine.allowedCPUs.indices
-    case "physical": return try machine.placement(.physicalCores).slots.map { $0.cpus.indices[0] }
+    case "all": policy = .logicalCPUs
+    case "physical": policy = .physicalCores
     default:
-      guard case .cpus(let cpus)? = try? PlacementPolicy(parsing: "cpus:\(text)") else {
+      guard let parsed = try? PlacementPolicy(parsing: "cpus:\(text)") else {
         throw ValidationError("invalid CPU list '\(text)': use all, physical or a list such as 0-3,8")
       }
-      for cpu in cpus {
-        do { try machine.checkAllowed(cpu) } catch { throw ValidationError("\(error)") }
-      }
-      guard Set(cpus).count == cpus.count else { throw ValidationError("CPU list '\(text)' names a CPU twice") }
-      return cpus
+      policy = parsed
     }
+    do { return try Topology.current().placement(policy) } catch { throw ValidationError("\(error)") }
   }
 
   func validate() throws {
@@ -111,7 +111,8 @@ struct MPLoad: ParsableCommand {
     signal(SIGINT, SIG_IGN)
     signal(SIGTERM, SIG_IGN)
     let generator = try LoadGenerator(
-      cpus: settings.cpus, profile: settings.profile, duration: settings.duration, method: settings.method,
+      placement: .slots(settings.placement.slots), profile: settings.profile, duration: settings.duration,
+      method: settings.method,
       period: settings.period)
     try generator.start()
 

@@ -76,6 +76,30 @@ import Testing
     #expect(generator.failedWorkers.isEmpty)
   }
 
+  /// A placement policy gives the workers; each is pinned to its slot's CPUs, which the
+  /// kernel reports for its pid.
+  @Test func workersFollowAPlacementPolicy() throws {
+    let machine = try Topology.current()
+    let generator = try LoadGenerator(placement: .physicalCores, profile: .constant(0.1), duration: .seconds(5))
+    #expect(generator.placement == (try machine.placement(.physicalCores)))
+    #expect(generator.cpus == generator.placement.slots.map { $0.cpus.indices[0] })
+    try generator.start()
+    defer { generator.stop() }
+    var samples = generator.sample()
+    for _ in 0..<200 where samples.contains(where: { $0.pid == 0 }) {
+      usleep(10_000)
+      samples = generator.sample()
+    }
+    for (sample, slot) in zip(samples, generator.placement.slots) {
+      let status = try String(contentsOfFile: "/proc/\(sample.pid)/status", encoding: .utf8)
+      let allowed = status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") }
+      #expect(allowed.map { try? CPUSet(parsing: String($0.split(separator: "\t").last ?? "")) } == slot.cpus)
+    }
+    #expect(throws: SchedulerError.self) {
+      try LoadGenerator(placement: .cpus([4095]), profile: .constant(0.1))
+    }
+  }
+
   @Test func aKilledWorkerIsReported() throws {
     let cpu = try Topology.current().allowedCPUs.indices[0]
     let generator = try LoadGenerator(cpus: [cpu], profile: .constant(0.2), duration: .seconds(5))

@@ -23,6 +23,21 @@ import Testing
     #expect(numa.packages[1].numaNodes == [2, 3])
   }
 
+  /// A placement resolved once is handed on as it is: a prefix of its slots, CPUs checked.
+  @Test func resolvedSlotsAreKeptAsTheyAre() throws {
+    let spread = try numa.placement(.cores(4, .spread))
+    let prefix = Array(spread.slots.prefix(2))
+    let again = try numa.placement(.slots(prefix))
+    #expect(again.slots == prefix)
+    #expect(again.policy == "cpus:" + prefix.map { String($0.cpus.indices[0]) }.joined(separator: ","))
+    #expect(try numa.placement(PlacementPolicy(parsing: again.policy)).slots == prefix, "its form reads back")
+    #expect(throws: SchedulerError.emptyCPUList) { try numa.placement(.slots([])) }
+    let elsewhere = try Topology(.synthetic("package:1 core:64 pu:1")).placement(.cpus([40]))
+    #expect(throws: SchedulerError.unknownCPU(40, existing: CPUSet(0..<32))) {
+      try numa.placement(.slots(elsewhere.slots))
+    }
+  }
+
   @Test func physicalCoresGivesOneSlotPerCoreOnItsFirstPU() throws {
     let placement = try numa.placement()
     #expect(placement.count == 16)

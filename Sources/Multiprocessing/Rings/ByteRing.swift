@@ -16,11 +16,6 @@ public final class ByteRing: @unchecked Sendable {
     let memory: SharedMemory.Handle
   }
 
-  private static let headOffset = 0
-  private static let tailOffset = 64
-  private static let controlOffset = 128
-  private static let dataOffset = 256
-
   let memory: SharedMemory
   /// The ring's size in bytes (a power of two).
   public let capacity: Int
@@ -43,8 +38,8 @@ public final class ByteRing: @unchecked Sendable {
     }
     var rounded = 64
     while rounded < capacity { rounded <<= 1 }
-    let memory = try SharedMemory(size: Self.dataOffset + rounded)
-    memory.baseAddress.storeBytes(of: UInt64(rounded), toByteOffset: Self.controlOffset, as: UInt64.self)
+    let memory = try SharedMemory(size: RingHeader.bodyOffset + rounded)
+    RingHeader.initialize(memory.baseAddress, capacity: rounded, mode: 0)
     self.init(memory: memory)
   }
 
@@ -54,18 +49,18 @@ public final class ByteRing: @unchecked Sendable {
   }
 
   private init(memory: SharedMemory) {
-    let base = memory.baseAddress
+    let header = RingHeader(memory.baseAddress)
     self.memory = memory
-    capacity = Int(base.load(fromByteOffset: Self.controlOffset, as: UInt64.self))
+    capacity = header.capacity
     mask = UInt64(capacity - 1)
-    data = base + Self.dataOffset
-    head = AtomicCounter(base + Self.headOffset)
-    tail = AtomicCounter(base + Self.tailOffset)
-    closedFlag = FutexWord(base + Self.controlOffset + 8)
-    consumerWaiting = FutexWord(base + Self.controlOffset + 64)
-    dataSignal = FutexWord(base + Self.controlOffset + 68)
-    producerWaiting = FutexWord(base + Self.controlOffset + 72)
-    spaceSignal = FutexWord(base + Self.controlOffset + 76)
+    data = header.body
+    head = header.head
+    tail = header.tail
+    closedFlag = header.closedFlag
+    consumerWaiting = header.consumersWaiting
+    dataSignal = header.itemsSignal
+    producerWaiting = header.producersWaiting
+    spaceSignal = header.spaceSignal
   }
 
   /// What another process needs to reopen the ring.

@@ -34,11 +34,6 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
     let kind: String
   }
 
-  // Header layout: each hot word on a cache line of its own.
-  @usableFromInline static var headOffset: Int { 0 }
-  @usableFromInline static var tailOffset: Int { 64 }
-  @usableFromInline static var controlOffset: Int { 128 }
-  @usableFromInline static var slotsOffset: Int { 256 }
   @usableFromInline static var kind: String { SharedKinds.shared.name(of: Self.self) { "SlotRing<\(T.self)>" } }
 
   @usableFromInline let memory: SharedMemory
@@ -74,10 +69,8 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
     var rounded = 1
     while rounded < capacity { rounded <<= 1 }
     let stride = Self.cellStride(mode)
-    let memory = try SharedMemory(size: Self.slotsOffset + rounded * stride)
-    memory.baseAddress.storeBytes(of: UInt64(rounded), toByteOffset: Self.controlOffset, as: UInt64.self)
-    memory.baseAddress.storeBytes(
-      of: mode == .singleProducerSingleConsumer ? 0 : 1, toByteOffset: Self.controlOffset + 8, as: UInt32.self)
+    let memory = try SharedMemory(size: RingHeader.bodyOffset + rounded * stride)
+    RingHeader.initialize(memory.baseAddress, capacity: rounded, mode: mode == .singleProducerSingleConsumer ? 0 : 1)
     self.init(memory: memory)
     if mode == .multiProducerMultiConsumer {
       for index in 0..<rounded { AtomicCounter(slots + index * stride).store(UInt64(index)) }
@@ -93,22 +86,22 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   }
 
   @usableFromInline init(memory: SharedMemory) {
-    let base = memory.baseAddress
+    let header = RingHeader(memory.baseAddress)
     self.memory = memory
-    capacity = Int(base.load(fromByteOffset: Self.controlOffset, as: UInt64.self))
+    capacity = header.capacity
     mode =
-      base.load(fromByteOffset: Self.controlOffset + 8, as: UInt32.self) == 0
+      header.mode == 0
       ? .singleProducerSingleConsumer : .multiProducerMultiConsumer
     mask = UInt64(capacity - 1)
     cellStride = Self.cellStride(mode)
-    slots = base + Self.slotsOffset
-    head = AtomicCounter(base + Self.headOffset)
-    tail = AtomicCounter(base + Self.tailOffset)
-    closedFlag = FutexWord(base + Self.controlOffset + 12)
-    consumersWaiting = FutexWord(base + Self.controlOffset + 64)
-    itemsSignal = FutexWord(base + Self.controlOffset + 68)
-    producersWaiting = FutexWord(base + Self.controlOffset + 72)
-    spaceSignal = FutexWord(base + Self.controlOffset + 76)
+    slots = header.body
+    head = header.head
+    tail = header.tail
+    closedFlag = header.closedFlag
+    consumersWaiting = header.consumersWaiting
+    itemsSignal = header.itemsSignal
+    producersWaiting = header.producersWaiting
+    spaceSignal = header.spaceSignal
   }
 
   /// A multi-producer cell is a sequence number followed by the value.

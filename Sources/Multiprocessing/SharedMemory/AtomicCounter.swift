@@ -21,6 +21,8 @@ struct AtomicCounter {
   @inlinable
   func loadRelaxed() -> UInt64 { atomic.load(ordering: .relaxed) }
   @inlinable
+  func loadSequentially() -> UInt64 { atomic.load(ordering: .sequentiallyConsistent) }
+  @inlinable
   func store(_ value: UInt64) { atomic.store(value, ordering: .releasing) }
   @inlinable
   func storeSequentially(_ value: UInt64) { atomic.store(value, ordering: .sequentiallyConsistent) }
