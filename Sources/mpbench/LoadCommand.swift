@@ -15,14 +15,14 @@ struct LoadCommand: ParsableCommand {
     abstract: "Measure the load generator's accuracy per CPU from /proc/stat at 25, 50, 75 and 100 %."
   )
 
+  @OptionGroup var output: OutputOptions
+  var json: Bool { output.json }
+
   @Option(help: "Seconds measured at each level (after half a second to settle).")
   var seconds = 3.0
 
   @Option(help: "CPUs: all or physical.")
   var cpus = "all"
-
-  @Flag(help: "Print JSON.")
-  var json = false
 
   func validate() throws {
     guard seconds >= 0.5 else { throw ValidationError("--seconds must be at least 0.5, not \(seconds)") }

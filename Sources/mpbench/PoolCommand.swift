@@ -11,23 +11,22 @@ import Scheduler
 
 /// `mpbench pool`: what the process pool costs per task, how it scales the reference
 /// kernel, and how fast it starts.
-struct PoolCommand: ParsableCommand {
+struct PoolCommand: ParsableCommand, RepeatedMeasurement {
   static let configuration = CommandConfiguration(
     commandName: "pool",
     abstract: "Time the pool's per-task overhead, reference-kernel speedup and cold start."
   )
 
-  @Option(help: "Repetitions of each measurement (the median is reported).")
-  var repetitions = 5
+  @OptionGroup var measurement: RepetitionOptions<PoolCommand>
+  static let defaultRepetitions = 5
+  var repetitions: Int { measurement.repetitions }
+  @OptionGroup var output: OutputOptions
+  var json: Bool { output.json }
 
   @Option(help: "Reference kernel size for the speedup: test, py, py-long, native, native-long.")
   var size = "native"
 
-  @Flag(help: "Print JSON.")
-  var json = false
-
   func validate() throws {
-    guard repetitions > 0 else { throw ValidationError("--repetitions must be positive, not \(repetitions)") }
     guard MonteCarloPi.Size.all.contains(where: { $0.name == size }) else {
       throw ValidationError("unknown size '\(size)' (test, py, py-long, native, native-long)")
     }

@@ -3,20 +3,20 @@ import Foundation
 import Multiprocessing
 
 /// `mpbench process-start`: what starting and joining one process costs, per start method.
-struct ProcessStartCommand: ParsableCommand {
+struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement {
   static let configuration = CommandConfiguration(
     commandName: "process-start",
     abstract: "Time start() + join() of an empty target for each start method."
   )
 
-  @Option(help: "Start + join pairs timed per method.")
-  var repetitions = 200
+  @OptionGroup var measurement: RepetitionOptions<ProcessStartCommand>
+  static let defaultRepetitions = 200
+  var repetitions: Int { measurement.repetitions }
+  @OptionGroup var output: OutputOptions
+  var json: Bool { output.json }
 
   @Option(help: "Comma-separated start methods.", transform: Self.parseMethods)
   var methods: [StartMethod] = StartMethod.allCases
-
-  @Flag(help: "Print JSON.")
-  var json = false
 
   static func parseMethods(_ text: String) throws -> [StartMethod] {
     try text.split(separator: ",").map { name in
@@ -28,7 +28,6 @@ struct ProcessStartCommand: ParsableCommand {
   }
 
   func validate() throws {
-    guard repetitions > 0 else { throw ValidationError("--repetitions must be positive, not \(repetitions)") }
   }
 
   func run() throws {

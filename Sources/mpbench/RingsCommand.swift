@@ -3,23 +3,23 @@ import Foundation
 import Multiprocessing
 
 /// `mpbench rings`: SlotRing throughput and latency between two processes.
-struct RingsCommand: ParsableCommand {
+struct RingsCommand: ParsableCommand, RepeatedMeasurement {
   static let configuration = CommandConfiguration(
     commandName: "rings",
     abstract: "Time SlotRing throughput (per item, batched, many producers) and ping-pong across processes."
   )
 
+  @OptionGroup var measurement: RepetitionOptions<RingsCommand>
+  static let defaultRepetitions = 5
+  var repetitions: Int { measurement.repetitions }
+  @OptionGroup var output: OutputOptions
+  var json: Bool { output.json }
+
   @Option(help: "Items per throughput measurement.")
   var items = 20_000_000
 
-  @Option(help: "Repetitions of each measurement (the median is reported).")
-  var repetitions = 5
-
-  @Flag(help: "Print JSON.")
-  var json = false
-
   func validate() throws {
-    guard items > 0, repetitions > 0 else { throw ValidationError("--items and --repetitions must be positive") }
+    guard items > 0 else { throw ValidationError("--items must be at least 1, not \(items)") }
   }
 
   func run() throws {

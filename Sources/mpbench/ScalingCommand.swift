@@ -9,7 +9,7 @@ import Scheduler
 
 /// `mpbench scaling`: each kernel in each mode with 1…N workers — serial `run()`, threads,
 /// process pools and `parallelMap` — timed, checked and set side by side.
-struct ScalingCommand: ParsableCommand {
+struct ScalingCommand: ParsableCommand, RepeatedMeasurement {
   static let configuration = CommandConfiguration(
     commandName: "scaling",
     abstract: "Compare processes, threads and serial runs on every kernel, 1 to N workers.",
@@ -19,6 +19,12 @@ struct ScalingCommand: ParsableCommand {
       over workers; overhead per task is (wall × workers − serial wall) ÷ units.
       """
   )
+
+  @OptionGroup var measurement: RepetitionOptions<ScalingCommand>
+  static let defaultRepetitions = 3
+  var repetitions: Int { measurement.repetitions }
+  @OptionGroup var output: OutputOptions
+  var json: Bool { output.json }
 
   @Option(parsing: .upToNextOption, help: "Kernels to run (default: all).")
   var kernels: [KernelKind] = KernelKind.allCases
@@ -32,9 +38,6 @@ struct ScalingCommand: ParsableCommand {
   @Flag(help: "Go up to the logical CPUs (hardware threads) instead of the physical cores.")
   var logical = false
 
-  @Option(help: "Repetitions of each run (the median is reported).")
-  var repetitions = 3
-
   @Option(help: "Untimed runs before the timed ones (first touches of memory, warm caches).")
   var warmups = 1
 
@@ -43,9 +46,6 @@ struct ScalingCommand: ParsableCommand {
 
   @Option(help: "Multiplies each unit's work (for the triad, its array size: below 1 the arrays may fit in cache).")
   var scale = 1.0
-
-  @Flag(help: "Print JSON instead of a table.")
-  var json = false
 
   @Option(help: "Write a chart of speedup against workers to this SVG file.")
   var plot: String?
@@ -60,7 +60,6 @@ struct ScalingCommand: ParsableCommand {
   var pythonScript = "Scripts/mpbench_reference.py"
 
   func validate() throws {
-    guard repetitions > 0 else { throw ValidationError("--repetitions must be positive, not \(repetitions)") }
     guard warmups >= 0 else { throw ValidationError("--warmups must not be negative, not \(warmups)") }
     guard scale > 0 else { throw ValidationError("--scale must be positive, not \(scale)") }
     if let units, units < 1 { throw ValidationError("--units must be positive, not \(units)") }

@@ -1,14 +1,15 @@
 import ArgumentParser
 
 /// `mpbench suite` (the default): every measurement the engine has so far, in one run.
-struct SuiteCommand: ParsableCommand {
+struct SuiteCommand: ParsableCommand, RepeatedMeasurement {
   static let configuration = CommandConfiguration(
     commandName: "suite",
     abstract: "Run the machine summary and every benchmark in one go (the default, about 2 minutes)."
   )
 
-  @Option(help: "Repetitions of each measurement (the median is reported).")
-  var repetitions = 5
+  @OptionGroup var measurement: RepetitionOptions<SuiteCommand>
+  static let defaultRepetitions = 5
+  var repetitions: Int { measurement.repetitions }
 
   @Option(help: "Write the scaling chart (speedup against workers) to this SVG file.")
   var plot: String?

@@ -3,24 +3,23 @@ import Foundation
 import Multiprocessing
 
 /// `mpbench sync`: the costs of the process-shared synchronisation types.
-struct SyncCommand: ParsableCommand {
+struct SyncCommand: ParsableCommand, RepeatedMeasurement {
   static let configuration = CommandConfiguration(
     commandName: "sync",
     abstract: "Time locks, shared-value increments and event ping-pong across processes."
   )
 
+  @OptionGroup var measurement: RepetitionOptions<SyncCommand>
+  static let defaultRepetitions = 5
+  var repetitions: Int { measurement.repetitions }
+  @OptionGroup var output: OutputOptions
+  var json: Bool { output.json }
+
   @Option(help: "Operations per process in each measurement.")
   var operations = 1_000_000
 
-  @Option(help: "Repetitions of each measurement (the median is reported).")
-  var repetitions = 5
-
-  @Flag(help: "Print JSON.")
-  var json = false
-
   func validate() throws {
     guard operations > 0 else { throw ValidationError("--operations must be positive, not \(operations)") }
-    guard repetitions > 0 else { throw ValidationError("--repetitions must be positive, not \(repetitions)") }
   }
 
   func run() throws {

@@ -9,6 +9,9 @@ struct TopologyCommand: ParsableCommand {
     abstract: "Print the machine (packages, NUMA nodes, cores, PUs) and a placement."
   )
 
+  @OptionGroup var output: OutputOptions
+  var json: Bool { output.json }
+
   @Option(help: "Describe a synthetic machine instead, e.g. \"package:2 numa:2 core:4 pu:2\".")
   var synthetic: String?
 
@@ -20,9 +23,6 @@ struct TopologyCommand: ParsableCommand {
       "Placement policy.",
       valueName: "physical-cores|logical-cpus|cores:N[:spread|compact]|cpus:LIST"))
   var policy: String = "physical-cores"
-
-  @Flag(help: "Print JSON: the topology and the placement's slots with OS CPU indices.")
-  var json = false
 
   func validate() throws {
     if synthetic != nil && xml != nil {
