@@ -27,10 +27,11 @@ import Scheduler
 ///   - chunkSize: inputs a worker takes at a time; about inputs ÷ (workers × 4) by default.
 ///   - taskTimeout: the longest one input may take (nil: no limit); past it every worker is
 ///     killed and the call throws ``PoolError/taskTimedOut(pid:timeout:)`` naming the worker.
+///   - transform: applied to each input in a worker; its output is written to shared memory.
 /// - Throws: ``PoolError/kernelFailed(_:)`` with the first failing input's message,
 ///   ``PoolError/workerDied(pid:status:)`` when a worker died,
 ///   ``PoolError/taskTimedOut(pid:timeout:)``, ``PoolError/invalidArgument(_:)`` for a bad
-///   chunk size or timeout, ``ProcessError/childDidNotStart(name:pid:attempts:bound:)``, or a placement error.
+///   chunk size or timeout, `ProcessError.childDidNotStart`, or a placement error.
 public func parallelMap<Input, Output: BitwiseCopyable>(
   _ inputs: [Input], placement: PlacementPolicy = .physicalCores, topology: Topology? = nil, chunkSize: Int? = nil,
   taskTimeout: Duration? = nil, _ transform: @escaping (Input) throws -> Output

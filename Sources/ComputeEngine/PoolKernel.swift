@@ -9,8 +9,8 @@ import Scheduler
 /// A named kernel a ``ProcessPool`` can run in workers of every start method: register it
 /// with `bootstrapMultiprocessing(entryPoints:)` first thing in `main`, like an entry point.
 ///
-/// `BitwiseCopyable` inputs and outputs travel through typed ``SlotRing``s; `Codable` ones
-/// (when not `BitwiseCopyable`) through ``ByteRing``s in `BinaryEncoder`'s form.
+/// `BitwiseCopyable` inputs and outputs travel through typed `SlotRing`s; `Codable` ones
+/// (when not `BitwiseCopyable`) through `ByteRing`s in `BinaryEncoder`'s form.
 ///
 /// ```swift
 /// let square = PoolKernel<Int, Int>("square") { $0 * $0 }

@@ -48,7 +48,7 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
   ///   - pinned: whether each worker is bound to its slot's CPUs (the default), or left for
   ///     the operating system to place and move; the placement then only sets the count.
   ///   - kernel: applied to each input.
-  /// - Throws: a ``SchedulerError`` for a bad placement, ``PoolError/invalidArgument(_:)``.
+  /// - Throws: a `SchedulerError` for a bad placement, ``PoolError/invalidArgument(_:)``.
   public convenience init(
     placement: PlacementPolicy = .physicalCores, topology: Topology? = nil, taskTimeout: Duration? = nil,
     maxTasksPerWorker: Int? = nil, pinned: Bool = true, kernel: @escaping @Sendable (Input) throws -> Output
@@ -71,9 +71,9 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
 
   /// A pool running a registered ``PoolKernel``, with any start method.
   ///
-  /// - Throws: a ``SchedulerError`` for a bad placement or a topology of another machine
+  /// - Throws: a `SchedulerError` for a bad placement or a topology of another machine
   ///   (workers could not be pinned by it), ``PoolError/invalidArgument(_:)`` for a bad
-  ///   limit, or a ``ProcessError`` (an unregistered kernel with spawn or forkserver).
+  ///   limit, or a `ProcessError` (an unregistered kernel with spawn or forkserver).
   public init(
     placement: PlacementPolicy = .physicalCores, topology: Topology? = nil, startMethod: StartMethod = .fork,
     taskTimeout: Duration? = nil, maxTasksPerWorker: Int? = nil, pinned: Bool = true, kernel: PoolKernel<Input, Output>
@@ -101,8 +101,10 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
   /// Applies the kernel to every input and returns the outputs in input order, blocking the
   /// calling thread (use the `async` variant in async code).
   ///
-  /// - Parameter chunkSize: inputs handed to a worker at once; about inputs ÷ (workers × 4)
-  ///   by default, at most 1024.
+  /// - Parameters:
+  ///   - inputs: the inputs, in the order of the outputs.
+  ///   - chunkSize: inputs handed to a worker at once; about inputs ÷ (workers × 4) by
+  ///     default, at most 1024.
   /// - Throws: the error of the first failed input (the others all ran), or
   ///   ``PoolError/closed``.
   public func map(_ inputs: [Input], chunkSize: Int? = nil) throws -> [Output] {

@@ -73,7 +73,7 @@ public final class LoadGenerator: @unchecked Sendable {
   /// - Throws: ``LoadError/profileNeedsDuration(_:)``,
   ///   ``LoadError/invalidPeriod(_:)`` for a period outside 1 ms…1 s,
   ///   ``LoadError/invalidDuration(_:)`` for a zero or negative duration,
-  ///   a ``SchedulerError`` for a bad placement (a CPU this process may not use), or a
+  ///   a `SchedulerError` for a bad placement (a CPU this process may not use), or a
   ///   shared-memory error.
   public init(
     placement: PlacementPolicy = .logicalCPUs, profile: LoadProfile, duration: Duration? = nil,
@@ -106,7 +106,7 @@ public final class LoadGenerator: @unchecked Sendable {
 
   /// Starts one pinned worker per CPU.
   ///
-  /// - Throws: ``LoadError/alreadyStarted`` on a second call, or a ``ProcessError`` when a
+  /// - Throws: ``LoadError/alreadyStarted`` on a second call, or a `ProcessError` when a
   ///   worker cannot start (those started are stopped).
   public func start() throws {
     guard workers.isEmpty, startedAt == nil else { throw LoadError.alreadyStarted }

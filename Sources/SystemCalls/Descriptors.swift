@@ -107,9 +107,11 @@ extension FileDescriptor {
     _ = try? SystemCall.retrying { Glibc.write(rawValue, &byte, 1) }
   }
 
-  /// Empties a non-blocking doorbell pipe (reads until `EAGAIN` or end of file).
+  /// Empties a non-blocking doorbell pipe or signalfd (reads until `EAGAIN` or end of file).
+  /// The buffer holds 32 of a signalfd's 128-byte records: a smaller one than a record makes
+  /// its read fail with `EINVAL`, and the signal would stay pending for ever.
   package func drain() {
-    var buffer = [UInt8](repeating: 0, count: 64)
+    var buffer = [UInt8](repeating: 0, count: 4096)
     while let count = try? buffer.withUnsafeMutableBytes({ (bytes) throws(Errno) in try readSome(into: bytes) }),
       count > 0
     {}

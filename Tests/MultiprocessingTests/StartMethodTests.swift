@@ -1,6 +1,8 @@
-import Multiprocessing
+import Foundation
 import TestEntryPoints
 import Testing
+
+@testable import Multiprocessing
 
 /// The default start method and contexts, with Python's rules. The other tests always name
 /// their start method, so changing the default here cannot disturb them.
@@ -44,5 +46,33 @@ import Testing
     try process.start()
     try process.join()
     #expect(try process.exitCode == 8)
+  }
+}
+
+/// The fork server between requests: asleep in `poll`, not spinning. (It once spun at 100 %
+/// of a CPU after its first child ended: the SIGCHLD record was read with a buffer smaller
+/// than a signalfd record, so the signal stayed pending and `poll` returned at once.)
+@Suite(.timeLimit(.minutes(1))) struct ForkserverIdleTests {
+  @Test func anIdleForkServerUsesNoCPU() throws {
+    _ = Fixture.ready
+    let children = try (Int32(0)..<3).map { code in
+      let process = Multiprocessing.Process(startMethod: .forkserver, entryPoint: TestEntryPoints.exit, arguments: code)
+      try process.start()
+      return process
+    }
+    for child in children { try child.join() }
+    #expect(try children.map { try $0.exitCode } == [0, 1, 2])
+    let server = try ForkserverClient.shared().serverPid
+    let before = try cpuTicks(of: server)
+    usleep(500_000)
+    let used = try cpuTicks(of: server) - before
+    #expect(used <= 5, "the fork server used \(used) ticks of CPU in 500 ms while idle")
+  }
+
+  /// utime + stime of `pid`, in clock ticks (1/100 s).
+  private func cpuTicks(of pid: Int32) throws -> Int {
+    let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+    let fields = stat[stat.index(after: stat.lastIndex(of: ")")!)...].split(separator: " ")
+    return Int(fields[11])! + Int(fields[12])!
   }
 }

@@ -9,7 +9,7 @@ import Logging
 ///
 /// Give it a closure, or subclass it and override ``run()``; ``start()`` runs `run()` in a new
 /// process, while calling `run()` directly runs it in the calling process, blocking, with no
-/// new pid. ``join(timeout:)`` waits for the end; ``exitCode`` then tells how it ended: 0 on
+/// new pid. `join(timeout:)` waits for the end; ``exitCode`` (or ``terminationStatus``) then tells how it ended: 0 on
 /// success, 1 when the target threw (the child prints the error to standard error), the code
 /// of a ``ProcessExit`` or an explicit `exit`, or the negative number of the signal that
 /// killed it.

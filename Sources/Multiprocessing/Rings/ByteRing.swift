@@ -80,16 +80,20 @@ public final class ByteRing: @unchecked Sendable {
 
   /// Sends one message, waiting for room as needed.
   ///
-  /// - Parameter peerGone: checked every 100 ms while waiting for room; when it returns true,
-  ///   the send stops (the consumer died, say, and will never make room).
+  /// - Parameters:
+  ///   - message: the bytes, of any length (a message longer than the ring streams through it).
+  ///   - timeout: the longest wait for room; nil waits as long as it takes.
+  ///   - peerGone: checked every 100 ms while waiting for room; when it returns true, the
+  ///     send stops (the consumer died, say, and will never make room).
   /// - Throws: ``RingError/closed`` (a message cut short by the close is dropped by the
   ///   consumer), ``RingError/timedOut``, or ``RingError/peerGone``.
   public func send(
     _ message: UnsafeRawBufferPointer, timeout: Duration? = nil, peerGone: (() -> Bool)? = nil
   ) throws(RingError) {
     let deadline = ContinuousClock.Instant.deadline(after: timeout)
-    var length = UInt64(message.count)
-    try write(UnsafeRawBufferPointer(start: &length, count: 8), until: deadline, peerGone: peerGone)
+    try withUnsafeBytes(of: UInt64(message.count)) { length in
+      Result { () throws(RingError) in try write(length, until: deadline, peerGone: peerGone) }
+    }.get()
     try write(message, until: deadline, peerGone: peerGone)
   }
 
@@ -112,7 +116,10 @@ public final class ByteRing: @unchecked Sendable {
   public func receive(timeout: Duration? = nil) throws(RingError) -> Data? {
     let deadline = ContinuousClock.Instant.deadline(after: timeout)
     var length: UInt64 = 0
-    guard try read(into: UnsafeMutableRawBufferPointer(start: &length, count: 8), until: deadline) else { return nil }
+    let started = try withUnsafeMutableBytes(of: &length) { length in
+      Result { () throws(RingError) in try read(into: length, until: deadline) }
+    }.get()
+    guard started else { return nil }
     var message = Data(count: Int(length))
     let complete = try message.withUnsafeMutableBytes { message in
       Result { () throws(RingError) in try read(into: message, until: deadline) }

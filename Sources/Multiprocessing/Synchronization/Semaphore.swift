@@ -27,7 +27,7 @@ public class Semaphore: @unchecked Sendable {
     self.bound.store(UInt32(bound))
   }
 
-  /// Reopens a semaphore from its ``handle`` (in a spawned or fork-server child).
+  /// Reopens a semaphore from its ``Semaphore/handle`` (in a spawned or fork-server child).
   public init(_ handle: SharedHandle) throws {
     slot = try SharedSlot(handle, kind: String(describing: Self.self), size: Self.size)
   }
@@ -109,7 +109,7 @@ public final class BoundedSemaphore: Semaphore, @unchecked Sendable {
     try super.init(value: value, bound: value)
   }
 
-  /// Reopens a bounded semaphore from its ``handle``.
+  /// Reopens a bounded semaphore from its ``Semaphore/handle``.
   public override init(_ handle: SharedHandle) throws {
     try super.init(handle)
   }
