@@ -8,21 +8,21 @@ public final class RLock: ProcessLock, @unchecked Sendable {
   // the recursion depth is written only by the holder.
   static let kind = "RLock"
 
-  let slot: SharedSlot
-  var core: LockCore { LockCore(slot.pointer) }
+  let storage: LockStorage
+  var core: LockCore { storage.core }
 
   /// A new, unlocked lock.
   public init() throws {
-    slot = try SharedSlot(size: LockCore.size)
+    storage = try LockStorage(kind: Self.kind)
   }
 
   /// Reopens a lock from its ``handle`` (in a spawned or fork-server child).
   public init(_ handle: SharedHandle) throws {
-    slot = try SharedSlot(handle, kind: Self.kind, size: LockCore.size)
+    storage = try LockStorage(handle, kind: Self.kind)
   }
 
   /// What another process needs to reopen the lock.
-  public var handle: SharedHandle { slot.handle(kind: Self.kind) }
+  public var handle: SharedHandle { storage.handle }
 
   /// Acquires the lock, or acquires it once more when the calling thread holds it.
   ///
