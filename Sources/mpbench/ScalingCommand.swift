@@ -59,6 +59,16 @@ struct ScalingCommand: ParsableCommand, RepeatedMeasurement {
   @Option(help: "The Python reference script for --compare-python.")
   var pythonScript = "Scripts/mpbench_reference.py"
 
+  @Flag(
+    help: """
+      Also run the C/OpenMP reference (a schedule(dynamic,1) loop, pinned like the pool) on monte-carlo \
+      and imbalanced, and print each mode's speedup over OpenMP's.
+      """)
+  var compareOpenmp = false
+
+  @Option(help: "The OpenMP reference's source for --compare-openmp (built with cc -O2 -fopenmp).")
+  var openmpSource = "Scripts/openmp_reference.c"
+
   func validate() throws {
     guard warmups >= 0 else { throw ValidationError("--warmups must not be negative, not \(warmups)") }
     guard scale > 0 else { throw ValidationError("--scale must be positive, not \(scale)") }
@@ -90,10 +100,13 @@ struct ScalingCommand: ParsableCommand, RepeatedMeasurement {
       Workload($0, units: unitCount, parameter: Self.parameter($0, scale: scale, lastLevelCache: lastLevelCache))
     }
     let parallelModes = modes.filter { $0 != .serial }
+    // Built before anything is measured: a missing compiler fails at once.
+    let openmp = compareOpenmp ? try OpenMPComparison(source: openmpSource) : nil
+    let openmpWorkloads = openmp == nil ? [] : workloads.filter { OpenMPComparison.kernels.contains($0.kind) }
     let progress = Progress(
       total: workloads.reduce(0) { sum, workload in
         sum + (warmups + repetitions) * (1 + counts.count * parallelModes.filter { $0.supports(workload.kind) }.count)
-      })
+      } + openmpWorkloads.count * counts.count)
 
     var report = ScalingReport(
       machine: machine.description, units: unitCount, repetitions: repetitions,
@@ -112,6 +125,22 @@ struct ScalingCommand: ParsableCommand, RepeatedMeasurement {
             progress.step("\(workload.kind.rawValue): \(mode.rawValue) × \(count)", $0, warmups: warmups)
           }
           report.add(workload, mode, workers: count, walls: measured.walls, serial: serialMedian)
+        }
+      }
+      if let openmp, openmpWorkloads.contains(where: { $0.kind == workload.kind }) {
+        for count in counts {
+          progress.step("\(workload.kind.rawValue): OpenMP × \(count)", 0)
+          let measured = try openmp.measure(
+            workload, slots: Array(available.prefix(count)), repetitions: repetitions, warmups: warmups)
+          guard measured.checksum == serial.checksum else {
+            throw ValidationError(
+              "\(workload.kind.rawValue): the OpenMP reference's checksum \(measured.checksum) differs from ours, "
+                + "\(serial.checksum)")
+          }
+          // OpenMP's speedup is over C's own serial run, taken beside it.
+          report.add(
+            workload.kind.rawValue, mode: ScalingReport.openmpMode, workers: count, units: workload.units,
+            walls: measured.parallel, serial: Statistics(measured.serial).median)
         }
       }
     }

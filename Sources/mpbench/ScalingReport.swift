@@ -36,14 +36,59 @@ struct ScalingReport: Encodable {
     self.parameters = parameters
   }
 
+  /// The mode of the C/OpenMP reference's rows (`--compare-openmp`).
+  static let openmpMode = "openmp-c"
+
+  /// One mode's speedup over OpenMP's, on the same kernel with the same workers in this run.
+  struct OpenMPRatio: Encodable {
+    let kernel: String
+    let mode: String
+    let workers: Int
+    /// This mode's speedup ÷ OpenMP's speedup (each over its own serial run).
+    let ratio: Double
+  }
+
   mutating func add(_ workload: Workload, _ mode: ScalingMode, workers: Int, walls: [Double], serial: Double) {
+    add(
+      workload.kind.rawValue, mode: mode.rawValue, workers: workers, units: workload.units, walls: walls, serial: serial
+    )
+  }
+
+  mutating func add(_ kernel: String, mode: String, workers: Int, units: Int, walls: [Double], serial: Double) {
     let stats = Statistics(walls)
     let speedup = serial / stats.median
     rows.append(
       Row(
-        kernel: workload.kind.rawValue, mode: mode.rawValue, workers: workers, median: stats.median, min: stats.min,
+        kernel: kernel, mode: mode, workers: workers, median: stats.median, min: stats.min,
         max: stats.max, speedup: speedup, efficiency: speedup / Double(workers),
-        overheadPerTaskMicroseconds: (stats.median * Double(workers) - serial) / Double(workload.units) * 1e6))
+        overheadPerTaskMicroseconds: (stats.median * Double(workers) - serial) / Double(units) * 1e6))
+  }
+
+  /// Every parallel mode's speedup over OpenMP's, where OpenMP ran.
+  var openmpRatios: [OpenMPRatio] {
+    rows.compactMap { row in
+      guard row.mode != Self.openmpMode, row.mode != ScalingMode.serial.rawValue,
+        let openmp = rows.first(where: {
+          $0.mode == Self.openmpMode && $0.kernel == row.kernel && $0.workers == row.workers
+        })
+      else { return nil }
+      return OpenMPRatio(kernel: row.kernel, mode: row.mode, workers: row.workers, ratio: row.speedup / openmp.speedup)
+    }
+  }
+
+  private enum CodingKeys: String, CodingKey {
+    case machine, units, repetitions, parameters, rows, python, openmpRatios
+  }
+
+  func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(machine, forKey: .machine)
+    try container.encode(units, forKey: .units)
+    try container.encode(repetitions, forKey: .repetitions)
+    try container.encode(parameters, forKey: .parameters)
+    try container.encode(rows, forKey: .rows)
+    try container.encodeIfPresent(python, forKey: .python)
+    if !openmpRatios.isEmpty { try container.encode(openmpRatios, forKey: .openmpRatios) }
   }
 
   /// The kernels in the order they ran.
@@ -64,6 +109,15 @@ struct ScalingReport: Encodable {
           format: "%7d %10.4f %10.4f %10.4f %8.2f× %10.0f%% %17.1f", row.workers, row.median, row.min, row.max,
           row.speedup, row.efficiency * 100, row.overheadPerTaskMicroseconds)
         print("  \(row.mode)".padding(toLength: 28, withPad: " ", startingAt: 0) + numbers)
+      }
+      let ratios = openmpRatios.filter { $0.kernel == kernel }
+      if !ratios.isEmpty {
+        print("  speedup ÷ OpenMP's speedup (same workers, this run):")
+        for ratio in ratios {
+          print(
+            "    \(ratio.mode)".padding(toLength: 28, withPad: " ", startingAt: 0)
+              + String(format: "%7d %10.2f", ratio.workers, ratio.ratio))
+        }
       }
     }
     python?.printTable()

@@ -17,6 +17,9 @@ struct SuiteCommand: ParsableCommand, RepeatedMeasurement {
   @Flag(help: "Leave out the comparison with the Python reference.")
   var noPython = false
 
+  @Flag(help: "Leave out the comparison with the C/OpenMP reference (needs cc with OpenMP).")
+  var noOpenmp = false
+
   func run() throws {
     func section(_ title: String) { print("\n== \(title) ==") }
     section("machine")
@@ -33,6 +36,7 @@ struct SuiteCommand: ParsableCommand, RepeatedMeasurement {
     var scaling = ["--repetitions", "3"]
     if let plot { scaling += ["--plot", plot] }
     if !noPython { scaling.append("--compare-python") }
+    if !noOpenmp { scaling.append("--compare-openmp") }
     try ScalingCommand.parse(scaling).run()
     section("load generator accuracy (mpload's engine)")
     try LoadCommand.parse([]).run()

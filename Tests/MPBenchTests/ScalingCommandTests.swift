@@ -26,8 +26,15 @@ import Testing
       }
       let entries: [Entry]
     }
+    struct OpenMPRatio: Decodable {
+      let kernel: String
+      let mode: String
+      let workers: Int
+      let ratio: Double
+    }
     let rows: [Row]
     let python: Python?
+    let openmpRatios: [OpenMPRatio]?
   }
 
   static let cores = Int(
@@ -89,6 +96,39 @@ import Testing
     #expect(svg.components(separatedBy: "<polyline").count - 1 == 4)
     #expect(svg.contains(">monte-carlo<") && svg.contains(">imbalanced<"))
     #expect(svg.contains(">pool-fork<") && svg.contains(">threads-pinned<"))
+  }
+
+  /// The C/OpenMP reference runs beside the pool with the same units and size (its checksum
+  /// checked against ours), and each mode's speedup is set over OpenMP's.
+  @Test func openMPRunsBesideThePool() throws {
+    let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().appendingPathComponent("Scripts/openmp_reference.c").path
+    let workers = counts.map(String.init).joined(separator: ",")
+    let run = try runExecutable(
+      "mpbench",
+      [
+        "scaling", "--kernels", "monte-carlo", "imbalanced", "--modes", "pool-fork", "--units", "8", "--scale",
+        "0.002", "--repetitions", "2", "--warmups", "0", "--workers", workers, "--compare-openmp",
+        "--openmp-source", source, "--json",
+      ])
+    #expect(run.status == 0, "\(run.stderr)")
+    let report = try JSONDecoder().decode(Report.self, from: Data(run.stdout.utf8))
+    for kernel in ["monte-carlo", "imbalanced"] {
+      let openmp = report.rows.filter { $0.kernel == kernel && $0.mode == "openmp-c" }
+      #expect(openmp.map(\.workers) == counts)
+      #expect(openmp.allSatisfy { $0.speedup > 0 && $0.min <= $0.median && $0.median <= $0.max })
+      for count in counts {
+        let pool = try #require(
+          report.rows.first { $0.kernel == kernel && $0.mode == "pool-fork" && $0.workers == count })
+        let ratio = try #require(
+          report.openmpRatios?.first { $0.kernel == kernel && $0.mode == "pool-fork" && $0.workers == count })
+        let theirs = openmp.first { $0.workers == count }!
+        #expect(abs(ratio.ratio - pool.speedup / theirs.speedup) < 1e-9)
+      }
+    }
+    let missing = try runExecutable(
+      "mpbench", ["scaling", "--compare-openmp", "--openmp-source", "/nonexistent.c", "--units", "1"])
+    #expect(missing.status != 0 && missing.stderr.contains("/nonexistent.c"), "\(missing.stderr)")
   }
 
   @Test func pythonAgreesOnEveryChecksum() throws {

@@ -16,7 +16,10 @@ final class ExitWatcher: @unchecked Sendable {
     let id: Int
     let fd: Int32
     let deadline: ContinuousClock.Instant?
-    let continuation: CheckedContinuation<Void, Never>
+    /// Unsafe rather than checked: a forked child drops its parent's waiters (their tasks are
+    /// not in the child), which a checked continuation would report as leaked. Each is
+    /// resumed exactly once: by whoever removes its waiter under the lock.
+    let continuation: UnsafeContinuation<Void, Never>
   }
 
   private let lock = ForkSafeLock()
@@ -31,7 +34,7 @@ final class ExitWatcher: @unchecked Sendable {
       return nextID
     }
     await withTaskCancellationHandler {
-      await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+      await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
         // A task cancelled before this point had its cancellation handler run already, with
         // no waiter to find: it must not wait.
         let cancelled = lock.withLock {
