@@ -87,7 +87,7 @@ enum OneShotWorkers {
             do {
               try work(index)
             } catch {
-              try failures[position].send(TaskFailure(index: index, message: "\(error)"))
+              try failures[position].send(TaskFailure(index: TaskID(job: 0, local: index), message: "\(error)"))
               control.header[\.nextInput] = count  // stop the others early: the call fails anyway
               break
             }
@@ -131,7 +131,7 @@ enum OneShotWorkers {
     for ring in failures {
       ring.close()
       while let failure = try ring.receive(TaskFailure.self) {
-        if firstFailure.map({ failure.index < $0.index }) ?? true { firstFailure = failure }
+        if firstFailure.map({ failure.index.local < $0.index.local }) ?? true { firstFailure = failure }
       }
     }
     for worker in workers {

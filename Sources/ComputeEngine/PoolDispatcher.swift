@@ -45,7 +45,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     @exclusivity(unchecked) private var pendingRanges: [Range<Int>] = []
     @exclusivity(unchecked) private var unreported: [Int] = []
     var sent = 0
-    var timedOutTask: Int?
+    var timedOutTask: TaskID?
     /// When the worker was started, in nanoseconds of the monotonic clock.
     let launchedAt = monotonicNanoseconds()
     /// Whether the worker was killed for not reaching its loop in time.
@@ -244,7 +244,9 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     if let chunkSize, chunkSize < 1 {
       throw PoolError.invalidArgument("chunkSize must be at least 1, not \(chunkSize)")
     }
-    guard inputs.count < 1 << 32 else { throw PoolError.invalidArgument("at most 2^32 - 1 inputs per call") }
+    guard inputs.count <= TaskID.maxPerJob else {
+      throw PoolError.invalidArgument("at most \(TaskID.maxPerJob) inputs per call, not \(inputs.count)")
+    }
     let size = min(chunkSize ?? automaticChunkSize(inputs.count), PoolLimits.maxChunk)
     try lock.withLock {
       guard !closing, !terminated else { throw terminated ? PoolError.terminated : PoolError.closed }
@@ -374,16 +376,16 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     worker.answered = worker.answered || worker.channels.hasResults
     worker.channels.drain(
       succeed: { index, output in
-        worker.reported(jobID: index >> 32, local: index & 0xFFFF_FFFF)
-        if find(index >> 32), job!.succeed(index & 0xFFFF_FFFF, output) { finish(job!) }
+        worker.reported(jobID: index.job, local: index.local)
+        if find(index.job), job!.succeed(index.local, output) { finish(job!) }
       },
       succeedRun: { run in
-        worker.reported(jobID: run.firstIndex >> 32, local: run.firstIndex & 0xFFFF_FFFF, count: run.count)
-        if find(run.firstIndex >> 32), job!.succeed(run.firstIndex & 0xFFFF_FFFF, run) { finish(job!) }
+        worker.reported(jobID: run.firstIndex.job, local: run.firstIndex.local, count: run.count)
+        if find(run.firstIndex.job), job!.succeed(run.firstIndex.local, run) { finish(job!) }
       },
       fail: { index, error in
-        worker.reported(jobID: index >> 32, local: index & 0xFFFF_FFFF)
-        if find(index >> 32), job!.fail(index & 0xFFFF_FFFF, error) { finish(job!) }
+        worker.reported(jobID: index.job, local: index.local)
+        if find(index.job), job!.fail(index.local, error) { finish(job!) }
       })
     lastJob = job
   }
@@ -408,8 +410,9 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
         continue
       }
       guard let taskTimeout else { continue }
-      let current = status.current
-      if current >= 0, worker.timedOutTask == nil, monotonicNanoseconds() - status.startedAt > taskTimeout.nanoseconds {
+      if let current = status.currentTask, worker.timedOutTask == nil,
+        monotonicNanoseconds() - status.startedAt > taskTimeout.nanoseconds
+      {
         worker.timedOutTask = current
         try? worker.process.kill()
       }
@@ -421,17 +424,17 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     // The sentinel said it ended, so it has a status; one lost to another reaper is a failure.
     let status = ((try? worker.process.terminationStatus) ?? nil) ?? .exited(255)
     let pid = ((try? worker.process.pid) ?? nil) ?? 0
-    let current = control.status(worker.slot).current
+    let current = control.status(worker.slot).currentTask
     let died: PoolError = .workerDied(pid: pid, status: status)
     // A worker that keeps dying before it answers anything (it cannot start) would be
     // replaced forever: after a few in a row, the work waiting for it fails instead.
-    let failedStart = !status.isSuccess && current < 0 && !worker.answered
+    let failedStart = !status.isSuccess && current == nil && !worker.answered
     failedStarts[worker.slot] = failedStart ? failedStarts[worker.slot] + 1 : 0
     let givingUp = failedStarts[worker.slot] >= Self.maxFailedStarts
     var requeued: [Chunk] = []
     for chunk in worker.pending {
       for local in chunk.range where !chunk.job.isDone(local) {
-        let index = chunk.job.id << 32 | local
+        let index = TaskID(job: chunk.job.id, local: local)
         if index == current && !status.isSuccess {
           failLocked(
             chunk.job, local,

@@ -7,20 +7,20 @@ let drainTimeout = Duration.seconds(2)
 
 /// One task: its number in the pool and its input.
 struct TaskSlot<Input: BitwiseCopyable>: BitwiseCopyable {
-  var index: Int
+  var index: TaskID
   var input: Input
 }
 
 /// One successful result: the task's number and its output.
 struct ResultSlot<Output: BitwiseCopyable>: BitwiseCopyable {
-  var index: Int
+  var index: TaskID
   var output: Output
 }
 
 /// Outputs of consecutive tasks, as bitwise copies in a buffer: task `firstIndex + k` has its
 /// output's `byteCount` bytes at `outputs + k * stride`.
 struct OutputRun {
-  var firstIndex: Int
+  var firstIndex: TaskID
   var count: Int
   var outputs: UnsafeRawPointer
   var stride: Int
@@ -29,7 +29,7 @@ struct OutputRun {
 
 /// A failed task: its number and the kernel's error message.
 struct TaskFailure: Codable, Sendable {
-  var index: Int
+  var index: TaskID
   var message: String
   /// Whether the input or output could not be encoded or decoded (rather than the kernel
   /// throwing).
@@ -63,13 +63,13 @@ struct Lenient<Value: Decodable>: Decodable {
 
 /// A ``TaskBatch`` whose inputs are decoded one by one.
 struct LenientTaskBatch<Input: Decodable>: Decodable {
-  var first: Int
+  var first: TaskID
   var inputs: [Lenient<Input>]
 }
 
 /// A ``ResultMessage`` whose outputs are decoded one by one.
 struct LenientResultMessage<Output: Decodable>: Decodable {
-  var indices: [Int]
+  var indices: [TaskID]
   var outputs: [Lenient<Output>]
   var failures: [TaskFailure]
 }
@@ -87,14 +87,14 @@ struct UnsendableInputs: Error {
 
 /// A chunk of tasks for the `Codable` channels: task `first + k` has input `inputs[k]`.
 struct TaskBatch<Input: Codable>: Codable {
-  var first: Int
+  var first: TaskID
   var inputs: [Input]
 }
 
 /// The results a worker sends at once, for the `Codable` channels: task `indices[k]` gave
 /// `outputs[k]`, and the tasks in `failures` failed.
 struct ResultMessage<Output: Codable>: Codable {
-  var indices: [Int] = []
+  var indices: [TaskID] = []
   var outputs: [Output] = []
   var failures: [TaskFailure] = []
 }
@@ -111,7 +111,7 @@ class WorkerChannels<Input, Output>: @unchecked Sendable {
   /// Whether results may be waiting.
   var hasResults: Bool { fatalError("abstract") }
 
-  /// Parent: sends `inputs[range]` as tasks `jobID << 32 | i`. Slot rings always have room
+  /// Parent: sends `inputs[range]` as tasks `TaskID(job: jobID, local: i)`. Slot rings always have room
   /// (the dispatcher sends no more than fits). A message larger than a byte ring's free room
   /// waits for the worker to read it, only when `mayWait` (the worker has nothing else to
   /// do, so reads at once) and only while `workerGone` is false; otherwise it throws
@@ -122,7 +122,7 @@ class WorkerChannels<Input, Output>: @unchecked Sendable {
   /// Parent: hands every waiting result to `succeed` or `fail`, without blocking.
   /// Consecutive successful tasks may come together as one ``OutputRun`` through
   /// `succeedRun`, so that a chunk's results are recorded at once.
-  func drain(succeed: (Int, Output) -> Void, succeedRun: (OutputRun) -> Void, fail: (Int, PoolError) -> Void) {
+  func drain(succeed: (TaskID, Output) -> Void, succeedRun: (OutputRun) -> Void, fail: (TaskID, PoolError) -> Void) {
     fatalError("abstract")
   }
   /// Parent: no more tasks; the worker exits once it has done those sent.
@@ -158,7 +158,7 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
     failures = try ByteRing(capacity: 64 * 1024)
     // A worker reports a kernel's error through a byte ring: run that path once here, before
     // any fork (see ByteChannels.warmUp).
-    _ = try? BinaryEncoder().encode(TaskFailure(index: 0, message: ""))
+    _ = try? BinaryEncoder().encode(TaskFailure(index: TaskID(rawValue: 0), message: ""))
   }
 
   init(handleData: Data) throws {
@@ -183,12 +183,14 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
   override func send(jobID: Int, range: Range<Int>, inputs: [Input], mayWait: Bool, workerGone: () -> Bool) throws {
     // Chunks are at most PoolLimits.maxChunk long.
     for (position, local) in range.enumerated() {
-      taskBuffer[position] = TaskSlot(index: jobID << 32 | local, input: inputs[local])
+      taskBuffer[position] = TaskSlot(index: TaskID(job: jobID, local: local), input: inputs[local])
     }
     try tasks.push(contentsOf: UnsafeBufferPointer(rebasing: taskBuffer[0..<range.count]))
   }
 
-  override func drain(succeed: (Int, Output) -> Void, succeedRun: (OutputRun) -> Void, fail: (Int, PoolError) -> Void) {
+  override func drain(
+    succeed: (TaskID, Output) -> Void, succeedRun: (OutputRun) -> Void, fail: (TaskID, PoolError) -> Void
+  ) {
     let slotStride = MemoryLayout<ResultSlot<Output>>.stride
     let outputOffset = MemoryLayout<ResultSlot<Output>>.offset(of: \.output)!
     while true {
@@ -199,7 +201,7 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
       while start < count {
         let first = resultBuffer[start].index
         var end = start + 1
-        while end < count, resultBuffer[end].index == first + (end - start) { end += 1 }
+        while end < count, resultBuffer[end].index == first.advanced(by: end - start) { end += 1 }
         succeedRun(
           OutputRun(
             firstIndex: first, count: end - start,
@@ -291,8 +293,9 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
   private static func warmUp() {
     let encoder = BinaryEncoder()
     let decoder = BinaryDecoder()
-    let tasks = TaskBatch<Input>(first: 0, inputs: [])
-    let results = ResultMessage<Output>(indices: [], outputs: [], failures: [TaskFailure(index: 0, message: "")])
+    let tasks = TaskBatch<Input>(first: TaskID(rawValue: 0), inputs: [])
+    let results = ResultMessage<Output>(
+      indices: [], outputs: [], failures: [TaskFailure(index: TaskID(rawValue: 0), message: "")])
     if let bytes = try? encoder.encode(tasks) {
       _ = try? decoder.decode(TaskBatch<Input>.self, from: bytes)
       _ = try? decoder.decode(LenientTaskBatch<Input>.self, from: bytes)
@@ -320,7 +323,7 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
     let message: Data
     do {
       message = try BinaryEncoder().encode(
-        TaskBatch(first: jobID << 32 | range.lowerBound, inputs: Array(inputs[range])))
+        TaskBatch(first: TaskID(job: jobID, local: range.lowerBound), inputs: Array(inputs[range])))
     } catch let error as EncodingError {
       // Nothing was written (a message is encoded before it is sent). Find the inputs at
       // fault, so that only their tasks fail.
@@ -332,7 +335,9 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
     try withoutActuallyEscaping(workerGone) { try tasks.send(message, peerGone: $0) }
   }
 
-  override func drain(succeed: (Int, Output) -> Void, succeedRun: (OutputRun) -> Void, fail: (Int, PoolError) -> Void) {
+  override func drain(
+    succeed: (TaskID, Output) -> Void, succeedRun: (OutputRun) -> Void, fail: (TaskID, PoolError) -> Void
+  ) {
     while results.hasData, let bytes = try? results.receive(timeout: drainTimeout) {
       // Plain indices: this code runs unspecialised, where iterators and tuples cost a
       // metadata lookup per element.
@@ -390,7 +395,7 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
       lastSent = monotonicNanoseconds()
       afterBatch()
     }
-    func run(_ index: Int, _ input: Input) {
+    func run(_ index: TaskID, _ input: Input) {
       status.start(index)
       do {
         replies.outputs.append(try kernel(input))
@@ -406,17 +411,17 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
       started = monotonicNanoseconds()
       do {
         let batch = try BinaryDecoder().decode(TaskBatch<Input>.self, from: message)
-        for offset in 0..<batch.inputs.count { run(batch.first + offset, batch.inputs[offset]) }
+        for offset in 0..<batch.inputs.count { run(batch.first.advanced(by: offset), batch.inputs[offset]) }
         return batch.inputs.count
       } catch is DecodingError {
         // Decoded again input by input, so that only the inputs at fault fail.
         let batch = try BinaryDecoder().decode(LenientTaskBatch<Input>.self, from: message)
         for offset in 0..<batch.inputs.count {
           if let input = batch.inputs[offset].value {
-            run(batch.first + offset, input)
+            run(batch.first.advanced(by: offset), input)
           } else {
             let reason = "the input could not be decoded: \(batch.inputs[offset].error ?? "")"
-            replies.failures.append(TaskFailure(index: batch.first + offset, message: reason, coding: true))
+            replies.failures.append(TaskFailure(index: batch.first.advanced(by: offset), message: reason, coding: true))
           }
         }
         return batch.inputs.count

@@ -96,9 +96,15 @@ struct WorkerStatus {
     reportedIn = false
   }
 
-  /// Marks task `index` as the one running now.
+  /// Marks task `index` as the one running now (a pool's task, or a `parallelMap` input).
   func start(_ index: Int) {
     if timed { startedAt = monotonicNanoseconds() }
     current = index
   }
+
+  /// Marks pool task `task` as the one running now.
+  func start(_ task: TaskID) { start(task.rawValue) }
+
+  /// The pool task the worker runs now, if any.
+  var currentTask: TaskID? { current >= 0 ? TaskID(rawValue: current) : nil }
 }
