@@ -109,6 +109,8 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   let pinned: Bool
   let taskTimeout: Duration?
   let maxTasksPerWorker: Int?
+  /// How long workers (for tasks) and this thread (for results) spin before sleeping.
+  let spinWindow: Duration
   private let control: PoolControl
   /// The fork template that forks the workers of a fork pool.
   private var template: ForkserverClient?
@@ -138,7 +140,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   init(
     kernel: PoolKernel<Input, Output>, startMethod: StartMethod, placement: Placement, pinned: Bool,
     taskTimeout: Duration?,
-    maxTasksPerWorker: Int?
+    maxTasksPerWorker: Int?, spinWindow: Duration
   ) throws {
     self.kernel = kernel
     self.startMethod = startMethod
@@ -146,6 +148,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     self.pinned = pinned
     self.taskTimeout = taskTimeout
     self.maxTasksPerWorker = maxTasksPerWorker
+    self.spinWindow = spinWindow
     do { doorbell = try FileDescriptor.pipeClosingOnExec(nonBlocking: true) } catch {
       throw PoolError.system(call: "pipe", errno: error)
     }
@@ -209,7 +212,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     let plan = WorkerPlan(
       channels: channels.handleData, control: control.memory.handle, slot: slot,
       cpus: pinned ? placement.slots[slot].cpus.indices : [], chunkSize: PoolLimits.maxChunk,
-      maxTasks: maxTasksPerWorker,
+      maxTasks: maxTasksPerWorker, spinNanoseconds: spinWindow.nanoseconds,
       doorbellPid: getpid(), doorbellFD: doorbell.writeEnd.rawValue, forked: startMethod == .fork,
       timed: taskTimeout != nil,
       stallsForTesting: testHooks.stallingWorkers > 0)

@@ -51,6 +51,7 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
     guard let control = try? PoolControl(slots: 1), let channels = try? makeChannels() else { return }
     let sample = WorkerPlan(
       channels: channels.handleData, control: control.memory.handle, slot: 0, cpus: [0], chunkSize: 1, maxTasks: nil,
+      spinNanoseconds: 0,
       doorbellPid: getpid(), doorbellFD: -1, forked: true, timed: false)
     guard let encoded = try? JSONEncoder().encode(sample),
       let plan = try? JSONDecoder().decode(WorkerPlan.self, from: encoded),

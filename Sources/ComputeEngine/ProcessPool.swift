@@ -47,26 +47,33 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
   ///   - maxTasksPerWorker: replace each worker after this many tasks.
   ///   - pinned: whether each worker is bound to its slot's CPUs (the default), or left for
   ///     the operating system to place and move; the placement then only sets the count.
+  ///   - spinWindow: how long an idle worker keeps polling for work (and the pool's
+  ///     dispatcher for results) before it sleeps in the kernel: a job that follows within
+  ///     the window finds its workers awake; after it an idle pool uses no CPU. 0 to 1 s.
   ///   - kernel: applied to each input.
   /// - Throws: a `SchedulerError` for a bad placement, ``PoolError/invalidArgument(_:)``.
   public convenience init(
     placement: PlacementPolicy = .physicalCores, topology: Topology? = nil, taskTimeout: Duration? = nil,
-    maxTasksPerWorker: Int? = nil, pinned: Bool = true, kernel: @escaping @Sendable (Input) throws -> Output
+    maxTasksPerWorker: Int? = nil, pinned: Bool = true, spinWindow: Duration = .microseconds(20),
+    kernel: @escaping @Sendable (Input) throws -> Output
   ) throws where Input: BitwiseCopyable, Output: BitwiseCopyable {
     try self.init(
       placement: placement, topology: topology, startMethod: .fork, taskTimeout: taskTimeout,
-      maxTasksPerWorker: maxTasksPerWorker, pinned: pinned, kernel: PoolKernel("", body: kernel))
+      maxTasksPerWorker: maxTasksPerWorker, pinned: pinned, spinWindow: spinWindow,
+      kernel: PoolKernel("", body: kernel))
   }
 
   /// A pool of forked workers running a closure over `Codable` values.
   @_disfavoredOverload
   public convenience init(
     placement: PlacementPolicy = .physicalCores, topology: Topology? = nil, taskTimeout: Duration? = nil,
-    maxTasksPerWorker: Int? = nil, pinned: Bool = true, kernel: @escaping @Sendable (Input) throws -> Output
+    maxTasksPerWorker: Int? = nil, pinned: Bool = true, spinWindow: Duration = .microseconds(20),
+    kernel: @escaping @Sendable (Input) throws -> Output
   ) throws where Input: Codable, Output: Codable {
     try self.init(
       placement: placement, topology: topology, startMethod: .fork, taskTimeout: taskTimeout,
-      maxTasksPerWorker: maxTasksPerWorker, pinned: pinned, kernel: PoolKernel("", body: kernel))
+      maxTasksPerWorker: maxTasksPerWorker, pinned: pinned, spinWindow: spinWindow,
+      kernel: PoolKernel("", body: kernel))
   }
 
   /// A pool running a registered ``PoolKernel``, with any start method.
@@ -76,8 +83,12 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
   ///   limit, or a `ProcessError` (an unregistered kernel with spawn or forkserver).
   public init(
     placement: PlacementPolicy = .physicalCores, topology: Topology? = nil, startMethod: StartMethod = .fork,
-    taskTimeout: Duration? = nil, maxTasksPerWorker: Int? = nil, pinned: Bool = true, kernel: PoolKernel<Input, Output>
+    taskTimeout: Duration? = nil, maxTasksPerWorker: Int? = nil, pinned: Bool = true,
+    spinWindow: Duration = .microseconds(20), kernel: PoolKernel<Input, Output>
   ) throws {
+    guard spinWindow >= .zero, spinWindow <= .seconds(1) else {
+      throw PoolError.invalidArgument("spinWindow must be between 0 and 1 s, not \(spinWindow)")
+    }
     if let maxTasksPerWorker, maxTasksPerWorker < 1 {
       throw PoolError.invalidArgument("maxTasksPerWorker must be at least 1, not \(maxTasksPerWorker)")
     }
@@ -89,7 +100,7 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
     let slots = try machine.placement(placement)
     dispatcher = try PoolDispatcher(
       kernel: kernel, startMethod: startMethod, placement: slots, pinned: pinned, taskTimeout: taskTimeout,
-      maxTasksPerWorker: maxTasksPerWorker)
+      maxTasksPerWorker: maxTasksPerWorker, spinWindow: spinWindow)
   }
 
   deinit {

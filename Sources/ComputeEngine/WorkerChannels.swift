@@ -129,9 +129,10 @@ class WorkerChannels<Input, Output>: @unchecked Sendable {
   func close() { fatalError("abstract") }
   /// Worker: runs `kernel` over the tasks as they come, until the channels close or
   /// `maxTasks` tasks are done, marking each task in `status` and calling `afterBatch` after
-  /// each batch of results is sent.
+  /// each batch of results is sent. Waiting for tasks, it spins for `spin` before it sleeps.
   func serve(
-    chunkSize: Int, maxTasks: Int?, status: WorkerStatus, kernel: (Input) throws -> Output, afterBatch: () -> Void
+    chunkSize: Int, maxTasks: Int?, spin: Duration, status: WorkerStatus, kernel: (Input) throws -> Output,
+    afterBatch: () -> Void
   ) throws { fatalError("abstract") }
 }
 
@@ -220,7 +221,8 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
   }
 
   override func serve(
-    chunkSize: Int, maxTasks: Int?, status: WorkerStatus, kernel: (Input) throws -> Output, afterBatch: () -> Void
+    chunkSize: Int, maxTasks: Int?, spin: Duration, status: WorkerStatus, kernel: (Input) throws -> Output,
+    afterBatch: () -> Void
   ) throws {
     let received = UnsafeMutableBufferPointer<TaskSlot<Input>>.allocate(capacity: chunkSize)
     defer { received.deallocate() }
@@ -231,7 +233,7 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
       produced = 0
       afterBatch()
     }
-    while case let count = try tasks.pop(into: received), count > 0 {
+    while case let count = try tasks.pop(into: received, spin: spin), count > 0 {
       // A pop may take several chunks. The worker times its tasks (after each in a small
       // batch, whose tasks are long; every 16 in a large one) and publishes the time per
       // task, from which the dispatcher decides how much work to give it ahead. Results also
@@ -370,7 +372,8 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
   }
 
   override func serve(
-    chunkSize: Int, maxTasks: Int?, status: WorkerStatus, kernel: (Input) throws -> Output, afterBatch: () -> Void
+    chunkSize: Int, maxTasks: Int?, spin: Duration, status: WorkerStatus, kernel: (Input) throws -> Output,
+    afterBatch: () -> Void
   ) throws {
     var processed = 0
     var replies = ResultMessage<Output>()
@@ -407,7 +410,7 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
     var started = 0
     /// Runs the tasks of one message; returns how many it held, nil at the end.
     func runMessage() throws -> Int? {
-      guard let message = try tasks.receive() else { return nil }
+      guard let message = try tasks.receive(spin: spin) else { return nil }
       started = monotonicNanoseconds()
       do {
         let batch = try BinaryDecoder().decode(TaskBatch<Input>.self, from: message)

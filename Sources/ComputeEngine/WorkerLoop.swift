@@ -18,6 +18,8 @@ struct WorkerPlan: Codable, Sendable {
   var cpus: [Int]
   var chunkSize: Int
   var maxTasks: Int?
+  /// How long the worker spins waiting for tasks before it sleeps, in nanoseconds.
+  var spinNanoseconds: Int
   /// The dispatcher's process and the write end of its doorbell pipe there.
   var doorbellPid: Int32
   var doorbellFD: Int32
@@ -46,7 +48,10 @@ enum WorkerLoop {
     let status = control.status(plan.slot, timed: plan.timed)
     while plan.stallsForTesting { pause() }
     status.reportedIn = true
-    try channels.serve(chunkSize: plan.chunkSize, maxTasks: plan.maxTasks, status: status, kernel: kernel) {
+    try channels.serve(
+      chunkSize: plan.chunkSize, maxTasks: plan.maxTasks, spin: .nanoseconds(plan.spinNanoseconds), status: status,
+      kernel: kernel
+    ) {
       if control.header[\.dispatcherSleeping] != 0 { doorbell.ring() }
     }
   }

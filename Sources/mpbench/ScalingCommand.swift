@@ -59,6 +59,9 @@ struct ScalingCommand: ParsableCommand, RepeatedMeasurement {
   @Option(help: "The Python reference script for --compare-python.")
   var pythonScript = "Scripts/mpbench_reference.py"
 
+  @Option(help: "The pools' spin window, as 0, 50us, 1ms (default: the pool's).")
+  var spinWindow: String?
+
   @Flag(
     help: """
       Also run the C/OpenMP reference (a schedule(dynamic,1) loop, pinned like the pool) on monte-carlo \
@@ -74,6 +77,20 @@ struct ScalingCommand: ParsableCommand, RepeatedMeasurement {
     guard scale > 0 else { throw ValidationError("--scale must be positive, not \(scale)") }
     if let units, units < 1 { throw ValidationError("--units must be positive, not \(units)") }
     if let workers { _ = try Self.parseCounts(workers) }
+    _ = try parsedSpinWindow()
+  }
+
+  /// `--spin-window` as a duration: a bare 0, or a number with ns, us, µs, ms or s.
+  func parsedSpinWindow() throws -> Duration? {
+    guard let text = spinWindow else { return nil }
+    let units: [(String, Double)] = [("ns", 1e-9), ("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1)]
+    for (suffix, seconds) in units where text.hasSuffix(suffix) {
+      if let value = Double(text.dropLast(suffix.count)), value >= 0, value * seconds <= 1 {
+        return .nanoseconds(Int64((value * seconds * 1e9).rounded()))
+      }
+    }
+    if text == "0" { return .zero }
+    throw ValidationError("--spin-window takes 0 or a duration up to 1s such as 50us or 2ms, not '\(text)'")
   }
 
   static func parseCounts(_ text: String) throws -> [Int] {
@@ -120,7 +137,8 @@ struct ScalingCommand: ParsableCommand, RepeatedMeasurement {
       report.add(workload, .serial, workers: 1, walls: serial.walls, serial: serialMedian)
       for mode in parallelModes where mode.supports(workload.kind) {
         for count in counts {
-          let runner = ScalingRunner(workload: workload, mode: mode, slots: Array(available.prefix(count)))
+          let runner = ScalingRunner(
+            workload: workload, mode: mode, slots: Array(available.prefix(count)), spinWindow: try parsedSpinWindow())
           let measured = try runner.measure(repetitions: repetitions, warmups: warmups, reference: serial.checksum) {
             progress.step("\(workload.kind.rawValue): \(mode.rawValue) × \(count)", $0, warmups: warmups)
           }

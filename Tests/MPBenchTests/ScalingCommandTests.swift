@@ -151,6 +151,7 @@ import Testing
   @Test(arguments: [
     (["--workers", "0"], "--workers"), (["--workers", "999"], "offers"), (["--kernels", "nope"], "nope"),
     (["--repetitions", "0"], "--repetitions"), (["--modes", "pool-threads"], "pool-threads"),
+    (["--spin-window", "soon"], "--spin-window"), (["--spin-window", "2s"], "up to 1s"),
     (
       [
         "--compare-python", "--python-script", "/nonexistent.py", "--kernels", "monte-carlo", "--modes", "serial",

@@ -69,10 +69,4 @@ import Testing
     #expect(used <= 5, "the fork server used \(used) ticks of CPU in 500 ms while idle")
   }
 
-  /// utime + stime of `pid`, in clock ticks (1/100 s).
-  private func cpuTicks(of pid: Int32) throws -> Int {
-    let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
-    let fields = stat[stat.index(after: stat.lastIndex(of: ")")!)...].split(separator: " ")
-    return Int(fields[11])! + Int(fields[12])!
-  }
 }

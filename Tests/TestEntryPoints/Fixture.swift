@@ -140,3 +140,11 @@ public func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T)
     thread.start()
   }
 }
+
+/// The CPU time process `pid` has used (utime + stime of `/proc/PID/stat`), in clock ticks
+/// (1/100 s).
+public func cpuTicks(of pid: Int32) throws -> Int {
+  let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+  let fields = stat[stat.index(after: stat.lastIndex(of: ")")!)...].split(separator: " ")
+  return Int(fields[11])! + Int(fields[12])!
+}

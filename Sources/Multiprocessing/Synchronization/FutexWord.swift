@@ -105,9 +105,11 @@ public enum Spin {
   /// The longest spin before sleeping.
   public static let limit = Duration.microseconds(20)
 
-  /// Whether `condition` became true while spinning (for at most ``limit``).
-  public static func until(_ condition: () -> Bool) -> Bool {
+  /// Whether `condition` became true while spinning (for at most `limit`, ``limit`` by
+  /// default; `.zero` checks once).
+  public static func until(limit: Duration = limit, _ condition: () -> Bool) -> Bool {
     if condition() { return true }
+    guard limit > .zero else { return false }
     let started = ContinuousClock.now
     while true {
       for _ in 0..<32 {
