@@ -80,7 +80,7 @@ enum OneShotWorkers {
         let status = control.status(position, timed: timed)
         try Topology.bindCallingThread(to: slot.cpus)
         while true {
-          let start = control.header.add(\.nextInput, chunk)
+          let start = control.header(.nextInput).add(chunk)
           guard start < count else { break }
           for index in start..<min(start + chunk, count) {
             status.start(index)
@@ -88,7 +88,7 @@ enum OneShotWorkers {
               try work(index)
             } catch {
               try failures[position].send(TaskFailure(index: TaskID(job: 0, local: index), message: "\(error)"))
-              control.header[\.nextInput] = count  // stop the others early: the call fails anyway
+              control.header(.nextInput).value = count  // stop the others early: the call fails anyway
               break
             }
           }

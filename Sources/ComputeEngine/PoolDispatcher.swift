@@ -251,6 +251,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       throw PoolError.invalidArgument("at most \(TaskID.maxPerJob) inputs per call, not \(inputs.count)")
     }
     let size = min(chunkSize ?? automaticChunkSize(inputs.count), PoolLimits.maxChunk)
+    var needsDispatcher = true
     try lock.withLock {
       guard !closing, !terminated else { throw terminated ? PoolError.terminated : PoolError.closed }
       nextJobID += 1
@@ -264,8 +265,31 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
         Chunk(job: job, range: $0..<min($0 + size, inputs.count))
       }
       queue.insert(contentsOf: chunks.reversed(), at: 0)
+      // The caller hands the chunks out itself, rather than waking this thread to do it.
+      dispatchLocked()
+      needsDispatcher = taskTimeout != nil || !queue.isEmpty || workers.contains { !$0.channels.resultsNeverWait }
     }
-    ringDoorbell()
+    // This thread must look again when the work needs watching (a task timeout, a result that
+    // may wait for room) or when not all of it went out; otherwise the workers ring the
+    // doorbell themselves when they send results while it sleeps.
+    if needsDispatcher { ringDoorbell() }
+  }
+
+  /// Hands out queued chunks and collects results on the calling thread while `finished`
+  /// is false, for at most the spin window: a caller that waits for a short job finds its
+  /// results without waiting for this pool's thread to wake up and pass them on. Takes the
+  /// lock only when it is free.
+  func help(until finished: () -> Bool) {
+    let started = ContinuousClock.now
+    while !finished() {
+      if lock.try() {
+        drainLocked()
+        if !terminated { dispatchLocked() }
+        lock.unlock()
+      }
+      if finished() || ContinuousClock.now - started > spinWindow { return }
+      for _ in 0..<64 { Spin.relax() }
+    }
   }
 
   /// About inputs ÷ (workers × 4), as Python's Pool.
@@ -334,9 +358,9 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
         {
           return (.zero, [])
         }
-        control.header[\.dispatcherSleeping] = 1
+        control.header(.dispatcherSleeping).value = 1
         if workers.contains(where: { $0.channels.hasResults }) {
-          control.header[\.dispatcherSleeping] = 0
+          control.header(.dispatcherSleeping).value = 0
           return (.zero, [])
         }
         // While work is out, wake now and then even without a doorbell: to enforce the task
@@ -351,7 +375,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       let (sleepFor, watched) = next
       ready =
         sleepFor == .zero ? [] : SystemCall.pollReadable([doorbell.readEnd.rawValue] + watched, timeout: sleepFor)
-      control.header[\.dispatcherSleeping] = 0
+      control.header(.dispatcherSleeping).value = 0
       if ready.contains(doorbell.readEnd.rawValue) { doorbell.readEnd.drain() }
     }
     finished = true

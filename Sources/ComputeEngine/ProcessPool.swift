@@ -147,7 +147,14 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
       box.value = collect(job)
       done.signal()
     }
-    done.wait()
+    // A short job is collected here while the workers are still awake; a longer one is
+    // finished by the pool's thread, which signals `done`.
+    var finished = false
+    dispatcher.help {
+      finished = finished || done.wait(timeout: .now()) == .success
+      return finished
+    }
+    if !finished { done.wait() }
     return box.value!
   }
 

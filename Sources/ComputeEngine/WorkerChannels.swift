@@ -110,6 +110,10 @@ class WorkerChannels<Input, Output>: @unchecked Sendable {
   var handleData: Data { fatalError("abstract") }
   /// Whether results may be waiting.
   var hasResults: Bool { fatalError("abstract") }
+  /// Whether a worker can always send its results without waiting for the parent (the
+  /// parent never gives it more than its result ring holds), so that the parent need not
+  /// look at the channels until the worker says results are there.
+  var resultsNeverWait: Bool { fatalError("abstract") }
 
   /// Parent: sends `inputs[range]` as tasks `TaskID(job: jobID, local: i)`. Slot rings always have room
   /// (the dispatcher sends no more than fits). A message larger than a byte ring's free room
@@ -180,6 +184,7 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
   }
 
   override var hasResults: Bool { results.count > 0 || failures.hasData }
+  override var resultsNeverWait: Bool { true }
 
   override func send(jobID: Int, range: Range<Int>, inputs: [Input], mayWait: Bool, workerGone: () -> Bool) throws {
     // Chunks are at most PoolLimits.maxChunk long.
@@ -320,6 +325,7 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
   }
 
   override var hasResults: Bool { results.hasData }
+  override var resultsNeverWait: Bool { false }
 
   override func send(jobID: Int, range: Range<Int>, inputs: [Input], mayWait: Bool, workerGone: () -> Bool) throws {
     let message: Data

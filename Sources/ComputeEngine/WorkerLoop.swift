@@ -52,7 +52,7 @@ enum WorkerLoop {
       chunkSize: plan.chunkSize, maxTasks: plan.maxTasks, spin: .nanoseconds(plan.spinNanoseconds), status: status,
       kernel: kernel
     ) {
-      if control.header[\.dispatcherSleeping] != 0 { doorbell.ring() }
+      if control.header(.dispatcherSleeping).value != 0 { doorbell.ring() }
     }
   }
 }

@@ -12,12 +12,12 @@ struct PoolControl: @unchecked Sendable {
   // @unchecked: the block is shared memory used through atomic loads and stores.
   static let lineSize = 64
 
-  /// The header line.
-  struct Header {
+  /// The header line's fields (byte offsets).
+  enum Header: Int {
     /// Non-zero while the dispatcher sleeps: a worker that sends results then rings the doorbell.
-    var dispatcherSleeping: Int64
+    case dispatcherSleeping = 0
     /// The next input that no worker of a `parallelMap` has claimed.
-    var nextInput: Int64
+    case nextInput = 8
   }
 
   let memory: SharedMemory
@@ -31,8 +31,8 @@ struct PoolControl: @unchecked Sendable {
     memory = try SharedMemory(handle)
   }
 
-  /// The header line's fields.
-  var header: SharedFields<Header> { SharedFields(memory.baseAddress) }
+  /// A field of the header line.
+  func header(_ field: Header) -> SharedWord { SharedWord(memory.baseAddress + field.rawValue) }
 
   /// Worker `slot`'s line; `timed` when the pool has a task timeout, so that the worker
   /// records when each task starts.
@@ -43,51 +43,46 @@ struct PoolControl: @unchecked Sendable {
 
 /// One worker's line of the control block.
 struct WorkerStatus {
-  /// The line's fields.
-  struct Line {
-    /// The task the worker runs now, or -1.
-    var current: Int64
-    /// When the current task started, in nanoseconds of the monotonic clock.
-    var startedAt: Int64
-    /// How long the worker's recent tasks took each, in nanoseconds; 0 until it knows.
-    var taskNanoseconds: Int64
-    /// Non-zero once the worker reached its loop.
-    var reportedIn: Int64
+  /// The line's fields (byte offsets); the properties below say what each holds.
+  enum Field: Int {
+    case current = 0, startedAt = 8, taskNanoseconds = 16, reportedIn = 24
   }
 
-  let fields: SharedFields<Line>
+  let base: UnsafeMutableRawPointer
   /// Whether starts are timed (a clock read per task, needed only for the task timeout).
   let timed: Bool
 
   init(_ base: UnsafeMutableRawPointer, timed: Bool) {
-    fields = SharedFields(base)
+    self.base = base
     self.timed = timed
   }
 
   /// The task the worker runs now, or -1.
   var current: Int {
-    get { fields[\.current] }
-    nonmutating set { fields[\.current] = newValue }
+    get { word(.current).value }
+    nonmutating set { word(.current).value = newValue }
   }
 
   /// When the current task started, in nanoseconds of the monotonic clock.
   var startedAt: Int {
-    get { fields[\.startedAt] }
-    nonmutating set { fields[\.startedAt] = newValue }
+    get { word(.startedAt).value }
+    nonmutating set { word(.startedAt).value = newValue }
   }
 
   /// How long the worker's recent tasks took each, in nanoseconds; 0 until it knows.
   var taskNanoseconds: Int {
-    get { fields[\.taskNanoseconds] }
-    nonmutating set { fields[\.taskNanoseconds] = newValue }
+    get { word(.taskNanoseconds).value }
+    nonmutating set { word(.taskNanoseconds).value = newValue }
   }
 
   /// Whether the worker reached its loop: set by the worker before its first task, so that
   /// the dispatcher can tell a worker that never started (and kill it) from a busy one.
   var reportedIn: Bool {
-    get { fields[\.reportedIn] != 0 }
-    nonmutating set { fields[\.reportedIn] = newValue ? 1 : 0 }
+    get { word(.reportedIn).value != 0 }
+    nonmutating set { word(.reportedIn).value = newValue ? 1 : 0 }
   }
+
+  private func word(_ field: Field) -> SharedWord { SharedWord(base + field.rawValue) }
 
   func clear() {
     current = -1

@@ -115,7 +115,7 @@ public final class LoadGenerator: @unchecked Sendable {
     let startNanoseconds = monotonicNanoseconds()
     startedAt = .now
     for (index, slot) in placement.slots.enumerated() {
-      let line = SharedFields<LoadWorker.Line>(statistics.baseAddress + index * Self.lineSize)
+      let line = statistics.baseAddress + index * Self.lineSize
       let cpu = slot.cpus.indices[0]
       let plan = LoadWorker(
         cpus: slot.cpus, line: line, stop: stopEvent, profile: profile, duration: duration, method: method,
@@ -136,10 +136,11 @@ public final class LoadGenerator: @unchecked Sendable {
   /// Every worker's latest published state, in the order of ``cpus``.
   public func sample() -> [Sample] {
     cpus.enumerated().map { index, cpu in
-      let line = SharedFields<LoadWorker.Line>(statistics.baseAddress + index * Self.lineSize)
+      let line = statistics.baseAddress + index * Self.lineSize
+      func field(_ field: LoadWorker.Field) -> Int { LoadWorker.word(field, of: line).value }
       return Sample(
-        cpu: cpu, pid: Int32(truncatingIfNeeded: line[\.pid]), cpuTime: .nanoseconds(line[\.cpuNanoseconds]),
-        operations: line[\.operations], target: Double(line[\.targetMillionths]) / 1e6)
+        cpu: cpu, pid: Int32(truncatingIfNeeded: field(.pid)), cpuTime: .nanoseconds(field(.cpuNanoseconds)),
+        operations: field(.operations), target: Double(field(.targetMillionths)) / 1e6)
     }
   }
 

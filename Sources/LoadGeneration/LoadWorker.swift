@@ -12,21 +12,26 @@ struct LoadWorker: @unchecked Sendable {
   // @unchecked: `line` points into shared memory that outlives the worker, written only by
   // it with atomic stores.
 
-  /// What a worker publishes, on a line of its own.
-  struct Line {
+  /// What a worker publishes on its line of shared memory (byte offsets).
+  enum Field: Int {
     /// The worker's process id.
-    var pid: Int64
+    case pid = 0
     /// The CPU time it has used, in nanoseconds.
-    var cpuNanoseconds: Int64
+    case cpuNanoseconds = 8
     /// The quanta of work it has done.
-    var operations: Int64
+    case operations = 16
     /// Its current target load, in millionths.
-    var targetMillionths: Int64
+    case targetMillionths = 24
+  }
+
+  /// Field `field` of the line at `line`.
+  static func word(_ field: Field, of line: UnsafeMutableRawPointer) -> SharedWord {
+    SharedWord(line + field.rawValue)
   }
 
   /// The slot's CPUs, which the worker is bound to.
   let cpus: CPUSet
-  let line: SharedFields<Line>
+  let line: UnsafeMutableRawPointer
   let stop: Event
   let profile: LoadProfile
   let duration: Duration?
@@ -45,7 +50,7 @@ struct LoadWorker: @unchecked Sendable {
     try Topology.bindCallingThread(to: cpus)
     signal(SIGINT, SIG_IGN)
     signal(SIGTERM, SIG_IGN)
-    line[\.pid] = Int(getpid())
+    Self.word(.pid, of: line).value = Int(getpid())
     let period = Double(periodNanoseconds)
     let cpuAtStart = clockNanoseconds(CLOCK_THREAD_CPUTIME_ID)
     var debt = 0.0
@@ -57,7 +62,7 @@ struct LoadWorker: @unchecked Sendable {
       if let duration, elapsed >= duration { break }
       // The target in the middle of the period: a ramp or a sine is then followed without lag.
       let target = profile.target(at: elapsed + .nanoseconds(periodNanoseconds / 2), of: duration)
-      line[\.targetMillionths] = Int((target * 1e6).rounded())
+      Self.word(.targetMillionths, of: line).value = Int((target * 1e6).rounded())
       let wanted = target * period + debt
       let budget = min(period, max(0, wanted))
       let cpuBefore = clockNanoseconds(CLOCK_THREAD_CPUTIME_ID)
@@ -69,12 +74,12 @@ struct LoadWorker: @unchecked Sendable {
         if monotonicNanoseconds() - periodStart >= periodNanoseconds { break }
       }
       debt = min(period, max(-period, wanted - Double(used)))
-      line[\.cpuNanoseconds] = clockNanoseconds(CLOCK_THREAD_CPUTIME_ID) - cpuAtStart
-      line[\.operations] = operations
+      Self.word(.cpuNanoseconds, of: line).value = clockNanoseconds(CLOCK_THREAD_CPUTIME_ID) - cpuAtStart
+      Self.word(.operations, of: line).value = operations
       let rest = periodStart + periodNanoseconds - monotonicNanoseconds()
       if rest > 0 { _ = stop.wait(timeout: .nanoseconds(rest)) }
     }
     // Keeps the work from being optimised away.
-    if sink == 1 { line[\.operations] = operations + 1 }
+    if sink == 1 { Self.word(.operations, of: line).value = operations + 1 }
   }
 }

@@ -69,6 +69,19 @@ struct PoolCommand: ParsableCommand, RepeatedMeasurement {
     record(
       "map, trivial kernel, chunk size 1 (20k tasks)", "µs/task",
       try (0..<repetitions).map { _ in try perTask(trivial, singleInputs, chunkSize: 1, last: 20_000) })
+    // A map in an inner loop: two tasks, one per worker, then the next map at once.
+    record(
+      "warm map of 2 trivial tasks, round trip (median of 1000)", "µs",
+      try (0..<repetitions).map { _ in
+        var walls: [Double] = []
+        for round in 0..<1000 {
+          let started = ContinuousClock.now
+          let outputs = try trivial.map([round, round + 1], chunkSize: 1)
+          walls.append((ContinuousClock.now - started).microseconds)
+          guard outputs == [round + 1, round + 2] else { throw ValidationError("a warm map gave \(outputs)") }
+        }
+        return Statistics(walls).median
+      })
     trivial.terminate()
 
     // Codable inputs and outputs travel through byte rings in BinaryEncoder's form.

@@ -105,6 +105,10 @@ public enum Spin {
   /// The longest spin before sleeping.
   public static let limit = Duration.microseconds(20)
 
+  /// A hint to the CPU that the caller is spinning (x86 `pause`, ARM `yield`).
+  @inlinable
+  public static func relax() { cs_cpu_relax() }
+
   /// Whether `condition` became true while spinning (for at most `limit`, ``limit`` by
   /// default; `.zero` checks once).
   public static func until(limit: Duration = limit, _ condition: () -> Bool) -> Bool {
