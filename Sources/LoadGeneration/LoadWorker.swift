@@ -67,19 +67,34 @@ struct LoadWorker: @unchecked Sendable {
       let budget = min(period, max(0, wanted))
       let cpuBefore = clockNanoseconds(CLOCK_THREAD_CPUTIME_ID)
       var used = 0
+      // Published every millisecond of work as well as at the period's end, so that a sample
+      // taken in the middle of a busy period (at 100 %, every period is busy to its end) sees
+      // the work done so far rather than the state of the period before.
+      var publishAt = Self.publishNanoseconds
       while Double(used) < budget {
         sink &+= method.quantum(operations)
         operations += 1
         used = clockNanoseconds(CLOCK_THREAD_CPUTIME_ID) - cpuBefore
+        if used >= publishAt {
+          publish(cpu: cpuBefore - cpuAtStart + used, operations: operations)
+          publishAt = used + Self.publishNanoseconds
+        }
         if monotonicNanoseconds() - periodStart >= periodNanoseconds { break }
       }
       debt = min(period, max(-period, wanted - Double(used)))
-      Self.word(.cpuNanoseconds, of: line).value = clockNanoseconds(CLOCK_THREAD_CPUTIME_ID) - cpuAtStart
-      Self.word(.operations, of: line).value = operations
+      publish(cpu: clockNanoseconds(CLOCK_THREAD_CPUTIME_ID) - cpuAtStart, operations: operations)
       let rest = periodStart + periodNanoseconds - monotonicNanoseconds()
       if rest > 0 { _ = stop.wait(timeout: .nanoseconds(rest)) }
     }
     // Keeps the work from being optimised away.
     if sink == 1 { Self.word(.operations, of: line).value = operations + 1 }
+  }
+
+  /// How often a busy worker publishes its CPU time and operations.
+  static let publishNanoseconds = 1_000_000
+
+  private func publish(cpu: Int, operations: Int) {
+    Self.word(.cpuNanoseconds, of: line).value = cpu
+    Self.word(.operations, of: line).value = operations
   }
 }

@@ -28,10 +28,12 @@ struct MPLoad: ParsableCommand {
   @Option(help: "CPUs to load: all, physical (one per core), or a list such as 0-3,8.")
   var cpus = "all"
 
-  @Option(help: "Target load in percent (0–100) for the constant profile.")
+  @Option(parsing: .unconditional, help: "Target load in percent (0–100) for the constant profile.")
   var load = "100"
 
-  @Option(help: "How long to run (500ms, 30s, 2m, 1h; a bare number is seconds). Default: until stopped.")
+  @Option(
+    parsing: .unconditional,
+    help: "How long to run (500ms, 30s, 2m, 1h; a bare number is seconds). Default: until stopped.")
   var duration: String?
 
   @Option(help: "The work: \(LoadMethod.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -40,10 +42,10 @@ struct MPLoad: ParsableCommand {
   @Option(help: "constant, ramp:FROM-TO, sine:PERIOD:LOW-HIGH or steps:L1,L2,… (loads in percent).")
   var profile = "constant"
 
-  @Option(help: "The duty-cycle period (1ms–1s).")
+  @Option(parsing: .unconditional, help: "The duty-cycle period (1ms–1s).")
   var period = "100ms"
 
-  @Option(help: "How often to sample and refresh the display.")
+  @Option(parsing: .unconditional, help: "How often to sample and refresh the display.")
   var interval = "1s"
 
   @Flag(help: "Print the report as JSON.")

@@ -100,6 +100,24 @@ import Testing
     }
   }
 
+  /// A worker at 100 % is busy to the end of every period: it publishes its work as it goes,
+  /// so that a sample in the middle of its first period sees it (it used to show nothing
+  /// until the period ended, and a run's last period was never counted).
+  @Test func aBusyWorkerPublishesWithinItsPeriod() throws {
+    let cpu = try Topology.current().allowedCPUs.indices[0]
+    let generator = try LoadGenerator(
+      cpus: [cpu], profile: .constant(1), duration: .seconds(2), period: .seconds(1))
+    try generator.start()
+    defer { generator.stop() }
+    var sample = generator.sample()[0]
+    for _ in 0..<100 where sample.pid == 0 || sample.operations == 0 {
+      usleep(5_000)
+      sample = generator.sample()[0]
+    }
+    #expect(generator.elapsed < .milliseconds(900), "still in the first period")
+    #expect(sample.operations > 0 && sample.cpuTime > .zero, "\(sample)")
+  }
+
   @Test func aKilledWorkerIsReported() throws {
     let cpu = try Topology.current().allowedCPUs.indices[0]
     let generator = try LoadGenerator(cpus: [cpu], profile: .constant(0.2), duration: .seconds(5))

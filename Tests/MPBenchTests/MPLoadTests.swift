@@ -126,6 +126,8 @@ import Testing
     (["--cpus", "0-x"], "0-x"), (["--duration=-5s"], "-5s"), (["--duration", "soon"], "soon"),
     (["--method", "nope"], "nope"), (["--profile", "wave"], "wave"), (["--profile", "ramp:10-90"], "--duration"),
     (["--profile", "sine:0s:10-20", "--duration", "1s"], "sine:0s:10-20"), (["--period", "5s"], "5s"),
+    // Negative values are values, so that the message names them, not "Missing value".
+    (["--load", "-5"], "-5"), (["--duration", "-3s"], "-3s"), (["--interval", "-1s"], "-1s"),
   ])
   func badInputIsAUsageError(arguments: [String], mentions: String) throws {
     let run = try runExecutable("mpload", arguments)
