@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Multiprocessing
 
 #if canImport(Glibc)
@@ -24,7 +25,37 @@ struct MPBench: ParsableCommand {
   static func main() {
     unblockSignals()
     bootstrapMultiprocessing(entryPoints: BenchEntryPoints.all)
+    if let message = unknownSubcommand(Array(CommandLine.arguments.dropFirst())) {
+      FileHandle.standardError.write(Data((message + "\n").utf8))
+      Glibc.exit(ExitCode.validationFailure.rawValue)
+    }
     main(nil)
+  }
+
+  /// What to say when the first argument looks like a subcommand (a word, not an option) but
+  /// names none: the default subcommand would otherwise take it as an unexpected argument of
+  /// its own.
+  static func unknownSubcommand(_ arguments: [String]) -> String? {
+    guard let first = arguments.first, !first.hasPrefix("-") else { return nil }
+    let names = configuration.subcommands.map { $0._commandName }
+    guard !names.contains(first), first != "help" else { return nil }
+    let closest = names.min { editDistance(first, $0) < editDistance(first, $1) }!
+    let hint = editDistance(first, closest) <= max(2, closest.count / 3) ? ", did you mean '\(closest)'?" : ""
+    return "Error: unknown subcommand '\(first)'\(hint) (subcommands: \(names.joined(separator: ", ")))"
+  }
+
+  /// The Levenshtein distance between two words.
+  static func editDistance(_ a: String, _ b: String) -> Int {
+    let (a, b) = (Array(a), Array(b))
+    var previous = Array(0...b.count)
+    for i in 1...max(1, a.count) where !a.isEmpty {
+      var current = [i] + Array(repeating: 0, count: b.count)
+      for j in 1...max(1, b.count) where !b.isEmpty {
+        current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+      }
+      previous = current
+    }
+    return previous[b.count]
   }
 }
 

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 
 /// The scaling suite drawn as SVG: one panel per kernel, speedup against workers, one line
@@ -115,5 +116,20 @@ struct ScalingChart {
   private func escape(_ text: String) -> String {
     text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
       .replacingOccurrences(of: ">", with: "&gt;")
+  }
+}
+
+extension ScalingChart {
+  /// Throws unless a chart can be written to `path`: checked before anything is measured, so
+  /// that a mistyped directory does not cost a whole run.
+  static func checkWritable(_ path: String) throws {
+    let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+      throw ValidationError("--plot \(path): the directory \(directory) does not exist")
+    }
+    guard FileManager.default.isWritableFile(atPath: directory) else {
+      throw ValidationError("--plot \(path): the directory \(directory) is not writable")
+    }
   }
 }

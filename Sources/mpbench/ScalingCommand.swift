@@ -76,6 +76,7 @@ struct ScalingCommand: ParsableCommand, RepeatedMeasurement {
     guard warmups >= 0 else { throw ValidationError("--warmups must not be negative, not \(warmups)") }
     guard scale > 0 else { throw ValidationError("--scale must be positive, not \(scale)") }
     if let units, units < 1 { throw ValidationError("--units must be positive, not \(units)") }
+    if let plot { try ScalingChart.checkWritable(plot) }
     if let workers { _ = try Self.parseCounts(workers) }
     _ = try parsedSpinWindow()
   }
@@ -171,7 +172,9 @@ struct ScalingCommand: ParsableCommand, RepeatedMeasurement {
     progress.finish()
 
     if let plot {
-      try ScalingChart(report: report).svg().write(toFile: plot, atomically: true, encoding: .utf8)
+      do { try ScalingChart(report: report).svg().write(toFile: plot, atomically: true, encoding: .utf8) } catch {
+        throw ValidationError("cannot write the chart to \(plot): \(error.localizedDescription)")
+      }
     }
     if json {
       print(try prettyJSON(report))

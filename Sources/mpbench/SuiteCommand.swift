@@ -20,6 +20,10 @@ struct SuiteCommand: ParsableCommand, RepeatedMeasurement {
   @Flag(help: "Leave out the comparison with the C/OpenMP reference (needs cc with OpenMP).")
   var noOpenmp = false
 
+  func validate() throws {
+    if let plot { try ScalingChart.checkWritable(plot) }
+  }
+
   func run() throws {
     func section(_ title: String) { print("\n== \(title) ==") }
     section("machine")
