@@ -141,20 +141,29 @@ import Testing
   struct Level: Decodable {
     let target: Double
     let loads: [String: Double]
+    let ownLoads: [String: Double]
+    let foreignLoads: [String: Double]
     let worstError: Double
+    let worstSystemError: Double
   }
 
   @Test func everyLevelIsMeasuredOnEveryCPU() throws {
     let run = try runExecutable("mpbench", ["load", "--seconds", "0.5", "--json"])
-    #expect(run.status == 0, "\(run.stderr)")
+    // The suite's other tests run beside this one and take CPU from the generator: a miss is
+    // allowed here, but only as the command's own verdict (status 1 and its message).
+    #expect(
+      run.status == 0 || (run.status == 1 && run.stderr.contains("missed its ±3-point target")), "\(run.stderr)")
     let levels = try JSONDecoder().decode([Level].self, from: Data(run.stdout.utf8))
     #expect(levels.map(\.target) == [0.25, 0.5, 0.75, 1])
-    // /proc/stat counts every process on a CPU, and the suite's other tests run beside this
-    // one: only the shape is checked here (MPLoadTests checks the workers' own CPU time).
     for level in levels {
-      #expect(!level.loads.isEmpty)
+      #expect(!level.loads.isEmpty && level.ownLoads.keys.sorted() == level.loads.keys.sorted())
       #expect(level.loads.values.allSatisfy { (0...1).contains($0) })
-      #expect(level.worstError == level.loads.values.map { abs($0 - level.target) * 100 }.max())
+      #expect(level.worstError == level.ownLoads.values.map { abs($0 - level.target) * 100 }.max())
+      #expect(level.worstSystemError == level.loads.values.map { abs($0 - level.target) * 100 }.max())
+      for (cpu, load) in level.loads {
+        #expect(level.foreignLoads[cpu] == max(0, load - level.ownLoads[cpu]!))
+      }
     }
+    #expect((run.status == 0) == levels.allSatisfy { $0.worstError <= 3 })
   }
 }
