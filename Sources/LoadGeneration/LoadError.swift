@@ -10,6 +10,10 @@ public enum LoadError: Error, Equatable, CustomStringConvertible {
   case invalidDuration(String)
   /// A duty-cycle period outside 1 ms…1 s.
   case invalidPeriod(String)
+  /// A sampling interval under 100 ms, or one that does not parse.
+  case invalidInterval(String)
+  /// A load given together with a profile that has loads of its own (all but constant).
+  case loadWithProfile(load: String, profile: String)
   /// A method (kernel) the generator does not know.
   case unknownMethod(String)
   /// No CPU to load.
@@ -26,6 +30,9 @@ public enum LoadError: Error, Equatable, CustomStringConvertible {
     case .profileNeedsDuration(let text): "profile '\(text)' spreads over the run: give --duration"
     case .invalidDuration(let text): "invalid duration '\(text)': use a positive number with ms, s, m or h"
     case .invalidPeriod(let text): "invalid period '\(text)': give 1ms to 1s"
+    case .invalidInterval(let text): "invalid interval '\(text)': sample every 100ms or more, as 100ms, 1s or 2s"
+    case .loadWithProfile(let load, let profile):
+      "--load \(load) only sets the constant profile's load: profile '\(profile)' carries its own loads"
     case .unknownMethod(let text):
       "unknown method '\(text)': use \(LoadMethod.allCases.map(\.rawValue).joined(separator: ", "))"
     case .noCPUs: "no CPU to load"

@@ -1,6 +1,7 @@
 import Foundation
 import Multiprocessing
 import Scheduler
+import SystemCalls
 
 #if canImport(Glibc)
   import Glibc
@@ -48,6 +49,7 @@ struct LoadWorker: @unchecked Sendable {
   /// feedback: whatever the worker did not get, it makes up in the next period.
   func run() throws {
     try Topology.bindCallingThread(to: cpus)
+    SystemCall.setThreadName(Self.name(cpu: cpus.indices[0]))
     signal(SIGINT, SIG_IGN)
     signal(SIGTERM, SIG_IGN)
     Self.word(.pid, of: line).value = Int(getpid())
@@ -88,6 +90,13 @@ struct LoadWorker: @unchecked Sendable {
     }
     // Keeps the work from being optimised away.
     if sink == 1 { Self.word(.operations, of: line).value = operations + 1 }
+  }
+
+  /// The worker's name in `ps` and `top`: the program's name and the CPU, as `mpload: cpu 3`,
+  /// the program's name cut so that the whole fits the kernel's 15 bytes.
+  static func name(cpu: Int, program: String = ProcessInfo.processInfo.processName) -> String {
+    let suffix = ": cpu \(cpu)"
+    return (String(program.utf8.prefix(max(0, 15 - suffix.utf8.count))) ?? "load") + suffix
   }
 
   /// How often a busy worker publishes its CPU time and operations.

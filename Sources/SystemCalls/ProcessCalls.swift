@@ -33,6 +33,13 @@ extension SystemCall {
     return (pid, status)
   }
 
+  /// Names the calling thread (the whole process, for a single-threaded one) as `ps`, `top`
+  /// and `/proc/PID/comm` show it; the kernel keeps the first 15 bytes. The result is dropped:
+  /// `PR_SET_NAME` fails only for a name it cannot read.
+  package static func setThreadName(_ name: String) {
+    _ = cs_set_thread_name(name)
+  }
+
   /// A pidfd for `pid`: a descriptor that becomes readable when it ends, and through which
   /// it can be signalled without a pid-reuse race.
   package static func openPidfd(_ pid: pid_t) throws(Errno) -> FileDescriptor {

@@ -28,8 +28,8 @@ struct MPLoad: ParsableCommand {
   @Option(help: "CPUs to load: all, physical (one per core), or a list such as 0-3,8.")
   var cpus = "all"
 
-  @Option(parsing: .unconditional, help: "Target load in percent (0–100) for the constant profile.")
-  var load = "100"
+  @Option(parsing: .unconditional, help: "Target load in percent (0–100) for the constant profile (default: 100).")
+  var load: String?
 
   @Option(
     parsing: .unconditional,
@@ -63,14 +63,16 @@ struct MPLoad: ParsableCommand {
 
   func settings() throws -> Settings {
     do {
-      let loadValue = try LoadProfile.percent(load)
+      let loadValue = try LoadProfile.percent(load ?? "100")
       let profile = try LoadProfile(parsing: profile, load: loadValue)
+      if let load, profile != .constant(loadValue) {
+        throw LoadError.loadWithProfile(load: load, profile: self.profile)
+      }
       let duration = try duration.map(parseDuration)
       guard let period = try? parseDuration(period) else { throw LoadError.invalidPeriod(self.period) }
       try LoadGenerator.check(profile: profile, duration: duration, period: period)
-      let interval = try parseDuration(interval)
-      guard interval >= .milliseconds(100) else {
-        throw LoadError.invalidDuration("\(self.interval) (the interval is at least 100ms)")
+      guard let interval = try? parseDuration(interval), interval >= .milliseconds(100) else {
+        throw LoadError.invalidInterval(self.interval)
       }
       return Settings(
         placement: try Self.placement(cpus), profile: profile, duration: duration,

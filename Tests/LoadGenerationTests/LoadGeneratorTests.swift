@@ -1,8 +1,9 @@
 import Foundation
-import LoadGeneration
 import Multiprocessing
 import Scheduler
 import Testing
+
+@testable import LoadGeneration
 
 #if canImport(Glibc)
   import Glibc
@@ -92,6 +93,10 @@ import Testing
       usleep(10_000)
       samples = generator.sample()
     }
+    for sample in samples {
+      let comm = try String(contentsOfFile: "/proc/\(sample.pid)/comm", encoding: .utf8)
+      #expect(comm.hasSuffix(": cpu \(sample.cpu)\n") && comm.utf8.count <= 16, "named for ps: \(comm)")
+    }
     for (sample, slot) in zip(samples, generator.placement.slots) {
       let status = try String(contentsOfFile: "/proc/\(sample.pid)/status", encoding: .utf8)
       let allowed = status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") }
@@ -134,5 +139,14 @@ import Testing
     #expect(generator.isDone)
     #expect(generator.failedWorkers.map(\.status) == [.signaled(SIGKILL)])
     generator.stop()
+  }
+}
+
+/// The workers' names in `ps`: the program's, cut to fit the kernel's 15 bytes, and the CPU.
+@Suite struct LoadWorkerNameTests {
+  @Test func namesFitTheKernelsFifteenBytes() {
+    #expect(LoadWorker.name(cpu: 3, program: "mpload") == "mpload: cpu 3")
+    #expect(LoadWorker.name(cpu: 12, program: "a-very-long-program") == "a-very-: cpu 12")
+    #expect(LoadWorker.name(cpu: 0, program: "é").utf8.count <= 15)
   }
 }

@@ -133,6 +133,8 @@ extension LoadToolTests {
       (["--profile", "sine:0s:10-20", "--duration", "1s"], "sine:0s:10-20"), (["--period", "5s"], "5s"),
       // Negative values are values, so that the message names them, not "Missing value".
       (["--load", "-5"], "-5"), (["--duration", "-3s"], "-3s"), (["--interval", "-1s"], "-1s"),
+      (["--interval", "0"], "invalid interval '0': sample every 100ms or more"),
+      (["--load", "30", "--profile", "ramp:10-90", "--duration", "1s"], "profile 'ramp:10-90' carries its own loads"),
     ])
     func badInputIsAUsageError(arguments: [String], mentions: String) throws {
       let run = try runExecutable("mpload", arguments)
