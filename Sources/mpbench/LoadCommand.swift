@@ -92,7 +92,7 @@ struct LoadCommand: ParsableCommand {
       usleep(UInt32(seconds * 1e6))
       let (after, ownAfter, wall) = (try CPUTimes.read(), generator.sample(), ContinuousClock.now - startedAt)
       generator.stop()
-      guard generator.failedWorkers.isEmpty else { throw ValidationError("a load worker died") }
+      guard generator.failedWorkers.isEmpty else { throw BenchmarkFailure("a load worker died") }
       var (loads, own): ([Int: Double], [Int: Double]) = ([:], [:])
       for (index, cpu) in selected.enumerated() {
         own[cpu] = (ownAfter[index].cpuTime - ownBefore[index].cpuTime) / wall

@@ -36,7 +36,7 @@ struct OpenMPComparison {
     executable = directory.appendingPathComponent("openmp_reference").path
     let build = try Self.run(["/usr/bin/env", compiler, "-O2", "-fopenmp", "-o", executable, source])
     guard build.status == 0 else {
-      throw ValidationError("'\(compiler) -O2 -fopenmp \(source)' failed (status \(build.status)): \(build.stderr)")
+      throw BenchmarkFailure("'\(compiler) -O2 -fopenmp \(source)' failed (status \(build.status)): \(build.stderr)")
     }
   }
 
@@ -50,7 +50,7 @@ struct OpenMPComparison {
       ],
       environment: ["OMP_PROC_BIND": "true", "OMP_PLACES": places.joined(separator: ",")])
     guard run.status == 0 else {
-      throw ValidationError("the OpenMP reference failed (status \(run.status)): \(run.stderr)")
+      throw BenchmarkFailure("the OpenMP reference failed (status \(run.status)): \(run.stderr)")
     }
     return try JSONDecoder().decode(Measurement.self, from: Data(run.stdout.utf8))
   }

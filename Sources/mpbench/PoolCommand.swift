@@ -78,7 +78,7 @@ struct PoolCommand: ParsableCommand, RepeatedMeasurement {
           let started = ContinuousClock.now
           let outputs = try trivial.map([round, round + 1], chunkSize: 1)
           walls.append((ContinuousClock.now - started).microseconds)
-          guard outputs == [round + 1, round + 2] else { throw ValidationError("a warm map gave \(outputs)") }
+          guard outputs == [round + 1, round + 2] else { throw BenchmarkFailure("a warm map gave \(outputs)") }
         }
         return Statistics(walls).median
       })
@@ -114,7 +114,7 @@ struct PoolCommand: ParsableCommand, RepeatedMeasurement {
         let started = ContinuousClock.now
         let result = try doomed.mapResults([-1])[0]
         guard case .failure(PoolError.workerDied(_, .signaled(SIGKILL))) = result else {
-          throw ValidationError("the killed worker's task gave \(result)")
+          throw BenchmarkFailure("the killed worker's task gave \(result)")
         }
         return (ContinuousClock.now - started).microseconds / 1000
       })
@@ -128,7 +128,7 @@ struct PoolCommand: ParsableCommand, RepeatedMeasurement {
         _ = try doomed.mapResults([-1])
         // The dispatcher starts the replacement before it lets the next call in.
         guard Set(doomed.workerPIDs) != before, try doomed.map([1, 2], chunkSize: 1) == [1, 2] else {
-          throw ValidationError("the killed worker was not replaced")
+          throw BenchmarkFailure("the killed worker was not replaced")
         }
         return (ContinuousClock.now - started).microseconds / 1000
       })
@@ -147,7 +147,7 @@ struct PoolCommand: ParsableCommand, RepeatedMeasurement {
       let parallel = try pool.map(units).reduce(0, &+)
       let poolTime = (ContinuousClock.now - poolStart).microseconds
       guard serial == kernelSize.checksum, parallel == kernelSize.checksum else {
-        throw ValidationError("checksum mismatch: serial \(serial), pool \(parallel), expected \(kernelSize.checksum)")
+        throw BenchmarkFailure("checksum mismatch: serial \(serial), pool \(parallel), expected \(kernelSize.checksum)")
       }
       serials.append(serialTime / 1e6)
       speedups.append(serialTime / poolTime)
@@ -166,7 +166,7 @@ struct PoolCommand: ParsableCommand, RepeatedMeasurement {
     let started = ContinuousClock.now
     let outputs = try pool.map(inputs, chunkSize: chunkSize)
     let elapsed = (ContinuousClock.now - started).microseconds
-    guard outputs.last == last else { throw ValidationError("wrong pool results") }
+    guard outputs.last == last else { throw BenchmarkFailure("wrong pool results") }
     return elapsed / Double(inputs.count)
   }
 }

@@ -62,7 +62,7 @@ struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement {
     try process.start()
     try process.join()
     guard try process.exitCode == 0 else {
-      throw ValidationError("a \(method) child exited with \(String(describing: try process.exitCode))")
+      throw BenchmarkFailure("a \(method) child exited with \(String(describing: try process.exitCode))")
     }
   }
 }

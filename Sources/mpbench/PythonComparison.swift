@@ -84,7 +84,7 @@ struct PythonComparison {
       for (name, mode) in [("serial", ScalingMode.serial), ("pool", .poolFork), ("threads", .threadsPinned)] {
         let count = mode == .serial ? 1 : workers
         guard let theirs = output.rows.first(where: { $0.kernel == kind.rawValue && $0.mode == name }) else {
-          throw ValidationError("the Python reference printed no \(kind.rawValue) \(name) row")
+          throw BenchmarkFailure("the Python reference printed no \(kind.rawValue) \(name) row")
         }
         let measured = try ScalingRunner(
           workload: workload, mode: mode, slots: Array(slots.prefix(count)), rounds: rounds
@@ -93,7 +93,7 @@ struct PythonComparison {
           progress.step("Swift side of the Python comparison: \(kind.rawValue) \(name)", $0)
         }
         guard trial.checksum == theirs.checksum else {
-          throw ValidationError(
+          throw BenchmarkFailure(
             "\(kind.rawValue): Python's checksum \(theirs.checksum) differs from ours, \(trial.checksum)")
         }
         reference = measured.checksum
@@ -129,7 +129,7 @@ struct PythonComparison {
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     guard process.terminationStatus == 0 else {
-      throw ValidationError(
+      throw BenchmarkFailure(
         "the Python reference '\(python) \(script)' failed with status \(process.terminationStatus)")
     }
     return try JSONDecoder().decode(PythonOutput.self, from: data)

@@ -93,7 +93,7 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement {
     }
     let elapsed = ContinuousClock.now - started
     for child in children { try child.join() }
-    guard sum == UInt64(total) else { throw ValidationError("lost items: \(sum) of \(total)") }
+    guard sum == UInt64(total) else { throw BenchmarkFailure("lost items: \(sum) of \(total)") }
     return Double(total) / (elapsed.microseconds / 1e6) / 1e6
   }
 
@@ -110,7 +110,7 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement {
     for round in 0..<rounds {
       let started = ContinuousClock.now
       try there.push(UInt64(round))
-      guard back.pop() == UInt64(round + 1) else { throw ValidationError("ping-pong lost its value") }
+      guard back.pop() == UInt64(round + 1) else { throw BenchmarkFailure("ping-pong lost its value") }
       samples.append((ContinuousClock.now - started).microseconds)
     }
     there.close()

@@ -152,7 +152,7 @@ struct ScalingCommand: ParsableCommand, RepeatedMeasurement {
           let measured = try openmp.measure(
             workload, slots: Array(available.prefix(count)), repetitions: repetitions, warmups: warmups)
           guard measured.checksum == serial.checksum else {
-            throw ValidationError(
+            throw BenchmarkFailure(
               "\(workload.kind.rawValue): the OpenMP reference's checksum \(measured.checksum) differs from ours, "
                 + "\(serial.checksum)")
           }
@@ -173,7 +173,7 @@ struct ScalingCommand: ParsableCommand, RepeatedMeasurement {
 
     if let plot {
       do { try ScalingChart(report: report).svg().write(toFile: plot, atomically: true, encoding: .utf8) } catch {
-        throw ValidationError("cannot write the chart to \(plot): \(error.localizedDescription)")
+        throw BenchmarkFailure("cannot write the chart to \(plot): \(error.localizedDescription)")
       }
     }
     if json {

@@ -50,14 +50,14 @@ struct SyncCommand: ParsableCommand, RepeatedMeasurement {
       try record("SharedValue locked increments, 2 processes, \(name)", "M/s") {
         let counter = lockKind ? try SharedValue(0) : try SharedValue(0, lock: try Lock())
         let seconds = try timeTwoProcesses { for _ in 0..<operations { try counter.withLock { $0 += 1 } } }
-        guard counter.value == 2 * operations else { throw ValidationError("lost increments: \(counter.value)") }
+        guard counter.value == 2 * operations else { throw BenchmarkFailure("lost increments: \(counter.value)") }
         return Double(2 * operations) / seconds / 1e6
       }
     }
     try record("SharedValue atomic increments, 2 processes", "M/s") {
       let counter = try SharedValue(0, lock: false)
       let seconds = try timeTwoProcesses { for _ in 0..<operations { counter.add(1) } }
-      guard counter.load() == 2 * operations else { throw ValidationError("lost increments: \(counter.load())") }
+      guard counter.load() == 2 * operations else { throw BenchmarkFailure("lost increments: \(counter.load())") }
       return Double(2 * operations) / seconds / 1e6
     }
     let rounds = max(1000, operations / 100)
@@ -101,7 +101,7 @@ struct SyncCommand: ParsableCommand, RepeatedMeasurement {
     go.set()
     for child in children { try child.join() }
     let elapsed = ContinuousClock.now - started
-    guard try children.allSatisfy({ try $0.exitCode == 0 }) else { throw ValidationError("a child failed") }
+    guard try children.allSatisfy({ try $0.exitCode == 0 }) else { throw BenchmarkFailure("a child failed") }
     return elapsed.microseconds / 1e6
   }
 }

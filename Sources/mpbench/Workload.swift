@@ -86,21 +86,21 @@ struct Workload: Sendable {
     case .contendedPacked, .contendedPadded:
       expected = UInt64(units * parameter)
       guard counters!.total == expected else {
-        throw ValidationError("\(kind.rawValue), \(mode): the counters hold \(counters!.total), not \(expected!)")
+        throw BenchmarkFailure("\(kind.rawValue), \(mode): the counters hold \(counters!.total), not \(expected!)")
       }
     case .monteCarlo where units == MonteCarloPi.Size.native.units && parameter == MonteCarloPi.Size.native.samples:
       expected = MonteCarloPi.Size.native.checksum
     default: break
     }
     if let expected, checksum != expected {
-      throw ValidationError("\(kind.rawValue), \(mode): checksum \(checksum), expected \(expected): a wrong result")
+      throw BenchmarkFailure("\(kind.rawValue), \(mode): checksum \(checksum), expected \(expected): a wrong result")
     }
   }
 
   /// The kernel spawned and fork-server pool workers run: every kind but the contended ones.
   static let poolKernel = PoolKernel<WorkItem, UInt64>("mpbench.work-item") { item in
     let kind = KernelKind.allCases[item.kind]
-    guard !kind.needsForkedMemory else { throw ValidationError("\(kind.rawValue) needs forked workers") }
+    guard !kind.needsForkedMemory else { throw BenchmarkFailure("\(kind.rawValue) needs forked workers") }
     return Workload(kind, units: 0, parameter: item.parameter).run(item.unit)
   }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 /// Mistakes a command line makes are named before anything runs.
@@ -19,6 +20,23 @@ struct CLIConventionsTests {
     #expect(run.status == 64)
     #expect(run.stderr.contains("the directory /nonexistent/dir does not exist"), "\(run.stderr)")
     #expect(run.stdout.isEmpty, "nothing was measured: \(run.stdout)")
+  }
+
+  /// A measurement that fails (here, a reference that does not compile) is not a usage
+  /// error: status 1, the reason, and no usage line.
+  @Test func aFailedMeasurementPrintsNoUsage() throws {
+    let source = FileManager.default.temporaryDirectory.appendingPathComponent("broken-\(getpid()).c").path
+    try "this is not C".write(toFile: source, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(atPath: source) }
+    let run = try runExecutable(
+      "mpbench",
+      [
+        "scaling", "--kernels", "monte-carlo", "--modes", "serial", "--units", "1", "--scale", "0.001",
+        "--compare-openmp", "--openmp-source", source,
+      ])
+    #expect(run.status == 1)
+    #expect(run.stderr.contains("-fopenmp \(source)' failed"), "\(run.stderr)")
+    #expect(!run.stderr.contains("Usage:"), "\(run.stderr)")
   }
 
   @Test func knownSubcommandsAndHelpStillParse() throws {
