@@ -2,28 +2,41 @@ import Foundation
 import LoadGeneration
 
 /// What mpload measured: per CPU and per sampling interval, the target, the load the worker
-/// achieved (its CPU time over the interval) and the load `/proc/stat` saw on that CPU.
+/// achieved (its CPU time over the interval) and the load `/proc/stat` saw on that CPU. Loads
+/// are in percent, as the command line takes them; errors in percentage points.
 struct LoadReport: Encodable {
-  /// One CPU's summary.
+  /// One CPU's summary, and its series of intervals.
   struct CPU: Encodable {
     let cpu: Int
     let pid: Int32
-    let targetMean: Double
+    let targetPercent: Double
     /// The worker's CPU time over wall time, per interval: mean and standard deviation.
-    let achievedMean: Double
-    let achievedDeviation: Double
-    /// Achieved minus target, per interval: mean and standard deviation.
-    let errorMean: Double
-    let errorDeviation: Double
+    let achievedPercent: Double
+    let achievedDeviationPercent: Double
+    /// Achieved minus target, per interval: mean and standard deviation, in points.
+    let errorPoints: Double
+    let errorDeviationPoints: Double
     /// The CPU's load as `/proc/stat` counts it (every process on it), per interval.
-    let procStatMean: Double?
-    let procStatDeviation: Double?
+    let procStatPercent: Double?
+    let procStatDeviationPercent: Double?
     let operations: Int
     let operationsPerSecond: Double
+    /// Every sampling interval, in order.
+    let intervals: [IntervalReport]
   }
 
-  /// One interval of one CPU.
+  /// One interval of one CPU, as the JSON report gives it.
+  struct IntervalReport: Encodable {
+    /// When the interval ended, in seconds into the run.
+    let endSeconds: Double
+    let targetPercent: Double
+    let achievedPercent: Double
+    let procStatPercent: Double?
+  }
+
+  /// One interval of one CPU (loads as fractions).
   struct Interval {
+    var end: Duration
     var target: Double
     var achieved: Double
     var procStat: Double?
@@ -72,7 +85,7 @@ struct LoadReport: Encodable {
     for (sample, before) in zip(samples, last.samples) {
       let used = (sample.cpuTime - before.cpuTime) / .nanoseconds(1)
       let outside = proc[sample.cpu].flatMap { current in last.proc[sample.cpu].flatMap { current.load(since: $0) } }
-      let interval = Interval(target: target, achieved: used / wall, procStat: outside)
+      let interval = Interval(end: elapsed, target: target, achieved: used / wall, procStat: outside)
       intervals[sample.cpu, default: []].append(interval)
       result.append(interval)
     }
@@ -97,11 +110,16 @@ struct LoadReport: Encodable {
       let outside = recorded.compactMap(\.procStat)
       let proc = outside.isEmpty ? nil : Self.meanAndDeviation(outside)
       return CPU(
-        cpu: sample.cpu, pid: sample.pid, targetMean: Self.meanAndDeviation(recorded.map(\.target)).mean,
-        achievedMean: achieved.mean, achievedDeviation: achieved.deviation, errorMean: error.mean,
-        errorDeviation: error.deviation, procStatMean: proc?.mean,
-        procStatDeviation: proc?.deviation, operations: sample.operations,
-        operationsPerSecond: seconds > 0 ? Double(sample.operations) / seconds : 0)
+        cpu: sample.cpu, pid: sample.pid, targetPercent: Self.meanAndDeviation(recorded.map(\.target)).mean * 100,
+        achievedPercent: achieved.mean * 100, achievedDeviationPercent: achieved.deviation * 100,
+        errorPoints: error.mean * 100, errorDeviationPoints: error.deviation * 100,
+        procStatPercent: proc.map { $0.mean * 100 }, procStatDeviationPercent: proc.map { $0.deviation * 100 },
+        operations: sample.operations, operationsPerSecond: seconds > 0 ? Double(sample.operations) / seconds : 0,
+        intervals: recorded.map {
+          IntervalReport(
+            endSeconds: $0.end / .seconds(1), targetPercent: $0.target * 100, achievedPercent: $0.achieved * 100,
+            procStatPercent: $0.procStat.map { $0 * 100 })
+        })
     }
   }
 
@@ -121,13 +139,12 @@ struct LoadReport: Encodable {
     print("  CPU  target   achieved (± sd)   error pp (± sd)   /proc/stat (± sd)       operations      ops/s")
     for cpu in cpus {
       let proc =
-        cpu.procStatMean.map { String(format: "%6.1f%% (± %4.1f)", $0 * 100, (cpu.procStatDeviation ?? 0) * 100) }
+        cpu.procStatPercent.map { String(format: "%6.1f%% (± %4.1f)", $0, cpu.procStatDeviationPercent ?? 0) }
         ?? "      n/a         "
       print(
         String(
-          format: "  %3d  %5.1f%%  %6.1f%% (± %4.1f)  %+6.2f (± %4.2f)   %@  %15d  %9.0f", cpu.cpu,
-          cpu.targetMean * 100,
-          cpu.achievedMean * 100, cpu.achievedDeviation * 100, cpu.errorMean * 100, cpu.errorDeviation * 100, proc,
+          format: "  %3d  %5.1f%%  %6.1f%% (± %4.1f)  %+6.2f (± %4.2f)   %@  %15d  %9.0f", cpu.cpu, cpu.targetPercent,
+          cpu.achievedPercent, cpu.achievedDeviationPercent, cpu.errorPoints, cpu.errorDeviationPoints, proc,
           cpu.operations, cpu.operationsPerSecond))
     }
     for failure in failedWorkers { print("  worker died: \(failure)") }

@@ -5,20 +5,27 @@ import Testing
   import Glibc
 #endif
 
-/// `mpload` end to end: the load seen from outside, signals, a killed mpload, bad input.
-/// The tests that hold CPUs at a load, one after another: run side by side, `mpbench load`'s
-/// 100 % level took a third of the CPU from mpload's 40 % worker.
-@Suite(.serialized) struct LoadToolTests {}
+/// The tests that keep every CPU busy for seconds, one after another: run side by side,
+/// `mpbench load`'s 100 % level and the scaling runs took a third of the CPU from mpload's 40 %
+/// worker.
+@Suite(.serialized) struct MachineWideTests {}
 
-extension LoadToolTests {
+extension MachineWideTests {
+  /// `mpload` end to end: the load seen from outside, signals, a killed mpload, bad input.
   @Suite(.timeLimit(.minutes(3))) struct MPLoadTests {
     struct Report: Decodable {
       struct CPU: Decodable {
         let cpu: Int
         let pid: Int32
-        let achievedMean: Double
-        let targetMean: Double
+        struct Interval: Decodable {
+          let endSeconds: Double
+          let targetPercent: Double
+          let achievedPercent: Double
+        }
+        let achievedPercent: Double
+        let targetPercent: Double
         let operations: Int
+        let intervals: [Interval]
       }
       let cpus: [CPU]
       let interruptedBy: String?
@@ -88,8 +95,14 @@ extension LoadToolTests {
       // measures the ±3 points).
       #expect(abs(load - 0.40) < 0.10, "the worker used \(load * 100) % of its CPU")
       #expect(report.cpus.count == 1 && report.cpus[0].cpu == 0 && report.cpus[0].pid == worker)
-      #expect(abs(report.cpus[0].achievedMean - 0.40) < 0.05)
-      #expect(abs(report.cpus[0].targetMean - 0.40) < 1e-9)
+      // Percent, as --load takes it.
+      #expect(abs(report.cpus[0].achievedPercent - 40) < 5 || abs(report.cpus[0].achievedPercent - load * 100) < 3)
+      #expect(abs(report.cpus[0].targetPercent - 40) < 1e-7)
+      // The series: one interval a second (the default), in order, each at the target.
+      let intervals = report.cpus[0].intervals
+      #expect((2...3).contains(intervals.count), "\(intervals)")
+      #expect(zip(intervals, intervals.dropFirst()).allSatisfy { $0.endSeconds < $1.endSeconds })
+      #expect(intervals.allSatisfy { abs($0.targetPercent - 40) < 1e-7 && (0...100).contains($0.achievedPercent) })
       #expect(report.cpus[0].operations > 0)
       #expect(report.interruptedBy == nil)
     }

@@ -6,163 +6,166 @@ import Testing
 /// `mpbench scaling` end to end, on small sizes: every mode runs and is checked, the table's
 /// arithmetic holds, the chart draws every line, Python's checksums match ours, and bad
 /// input is refused.
-@Suite(.timeLimit(.minutes(3))) struct ScalingCommandTests {
-  struct Report: Decodable {
-    struct Row: Decodable {
-      let kernel: String
-      let mode: String
-      let workers: Int
-      let median: Double
-      let min: Double
-      let max: Double
-      let speedup: Double
-      let efficiency: Double
-    }
-    struct Python: Decodable {
-      struct Entry: Decodable {
+extension MachineWideTests {
+  @Suite(.timeLimit(.minutes(3))) struct ScalingCommandTests {
+    struct Report: Decodable {
+      struct Row: Decodable {
         let kernel: String
         let mode: String
+        let workers: Int
+        let median: Double
+        let min: Double
+        let max: Double
+        let speedup: Double
+        let efficiency: Double
+      }
+      struct Python: Decodable {
+        struct Entry: Decodable {
+          let kernel: String
+          let mode: String
+          let ratio: Double
+        }
+        let entries: [Entry]
+      }
+      struct OpenMPRatio: Decodable {
+        let kernel: String
+        let mode: String
+        let workers: Int
         let ratio: Double
       }
-      let entries: [Entry]
+      let rows: [Row]
+      let python: Python?
+      let openmpRatios: [OpenMPRatio]?
     }
-    struct OpenMPRatio: Decodable {
-      let kernel: String
-      let mode: String
-      let workers: Int
-      let ratio: Double
-    }
-    let rows: [Row]
-    let python: Python?
-    let openmpRatios: [OpenMPRatio]?
-  }
 
-  static let cores = Int(
-    runExecutableLines("mpbench", ["topology", "--json"]).filter { $0.contains("\"core\"") }.count)
-  var counts: [Int] { Self.cores >= 2 ? [1, 2] : [1] }
+    static let cores = Int(
+      runExecutableLines("mpbench", ["topology", "--json"]).filter { $0.contains("\"core\"") }.count)
+    var counts: [Int] { Self.cores >= 2 ? [1, 2] : [1] }
 
-  @Test func everyModeRunsEveryKernelAndIsChecked() throws {
-    let run = try runExecutable(
-      "mpbench",
-      [
-        "scaling", "--units", "4", "--scale", "0.01", "--repetitions", "2", "--warmups", "0", "--workers",
-        counts.map(String.init).joined(separator: ","), "--json",
-      ])
-    #expect(run.status == 0, "\(run.stderr)")
-    #expect(run.stderr.isEmpty, "no progress line when standard error is not a terminal")
-    let report = try JSONDecoder().decode(Report.self, from: Data(run.stdout.utf8))
-    for kernel in KernelKind.allCases {
-      let rows = report.rows.filter { $0.kernel == kernel.rawValue }
-      let expected = ScalingMode.allCases.filter { $0 != .serial && $0.supports(kernel) }.count * counts.count + 1
-      #expect(rows.count == expected, "\(kernel.rawValue)")
-      #expect(rows.first { $0.mode == "serial" }?.speedup == 1)
-    }
-    for row in report.rows {
-      #expect(row.min <= row.median && row.median <= row.max)
-      #expect(abs(row.efficiency - row.speedup / Double(row.workers)) < 1e-9)
-    }
-    // Spawned and fork-server workers share no memory with the parent: no contended rows.
-    #expect(!report.rows.contains { $0.kernel == "contended-packed" && $0.mode == "pool-spawn" })
-  }
-
-  @Test func aWrongResultFailsTheRun() {
-    let workload = Workload(.triad, units: 3, parameter: 8192)
-    #expect(throws: (any Error).self) { try workload.verify(12345, reference: nil, mode: "test") }
-    let right = (0..<3).reduce(UInt64(0)) { $0 &+ workload.run($1) }
-    #expect(throws: Never.self) { try workload.verify(right, reference: nil, mode: "test") }
-    let counted = Workload(.contendedPadded, units: 2, parameter: 10)
-    counted.prepare()
-    _ = counted.run(0)
-    // One unit of two ran: the counters hold 10, not 20.
-    #expect(throws: (any Error).self) { try counted.verify(20, reference: nil, mode: "test") }
-    let serial = Workload(.allocation, units: 2, parameter: 10)
-    #expect(throws: (any Error).self) { try serial.verify(1, reference: 2, mode: "test") }
-  }
-
-  @Test func theChartDrawsALinePerModeAndKernel() throws {
-    let path = NSTemporaryDirectory() + "mpbench-chart-\(UUID().uuidString).svg"
-    defer { try? FileManager.default.removeItem(atPath: path) }
-    let run = try runExecutable(
-      "mpbench",
-      [
-        "scaling", "--kernels", "monte-carlo", "imbalanced", "--modes", "pool-fork", "threads-pinned", "--units", "4",
-        "--scale", "0.01", "--repetitions", "1", "--workers", counts.map(String.init).joined(separator: ","), "--plot",
-        path,
-      ])
-    #expect(run.status == 0, "\(run.stderr)")
-    #expect(run.stdout.contains("speedup"))
-    let svg = try String(contentsOfFile: path, encoding: .utf8)
-    #expect(svg.hasPrefix("<svg"))
-    #expect(svg.components(separatedBy: "<polyline").count - 1 == 4)
-    #expect(svg.contains(">monte-carlo<") && svg.contains(">imbalanced<"))
-    #expect(svg.contains(">pool-fork<") && svg.contains(">threads-pinned<"))
-  }
-
-  /// The C/OpenMP reference runs beside the pool with the same units and size (its checksum
-  /// checked against ours), and each mode's speedup is set over OpenMP's.
-  @Test func openMPRunsBesideThePool() throws {
-    let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-      .deletingLastPathComponent().appendingPathComponent("Scripts/openmp_reference.c").path
-    let workers = counts.map(String.init).joined(separator: ",")
-    let run = try runExecutable(
-      "mpbench",
-      [
-        "scaling", "--kernels", "monte-carlo", "imbalanced", "--modes", "pool-fork", "--units", "8", "--scale",
-        "0.002", "--repetitions", "2", "--warmups", "0", "--workers", workers, "--compare-openmp",
-        "--openmp-source", source, "--json",
-      ])
-    #expect(run.status == 0, "\(run.stderr)")
-    let report = try JSONDecoder().decode(Report.self, from: Data(run.stdout.utf8))
-    for kernel in ["monte-carlo", "imbalanced"] {
-      let openmp = report.rows.filter { $0.kernel == kernel && $0.mode == "openmp-c" }
-      #expect(openmp.map(\.workers) == counts)
-      #expect(openmp.allSatisfy { $0.speedup > 0 && $0.min <= $0.median && $0.median <= $0.max })
-      for count in counts {
-        let pool = try #require(
-          report.rows.first { $0.kernel == kernel && $0.mode == "pool-fork" && $0.workers == count })
-        let ratio = try #require(
-          report.openmpRatios?.first { $0.kernel == kernel && $0.mode == "pool-fork" && $0.workers == count })
-        let theirs = openmp.first { $0.workers == count }!
-        #expect(abs(ratio.ratio - pool.speedup / theirs.speedup) < 1e-9)
+    @Test func everyModeRunsEveryKernelAndIsChecked() throws {
+      let run = try runExecutable(
+        "mpbench",
+        [
+          "scaling", "--units", "4", "--scale", "0.01", "--repetitions", "2", "--warmups", "0", "--workers",
+          counts.map(String.init).joined(separator: ","), "--json",
+        ])
+      #expect(run.status == 0, "\(run.stderr)")
+      #expect(run.stderr.isEmpty, "no progress line when standard error is not a terminal")
+      let report = try JSONDecoder().decode(Report.self, from: Data(run.stdout.utf8))
+      for kernel in KernelKind.allCases {
+        let rows = report.rows.filter { $0.kernel == kernel.rawValue }
+        let expected = ScalingMode.allCases.filter { $0 != .serial && $0.supports(kernel) }.count * counts.count + 1
+        #expect(rows.count == expected, "\(kernel.rawValue)")
+        #expect(rows.first { $0.mode == "serial" }?.speedup == 1)
       }
+      for row in report.rows {
+        #expect(row.min <= row.median && row.median <= row.max)
+        #expect(abs(row.efficiency - row.speedup / Double(row.workers)) < 1e-9)
+      }
+      // Spawned and fork-server workers share no memory with the parent: no contended rows.
+      #expect(!report.rows.contains { $0.kernel == "contended-packed" && $0.mode == "pool-spawn" })
     }
-    let missing = try runExecutable(
-      "mpbench", ["scaling", "--compare-openmp", "--openmp-source", "/nonexistent.c", "--units", "1"])
-    #expect(missing.status != 0 && missing.stderr.contains("/nonexistent.c"), "\(missing.stderr)")
-  }
 
-  @Test func pythonAgreesOnEveryChecksum() throws {
-    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-      .deletingLastPathComponent().appendingPathComponent("Scripts/mpbench_reference.py").path
-    let run = try runExecutable(
-      "mpbench",
-      [
-        "scaling", "--kernels", "monte-carlo", "--modes", "serial", "--units", "2", "--scale", "0.01",
-        "--repetitions", "1", "--compare-python", "--python-script", script, "--json",
-      ])
-    #expect(run.status == 0, "\(run.stderr)")
-    let report = try JSONDecoder().decode(Report.self, from: Data(run.stdout.utf8))
-    let entries = report.python?.entries ?? []
-    #expect(entries.count == 9)
-    #expect(Set(entries.map(\.mode)) == ["serial", "pool", "threads"])
-    #expect(entries.allSatisfy { $0.ratio > 0 })
-  }
+    @Test func aWrongResultFailsTheRun() {
+      let workload = Workload(.triad, units: 3, parameter: 8192)
+      #expect(throws: (any Error).self) { try workload.verify(12345, reference: nil, mode: "test") }
+      let right = (0..<3).reduce(UInt64(0)) { $0 &+ workload.run($1) }
+      #expect(throws: Never.self) { try workload.verify(right, reference: nil, mode: "test") }
+      let counted = Workload(.contendedPadded, units: 2, parameter: 10)
+      counted.prepare()
+      _ = counted.run(0)
+      // One unit of two ran: the counters hold 10, not 20.
+      #expect(throws: (any Error).self) { try counted.verify(20, reference: nil, mode: "test") }
+      let serial = Workload(.allocation, units: 2, parameter: 10)
+      #expect(throws: (any Error).self) { try serial.verify(1, reference: 2, mode: "test") }
+    }
 
-  @Test(arguments: [
-    (["--workers", "0"], "--workers"), (["--workers", "999"], "offers"), (["--kernels", "nope"], "nope"),
-    (["--repetitions", "0"], "--repetitions"), (["--modes", "pool-threads"], "pool-threads"),
-    (["--spin-window", "soon"], "--spin-window"), (["--spin-window", "2s"], "up to 1s"),
-    (
-      [
-        "--compare-python", "--python-script", "/nonexistent.py", "--kernels", "monte-carlo", "--modes", "serial",
-        "--scale", "0.001", "--units", "1",
-      ], "/nonexistent.py"
-    ),
-  ])
-  func badInputIsRefused(arguments: [String], mentions: String) throws {
-    let run = try runExecutable("mpbench", ["scaling"] + arguments)
-    #expect(run.status != 0)
-    #expect(run.stderr.contains(mentions), "\(run.stderr)")
+    @Test func theChartDrawsALinePerModeAndKernel() throws {
+      let path = NSTemporaryDirectory() + "mpbench-chart-\(UUID().uuidString).svg"
+      defer { try? FileManager.default.removeItem(atPath: path) }
+      let run = try runExecutable(
+        "mpbench",
+        [
+          "scaling", "--kernels", "monte-carlo", "imbalanced", "--modes", "pool-fork", "threads-pinned", "--units", "4",
+          "--scale", "0.01", "--repetitions", "1", "--workers", counts.map(String.init).joined(separator: ","),
+          "--plot",
+          path,
+        ])
+      #expect(run.status == 0, "\(run.stderr)")
+      #expect(run.stdout.contains("speedup"))
+      let svg = try String(contentsOfFile: path, encoding: .utf8)
+      #expect(svg.hasPrefix("<svg"))
+      #expect(svg.components(separatedBy: "<polyline").count - 1 == 4)
+      #expect(svg.contains(">monte-carlo<") && svg.contains(">imbalanced<"))
+      #expect(svg.contains(">pool-fork<") && svg.contains(">threads-pinned<"))
+    }
+
+    /// The C/OpenMP reference runs beside the pool with the same units and size (its checksum
+    /// checked against ours), and each mode's speedup is set over OpenMP's.
+    @Test func openMPRunsBesideThePool() throws {
+      let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Scripts/openmp_reference.c").path
+      let workers = counts.map(String.init).joined(separator: ",")
+      let run = try runExecutable(
+        "mpbench",
+        [
+          "scaling", "--kernels", "monte-carlo", "imbalanced", "--modes", "pool-fork", "--units", "8", "--scale",
+          "0.002", "--repetitions", "2", "--warmups", "0", "--workers", workers, "--compare-openmp",
+          "--openmp-source", source, "--json",
+        ])
+      #expect(run.status == 0, "\(run.stderr)")
+      let report = try JSONDecoder().decode(Report.self, from: Data(run.stdout.utf8))
+      for kernel in ["monte-carlo", "imbalanced"] {
+        let openmp = report.rows.filter { $0.kernel == kernel && $0.mode == "openmp-c" }
+        #expect(openmp.map(\.workers) == counts)
+        #expect(openmp.allSatisfy { $0.speedup > 0 && $0.min <= $0.median && $0.median <= $0.max })
+        for count in counts {
+          let pool = try #require(
+            report.rows.first { $0.kernel == kernel && $0.mode == "pool-fork" && $0.workers == count })
+          let ratio = try #require(
+            report.openmpRatios?.first { $0.kernel == kernel && $0.mode == "pool-fork" && $0.workers == count })
+          let theirs = openmp.first { $0.workers == count }!
+          #expect(abs(ratio.ratio - pool.speedup / theirs.speedup) < 1e-9)
+        }
+      }
+      let missing = try runExecutable(
+        "mpbench", ["scaling", "--compare-openmp", "--openmp-source", "/nonexistent.c", "--units", "1"])
+      #expect(missing.status != 0 && missing.stderr.contains("/nonexistent.c"), "\(missing.stderr)")
+    }
+
+    @Test func pythonAgreesOnEveryChecksum() throws {
+      let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Scripts/mpbench_reference.py").path
+      let run = try runExecutable(
+        "mpbench",
+        [
+          "scaling", "--kernels", "monte-carlo", "--modes", "serial", "--units", "2", "--scale", "0.01",
+          "--repetitions", "1", "--compare-python", "--python-script", script, "--json",
+        ])
+      #expect(run.status == 0, "\(run.stderr)")
+      let report = try JSONDecoder().decode(Report.self, from: Data(run.stdout.utf8))
+      let entries = report.python?.entries ?? []
+      #expect(entries.count == 9)
+      #expect(Set(entries.map(\.mode)) == ["serial", "pool", "threads"])
+      #expect(entries.allSatisfy { $0.ratio > 0 })
+    }
+
+    @Test(arguments: [
+      (["--workers", "0"], "--workers"), (["--workers", "999"], "offers"), (["--kernels", "nope"], "nope"),
+      (["--repetitions", "0"], "--repetitions"), (["--modes", "pool-threads"], "pool-threads"),
+      (["--spin-window", "soon"], "--spin-window"), (["--spin-window", "2s"], "up to 1s"),
+      (
+        [
+          "--compare-python", "--python-script", "/nonexistent.py", "--kernels", "monte-carlo", "--modes", "serial",
+          "--scale", "0.001", "--units", "1",
+        ], "/nonexistent.py"
+      ),
+    ])
+    func badInputIsRefused(arguments: [String], mentions: String) throws {
+      let run = try runExecutable("mpbench", ["scaling"] + arguments)
+      #expect(run.status != 0)
+      #expect(run.stderr.contains(mentions), "\(run.stderr)")
+    }
   }
 }
 
