@@ -10,10 +10,14 @@ struct LiveDisplay {
     self.enabled = enabled
   }
 
-  /// Redraws the lines with the latest interval.
-  func show(_ samples: [LoadGenerator.Sample], _ intervals: [LoadReport.Interval]) {
+  /// Redraws the lines with the latest interval, `elapsed` into a run of `duration` (nil:
+  /// until stopped).
+  func show(
+    _ samples: [LoadGenerator.Sample], _ intervals: [LoadReport.Interval], elapsed: Duration, duration: Duration?
+  ) {
     guard enabled else { return }
     var text = drawn.value > 0 ? "\u{1B}[\(drawn.value)A" : ""
+    text += "\u{1B}[K" + Self.progress(elapsed: elapsed, duration: duration) + "\n"
     text += "\u{1B}[K  CPU  target  achieved  /proc/stat      ops/s\n"
     for (sample, interval) in zip(samples, intervals) {
       let proc = interval.procStat.map { String(format: "%9.1f%%", $0 * 100) } ?? "       n/a"
@@ -25,7 +29,15 @@ struct LiveDisplay {
           proc, rate * interval.achieved)
     }
     FileHandle.standardOutput.write(Data(text.utf8))
-    drawn.value = samples.count + 1
+    drawn.value = samples.count + 2
+  }
+
+  /// "12.0 s elapsed, 18.0 s left of 30.0 s", or "12.0 s elapsed (until stopped: Ctrl-C)".
+  static func progress(elapsed: Duration, duration: Duration?) -> String {
+    let seconds = elapsed / .seconds(1)
+    guard let duration else { return String(format: "mpload: %.1f s elapsed (until stopped: Ctrl-C)", seconds) }
+    let total = duration / .seconds(1)
+    return String(format: "mpload: %.1f s elapsed, %.1f s left of %.1f s", seconds, max(0, total - seconds), total)
   }
 
   /// Removes the lines before the report.

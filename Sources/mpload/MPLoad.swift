@@ -148,7 +148,10 @@ struct MPLoad: ParsableCommand {
       let deadline = DispatchTime.now() + .nanoseconds(Int(next / .nanoseconds(1)))
       if wake.wait(timeout: deadline) == .success { break }
       let samples = generator.sample()
-      if let intervals = report.record(samples, at: generator.elapsed) { display.show(samples, intervals) }
+      let elapsed = generator.elapsed
+      if let intervals = report.record(samples, at: elapsed) {
+        display.show(samples, intervals, elapsed: elapsed, duration: settings.duration)
+      }
       if let duration = settings.duration, generator.elapsed >= duration { break }
       if generator.isDone { break }
     }
