@@ -6,8 +6,9 @@ import SystemPackage
 public enum SchedulerError: Error, Sendable, Equatable, CustomStringConvertible {
   /// hwloc could not parse a synthetic topology description.
   case invalidSyntheticDescription(String)
-  /// hwloc could not load a topology from an XML file.
-  case cannotLoadXML(path: String)
+  /// hwloc could not load a topology from an XML file; `reason` says why (missing, unreadable,
+  /// or not hwloc's XML).
+  case cannotLoadXML(path: String, reason: String)
   /// An hwloc call failed with `errno`.
   case hwlocFailed(call: String, errno: Errno)
   /// A placement asked for zero cores.
@@ -43,8 +44,8 @@ public enum SchedulerError: Error, Sendable, Equatable, CustomStringConvertible 
     case .invalidSyntheticDescription(let spec):
       return "invalid synthetic topology description '\(spec)' "
         + "(expected levels like 'package:2 numa:2 core:4 pu:2')"
-    case .cannotLoadXML(let path):
-      return "cannot load a topology from the XML file '\(path)'"
+    case .cannotLoadXML(let path, let reason):
+      return "cannot load a topology from the XML file '\(path)': \(reason)"
     case .hwlocFailed(let call, let errno):
       return "\(call) failed: \(errno)"
     case .zeroCores:

@@ -94,12 +94,13 @@ public final class Topology: @unchecked Sendable {
         throw SchedulerError.invalidSyntheticDescription(spec)
       }
     case .xml(let path):
+      if let problem = Self.unreadable(path) { throw SchedulerError.cannotLoadXML(path: path, reason: problem) }
       guard hwloc_topology_set_xml(handle, path) == 0 else {
-        throw SchedulerError.cannotLoadXML(path: path)
+        throw SchedulerError.cannotLoadXML(path: path, reason: Self.notHwlocXML)
       }
     }
     guard hwloc_topology_load(handle) == 0 else {
-      if case .xml(let path) = source { throw SchedulerError.cannotLoadXML(path: path) }
+      if case .xml(let path) = source { throw SchedulerError.cannotLoadXML(path: path, reason: Self.notHwlocXML) }
       throw SchedulerError.hwlocFailed(call: "hwloc_topology_load", errno: Errno(rawValue: errno))
     }
 
@@ -174,4 +175,22 @@ extension Topology: CustomStringConvertible {
     "\(source): \(packages.count) package(s), \(numaNodes.count) NUMA node(s), "
       + "\(cores.count) core(s), \(processingUnits.count) PU(s); allowed CPUs \(allowedCPUs)"
   }
+}
+
+extension Topology {
+  /// Why a topology file cannot be read, or nil when it can.
+  static func unreadable(_ path: String) -> String? {
+    var status = stat()
+    guard stat(path, &status) == 0 else {
+      return errno == ENOENT ? "the file does not exist" : "it cannot be read (\(Errno(rawValue: errno)))"
+    }
+    guard status.st_mode & S_IFMT == S_IFREG else { return "it is not a regular file" }
+    guard access(path, R_OK) == 0 else { return "it cannot be read (\(Errno(rawValue: errno)))" }
+    return nil
+  }
+
+  /// What hwloc's refusal of a readable file means. (hwloc prints the parse error's line
+  /// itself when `HWLOC_XML_VERBOSE=1` is set.)
+  static let notHwlocXML =
+    "it is not a topology hwloc can read (export one with `lstopo file.xml`; HWLOC_XML_VERBOSE=1 shows where it fails)"
 }

@@ -6,3 +6,13 @@ struct BenchmarkFailure: Error, CustomStringConvertible {
 
   init(_ description: String) { self.description = description }
 }
+
+/// A mistake in the command line found only while running (a reference file that is not
+/// there, more workers than the machine has, a topology file hwloc cannot load): said with
+/// status 64, as a usage error, but without a usage line — ArgumentParser would print the top
+/// command's, not the one used.
+struct LateUsageError: Error, CustomStringConvertible {
+  let description: String
+
+  init(_ description: String) { self.description = description }
+}

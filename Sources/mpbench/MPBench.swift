@@ -29,7 +29,15 @@ struct MPBench: ParsableCommand {
       FileHandle.standardError.write(Data((message + "\n").utf8))
       Glibc.exit(ExitCode.validationFailure.rawValue)
     }
-    main(nil)
+    do {
+      var command = try parseAsRoot(nil)
+      try command.run()
+    } catch let error as LateUsageError {
+      FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+      Glibc.exit(ExitCode.validationFailure.rawValue)
+    } catch {
+      exit(withError: error)
+    }
   }
 
   /// What to say when the first argument looks like a subcommand (a word, not an option) but

@@ -27,7 +27,7 @@ struct OpenMPComparison {
   /// Builds the reference from `source` with `compiler` into a temporary directory.
   init(source: String, compiler: String = "cc") throws {
     guard FileManager.default.fileExists(atPath: source) else {
-      throw ValidationError("no OpenMP reference at '\(source)': run from the repository root or pass --openmp-source")
+      throw LateUsageError("no OpenMP reference at '\(source)': run from the repository root or pass --openmp-source")
     }
     self.source = source
     self.compiler = compiler

@@ -114,7 +114,7 @@ struct PythonComparison {
 
   private func runScript() throws -> PythonOutput {
     guard FileManager.default.fileExists(atPath: script) else {
-      throw ValidationError("no Python reference at '\(script)': run from the repository root or pass --python-script")
+      throw LateUsageError("no Python reference at '\(script)': run from the repository root or pass --python-script")
     }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")

@@ -109,7 +109,7 @@ struct ScalingCommand: ParsableCommand, RepeatedMeasurement {
     let available = logical ? physical + siblings : physical
     let counts = try workers.map(Self.parseCounts) ?? Self.defaultCounts(upTo: available.count)
     if let largest = counts.max(), largest > available.count {
-      throw ValidationError("\(largest) workers asked for, but this machine offers \(available.count)")
+      throw LateUsageError("\(largest) workers asked for, but this machine offers \(available.count)")
     }
     let unitCount = units ?? max(8, 4 * (counts.max() ?? 1))
     let lastLevelCache = Int(

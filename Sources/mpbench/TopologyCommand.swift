@@ -43,7 +43,7 @@ struct TopologyCommand: ParsableCommand {
         print(TopologyReport(topology: topology, placement: placement).text(), terminator: "")
       }
     } catch let error as SchedulerError {
-      throw ValidationError(error.description)
+      throw LateUsageError(error.description)
     }
   }
 }

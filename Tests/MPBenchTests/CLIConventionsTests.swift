@@ -39,6 +39,18 @@ struct CLIConventionsTests {
     #expect(!run.stderr.contains("Usage:"), "\(run.stderr)")
   }
 
+  /// A mistake found only while running is a usage error (64) without the top command's
+  /// usage line.
+  @Test(arguments: [
+    (["topology", "--xml", "/nonexistent.xml"], "'/nonexistent.xml': the file does not exist"),
+    (["scaling", "--workers", "4096", "--units", "1"], "4096 workers asked for"),
+  ])
+  func aMistakeFoundWhileRunningIsAUsageErrorWithoutTheWrongUsage(arguments: [String], says: String) throws {
+    let run = try runExecutable("mpbench", arguments)
+    #expect(run.status == 64)
+    #expect(run.stderr.contains(says) && !run.stderr.contains("Usage:"), "\(run.stderr)")
+  }
+
   @Test func knownSubcommandsAndHelpStillParse() throws {
     #expect(try runExecutable("mpbench", ["help"]).stdout.contains("SUBCOMMANDS"))
     #expect(try runExecutable("mpbench", ["topology", "--json"]).status == 0)

@@ -1,5 +1,7 @@
-import Scheduler
+import Foundation
 import Testing
+
+@testable import Scheduler
 
 /// Bad input throws a typed error whose message names the mistake.
 @Suite struct SchedulerErrorTests {
@@ -48,10 +50,22 @@ import Testing
     #expect(text.contains("invalid synthetic topology description '\(spec)'"))
   }
 
-  @Test func missingXMLFile() {
+  /// A topology file that cannot be loaded says why: missing, not a file, or not hwloc's XML.
+  @Test func anXMLFileThatCannotBeLoadedSaysWhy() throws {
     let path = "/nonexistent/topology.xml"
-    let text = message(.cannotLoadXML(path: path)) { _ = try Topology(.xml(path: path)) }
-    #expect(text.contains(path))
+    let text = message(.cannotLoadXML(path: path, reason: "the file does not exist")) {
+      _ = try Topology(.xml(path: path))
+    }
+    #expect(text == "cannot load a topology from the XML file '\(path)': the file does not exist")
+    #expect(throws: SchedulerError.cannotLoadXML(path: "/tmp", reason: "it is not a regular file")) {
+      try Topology(.xml(path: "/tmp"))
+    }
+    let broken = "/tmp/broken-topology-\(getpid()).xml"
+    try "<topology><object".write(toFile: broken, atomically: true, encoding: .utf8)
+    defer { unlink(broken) }
+    #expect(throws: SchedulerError.cannotLoadXML(path: broken, reason: Topology.notHwlocXML)) {
+      try Topology(.xml(path: broken))
+    }
   }
 
   @Test func restrictionToUnknownCPU() {
