@@ -67,7 +67,7 @@ public final class Topology: @unchecked Sendable {
   ///   - restrictedTo: CPUs to keep, on top of this process's own restrictions; useful to
   ///     model a `taskset` on a synthetic topology.
   /// - Throws: ``SchedulerError/invalidSyntheticDescription(_:)``,
-  ///   ``SchedulerError/cannotLoadXML(path:)``, ``SchedulerError/unknownCPU(_:existing:)``
+  ///   ``SchedulerError/cannotLoadXML(path:reason:)``, ``SchedulerError/unknownCPU(_:existing:)``
   ///   when `restrictedTo` names a CPU the topology lacks, or ``SchedulerError/hwlocFailed(call:errno:)``.
   public init(_ source: Source = .thisSystem, restrictedTo: CPUSet? = nil) throws {
     var maybeHandle: hwloc_topology_t?
