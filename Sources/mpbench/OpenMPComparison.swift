@@ -5,8 +5,9 @@ import Scheduler
 /// `--compare-openmp`: the project's C/OpenMP reference (Scripts/openmp_reference.c, built
 /// here with `cc -O2 -fopenmp`) on the same kernel, units and size as the engine, with each
 /// worker count, in the same run: a `parallel for schedule(dynamic,1)` loop whose team of
-/// threads is pinned to the same CPUs as the pool's workers and lives across the runs.
-struct OpenMPComparison {
+/// threads is pinned to the same CPUs as the pool's workers and lives across the runs. The
+/// built program lives in a temporary directory that goes with this object.
+final class OpenMPComparison {
   /// What one run of the reference measured.
   struct Measurement: Decodable {
     let checksum: UInt64
@@ -21,8 +22,9 @@ struct OpenMPComparison {
 
   let source: String
   let compiler: String
-  /// The built reference.
+  /// The built reference, and the directory that holds it.
   let executable: String
+  private let directory: URL
 
   /// Builds the reference from `source` with `compiler` into a temporary directory.
   init(source: String, compiler: String = "cc") throws {
@@ -31,10 +33,10 @@ struct OpenMPComparison {
     }
     self.source = source
     self.compiler = compiler
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mpbench-openmp-\(getpid())")
+    directory = FileManager.default.temporaryDirectory.appendingPathComponent("mpbench-openmp-\(getpid())")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     executable = directory.appendingPathComponent("openmp_reference").path
-    let build = try Self.run(["/usr/bin/env", compiler, "-O2", "-fopenmp", "-o", executable, source])
+    let build = try ExternalCommand.run(["/usr/bin/env", compiler, "-O2", "-fopenmp", "-o", executable, source])
     guard build.status == 0 else {
       throw BenchmarkFailure("'\(compiler) -O2 -fopenmp \(source)' failed (status \(build.status)): \(build.stderr)")
     }
@@ -43,7 +45,7 @@ struct OpenMPComparison {
   /// Runs the reference on `workload` with one thread per slot, pinned to the slots' CPUs.
   func measure(_ workload: Workload, slots: [Slot], repetitions: Int, warmups: Int) throws -> Measurement {
     let places = slots.map { "{" + $0.cpus.indices.map(String.init).joined(separator: ",") + "}" }
-    let run = try Self.run(
+    let run = try ExternalCommand.run(
       [
         executable, workload.kind.rawValue, "\(workload.units)", "\(workload.parameter)", "\(slots.count)",
         "\(repetitions)", "\(warmups)",
@@ -55,23 +57,7 @@ struct OpenMPComparison {
     return try JSONDecoder().decode(Measurement.self, from: Data(run.stdout.utf8))
   }
 
-  /// Runs `arguments` and returns its status and output.
-  private static func run(
-    _ arguments: [String], environment: [String: String] = [:]
-  ) throws -> (status: Int32, stdout: String, stderr: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: arguments[0])
-    process.arguments = Array(arguments.dropFirst())
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let (out, err) = (Pipe(), Pipe())
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (
-      process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self)
-    )
+  deinit {
+    try? FileManager.default.removeItem(at: directory)
   }
 }

@@ -116,22 +116,15 @@ struct PythonComparison {
     guard FileManager.default.fileExists(atPath: script) else {
       throw LateUsageError("no Python reference at '\(script)': run from the repository root or pass --python-script")
     }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [
-      python, script, "--workers", "\(workers)", "--repetitions", "\(repetitions)", "--units", "\(units)",
-      "--mc-samples", "\(parameters[.monteCarlo]!)", "--alloc-words", "\(parameters[.allocation]!)",
+    let run = try ExternalCommand.run([
+      "/usr/bin/env", python, script, "--workers", "\(workers)", "--repetitions", "\(repetitions)", "--units",
+      "\(units)", "--mc-samples", "\(parameters[.monteCarlo]!)", "--alloc-words", "\(parameters[.allocation]!)",
       "--imbalanced-base", "\(parameters[.imbalanced]!)",
-    ]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
+    ])
+    guard run.status == 0 else {
       throw BenchmarkFailure(
-        "the Python reference '\(python) \(script)' failed with status \(process.terminationStatus)")
+        "the Python reference '\(python) \(script)' failed with status \(run.status): \(run.stderr)")
     }
-    return try JSONDecoder().decode(PythonOutput.self, from: data)
+    return try JSONDecoder().decode(PythonOutput.self, from: Data(run.stdout.utf8))
   }
 }

@@ -1,0 +1,46 @@
+import Foundation
+
+/// Another program that mpbench runs beside itself (a compiler, the C and Python references),
+/// with its output collected.
+enum ExternalCommand {
+  /// What a run printed and how it ended.
+  struct Outcome {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+  }
+
+  /// Runs `arguments[0]` with the rest as its arguments and `environment` added to this
+  /// process's, and waits for it. Its standard error is read on another thread while standard
+  /// output is read here, so that neither pipe can fill and stall it.
+  static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Outcome {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: arguments[0])
+    process.arguments = Array(arguments.dropFirst())
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let (out, err) = (Pipe(), Pipe())
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let errors = ErrorOutput()
+    let reader = Thread {
+      errors.data = err.fileHandleForReading.readDataToEndOfFile()
+      errors.finished.signal()
+    }
+    reader.start()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    errors.finished.wait()
+    return Outcome(
+      status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+      stderr: String(decoding: errors.data, as: UTF8.self))
+  }
+
+  /// The standard error a reader thread collects.
+  private final class ErrorOutput: @unchecked Sendable {
+    // @unchecked: `data` is written by the reader thread before it signals `finished`, and
+    // read only after `finished.wait()`.
+    var data = Data()
+    let finished = DispatchSemaphore(value: 0)
+  }
+}
