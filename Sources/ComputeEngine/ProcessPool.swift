@@ -54,7 +54,7 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
   /// - Throws: a `SchedulerError` for a bad placement, ``PoolError/invalidArgument(_:)``.
   public convenience init(
     placement: PlacementPolicy = .physicalCores, topology: Topology? = nil, taskTimeout: Duration? = nil,
-    maxTasksPerWorker: Int? = nil, pinned: Bool = true, spinWindow: Duration = .microseconds(20),
+    maxTasksPerWorker: Int? = nil, pinned: Bool = true, spinWindow: Duration = Spin.limit,
     kernel: @escaping @Sendable (Input) throws -> Output
   ) throws where Input: BitwiseCopyable, Output: BitwiseCopyable {
     try self.init(
@@ -67,7 +67,7 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
   @_disfavoredOverload
   public convenience init(
     placement: PlacementPolicy = .physicalCores, topology: Topology? = nil, taskTimeout: Duration? = nil,
-    maxTasksPerWorker: Int? = nil, pinned: Bool = true, spinWindow: Duration = .microseconds(20),
+    maxTasksPerWorker: Int? = nil, pinned: Bool = true, spinWindow: Duration = Spin.limit,
     kernel: @escaping @Sendable (Input) throws -> Output
   ) throws where Input: Codable, Output: Codable {
     try self.init(
@@ -84,7 +84,7 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
   public init(
     placement: PlacementPolicy = .physicalCores, topology: Topology? = nil, startMethod: StartMethod = .fork,
     taskTimeout: Duration? = nil, maxTasksPerWorker: Int? = nil, pinned: Bool = true,
-    spinWindow: Duration = .microseconds(20), kernel: PoolKernel<Input, Output>
+    spinWindow: Duration = Spin.limit, kernel: PoolKernel<Input, Output>
   ) throws {
     guard spinWindow >= .zero, spinWindow <= .seconds(1) else {
       throw PoolError.invalidArgument("spinWindow must be between 0 and 1 s, not \(spinWindow)")

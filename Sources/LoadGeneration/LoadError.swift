@@ -28,7 +28,7 @@ public enum LoadError: Error, Equatable, CustomStringConvertible {
     case .invalidProfile(let text):
       "invalid profile '\(text)': use constant, ramp:FROM-TO, sine:PERIOD:LOW-HIGH or steps:L1,L2,…"
     case .profileNeedsDuration(let text): "profile '\(text)' spreads over the run: give --duration"
-    case .invalidDuration(let text): "invalid duration '\(text)': use a positive number with ms, s, m or h"
+    case .invalidDuration(let text): "invalid duration '\(text)': use a positive number with us, ms, s, m or h"
     case .invalidPeriod(let text): "invalid period '\(text)': give 1ms to 1s"
     case .invalidInterval(let text): "invalid interval '\(text)': sample every 100ms or more, as 100ms, 1s or 2s"
     case .loadWithProfile(let load, let profile):

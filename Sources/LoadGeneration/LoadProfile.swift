@@ -97,12 +97,16 @@ func secondsText(_ duration: Duration) -> String {
   String(format: "%gs", duration / .seconds(1))
 }
 
-/// Parses a duration such as `500ms`, `10s`, `1.5m` or `2h`; a bare number is seconds.
+/// Parses a duration such as `50us` (or `µs`), `500ms`, `10s`, `1.5m` or `2h`; a bare number is
+/// seconds.
 ///
 /// - Throws: ``LoadError/invalidDuration(_:)`` for a negative or unparsable one.
 public func parseDuration(_ text: String) throws(LoadError) -> Duration {
   let trimmed = text.trimmingCharacters(in: .whitespaces)
-  let units: [(String, Double)] = [("ms", 1e-3), ("s", 1), ("m", 60), ("h", 3600)]
+  // The two-letter units first: `ms`, `us` and `ns` also end with `s`.
+  let units: [(String, Double)] = [
+    ("ns", 1e-9), ("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1), ("m", 60), ("h", 3600),
+  ]
   var number = trimmed
   var scale = 1.0
   for (suffix, factor) in units where trimmed.hasSuffix(suffix) {

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Kernels
+import LoadGeneration
+import Multiprocessing
 import Scheduler
 
 #if canImport(Glibc)
@@ -59,7 +61,7 @@ struct ScalingCommand: ParsableCommand, RepeatedMeasurement {
   @Option(help: "The Python reference script for --compare-python.")
   var pythonScript = "Scripts/mpbench_reference.py"
 
-  @Option(help: "The pools' spin window, as 0, 50us, 1ms (default: the pool's).")
+  @Option(help: "The pools' spin window, as 0, 50us, 1ms (default: the pool's, 20us).")
   var spinWindow: String?
 
   @Flag(
@@ -81,17 +83,13 @@ struct ScalingCommand: ParsableCommand, RepeatedMeasurement {
     _ = try parsedSpinWindow()
   }
 
-  /// `--spin-window` as a duration: a bare 0, or a number with ns, us, µs, ms or s.
-  func parsedSpinWindow() throws -> Duration? {
-    guard let text = spinWindow else { return nil }
-    let units: [(String, Double)] = [("ns", 1e-9), ("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1)]
-    for (suffix, seconds) in units where text.hasSuffix(suffix) {
-      if let value = Double(text.dropLast(suffix.count)), value >= 0, value * seconds <= 1 {
-        return .nanoseconds(Int64((value * seconds * 1e9).rounded()))
-      }
+  /// `--spin-window` as a duration (the pools' default, ``Spin/limit``, when not given).
+  func parsedSpinWindow() throws -> Duration {
+    guard let text = spinWindow else { return Spin.limit }
+    guard let window = try? parseDuration(text), window <= .seconds(1) else {
+      throw ValidationError("--spin-window takes 0 or a duration up to 1s such as 50us or 2ms, not '\(text)'")
     }
-    if text == "0" { return .zero }
-    throw ValidationError("--spin-window takes 0 or a duration up to 1s such as 50us or 2ms, not '\(text)'")
+    return window
   }
 
   static func parseCounts(_ text: String) throws -> [Int] {

@@ -59,8 +59,8 @@ struct ScalingRunner {
   let slots: [Slot]
   /// How many times over one timed run does the whole job.
   var rounds = 1
-  /// The pools' spin window (nil: the pool's default).
-  var spinWindow: Duration?
+  /// The pools' spin window.
+  var spinWindow = Spin.limit
 
   /// The slots as a placement for pools and `parallelMap`.
   var placement: PlacementPolicy { .slots(slots) }
@@ -75,19 +75,13 @@ struct ScalingRunner {
     if let method = mode.startMethod {
       if method == .fork {
         let workload = workload
-        pool =
-          if let spinWindow {
-            try ProcessPool(placement: placement, pinned: mode.pinned, spinWindow: spinWindow) { workload.run($0.unit) }
-          } else {
-            try ProcessPool(placement: placement, pinned: mode.pinned) { workload.run($0.unit) }
-          }
-      } else if let spinWindow {
+        pool = try ProcessPool(placement: placement, pinned: mode.pinned, spinWindow: spinWindow) {
+          workload.run($0.unit)
+        }
+      } else {
         pool = try ProcessPool(
           placement: placement, startMethod: method, pinned: mode.pinned, spinWindow: spinWindow,
           kernel: Workload.poolKernel)
-      } else {
-        pool = try ProcessPool(
-          placement: placement, startMethod: method, pinned: mode.pinned, kernel: Workload.poolKernel)
       }
     }
     defer { pool?.terminate() }

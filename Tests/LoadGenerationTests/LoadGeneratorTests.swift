@@ -42,6 +42,9 @@ import Testing
     #expect(try parseDuration("1.5m") == .seconds(90))
     #expect(try parseDuration("2h") == .seconds(7200))
     #expect(try parseDuration("3") == .seconds(3))
+    #expect(try parseDuration("50us") == .microseconds(50))
+    #expect(try parseDuration("50µs") == .microseconds(50))
+    #expect(try parseDuration("250ns") == .nanoseconds(250))
     #expect(throws: LoadError.invalidDuration("-5s")) { try parseDuration("-5s") }
     #expect(throws: LoadError.invalidDuration("soon")) { try parseDuration("soon") }
     #expect(throws: LoadError.invalidLoad("101")) { try LoadProfile.percent("101") }
