@@ -109,7 +109,9 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   let pinned: Bool
   let taskTimeout: Duration?
   let maxTasksPerWorker: Int?
-  /// How long workers (for tasks) and this thread (for results) spin before sleeping.
+  /// How long workers (for tasks) and a caller in ``help(until:)`` (for results) spin before
+  /// sleeping; this thread keeps ``Spin/limit``: spinning longer here starves the workers on a
+  /// machine whose cores they fill.
   let spinWindow: Duration
   private let control: PoolControl
   /// The fork template that forks the workers of a fork pool.

@@ -47,9 +47,9 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
   ///   - maxTasksPerWorker: replace each worker after this many tasks.
   ///   - pinned: whether each worker is bound to its slot's CPUs (the default), or left for
   ///     the operating system to place and move; the placement then only sets the count.
-  ///   - spinWindow: how long an idle worker keeps polling for work (and the pool's
-  ///     dispatcher for results) before it sleeps in the kernel: a job that follows within
-  ///     the window finds its workers awake; after it an idle pool uses no CPU. 0 to 1 s.
+  ///   - spinWindow: how long an idle worker keeps polling for work (and a blocking `map`
+  ///     for its results) before it sleeps in the kernel: a job that follows within the
+  ///     window finds its workers awake; after it an idle pool uses no CPU. 0 to 1 s.
   ///   - kernel: applied to each input.
   /// - Throws: a `SchedulerError` for a bad placement, ``PoolError/invalidArgument(_:)``.
   public convenience init(

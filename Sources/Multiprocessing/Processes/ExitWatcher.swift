@@ -37,18 +37,18 @@ final class ExitWatcher: @unchecked Sendable {
       await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
         // A task cancelled before this point had its cancellation handler run already, with
         // no waiter to find: it must not wait.
-        let cancelled = lock.withLock {
-          if Task.isCancelled { return true }
-          do { try startIfNeededLocked() } catch {
-            // No pipe (out of descriptors): wait on this thread instead of the watcher's.
-            _ = SystemCall.pollReadable([fd], timeout: deadline.map { $0 - .now })
-            return true
-          }
+        enum Outcome { case waiting, cancelled, noWatcher }
+        let outcome = lock.withLock { () -> Outcome in
+          if Task.isCancelled { return .cancelled }
+          do { try startIfNeededLocked() } catch { return .noWatcher }
           waiters.append(Waiter(id: id, fd: fd, deadline: deadline, continuation: continuation))
           wakeLocked()
-          return false
+          return .waiting
         }
-        if cancelled { continuation.resume() }
+        // No pipe for the watcher (out of descriptors): wait on this thread instead, outside
+        // the lock, so that other waiters are not held up.
+        if outcome == .noWatcher { _ = SystemCall.pollReadable([fd], timeout: deadline.map { $0 - .now }) }
+        if outcome != .waiting { continuation.resume() }
       }
     } onCancel: {
       let cancelled = lock.withLock {
