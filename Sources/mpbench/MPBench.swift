@@ -55,11 +55,12 @@ struct MPBench: ParsableCommand {
   /// The Levenshtein distance between two words.
   static func editDistance(_ a: String, _ b: String) -> Int {
     let (a, b) = (Array(a), Array(b))
+    // previous[j]: the distance from the first i - 1 characters of a to the first j of b.
     var previous = Array(0...b.count)
-    for i in 1...max(1, a.count) where !a.isEmpty {
-      var current = [i] + Array(repeating: 0, count: b.count)
-      for j in 1...max(1, b.count) where !b.isEmpty {
-        current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+    for (i, character) in a.enumerated() {
+      var current = [i + 1]
+      for (j, other) in b.enumerated() {
+        current.append(min(previous[j + 1] + 1, current[j] + 1, previous[j] + (character == other ? 0 : 1)))
       }
       previous = current
     }

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+@testable import mpbench
+
 /// Mistakes a command line makes are named before anything runs.
 @Suite(.timeLimit(.minutes(2)))
 struct CLIConventionsTests {
@@ -54,5 +56,16 @@ struct CLIConventionsTests {
   @Test func knownSubcommandsAndHelpStillParse() throws {
     #expect(try runExecutable("mpbench", ["help"]).stdout.contains("SUBCOMMANDS"))
     #expect(try runExecutable("mpbench", ["topology", "--json"]).status == 0)
+  }
+}
+
+/// The distance behind "did you mean".
+@Suite struct EditDistanceTests {
+  @Test func levenshteinDistances() {
+    #expect(MPBench.editDistance("topolgy", "topology") == 1)
+    #expect(MPBench.editDistance("sclaing", "scaling") == 2)
+    #expect(MPBench.editDistance("", "pool") == 4 && MPBench.editDistance("pool", "") == 4)
+    #expect(MPBench.editDistance("kitten", "sitting") == 3)
+    #expect(MPBench.editDistance("sync", "sync") == 0)
   }
 }
