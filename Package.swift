@@ -17,6 +17,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
     .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
     .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
     .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
   ],
@@ -49,6 +50,7 @@ let package = Package(
       dependencies: [
         "Scheduler", "Multiprocessing", "SystemCalls",
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "CoreMetrics", package: "swift-metrics"),
         .product(name: "SystemPackage", package: "swift-system"),
       ]
     ),
@@ -74,7 +76,7 @@ let package = Package(
     .executableTarget(
       name: "mpload",
       dependencies: [
-        "Scheduler", "LoadGeneration",
+        "Scheduler", "Multiprocessing", "LoadGeneration",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -84,7 +86,10 @@ let package = Package(
       name: "SystemCallsTests",
       dependencies: ["SystemCalls", "CSystemShims", .product(name: "SystemPackage", package: "swift-system")]
     ),
-    .testTarget(name: "MPBenchTests", dependencies: ["mpbench", "mpload"]),
+    .testTarget(
+      name: "MPBenchTests",
+      dependencies: ["mpbench", "mpload", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+    ),
     .target(
       name: "TestEntryPoints", dependencies: ["Multiprocessing", "ComputeEngine", "Kernels", "CSystemShims"],
       path: "Tests/TestEntryPoints"),
@@ -101,7 +106,11 @@ let package = Package(
     .testTarget(name: "LoadGenerationTests", dependencies: ["LoadGeneration", "Multiprocessing", "Scheduler"]),
     .testTarget(
       name: "ComputeEngineTests",
-      dependencies: ["ComputeEngine", "Multiprocessing", "Kernels", "TestEntryPoints", "MPTestChild", "CSystemShims"]
+      dependencies: [
+        "ComputeEngine", "Multiprocessing", "Kernels", "TestEntryPoints", "MPTestChild", "CSystemShims",
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "MetricsTestKit", package: "swift-metrics"),
+      ]
     ),
   ],
   swiftLanguageModes: [.v6]

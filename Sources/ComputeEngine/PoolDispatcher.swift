@@ -114,6 +114,9 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   /// machine whose cores they fill.
   let spinWindow: Duration
   private let control: PoolControl
+  /// Where worker deaths, replacements and timeouts are logged.
+  let logger: Logger
+  private let metrics: PoolMetrics
   /// The fork template that forks the workers of a fork pool.
   private var template: ForkserverClient?
   /// Templates replaced while workers they forked may still run.
@@ -142,8 +145,10 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   init(
     kernel: PoolKernel<Input, Output>, startMethod: StartMethod, placement: Placement, pinned: Bool,
     taskTimeout: Duration?,
-    maxTasksPerWorker: Int?, spinWindow: Duration
+    maxTasksPerWorker: Int?, spinWindow: Duration, telemetry: PoolTelemetry
   ) throws {
+    logger = telemetry.resolvedLogger
+    metrics = PoolMetrics(telemetry)
     self.kernel = kernel
     self.startMethod = startMethod
     self.placement = placement
@@ -199,7 +204,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     template = nil
     let replacement = try makeTemplate()
     template = replacement
-    multiprocessingLogger.notice("replaced the pool's fork template", metadata: ["pid": "\(replacement.serverPid)"])
+    logger.notice("replaced the pool's fork template", metadata: ["pid": "\(replacement.serverPid)"])
   }
 
   /// Makes the next `stallingWorkers` workers get stuck before their loop, and bounds a
@@ -232,7 +237,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       process = try started()
     } catch ProcessError.forkserver(let reason) where template != nil {
       // The template is gone (killed, or it died with an earlier worker's start): a new one.
-      multiprocessingLogger.warning("the pool's fork template failed", metadata: ["reason": "\(reason)"])
+      logger.warning("the pool's fork template failed", metadata: ["reason": "\(reason)"])
       try replaceTemplateLocked(gone: true)
       process = try started()
     }
@@ -259,10 +264,11 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       nextJobID += 1
       let job = PoolJob(id: nextJobID, inputs: inputs, onResult: onResult, onFinish: onFinish)
       guard !inputs.isEmpty else {
-        onFinish(job)
+        finishLocked(job)
         return
       }
       jobs[job.id] = job
+      metrics.tasksOutstanding.set(outstandingTasksLocked)
       let chunks = stride(from: 0, to: inputs.count, by: size).map {
         Chunk(job: job, range: $0..<min($0 + size, inputs.count))
       }
@@ -394,8 +400,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     // runtime metadata lookup per result.
     var job = lastJob
     func finish(_ finished: PoolJob<Input, Output>) {
-      jobs[finished.id] = nil
-      finished.onFinish(finished)
+      finishLocked(finished)
       job = nil
     }
     func find(_ jobID: Int) -> Bool {
@@ -432,7 +437,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
         monotonicNanoseconds() - worker.launchedAt > testHooks.startBound.nanoseconds
       {
         worker.killedSilent = true
-        multiprocessingLogger.warning(
+        logger.warning(
           "killed a pool worker that did not reach its loop",
           metadata: ["slot": "\(worker.slot)", "pid": "\((try? worker.process.pid) ?? nil ?? 0)"])
         try? worker.process.kill()
@@ -460,14 +465,15 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     let failedStart = !status.isSuccess && current == nil && !worker.answered
     failedStarts[worker.slot] = failedStart ? failedStarts[worker.slot] + 1 : 0
     let givingUp = failedStarts[worker.slot] >= Self.maxFailedStarts
+    if !status.isSuccess { metrics.workersDied.increment() }
     var requeued: [Chunk] = []
     for chunk in worker.pending {
       for local in chunk.range where !chunk.job.isDone(local) {
         let index = TaskID(job: chunk.job.id, local: local)
         if index == current && !status.isSuccess {
-          failLocked(
-            chunk.job, local,
-            worker.timedOutTask == index ? .taskTimedOut(pid: pid, timeout: taskTimeout ?? .zero) : died)
+          let timedOut = worker.timedOutTask == index
+          if timedOut { metrics.tasksTimedOut.increment() }
+          failLocked(chunk.job, local, timedOut ? .taskTimedOut(pid: pid, timeout: taskTimeout ?? .zero) : died)
         } else if givingUp {
           failLocked(chunk.job, local, died)
         } else {
@@ -481,7 +487,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       }
       queue = []
       failedStarts[worker.slot] = 0
-      multiprocessingLogger.error(
+      logger.error(
         "a pool worker slot failed to start \(Self.maxFailedStarts) times in a row; its work fails",
         metadata: ["slot": "\(worker.slot)", "error": "\(died)"])
       try? worker.process.close()
@@ -491,7 +497,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     }
     queue.append(contentsOf: requeued.reversed())
     // A worker that used up its task quota ends with 0: only other ends are worth a warning.
-    multiprocessingLogger.log(
+    logger.log(
       level: status.isSuccess ? .debug : .warning, "a pool worker ended",
       metadata: [
         "slot": "\(worker.slot)", "pid": "\(pid)", "status": "\(status)",
@@ -506,9 +512,12 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       // A worker that never reported in may have inherited a held lock from its template.
       if worker.killedSilent && template != nil { try replaceTemplateLocked(gone: false) }
       workers[position] = try startWorker(slot: worker.slot)
-      multiprocessingLogger.notice("replaced a pool worker", metadata: ["slot": "\(worker.slot)"])
+      metrics.workersReplaced.increment()
+      logger.notice(
+        "replaced a pool worker",
+        metadata: ["slot": "\(worker.slot)", "pid": "\((try? workers[position].process.pid) ?? nil ?? 0)"])
     } catch {
-      multiprocessingLogger.error(
+      logger.error(
         "cannot restart a pool worker", metadata: ["slot": "\(worker.slot)", "error": "\(error)"])
       worker.clearPending()
     }
@@ -517,7 +526,10 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   /// Tries again the slots that gave up, now that there is work for them.
   private func restartDownSlotsLocked() {
     for (position, worker) in workers.enumerated() where worker.down {
-      if let restarted = try? startWorker(slot: worker.slot) { workers[position] = restarted }
+      if let restarted = try? startWorker(slot: worker.slot) {
+        workers[position] = restarted
+        metrics.workersReplaced.increment()
+      }
     }
   }
 
@@ -592,10 +604,22 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   /// Fails task `local` of `job`, finishing the job when it was the last.
   private func failLocked(_ job: PoolJob<Input, Output>, _ local: Int, _ error: PoolError) {
     guard job.fail(local, error) else { return }
+    finishLocked(job)
+  }
+
+  /// Hands a finished job its outputs and counts it.
+  private func finishLocked(_ job: PoolJob<Input, Output>) {
     jobs[job.id] = nil
     if lastJob === job { lastJob = nil }
+    metrics.tasksSucceeded.increment(by: Int64(job.count - job.failureCount))
+    metrics.tasksFailed.increment(by: Int64(job.failureCount))
+    metrics.jobDuration.recordNanoseconds(monotonicNanoseconds() - job.submittedAt)
+    metrics.tasksOutstanding.set(outstandingTasksLocked)
     job.onFinish(job)
   }
+
+  /// Tasks submitted and not yet finished.
+  private var outstandingTasksLocked: Int { jobs.values.reduce(0) { $0 + $1.remaining } }
 
   /// Fails the tasks of `chunk` whose inputs could not be encoded and queues the others again.
   private func failUnsendableLocked(_ chunk: Chunk, _ unsendable: UnsendableInputs) {
@@ -626,9 +650,8 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     (template, retiredTemplates) = (nil, [])
     for job in jobs.values {
       job.failRemaining(.terminated)
-      job.onFinish(job)
+      finishLocked(job)
     }
-    jobs = [:]
     queue = []
   }
 }

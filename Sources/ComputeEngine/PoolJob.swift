@@ -1,3 +1,5 @@
+import Multiprocessing
+
 /// One call's worth of work in a ``ProcessPool``: its inputs, their outputs as they arrive,
 /// and what to do with each result and at the end. Used only under the dispatcher's lock.
 ///
@@ -25,6 +27,8 @@ final class PoolJob<Input, Output>: @unchecked Sendable {
   /// a runtime metadata lookup in unspecialised code.
   let observed: Bool
   let onFinish: (PoolJob) -> Void
+  /// When the job was submitted, in nanoseconds of the monotonic clock.
+  let submittedAt = monotonicNanoseconds()
 
   init(
     id: Int, inputs: [Input], onResult: ((Int, Result<Output, PoolError>) -> Void)?,
@@ -50,6 +54,9 @@ final class PoolJob<Input, Output>: @unchecked Sendable {
     outputs.deallocate()
     states.deallocate()
   }
+
+  /// How many inputs failed so far.
+  var failureCount: Int { failures.count }
 
   /// Whether input `local` has its result.
   func isDone(_ local: Int) -> Bool { states[local] != Self.pending }

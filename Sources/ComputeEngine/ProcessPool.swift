@@ -50,16 +50,18 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
   ///   - spinWindow: how long an idle worker keeps polling for work (and a blocking `map`
   ///     for its results) before it sleeps in the kernel: a job that follows within the
   ///     window finds its workers awake; after it an idle pool uses no CPU. 0 to 1 s.
+  ///   - telemetry: where the pool logs worker deaths, replacements and timeouts, and makes its
+  ///     metrics (silent by default).
   ///   - kernel: applied to each input.
   /// - Throws: a `SchedulerError` for a bad placement, ``PoolError/invalidArgument(_:)``.
   public convenience init(
     placement: PlacementPolicy = .physicalCores, topology: Topology? = nil, taskTimeout: Duration? = nil,
     maxTasksPerWorker: Int? = nil, pinned: Bool = true, spinWindow: Duration = Spin.limit,
-    kernel: @escaping @Sendable (Input) throws -> Output
+    telemetry: PoolTelemetry = PoolTelemetry(), kernel: @escaping @Sendable (Input) throws -> Output
   ) throws where Input: BitwiseCopyable, Output: BitwiseCopyable {
     try self.init(
       placement: placement, topology: topology, startMethod: .fork, taskTimeout: taskTimeout,
-      maxTasksPerWorker: maxTasksPerWorker, pinned: pinned, spinWindow: spinWindow,
+      maxTasksPerWorker: maxTasksPerWorker, pinned: pinned, spinWindow: spinWindow, telemetry: telemetry,
       kernel: PoolKernel("", body: kernel))
   }
 
@@ -68,11 +70,11 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
   public convenience init(
     placement: PlacementPolicy = .physicalCores, topology: Topology? = nil, taskTimeout: Duration? = nil,
     maxTasksPerWorker: Int? = nil, pinned: Bool = true, spinWindow: Duration = Spin.limit,
-    kernel: @escaping @Sendable (Input) throws -> Output
+    telemetry: PoolTelemetry = PoolTelemetry(), kernel: @escaping @Sendable (Input) throws -> Output
   ) throws where Input: Codable, Output: Codable {
     try self.init(
       placement: placement, topology: topology, startMethod: .fork, taskTimeout: taskTimeout,
-      maxTasksPerWorker: maxTasksPerWorker, pinned: pinned, spinWindow: spinWindow,
+      maxTasksPerWorker: maxTasksPerWorker, pinned: pinned, spinWindow: spinWindow, telemetry: telemetry,
       kernel: PoolKernel("", body: kernel))
   }
 
@@ -84,7 +86,7 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
   public init(
     placement: PlacementPolicy = .physicalCores, topology: Topology? = nil, startMethod: StartMethod = .fork,
     taskTimeout: Duration? = nil, maxTasksPerWorker: Int? = nil, pinned: Bool = true,
-    spinWindow: Duration = Spin.limit, kernel: PoolKernel<Input, Output>
+    spinWindow: Duration = Spin.limit, telemetry: PoolTelemetry = PoolTelemetry(), kernel: PoolKernel<Input, Output>
   ) throws {
     guard spinWindow >= .zero, spinWindow <= .seconds(1) else {
       throw PoolError.invalidArgument("spinWindow must be between 0 and 1 s, not \(spinWindow)")
@@ -100,7 +102,7 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
     let slots = try machine.placement(placement)
     dispatcher = try PoolDispatcher(
       kernel: kernel, startMethod: startMethod, placement: slots, pinned: pinned, taskTimeout: taskTimeout,
-      maxTasksPerWorker: maxTasksPerWorker, spinWindow: spinWindow)
+      maxTasksPerWorker: maxTasksPerWorker, spinWindow: spinWindow, telemetry: telemetry)
   }
 
   deinit {

@@ -13,6 +13,7 @@ struct MPBench: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "mpbench",
     abstract: "Benchmarks worker processes against threads and in-process runs.",
+    version: swiftMultiprocessingVersion,
     subcommands: [
       SuiteCommand.self, TopologyCommand.self, ProcessStartCommand.self, SyncCommand.self, RingsCommand.self,
       PoolCommand.self, ScalingCommand.self, LoadCommand.self,

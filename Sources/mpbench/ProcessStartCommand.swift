@@ -6,7 +6,12 @@ import Multiprocessing
 struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement {
   static let configuration = CommandConfiguration(
     commandName: "process-start",
-    abstract: "Time start() + join() of an empty target for each start method."
+    abstract: "Time start() + join() of an empty target for each start method.",
+    // ArgumentParser does not wrap the usage line it builds: this one fits 80 columns.
+    usage: """
+      mpbench process-start [--repetitions <repetitions>] [--json]
+                            [--methods <methods>]
+      """
   )
 
   @OptionGroup var measurement: RepetitionOptions<ProcessStartCommand>

@@ -16,8 +16,8 @@ struct ScalingCommand: ParsableCommand, RepeatedMeasurement {
     commandName: "scaling",
     abstract: "Compare processes, threads and serial runs on every kernel, 1 to N workers.",
     discussion: """
-      Every run's checksum is verified: a wrong result fails the command. Speedup is the
-      serial median over the mode's median, measured in the same run; efficiency is speedup
+      Every run's checksum is verified: a wrong result fails the command. Speedup is the \
+      serial median over the mode's median, measured in the same run; efficiency is speedup \
       over workers; overhead per task is (wall × workers − serial wall) ÷ units.
       """
   )

@@ -4,7 +4,12 @@ import ArgumentParser
 struct SuiteCommand: ParsableCommand, RepeatedMeasurement {
   static let configuration = CommandConfiguration(
     commandName: "suite",
-    abstract: "Run the machine summary and every benchmark in one go (the default, about 2 minutes)."
+    abstract: "Run the machine summary and every benchmark in one go (the default, about 2 minutes).",
+    // ArgumentParser does not wrap the usage line it builds: this one fits 80 columns.
+    usage: """
+      mpbench suite [--repetitions <repetitions>] [--plot <plot>]
+                    [--no-python] [--no-openmp]
+      """
   )
 
   @OptionGroup var measurement: RepetitionOptions<SuiteCommand>

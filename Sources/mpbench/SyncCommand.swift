@@ -6,7 +6,12 @@ import Multiprocessing
 struct SyncCommand: ParsableCommand, RepeatedMeasurement {
   static let configuration = CommandConfiguration(
     commandName: "sync",
-    abstract: "Time locks, shared-value increments and event ping-pong across processes."
+    abstract: "Time locks, shared-value increments and event ping-pong across processes.",
+    // ArgumentParser does not wrap the usage line it builds: this one fits 80 columns.
+    usage: """
+      mpbench sync [--repetitions <repetitions>] [--json]
+                   [--operations <operations>]
+      """
   )
 
   @OptionGroup var measurement: RepetitionOptions<SyncCommand>

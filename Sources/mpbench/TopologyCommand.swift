@@ -6,7 +6,12 @@ import Scheduler
 struct TopologyCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "topology",
-    abstract: "Print the machine (packages, NUMA nodes, cores, PUs) and a placement."
+    abstract: "Print the machine (packages, NUMA nodes, cores, PUs) and a placement.",
+    // ArgumentParser does not wrap the usage line it builds: this one fits 80 columns.
+    usage: """
+      mpbench topology [--json] [--synthetic <synthetic>] [--xml <xml>]
+                       [--policy <policy>]
+      """
   )
 
   @OptionGroup var output: OutputOptions

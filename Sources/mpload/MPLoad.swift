@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import LoadGeneration
+import Multiprocessing
 import Scheduler
 
 #if canImport(Glibc)
@@ -14,15 +15,23 @@ struct MPLoad: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "mpload",
     abstract: "Hold chosen CPUs at a chosen load, like stress-ng --cpu-load, but measured and corrected.",
+    // ArgumentParser does not wrap the usage line it builds: this one fits 80 columns.
+    usage: """
+      mpload [--cpus <cpus>] [--load <load> | --profile <profile>] [--duration <duration>]
+             [--method <method>] [--period <period>] [--interval <interval>] [--json]
+      """,
     discussion: """
-      One worker process per CPU, pinned to it, works for part of every period and sleeps for
-      the rest; each period is corrected by the CPU time the worker actually got. On a terminal
-      a live display shows each CPU's target, achieved load (the worker's CPU time), the load
-      /proc/stat sees and the work rate; at the end (or on SIGINT/SIGTERM, within a second) a
-      report. Examples:
+      One worker process per CPU, pinned to it, works for part of every period and sleeps for \
+      the rest; each period is corrected by the CPU time the worker actually got. On a terminal \
+      a live display shows each CPU's target, achieved load (the worker's CPU time), the load \
+      /proc/stat sees and the work rate; at the end (or on SIGINT/SIGTERM, within a second) a \
+      report.
+
+      Examples:
         mpload --cpus physical --load 50 --duration 30s
         mpload --cpus 0-1 --profile sine:20s:20-80 --duration 2m --json
-      """
+      """,
+    version: swiftMultiprocessingVersion
   )
 
   @Option(help: "CPUs to load: all, physical (one per core), or a list such as 0-3,8.")
