@@ -17,10 +17,10 @@ let library = root.lastPathComponent.lowercased()
 func benchmark(_ name: String, using products: [String]) -> Target {
   .executableTarget(
     name: name,
-    dependencies: ["BenchmarkSupport", .product(name: "Benchmark", package: "package-benchmark")]
+    dependencies: ["BenchmarkSupport", "BenchmarkChild", .product(name: "Benchmark", package: "benchmark")]
       + products.map { .product(name: $0, package: library) },
     path: "Benchmarks/\(name)",
-    plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+    plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
   )
 }
 
@@ -29,20 +29,25 @@ let package = Package(
   platforms: [.macOS(.v15)],
   dependencies: [
     .package(path: root.path),
-    .package(url: "https://github.com/ordo-one/package-benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+    .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
   ],
   targets: [
     .target(
       name: "BenchmarkSupport",
-      dependencies: [.product(name: "Multiprocessing", package: library)],
-      path: "Benchmarks/BenchmarkSupport"
+      dependencies: [
+        .product(name: "Multiprocessing", package: library), .product(name: "Scheduler", package: library),
+        .product(name: "Benchmark", package: "benchmark"),
+      ],
+      path: "Benchmarks/Helpers/BenchmarkSupport"
     ),
     // The program spawned children and the fork server run: the benchmark runner's own
-    // `main` parses its arguments before any benchmark code could bootstrap.
+    // `main` parses its arguments before any benchmark code could bootstrap. It lives outside
+    // Benchmarks/Benchmarks/ (the plugin takes every executable there for a benchmark and
+    // fails to query this one) and is built as a dependency of each benchmark.
     .executableTarget(
       name: "BenchmarkChild",
       dependencies: ["BenchmarkSupport", .product(name: "Multiprocessing", package: library)],
-      path: "Benchmarks/BenchmarkChild"
+      path: "Benchmarks/Helpers/BenchmarkChild"
     ),
     benchmark("ProcessStart", using: ["Multiprocessing"]),
     benchmark("Sync", using: ["Multiprocessing"]),

@@ -8,22 +8,21 @@ import Kernels
 /// first result ≤ 5 ms (Python 50 ms). A `Codable` map travels in the binary form.
 let benchmarks: @Sendable () -> Void = {
   BenchmarkEntryPoints.prepare()
-  let thresholds: [BenchmarkMetric: BenchmarkThresholds] = [.wallClock: .init(relative: [.p50: 25])]
   nonisolated(unsafe) var trivial: ProcessPool<Int, Int>?
 
-  Benchmark(
+  registerBenchmark(
     "map-trivial-100k-tasks-automatic-chunks",
     configuration: .init(
-      metrics: [.wallClock], timeUnits: .milliseconds, maxIterations: 30, thresholds: thresholds,
+      metrics: [.wallClock], timeUnits: .milliseconds, maxIterations: 30, thresholds: p90Tolerance,
       setup: { trivial = try ProcessPool<Int, Int> { $0 &+ 1 } }, teardown: { trivial?.terminate() })
   ) { _ in
     _ = try trivial!.map(Array(0..<100_000))
   }
 
-  Benchmark(
+  registerBenchmark(
     "map-trivial-2k-tasks-chunk-size-1",
     configuration: .init(
-      metrics: [.wallClock], timeUnits: .milliseconds, maxIterations: 30, thresholds: thresholds,
+      metrics: [.wallClock], timeUnits: .milliseconds, maxIterations: 30, thresholds: p90Tolerance,
       setup: { trivial = try ProcessPool<Int, Int> { $0 &+ 1 } }, teardown: { trivial?.terminate() })
   ) { _ in
     _ = try trivial!.map(Array(0..<2000), chunkSize: 1)
@@ -31,28 +30,28 @@ let benchmarks: @Sendable () -> Void = {
 
   nonisolated(unsafe) var words: ProcessPool<String, [Int]>?
   let wordInputs = (0..<20_000).map { "word \($0)" }
-  Benchmark(
+  registerBenchmark(
     "map-codable-string-to-array-20k-tasks",
     configuration: .init(
-      metrics: [.wallClock], timeUnits: .milliseconds, maxIterations: 30, thresholds: thresholds,
+      metrics: [.wallClock], timeUnits: .milliseconds, maxIterations: 30, thresholds: p90Tolerance,
       setup: { words = try ProcessPool<String, [Int]> { [$0.utf8.count, Int($0.utf8.first ?? 0)] } },
       teardown: { words?.terminate() })
   ) { _ in
     _ = try words!.map(wordInputs)
   }
 
-  Benchmark(
+  registerBenchmark(
     "cold-start-to-first-result",
-    configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, maxIterations: 30, thresholds: thresholds)
+    configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, maxIterations: 30, thresholds: p90Tolerance)
   ) { _ in
     let pool = try ProcessPool<Int, Int> { $0 }
     _ = try pool.map([1])
     pool.terminate()
   }
 
-  Benchmark(
+  registerBenchmark(
     "reference-kernel-py-size-every-core",
-    configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, maxIterations: 20, thresholds: thresholds)
+    configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, maxIterations: 20, thresholds: p90Tolerance)
   ) { _ in
     let size = MonteCarloPi.Size.py
     let pool = try ProcessPool<Int, UInt64> { MonteCarloPi.unit(UInt64($0), samples: size.samples) }

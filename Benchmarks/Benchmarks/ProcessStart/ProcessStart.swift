@@ -9,8 +9,8 @@ let benchmarks: @Sendable () -> Void = {
   for method in StartMethod.allCases {
     let configuration = Benchmark.Configuration(
       metrics: [.wallClock], timeUnits: .microseconds, warmupIterations: 5, maxDuration: .seconds(3),
-      thresholds: [.wallClock: .init(relative: [.p50: 25])])
-    Benchmark("start+join-\(method)", configuration: configuration) { benchmark in
+      thresholds: p90Tolerance)
+    registerBenchmark("start+join-\(method)", configuration: configuration) { benchmark in
       for _ in benchmark.scaledIterations {
         let process = Process(startMethod: method, entryPoint: BenchmarkEntryPoints.empty, arguments: 0)
         try process.start()
