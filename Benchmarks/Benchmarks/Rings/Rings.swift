@@ -11,7 +11,8 @@ let benchmarks: @Sendable () -> Void = {
   for (name, batch) in [("per-item", 1), ("batches-of-64", 64)] {
     registerBenchmark(
       "spsc-\(name)-1M-items",
-      configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, maxIterations: 20, thresholds: p90Tolerance)
+      configuration: .init(
+        metrics: [.wallClock], timeUnits: .milliseconds, maxIterations: 20, thresholds: BenchmarkTolerance.p90())
     ) { _ in
       let ring = try SlotRing<UInt64>(capacity: 4096, mode: .singleProducerSingleConsumer)
       let producer = Process(startMethod: .fork) {
@@ -35,7 +36,8 @@ let benchmarks: @Sendable () -> Void = {
 
   registerBenchmark(
     "mpmc-2-producers-1M-items",
-    configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, maxIterations: 20, thresholds: p90Tolerance)
+    configuration: .init(
+      metrics: [.wallClock], timeUnits: .milliseconds, maxIterations: 20, thresholds: BenchmarkTolerance.p90())
   ) { _ in
     let ring = try SlotRing<UInt64>(capacity: 4096, mode: .multiProducerMultiConsumer)
     let producers = (0..<2).map { _ in
@@ -53,7 +55,8 @@ let benchmarks: @Sendable () -> Void = {
 
   registerBenchmark(
     "ping-pong-10k-round-trips",
-    configuration: .init(metrics: [.wallClock], timeUnits: .milliseconds, maxIterations: 20, thresholds: p90Tolerance)
+    configuration: .init(
+      metrics: [.wallClock], timeUnits: .milliseconds, maxIterations: 20, thresholds: BenchmarkTolerance.p90())
   ) { _ in
     let there = try SlotRing<UInt64>(capacity: 16, mode: .singleProducerSingleConsumer)
     let back = try SlotRing<UInt64>(capacity: 16, mode: .singleProducerSingleConsumer)
