@@ -19,6 +19,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
     .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+    .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
   ],
   targets: [
@@ -65,10 +66,14 @@ let package = Package(
       name: "Kernels",
       dependencies: [.product(name: "Atomics", package: "swift-atomics")]
     ),
+    // What both command-line tools need beyond ArgumentParser.
+    .target(
+      name: "ToolSupport", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]
+    ),
     .executableTarget(
       name: "mpbench",
       dependencies: [
-        "Scheduler", "Multiprocessing", "ComputeEngine", "LoadGeneration", "Kernels",
+        "Scheduler", "Multiprocessing", "ComputeEngine", "LoadGeneration", "Kernels", "ToolSupport",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Atomics", package: "swift-atomics"),
       ]
@@ -76,10 +81,19 @@ let package = Package(
     .executableTarget(
       name: "mpload",
       dependencies: [
-        "Scheduler", "Multiprocessing", "LoadGeneration",
+        "Scheduler", "Multiprocessing", "LoadGeneration", "ToolSupport",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Yams", package: "Yams"),
       ]
     ),
+    // README.md's examples, compiled so that they cannot drift (see ReadmeSnippetTests).
+    .executableTarget(
+      name: "ReadmeExamples",
+      dependencies: [
+        "Multiprocessing", "Scheduler", "ComputeEngine", "Kernels", .product(name: "Logging", package: "swift-log"),
+      ],
+      path: "Examples/ReadmeExamples"),
+    .testTarget(name: "ReadmeTests", path: "Tests/ReadmeTests"),
     .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "CSystemShims", "MPTestChild"]),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
     .testTarget(
@@ -88,7 +102,10 @@ let package = Package(
     ),
     .testTarget(
       name: "MPBenchTests",
-      dependencies: ["mpbench", "mpload", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+      dependencies: [
+        "mpbench", "mpload", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Yams", package: "Yams"),
+      ]
     ),
     .target(
       name: "TestEntryPoints", dependencies: ["Multiprocessing", "ComputeEngine", "Kernels", "CSystemShims"],

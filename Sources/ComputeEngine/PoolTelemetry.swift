@@ -12,7 +12,7 @@ import Multiprocessing
 /// ```swift
 /// var logger = Logger(label: "solver")
 /// logger.logLevel = .notice
-/// let pool = try ProcessPool<Int, UInt64>(telemetry: PoolTelemetry(label: "solver", logger: logger)) { $0 }
+/// let pool = try ProcessPool<Int, Int>(telemetry: PoolTelemetry(label: "solver", logger: logger)) { $0 * 2 }
 /// ```
 ///
 /// The metrics, each with the dimension `pool` set to ``label``:

@@ -35,6 +35,12 @@ public final class LoadGenerator: @unchecked Sendable {
     public let operations: Int
     /// The target load of its latest period (0…1).
     public let target: Double
+    /// The worker process's user CPU time, as of its latest period's end.
+    public var userTime: Duration = .zero
+    /// The worker process's system CPU time, as of its latest period's end.
+    public var systemTime: Duration = .zero
+    /// The worker process's largest resident set so far, in kilobytes.
+    public var maxResidentKilobytes = 0
   }
 
   /// The slots held, one worker each.
@@ -140,7 +146,9 @@ public final class LoadGenerator: @unchecked Sendable {
       func field(_ field: LoadWorker.Field) -> Int { LoadWorker.word(field, of: line).value }
       return Sample(
         cpu: cpu, pid: Int32(truncatingIfNeeded: field(.pid)), cpuTime: .nanoseconds(field(.cpuNanoseconds)),
-        operations: field(.operations), target: Double(field(.targetMillionths)) / 1e6)
+        operations: field(.operations), target: Double(field(.targetMillionths)) / 1e6,
+        userTime: .microseconds(field(.userMicroseconds)), systemTime: .microseconds(field(.systemMicroseconds)),
+        maxResidentKilobytes: field(.maxResidentKilobytes))
     }
   }
 

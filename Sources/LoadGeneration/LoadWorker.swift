@@ -23,6 +23,11 @@ struct LoadWorker: @unchecked Sendable {
     case operations = 16
     /// Its current target load, in millionths.
     case targetMillionths = 24
+    /// The user and system CPU time of the process (`getrusage`), in microseconds.
+    case userMicroseconds = 32
+    case systemMicroseconds = 40
+    /// The process's largest resident set, in kilobytes.
+    case maxResidentKilobytes = 48
   }
 
   /// Field `field` of the line at `line`.
@@ -85,9 +90,11 @@ struct LoadWorker: @unchecked Sendable {
       }
       debt = min(period, max(-period, wanted - Double(used)))
       publish(cpu: clockNanoseconds(CLOCK_THREAD_CPUTIME_ID) - cpuAtStart, operations: operations)
+      publishResourceUsage()
       let rest = periodStart + periodNanoseconds - monotonicNanoseconds()
       if rest > 0 { _ = stop.wait(timeout: .nanoseconds(rest)) }
     }
+    publishResourceUsage()
     // Keeps the work from being optimised away.
     if sink == 1 { Self.word(.operations, of: line).value = operations + 1 }
   }
@@ -101,6 +108,15 @@ struct LoadWorker: @unchecked Sendable {
 
   /// How often a busy worker publishes its CPU time and operations.
   static let publishNanoseconds = 1_000_000
+
+  /// Publishes the process's user and system time and largest resident set, once a period
+  /// (a system call: not worth making every millisecond).
+  private func publishResourceUsage() {
+    let usage = SystemCall.ownResourceUsage()
+    Self.word(.userMicroseconds, of: line).value = Int(usage.user / .microseconds(1))
+    Self.word(.systemMicroseconds, of: line).value = Int(usage.system / .microseconds(1))
+    Self.word(.maxResidentKilobytes, of: line).value = usage.maxResidentKilobytes
+  }
 
   private func publish(cpu: Int, operations: Int) {
     Self.word(.cpuNanoseconds, of: line).value = cpu

@@ -33,6 +33,17 @@ extension SystemCall {
     return (pid, status)
   }
 
+  /// What the calling process has used so far (`getrusage(RUSAGE_SELF)`): user and system
+  /// CPU time, and its largest resident set in kilobytes. Allocates nothing, so a forked
+  /// worker may call it.
+  package static func ownResourceUsage() -> (user: Duration, system: Duration, maxResidentKilobytes: Int) {
+    var usage = rusage()
+    // RUSAGE_SELF with a valid pointer cannot fail.
+    _ = getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+    func duration(_ time: timeval) -> Duration { .seconds(time.tv_sec) + .microseconds(time.tv_usec) }
+    return (duration(usage.ru_utime), duration(usage.ru_stime), usage.ru_maxrss)
+  }
+
   /// Names the calling thread (the whole process, for a single-threaded one) as `ps`, `top`
   /// and `/proc/PID/comm` show it; the kernel keeps the first 15 bytes. The result is dropped:
   /// `PR_SET_NAME` fails only for a name it cannot read.

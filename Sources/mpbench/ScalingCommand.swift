@@ -4,6 +4,7 @@ import Kernels
 import LoadGeneration
 import Multiprocessing
 import Scheduler
+import ToolSupport
 
 #if canImport(Glibc)
   import Glibc
@@ -78,7 +79,7 @@ struct ScalingCommand: ParsableCommand, RepeatedMeasurement {
     guard warmups >= 0 else { throw ValidationError("--warmups must not be negative, not \(warmups)") }
     guard scale > 0 else { throw ValidationError("--scale must be positive, not \(scale)") }
     if let units, units < 1 { throw ValidationError("--units must be positive, not \(units)") }
-    if let plot { try ScalingChart.checkWritable(plot) }
+    if let plot { try OutputPath.checkWritable(plot, option: "--plot") }
     if let workers { _ = try Self.parseCounts(workers) }
     _ = try parsedSpinWindow()
   }

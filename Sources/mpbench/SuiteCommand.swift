@@ -1,4 +1,5 @@
 import ArgumentParser
+import ToolSupport
 
 /// `mpbench suite` (the default): every measurement the engine has so far, in one run.
 struct SuiteCommand: ParsableCommand, RepeatedMeasurement {
@@ -26,7 +27,7 @@ struct SuiteCommand: ParsableCommand, RepeatedMeasurement {
   var noOpenmp = false
 
   func validate() throws {
-    if let plot { try ScalingChart.checkWritable(plot) }
+    if let plot { try OutputPath.checkWritable(plot, option: "--plot") }
   }
 
   func run() throws {

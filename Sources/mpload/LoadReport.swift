@@ -19,8 +19,18 @@ struct LoadReport: Encodable {
     /// The CPU's load as `/proc/stat` counts it (every process on it), per interval.
     let procStatPercent: Double?
     let procStatDeviationPercent: Double?
+    /// Quanta of work done (stress-ng's bogo ops), per second of the run and per second of
+    /// the worker's CPU time (user + system).
     let operations: Int
     let operationsPerSecond: Double
+    let operationsPerCPUSecond: Double
+    /// The worker process's user and system CPU time (`getrusage`), and their sum over the
+    /// run's wall time (stress-ng's "CPU used per instance").
+    let userSeconds: Double
+    let systemSeconds: Double
+    let cpuUsedPercent: Double
+    /// The worker's largest resident set (stress-ng's "RSS max").
+    let maxResidentKilobytes: Int
     /// Every sampling interval, in order.
     let intervals: [IntervalReport]
   }
@@ -51,13 +61,28 @@ struct LoadReport: Encodable {
   var cpus: [CPU] = []
   /// Workers that died, by CPU, with how they ended.
   var failedWorkers: [String] = []
+  /// Every worker together, as stress-ng's `--metrics` line for the stressor.
+  var totals: Totals?
+
+  /// The sums over every worker (the largest resident set: the largest of any).
+  struct Totals: Encodable {
+    let instances: Int
+    let operations: Int
+    let operationsPerSecond: Double
+    let operationsPerCPUSecond: Double
+    let userSeconds: Double
+    let systemSeconds: Double
+    /// User + system time over wall time, per instance.
+    let cpuUsedPerInstancePercent: Double
+    let maxResidentKilobytes: Int
+  }
 
   private var intervals: [Int: [Interval]] = [:]
   private var last:
     (samples: [LoadGenerator.Sample], proc: [Int: CPUTimes], at: ContinuousClock.Instant, elapsed: Duration)?
 
   private enum CodingKeys: String, CodingKey {
-    case method, profile, periodMilliseconds, seconds, interruptedBy, cpus, failedWorkers
+    case method, profile, periodMilliseconds, seconds, interruptedBy, cpus, failedWorkers, totals
   }
 
   private let loadProfile: LoadProfile
@@ -104,6 +129,7 @@ struct LoadReport: Encodable {
   mutating func finish(_ samples: [LoadGenerator.Sample], elapsed: Duration) {
     seconds = elapsed / .seconds(1)
     cpus = samples.map { sample in
+      let cpuSeconds = (sample.userTime + sample.systemTime) / .seconds(1)
       let recorded = intervals[sample.cpu] ?? []
       let achieved = Self.meanAndDeviation(recorded.map(\.achieved))
       let error = Self.meanAndDeviation(recorded.map { $0.achieved - $0.target })
@@ -115,12 +141,26 @@ struct LoadReport: Encodable {
         errorPoints: error.mean * 100, errorDeviationPoints: error.deviation * 100,
         procStatPercent: proc.map { $0.mean * 100 }, procStatDeviationPercent: proc.map { $0.deviation * 100 },
         operations: sample.operations, operationsPerSecond: seconds > 0 ? Double(sample.operations) / seconds : 0,
+        operationsPerCPUSecond: cpuSeconds > 0 ? Double(sample.operations) / cpuSeconds : 0,
+        userSeconds: sample.userTime / .seconds(1), systemSeconds: sample.systemTime / .seconds(1),
+        cpuUsedPercent: seconds > 0 ? cpuSeconds / seconds * 100 : 0,
+        maxResidentKilobytes: sample.maxResidentKilobytes,
         intervals: recorded.map {
           IntervalReport(
             endSeconds: $0.end / .seconds(1), targetPercent: $0.target * 100, achievedPercent: $0.achieved * 100,
             procStatPercent: $0.procStat.map { $0 * 100 })
         })
     }
+    let operations = cpus.reduce(0) { $0 + $1.operations }
+    let user = cpus.reduce(0) { $0 + $1.userSeconds }
+    let system = cpus.reduce(0) { $0 + $1.systemSeconds }
+    let perInstance = seconds > 0 && !cpus.isEmpty ? (user + system) / seconds / Double(cpus.count) * 100 : 0
+    totals = Totals(
+      instances: cpus.count, operations: operations,
+      operationsPerSecond: seconds > 0 ? Double(operations) / seconds : 0,
+      operationsPerCPUSecond: user + system > 0 ? Double(operations) / (user + system) : 0, userSeconds: user,
+      systemSeconds: system, cpuUsedPerInstancePercent: perInstance,
+      maxResidentKilobytes: cpus.map(\.maxResidentKilobytes).max() ?? 0)
   }
 
   static func meanAndDeviation(_ values: [Double]) -> (mean: Double, deviation: Double) {
@@ -148,5 +188,14 @@ struct LoadReport: Encodable {
           cpu.operations, cpu.operationsPerSecond))
     }
     for failure in failedWorkers { print("  worker died: \(failure)") }
+    guard let totals else { return }
+    print("  metrics (as stress-ng --metrics):")
+    print(
+      "  instances  bogo ops  real s   usr s   sys s  bogo ops/s real  bogo ops/s usr+sys  CPU/instance  RSS max")
+    print(
+      String(
+        format: "  %9d  %8d  %6.2f  %6.2f  %6.2f  %15.1f  %18.1f  %11.1f%%  %5d KB", totals.instances,
+        totals.operations, seconds, totals.userSeconds, totals.systemSeconds, totals.operationsPerSecond,
+        totals.operationsPerCPUSecond, totals.cpuUsedPerInstancePercent, totals.maxResidentKilobytes))
   }
 }

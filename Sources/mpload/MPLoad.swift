@@ -4,6 +4,7 @@ import Foundation
 import LoadGeneration
 import Multiprocessing
 import Scheduler
+import ToolSupport
 
 #if canImport(Glibc)
   import Glibc
@@ -19,6 +20,7 @@ struct MPLoad: ParsableCommand {
     usage: """
       mpload [--cpus <cpus>] [--load <load> | --profile <profile>] [--duration <duration>]
              [--method <method>] [--period <period>] [--interval <interval>] [--json]
+             [--output <output>]
       """,
     discussion: """
       One worker process per CPU, pinned to it, works for part of every period and sleeps for \
@@ -59,6 +61,10 @@ struct MPLoad: ParsableCommand {
 
   @Flag(help: "Print the report as JSON.")
   var json = false
+
+  @Option(
+    help: "Also write the report to this file: YAML if it ends in .yaml or .yml (as stress-ng --yaml), else JSON.")
+  var output: String?
 
   /// The parsed command line.
   struct Settings {
@@ -110,6 +116,7 @@ struct MPLoad: ParsableCommand {
 
   func validate() throws {
     _ = try settings()
+    if let output { try OutputPath.checkWritable(output, option: "--output") }
   }
 
   func run() throws {
@@ -172,11 +179,17 @@ struct MPLoad: ParsableCommand {
     report.failedWorkers = generator.failedWorkers.map { cpu, status in "CPU \(cpu): \(status)" }
     report.finish(final, elapsed: elapsed)
     if json {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-      print(String(decoding: try encoder.encode(report), as: UTF8.self))
+      print(String(decoding: try ReportFormat.json.encode(report), as: UTF8.self))
     } else {
       report.printTable()
+    }
+    if let output {
+      do {
+        try ReportFormat(path: output).encode(report).write(to: URL(fileURLWithPath: output))
+      } catch {
+        FileHandle.standardError.write(Data("mpload: cannot write \(output): \(error.localizedDescription)\n".utf8))
+        throw ExitCode.failure
+      }
     }
     if !report.failedWorkers.isEmpty { throw ExitCode(2) }
   }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Yams
 
 #if canImport(Glibc)
   import Glibc
@@ -26,10 +27,21 @@ extension MachineWideTests {
         let targetPercent: Double
         let operations: Int
         let intervals: [Interval]
+        let userSeconds: Double
+        let systemSeconds: Double
+        let cpuUsedPercent: Double
+        let maxResidentKilobytes: Int
+        let operationsPerCPUSecond: Double
+      }
+      struct Totals: Decodable {
+        let instances: Int
+        let operations: Int
+        let cpuUsedPerInstancePercent: Double
       }
       let cpus: [CPU]
       let interruptedBy: String?
       let failedWorkers: [String]
+      let totals: Totals
     }
 
     /// Starts mpload with `arguments`; stdout is collected by the returned pipe.
@@ -80,7 +92,9 @@ extension MachineWideTests {
     }
 
     @Test func theWorkersLoadSeenFromOutsideIsTheTarget() throws {
-      let (process, out) = try launch(["--cpus", "0", "--load", "40", "--duration", "3s", "--json"])
+      let file = FileManager.default.temporaryDirectory.appendingPathComponent("mpload-\(getpid()).yaml").path
+      defer { try? FileManager.default.removeItem(atPath: file) }
+      let (process, out) = try launch(["--cpus", "0", "--load", "40", "--duration", "3s", "--json", "--output", file])
       let worker = try #require(children(of: process.processIdentifier, count: 1).first)
       usleep(700_000)
       let (cpu0, wall0) = (cpuSeconds(worker), ContinuousClock.now)
@@ -105,6 +119,20 @@ extension MachineWideTests {
       #expect(intervals.allSatisfy { abs($0.targetPercent - 40) < 1e-7 && (0...100).contains($0.achievedPercent) })
       #expect(report.cpus[0].operations > 0)
       #expect(report.interruptedBy == nil)
+
+      // stress-ng's metrics, from the worker's own getrusage: its CPU time as /proc saw it.
+      let worker0 = report.cpus[0]
+      #expect(abs(worker0.cpuUsedPercent - 40) < 10, "\(worker0.cpuUsedPercent)")
+      #expect(worker0.userSeconds > 0.5 && worker0.userSeconds + worker0.systemSeconds < 2.5)
+      #expect(
+        abs(worker0.operationsPerCPUSecond * (worker0.userSeconds + worker0.systemSeconds) - Double(worker0.operations))
+          < 1)
+      #expect((1_000..<1_000_000).contains(worker0.maxResidentKilobytes), "\(worker0.maxResidentKilobytes) KB")
+      #expect(report.totals.instances == 1 && report.totals.operations == worker0.operations)
+      #expect(report.totals.cpuUsedPerInstancePercent == worker0.cpuUsedPercent)
+      // The same report in the YAML file.
+      let yaml = try YAMLDecoder().decode(Report.self, from: String(contentsOfFile: file, encoding: .utf8))
+      #expect(yaml.cpus[0].operations == worker0.operations && yaml.totals.instances == 1)
     }
 
     @Test(arguments: [SIGINT, SIGTERM])
@@ -148,6 +176,10 @@ extension MachineWideTests {
       (["--load", "-5"], "-5"), (["--duration", "-3s"], "-3s"), (["--interval", "-1s"], "-1s"),
       (["--interval", "0"], "invalid interval '0': sample every 100ms or more"),
       (["--load", "30", "--profile", "ramp:10-90", "--duration", "1s"], "profile 'ramp:10-90' carries its own loads"),
+      (
+        ["--output", "/nonexistent/dir/r.yaml"],
+        "--output /nonexistent/dir/r.yaml: the directory /nonexistent/dir does not exist"
+      ),
     ])
     func badInputIsAUsageError(arguments: [String], mentions: String) throws {
       let run = try runExecutable("mpload", arguments)

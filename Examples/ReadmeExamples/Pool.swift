@@ -1,0 +1,27 @@
+import ComputeEngine
+import Kernels
+import Logging
+
+/// README, "The process pool".
+func poolExample() async throws {
+  let size = MonteCarloPi.Size.native
+  let pool = try ProcessPool<Int, UInt64> { unit in MonteCarloPi.unit(UInt64(unit), samples: size.samples) }
+  let hits = try await pool.map(Array(0..<size.units))  // ordered; plain `try` outside async code
+  print(hits.reduce(0, &+) == size.checksum)  // true
+  for try await (unit, count) in pool.mapUnordered(Array(0..<8)) { print(unit, count) }
+  let one = try await pool.submit(3)
+  pool.close(); try pool.join()
+
+  // One-shot: fresh workers per call; the closure captures anything, inputs stay in the fork's snapshot.
+  let table = (0..<1000).map { $0 * 3 }
+  let looked = try parallelMap(Array(0..<1000)) { table[$0] + 1 }
+  _ = (one, looked)
+}
+
+/// README, "The process pool": telemetry.
+func telemetryExample() throws {
+  var logger = Logger(label: "solver")
+  logger.logLevel = .notice
+  let pool = try ProcessPool<Int, Int>(telemetry: PoolTelemetry(label: "solver", logger: logger)) { $0 * 2 }
+  _ = pool
+}

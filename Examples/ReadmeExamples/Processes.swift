@@ -1,0 +1,23 @@
+import Multiprocessing
+
+/// README, "Processes": fork.
+func forkExample() throws {
+  var total = 0
+  for k in 0..<1000 { total += k }
+  let p = Process(name: "summer") { print("child sees", total) }  // captured, no copy to make
+  try p.start()
+  try p.join()
+  print(try p.exitCode!)  // 0
+}
+
+/// README, "Processes": forkserver.
+func forkserverExample() throws {
+  try setStartMethod(.forkserver)  // once, before any start, as in Python; or getContext(.forkserver)
+
+  func runJob() async throws {
+    let p = getContext(.forkserver).process(entryPoint: work, arguments: Job(units: 0..<8))
+    try p.start()
+    try await p.join(timeout: .seconds(10))  // async: no cooperative-pool thread blocks
+  }
+  _ = runJob
+}
