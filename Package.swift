@@ -28,6 +28,12 @@ let package = Package(
       pkgConfig: "hwloc",
       providers: [.apt(["libhwloc-dev"])]
     ),
+    // libxml2, to say where an XML topology hwloc refused is malformed.
+    .systemLibrary(
+      name: "CLibXML2",
+      pkgConfig: "libxml-2.0",
+      providers: [.apt(["libxml2-dev"])]
+    ),
     .target(name: "CSystemShims"),
     .target(
       name: "SystemCalls",
@@ -35,7 +41,7 @@ let package = Package(
     ),
     .target(
       name: "Scheduler",
-      dependencies: ["CHwloc", "CSystemShims", "SystemCalls", .product(name: "SystemPackage", package: "swift-system")]
+      dependencies: ["CHwloc", "CLibXML2", "CSystemShims", "SystemCalls", .product(name: "SystemPackage", package: "swift-system")]
     ),
     .target(
       name: "Multiprocessing",

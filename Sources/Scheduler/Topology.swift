@@ -96,11 +96,13 @@ public final class Topology: @unchecked Sendable {
     case .xml(let path):
       if let problem = Self.unreadable(path) { throw SchedulerError.cannotLoadXML(path: path, reason: problem) }
       guard hwloc_topology_set_xml(handle, path) == 0 else {
-        throw SchedulerError.cannotLoadXML(path: path, reason: Self.notHwlocXML)
+        throw SchedulerError.cannotLoadXML(path: path, reason: XMLDiagnosis.reason(for: path))
       }
     }
     guard hwloc_topology_load(handle) == 0 else {
-      if case .xml(let path) = source { throw SchedulerError.cannotLoadXML(path: path, reason: Self.notHwlocXML) }
+      if case .xml(let path) = source {
+        throw SchedulerError.cannotLoadXML(path: path, reason: XMLDiagnosis.reason(for: path))
+      }
       throw SchedulerError.hwlocFailed(call: "hwloc_topology_load", errno: Errno(rawValue: errno))
     }
 
@@ -188,9 +190,4 @@ extension Topology {
     guard access(path, R_OK) == 0 else { return "it cannot be read (\(Errno(rawValue: errno)))" }
     return nil
   }
-
-  /// What hwloc's refusal of a readable file means. (hwloc prints the parse error's line
-  /// itself when `HWLOC_XML_VERBOSE=1` is set.)
-  static let notHwlocXML =
-    "it is not a topology hwloc can read (export one with `lstopo file.xml`; HWLOC_XML_VERBOSE=1 shows where it fails)"
 }

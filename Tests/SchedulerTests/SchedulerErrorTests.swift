@@ -13,6 +13,18 @@ import Testing
     return error.description
   }
 
+  /// The reason loading the XML topology at `path` failed with (empty when it loaded).
+  func loadFailure(_ path: String) -> String {
+    do {
+      _ = try Topology(.xml(path: path))
+      return ""
+    } catch SchedulerError.cannotLoadXML(path, let reason) {
+      return reason
+    } catch {
+      return "\(error)"
+    }
+  }
+
   @Test func zeroCores() {
     let text = message(.zeroCores) { _ = try topology.placement(.cores(0)) }
     #expect(text.contains("0 were requested"))
@@ -61,11 +73,21 @@ import Testing
       try Topology(.xml(path: "/tmp"))
     }
     let broken = "/tmp/broken-topology-\(getpid()).xml"
-    try "<topology><object".write(toFile: broken, atomically: true, encoding: .utf8)
     defer { unlink(broken) }
-    #expect(throws: SchedulerError.cannotLoadXML(path: broken, reason: Topology.notHwlocXML)) {
-      try Topology(.xml(path: broken))
-    }
+    // A syntax error: its line and libxml2's message.
+    try "<?xml version=\"1.0\"?>\n<topology>\n  <object type=\"Machine\"\n</topology>\n".write(
+      toFile: broken, atomically: true, encoding: .utf8)
+    let malformed = loadFailure(broken)
+    #expect(malformed.contains("it is not well-formed XML: line 4: "), "\(malformed)")
+    // Mismatched tags: the line of the mismatch.
+    try "<topology>\n<a>\n</b>\n</topology>\n".write(toFile: broken, atomically: true, encoding: .utf8)
+    let mismatched = loadFailure(broken)
+    #expect(mismatched.contains("line 3: Opening and ending tag mismatch"), "\(mismatched)")
+    // Well-formed, but not a topology.
+    try "<?xml version=\"1.0\"?>\n<html><body/></html>\n".write(toFile: broken, atomically: true, encoding: .utf8)
+    let foreign = loadFailure(broken)
+    #expect(
+      foreign.hasSuffix("it is well-formed XML but not a topology hwloc can read (export one with `lstopo file.xml`)"))
   }
 
   @Test func restrictionToUnknownCPU() {
