@@ -34,6 +34,8 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
 
   final class Worker {
     let slot: Int
+    /// This worker's id among all the pool started: its mark on the board's chunks.
+    let incarnation: Int
     var process: Multiprocessing.Process
     let channels: WorkerChannels<Input, Output>
     /// The chunks sent and not yet fully answered, oldest first.
@@ -55,8 +57,9 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     /// Whether the slot gave up after failed starts; it is tried again when work arrives.
     var down = false
 
-    init(slot: Int, process: Multiprocessing.Process, channels: WorkerChannels<Input, Output>) {
+    init(slot: Int, incarnation: Int, process: Multiprocessing.Process, channels: WorkerChannels<Input, Output>) {
       self.slot = slot
+      self.incarnation = incarnation
       self.process = process
       self.channels = channels
     }
@@ -132,6 +135,18 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   private var failedStarts: [Int] = []
   /// After this many failed starts in a row, the work they held fails instead of waiting.
   static var maxFailedStarts: Int { 3 }
+  /// The claim board of a pool of `BitwiseCopyable` values: a job alone in the pool, small
+  /// enough, and without a task quota is put there for the workers to claim (see
+  /// ``ClaimBoard``); others are pushed chunk by chunk.
+  private let board: ClaimBoard?
+  /// The job on the board, its chunks and their size, while it runs.
+  private var boardJob: PoolJob<Input, Output>?
+  private var boardChunks = 0
+  private var boardChunkSize = 1
+  /// Chunks of the board job done by workers that died: their control lines were reset.
+  private var boardCorrection = 0
+  /// The last worker incarnation handed out.
+  private var lastIncarnation = 0
   /// The job the last result belonged to: most results in a row belong to one job.
   private var lastJob: PoolJob<Input, Output>?
   private var closing = false
@@ -139,6 +154,8 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   /// For the tests: how many of the next workers get stuck before their loop, and how long
   /// a worker may take to report in.
   private var testHooks = (stallingWorkers: 0, startBound: PoolLimits.workerStartBound)
+  /// For the tests: the next `count` workers die at `step` of the board protocol.
+  private var dyingWorkers: (count: Int, step: BoardStep?) = (0, nil)
   private var finished = false
   private let stopped = DispatchSemaphore(value: 0)
 
@@ -160,7 +177,10 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       throw PoolError.system(call: "pipe", errno: error)
     }
     failedStarts = Array(repeating: 0, count: placement.count)
-    do { control = try PoolControl(slots: placement.count) } catch {
+    do {
+      control = try PoolControl(slots: placement.count)
+      board = try kernel.makeBoard?()
+    } catch {
       doorbell.readEnd.release()
       doorbell.writeEnd.release()
       throw error
@@ -213,8 +233,16 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     lock.withLock { testHooks = (stallingWorkers, startBound) }
   }
 
+  /// Makes the next `count` workers kill themselves at `step` of the board protocol: for the
+  /// tests.
+  func setDyingWorkers(_ count: Int, at step: BoardStep) {
+    lock.withLock { dyingWorkers = (count, step) }
+  }
+
   private func startWorker(slot: Int) throws -> Worker {
     let channels = try kernel.makeChannels()
+    lastIncarnation += 1
+    let incarnation = lastIncarnation
     control.status(slot).clear()
     let plan = WorkerPlan(
       channels: channels.handleData, control: control.memory.handle, slot: slot,
@@ -222,8 +250,10 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       maxTasks: maxTasksPerWorker, spinNanoseconds: spinWindow.nanoseconds,
       doorbellPid: getpid(), doorbellFD: doorbell.writeEnd.rawValue, forked: startMethod == .fork,
       timed: taskTimeout != nil,
-      stallsForTesting: testHooks.stallingWorkers > 0)
+      stallsForTesting: testHooks.stallingWorkers > 0, board: board?.memory.handle, incarnation: incarnation,
+      diesForTesting: dyingWorkers.count > 0 ? dyingWorkers.step : nil)
     testHooks.stallingWorkers = max(0, testHooks.stallingWorkers - 1)
+    dyingWorkers.count = max(0, dyingWorkers.count - 1)
     let arguments = try JSONEncoder().encode(plan)
     func started() throws -> Multiprocessing.Process {
       let process = Multiprocessing.Process(
@@ -241,16 +271,21 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       try replaceTemplateLocked(gone: true)
       process = try started()
     }
-    return Worker(slot: slot, process: process, channels: channels)
+    let worker = Worker(slot: slot, incarnation: incarnation, process: process, channels: channels)
+    // A worker started while a job is on the board (a replacement) joins it.
+    if boardJob != nil { channels.sendBoardMarker() }
+    return worker
   }
 
   // MARK: Jobs
 
-  /// Queues `inputs` as one job, split into chunks.
+  /// Queues `inputs` as one job, split into chunks; returns whether it went on the claim
+  /// board (see ``help(until:onBoard:)``).
+  @discardableResult
   func submit(
     _ inputs: [Input], chunkSize: Int?, onResult: ((Int, Result<Output, PoolError>) -> Void)?,
     onFinish: @escaping (PoolJob<Input, Output>) -> Void
-  ) throws {
+  ) throws -> Bool {
     if let chunkSize, chunkSize < 1 {
       throw PoolError.invalidArgument("chunkSize must be at least 1, not \(chunkSize)")
     }
@@ -259,12 +294,27 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     }
     let size = min(chunkSize ?? automaticChunkSize(inputs.count), PoolLimits.maxChunk)
     var needsDispatcher = true
+    var onBoard = false
     try lock.withLock {
       guard !closing, !terminated else { throw terminated ? PoolError.terminated : PoolError.closed }
       nextJobID += 1
       let job = PoolJob(id: nextJobID, inputs: inputs, onResult: onResult, onFinish: onFinish)
       guard !inputs.isEmpty else {
         finishLocked(job)
+        return
+      }
+      if let board, let write = kernel.writeBoardInputs, jobs.isEmpty, onResult == nil, maxTasksPerWorker == nil,
+        inputs.count <= board.capacity
+      {
+        // Alone and small: on the board, where the workers claim it without this pool's thread.
+        jobs[job.id] = job
+        metrics.tasksOutstanding.set(outstandingTasksLocked)
+        board.publish(job: job.id, count: inputs.count, chunkSize: size) { write(inputs, $0) }
+        (boardJob, boardChunks, boardChunkSize, boardCorrection) = (job, (inputs.count + size - 1) / size, size, 0)
+        for worker in workers where !worker.down { worker.channels.sendBoardMarker() }
+        // This thread is needed only to enforce a task timeout: the last worker rings it.
+        needsDispatcher = taskTimeout != nil
+        onBoard = true
         return
       }
       jobs[job.id] = job
@@ -281,23 +331,64 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     // may wait for room) or when not all of it went out; otherwise the workers ring the
     // doorbell themselves when they send results while it sleeps.
     if needsDispatcher { ringDoorbell() }
+    return onBoard
   }
 
   /// Hands out queued chunks and collects results on the calling thread while `finished`
   /// is false, for at most the spin window: a caller that waits for a short job finds its
   /// results without waiting for this pool's thread to wake up and pass them on. Takes the
   /// lock only when it is free.
-  func help(until finished: () -> Bool) {
+  ///
+  /// While a caller collects, workers do not ring this pool's thread: woken, it would only
+  /// take a CPU from the workers and the caller. A caller that stops before `finished` rings
+  /// it, so that it collects the rest, as does one that leaves other jobs running.
+  /// A job on the board (`onBoard`) is waited for until it finishes: past the spin window the
+  /// caller sleeps on the board, costing no CPU.
+  ///
+  /// The caller announces itself with ``beginCollecting()`` before it submits the job, so
+  /// that a worker that completes the job at once already sees it.
+  func help(until finished: () -> Bool, onBoard: Bool) {
+    defer {
+      endCollecting()
+      // Results that came while this caller collected (its own, or another job's) are left
+      // to this pool's thread, which no worker rang meanwhile.
+      if !finished() || lock.withLock({ !jobs.isEmpty }) { ringDoorbell() }
+    }
     let started = ContinuousClock.now
     while !finished() {
+      // Read before looking: a completion after this is seen by the sleep below.
+      let seen = board?.completions.load() ?? 0
       if lock.try() {
         drainLocked()
         if !terminated { dispatchLocked() }
         lock.unlock()
       }
-      if finished() || ContinuousClock.now - started > spinWindow { return }
+      if finished() { return }
+      let spinning = ContinuousClock.now - started <= spinWindow
+      if onBoard, !spinning, let board {
+        // A job on the board that takes longer than the spin window: sleep until a worker
+        // says it is complete, leaving every CPU to the workers. Woken at least every
+        // millisecond to look again (after a death or a timeout, the pool's thread may have
+        // completed the job instead).
+        board.waitForCompletion(seen: seen, until: .now + .milliseconds(1)) {
+          control.countedChunks(ofBoardJob: board.header(.job).value) >= board.header(.chunks).value
+        }
+        continue
+      }
+      if !spinning { return }
       for _ in 0..<64 { Spin.relax() }
     }
+  }
+
+  /// Says that the calling thread will collect the results of the job it submits next, in
+  /// ``help(until:onBoard:)``, which ends it (or ``endCollecting()``, if the submit fails).
+  func beginCollecting() {
+    _ = control.header(.collectors).add(1)
+  }
+
+  /// Undoes ``beginCollecting()``.
+  func endCollecting() {
+    _ = control.header(.collectors).add(-1)
   }
 
   /// About inputs ÷ (workers × 4), as Python's Pool.
@@ -353,7 +444,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
         superviseLocked(ready: ready)
         if !queue.isEmpty { restartDownSlotsLocked() }
         dispatchLocked()
-        if closing && queue.isEmpty && workers.allSatisfy({ $0.pending.isEmpty }) {
+        if closing && queue.isEmpty && boardJob == nil && workers.allSatisfy({ $0.pending.isEmpty }) {
           for worker in workers { worker.channels.close() }
           if workers.allSatisfy({ (try? $0.process.isAlive) != true }) {
             shutDownLocked()
@@ -367,14 +458,15 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
           return (.zero, [])
         }
         control.header(.dispatcherSleeping).value = 1
-        if workers.contains(where: { $0.channels.hasResults }) {
+        // Looked at again once the flag is up: a worker that finished before saw it down.
+        if workers.contains(where: { $0.channels.hasResults }) || boardJobIsComplete {
           control.header(.dispatcherSleeping).value = 0
           return (.zero, [])
         }
         // While work is out, wake now and then even without a doorbell: to enforce the task
         // timeout, and for a worker whose result is larger than its ring, which blocks
         // before it can ring. While a worker has not reported in, to bound its start.
-        let busy = workers.contains { !$0.pending.isEmpty }
+        let busy = boardJob != nil || workers.contains { !$0.pending.isEmpty }
         let starting = workers.contains { !$0.down && !control.status($0.slot).reportedIn }
         let wake: Duration? = busy ? .milliseconds(5) : starting ? .milliseconds(50) : nil
         return (wake, workers.compactMap { try? $0.process.sentinel })
@@ -390,9 +482,92 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     stopped.signal()
   }
 
-  /// Hands every waiting result to its job.
+  /// Hands every waiting result to its job, and finishes the board's job once every chunk is
+  /// done.
   private func drainLocked() {
     for worker in workers { drainLocked(worker) }
+    collectBoardLocked()
+  }
+
+  /// Finishes the board's job if every chunk of it is done: records the outputs (the
+  /// failures came through the workers' failure rings, or from the pool after a death) and
+  /// frees the board. `abandoning`: no worker is left, the tasks not done fail with it.
+  private func collectBoardLocked(abandoning error: PoolError? = nil) {
+    guard let job = boardJob, let board, boardJobIsComplete || error != nil else { return }
+    var local = 0
+    while local < job.count {
+      guard board.state(local).pointee == ClaimBoard.succeeded else {
+        // A failed task's message came first; one that did not is reported as lost.
+        if !job.isDone(local) {
+          _ = job.fail(local, error ?? .kernelFailed("the task failed, but its message was lost"))
+        }
+        local += 1
+        continue
+      }
+      var end = local + 1
+      while end < job.count, board.state(end).pointee == ClaimBoard.succeeded { end += 1 }
+      _ = job.succeed(
+        local,
+        OutputRun(
+          firstIndex: TaskID(job: job.id, local: local), count: end - local, outputs: board.output(local),
+          stride: board.outputStride, byteCount: MemoryLayout<Output>.size))
+      local = end
+    }
+    board.retire(chunks: boardChunks)
+    boardJob = nil
+    finishLocked(job)
+    // A caller asleep on the board wakes and finds its job finished.
+    board.signalCompletion()
+  }
+
+  /// Whether every chunk of the board's job is done and counted (by its workers, or by this
+  /// pool for workers that died).
+  private var boardJobIsComplete: Bool {
+    guard let job = boardJob else { return false }
+    return boardCorrection + workers.reduce(0) { $0 + control.status($1.slot).chunks(ofBoardJob: job.id) }
+      >= boardChunks
+  }
+
+  /// After worker `worker` ended while a job was on the board: fails the task it was running
+  /// (`error`, unless it ended cleanly), gives its unfinished chunks back for their pending
+  /// tasks, and counts the chunks it finished (its control line is reset for its successor).
+  /// Returns whether it failed a task.
+  @discardableResult
+  private func recoverBoardLocked(after worker: Worker, status: TerminationStatus, error: PoolError) -> Bool {
+    guard let job = boardJob, let board else { return false }
+    let line = control.status(worker.slot)
+    let current = line.currentTask
+    var doneByWorker = 0
+    var freed = false
+    var failed = false
+    for chunk in 0..<boardChunks {
+      let owner = board.owner(chunk).value
+      if owner == ClaimBoard.doneMark(worker.incarnation) { doneByWorker += 1 }
+      guard owner == worker.incarnation else { continue }
+      var pending = 0
+      for task in ClaimBoard.tasks(of: chunk, count: job.count, chunkSize: boardChunkSize)
+      where board.state(task).pointee == ClaimBoard.pending {
+        if TaskID(job: job.id, local: task) == current, !status.isSuccess {
+          board.state(task).pointee = ClaimBoard.failed
+          _ = job.fail(task, error)
+          failed = true
+        } else {
+          pending += 1
+        }
+      }
+      if pending == 0 {
+        board.owner(chunk).value = ClaimBoard.doneMark(worker.incarnation)
+        doneByWorker += 1
+      } else {
+        board.owner(chunk).value = ClaimBoard.free
+        freed = true
+      }
+    }
+    boardCorrection += doneByWorker
+    line.boardChunks = 0
+    line.boardJob = 0
+    if freed { for other in workers where other !== worker && !other.down { other.channels.sendBoardMarker() } }
+    return failed
   }
 
   private func drainLocked(_ worker: Worker) {
@@ -400,6 +575,9 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     // runtime metadata lookup per result.
     var job = lastJob
     func finish(_ finished: PoolJob<Input, Output>) {
+      // The board's job ends when its chunks are all done (collectBoardLocked), not when its
+      // failures alone account for every task: a worker may still be marking a chunk.
+      guard finished !== boardJob else { return }
       finishLocked(finished)
       job = nil
     }
@@ -460,9 +638,16 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     let pid = ((try? worker.process.pid) ?? nil) ?? 0
     let current = control.status(worker.slot).currentTask
     let died: PoolError = .workerDied(pid: pid, status: status)
+    // A worker that claimed chunks of the board's job has answered, as one that sent results.
+    let claimed = boardJob.map { control.status(worker.slot).boardJob == $0.id } ?? false
+    if boardJob != nil {
+      let timedOut = current != nil && worker.timedOutTask == current
+      let error: PoolError = timedOut ? .taskTimedOut(pid: pid, timeout: taskTimeout ?? .zero) : died
+      if recoverBoardLocked(after: worker, status: status, error: error), timedOut { metrics.tasksTimedOut.increment() }
+    }
     // A worker that keeps dying before it answers anything (it cannot start) would be
     // replaced forever: after a few in a row, the work waiting for it fails instead.
-    let failedStart = !status.isSuccess && current == nil && !worker.answered
+    let failedStart = !status.isSuccess && current == nil && !worker.answered && !claimed
     failedStarts[worker.slot] = failedStart ? failedStarts[worker.slot] + 1 : 0
     let givingUp = failedStarts[worker.slot] >= Self.maxFailedStarts
     if !status.isSuccess { metrics.workersDied.increment() }
@@ -493,6 +678,8 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       try? worker.process.close()
       worker.clearPending()
       worker.down = true
+      // With no worker left to claim them, the board's remaining tasks fail too.
+      if workers.allSatisfy({ $0.down }) { collectBoardLocked(abandoning: died) }
       return
     }
     queue.append(contentsOf: requeued.reversed())
@@ -603,7 +790,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
 
   /// Fails task `local` of `job`, finishing the job when it was the last.
   private func failLocked(_ job: PoolJob<Input, Output>, _ local: Int, _ error: PoolError) {
-    guard job.fail(local, error) else { return }
+    guard job.fail(local, error), job !== boardJob else { return }
     finishLocked(job)
   }
 
@@ -648,6 +835,12 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     }
     for server in retiredTemplates + (template.map { [$0] } ?? []) { server.stop() }
     (template, retiredTemplates) = (nil, [])
+    // Every worker has ended: the board's job fails with the others.
+    if boardJob != nil {
+      board?.retire(chunks: boardChunks)
+      boardJob = nil
+    }
+    defer { board?.signalCompletion() }
     for job in jobs.values {
       job.failRemaining(.terminated)
       finishLocked(job)

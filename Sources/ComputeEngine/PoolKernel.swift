@@ -24,6 +24,10 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
   public let body: @Sendable (Input) throws -> Output
   let makeChannels: @Sendable () throws -> WorkerChannels<Input, Output>
   let reopenChannels: @Sendable (Data) throws -> WorkerChannels<Input, Output>
+  /// Makes the pool's claim board, for `BitwiseCopyable` values only.
+  let makeBoard: (@Sendable () throws -> ClaimBoard)?
+  /// Copies a job's inputs onto the board, in one go.
+  let writeBoardInputs: (@Sendable ([Input], ClaimBoard) -> Void)?
 
   /// A kernel over `BitwiseCopyable` values: no serialisation on the way.
   public init(_ name: String, body: @escaping @Sendable (Input) throws -> Output)
@@ -32,6 +36,15 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
     self.body = body
     makeChannels = { try SlotChannels<Input, Output>(capacity: PoolLimits.ringSlots) }
     reopenChannels = { try SlotChannels<Input, Output>(handleData: $0) }
+    let (inputStride, outputStride) = (MemoryLayout<Input>.stride, MemoryLayout<Output>.stride)
+    makeBoard = {
+      try ClaimBoard(
+        capacity: PoolLimits.boardTasks(bytesPerTask: inputStride + outputStride), inputStride: inputStride,
+        outputStride: outputStride)
+    }
+    writeBoardInputs = { inputs, board in
+      inputs.withUnsafeBytes { board.input(0).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    }
   }
 
   /// A kernel over `Codable` values, sent in `BinaryEncoder`'s form.
@@ -42,6 +55,8 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
     self.body = body
     makeChannels = { try ByteChannels<Input, Output>(capacity: PoolLimits.ringBytes) }
     reopenChannels = { try ByteChannels<Input, Output>(handleData: $0) }
+    makeBoard = nil
+    writeBoardInputs = nil
   }
 
   /// Runs, in a pool's fork template, the generic code a worker runs before its first task:
@@ -49,10 +64,13 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
   /// set, so that the template builds the metadata once and its workers inherit it.
   func warmUp() {
     guard let control = try? PoolControl(slots: 1), let channels = try? makeChannels() else { return }
-    let sample = WorkerPlan(
+    var sample = WorkerPlan(
       channels: channels.handleData, control: control.memory.handle, slot: 0, cpus: [0], chunkSize: 1, maxTasks: nil,
       spinNanoseconds: 0,
       doorbellPid: getpid(), doorbellFD: -1, forked: true, timed: false)
+    let board = try? makeBoard?()
+    sample.board = board?.memory.handle
+    sample.diesForTesting = .claimed
     guard let encoded = try? JSONEncoder().encode(sample),
       let plan = try? JSONDecoder().decode(WorkerPlan.self, from: encoded),
       let reopened = try? PoolControl(plan.control)
@@ -60,6 +78,7 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
     reopened.status(plan.slot).clear()
     _ = CPUSet(plan.cpus).indices.map(Int32.init)
     _ = try? reopenChannels(plan.channels)
+    if let handle = plan.board { _ = try? ClaimBoard(handle) }
   }
 
   /// Runs a worker: what a spawned or fork-server worker process does.
@@ -96,4 +115,10 @@ enum PoolLimits {
   /// How long a new worker may take to reach its loop before it is killed and replaced: a
   /// fork takes well under a millisecond, a spawned run of a program a few.
   static let workerStartBound = Duration.seconds(5)
+
+  /// The most tasks a job on the claim board may have: 65,536, fewer for large values (the
+  /// board's inputs and outputs stay under 8 MiB). Larger jobs are pushed to the workers.
+  static func boardTasks(bytesPerTask: Int) -> Int {
+    min(65_536, max(64, (8 << 20) / max(1, bytesPerTask)))
+  }
 }

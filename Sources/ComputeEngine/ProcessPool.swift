@@ -1,6 +1,7 @@
 import Foundation
 import Multiprocessing
 import Scheduler
+import Synchronization
 
 /// A pool of worker processes, one per placement slot (by default one per physical core),
 /// each pinned to its slot, that applies a kernel to inputs: Python's `multiprocessing.Pool`,
@@ -145,18 +146,23 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
   {
     let done = DispatchSemaphore(value: 0)
     let box = Box<R>()
-    try dispatcher.submit(inputs, chunkSize: chunkSize, onResult: nil) { job in
-      box.value = collect(job)
-      done.signal()
+    dispatcher.beginCollecting()
+    let onBoard: Bool
+    do {
+      onBoard = try dispatcher.submit(inputs, chunkSize: chunkSize, onResult: nil) { job in
+        box.value = collect(job)
+        box.finished.store(true, ordering: .releasing)
+        done.signal()
+      }
+    } catch {
+      dispatcher.endCollecting()
+      throw error
     }
     // A short job is collected here while the workers are still awake; a longer one is
-    // finished by the pool's thread, which signals `done`.
-    var finished = false
-    dispatcher.help {
-      finished = finished || done.wait(timeout: .now()) == .success
-      return finished
-    }
-    if !finished { done.wait() }
+    // finished by the pool's thread, which signals `done`. (The flag, not the semaphore, is
+    // polled: a semaphore's timed wait is a system call that yields the CPU.)
+    dispatcher.help(until: { box.finished.load(ordering: .acquiring) }, onBoard: onBoard)
+    done.wait()
     return box.value!
   }
 
@@ -221,7 +227,9 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
 
   /// Carries a result from the dispatcher thread to the waiting caller.
   private final class Box<R>: @unchecked Sendable {
-    // @unchecked: written by the dispatcher before the semaphore is signalled, read after.
+    // @unchecked: `value` is written before `finished` is set (releasing) and the semaphore
+    // signalled, and read after either is seen.
     var value: R?
+    let finished = Atomic<Bool>(false)
   }
 }

@@ -131,12 +131,15 @@ class WorkerChannels<Input, Output>: @unchecked Sendable {
   }
   /// Parent: no more tasks; the worker exits once it has done those sent.
   func close() { fatalError("abstract") }
+  /// Parent: tells the worker that a job waits on the claim board (a task with job 0).
+  func sendBoardMarker() { fatalError("abstract") }
   /// Worker: runs `kernel` over the tasks as they come, until the channels close or
   /// `maxTasks` tasks are done, marking each task in `status` and calling `afterBatch` after
   /// each batch of results is sent. Waiting for tasks, it spins for `spin` before it sleeps.
+  /// A marker sends it to claim chunks from `board`.
   func serve(
-    chunkSize: Int, maxTasks: Int?, spin: Duration, status: WorkerStatus, kernel: (Input) throws -> Output,
-    afterBatch: () -> Void
+    chunkSize: Int, maxTasks: Int?, spin: Duration, status: WorkerStatus, board: BoardRole?,
+    kernel: (Input) throws -> Output, afterBatch: () -> Void
   ) throws { fatalError("abstract") }
 }
 
@@ -225,9 +228,68 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
     tasks.close()
   }
 
+  override func sendBoardMarker() {
+    // Only the task's number is read from a marker: its input bytes stay zero.
+    let slot = UnsafeMutableRawPointer(taskBuffer.baseAddress!)
+    slot.initializeMemory(as: UInt8.self, repeating: 0, count: MemoryLayout<TaskSlot<Input>>.stride)
+    slot.storeBytes(
+      of: TaskID(rawValue: 0), toByteOffset: MemoryLayout<TaskSlot<Input>>.offset(of: \.index)!, as: TaskID.self)
+    // The pool uses the board only while no other job is out, so the ring has room; it is
+    // closed only once the pool shuts down, when the marker no longer matters.
+    _ = try? tasks.tryPush(taskBuffer[0])
+  }
+
+  /// Worker: claims chunks of the board's job until none is free, running each chunk's
+  /// pending tasks (see ``ClaimBoard`` for the protocol and what a death at each step leaves).
+  /// Returns whether this worker counted the job's last chunk, and whether no caller was
+  /// collecting then (so that the pool's thread must be woken to finish the job).
+  private func serveBoard(
+    _ role: BoardRole, status: WorkerStatus, kernel: (Input) throws -> Output
+  ) throws -> (completed: Bool, uncollected: Bool) {
+    let board = role.board
+    var completed = false
+    var uncollected = false
+    while let chunk = board.claim(by: role.incarnation) {
+      role.reached(.claimed)
+      // Read after the claim: the job cannot change while this worker holds one of its chunks.
+      let job = board.header(.job).value
+      let tasks = ClaimBoard.tasks(
+        of: chunk, count: board.header(.count).value, chunkSize: board.header(.chunkSize).value)
+      if status.boardJob != job {
+        status.boardChunks = 0
+        status.boardJob = job
+      }
+      let started = monotonicNanoseconds()
+      for task in tasks where board.state(task).pointee == ClaimBoard.pending {
+        let index = TaskID(job: job, local: task)
+        status.start(index)
+        do {
+          board.output(task).storeBytes(of: try kernel(board.input(task).load(as: Input.self)), as: Output.self)
+          board.state(task).pointee = ClaimBoard.succeeded
+        } catch {
+          try failures.send(TaskFailure(index: index, message: "\(error)"))
+          board.state(task).pointee = ClaimBoard.failed
+        }
+        if task == tasks.lowerBound { role.reached(.betweenTasks) }
+      }
+      status.current = -1
+      status.taskNanoseconds = max(1, (monotonicNanoseconds() - started) / max(1, tasks.count))
+      role.reached(.beforeDone)
+      board.owner(chunk).value = ClaimBoard.doneMark(role.incarnation)
+      role.reached(.afterDone)
+      // Read before counting: a caller collecting now stays until it sees the count (or
+      // rings the pool's thread itself when it gives up).
+      uncollected = role.control.header(.collectors).value == 0
+      status.boardChunks += 1
+      completed = role.isComplete(job: job)
+      if completed { board.signalCompletion() }
+    }
+    return (completed, completed && uncollected)
+  }
+
   override func serve(
-    chunkSize: Int, maxTasks: Int?, spin: Duration, status: WorkerStatus, kernel: (Input) throws -> Output,
-    afterBatch: () -> Void
+    chunkSize: Int, maxTasks: Int?, spin: Duration, status: WorkerStatus, board: BoardRole?,
+    kernel: (Input) throws -> Output, afterBatch: () -> Void
   ) throws {
     let received = UnsafeMutableBufferPointer<TaskSlot<Input>>.allocate(capacity: chunkSize)
     defer { received.deallocate() }
@@ -238,17 +300,34 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
       produced = 0
       afterBatch()
     }
-    while case let count = try tasks.pop(into: received, spin: spin), count > 0 {
+    // The worker that completes a board job sleeps at once instead of spinning: the caller
+    // wakes up for its results now and needs a CPU; on a machine whose cores the workers
+    // fill, a spinning worker would hold it. The others spin for the next job.
+    var completedBoardJob = false
+    while case let count = try tasks.pop(into: received, spin: completedBoardJob ? .zero : spin), count > 0 {
+      completedBoardJob = false
       // A pop may take several chunks. The worker times its tasks (after each in a small
       // batch, whose tasks are long; every 16 in a large one) and publishes the time per
       // task, from which the dispatcher decides how much work to give it ahead. Results also
       // go back whenever ``PoolLimits/longTaskNanoseconds`` (5 ms) has passed, so that the dispatcher can hand
       // the rest of the work to idle workers instead of waiting for the whole batch.
       let checkMask = count <= 16 ? 0 : 15
+      var pushed = 0
       var lastCheck = monotonicNanoseconds()
       var lastSent = lastCheck
       for position in 0..<count {
         let index = received[position].index
+        if index.job == 0 {
+          // A marker: a job waits on the board. Only the worker that completes it may have
+          // to wake the pool's thread; the others' batches say nothing.
+          if let board {
+            let served = try serveBoard(board, status: status, kernel: kernel)
+            completedBoardJob = served.completed
+            if served.uncollected { afterBatch() }
+          }
+          continue
+        }
+        pushed += 1
         status.start(index)
         do {
           resultBuffer[produced] = ResultSlot(index: index, output: try kernel(received[position].input))
@@ -268,7 +347,7 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
       }
       processed += count
       status.current = -1
-      try send()
+      if pushed > 0 { try send() }
       if let maxTasks, processed >= maxTasks { return }
     }
   }
@@ -377,9 +456,11 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerChannels<Input,
     tasks.close()
   }
 
+  override func sendBoardMarker() {}
+
   override func serve(
-    chunkSize: Int, maxTasks: Int?, spin: Duration, status: WorkerStatus, kernel: (Input) throws -> Output,
-    afterBatch: () -> Void
+    chunkSize: Int, maxTasks: Int?, spin: Duration, status: WorkerStatus, board: BoardRole?,
+    kernel: (Input) throws -> Output, afterBatch: () -> Void
   ) throws {
     var processed = 0
     var replies = ResultMessage<Output>()

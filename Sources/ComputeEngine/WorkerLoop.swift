@@ -31,6 +31,13 @@ struct WorkerPlan: Codable, Sendable {
   /// Whether the worker gets stuck before its loop, as one that inherited a held lock would
   /// (for the tests of the start bound).
   var stallsForTesting = false
+  /// The pool's claim board, for pools of `BitwiseCopyable` values.
+  var board: SharedMemory.Handle?
+  /// This worker's id among every worker the pool started: what it writes in the owner words
+  /// of the board chunks it claims.
+  var incarnation = 0
+  /// The step of the board protocol at which the worker kills itself (for the tests).
+  var diesForTesting: BoardStep?
 }
 
 /// The worker's side: bind to the slot, then serve tasks until the channels close.
@@ -48,11 +55,46 @@ enum WorkerLoop {
     let status = control.status(plan.slot, timed: plan.timed)
     while plan.stallsForTesting { pause() }
     status.reportedIn = true
+    let board = try plan.board.map {
+      BoardRole(board: try ClaimBoard($0), control: control, incarnation: plan.incarnation, diesAt: plan.diesForTesting)
+    }
     try channels.serve(
       chunkSize: plan.chunkSize, maxTasks: plan.maxTasks, spin: .nanoseconds(plan.spinNanoseconds), status: status,
-      kernel: kernel
+      board: board, kernel: kernel
     ) {
-      if control.header(.dispatcherSleeping).value != 0 { doorbell.ring() }
+      if control.header(.dispatcherSleeping).value != 0, control.header(.collectors).value == 0 { doorbell.ring() }
     }
+  }
+}
+
+/// A step of the claim-board protocol, at which a test makes a worker die.
+enum BoardStep: Int, Codable {
+  /// Right after claiming a chunk, before its first task.
+  case claimed
+  /// After the chunk's first task, before its second.
+  case betweenTasks
+  /// After the chunk's last task, before the chunk is marked done.
+  case beforeDone
+  /// After the chunk is marked done, before the worker counts it.
+  case afterDone
+}
+
+/// A worker's part in its pool's claim board.
+struct BoardRole {
+  let board: ClaimBoard
+  let control: PoolControl
+  let incarnation: Int
+  let diesAt: BoardStep?
+
+  /// Whether every chunk of board job `job` is counted: the worker that counts the last one
+  /// wakes the pool's thread if no caller is collecting. (After a death the pool counts the
+  /// dead worker's chunks itself, and then it is awake anyway.)
+  func isComplete(job: Int) -> Bool {
+    control.countedChunks(ofBoardJob: job) >= board.header(.chunks).value
+  }
+
+  /// Dies (SIGKILL, as a crash) when the test asked for it at `step`.
+  func reached(_ step: BoardStep) {
+    if step == diesAt { kill(getpid(), SIGKILL) }
   }
 }

@@ -18,6 +18,9 @@ struct PoolControl: @unchecked Sendable {
     case dispatcherSleeping = 0
     /// The next input that no worker of a `parallelMap` has claimed.
     case nextInput = 8
+    /// How many callers collect results themselves (``PoolDispatcher/help(until:)``): while
+    /// one does, workers leave the sleeping dispatcher be.
+    case collectors = 16
   }
 
   let memory: SharedMemory
@@ -29,6 +32,14 @@ struct PoolControl: @unchecked Sendable {
 
   init(_ handle: SharedMemory.Handle) throws {
     memory = try SharedMemory(handle)
+  }
+
+  /// The number of worker slots.
+  var slots: Int { memory.size / Self.lineSize - 1 }
+
+  /// The chunks of board job `job` that the current workers have counted.
+  func countedChunks(ofBoardJob job: Int) -> Int {
+    (0..<slots).reduce(0) { $0 + status($1, timed: false).chunks(ofBoardJob: job) }
   }
 
   /// A field of the header line.
@@ -45,7 +56,7 @@ struct PoolControl: @unchecked Sendable {
 struct WorkerStatus {
   /// The line's fields (byte offsets); the properties below say what each holds.
   enum Field: Int {
-    case current = 0, startedAt = 8, taskNanoseconds = 16, reportedIn = 24
+    case current = 0, startedAt = 8, taskNanoseconds = 16, reportedIn = 24, boardJob = 32, boardChunks = 40
   }
 
   let base: UnsafeMutableRawPointer
@@ -82,6 +93,21 @@ struct WorkerStatus {
     nonmutating set { word(.reportedIn).value = newValue ? 1 : 0 }
   }
 
+  /// The board job the worker last claimed a chunk of, and how many chunks of it the worker
+  /// finished: the pool adds these up to know when a board job is done.
+  var boardJob: Int {
+    get { word(.boardJob).value }
+    nonmutating set { word(.boardJob).value = newValue }
+  }
+
+  var boardChunks: Int {
+    get { word(.boardChunks).value }
+    nonmutating set { word(.boardChunks).value = newValue }
+  }
+
+  /// The chunks of board job `job` this worker counted.
+  func chunks(ofBoardJob job: Int) -> Int { boardJob == job ? boardChunks : 0 }
+
   private func word(_ field: Field) -> SharedWord { SharedWord(base + field.rawValue) }
 
   func clear() {
@@ -89,6 +115,8 @@ struct WorkerStatus {
     startedAt = 0
     taskNanoseconds = 0
     reportedIn = false
+    boardChunks = 0
+    boardJob = 0
   }
 
   /// Marks task `index` as the one running now (a pool's task, or a `parallelMap` input).

@@ -18,6 +18,18 @@ package struct SharedWord {
     nonmutating set { counter.storeSequentially(UInt64(bitPattern: Int64(newValue))) }
   }
 
+  /// Sets the word to `desired` if it holds `expected`; returns whether it did.
+  /// (A strong exchange: the weak one underneath may fail spuriously, and is retried while
+  /// the word still holds `expected`.)
+  package func compareExchange(expected: Int, desired: Int) -> Bool {
+    let (old, new) = (UInt64(bitPattern: Int64(expected)), UInt64(bitPattern: Int64(desired)))
+    while true {
+      let attempt = counter.compareExchange(old, new)
+      if attempt.exchanged { return true }
+      if attempt.original != old { return false }
+    }
+  }
+
   /// Adds `delta` and returns the value before.
   package func add(_ delta: Int) -> Int {
     Int(Int64(bitPattern: counter.add(UInt64(bitPattern: Int64(delta)))))

@@ -7,14 +7,15 @@ import SystemCalls
 #endif
 
 /// A 32-bit word in shared memory, used with atomic operations and as a futex: the
-/// building block of every process-shared synchronisation type here.
+/// building block of every process-shared synchronisation type here (and of the pool's
+/// claim board, hence `package`).
 @usableFromInline
-struct FutexWord {
+package struct FutexWord {
   @usableFromInline let address: UnsafeMutablePointer<UInt32>
 
   /// The word at `pointer`, which must be 4-byte aligned and stay mapped.
   @inlinable
-  init(_ pointer: UnsafeMutableRawPointer) {
+  package init(_ pointer: UnsafeMutableRawPointer) {
     address = pointer.assumingMemoryBound(to: UInt32.self)
   }
 
@@ -24,10 +25,10 @@ struct FutexWord {
   }
 
   @inlinable
-  func load() -> UInt32 { atomic.load(ordering: .sequentiallyConsistent) }
+  package func load() -> UInt32 { atomic.load(ordering: .sequentiallyConsistent) }
 
   @inlinable
-  func store(_ value: UInt32) { atomic.store(value, ordering: .sequentiallyConsistent) }
+  package func store(_ value: UInt32) { atomic.store(value, ordering: .sequentiallyConsistent) }
 
   @inlinable
   func exchange(_ value: UInt32) -> UInt32 { atomic.exchange(value, ordering: .sequentiallyConsistent) }
@@ -39,11 +40,13 @@ struct FutexWord {
 
   @discardableResult
   @inlinable
-  func add(_ value: UInt32) -> UInt32 { atomic.loadThenWrappingIncrement(by: value, ordering: .sequentiallyConsistent) }
+  package func add(_ value: UInt32) -> UInt32 {
+    atomic.loadThenWrappingIncrement(by: value, ordering: .sequentiallyConsistent)
+  }
 
   @discardableResult
   @inlinable
-  func subtract(_ value: UInt32) -> UInt32 {
+  package func subtract(_ value: UInt32) -> UInt32 {
     atomic.loadThenWrappingDecrement(by: value, ordering: .sequentiallyConsistent)
   }
 
@@ -51,7 +54,7 @@ struct FutexWord {
   /// Returns false only when the deadline passed. Spurious returns are possible: callers loop.
   @discardableResult
   @inlinable
-  func wait(whileEqualTo expected: UInt32, until deadline: ContinuousClock.Instant?) -> Bool {
+  package func wait(whileEqualTo expected: UInt32, until deadline: ContinuousClock.Instant?) -> Bool {
     var nanoseconds: Int64 = -1
     if let deadline {
       let left = deadline - .now
@@ -65,7 +68,7 @@ struct FutexWord {
 
   /// Wakes up to `count` sleepers.
   @inlinable
-  func wake(_ count: Int32 = .max) {
+  package func wake(_ count: Int32 = .max) {
     // Dropped: FUTEX_WAKE fails only for an address that is not a mapped, aligned word.
     _ = cs_futex_wake(address, count)
   }

@@ -1,0 +1,185 @@
+import Multiprocessing
+
+/// One job's tasks in shared memory, which workers claim a chunk at a time, so that a short
+/// job needs no thread between the caller and the workers.
+///
+/// The caller writes the inputs, the job's header and then frees its chunks; each worker
+/// claims a free chunk by swapping its owner word from ``free`` to the worker's incarnation
+/// id, runs the chunk's pending tasks (writing each output in place and then its state),
+/// marks the chunk done (``doneMark(_:)``, the negated id) and then counts it on its own
+/// control line. Claiming and recording the claim are one atomic step, and every later step
+/// leaves a trace the pool reads after a death:
+///
+/// | a worker dies … | the chunk's owner | what the pool does |
+/// |---|---|---|
+/// | before a claim | free | nothing: another worker claims it |
+/// | after the claim, in a task | its id | fails the task its control line names, frees the chunk for its pending tasks |
+/// | between two tasks | its id | frees the chunk for its pending tasks |
+/// | after the last task's state | its id | marks the chunk done and counts it |
+/// | after marking the chunk done, before counting it | its done mark | counts its done chunks itself |
+///
+/// A task runs again only when its worker died before its state was written: a task whose
+/// state is written is never run again. Layout: a header line, an owner word per chunk, a
+/// state byte per task, then the inputs and the outputs.
+final class ClaimBoard: @unchecked Sendable {
+  // @unchecked: shared memory, used through atomic words; each task's state and output are
+  // written by the one worker that owns its chunk, and read after that worker counted it.
+
+  /// The header's fields (byte offsets).
+  enum Header: Int {
+    /// The job whose tasks are on the board (0: none yet).
+    case job = 0
+    case count = 8
+    case chunkSize = 16
+    case chunks = 24
+    /// Where the next claim should start looking (a hint, not a record).
+    case hint = 32
+    case capacity = 40
+    case inputStride = 48
+    case outputStride = 56
+    /// A futex word (32 bits) bumped each time a job completes, and the number of callers
+    /// asleep on it: a caller waiting for its job sleeps here instead of spinning, leaving
+    /// every CPU to the workers.
+    case completions = 64
+    case sleepers = 72
+  }
+
+  /// Bytes before the owner words.
+  private static let headerSize = 128
+
+  /// A task's state: pending, done with its output written, or failed (the failure is sent
+  /// on the worker's failure ring first, or recorded by the pool after a death).
+  static let pending: UInt8 = 0
+  static let succeeded: UInt8 = 1
+  static let failed: UInt8 = 2
+
+  /// The owner word of a chunk nobody holds.
+  static let free = Int.min
+  /// The owner word of a chunk beyond the current job: zero, as a new board's memory is, so
+  /// that making a board writes nothing (its pages are touched only when a job uses them).
+  static let unused = 0
+
+  /// The owner word of a chunk that incarnation `id` (1 or more) finished.
+  static func doneMark(_ id: Int) -> Int { -id }
+
+  let memory: SharedMemory
+  /// The most tasks a job on this board may have.
+  let capacity: Int
+  let inputStride: Int
+  let outputStride: Int
+  private let states: Int
+  private let inputs: Int
+  private let outputs: Int
+
+  /// A board for jobs of up to `capacity` tasks, every chunk unused.
+  init(capacity: Int, inputStride: Int, outputStride: Int) throws {
+    let layout = Self.layout(capacity: capacity, inputStride: inputStride, outputStride: outputStride)
+    memory = try SharedMemory(size: layout.size)
+    (self.capacity, self.inputStride, self.outputStride) = (capacity, inputStride, outputStride)
+    (states, inputs, outputs) = (layout.states, layout.inputs, layout.outputs)
+    header(.capacity).value = capacity
+    header(.inputStride).value = inputStride
+    header(.outputStride).value = outputStride
+  }
+
+  /// The board a pool made, reopened in a worker.
+  init(_ handle: SharedMemory.Handle) throws {
+    memory = try SharedMemory(handle)
+    capacity = SharedWord(memory.baseAddress + Header.capacity.rawValue).value
+    inputStride = SharedWord(memory.baseAddress + Header.inputStride.rawValue).value
+    outputStride = SharedWord(memory.baseAddress + Header.outputStride.rawValue).value
+    let layout = Self.layout(capacity: capacity, inputStride: inputStride, outputStride: outputStride)
+    (states, inputs, outputs) = (layout.states, layout.inputs, layout.outputs)
+  }
+
+  private static func layout(capacity: Int, inputStride: Int, outputStride: Int)
+    -> (states: Int, inputs: Int, outputs: Int, size: Int)
+  {
+    func aligned(_ offset: Int) -> Int { (offset + 63) & ~63 }
+    let states = headerSize + 8 * capacity
+    let inputs = aligned(states + capacity)
+    let outputs = aligned(inputs + inputStride * capacity)
+    return (states, inputs, outputs, aligned(outputs + outputStride * capacity))
+  }
+
+  /// A field of the header.
+  func header(_ field: Header) -> SharedWord { SharedWord(memory.baseAddress + field.rawValue) }
+  /// Chunk `chunk`'s owner word.
+  func owner(_ chunk: Int) -> SharedWord { SharedWord(memory.baseAddress + Self.headerSize + 8 * chunk) }
+  /// Task `task`'s state byte.
+  func state(_ task: Int) -> UnsafeMutablePointer<UInt8> {
+    (memory.baseAddress + states + task).assumingMemoryBound(to: UInt8.self)
+  }
+  /// Where task `task`'s input lies.
+  func input(_ task: Int) -> UnsafeMutableRawPointer { memory.baseAddress + inputs + task * inputStride }
+  /// Where task `task`'s output goes.
+  func output(_ task: Int) -> UnsafeMutableRawPointer { memory.baseAddress + outputs + task * outputStride }
+
+  /// The tasks of chunk `chunk` of a job of `count` tasks in chunks of `chunkSize`.
+  static func tasks(of chunk: Int, count: Int, chunkSize: Int) -> Range<Int> {
+    chunk * chunkSize..<min(count, (chunk + 1) * chunkSize)
+  }
+
+  // MARK: The pool's side
+
+  /// Puts job `job` of `count` tasks on the board, in chunks of `chunkSize`; `writeInputs`
+  /// writes input `k` at `input(k)` for each task. The board must be idle: every chunk of
+  /// the previous job done, so that no worker holds one.
+  func publish(job: Int, count: Int, chunkSize: Int, writeInputs: (ClaimBoard) -> Void) {
+    precondition(count <= capacity)
+    let chunks = (count + chunkSize - 1) / chunkSize
+    writeInputs(self)
+    state(0).update(repeating: Self.pending, count: count)
+    header(.count).value = count
+    header(.chunkSize).value = chunkSize
+    header(.chunks).value = chunks
+    header(.hint).value = 0
+    header(.job).value = job
+    // Freed last: a worker that claims a chunk then sees everything above.
+    for chunk in 0..<chunks { owner(chunk).value = Self.free }
+  }
+
+  /// Marks every chunk unused again once a job is over (done, or failed by a shutdown).
+  func retire(chunks: Int) {
+    for chunk in 0..<chunks { owner(chunk).value = Self.unused }
+  }
+
+  /// The completion counter callers sleep on.
+  var completions: FutexWord { FutexWord(memory.baseAddress + Header.completions.rawValue) }
+
+  /// Says that a job completed: wakes the callers asleep on ``completions``. Called by the
+  /// worker that counts a job's last chunk, and by the pool when it completes or fails a job
+  /// itself.
+  func signalCompletion() {
+    completions.add(1)
+    if header(.sleepers).value != 0 { completions.wake() }
+  }
+
+  /// Sleeps until ``signalCompletion()`` is called after `seen` was read from
+  /// ``completions``, or until `deadline`; `isComplete` is checked once more after the caller
+  /// announced itself, so that a completion in between is not missed.
+  func waitForCompletion(seen: UInt32, until deadline: ContinuousClock.Instant, isComplete: () -> Bool) {
+    _ = header(.sleepers).add(1)
+    defer { _ = header(.sleepers).add(-1) }
+    guard !isComplete() else { return }
+    completions.wait(whileEqualTo: seen, until: deadline)
+  }
+
+  // MARK: The worker's side
+
+  /// Claims a free chunk for incarnation `id`: its index, or nil when none is free.
+  func claim(by id: Int) -> Int? {
+    let chunks = header(.chunks).value
+    guard chunks > 0 else { return nil }
+    let start = min(max(header(.hint).value, 0), chunks - 1)
+    for step in 0..<chunks {
+      let chunk = (start + step) % chunks
+      guard owner(chunk).value == Self.free else { continue }
+      if owner(chunk).compareExchange(expected: Self.free, desired: id) {
+        header(.hint).value = chunk + 1
+        return chunk
+      }
+    }
+    return nil
+  }
+}

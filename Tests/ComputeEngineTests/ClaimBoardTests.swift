@@ -1,0 +1,98 @@
+import Foundation
+import Multiprocessing
+import Testing
+
+@testable import ComputeEngine
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A job alone in a pool of `BitwiseCopyable` values goes on the claim board. A worker killed
+/// at each step of the claim protocol costs exactly what the protocol says: the task it was
+/// running fails, every other task completes, and no task runs twice.
+@Suite(.timeLimit(.minutes(2))) struct ClaimBoardTests {
+  /// A one-worker pool whose kernel counts each input's runs in `runs` (and kills its worker
+  /// on input `killAt`), with its next worker set to die at `step`: the worker it starts with
+  /// is killed first, so that the armed one takes its place.
+  static func armedPool(runs: SharedArray<Int>, dieAt step: BoardStep?, killAt: Int = -1) throws -> ProcessPool<
+    Int, Int
+  > {
+    let pool = try ProcessPool<Int, Int>(placement: .cores(1)) { input in
+      runs[input] += 1
+      if input == killAt { kill(getpid(), SIGKILL) }
+      return input * 10
+    }
+    if let step {
+      pool.dispatcher.setDyingWorkers(1, at: step)
+      let first = pool.workerPIDs
+      kill(first[0], SIGKILL)
+      let deadline = ContinuousClock.now + .seconds(5)
+      while pool.workerPIDs == first || pool.workerPIDs.isEmpty, ContinuousClock.now < deadline { usleep(1000) }
+    }
+    return pool
+  }
+
+  @Test(arguments: [BoardStep.claimed, .betweenTasks, .beforeDone, .afterDone])
+  func aWorkerKilledAtAStepLosesNoTaskAndRunsNoneTwice(step: BoardStep) throws {
+    let runs = try SharedArray(repeating: 0, count: 8)
+    let pool = try Self.armedPool(runs: runs, dieAt: step)
+    defer { pool.terminate() }
+    let armed = pool.workerPIDs
+    let started = ContinuousClock.now
+    let results = try pool.mapResults(Array(0..<8), chunkSize: 4)
+    #expect(ContinuousClock.now - started < .seconds(5))
+    #expect(pool.workerPIDs != armed, "the armed worker died and was replaced")
+    #expect(results.map { try? $0.get() } == (0..<8).map { $0 * 10 })
+    #expect(Array(runs) == Array(repeating: 1, count: 8), "runs per task: \(Array(runs))")
+  }
+
+  @Test func aWorkerKilledInATaskFailsThatTaskAlone() throws {
+    let runs = try SharedArray(repeating: 0, count: 8)
+    let pool = try Self.armedPool(runs: runs, dieAt: nil, killAt: 5)
+    defer { pool.terminate() }
+    let results = try pool.mapResults(Array(0..<8), chunkSize: 4)
+    guard case .failure(.workerDied(_, .signaled(SIGKILL))) = results[5] else {
+      Issue.record("task 5 should fail with its worker's death, not \(results[5])")
+      return
+    }
+    for input in 0..<8 where input != 5 { #expect((try? results[input].get()) == input * 10) }
+    #expect(Array(runs) == Array(repeating: 1, count: 8), "runs per task: \(Array(runs))")
+    // The pool carries on: the next job finds a new worker.
+    #expect(try pool.map([1, 2]) == [10, 20])
+  }
+
+  /// Two workers, many small chunks, a death in the middle: the job completes and every task
+  /// but the one running ran exactly once.
+  @Test func manyChunksAcrossTwoWorkersSurviveADeath() throws {
+    let count = 400
+    let runs = try SharedArray(repeating: 0, count: count)
+    let pool = try ProcessPool<Int, Int>(placement: .cores(2)) { input in
+      _ = try runs.withLock { $0[input] += 1 }
+      if input == 137 { kill(getpid(), SIGKILL) }
+      return input + 1
+    }
+    defer { pool.terminate() }
+    let results = try pool.mapResults(Array(0..<count), chunkSize: 1)
+    #expect(results.enumerated().allSatisfy { $0.offset == 137 || (try? $0.element.get()) == $0.offset + 1 })
+    #expect(Array(runs) == Array(repeating: 1, count: count))
+  }
+
+  /// A kernel's thrown error reaches the caller from the board too, and the others complete.
+  @Test func aThrownErrorFailsItsTaskOnTheBoard() throws {
+    struct Odd: Error, CustomStringConvertible { var description: String { "odd input" } }
+    let pool = try ProcessPool<Int, Int> { input in
+      if input % 2 == 1 { throw Odd() }
+      return input
+    }
+    defer { pool.terminate() }
+    let results = try pool.mapResults(Array(0..<10), chunkSize: 3)
+    for (input, result) in results.enumerated() {
+      if input % 2 == 1 {
+        #expect(throws: PoolError.kernelFailed("odd input")) { try result.get() }
+      } else {
+        #expect((try? result.get()) == input)
+      }
+    }
+  }
+}
