@@ -1,7 +1,8 @@
 import Multiprocessing
 
-/// One job's tasks in shared memory, which workers claim a chunk at a time, so that a short
-/// job needs no thread between the caller and the workers.
+/// A job's tasks in shared memory, which workers claim a chunk at a time, so that a job needs
+/// no thread between the caller and the workers. A job larger than the board goes through
+/// it in rounds, a slice of its tasks each.
 ///
 /// The caller writes the inputs, the job's header and then frees its chunks; each worker
 /// claims a free chunk by swapping its owner word from ``free`` to the worker's incarnation
@@ -27,8 +28,9 @@ final class ClaimBoard: @unchecked Sendable {
 
   /// The header's fields (byte offsets).
   enum Header: Int {
-    /// The job whose tasks are on the board (0: none yet).
-    case job = 0
+    /// The round on the board (0: none yet): what workers count their chunks against.
+    case round = 0
+    /// The tasks on the board (the round's slice of its job).
     case count = 8
     case chunkSize = 16
     case chunks = 24
@@ -42,6 +44,9 @@ final class ClaimBoard: @unchecked Sendable {
     /// every CPU to the workers.
     case completions = 64
     case sleepers = 72
+    /// The job the round's tasks belong to, and where its slice starts in the job.
+    case job = 80
+    case offset = 88
   }
 
   /// Bytes before the owner words.
@@ -122,10 +127,11 @@ final class ClaimBoard: @unchecked Sendable {
 
   // MARK: The pool's side
 
-  /// Puts job `job` of `count` tasks on the board, in chunks of `chunkSize`; `writeInputs`
-  /// writes input `k` at `input(k)` for each task. The board must be idle: every chunk of
-  /// the previous job done, so that no worker holds one.
-  func publish(job: Int, count: Int, chunkSize: Int, writeInputs: (ClaimBoard) -> Void) {
+  /// Puts round `round` on the board: tasks `offset ..< offset + count` of job `job`, in
+  /// chunks of `chunkSize`; `writeInputs` writes the input of the slice's task `k` at
+  /// `input(k)`. The board must be idle: every chunk of the previous round done, so that no
+  /// worker holds one.
+  func publish(round: Int, job: Int, offset: Int, count: Int, chunkSize: Int, writeInputs: (ClaimBoard) -> Void) {
     precondition(count <= capacity)
     let chunks = (count + chunkSize - 1) / chunkSize
     writeInputs(self)
@@ -135,6 +141,8 @@ final class ClaimBoard: @unchecked Sendable {
     header(.chunks).value = chunks
     header(.hint).value = 0
     header(.job).value = job
+    header(.offset).value = offset
+    header(.round).value = round
     // Freed last: a worker that claims a chunk then sees everything above.
     for chunk in 0..<chunks { owner(chunk).value = Self.free }
   }

@@ -26,8 +26,8 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
   let reopenChannels: @Sendable (Data) throws -> WorkerChannels<Input, Output>
   /// Makes the pool's claim board, for `BitwiseCopyable` values only.
   let makeBoard: (@Sendable () throws -> ClaimBoard)?
-  /// Copies a job's inputs onto the board, in one go.
-  let writeBoardInputs: (@Sendable ([Input], ClaimBoard) -> Void)?
+  /// Copies a slice of a job's inputs onto the board, in one go.
+  let writeBoardInputs: (@Sendable ([Input], Range<Int>, ClaimBoard) -> Void)?
 
   /// A kernel over `BitwiseCopyable` values: no serialisation on the way.
   public init(_ name: String, body: @escaping @Sendable (Input) throws -> Output)
@@ -42,8 +42,11 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
         capacity: PoolLimits.boardTasks(bytesPerTask: inputStride + outputStride), inputStride: inputStride,
         outputStride: outputStride)
     }
-    writeBoardInputs = { inputs, board in
-      inputs.withUnsafeBytes { board.input(0).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    writeBoardInputs = { inputs, range, board in
+      inputs.withUnsafeBytes {
+        board.input(0).copyMemory(
+          from: $0.baseAddress! + range.lowerBound * inputStride, byteCount: range.count * inputStride)
+      }
     }
   }
 
@@ -116,8 +119,8 @@ enum PoolLimits {
   /// fork takes well under a millisecond, a spawned run of a program a few.
   static let workerStartBound = Duration.seconds(5)
 
-  /// The most tasks a job on the claim board may have: 65,536, fewer for large values (the
-  /// board's inputs and outputs stay under 8 MiB). Larger jobs are pushed to the workers.
+  /// The most tasks the claim board holds at once: 65,536, fewer for large values (the
+  /// board's inputs and outputs stay under 8 MiB). Larger jobs go through it in rounds.
   static func boardTasks(bytesPerTask: Int) -> Int {
     min(65_536, max(64, (8 << 20) / max(1, bytesPerTask)))
   }

@@ -241,27 +241,32 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
 
   /// Worker: claims chunks of the board's job until none is free, running each chunk's
   /// pending tasks (see ``ClaimBoard`` for the protocol and what a death at each step leaves).
-  /// Returns whether this worker counted the job's last chunk, and whether no caller was
-  /// collecting then (so that the pool's thread must be woken to finish the job).
+  /// Returns whether this worker counted the round's last chunk, whether no caller was
+  /// collecting then (so that the pool's thread must be woken to finish the job), and whether
+  /// it claimed any chunk.
   private func serveBoard(
     _ role: BoardRole, status: WorkerStatus, kernel: (Input) throws -> Output
-  ) throws -> (completed: Bool, uncollected: Bool) {
+  ) throws -> (completed: Bool, uncollected: Bool, claimed: Bool) {
     let board = role.board
     var completed = false
     var uncollected = false
+    var claimed = false
     while let chunk = board.claim(by: role.incarnation) {
+      claimed = true
       role.reached(.claimed)
-      // Read after the claim: the job cannot change while this worker holds one of its chunks.
+      // Read after the claim: the round cannot change while this worker holds one of its chunks.
+      let round = board.header(.round).value
       let job = board.header(.job).value
+      let offset = board.header(.offset).value
       let tasks = ClaimBoard.tasks(
         of: chunk, count: board.header(.count).value, chunkSize: board.header(.chunkSize).value)
-      if status.boardJob != job {
+      if status.boardRound != round {
         status.boardChunks = 0
-        status.boardJob = job
+        status.boardRound = round
       }
       let started = monotonicNanoseconds()
       for task in tasks where board.state(task).pointee == ClaimBoard.pending {
-        let index = TaskID(job: job, local: task)
+        let index = TaskID(job: job, local: offset + task)
         status.start(index)
         do {
           board.output(task).storeBytes(of: try kernel(board.input(task).load(as: Input.self)), as: Output.self)
@@ -281,10 +286,10 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
       // rings the pool's thread itself when it gives up).
       uncollected = role.control.header(.collectors).value == 0
       status.boardChunks += 1
-      completed = role.isComplete(job: job)
+      completed = role.isComplete(round: round)
       if completed { board.signalCompletion() }
     }
-    return (completed, completed && uncollected)
+    return (completed, completed && uncollected, claimed)
   }
 
   override func serve(
@@ -300,12 +305,13 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
       produced = 0
       afterBatch()
     }
-    // The worker that completes a board job sleeps at once instead of spinning: the caller
+    // The worker that completes a board round sleeps at once instead of spinning: the caller
     // wakes up for its results now and needs a CPU; on a machine whose cores the workers
-    // fill, a spinning worker would hold it. The others spin for the next job.
-    var completedBoardJob = false
-    while case let count = try tasks.pop(into: received, spin: completedBoardJob ? .zero : spin), count > 0 {
-      completedBoardJob = false
+    // fill, a spinning worker would hold it. So does one that found the round already
+    // claimed (it was woken too late to help). The others spin for the next job.
+    var yieldsCPU = false
+    while case let count = try tasks.pop(into: received, spin: yieldsCPU ? .zero : spin), count > 0 {
+      yieldsCPU = false
       // A pop may take several chunks. The worker times its tasks (after each in a small
       // batch, whose tasks are long; every 16 in a large one) and publishes the time per
       // task, from which the dispatcher decides how much work to give it ahead. Results also
@@ -322,7 +328,7 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
           // to wake the pool's thread; the others' batches say nothing.
           if let board {
             let served = try serveBoard(board, status: status, kernel: kernel)
-            completedBoardJob = served.completed
+            yieldsCPU = served.completed || !served.claimed
             if served.uncollected { afterBatch() }
           }
           continue

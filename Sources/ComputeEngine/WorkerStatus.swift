@@ -37,9 +37,9 @@ struct PoolControl: @unchecked Sendable {
   /// The number of worker slots.
   var slots: Int { memory.size / Self.lineSize - 1 }
 
-  /// The chunks of board job `job` that the current workers have counted.
-  func countedChunks(ofBoardJob job: Int) -> Int {
-    (0..<slots).reduce(0) { $0 + status($1, timed: false).chunks(ofBoardJob: job) }
+  /// The chunks of board round `round` that the current workers have counted.
+  func countedChunks(ofRound round: Int) -> Int {
+    (0..<slots).reduce(0) { $0 + status($1, timed: false).chunks(ofRound: round) }
   }
 
   /// A field of the header line.
@@ -56,7 +56,7 @@ struct PoolControl: @unchecked Sendable {
 struct WorkerStatus {
   /// The line's fields (byte offsets); the properties below say what each holds.
   enum Field: Int {
-    case current = 0, startedAt = 8, taskNanoseconds = 16, reportedIn = 24, boardJob = 32, boardChunks = 40
+    case current = 0, startedAt = 8, taskNanoseconds = 16, reportedIn = 24, boardRound = 32, boardChunks = 40
   }
 
   let base: UnsafeMutableRawPointer
@@ -93,11 +93,11 @@ struct WorkerStatus {
     nonmutating set { word(.reportedIn).value = newValue ? 1 : 0 }
   }
 
-  /// The board job the worker last claimed a chunk of, and how many chunks of it the worker
-  /// finished: the pool adds these up to know when a board job is done.
-  var boardJob: Int {
-    get { word(.boardJob).value }
-    nonmutating set { word(.boardJob).value = newValue }
+  /// The board round the worker last claimed a chunk of, and how many chunks of it the
+  /// worker finished: the pool adds these up to know when a round is done.
+  var boardRound: Int {
+    get { word(.boardRound).value }
+    nonmutating set { word(.boardRound).value = newValue }
   }
 
   var boardChunks: Int {
@@ -105,8 +105,8 @@ struct WorkerStatus {
     nonmutating set { word(.boardChunks).value = newValue }
   }
 
-  /// The chunks of board job `job` this worker counted.
-  func chunks(ofBoardJob job: Int) -> Int { boardJob == job ? boardChunks : 0 }
+  /// The chunks of board round `round` this worker counted.
+  func chunks(ofRound round: Int) -> Int { boardRound == round ? boardChunks : 0 }
 
   private func word(_ field: Field) -> SharedWord { SharedWord(base + field.rawValue) }
 
@@ -116,13 +116,15 @@ struct WorkerStatus {
     taskNanoseconds = 0
     reportedIn = false
     boardChunks = 0
-    boardJob = 0
+    boardRound = 0
   }
 
   /// Marks task `index` as the one running now (a pool's task, or a `parallelMap` input).
+  /// Release stores: the pool reads them after the worker died, or now and then to enforce
+  /// a timeout, never racing to see the latest.
   func start(_ index: Int) {
-    if timed { startedAt = monotonicNanoseconds() }
-    current = index
+    if timed { word(.startedAt).storeReleasing(monotonicNanoseconds()) }
+    word(.current).storeReleasing(index)
   }
 
   /// Marks pool task `task` as the one running now.

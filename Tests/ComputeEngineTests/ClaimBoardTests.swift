@@ -78,6 +78,28 @@ import Testing
     #expect(Array(runs) == Array(repeating: 1, count: count))
   }
 
+  /// A job larger than the board goes through it in rounds; a death in a later round fails
+  /// only its task, and every output lands in its place.
+  @Test func aJobLargerThanTheBoardGoesInRounds() throws {
+    let count = 150_000
+    let pool = try ProcessPool<Int, Int> { input in
+      if input == 100_003 { kill(getpid(), SIGKILL) }
+      return input &* 3
+    }
+    defer { pool.terminate() }
+    let results = try pool.mapResults(Array(0..<count))
+    guard case .failure(.workerDied) = results[100_003] else {
+      Issue.record("task 100003 should fail with its worker's death, not \(results[100_003])")
+      return
+    }
+    var wrong = 0
+    for (input, result) in results.enumerated() where input != 100_003 && (try? result.get()) != input &* 3 {
+      wrong += 1
+    }
+    #expect(wrong == 0)
+    #expect(try pool.map(Array(0..<100_000)).last == 99_999 &* 3)
+  }
+
   /// A kernel's thrown error reaches the caller from the board too, and the others complete.
   @Test func aThrownErrorFailsItsTaskOnTheBoard() throws {
     struct Odd: Error, CustomStringConvertible { var description: String { "odd input" } }

@@ -18,6 +18,12 @@ package struct SharedWord {
     nonmutating set { counter.storeSequentially(UInt64(bitPattern: Int64(newValue))) }
   }
 
+  /// Stores `value` with release ordering only: for a word that readers need not see at
+  /// once, written on a hot path (a full fence per store costs a worker per task).
+  package func storeReleasing(_ value: Int) {
+    counter.store(UInt64(bitPattern: Int64(value)))
+  }
+
   /// Sets the word to `desired` if it holds `expected`; returns whether it did.
   /// (A strong exchange: the weak one underneath may fail spuriously, and is retried while
   /// the word still holds `expected`.)
