@@ -116,55 +116,55 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   /// sleeping; this thread keeps ``Spin/limit``: spinning longer here starves the workers on a
   /// machine whose cores they fill.
   let spinWindow: Duration
-  private let control: PoolControl
+  let control: PoolControl
   /// Where worker deaths, replacements and timeouts are logged.
   let logger: Logger
-  private let metrics: PoolMetrics
+  let metrics: PoolMetrics
   /// The fork template that forks the workers of a fork pool.
-  private var template: ForkserverClient?
+  var template: ForkserverClient?
   /// Templates replaced while workers they forked may still run.
-  private var retiredTemplates: [ForkserverClient] = []
-  private let doorbell: (readEnd: FileDescriptor, writeEnd: FileDescriptor)
-  private let lock = NSLock()
-  private var workers: [Worker] = []
+  var retiredTemplates: [ForkserverClient] = []
+  let doorbell: PipeDoorbell
+  let lock = NSLock()
+  var workers: [Worker] = []
   /// Chunks waiting for a worker, the next one last (so that taking it is O(1)).
-  private var queue: [Chunk] = []
+  var queue: [Chunk] = []
   @exclusivity(unchecked) private var jobs: [Int: PoolJob<Input, Output>] = [:]
-  private var nextJobID = 0
+  var nextJobID = 0
   /// Per slot, how many workers in a row ended before answering anything.
-  private var failedStarts: [Int] = []
+  var failedStarts: [Int] = []
   /// After this many failed starts in a row, the work they held fails instead of waiting.
   static var maxFailedStarts: Int { 3 }
   /// The claim board of a pool of `BitwiseCopyable` values: a job alone in the pool, not
   /// observed result by result and without a task quota is put there for the workers to
   /// claim (see ``ClaimBoard``), in rounds when larger than the board; others are pushed
   /// chunk by chunk.
-  private let board: ClaimBoard?
+  let board: ClaimBoard?
   /// The job on the board and the chunk size asked for, while it runs.
-  private var boardJob: PoolJob<Input, Output>?
-  private var boardRequestedChunkSize: Int?
+  var boardJob: PoolJob<Input, Output>?
+  var boardRequestedChunkSize: Int?
   /// The round on the board: its number, the slice of the job it holds, its chunks and
   /// their size.
-  private var boardRound = 0
-  private var boardOffset = 0
-  private var boardCount = 0
-  private var boardChunks = 0
-  private var boardChunkSize = 1
+  var boardRound = 0
+  var boardOffset = 0
+  var boardCount = 0
+  var boardChunks = 0
+  var boardChunkSize = 1
   /// Chunks of the board job done by workers that died: their control lines were reset.
-  private var boardCorrection = 0
+  var boardCorrection = 0
   /// The last worker incarnation handed out.
-  private var lastIncarnation = 0
+  var lastIncarnation = 0
   /// The job the last result belonged to: most results in a row belong to one job.
-  private var lastJob: PoolJob<Input, Output>?
-  private var closing = false
-  private var terminated = false
+  var lastJob: PoolJob<Input, Output>?
+  var closing = false
+  var terminated = false
   /// For the tests: how many of the next workers get stuck before their loop, and how long
   /// a worker may take to report in.
-  private var testHooks = (stallingWorkers: 0, startBound: PoolLimits.workerStartBound)
+  var testHooks = (stallingWorkers: 0, startBound: PoolLimits.workerStartBound)
   /// For the tests: the next `count` workers die at `step` of the board protocol.
-  private var dyingWorkers: (count: Int, step: BoardStep?) = (0, nil)
-  private var finished = false
-  private let stopped = DispatchSemaphore(value: 0)
+  var dyingWorkers: (count: Int, step: BoardStep?) = (0, nil)
+  var finished = false
+  let stopped = DispatchSemaphore(value: 0)
 
   init(
     kernel: PoolKernel<Input, Output>, startMethod: StartMethod, placement: Placement, pinned: Bool,
@@ -180,7 +180,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     self.taskTimeout = taskTimeout
     self.maxTasksPerWorker = maxTasksPerWorker
     self.spinWindow = spinWindow
-    do { doorbell = try FileDescriptor.pipeClosingOnExec(nonBlocking: true) } catch {
+    do { doorbell = try PipeDoorbell() } catch {
       throw PoolError.system(call: "pipe", errno: error)
     }
     failedStarts = Array(repeating: 0, count: placement.count)
@@ -188,8 +188,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       control = try PoolControl(slots: placement.count)
       board = try kernel.makeBoard?()
     } catch {
-      doorbell.readEnd.release()
-      doorbell.writeEnd.release()
+      doorbell.close()
       throw error
     }
     do {
@@ -210,21 +209,16 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     }
   }
 
-  deinit { closeDoorbell() }
+  deinit { doorbell.close() }
 
-  private func closeDoorbell() {
-    doorbell.readEnd.release()
-    doorbell.writeEnd.release()
-  }
-
-  private func makeTemplate() throws -> ForkserverClient {
+  func makeTemplate() throws -> ForkserverClient {
     let kernel = kernel
     return try ForkserverClient.template(entryPoint: kernel) { kernel.warmUp() }
   }
 
   /// Replaces the fork template. One that is gone is stopped (reaped); one whose worker never
   /// reported in is kept until shutdown, since the workers it forked die with it.
-  private func replaceTemplateLocked(gone: Bool) throws {
+  func replaceTemplateLocked(gone: Bool) throws {
     if let old = template {
       if gone { old.stop() } else { retiredTemplates.append(old) }
     }
@@ -246,7 +240,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     lock.withLock { dyingWorkers = (count, step) }
   }
 
-  private func startWorker(slot: Int) throws -> Worker {
+  func startWorker(slot: Int) throws -> Worker {
     let channels = try kernel.makeChannels()
     lastIncarnation += 1
     let incarnation = lastIncarnation
@@ -395,21 +389,8 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     _ = control.header(.collectors).add(-1)
   }
 
-  /// About inputs ÷ (workers × 16) on the claim board: the last chunk a worker claims is at
-  /// most a sixteenth of its share, and a claim costs about 0.1 µs.
-  func automaticBoardChunkSize(_ count: Int) -> Int {
-    let parts = placement.count * 16
-    return max(1, (count + parts - 1) / parts)
-  }
-
-  /// About inputs ÷ (workers × 4), as Python's Pool.
-  func automaticChunkSize(_ count: Int) -> Int {
-    let parts = placement.count * 4
-    return max(1, (count + parts - 1) / parts)
-  }
-
-  private func ringDoorbell() {
-    doorbell.writeEnd.ring()
+  func ringDoorbell() {
+    doorbell.ring()
   }
 
   // MARK: Shutdown
@@ -443,7 +424,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
 
   // MARK: The dispatcher thread
 
-  private func loop() {
+  func loop() {
     var ready: [Int32] = []
     while true {
       let next: (Duration?, [Int32])? = lock.withLock {
@@ -485,9 +466,9 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       guard let next else { break }
       let (sleepFor, watched) = next
       ready =
-        sleepFor == .zero ? [] : SystemCall.pollReadable([doorbell.readEnd.rawValue] + watched, timeout: sleepFor)
+        sleepFor == .zero ? [] : SystemCall.pollReadable([doorbell.pollDescriptor] + watched, timeout: sleepFor)
       control.header(.dispatcherSleeping).value = 0
-      if ready.contains(doorbell.readEnd.rawValue) { doorbell.readEnd.drain() }
+      if ready.contains(doorbell.pollDescriptor) { doorbell.drain() }
     }
     finished = true
     stopped.signal()
@@ -495,120 +476,12 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
 
   /// Hands every waiting result to its job, and finishes the board's job once every chunk is
   /// done.
-  private func drainLocked() {
+  func drainLocked() {
     for worker in workers { drainLocked(worker) }
     collectBoardLocked()
   }
 
-  /// Puts the board job's next slice, from task `offset`, on the board as a new round, and
-  /// tells the workers.
-  private func publishRoundLocked(from offset: Int) {
-    guard let job = boardJob, let board, let write = kernel.writeBoardInputs else { return }
-    let count = min(board.capacity, job.count - offset)
-    // Claiming a chunk costs a compare-and-swap: finer chunks than pushed ones balance better.
-    let size = boardRequestedChunkSize ?? automaticBoardChunkSize(count)
-    boardRound += 1
-    board.publish(round: boardRound, job: job.id, offset: offset, count: count, chunkSize: size) {
-      write(job.inputs, offset..<offset + count, $0)
-    }
-    (boardOffset, boardCount, boardChunks, boardChunkSize, boardCorrection) =
-      (offset, count, (count + size - 1) / size, size, 0)
-    for worker in workers where !worker.down { worker.channels.sendBoardMarker() }
-  }
-
-  /// Collects the board's round if every chunk of it is done: records the outputs (the
-  /// failures came through the workers' failure rings, or from the pool after a death), then
-  /// puts the job's next slice on the board or finishes the job. `abandoning`: no worker is
-  /// left, the tasks not done fail with it.
-  private func collectBoardLocked(abandoning error: PoolError? = nil) {
-    guard let job = boardJob, let board, boardRoundIsComplete || error != nil else { return }
-    var task = 0
-    while task < boardCount {
-      guard board.state(task).pointee == ClaimBoard.succeeded else {
-        // A failed task's message came first; one that did not is reported as lost.
-        if !job.isDone(boardOffset + task) {
-          _ = job.fail(boardOffset + task, error ?? .kernelFailed("the task failed, but its message was lost"))
-        }
-        task += 1
-        continue
-      }
-      var end = task + 1
-      // Eight states at a time while they all say succeeded, then one by one.
-      let allSucceeded = UInt64(0x0101_0101_0101_0101)
-      while end + 8 <= boardCount, UnsafeRawPointer(board.state(end)).loadUnaligned(as: UInt64.self) == allSucceeded {
-        end += 8
-      }
-      while end < boardCount, board.state(end).pointee == ClaimBoard.succeeded { end += 1 }
-      _ = job.succeed(
-        boardOffset + task,
-        OutputRun(
-          firstIndex: TaskID(job: job.id, local: boardOffset + task), count: end - task,
-          outputs: board.output(task), stride: board.outputStride, byteCount: MemoryLayout<Output>.size))
-      task = end
-    }
-    board.retire(chunks: boardChunks)
-    if error == nil, boardOffset + boardCount < job.count {
-      publishRoundLocked(from: boardOffset + boardCount)
-      return
-    }
-    if error != nil { job.failRemaining(error!) }
-    boardJob = nil
-    finishLocked(job)
-    // A caller asleep on the board wakes and finds its job finished.
-    board.signalCompletion()
-  }
-
-  /// Whether every chunk of the board's round is done and counted (by its workers, or by
-  /// this pool for workers that died).
-  private var boardRoundIsComplete: Bool {
-    guard boardJob != nil else { return false }
-    return boardCorrection + workers.reduce(0) { $0 + control.status($1.slot).chunks(ofRound: boardRound) }
-      >= boardChunks
-  }
-
-  /// After worker `worker` ended while a job was on the board: fails the task it was running
-  /// (`error`, unless it ended cleanly), gives its unfinished chunks back for their pending
-  /// tasks, and counts the chunks it finished (its control line is reset for its successor).
-  /// Returns whether it failed a task.
-  @discardableResult
-  private func recoverBoardLocked(after worker: Worker, status: TerminationStatus, error: PoolError) -> Bool {
-    guard let job = boardJob, let board else { return false }
-    let line = control.status(worker.slot)
-    let current = line.currentTask
-    var doneByWorker = 0
-    var freed = false
-    var failed = false
-    for chunk in 0..<boardChunks {
-      let owner = board.owner(chunk).value
-      if owner == ClaimBoard.doneMark(worker.incarnation) { doneByWorker += 1 }
-      guard owner == worker.incarnation else { continue }
-      var pending = 0
-      for task in ClaimBoard.tasks(of: chunk, count: boardCount, chunkSize: boardChunkSize)
-      where board.state(task).pointee == ClaimBoard.pending {
-        if TaskID(job: job.id, local: boardOffset + task) == current, !status.isSuccess {
-          board.state(task).pointee = ClaimBoard.failed
-          _ = job.fail(boardOffset + task, error)
-          failed = true
-        } else {
-          pending += 1
-        }
-      }
-      if pending == 0 {
-        board.owner(chunk).value = ClaimBoard.doneMark(worker.incarnation)
-        doneByWorker += 1
-      } else {
-        board.owner(chunk).value = ClaimBoard.free
-        freed = true
-      }
-    }
-    boardCorrection += doneByWorker
-    line.boardChunks = 0
-    line.boardRound = 0
-    if freed { for other in workers where other !== worker && !other.down { other.channels.sendBoardMarker() } }
-    return failed
-  }
-
-  private func drainLocked(_ worker: Worker) {
+  func drainLocked(_ worker: Worker) {
     // No tuples or optionals of generic types here: unspecialised, each would cost a
     // runtime metadata lookup per result.
     var job = lastJob
@@ -640,200 +513,14 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     lastJob = job
   }
 
-  /// Replaces workers that ended, and kills those over the task timeout and those that did
-  /// not reach their loop in time.
-  private func superviseLocked(ready: [Int32]) {
-    for (position, worker) in workers.enumerated() {
-      if let sentinel = try? worker.process.sentinel, ready.contains(sentinel), (try? worker.process.isAlive) == false {
-        handleEndLocked(worker, at: position)
-        continue
-      }
-      let status = control.status(worker.slot)
-      if !worker.down, !worker.killedSilent, !status.reportedIn,
-        monotonicNanoseconds() - worker.launchedAt > testHooks.startBound.nanoseconds
-      {
-        worker.killedSilent = true
-        logger.warning(
-          "killed a pool worker that did not reach its loop",
-          metadata: ["slot": "\(worker.slot)", "pid": "\((try? worker.process.pid) ?? nil ?? 0)"])
-        try? worker.process.kill()
-        continue
-      }
-      guard let taskTimeout else { continue }
-      if let current = status.currentTask, worker.timedOutTask == nil,
-        monotonicNanoseconds() - status.startedAt > taskTimeout.nanoseconds
-      {
-        worker.timedOutTask = current
-        try? worker.process.kill()
-      }
-    }
-  }
-
-  private func handleEndLocked(_ worker: Worker, at position: Int) {
-    drainLocked(worker)
-    // The sentinel said it ended, so it has a status; one lost to another reaper is a failure.
-    let status = ((try? worker.process.terminationStatus) ?? nil) ?? .exited(255)
-    let pid = ((try? worker.process.pid) ?? nil) ?? 0
-    let current = control.status(worker.slot).currentTask
-    let died: PoolError = .workerDied(pid: pid, status: status)
-    // A worker that claimed chunks of the board's job has answered, as one that sent results.
-    let claimed = boardJob != nil && control.status(worker.slot).boardRound == boardRound
-    if boardJob != nil {
-      let timedOut = current != nil && worker.timedOutTask == current
-      let error: PoolError = timedOut ? .taskTimedOut(pid: pid, timeout: taskTimeout ?? .zero) : died
-      if recoverBoardLocked(after: worker, status: status, error: error), timedOut { metrics.tasksTimedOut.increment() }
-    }
-    // A worker that keeps dying before it answers anything (it cannot start) would be
-    // replaced forever: after a few in a row, the work waiting for it fails instead.
-    let failedStart = !status.isSuccess && current == nil && !worker.answered && !claimed
-    failedStarts[worker.slot] = failedStart ? failedStarts[worker.slot] + 1 : 0
-    let givingUp = failedStarts[worker.slot] >= Self.maxFailedStarts
-    if !status.isSuccess { metrics.workersDied.increment() }
-    var requeued: [Chunk] = []
-    for chunk in worker.pending {
-      for local in chunk.range where !chunk.job.isDone(local) {
-        let index = TaskID(job: chunk.job.id, local: local)
-        if index == current && !status.isSuccess {
-          let timedOut = worker.timedOutTask == index
-          if timedOut { metrics.tasksTimedOut.increment() }
-          failLocked(chunk.job, local, timedOut ? .taskTimedOut(pid: pid, timeout: taskTimeout ?? .zero) : died)
-        } else if givingUp {
-          failLocked(chunk.job, local, died)
-        } else {
-          requeued.append(Chunk(job: chunk.job, range: local..<local + 1))
-        }
-      }
-    }
-    if givingUp {
-      for chunk in queue {
-        for local in chunk.range where !chunk.job.isDone(local) { failLocked(chunk.job, local, died) }
-      }
-      queue = []
-      failedStarts[worker.slot] = 0
-      logger.error(
-        "a pool worker slot failed to start \(Self.maxFailedStarts) times in a row; its work fails",
-        metadata: ["slot": "\(worker.slot)", "error": "\(died)"])
-      try? worker.process.close()
-      worker.clearPending()
-      worker.down = true
-      // With no worker left to claim them, the board's remaining tasks fail too.
-      if workers.allSatisfy({ $0.down }) { collectBoardLocked(abandoning: died) }
-      return
-    }
-    queue.append(contentsOf: requeued.reversed())
-    // A worker that used up its task quota ends with 0: only other ends are worth a warning.
-    logger.log(
-      level: status.isSuccess ? .debug : .warning, "a pool worker ended",
-      metadata: [
-        "slot": "\(worker.slot)", "pid": "\(pid)", "status": "\(status)",
-        "requeued": "\(requeued.count)",
-      ])
-    try? worker.process.close()
-    guard !closing || !queue.isEmpty else {
-      worker.clearPending()
-      return
-    }
-    do {
-      // A worker that never reported in may have inherited a held lock from its template.
-      if worker.killedSilent && template != nil { try replaceTemplateLocked(gone: false) }
-      workers[position] = try startWorker(slot: worker.slot)
-      metrics.workersReplaced.increment()
-      logger.notice(
-        "replaced a pool worker",
-        metadata: ["slot": "\(worker.slot)", "pid": "\((try? workers[position].process.pid) ?? nil ?? 0)"])
-    } catch {
-      logger.error(
-        "cannot restart a pool worker", metadata: ["slot": "\(worker.slot)", "error": "\(error)"])
-      worker.clearPending()
-    }
-  }
-
-  /// Tries again the slots that gave up, now that there is work for them.
-  private func restartDownSlotsLocked() {
-    for (position, worker) in workers.enumerated() where worker.down {
-      if let restarted = try? startWorker(slot: worker.slot) {
-        workers[position] = restarted
-        metrics.workersReplaced.increment()
-      }
-    }
-  }
-
-  /// Sends queued chunks to workers with room for them, in rounds so that the work spreads
-  /// over every worker: one chunk per worker per round, except to workers whose tasks are
-  /// short (under ``PoolLimits/shortTaskNanoseconds``), which take up to their share of the
-  /// queue at once and so fewer, larger batches.
-  private func dispatchLocked() {
-    var sentAny = true
-    while sentAny, !queue.isEmpty {
-      sentAny = false
-      let share = (queue.count + workers.count - 1) / workers.count
-      for worker in workers where !queue.isEmpty && hasRoom(worker) {
-        let short = (1..<PoolLimits.shortTaskNanoseconds).contains(control.status(worker.slot).taskNanoseconds)
-        var sent = 0
-        while sendChunkLocked(to: worker) {
-          sentAny = true
-          sent += 1
-          guard short, sent < share, !queue.isEmpty, hasRoom(worker) else { break }
-        }
-      }
-    }
-  }
-
-  /// Whether `worker` may take the next queued chunk. Two chunks keep a worker busy while
-  /// the next is sent; once the worker has timed its tasks it is given up to
-  /// ``PoolLimits/queuedWorkNanoseconds`` (1 ms) of them, so that short tasks do not wait on a round trip each
-  /// and long ones are not held by one worker while another is idle: a worker whose tasks
-  /// are longer than ``PoolLimits/longTaskNanoseconds`` (5 ms) holds one chunk at a time.
-  private func hasRoom(_ worker: Worker) -> Bool {
-    guard worker.timedOutTask == nil, !worker.down else { return false }
-    guard worker.pendingTasks + queue[queue.count - 1].range.count <= PoolLimits.ringSlots / 2 else { return false }
-    let taskNanoseconds = control.status(worker.slot).taskNanoseconds
-    if taskNanoseconds == 0 { return worker.pending.count < PoolLimits.chunksInFlight }
-    if taskNanoseconds >= PoolLimits.longTaskNanoseconds { return worker.pending.isEmpty }
-    return worker.pending.count < PoolLimits.chunksInFlight
-      || (worker.pending.count < PoolLimits.maxChunksInFlight
-        && worker.pendingTasks * taskNanoseconds < PoolLimits.queuedWorkNanoseconds)
-  }
-
-  /// Sends the next queued chunk (cut to the worker's task quota) to `worker`; false when
-  /// it could not take it.
-  private func sendChunkLocked(to worker: Worker) -> Bool {
-    var chunk = queue.removeLast()
-    if let quota = maxTasksPerWorker {
-      let room = quota - worker.sent
-      guard room > 0 else {
-        queue.append(chunk)
-        return false
-      }
-      if chunk.range.count > room {
-        queue.append(Chunk(job: chunk.job, range: chunk.range.lowerBound + room..<chunk.range.upperBound))
-        chunk = Chunk(job: chunk.job, range: chunk.range.lowerBound..<chunk.range.lowerBound + room)
-      }
-    }
-    do {
-      try worker.channels.send(
-        jobID: chunk.job.id, range: chunk.range, inputs: chunk.job.inputs, mayWait: worker.pending.isEmpty,
-        workerGone: { (try? worker.process.isAlive) != true })
-      worker.add(chunk)
-      worker.sent += chunk.range.count
-      return true
-    } catch let unsendable as UnsendableInputs {
-      failUnsendableLocked(chunk, unsendable)
-      return true
-    } catch {
-      queue.append(chunk)
-      return false
-    }
-  }
-
   /// Fails task `local` of `job`, finishing the job when it was the last.
-  private func failLocked(_ job: PoolJob<Input, Output>, _ local: Int, _ error: PoolError) {
+  func failLocked(_ job: PoolJob<Input, Output>, _ local: Int, _ error: PoolError) {
     guard job.fail(local, error), job !== boardJob else { return }
     finishLocked(job)
   }
 
   /// Hands a finished job its outputs and counts it.
-  private func finishLocked(_ job: PoolJob<Input, Output>) {
+  func finishLocked(_ job: PoolJob<Input, Output>) {
     jobs[job.id] = nil
     if lastJob === job { lastJob = nil }
     metrics.tasksSucceeded.increment(by: Int64(job.count - job.failureCount))
@@ -844,25 +531,9 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   }
 
   /// Tasks submitted and not yet finished.
-  private var outstandingTasksLocked: Int { jobs.values.reduce(0) { $0 + $1.remaining } }
+  var outstandingTasksLocked: Int { jobs.values.reduce(0) { $0 + $1.remaining } }
 
-  /// Fails the tasks of `chunk` whose inputs could not be encoded and queues the others again.
-  private func failUnsendableLocked(_ chunk: Chunk, _ unsendable: UnsendableInputs) {
-    var runStart: Int?
-    for local in chunk.range {
-      // Every task fails when no single input is at fault (the chunk as a whole could not be encoded).
-      if let reason = unsendable.reasons[local] ?? (unsendable.reasons.isEmpty ? unsendable.error : nil) {
-        if let start = runStart { queue.append(Chunk(job: chunk.job, range: start..<local)) }
-        runStart = nil
-        failLocked(chunk.job, local, .codingFailed(reason))
-      } else if runStart == nil {
-        runStart = local
-      }
-    }
-    if let start = runStart { queue.append(Chunk(job: chunk.job, range: start..<chunk.range.upperBound)) }
-  }
-
-  private func shutDownLocked() {
+  func shutDownLocked() {
     for worker in workers {
       worker.channels.close()
       if terminated { try? worker.process.kill() }

@@ -48,10 +48,10 @@ enum WorkerLoop {
     kernel: (Input) throws -> Output
   ) throws {
     if !plan.cpus.isEmpty { try Topology.bindCallingThread(to: CPUSet(plan.cpus)) }
-    let doorbell =
-      plan.forked
-      ? FileDescriptor(rawValue: plan.doorbellFD)
-      : try FileDescriptor.openClosingOnExec("/proc/\(plan.doorbellPid)/fd/\(plan.doorbellFD)", flags: O_WRONLY)
+    let doorbell = PipeBell(
+      writeEnd: plan.forked
+        ? FileDescriptor(rawValue: plan.doorbellFD)
+        : try FileDescriptor.openClosingOnExec("/proc/\(plan.doorbellPid)/fd/\(plan.doorbellFD)", flags: O_WRONLY))
     let status = control.status(plan.slot, timed: plan.timed)
     while plan.stallsForTesting { pause() }
     status.reportedIn = true

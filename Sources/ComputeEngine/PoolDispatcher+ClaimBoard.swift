@@ -1,0 +1,120 @@
+import Multiprocessing
+
+/// The pool's side of the claim board (``ClaimBoard``): publishing a job's rounds,
+/// collecting them, and recovering the chunks of a worker that died.
+extension PoolDispatcher {
+  /// Puts the board job's next slice, from task `offset`, on the board as a new round, and
+  /// tells the workers.
+  func publishRoundLocked(from offset: Int) {
+    guard let job = boardJob, let board, let write = kernel.writeBoardInputs else { return }
+    let count = min(board.capacity, job.count - offset)
+    // Claiming a chunk costs a compare-and-swap: finer chunks than pushed ones balance better.
+    let size = boardRequestedChunkSize ?? automaticBoardChunkSize(count)
+    boardRound += 1
+    board.publish(round: boardRound, job: job.id, offset: offset, count: count, chunkSize: size) {
+      write(job.inputs, offset..<offset + count, $0)
+    }
+    (boardOffset, boardCount, boardChunks, boardChunkSize, boardCorrection) =
+      (offset, count, (count + size - 1) / size, size, 0)
+    for worker in workers where !worker.down { worker.channels.sendBoardMarker() }
+  }
+
+  /// Collects the board's round if every chunk of it is done: records the outputs (the
+  /// failures came through the workers' failure rings, or from the pool after a death), then
+  /// puts the job's next slice on the board or finishes the job. `abandoning`: no worker is
+  /// left, the tasks not done fail with it.
+  func collectBoardLocked(abandoning error: PoolError? = nil) {
+    guard let job = boardJob, let board, boardRoundIsComplete || error != nil else { return }
+    var task = 0
+    while task < boardCount {
+      guard board.state(task).pointee == ClaimBoard.succeeded else {
+        // A failed task's message came first; one that did not is reported as lost.
+        if !job.isDone(boardOffset + task) {
+          _ = job.fail(boardOffset + task, error ?? .kernelFailed("the task failed, but its message was lost"))
+        }
+        task += 1
+        continue
+      }
+      var end = task + 1
+      // Eight states at a time while they all say succeeded, then one by one.
+      let allSucceeded = UInt64(0x0101_0101_0101_0101)
+      while end + 8 <= boardCount, UnsafeRawPointer(board.state(end)).loadUnaligned(as: UInt64.self) == allSucceeded {
+        end += 8
+      }
+      while end < boardCount, board.state(end).pointee == ClaimBoard.succeeded { end += 1 }
+      _ = job.succeed(
+        boardOffset + task,
+        OutputRun(
+          firstIndex: TaskID(job: job.id, local: boardOffset + task), count: end - task,
+          outputs: board.output(task), stride: board.outputStride, byteCount: MemoryLayout<Output>.size))
+      task = end
+    }
+    board.retire(chunks: boardChunks)
+    if error == nil, boardOffset + boardCount < job.count {
+      publishRoundLocked(from: boardOffset + boardCount)
+      return
+    }
+    if error != nil { job.failRemaining(error!) }
+    boardJob = nil
+    finishLocked(job)
+    // A caller asleep on the board wakes and finds its job finished.
+    board.signalCompletion()
+  }
+
+  /// Whether every chunk of the board's round is done and counted (by its workers, or by
+  /// this pool for workers that died).
+  var boardRoundIsComplete: Bool {
+    guard boardJob != nil else { return false }
+    return boardCorrection + workers.reduce(0) { $0 + control.status($1.slot).chunks(ofRound: boardRound) }
+      >= boardChunks
+  }
+
+  /// After worker `worker` ended while a job was on the board: fails the task it was running
+  /// (`error`, unless it ended cleanly), gives its unfinished chunks back for their pending
+  /// tasks, and counts the chunks it finished (its control line is reset for its successor).
+  /// Returns whether it failed a task.
+  @discardableResult
+  func recoverBoardLocked(after worker: Worker, status: TerminationStatus, error: PoolError) -> Bool {
+    guard let job = boardJob, let board else { return false }
+    let line = control.status(worker.slot)
+    let current = line.currentTask
+    var doneByWorker = 0
+    var freed = false
+    var failed = false
+    for chunk in 0..<boardChunks {
+      let owner = board.owner(chunk).value
+      if owner == ClaimBoard.doneMark(worker.incarnation) { doneByWorker += 1 }
+      guard owner == worker.incarnation else { continue }
+      var pending = 0
+      for task in ClaimBoard.tasks(of: chunk, count: boardCount, chunkSize: boardChunkSize)
+      where board.state(task).pointee == ClaimBoard.pending {
+        if TaskID(job: job.id, local: boardOffset + task) == current, !status.isSuccess {
+          board.state(task).pointee = ClaimBoard.failed
+          _ = job.fail(boardOffset + task, error)
+          failed = true
+        } else {
+          pending += 1
+        }
+      }
+      if pending == 0 {
+        board.owner(chunk).value = ClaimBoard.doneMark(worker.incarnation)
+        doneByWorker += 1
+      } else {
+        board.owner(chunk).value = ClaimBoard.free
+        freed = true
+      }
+    }
+    boardCorrection += doneByWorker
+    line.boardChunks = 0
+    line.boardRound = 0
+    if freed { for other in workers where other !== worker && !other.down { other.channels.sendBoardMarker() } }
+    return failed
+  }
+
+  /// About inputs ÷ (workers × 16) on the claim board: the last chunk a worker claims is at
+  /// most a sixteenth of its share, and a claim costs about 0.1 µs.
+  func automaticBoardChunkSize(_ count: Int) -> Int {
+    let parts = placement.count * 16
+    return max(1, (count + parts - 1) / parts)
+  }
+}
