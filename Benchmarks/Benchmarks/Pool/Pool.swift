@@ -31,6 +31,17 @@ let benchmarks: @Sendable () -> Void = {
     _ = try trivial!.map(Array(0..<2000), chunkSize: 1)
   }
 
+  // A map in an inner loop: two tasks, one per worker, then the next map at once (the claim
+  // board's round trip; target ≤ 10 µs each).
+  registerBenchmark(
+    "warm-map-2-tasks-1000-round-trips",
+    configuration: .init(
+      metrics: [.wallClock], timeUnits: .milliseconds, maxIterations: 30, thresholds: BenchmarkTolerance.p90(),
+      setup: { trivial = try ProcessPool<Int, Int> { $0 &+ 1 } }, teardown: { trivial?.terminate() })
+  ) { _ in
+    for round in 0..<1000 { _ = try trivial!.map([round, round + 1], chunkSize: 1) }
+  }
+
   nonisolated(unsafe) var words: ProcessPool<String, [Int]>?
   let wordInputs = (0..<20_000).map { "word \($0)" }
   registerBenchmark(
