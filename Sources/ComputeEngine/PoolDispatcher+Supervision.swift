@@ -28,6 +28,12 @@ extension PoolDispatcher {
         monotonicNanoseconds() - status.startedAt > taskTimeout.nanoseconds
       {
         worker.timedOutTask = current
+        logger.warning(
+          "killed a pool worker whose task ran past the timeout",
+          metadata: [
+            "slot": "\(worker.slot)", "pid": "\((try? worker.process.pid) ?? nil ?? 0)", "task": "\(current)",
+            "timeout": "\(taskTimeout)",
+          ])
         try? worker.process.kill()
       }
     }

@@ -42,10 +42,12 @@ import Testing
     #expect(log.events.contains { $0.message == "replaced a pool worker" && $0.level == .notice })
   }
 
-  @Test func aTimedOutTaskIsCounted() throws {
+  @Test func aTimedOutTaskIsCountedAndLogged() throws {
     let metrics = TestMetrics()
+    let log = LogRecorder()
     let pool = try ProcessPool<Int, Int>(
-      taskTimeout: .milliseconds(200), telemetry: PoolTelemetry(metricsFactory: metrics)
+      taskTimeout: .milliseconds(200),
+      telemetry: PoolTelemetry(logger: Logger(label: "test") { _ in log }, metricsFactory: metrics)
     ) { value in
       if value == 1 { sleep(30) }
       return value
@@ -58,6 +60,9 @@ import Testing
     }
     #expect(try metrics.expectCounter("multiprocessing_pool_tasks_timed_out", [("pool", "pool")]).totalValue == 1)
     #expect(try metrics.expectCounter("multiprocessing_pool_tasks_failed", [("pool", "pool")]).totalValue == 1)
+    let killed = log.events.filter { $0.message == "killed a pool worker whose task ran past the timeout" }
+    #expect(killed.count == 1 && killed.first?.level == .warning)
+    #expect(killed.first?.metadata["task"] == "job 1, task 1", "\(killed)")
   }
 }
 
