@@ -25,3 +25,11 @@ func telemetryExample() throws {
   let pool = try ProcessPool<Int, Int>(telemetry: PoolTelemetry(label: "solver", logger: logger)) { $0 * 2 }
   _ = pool
 }
+
+/// README, "The process pool": an initializer per worker.
+nonisolated(unsafe) var squares: [Int] = []
+
+func initializerExample() throws {
+  let pool = try ProcessPool<Int, Int>(initializer: { squares = (0..<1000).map { $0 * $0 } }) { squares[$0] }
+  print(try pool.map([3, 4]))  // [9, 16]
+}

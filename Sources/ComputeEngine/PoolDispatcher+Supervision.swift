@@ -45,7 +45,9 @@ extension PoolDispatcher {
     let status = ((try? worker.process.terminationStatus) ?? nil) ?? .exited(255)
     let pid = ((try? worker.process.pid) ?? nil) ?? 0
     let current = control.status(worker.slot).currentTask
-    let died: PoolError = .workerDied(pid: pid, status: status)
+    // A replacement whose initializer threw says so; its slot's work fails with that.
+    let startFailure = control.startFailure(slot: worker.slot)
+    let died: PoolError = startFailure.map { .initializerFailed($0) } ?? .workerDied(pid: pid, status: status)
     // A worker that claimed chunks of the board's job has answered, as one that sent results.
     let claimed = boardJob != nil && control.status(worker.slot).boardRound == boardRound
     if boardJob != nil {

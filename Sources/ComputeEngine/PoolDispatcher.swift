@@ -194,6 +194,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     do {
       if startMethod == .fork { template = try makeTemplate() }
       for slot in placement.slots.indices { workers.append(try startWorker(slot: slot)) }
+      if kernel.initializer != nil { try awaitInitializers() }
     } catch {
       for worker in workers { try? worker.process.kill() }
       for worker in workers { try? worker.process.join() }
@@ -210,6 +211,27 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   }
 
   deinit { doorbell.close() }
+
+  /// Waits until every new worker ran the pool's initializer (and reached its loop).
+  ///
+  /// - Throws: ``PoolError/initializerFailed(_:)`` with the first failure's message, also for
+  ///   a worker that ended or did not get there within the start bound.
+  func awaitInitializers() throws {
+    let deadline = ContinuousClock.now + testHooks.startBound
+    for worker in workers {
+      while !control.status(worker.slot).reportedIn {
+        if let message = control.startFailure(slot: worker.slot) { throw PoolError.initializerFailed(message) }
+        if (try? worker.process.isAlive) != true {
+          let status = ((try? worker.process.terminationStatus) ?? nil).map { "\($0)" } ?? "ended"
+          throw PoolError.initializerFailed("worker \(((try? worker.process.pid) ?? nil) ?? 0) \(status) in it")
+        }
+        guard ContinuousClock.now < deadline else {
+          throw PoolError.initializerFailed("a worker did not finish it within \(testHooks.startBound)")
+        }
+        usleep(100)
+      }
+    }
+  }
 
   func makeTemplate() throws -> ForkserverClient {
     let kernel = kernel
@@ -242,6 +264,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
 
   func startWorker(slot: Int) throws -> Worker {
     let channels = try kernel.makeChannels()
+    control.clearStartFailure(slot: slot)
     lastIncarnation += 1
     let incarnation = lastIncarnation
     control.status(slot).clear()

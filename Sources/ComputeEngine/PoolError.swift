@@ -20,6 +20,8 @@ public enum PoolError: Error, Sendable, Equatable, CustomStringConvertible {
   case invalidArgument(String)
   /// A system call failed.
   case system(call: String, errno: Errno)
+  /// The pool's initializer threw in a worker; `message` is the error's description.
+  case initializerFailed(String)
 
   /// The system call's error beneath this one, or nil when no system call failed.
   public var underlyingErrno: Errno? {
@@ -44,6 +46,8 @@ public enum PoolError: Error, Sendable, Equatable, CustomStringConvertible {
       return "the pool was terminated before the task finished"
     case .invalidArgument(let reason):
       return "invalid pool argument: \(reason)"
+    case .initializerFailed(let message):
+      return "the pool's initializer failed in a worker: \(message)"
     case .system(let call, let errno):
       return "\(call) failed: \(errno)"
     }

@@ -17,11 +17,18 @@ import Scheduler
 /// // main: bootstrapMultiprocessing(entryPoints: [square])
 /// let pool = try ProcessPool(startMethod: .spawn, kernel: square)
 /// ```
+///
+/// An `initializer` runs once in each worker before its first task, and in every
+/// replacement (Python's `Pool(initializer=)`): per-worker state such as an opened file or a
+/// table built once. One that throws in a new pool's worker fails the pool's start with
+/// ``PoolError/initializerFailed(_:)``.
 public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
   /// The name workers look the kernel up by.
   public let name: String
   /// The function applied to each input.
   public let body: @Sendable (Input) throws -> Output
+  /// Run once in each worker before its first task.
+  public let initializer: (@Sendable () throws -> Void)?
   let makeChannels: @Sendable () throws -> WorkerChannels<Input, Output>
   let reopenChannels: @Sendable (Data) throws -> WorkerChannels<Input, Output>
   /// Makes the pool's claim board, for `BitwiseCopyable` values only.
@@ -30,10 +37,13 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
   let writeBoardInputs: (@Sendable ([Input], Range<Int>, ClaimBoard) -> Void)?
 
   /// A kernel over `BitwiseCopyable` values: no serialisation on the way.
-  public init(_ name: String, body: @escaping @Sendable (Input) throws -> Output)
-  where Input: BitwiseCopyable, Output: BitwiseCopyable {
+  public init(
+    _ name: String, initializer: (@Sendable () throws -> Void)? = nil,
+    body: @escaping @Sendable (Input) throws -> Output
+  ) where Input: BitwiseCopyable, Output: BitwiseCopyable {
     self.name = name
     self.body = body
+    self.initializer = initializer
     makeChannels = { try SlotChannels<Input, Output>(capacity: PoolLimits.ringSlots) }
     reopenChannels = { try SlotChannels<Input, Output>(handleData: $0) }
     let (inputStride, outputStride) = (MemoryLayout<Input>.stride, MemoryLayout<Output>.stride)
@@ -52,10 +62,13 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
 
   /// A kernel over `Codable` values, sent in `BinaryEncoder`'s form.
   @_disfavoredOverload
-  public init(_ name: String, body: @escaping @Sendable (Input) throws -> Output)
-  where Input: Codable, Output: Codable {
+  public init(
+    _ name: String, initializer: (@Sendable () throws -> Void)? = nil,
+    body: @escaping @Sendable (Input) throws -> Output
+  ) where Input: Codable, Output: Codable {
     self.name = name
     self.body = body
+    self.initializer = initializer
     makeChannels = { try ByteChannels<Input, Output>(capacity: PoolLimits.ringBytes) }
     reopenChannels = { try ByteChannels<Input, Output>(handleData: $0) }
     makeBoard = nil
@@ -88,7 +101,8 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
   public func run(encodedArguments: Data) throws {
     let plan = try JSONDecoder().decode(WorkerPlan.self, from: encodedArguments)
     try WorkerLoop.run(
-      plan: plan, channels: try reopenChannels(plan.channels), control: try PoolControl(plan.control), kernel: body)
+      plan: plan, channels: try reopenChannels(plan.channels), control: try PoolControl(plan.control),
+      initializer: initializer, kernel: body)
   }
 }
 

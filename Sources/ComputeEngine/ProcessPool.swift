@@ -53,17 +53,22 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
   ///     window finds its workers awake; after it an idle pool uses no CPU. 0 to 1 s.
   ///   - telemetry: where the pool logs worker deaths, replacements and timeouts, and makes its
   ///     metrics (silent by default).
+  ///   - initializer: run once in each worker before its first task, and in each replacement
+  ///     (Python's `initializer=`); one that throws fails the pool's start with
+  ///     ``PoolError/initializerFailed(_:)``.
   ///   - kernel: applied to each input.
-  /// - Throws: a `SchedulerError` for a bad placement, ``PoolError/invalidArgument(_:)``.
+  /// - Throws: a `SchedulerError` for a bad placement, ``PoolError/invalidArgument(_:)``,
+  ///   ``PoolError/initializerFailed(_:)``.
   public convenience init(
     placement: PlacementPolicy = .physicalCores, topology: Topology? = nil, taskTimeout: Duration? = nil,
     maxTasksPerWorker: Int? = nil, pinned: Bool = true, spinWindow: Duration = Spin.limit,
-    telemetry: PoolTelemetry = PoolTelemetry(), kernel: @escaping @Sendable (Input) throws -> Output
+    telemetry: PoolTelemetry = PoolTelemetry(), initializer: (@Sendable () throws -> Void)? = nil,
+    kernel: @escaping @Sendable (Input) throws -> Output
   ) throws where Input: BitwiseCopyable, Output: BitwiseCopyable {
     try self.init(
       placement: placement, topology: topology, startMethod: .fork, taskTimeout: taskTimeout,
       maxTasksPerWorker: maxTasksPerWorker, pinned: pinned, spinWindow: spinWindow, telemetry: telemetry,
-      kernel: PoolKernel("", body: kernel))
+      kernel: PoolKernel("", initializer: initializer, body: kernel))
   }
 
   /// A pool of forked workers running a closure over `Codable` values.
@@ -71,12 +76,13 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
   public convenience init(
     placement: PlacementPolicy = .physicalCores, topology: Topology? = nil, taskTimeout: Duration? = nil,
     maxTasksPerWorker: Int? = nil, pinned: Bool = true, spinWindow: Duration = Spin.limit,
-    telemetry: PoolTelemetry = PoolTelemetry(), kernel: @escaping @Sendable (Input) throws -> Output
+    telemetry: PoolTelemetry = PoolTelemetry(), initializer: (@Sendable () throws -> Void)? = nil,
+    kernel: @escaping @Sendable (Input) throws -> Output
   ) throws where Input: Codable, Output: Codable {
     try self.init(
       placement: placement, topology: topology, startMethod: .fork, taskTimeout: taskTimeout,
       maxTasksPerWorker: maxTasksPerWorker, pinned: pinned, spinWindow: spinWindow, telemetry: telemetry,
-      kernel: PoolKernel("", body: kernel))
+      kernel: PoolKernel("", initializer: initializer, body: kernel))
   }
 
   /// A pool running a registered ``PoolKernel``, with any start method.

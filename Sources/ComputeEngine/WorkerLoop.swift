@@ -43,9 +43,11 @@ struct WorkerPlan: Codable, Sendable {
 /// The worker's side: bind to the slot, then serve tasks until the channels close.
 enum WorkerLoop {
   /// Runs until the channels close or the task quota is used up.
+  /// The initializer, if any, runs first; one that throws leaves its message in the control
+  /// block for the pool and ends the worker.
   static func run<Input, Output>(
     plan: WorkerPlan, channels: WorkerChannels<Input, Output>, control: PoolControl,
-    kernel: (Input) throws -> Output
+    initializer: (() throws -> Void)?, kernel: (Input) throws -> Output
   ) throws {
     if !plan.cpus.isEmpty { try Topology.bindCallingThread(to: CPUSet(plan.cpus)) }
     let doorbell = PipeBell(
@@ -54,6 +56,14 @@ enum WorkerLoop {
         : try FileDescriptor.openClosingOnExec("/proc/\(plan.doorbellPid)/fd/\(plan.doorbellFD)", flags: O_WRONLY))
     let status = control.status(plan.slot, timed: plan.timed)
     while plan.stallsForTesting { pause() }
+    if let initializer {
+      do {
+        try initializer()
+      } catch {
+        control.recordStartFailure(slot: plan.slot, message: "\(error)")
+        throw error
+      }
+    }
     status.reportedIn = true
     let board = try plan.board.map {
       BoardRole(board: try ClaimBoard($0), control: control, incarnation: plan.incarnation, diesAt: plan.diesForTesting)

@@ -7,7 +7,8 @@ import Multiprocessing
 /// The pool's control block in shared memory: a header line (whether the dispatcher sleeps,
 /// the next input of a ``parallelMap(_:placement:startMethod:chunkSize:taskTimeout:_:)``), then
 /// for each worker slot the task it runs and since when, so that the dispatcher can tell which
-/// task a dead worker was running and enforce the task timeout.
+/// task a dead worker was running and enforce the task timeout; then for each slot room for
+/// the message of an initializer that threw.
 struct PoolControl: @unchecked Sendable {
   // @unchecked: the block is shared memory used through atomic loads and stores.
   static let lineSize = 64
@@ -25,8 +26,11 @@ struct PoolControl: @unchecked Sendable {
 
   let memory: SharedMemory
 
+  /// Bytes for one slot's start-failure message: its length, then its UTF-8 bytes.
+  static let messageSize = 512
+
   init(slots: Int) throws {
-    memory = try SharedMemory(size: Self.lineSize * (slots + 1))
+    memory = try SharedMemory(size: (Self.lineSize + Self.messageSize) * slots + Self.lineSize)
     for slot in 0..<slots { status(slot).clear() }
   }
 
@@ -35,7 +39,28 @@ struct PoolControl: @unchecked Sendable {
   }
 
   /// The number of worker slots.
-  var slots: Int { memory.size / Self.lineSize - 1 }
+  var slots: Int { (memory.size - Self.lineSize) / (Self.lineSize + Self.messageSize) }
+
+  private func message(_ slot: Int) -> UnsafeMutableRawPointer {
+    memory.baseAddress + Self.lineSize * (slots + 1) + Self.messageSize * slot
+  }
+
+  /// Worker: leaves `text` (cut to fit) for the pool, as why it could not start.
+  func recordStartFailure(slot: Int, message text: String) {
+    let bytes = Array((text.isEmpty ? "an error with no description" : text).utf8.prefix(Self.messageSize - 8))
+    bytes.withUnsafeBytes { (message(slot) + 8).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    SharedWord(message(slot)).value = bytes.count
+  }
+
+  /// Why the worker in `slot` could not start (its initializer's error), if it said.
+  func startFailure(slot: Int) -> String? {
+    let count = SharedWord(message(slot)).value
+    guard count > 0 else { return nil }
+    return String(decoding: UnsafeRawBufferPointer(start: message(slot) + 8, count: count), as: UTF8.self)
+  }
+
+  /// Forgets `slot`'s start failure, for the worker that takes the slot next.
+  func clearStartFailure(slot: Int) { SharedWord(message(slot)).value = 0 }
 
   /// The chunks of board round `round` that the current workers have counted.
   func countedChunks(ofRound round: Int) -> Int {

@@ -24,9 +24,17 @@ public enum PoolKernels {
     return value * 2
   }
 
+  /// Looks its input up in a table its initializer builds in each worker.
+  public static let initialized = PoolKernel<Int, Int>(
+    "pool-initialized", initializer: { workerTable = (0..<100).map { $0 * $0 } }
+  ) { workerTable[$0] }
+
   /// Every kernel above.
-  public static let all: [any AnyEntryPoint] = [unit, cpu, text, crash]
+  public static let all: [any AnyEntryPoint] = [unit, cpu, text, crash, initialized]
 }
+
+/// The table ``PoolKernels/initialized``'s initializer builds: empty in the parent.
+nonisolated(unsafe) public var workerTable: [Int] = []
 
 /// A fork pool of two workers whose kernel doubles its input and kills its own worker on a
 /// negative one.
