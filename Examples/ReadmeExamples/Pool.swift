@@ -33,3 +33,11 @@ func initializerExample() throws {
   let pool = try ProcessPool<Int, Int>(initializer: { squares = (0..<1000).map { $0 * $0 } }) { squares[$0] }
   print(try pool.map([3, 4]))  // [9, 16]
 }
+
+/// README, "The process pool": lazy imap.
+func imapExample() async throws {
+  let squarer = try ProcessPool<Int, Int> { $0 &* $0 }
+  var total = 0
+  for try await square in squarer.imap(stride(from: 0, to: 10_000_000, by: 1)) { total &+= square }
+  _ = total
+}

@@ -1,0 +1,144 @@
+import AsyncAlgorithms
+
+/// The outputs of a pool's `imap`, in input order, produced as they are consumed.
+///
+/// Iterating starts a driver that pulls inputs a window at a time, keeps at most two windows
+/// in the pool, and hands each window's outputs over only when the consumer asks for them (an
+/// `AsyncThrowingChannel`, whose `send` waits for the consumer): memory stays bounded however
+/// long the input. The first failure is thrown at its place, after the outputs before it.
+/// When the consumer stops (its iterator is dropped, or its task is cancelled), the driver
+/// pulls no more inputs; the windows already in the pool finish there and their outputs are
+/// dropped.
+public struct LazyPoolMap<Output: Sendable>: AsyncSequence, Sendable {
+  /// One output.
+  public typealias Element = Output
+
+  /// Starts the driver: the channel it sends windows of outputs on, and its task.
+  let start: @Sendable () -> (AsyncThrowingChannel<[Output], any Error>, Task<Void, Never>)
+
+  /// Starts pulling inputs.
+  public func makeAsyncIterator() -> Iterator {
+    let (channel, task) = start()
+    return Iterator(windows: channel.makeAsyncIterator(), driver: Driver(task: task))
+  }
+
+  /// Yields the outputs one by one.
+  public struct Iterator: AsyncIteratorProtocol {
+    var windows: AsyncThrowingChannel<[Output], any Error>.Iterator
+    let driver: Driver
+    var window: [Output] = []
+    var position = 0
+
+    /// The next output, nil after the last; throws the first failure at its place.
+    public mutating func next() async throws -> Output? {
+      while position == window.count {
+        guard let next = try await windows.next() else { return nil }
+        (window, position) = (next, 0)
+      }
+      defer { position += 1 }
+      return window[position]
+    }
+  }
+
+  /// Cancels the driver when the last iterator holding it goes.
+  final class Driver: Sendable {
+    let task: Task<Void, Never>
+    init(task: Task<Void, Never>) { self.task = task }
+    deinit { task.cancel() }
+  }
+}
+
+extension ProcessPool {
+  /// Applies the kernel to a sequence of any length, lazily: inputs are pulled a window at a
+  /// time as the consumer takes outputs, which come in input order (Python's `imap`).
+  ///
+  /// ```swift
+  /// var total = 0
+  /// for try await square in pool.imap(stride(from: 0, to: 10_000_000, by: 1)) { total &+= square }
+  /// ```
+  ///
+  /// - Parameters:
+  ///   - inputs: the inputs; pulled from a task of the pool's, so `Sendable`.
+  ///   - chunkSize: as for `map(_:chunkSize:)`.
+  ///   - window: inputs sent to the pool at once (at most two windows are out): 256 per
+  ///     worker by default. Memory holds at most two windows of inputs and outputs.
+  public func imap<Inputs: Sequence & Sendable>(
+    _ inputs: Inputs, chunkSize: Int? = nil, window: Int? = nil
+  ) -> LazyPoolMap<Output> where Inputs.Element == Input {
+    let size = max(1, window ?? workerCount * 256)
+    return lazyMap(chunkSize: chunkSize) { send in
+      var iterator = inputs.makeIterator()
+      while !Task.isCancelled {
+        var next: [Input] = []
+        while next.count < size, let input = iterator.next() { next.append(input) }
+        guard !next.isEmpty, try await send(next) else { return }
+      }
+    }
+  }
+
+  /// Applies the kernel to inputs that arrive over time, lazily, outputs in input order.
+  ///
+  /// - Parameters:
+  ///   - inputs: the inputs, as they arrive; iterated from a task of the pool's.
+  ///   - chunkSize: as for `map(_:chunkSize:)`.
+  ///   - window: inputs gathered before they are sent to the pool: one per worker by default,
+  ///     so that an input that arrives alone is not held back waiting for others.
+  public func imap<Inputs: AsyncSequence & Sendable>(
+    _ inputs: Inputs, chunkSize: Int? = nil, window: Int? = nil
+  ) -> LazyPoolMap<Output> where Inputs.Element == Input {
+    let size = max(1, window ?? workerCount)
+    return lazyMap(chunkSize: chunkSize) { send in
+      var next: [Input] = []
+      for try await input in inputs {
+        next.append(input)
+        if next.count == size {
+          guard try await send(next) else { return }
+          next = []
+        }
+      }
+      if !next.isEmpty { _ = try await send(next) }
+    }
+  }
+
+  /// The driver behind both `imap`s: `produce` pulls inputs and calls `send` with each
+  /// window, which returns false once the consumer is gone.
+  private func lazyMap(
+    chunkSize: Int?, produce: @escaping @Sendable (_ send: ([Input]) async throws -> Bool) async throws -> Void
+  ) -> LazyPoolMap<Output> {
+    LazyPoolMap {
+      let channel = AsyncThrowingChannel<[Output], any Error>()
+      let task = Task {
+        // At most two windows in the pool: the next one runs while the consumer takes this one.
+        var out: [Task<[Result<Output, PoolError>], any Error>] = []
+        /// Hands the oldest window's outputs to the consumer; false once it is gone.
+        func deliverOldest() async throws -> Bool {
+          let results = try await out.removeFirst().value
+          guard !Task.isCancelled else { return false }
+          var outputs: [Output] = []
+          outputs.reserveCapacity(results.count)
+          for result in results {
+            switch result {
+            case .success(let output): outputs.append(output)
+            case .failure(let error):
+              if !outputs.isEmpty { await channel.send(outputs) }
+              throw error
+            }
+          }
+          await channel.send(outputs)
+          return !Task.isCancelled
+        }
+        do {
+          try await produce { window in
+            out.append(Task { try await self.mapResults(window, chunkSize: chunkSize) })
+            return out.count < 2 ? !Task.isCancelled : try await deliverOldest()
+          }
+          while !out.isEmpty, try await deliverOldest() {}
+          channel.finish()
+        } catch {
+          channel.fail(error)
+        }
+      }
+      return (channel, task)
+    }
+  }
+}

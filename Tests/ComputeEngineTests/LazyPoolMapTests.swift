@@ -1,0 +1,98 @@
+import ComputeEngine
+import Foundation
+import Synchronization
+import Testing
+
+/// `imap`: lazy, in order, bounded, and stopped by its consumer.
+@Suite(.timeLimit(.minutes(2))) struct LazyPoolMapTests {
+  /// Inputs `0 ..< count`, counting how many were pulled.
+  struct CountingInputs: Sequence, Sendable {
+    final class Counter: Sendable {
+      let pulled = Atomic<Int>(0)
+    }
+    let count: Int
+    let counter = Counter()
+
+    struct Iterator: IteratorProtocol {
+      var position = 0
+      let count: Int
+      let counter: Counter
+      mutating func next() -> Int? {
+        guard position < count else { return nil }
+        counter.pulled.add(1, ordering: .relaxed)
+        defer { position += 1 }
+        return position
+      }
+    }
+    func makeIterator() -> Iterator { Iterator(count: count, counter: counter) }
+    var pulled: Int { counter.pulled.load(ordering: .relaxed) }
+  }
+
+  @Test func outputsComeInInputOrder() async throws {
+    let pool = try ProcessPool<Int, Int> { $0 &* 3 }
+    defer { pool.terminate() }
+    var outputs: [Int] = []
+    for try await output in pool.imap(CountingInputs(count: 10_000), window: 700) { outputs.append(output) }
+    #expect(outputs == (0..<10_000).map { $0 &* 3 })
+  }
+
+  @Test func inputsArePulledAsOutputsAreTaken() async throws {
+    let pool = try ProcessPool<Int, Int> { $0 + 1 }
+    defer { pool.terminate() }
+    let inputs = CountingInputs(count: 10_000_000)
+    var iterator = pool.imap(inputs, window: 100).makeAsyncIterator()
+    for expected in 1...10 { #expect(try await iterator.next() == expected) }
+    try await Task.sleep(for: .milliseconds(100))
+    // Two windows in the pool and one being gathered, at most.
+    #expect(inputs.pulled <= 300, "\(inputs.pulled) of 10,000,000 inputs pulled for 10 outputs")
+  }
+
+  @Test func aConsumerThatStopsStopsThePulling() async throws {
+    let pool = try ProcessPool<Int, Int> { $0 }
+    defer { pool.terminate() }
+    let inputs = CountingInputs(count: 10_000_000)
+    var taken = 0
+    for try await _ in pool.imap(inputs, window: 50) {
+      taken += 1
+      if taken == 10 { break }
+    }
+    try await Task.sleep(for: .milliseconds(50))
+    let afterStop = inputs.pulled
+    try await Task.sleep(for: .milliseconds(100))
+    #expect(inputs.pulled == afterStop, "pulling went on after the consumer stopped")
+    #expect(afterStop <= 150)
+    // The workers are free for the next job.
+    #expect(try await pool.map([1, 2, 3]) == [1, 2, 3])
+  }
+
+  @Test func theFirstFailureIsThrownAtItsPlace() async throws {
+    struct Bad: Error, CustomStringConvertible { var description: String { "bad 57" } }
+    let pool = try ProcessPool<Int, Int> { input in
+      if input == 57 { throw Bad() }
+      return input
+    }
+    defer { pool.terminate() }
+    var outputs: [Int] = []
+    await #expect(throws: PoolError.kernelFailed("bad 57")) {
+      for try await output in pool.imap(CountingInputs(count: 1000), window: 20) { outputs.append(output) }
+    }
+    #expect(outputs == Array(0..<57))
+  }
+
+  @Test func inputsThatArriveOverTime() async throws {
+    let pool = try ProcessPool<Int, Int> { $0 * 2 }
+    defer { pool.terminate() }
+    let (stream, continuation) = AsyncStream<Int>.makeStream()
+    let feeder = Task {
+      for value in 0..<40 {
+        continuation.yield(value)
+        if value % 10 == 9 { try? await Task.sleep(for: .milliseconds(5)) }
+      }
+      continuation.finish()
+    }
+    var outputs: [Int] = []
+    for try await output in pool.imap(stream) { outputs.append(output) }
+    await feeder.value
+    #expect(outputs == (0..<40).map { $0 * 2 })
+  }
+}
