@@ -110,8 +110,11 @@ public enum TestEntryPoints {
   }
   /// Tries to start a child (which a daemon must not do); exits 20 when refused as a daemon.
   public static let startChild = EntryPoint<Int>("start-child") { _ in
+    let child = Process(startMethod: .fork) {}
+    // As in Python, a process is a daemon by default when its creator is: 30 if not.
+    guard child.daemon == currentProcess().daemon else { throw ProcessExit(30) }
     do {
-      try Process(startMethod: .fork) {}.start()
+      try child.start()
       throw ProcessExit(10)
     } catch ProcessError.daemonCannotHaveChildren {
       throw ProcessExit(20)

@@ -63,24 +63,25 @@ open class Process: @unchecked Sendable {
   /// - Parameters:
   ///   - name: the process's name; `Process-N` by default, N counting the processes this
   ///     process created (`Process-1:2` for the second child of `Process-1`).
-  ///   - daemon: whether the process is terminated when its parent exits.
+  ///   - daemon: whether the process is terminated when its parent exits (and may start no
+  ///     children); by default, whether the creating process is a daemon, as in Python.
   ///   - startMethod: how to start it; the default start method when nil.
   ///   - target: the closure to run. It can only cross a ``StartMethod/fork``.
   public init(
-    name: String? = nil, daemon: Bool = false, startMethod: StartMethod? = nil,
+    name: String? = nil, daemon: Bool? = nil, startMethod: StartMethod? = nil,
     target: (() throws -> Void)? = nil
   ) {
     self.target = target.map(Target.closure) ?? .none
     self.requestedStartMethod = startMethod
     template = nil
     (identity, storedName) = Self.newIdentity(name)
-    storedDaemon = daemon
+    storedDaemon = daemon ?? currentProcess().daemon
   }
 
   /// A process that runs a registered entry point with `arguments`; it can be started with
   /// every start method.
   public init<Arguments>(
-    name: String? = nil, daemon: Bool = false, startMethod: StartMethod? = nil,
+    name: String? = nil, daemon: Bool? = nil, startMethod: StartMethod? = nil,
     entryPoint: EntryPoint<Arguments>, arguments: Arguments
   ) {
     self.target = .entryPoint(
@@ -89,18 +90,18 @@ open class Process: @unchecked Sendable {
     self.requestedStartMethod = startMethod
     template = nil
     (identity, storedName) = Self.newIdentity(name)
-    storedDaemon = daemon
+    storedDaemon = daemon ?? currentProcess().daemon
   }
 
   /// A process that runs a registered entry point with arguments already encoded (as
   /// ``AnyEntryPoint/run(encodedArguments:)`` decodes them); it can be started with every
   /// start method.
   public convenience init(
-    name: String? = nil, daemon: Bool = false, startMethod: StartMethod? = nil,
+    name: String? = nil, daemon: Bool? = nil, startMethod: StartMethod? = nil,
     entryPoint: any AnyEntryPoint, encodedArguments: Data
   ) {
     self.init(
-      name: name, daemon: daemon, startMethod: startMethod, template: nil, entryPoint: entryPoint,
+      name: name, daemon: daemon ?? currentProcess().daemon, startMethod: startMethod, template: nil, entryPoint: entryPoint,
       encodedArguments: encodedArguments)
   }
 
