@@ -101,7 +101,8 @@ open class Process: @unchecked Sendable {
     entryPoint: any AnyEntryPoint, encodedArguments: Data
   ) {
     self.init(
-      name: name, daemon: daemon ?? currentProcess().daemon, startMethod: startMethod, template: nil, entryPoint: entryPoint,
+      name: name, daemon: daemon ?? currentProcess().daemon, startMethod: startMethod, template: nil,
+      entryPoint: entryPoint,
       encodedArguments: encodedArguments)
   }
 
