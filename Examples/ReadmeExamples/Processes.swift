@@ -21,3 +21,13 @@ func forkserverExample() throws {
   }
   _ = runJob
 }
+
+/// README, "Connections".
+func connectionExample() throws {
+  let (parentEnd, childEnd) = try Connection.pipe()
+  let echo = Process { try childEnd.send(try childEnd.recv(Int.self) * 2) }
+  try echo.start()
+  childEnd.close()
+  try parentEnd.send(21)
+  print(try parentEnd.recv(Int.self))  // 42
+}

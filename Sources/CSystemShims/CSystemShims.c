@@ -216,3 +216,21 @@ int cs_wexitstatus(int status) { return WEXITSTATUS(status); }
 int cs_wifsignaled(int status) { return WIFSIGNALED(status); }
 int cs_wtermsig(int status) { return WTERMSIG(status); }
 
+
+ssize_t cs_write_nosigpipe(int fd, const void *buffer, size_t count) {
+  sigset_t pipe_only, previous, pending;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  sigpending(&pending);
+  int was_pending = sigismember(&pending, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_only, &previous);
+  ssize_t written = write(fd, buffer, count);
+  int error = errno;
+  if (written < 0 && error == EPIPE && !was_pending) {
+    // The SIGPIPE this write raised is pending for this thread: take it back.
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&pipe_only, NULL, &zero) < 0 && errno == EINTR) {}
+  }
+  pthread_sigmask(SIG_SETMASK, &previous, NULL);
+  return written < 0 ? -error : written;
+}

@@ -121,9 +121,15 @@ public enum TestEntryPoints {
     }
   }
 
+  /// Reopens a connection from its handle, receives a number and sends back its double.
+  public static let connectionEcho = EntryPoint<Connection.Handle>("connection-echo") { handle in
+    let connection = try Connection(handle)
+    try connection.send(try connection.recv(Int.self) * 2)
+  }
+
   /// Every entry point above, for ``bootstrapMultiprocessing(entryPoints:)``.
   public static let all: [any AnyEntryPoint] =
     [
-      report, sleep, exit, cExit, fail, abort, segfault, trap, printLines, family, startChild,
+      report, sleep, exit, cExit, fail, abort, segfault, trap, printLines, family, startChild, connectionEcho,
     ] + SyncEntryPoints.all + PoolKernels.all
 }

@@ -59,6 +59,11 @@ int cs_pidfd_send_signal(int pidfd, int signal);
 /// empty signal mask. Stores the pid in `*pid`; returns 0 or -errno.
 int cs_spawn(const char *path, char *const argv[], char *const envp[], int pass_fd, pid_t *pid);
 
+/// Writes up to `count` bytes to `fd` without SIGPIPE: a write to a pipe whose readers are all
+/// gone fails with -EPIPE instead of killing the process (the signal is blocked in the calling
+/// thread for the call and, if raised, taken back). Returns the count written or -errno.
+ssize_t cs_write_nosigpipe(int fd, const void *buffer, size_t count);
+
 /// Closes every descriptor from `first` upwards except `keep` (-1: none).
 void cs_close_descriptors_from(int first, int keep);
 

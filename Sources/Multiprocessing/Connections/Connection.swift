@@ -1,0 +1,245 @@
+import CSystemShims
+import Foundation
+import SystemCalls
+import SystemPackage
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// One end of a pipe between processes: Python's `multiprocessing.connection.Connection`, as
+/// ``pipe(duplex:)`` (Python's `Pipe()`) makes them.
+///
+/// Messages are framed (a length, then the bytes): ``send(_:)`` and ``recv(_:)`` carry
+/// `Codable` values in `BinaryEncoder`'s form, ``sendBytes(_:)`` and ``recvBytes()`` raw
+/// bytes. A receive waits for a whole message; ``poll(timeout:)`` says whether one is there,
+/// and ``wait(for:sentinels:timeout:)`` waits on several connections and process sentinels at
+/// once, as Python's `multiprocessing.connection.wait`.
+///
+/// A forked child uses the ends it inherited; a spawned or fork-server child reopens an end
+/// from its ``handle`` (through `/proc/PID/fd` of the process that made the pipe, which must
+/// still be running). As with any pipe, the reader sees the end of the stream only once every
+/// holder of the other end has closed it — a parent that hands an end to a child should close
+/// its own copy. Each end may be used by several threads of one process (a message is sent
+/// and received whole), but not by two processes at once.
+///
+/// ```swift
+/// let (parentEnd, childEnd) = try Connection.pipe()
+/// let child = Process { try childEnd.send(try childEnd.recv(Int.self) * 2) }
+/// try child.start()
+/// childEnd.close()
+/// try parentEnd.send(21)
+/// print(try parentEnd.recv(Int.self))   // 42
+/// ```
+public final class Connection: @unchecked Sendable {
+  // @unchecked: the descriptors are guarded by `lock`; a read or a write holds its own lock
+  // for a whole message.
+
+  /// What a spawned or fork-server child reopens an end from.
+  public struct Handle: Codable, Sendable, Hashable {
+    /// The process that holds the descriptors.
+    public var pid: Int32
+    /// Its descriptor for reading (nil for a sending-only end).
+    public var readDescriptor: Int32?
+    /// Its descriptor for writing (nil for a receiving-only end).
+    public var writeDescriptor: Int32?
+  }
+
+  /// The largest message, in bytes.
+  public static let maxMessage = 1 << 30
+
+  private let lock = NSLock()
+  private let reading = NSLock()
+  private let writing = NSLock()
+  private var readEnd: FileDescriptor?
+  private var writeEnd: FileDescriptor?
+  private let canRead: Bool
+  private let canWrite: Bool
+
+  private init(readEnd: FileDescriptor?, writeEnd: FileDescriptor?) {
+    self.readEnd = readEnd
+    self.writeEnd = writeEnd
+    canRead = readEnd != nil
+    canWrite = writeEnd != nil
+  }
+
+  /// Two connected ends: each both sends and receives (`duplex`, the default), or the first
+  /// only receives and the second only sends.
+  ///
+  /// - Throws: ``ConnectionError/system(call:errno:)`` when out of descriptors.
+  public static func pipe(duplex: Bool = true) throws(ConnectionError) -> (Connection, Connection) {
+    do throws(Errno) {
+      let forward = try FileDescriptor.pipeClosingOnExec(nonBlocking: false)
+      guard duplex else {
+        return (
+          Connection(readEnd: forward.readEnd, writeEnd: nil), Connection(readEnd: nil, writeEnd: forward.writeEnd)
+        )
+      }
+      let backward: (readEnd: FileDescriptor, writeEnd: FileDescriptor)
+      do { backward = try FileDescriptor.pipeClosingOnExec(nonBlocking: false) } catch {
+        forward.readEnd.release()
+        forward.writeEnd.release()
+        throw error
+      }
+      return (
+        Connection(readEnd: forward.readEnd, writeEnd: backward.writeEnd),
+        Connection(readEnd: backward.readEnd, writeEnd: forward.writeEnd)
+      )
+    } catch {
+      throw .system(call: "pipe", errno: error)
+    }
+  }
+
+  /// An end reopened from `handle` in another process (or duplicated in the same one).
+  ///
+  /// - Throws: ``ConnectionError/system(call:errno:)``, `ENOENT` when the process that holds
+  ///   the end has gone.
+  public convenience init(_ handle: Handle) throws(ConnectionError) {
+    func open(_ descriptor: Int32?, _ flags: Int32) throws(ConnectionError) -> FileDescriptor? {
+      guard let descriptor else { return nil }
+      do {
+        if handle.pid == getpid() { return try FileDescriptor(rawValue: descriptor).duplicateClosingOnExec() }
+        return try FileDescriptor.openClosingOnExec("/proc/\(handle.pid)/fd/\(descriptor)", flags: flags)
+      } catch {
+        throw .system(call: "open", errno: error)
+      }
+    }
+    let read = try open(handle.readDescriptor, O_RDONLY)
+    let write: FileDescriptor?
+    do { write = try open(handle.writeDescriptor, O_WRONLY) } catch {
+      read?.release()
+      throw error
+    }
+    self.init(readEnd: read, writeEnd: write)
+  }
+
+  deinit { close() }
+
+  /// What another process reopens this end from.
+  public var handle: Handle {
+    lock.withLock { Handle(pid: getpid(), readDescriptor: readEnd?.rawValue, writeDescriptor: writeEnd?.rawValue) }
+  }
+
+  /// Whether this end can receive (all but the sending end of a one-way pipe).
+  public var readable: Bool { canRead }
+  /// Whether this end can send (all but the receiving end of a one-way pipe).
+  public var writable: Bool { canWrite }
+
+  /// The descriptor a receive reads, for `poll`; nil once closed or for a sending-only end.
+  public var fileDescriptor: Int32? { lock.withLock { readEnd?.rawValue } }
+
+  /// Closes this end (its copies in other processes stay open).
+  public func close() {
+    lock.withLock {
+      readEnd?.release()
+      writeEnd?.release()
+      (readEnd, writeEnd) = (nil, nil)
+    }
+  }
+
+  // MARK: Sending
+
+  /// Sends `value` in `BinaryEncoder`'s form, as one message.
+  ///
+  /// - Throws: ``ConnectionError/codingFailed(_:)`` (nothing was sent), ``ConnectionError/peerGone``,
+  ///   ``ConnectionError/closed``, ``ConnectionError/wrongDirection(_:)``.
+  public func send<T: Encodable>(_ value: T) throws(ConnectionError) {
+    let bytes: Data
+    do { bytes = try BinaryEncoder().encode(value) } catch { throw .codingFailed("\(error)") }
+    try bytes.withUnsafeBytes { buffer in Result { () throws(ConnectionError) in try sendMessage(buffer) } }.get()
+  }
+
+  /// Sends `bytes` as one message.
+  public func sendBytes(_ bytes: [UInt8]) throws(ConnectionError) {
+    try bytes.withUnsafeBytes { buffer in Result { () throws(ConnectionError) in try sendMessage(buffer) } }.get()
+  }
+
+  private func sendMessage(_ payload: UnsafeRawBufferPointer) throws(ConnectionError) {
+    guard canWrite else { throw .wrongDirection("send") }
+    guard payload.count <= Self.maxMessage else { throw .messageTooLarge(payload.count) }
+    writing.lock()
+    defer { writing.unlock() }
+    guard let end = lock.withLock({ writeEnd }) else { throw .closed }
+    let length = UInt64(payload.count).littleEndian
+    try withUnsafeBytes(of: length) { header in Result { () throws(ConnectionError) in try write(header, to: end) } }
+      .get()
+    try write(payload, to: end)
+  }
+
+  private func write(_ buffer: UnsafeRawBufferPointer, to end: FileDescriptor) throws(ConnectionError) {
+    var offset = 0
+    while offset < buffer.count {
+      let written = cs_write_nosigpipe(end.rawValue, buffer.baseAddress! + offset, buffer.count - offset)
+      if written == -Int(EINTR) { continue }
+      if written == -Int(EPIPE) { throw .peerGone }
+      if written == -Int(EBADF) { throw .closed }
+      guard written >= 0 else { throw .system(call: "write", errno: Errno(rawValue: Int32(-written))) }
+      offset += written
+    }
+  }
+
+  // MARK: Receiving
+
+  /// Receives the next message and decodes it as `type`.
+  ///
+  /// - Throws: ``ConnectionError/endOfStream`` once every writer closed,
+  ///   ``ConnectionError/codingFailed(_:)`` for a message that is not a `type` (it is taken
+  ///   all the same), ``ConnectionError/closed``, ``ConnectionError/wrongDirection(_:)``.
+  public func recv<T: Decodable>(_ type: T.Type = T.self) throws(ConnectionError) -> T {
+    let bytes = try receiveMessage()
+    do { return try BinaryDecoder().decode(type, from: Data(bytes)) } catch { throw .codingFailed("\(error)") }
+  }
+
+  /// Receives the next message's bytes.
+  public func recvBytes() throws(ConnectionError) -> [UInt8] {
+    try receiveMessage()
+  }
+
+  private func receiveMessage() throws(ConnectionError) -> [UInt8] {
+    guard canRead else { throw .wrongDirection("receive") }
+    reading.lock()
+    defer { reading.unlock() }
+    guard let end = lock.withLock({ readEnd }) else { throw .closed }
+    var length: UInt64 = 0
+    try withUnsafeMutableBytes(of: &length) { header in
+      Result { () throws(ConnectionError) in try read(into: header, from: end) }
+    }.get()
+    let count = Int(UInt64(littleEndian: length))
+    guard count <= Self.maxMessage else { throw .messageTooLarge(count) }
+    var bytes = [UInt8](repeating: 0, count: count)
+    try bytes.withUnsafeMutableBytes { buffer in
+      Result { () throws(ConnectionError) in try read(into: buffer, from: end) }
+    }.get()
+    return bytes
+  }
+
+  private func read(into buffer: UnsafeMutableRawBufferPointer, from end: FileDescriptor) throws(ConnectionError) {
+    let complete: Bool
+    do { complete = try end.readExactly(into: buffer) } catch {
+      throw error == .badFileDescriptor ? .closed : .system(call: "read", errno: error)
+    }
+    guard complete else { throw .endOfStream }
+  }
+
+  /// Whether a message (or the end of the stream) can be received without waiting: at once
+  /// (`.zero`, the default), within `timeout`, or waiting as long as it takes (`nil`).
+  public func poll(timeout: Duration? = .zero) throws(ConnectionError) -> Bool {
+    guard canRead else { throw .wrongDirection("receive") }
+    guard let descriptor = fileDescriptor else { throw .closed }
+    return !SystemCall.pollReadable([descriptor], timeout: timeout).isEmpty
+  }
+
+  /// Waits until one of `connections` can receive or one of `sentinels` (a process's
+  /// ``Process/sentinel``) is ready, or `timeout` passes: Python's
+  /// `multiprocessing.connection.wait`. Returns those ready, empty after the timeout.
+  public static func wait(
+    for connections: [Connection], sentinels: [Int32] = [], timeout: Duration? = nil
+  ) -> (connections: [Connection], sentinels: [Int32]) {
+    let descriptors = connections.map { $0.fileDescriptor ?? -1 }
+    let ready = Set(SystemCall.pollReadable(descriptors.filter { $0 >= 0 } + sentinels, timeout: timeout))
+    return (
+      zip(connections, descriptors).filter { ready.contains($0.1) }.map(\.0),
+      sentinels.filter { ready.contains($0) }
+    )
+  }
+}

@@ -1,0 +1,40 @@
+import SystemPackage
+
+/// Why a ``Connection`` call failed.
+public enum ConnectionError: Error, Sendable, Equatable, CustomStringConvertible {
+  /// This end was closed (``Connection/close()``).
+  case closed
+  /// Every writer at the other end closed, or died, before a whole message came (Python's
+  /// `EOFError`).
+  case endOfStream
+  /// Nobody reads at the other end any more: a send fails instead of raising `SIGPIPE`.
+  case peerGone
+  /// A one-way end used the other way: `send` on the receiving end, `recv` on the sending one.
+  case wrongDirection(String)
+  /// A message over the 1 GiB limit of one message.
+  case messageTooLarge(Int)
+  /// A value could not be encoded, or a message decoded as the type asked for; the message
+  /// was taken whole, so the next one reads normally.
+  case codingFailed(String)
+  /// A system call failed.
+  case system(call: String, errno: Errno)
+
+  /// The system call's error beneath this one, or nil when no system call failed.
+  public var underlyingErrno: Errno? {
+    if case .system(_, let errno) = self { return errno }
+    return nil
+  }
+
+  /// A message that names the failure.
+  public var description: String {
+    switch self {
+    case .closed: "the connection is closed"
+    case .endOfStream: "the other end closed the connection (end of stream)"
+    case .peerGone: "nobody reads at the other end of the connection any more"
+    case .wrongDirection(let what): "this end of a one-way pipe cannot \(what)"
+    case .messageTooLarge(let bytes): "a message of \(bytes) bytes is over the 1 GiB limit"
+    case .codingFailed(let reason): "the message could not be encoded or decoded: \(reason)"
+    case .system(let call, let errno): "\(call) failed: \(errno)"
+    }
+  }
+}

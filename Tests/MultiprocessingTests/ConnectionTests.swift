@@ -1,0 +1,117 @@
+import Foundation
+import Multiprocessing
+import TestEntryPoints
+import Testing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Connections (Python's `Pipe()`): values and bytes both ways, every start method, a peer
+/// that dies, a wrong type, one-way ends, polling and waiting.
+@Suite(.timeLimit(.minutes(2))) struct ConnectionTests {
+  struct Reading: Codable, Equatable {
+    var sensor: String
+    var values: [Double]
+  }
+
+  @Test func valuesAndBytesBothWaysWithAForkedChild() throws {
+    let (parentEnd, childEnd) = try Connection.pipe()
+    let child = Multiprocessing.Process(startMethod: .fork) {
+      var reading = try childEnd.recv(Reading.self)
+      reading.values = reading.values.map { $0 * 2 }
+      try childEnd.send(reading)
+      try childEnd.sendBytes(Array(try childEnd.recvBytes().reversed()))
+    }
+    try child.start()
+    childEnd.close()
+    try parentEnd.send(Reading(sensor: "t1", values: [1.5, 2]))
+    #expect(try parentEnd.recv(Reading.self) == Reading(sensor: "t1", values: [3, 4]))
+    try parentEnd.sendBytes([1, 2, 3])
+    #expect(try parentEnd.recvBytes() == [3, 2, 1])
+    try child.join()
+    #expect(try child.exitCode == 0)
+    // The child is gone and the parent closed its copy of the child's end: end of stream.
+    #expect(throws: ConnectionError.endOfStream) { try parentEnd.recvBytes() }
+  }
+
+  @Test(arguments: StartMethod.allCases)
+  func aChildOfEveryStartMethodReopensItsEndFromAHandle(method: StartMethod) throws {
+    let (parentEnd, childEnd) = try Connection.pipe()
+    let child = Fixture.process(method, TestEntryPoints.connectionEcho, childEnd.handle)
+    try child.start()
+    try parentEnd.send(21)
+    #expect(try parentEnd.recv(Int.self) == 42)
+    try child.join()
+    #expect(try child.exitCode == 0)
+  }
+
+  @Test func aPeerKilledWhileTheOtherWaitsEndsTheStream() throws {
+    let (parentEnd, childEnd) = try Connection.pipe()
+    let child = Multiprocessing.Process(startMethod: .fork) { sleep(30) }
+    try child.start()
+    childEnd.close()
+    let killer = Thread {
+      usleep(100_000)
+      try? child.kill()
+    }
+    killer.start()
+    let started = ContinuousClock.now
+    #expect(throws: ConnectionError.endOfStream) { _ = try parentEnd.recv(Int.self) }
+    #expect(ContinuousClock.now - started < .seconds(5))
+    // And a send to nobody fails instead of raising SIGPIPE (which would end this process).
+    #expect(throws: ConnectionError.peerGone) { try parentEnd.send(1) }
+    try child.join()
+  }
+
+  @Test func aMessageOfTheWrongTypeIsTakenWhole() throws {
+    let (a, b) = try Connection.pipe()
+    try a.send("not a number")
+    try a.send(7)
+    do {
+      _ = try b.recv(Reading.self)
+      Issue.record("a String decoded as a Reading")
+    } catch .codingFailed {
+      // Expected; the next message reads normally: the bad one was consumed whole.
+    } catch {
+      Issue.record("expected codingFailed, got \(error)")
+    }
+    #expect(try b.poll(timeout: .seconds(1)), "the next message is there")
+    #expect(try b.recv(Int.self) == 7)
+  }
+
+  @Test func oneWayEndsRefuseTheOtherDirection() throws {
+    let (reader, writer) = try Connection.pipe(duplex: false)
+    #expect(reader.readable && !reader.writable && writer.writable && !writer.readable)
+    #expect(throws: ConnectionError.wrongDirection("send")) { try reader.send(1) }
+    #expect(throws: ConnectionError.wrongDirection("receive")) { _ = try writer.recv(Int.self) }
+    try writer.send([1, 2, 3])
+    #expect(try reader.recv([Int].self) == [1, 2, 3])
+  }
+
+  @Test func pollAndWait() throws {
+    let (a, b) = try Connection.pipe()
+    #expect(try b.poll() == false)
+    #expect(try b.poll(timeout: .milliseconds(20)) == false)
+    try a.send("ping")
+    #expect(try b.poll(timeout: .seconds(1)))
+    let child = Multiprocessing.Process(startMethod: .fork) { usleep(50_000) }
+    try child.start()
+    let sentinel = try child.sentinel
+    let first = Connection.wait(for: [a, b], sentinels: [sentinel], timeout: .seconds(2))
+    #expect(first.connections.map(\.fileDescriptor) == [b.fileDescriptor] && first.sentinels.isEmpty)
+    _ = try b.recv(String.self)
+    let second = Connection.wait(for: [a, b], sentinels: [sentinel], timeout: .seconds(2))
+    #expect(second.connections.isEmpty && second.sentinels == [sentinel])
+    try child.join()
+    #expect(Connection.wait(for: [a], timeout: .milliseconds(10)).connections.isEmpty)
+  }
+
+  @Test func aClosedEndSaysSo() throws {
+    let (a, _) = try Connection.pipe()
+    a.close()
+    #expect(throws: ConnectionError.closed) { try a.send(1) }
+    #expect(throws: ConnectionError.closed) { _ = try a.recv(Int.self) }
+    #expect(a.fileDescriptor == nil)
+  }
+}
