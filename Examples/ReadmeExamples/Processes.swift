@@ -31,3 +31,14 @@ func connectionExample() throws {
   try parentEnd.send(21)
   print(try parentEnd.recv(Int.self))  // 42
 }
+
+/// README, "Queues".
+func queueExample() async throws {
+  let queue = try Queue<String>()
+  let producer = Process {
+    for word in ["alpha", "beta"] { try queue.put(word) }
+    queue.close()
+  }
+  try producer.start()
+  for try await word in queue.values { print(word) }  // alpha, beta
+}

@@ -127,9 +127,33 @@ public enum TestEntryPoints {
     try connection.send(try connection.recv(Int.self) * 2)
   }
 
+  /// Two queues: numbers in, their sum out.
+  public struct QueuePair: Codable, Sendable {
+    /// The queue the numbers come from.
+    public var input: Queue<Int>.Handle
+    /// The queue the sum goes to.
+    public var output: Queue<Int>.Handle
+    /// The pair of `input` and `output`.
+    public init(input: Queue<Int>.Handle, output: Queue<Int>.Handle) {
+      self.input = input
+      self.output = output
+    }
+  }
+
+  /// Takes numbers from the input queue until it is closed, then puts their sum on the output.
+  public static let queueSummer = EntryPoint<QueuePair>("queue-summer") { pair in
+    let input = try Queue<Int>(pair.input)
+    var sum = 0
+    while true {
+      do { sum += try input.get() } catch QueueError.closed { break }
+    }
+    try Queue<Int>(pair.output).put(sum)
+  }
+
   /// Every entry point above, for ``bootstrapMultiprocessing(entryPoints:)``.
   public static let all: [any AnyEntryPoint] =
     [
       report, sleep, exit, cExit, fail, abort, segfault, trap, printLines, family, startChild, connectionEcho,
+      queueSummer,
     ] + SyncEntryPoints.all + PoolKernels.all
 }

@@ -160,10 +160,13 @@ public final class Connection: @unchecked Sendable {
     writing.lock()
     defer { writing.unlock() }
     guard let end = lock.withLock({ writeEnd }) else { throw .closed }
-    let length = UInt64(payload.count).littleEndian
-    try withUnsafeBytes(of: length) { header in Result { () throws(ConnectionError) in try write(header, to: end) } }
-      .get()
-    try write(payload, to: end)
+    // Length and bytes in one write: a pipe writes up to PIPE_BUF (4096) bytes at once or not
+    // at all, so a sender killed mid-send leaves no half message when the message is small.
+    let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: 8 + payload.count, alignment: 8)
+    defer { frame.deallocate() }
+    frame.storeBytes(of: UInt64(payload.count).littleEndian, as: UInt64.self)
+    if payload.count > 0 { (frame.baseAddress! + 8).copyMemory(from: payload.baseAddress!, byteCount: payload.count) }
+    try write(UnsafeRawBufferPointer(frame), to: end)
   }
 
   private func write(_ buffer: UnsafeRawBufferPointer, to end: FileDescriptor) throws(ConnectionError) {
