@@ -91,6 +91,26 @@ import Testing
     #expect(try queue.get(timeout: .seconds(5)) == 5)
   }
 
+  @Test func joinWaitsUntilEveryItemIsDone() throws {
+    let jobs = try JoinableQueue<Int>()
+    let done = try SharedValue(0, lock: false)
+    for job in 0..<100 { try jobs.put(job) }
+    #expect(try jobs.join(timeout: .milliseconds(50)) == false, "nothing is done yet")
+    let workers = (0..<2).map { _ in
+      Multiprocessing.Process(startMethod: .fork) {
+        while let job = try? jobs.get(timeout: .milliseconds(200)) {
+          done.add(job)
+          try jobs.taskDone()
+        }
+      }
+    }
+    for worker in workers { try worker.start() }
+    #expect(try jobs.join(timeout: .seconds(10)))
+    #expect(done.load() == (0..<100).reduce(0, +), "join returned once every job was done")
+    for worker in workers { try worker.join() }
+    #expect(throws: QueueError.noTaskPending) { try jobs.taskDone() }
+  }
+
   @Test func theAsyncViewEndsWhenTheQueueIsClosed() async throws {
     let queue = try Queue<String>()
     let producer = Multiprocessing.Process(startMethod: .fork) {

@@ -13,6 +13,8 @@ public enum QueueError: Error, Sendable, Equatable, CustomStringConvertible {
   case connection(ConnectionError)
   /// One of the queue's locks failed.
   case synchronization(SynchronizationError)
+  /// `taskDone()` was called more times than items were put (Python's `ValueError`).
+  case noTaskPending
 
   /// A message that names the failure.
   public var description: String {
@@ -22,6 +24,7 @@ public enum QueueError: Error, Sendable, Equatable, CustomStringConvertible {
     case .closed: "the queue is closed"
     case .connection(let error): "the queue's pipe failed: \(error)"
     case .synchronization(let error): "the queue's lock failed: \(error)"
+    case .noTaskPending: "taskDone() was called more times than items were put"
     }
   }
 }

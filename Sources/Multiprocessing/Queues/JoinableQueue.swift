@@ -1,0 +1,113 @@
+/// A ``Queue`` whose takers say when each item is done, and whose ``join(timeout:)`` waits
+/// until every item put is: Python's `multiprocessing.JoinableQueue`.
+///
+/// ```swift
+/// let jobs = try JoinableQueue<Int>()
+/// let worker = Process(daemon: true) {
+///   while let job = try? jobs.get() { print(job); try jobs.taskDone() }
+/// }
+/// try worker.start()
+/// for job in 0..<10 { try jobs.put(job) }
+/// _ = try jobs.join()   // every job done
+/// ```
+public final class JoinableQueue<Element: Codable & Sendable>: @unchecked Sendable {
+  // @unchecked: its parts are process-shared objects, each safe to use from any thread.
+
+  /// What a spawned or fork-server child reopens the queue from.
+  public struct Handle: Codable, Sendable {
+    var queue: Queue<Element>.Handle
+    var unfinished: SharedValue<Int>.Handle
+    var allDone: Condition.Handle
+  }
+
+  private let queue: Queue<Element>
+  /// Items put and not yet marked done; changed and waited on under `allDone`'s lock.
+  private let unfinished: SharedValue<Int>
+  private let allDone: Condition
+
+  /// An empty queue; `maxSize` above 0 bounds it.
+  public init(maxSize: Int = 0) throws {
+    queue = try Queue(maxSize: maxSize)
+    unfinished = try SharedValue(0, lock: false)
+    allDone = try Condition(lock: Lock())
+  }
+
+  /// Reopens a queue from its ``handle``.
+  public init(_ handle: Handle) throws {
+    queue = try Queue(handle.queue)
+    unfinished = try SharedValue(handle.unfinished)
+    allDone = try Condition(handle.allDone)
+  }
+
+  /// What another process needs to reopen the queue.
+  public var handle: Handle {
+    Handle(queue: queue.handle, unfinished: unfinished.handle, allDone: allDone.handle)
+  }
+
+  /// Puts `item` at the end (as ``Queue/put(_:timeout:)``), counting it as not done.
+  public func put(_ item: Element, timeout: Duration? = nil) throws(QueueError) {
+    try counting { unfinished.value += 1 }
+    do { try queue.put(item, timeout: timeout) } catch {
+      try? counting { unfinished.value -= 1 }
+      throw error
+    }
+  }
+
+  /// Takes the first item (as ``Queue/get(timeout:)``); call ``taskDone()`` once it is done.
+  public func get(timeout: Duration? = nil) throws(QueueError) -> Element {
+    try queue.get(timeout: timeout)
+  }
+
+  /// Says that an item taken is done; the last one wakes every ``join(timeout:)``.
+  ///
+  /// - Throws: ``QueueError/noTaskPending`` when every item put is already done.
+  public func taskDone() throws(QueueError) {
+    var tooMany = false
+    try counting {
+      guard unfinished.value > 0 else {
+        tooMany = true
+        return
+      }
+      unfinished.value -= 1
+      if unfinished.value == 0 { try allDone.notifyAll() }
+    }
+    if tooMany { throw .noTaskPending }
+  }
+
+  /// Waits until every item put is done, or `timeout` passes (nil: as long as it takes).
+  ///
+  /// - Returns: false when the timeout passed first.
+  @discardableResult
+  public func join(timeout: Duration? = nil) throws(QueueError) -> Bool {
+    var done = false
+    try counting { done = try allDone.waitFor(timeout: timeout) { unfinished.value == 0 } }
+    return done
+  }
+
+  /// Closes the queue for every process (as ``Queue/close()``).
+  public func close() { queue.close() }
+
+  /// Whether the queue was closed.
+  public var isClosed: Bool { queue.isClosed }
+
+  /// The items as an `AsyncSequence` (as ``Queue/values``); call ``taskDone()`` for each.
+  public var values: AsyncThrowingStream<Element, any Error> { queue.values }
+
+  /// Runs `body` under the count's lock, its failures as queue errors. A holder killed while
+  /// it held the lock leaves it released (the count as it left it): `body` then runs again
+  /// under it.
+  private func counting(_ body: () throws -> Void) throws(QueueError) {
+    for attempt in 0..<2 {
+      do {
+        try allDone.withLock(body)
+        return
+      } catch SynchronizationError.previousOwnerDied where attempt == 0 {
+        continue
+      } catch let error as SynchronizationError {
+        throw .synchronization(error)
+      } catch {
+        throw .synchronization(.notOwner)
+      }
+    }
+  }
+}
