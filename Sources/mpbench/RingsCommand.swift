@@ -6,7 +6,13 @@ import Multiprocessing
 struct RingsCommand: ParsableCommand, RepeatedMeasurement {
   static let configuration = CommandConfiguration(
     commandName: "rings",
-    abstract: "Time SlotRing throughput (per item, batched, many producers) and ping-pong across processes."
+    abstract: "Time SlotRing throughput (per item, batched, many producers), ping-pong and Queue across processes.",
+    // ArgumentParser does not wrap the usage line it builds: this one fits 80 columns.
+    usage: """
+      mpbench rings [--repetitions <repetitions>] [--json] [--items <items>]
+                    [--compare-python] [--python <python>]
+                    [--queue-script <queue-script>]
+      """
   )
 
   @OptionGroup var measurement: RepetitionOptions<RingsCommand>
@@ -17,6 +23,15 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement {
 
   @Option(help: "Items per throughput measurement.")
   var items = 20_000_000
+
+  @Flag(help: "Also time Python's multiprocessing.Queue on the same job (Scripts/queue_reference.py).")
+  var comparePython = false
+
+  @Option(help: "The Python interpreter for --compare-python.")
+  var python = "python3"
+
+  @Option(help: "The Python queue reference for --compare-python.")
+  var queueScript = "Scripts/queue_reference.py"
 
   func validate() throws {
     guard items > 0 else { throw ValidationError("--items must be at least 1, not \(items)") }
@@ -41,6 +56,14 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement {
       try throughput(mode: .multiProducerMultiConsumer, producers: 2, batch: 1, count: count / 4)
     }
     try record("ping-pong round trip (two SPSC rings)", "µs") { try pingPong(rounds: 100_000) }
+    // Codable items one at a time: a Queue (pipe, locks) and a ByteRing (shared memory).
+    let codableItems = 200_000
+    try record("Queue<Int>, 1 producer, 1 consumer", "k/s") { try queueThroughput(count: codableItems) }
+    try record("ByteRing, Codable Int, send/receive", "k/s") { try byteRingThroughput(count: codableItems) }
+    if comparePython {
+      let rate = try pythonQueueThroughput(count: codableItems)
+      figures.record("Python multiprocessing.Queue, same job", "k/s", samples: [rate])
+    }
 
     try figures.print(
       json: json, header: "median of \(repetitions) runs, \(items) 8-byte items between two processes", width: 46)
@@ -95,6 +118,55 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement {
     for child in children { try child.join() }
     guard sum == UInt64(total) else { throw BenchmarkFailure("lost items: \(sum) of \(total)") }
     return Double(total) / (elapsed.microseconds / 1e6) / 1e6
+  }
+
+  /// Thousands of `Int` items per second through a ``Queue`` from a child to this process.
+  private func queueThroughput(count: Int) throws -> Double {
+    let queue = try Queue<Int>()
+    let producer = Process(startMethod: .fork) { for value in 0..<count { try queue.put(value) } }
+    let started = ContinuousClock.now
+    try producer.start()
+    var sum = 0
+    for _ in 0..<count { sum &+= try queue.get() }
+    let elapsed = ContinuousClock.now - started
+    try producer.join()
+    guard sum == count * (count - 1) / 2 else { throw BenchmarkFailure("the queue lost items") }
+    return Double(count) / (elapsed.microseconds / 1e6) / 1e3
+  }
+
+  /// Thousands of `Int` items per second sent one by one as `Codable` values through a
+  /// ``ByteRing`` from a child to this process.
+  private func byteRingThroughput(count: Int) throws -> Double {
+    let ring = try ByteRing(capacity: 1 << 20)
+    let producer = Process(startMethod: .fork) {
+      for value in 0..<count { try ring.send(value) }
+      ring.close()
+    }
+    let started = ContinuousClock.now
+    try producer.start()
+    var sum = 0
+    while let value = try ring.receive(Int.self) { sum &+= value }
+    let elapsed = ContinuousClock.now - started
+    try producer.join()
+    guard sum == count * (count - 1) / 2 else { throw BenchmarkFailure("the byte ring lost items") }
+    return Double(count) / (elapsed.microseconds / 1e6) / 1e3
+  }
+
+  /// Python's `multiprocessing.Queue` on the same job, in thousands of items per second.
+  private func pythonQueueThroughput(count: Int) throws -> Double {
+    guard FileManager.default.fileExists(atPath: queueScript) else {
+      throw LateUsageError(
+        "no Python queue reference at '\(queueScript)': run from the repository root or pass --queue-script")
+    }
+    let outcome = try ExternalCommand.run([
+      "/usr/bin/env", python, queueScript, "--items", "\(count)", "--repetitions", "\(repetitions)",
+    ])
+    struct Output: Decodable { let itemsPerSecond: Double }
+    guard outcome.status == 0, let output = try? JSONDecoder().decode(Output.self, from: Data(outcome.stdout.utf8))
+    else {
+      throw BenchmarkFailure("the Python queue reference failed (status \(outcome.status)): \(outcome.stderr)")
+    }
+    return output.itemsPerSecond / 1e3
   }
 
   /// The median round trip of one item to a child and back, in microseconds.

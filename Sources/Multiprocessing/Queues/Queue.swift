@@ -137,8 +137,8 @@ public final class Queue<Element: Codable & Sendable>: @unchecked Sendable {
     guard acquired else { throw .empty }
     defer { try? readLock.release() }
     do {
-      let left = deadline.map { max(.zero, $0 - .now) }
-      guard try reader.poll(timeout: left) else { throw QueueError.empty }
+      // Without a timeout the read itself waits: no poll (a system call per item) first.
+      if let deadline, try !reader.poll(timeout: max(.zero, deadline - .now)) { throw QueueError.empty }
       switch try reader.recv(Message.self) {
       case .item(let item):
         try? places?.release()
