@@ -78,6 +78,19 @@ extension MachineWideTests {
       return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
+    func wallSeconds(_ duration: Duration) -> Double {
+      Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    /// CPU 0's idle ticks (idle and iowait) and all its ticks, from `/proc/stat`.
+    func cpuZeroTicks() -> (idle: Double, total: Double) {
+      let stat = (try? String(contentsOfFile: "/proc/stat", encoding: .utf8)) ?? ""
+      guard let line = stat.split(separator: "\n").first(where: { $0.hasPrefix("cpu0 ") }) else { return (0, 0) }
+      let fields = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+      guard fields.count >= 5 else { return (0, 0) }
+      return (fields[3] + fields[4], fields.reduce(0, +))
+    }
+
     /// Whether `pid` is a live process (a zombie is not).
     func isRunning(_ pid: Int32) -> Bool {
       guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
@@ -97,20 +110,26 @@ extension MachineWideTests {
       let (process, out) = try launch(["--cpus", "0", "--load", "40", "--duration", "3s", "--json", "--output", file])
       let worker = try #require(children(of: process.processIdentifier, count: 1).first)
       usleep(700_000)
-      let (cpu0, wall0) = (cpuSeconds(worker), ContinuousClock.now)
+      let (cpu0, wall0, ticks0) = (cpuSeconds(worker), ContinuousClock.now, cpuZeroTicks())
       usleep(1_500_000)
-      let (cpu1, wall1) = (cpuSeconds(worker), ContinuousClock.now)
+      let (cpu1, wall1, ticks1) = (cpuSeconds(worker), ContinuousClock.now, cpuZeroTicks())
+      // The suite's other tests run beside this one: when they left CPU 0 no idle time, the
+      // worker could not have its 40 %, and its load says nothing about the generator.
+      let idle = (ticks1.idle - ticks0.idle) / max(1, ticks1.total - ticks0.total)
+      let load = ((cpu1 ?? 0) - (cpu0 ?? 0)) / wallSeconds(wall1 - wall0)
+      // Only a shortfall is excused so: a worker over its target is wrong whatever else runs.
+      let contended = idle < 0.05 && load < 0.40
       let report = try report(out)
       process.waitUntilExit()
       #expect(process.terminationStatus == 0)
-      let seconds = Double((wall1 - wall0).components.attoseconds) / 1e18 + Double((wall1 - wall0).components.seconds)
-      let load = ((cpu1 ?? 0) - (cpu0 ?? 0)) / seconds
       // Wide bounds: the suite's other tests share the machine (mpbench's load benchmark
       // measures the ±3 points).
-      #expect(abs(load - 0.40) < 0.10, "the worker used \(load * 100) % of its CPU")
+      #expect(contended || abs(load - 0.40) < 0.10, "the worker used \(load * 100) % of its CPU (idle \(idle))")
       #expect(report.cpus.count == 1 && report.cpus[0].cpu == 0 && report.cpus[0].pid == worker)
       // Percent, as --load takes it.
-      #expect(abs(report.cpus[0].achievedPercent - 40) < 5 || abs(report.cpus[0].achievedPercent - load * 100) < 3)
+      #expect(
+        contended || abs(report.cpus[0].achievedPercent - 40) < 5
+          || abs(report.cpus[0].achievedPercent - load * 100) < 3)
       #expect(abs(report.cpus[0].targetPercent - 40) < 1e-7)
       // The series: one interval a second (the default), in order, each at the target.
       let intervals = report.cpus[0].intervals
@@ -122,7 +141,7 @@ extension MachineWideTests {
 
       // stress-ng's metrics, from the worker's own getrusage: its CPU time as /proc saw it.
       let worker0 = report.cpus[0]
-      #expect(abs(worker0.cpuUsedPercent - 40) < 10, "\(worker0.cpuUsedPercent)")
+      #expect(contended || abs(worker0.cpuUsedPercent - 40) < 10, "\(worker0.cpuUsedPercent)")
       #expect(worker0.userSeconds > 0.5 && worker0.userSeconds + worker0.systemSeconds < 2.5)
       #expect(
         abs(worker0.operationsPerCPUSecond * (worker0.userSeconds + worker0.systemSeconds) - Double(worker0.operations))
