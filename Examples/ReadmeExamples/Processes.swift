@@ -42,3 +42,33 @@ func queueExample() async throws {
   try producer.start()
   for try await word in queue.values { print(word) }  // alpha, beta
 }
+
+/// README, "Processes": a spawnable subclass.
+func subclassExample() throws {
+  final class Squarer: Process, Codable, @unchecked Sendable {
+    // @unchecked: `numbers` is set before start and only read by run().
+    var numbers: [Int]
+
+    init(numbers: [Int], startMethod: StartMethod) {
+      self.numbers = numbers
+      super.init(startMethod: startMethod)
+    }
+
+    required init(from decoder: any Decoder) throws {
+      numbers = try decoder.singleValueContainer().decode([Int].self)
+      super.init()
+    }
+
+    func encode(to encoder: any Encoder) throws {
+      var container = encoder.singleValueContainer()
+      try container.encode(numbers)
+    }
+
+    override func run() throws { print(numbers.map { $0 * $0 }) }
+  }
+
+  // main: bootstrapMultiprocessing(entryPoints: [work, ProcessClass(Squarer.self)])
+  let job = Squarer(numbers: [1, 2, 3], startMethod: .spawn)
+  try job.start()
+  try job.join()
+}

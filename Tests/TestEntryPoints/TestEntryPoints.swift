@@ -150,10 +150,62 @@ public enum TestEntryPoints {
     try Queue<Int>(pair.output).put(sum)
   }
 
+  /// ``Summer``, registered for spawn and forkserver.
+  public static let summerClass = ProcessClass(Summer.self)
+
   /// Every entry point above, for ``bootstrapMultiprocessing(entryPoints:)``.
   public static let all: [any AnyEntryPoint] =
     [
       report, sleep, exit, cExit, fail, abort, segfault, trap, printLines, family, startChild, connectionEcho,
-      queueSummer,
+      queueSummer, summerClass,
     ] + SyncEntryPoints.all + PoolKernels.all
+}
+
+/// A `Process` subclass whose stored properties travel to its child: it writes the sum of its
+/// numbers (plus 1000 when the child has the name the parent gave it) into a shared value.
+public final class Summer: Multiprocessing.Process, Codable, @unchecked Sendable {
+  // @unchecked: its properties are set before start and only read by run().
+  /// The numbers to add.
+  public var numbers: [Int]
+  /// Where the sum goes.
+  public var result: SharedValue<Int>.Handle
+
+  /// A summer of `numbers` into `result`, named "summer".
+  public init(numbers: [Int], result: SharedValue<Int>.Handle, startMethod: StartMethod) {
+    self.numbers = numbers
+    self.result = result
+    super.init(name: "summer", startMethod: startMethod)
+  }
+
+  public override func run() throws {
+    try SharedValue<Int>(result).value = numbers.reduce(0, +) + (name == "summer" ? 1000 : 0)
+  }
+
+  enum CodingKeys: String, CodingKey { case numbers, result }
+
+  /// Decodes the numbers and where the sum goes.
+  public required init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    numbers = try container.decode([Int].self, forKey: .numbers)
+    result = try container.decode(SharedValue<Int>.Handle.self, forKey: .result)
+    super.init()
+  }
+
+  /// Encodes the numbers and where the sum goes.
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(numbers, forKey: .numbers)
+    try container.encode(result, forKey: .result)
+  }
+}
+
+/// A `Codable` subclass nobody registered.
+public final class Unregistered: Multiprocessing.Process, Codable, @unchecked Sendable {
+  // @unchecked: it has no state of its own.
+  /// With `startMethod`.
+  public init(startMethod: StartMethod) { super.init(startMethod: startMethod) }
+  /// Decodes nothing.
+  public required init(from decoder: any Decoder) throws { super.init() }
+  /// Encodes nothing.
+  public func encode(to encoder: any Encoder) throws {}
 }

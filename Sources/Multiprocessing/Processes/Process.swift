@@ -270,11 +270,17 @@ open class Process: @unchecked Sendable {
         throw .daemonCannotHaveChildren(name: current.storedName)
       }
       if method != .fork || template != nil {
-        guard case .entryPoint(let entryPoint, _, _) = target, type(of: self) == Process.self else {
-          throw .needsEntryPoint(name: storedName, method: method)
-        }
-        guard template != nil || registry.entryPoints[entryPoint.name] != nil else {
-          throw .entryPointNotRegistered(entryPoint.name)
+        if type(of: self) != Process.self, case .none = target, self is any Encodable {
+          // A Codable subclass: encoded, and decoded by its registered ProcessClass.
+          let className = processClassName(type(of: self))
+          guard registry.entryPoints[className] != nil else { throw .entryPointNotRegistered(className) }
+        } else {
+          guard case .entryPoint(let entryPoint, _, _) = target, type(of: self) == Process.self else {
+            throw .needsEntryPoint(name: storedName, method: method)
+          }
+          guard template != nil || registry.entryPoints[entryPoint.name] != nil else {
+            throw .entryPointNotRegistered(entryPoint.name)
+          }
         }
       }
       state = .starting
@@ -287,9 +293,9 @@ open class Process: @unchecked Sendable {
       if method == .fork && template == nil {
         handle = try Launcher.fork(self, name: name, stalls: hooks.stalls, budget: hooks.budget)
       } else {
-        guard case .entryPoint(let entryPoint, let encode, _) = target else { preconditionFailure("checked above") }
+        let (entryName, arguments) = try launchTarget()
         let description = ChildDescription(
-          entryPoint: entryPoint.name, arguments: try encode(), name: name, identity: identity, daemon: daemon,
+          entryPoint: entryName, arguments: arguments, name: name, identity: identity, daemon: daemon,
           startMethod: requestedStartMethod, parentPid: getpid(), parentName: currentProcess().name)
         if let template {
           handle = try template.launch(description)
@@ -309,6 +315,25 @@ open class Process: @unchecked Sendable {
       ProcessRegistry.shared.children.append(self)
     }
     multiprocessingLogger.debug("started \(name) (pid \(handle.pid)) with \(method)")
+  }
+
+  /// The entry point a spawned or fork-server child runs, and its encoded arguments: the
+  /// target's, or a registered Codable subclass encoded whole.
+  private func launchTarget() throws(ProcessError) -> (String, Data) {
+    if case .entryPoint(let entryPoint, let encode, _) = target { return (entryPoint.name, try encode()) }
+    guard let encodable = self as? any Encodable else { preconditionFailure("checked in start()") }
+    do {
+      return (processClassName(type(of: self)), try BinaryEncoder().encode(encodable))
+    } catch {
+      throw .arguments(entryPoint: processClassName(type(of: self)), reason: "\(error)")
+    }
+  }
+
+  /// Takes the name the child was started under (a subclass decoded in a spawned child was
+  /// made with a new one).
+  func adoptCurrentName() {
+    let name = currentProcess().name
+    ProcessRegistry.shared.lock.withLock { storedName = name }
   }
 
   /// Waits until the process ends, or `timeout` passes (nil: no limit). Check ``exitCode``
