@@ -6,12 +6,13 @@ import Multiprocessing
 struct RingsCommand: ParsableCommand, RepeatedMeasurement {
   static let configuration = CommandConfiguration(
     commandName: "rings",
-    abstract: "Time SlotRing throughput (per item, batched, many producers), ping-pong and Queue across processes.",
+    abstract:
+      "Time SlotRing throughput (per item, batched, many producers), ping-pong, Queue and Connection across processes.",
     // ArgumentParser does not wrap the usage line it builds: this one fits 80 columns.
     usage: """
       mpbench rings [--repetitions <repetitions>] [--json] [--items <items>]
                     [--compare-python] [--python <python>]
-                    [--queue-script <queue-script>]
+                    [--ipc-script <ipc-script>]
       """
   )
 
@@ -24,14 +25,14 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement {
   @Option(help: "Items per throughput measurement.")
   var items = 20_000_000
 
-  @Flag(help: "Also time Python's multiprocessing.Queue on the same job (Scripts/queue_reference.py).")
+  @Flag(help: "Also time Python's multiprocessing.Queue and Pipe on the same jobs (Scripts/ipc_reference.py).")
   var comparePython = false
 
   @Option(help: "The Python interpreter for --compare-python.")
   var python = "python3"
 
-  @Option(help: "The Python queue reference for --compare-python.")
-  var queueScript = "Scripts/queue_reference.py"
+  @Option(help: "The Python Queue and Pipe reference for --compare-python.")
+  var ipcScript = "Scripts/ipc_reference.py"
 
   func validate() throws {
     guard items > 0 else { throw ValidationError("--items must be at least 1, not \(items)") }
@@ -60,9 +61,11 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement {
     let codableItems = 200_000
     try record("Queue<Int>, 1 producer, 1 consumer", "k/s") { try queueThroughput(count: codableItems) }
     try record("ByteRing, Codable Int, send/receive", "k/s") { try byteRingThroughput(count: codableItems) }
+    try record("Connection round trip, Codable Int (pipe)", "µs") { try connectionRoundTrip(rounds: 10_000) }
     if comparePython {
-      let rate = try pythonQueueThroughput(count: codableItems)
-      figures.record("Python multiprocessing.Queue, same job", "k/s", samples: [rate])
+      let python = try pythonReference(count: codableItems, roundTrips: 10_000)
+      figures.record("Python multiprocessing.Queue, same job", "k/s", samples: [python.itemsPerSecond / 1e3])
+      figures.record("Python multiprocessing.Pipe round trip", "µs", samples: [python.pipeRoundTripMicroseconds])
     }
 
     try figures.print(
@@ -152,21 +155,46 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement {
     return Double(count) / (elapsed.microseconds / 1e6) / 1e3
   }
 
-  /// Python's `multiprocessing.Queue` on the same job, in thousands of items per second.
-  private func pythonQueueThroughput(count: Int) throws -> Double {
-    guard FileManager.default.fileExists(atPath: queueScript) else {
-      throw LateUsageError(
-        "no Python queue reference at '\(queueScript)': run from the repository root or pass --queue-script")
+  /// The median round trip of a `Codable` `Int` to a forked child and back through a duplex
+  /// ``Connection``, in microseconds.
+  private func connectionRoundTrip(rounds: Int) throws -> Double {
+    let (here, there) = try Connection.pipe()
+    let child = Process(startMethod: .fork) {
+      while case let value = try there.recv(Int.self), value >= 0 { try there.send(value + 1) }
+    }
+    try child.start()
+    var samples: [Double] = []
+    samples.reserveCapacity(rounds)
+    for round in 0..<rounds {
+      let started = ContinuousClock.now
+      try here.send(round)
+      guard try here.recv(Int.self) == round + 1 else { throw BenchmarkFailure("the connection lost its value") }
+      samples.append((ContinuousClock.now - started).microseconds)
+    }
+    try here.send(-1)
+    try child.join()
+    return Statistics(samples).median
+  }
+
+  /// What Python's `multiprocessing.Queue` and `Pipe` do on the same jobs.
+  private struct PythonIPC: Decodable {
+    let itemsPerSecond: Double
+    let pipeRoundTripMicroseconds: Double
+  }
+
+  private func pythonReference(count: Int, roundTrips: Int) throws -> PythonIPC {
+    guard FileManager.default.fileExists(atPath: ipcScript) else {
+      throw LateUsageError("no Python reference at '\(ipcScript)': run from the repository root or pass --ipc-script")
     }
     let outcome = try ExternalCommand.run([
-      "/usr/bin/env", python, queueScript, "--items", "\(count)", "--repetitions", "\(repetitions)",
+      "/usr/bin/env", python, ipcScript, "--items", "\(count)", "--repetitions", "\(repetitions)", "--round-trips",
+      "\(roundTrips)",
     ])
-    struct Output: Decodable { let itemsPerSecond: Double }
-    guard outcome.status == 0, let output = try? JSONDecoder().decode(Output.self, from: Data(outcome.stdout.utf8))
+    guard outcome.status == 0, let output = try? JSONDecoder().decode(PythonIPC.self, from: Data(outcome.stdout.utf8))
     else {
-      throw BenchmarkFailure("the Python queue reference failed (status \(outcome.status)): \(outcome.stderr)")
+      throw BenchmarkFailure("the Python reference failed (status \(outcome.status)): \(outcome.stderr)")
     }
-    return output.itemsPerSecond / 1e3
+    return output
   }
 
   /// The median round trip of one item to a child and back, in microseconds.

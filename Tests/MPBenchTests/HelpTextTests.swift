@@ -36,9 +36,10 @@ import Testing
     }
     let usage = help[usageStart.upperBound..<optionsStart.lowerBound]
     guard !usage.contains("<options>") else { return }
-    let options = help[optionsStart.upperBound...].split(separator: "\n").compactMap { line in
-      // An option's line starts with it (or with its short form); other lines continue a help text.
-      line.split(separator: " ").prefix(2).first { $0.hasPrefix("--") }.map { String($0.filter { $0 != "," }) }
+    let options = help[optionsStart.upperBound...].split(separator: "\n").compactMap { line -> String? in
+      // An option's line is indented by two spaces (help texts continue further in).
+      guard line.hasPrefix("  "), !line.hasPrefix("   ") else { return nil }
+      return line.split(separator: " ").prefix(2).first { $0.hasPrefix("--") }.map { String($0.filter { $0 != "," }) }
     }
     for option in options where option != "--help" && option != "--version" {
       #expect(usage.contains(option), "\(name): the usage leaves out \(option)")

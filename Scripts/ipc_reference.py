@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Python's multiprocessing.Queue and Pipe between two processes, for
+`mpbench rings --compare-python`.
+
+Queue: one producer process puts N integers, this process gets them (as `mpbench rings` does
+with Queue<Int>). Pipe: a child echoes an integer back N times over a duplex Pipe (as with
+Connection). Prints {"itemsPerSecond": ..., "pipeRoundTripMicroseconds": ...} as JSON, each
+the median of --repetitions runs.
+"""
+import argparse
+import json
+import multiprocessing
+import statistics
+import time
+
+
+def produce(queue, count):
+    for value in range(count):
+        queue.put(value)
+
+
+def run_once(count):
+    queue = multiprocessing.Queue()
+    producer = multiprocessing.Process(target=produce, args=(queue, count))
+    producer.start()
+    started = time.perf_counter()
+    total = 0
+    for _ in range(count):
+        total += queue.get()
+    elapsed = time.perf_counter() - started
+    producer.join()
+    if total != count * (count - 1) // 2:
+        raise SystemExit(f"lost items: sum {total}")
+    return count / elapsed
+
+
+def echo(connection):
+    while True:
+        value = connection.recv()
+        if value < 0:
+            return
+        connection.send(value + 1)
+
+
+def pipe_round_trip(count):
+    here, there = multiprocessing.Pipe()
+    child = multiprocessing.Process(target=echo, args=(there,))
+    child.start()
+    samples = []
+    for value in range(count):
+        started = time.perf_counter()
+        here.send(value)
+        if here.recv() != value + 1:
+            raise SystemExit("the pipe lost its value")
+        samples.append(time.perf_counter() - started)
+    here.send(-1)
+    child.join()
+    return statistics.median(samples) * 1e6
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument("--round-trips", type=int, default=10_000)
+    arguments = parser.parse_args()
+    rates = [run_once(arguments.items) for _ in range(arguments.repetitions)]
+    trips = [pipe_round_trip(arguments.round_trips) for _ in range(arguments.repetitions)]
+    print(json.dumps({
+        "itemsPerSecond": statistics.median(rates),
+        "pipeRoundTripMicroseconds": statistics.median(trips),
+    }))
+
+
+if __name__ == "__main__":
+    main()
