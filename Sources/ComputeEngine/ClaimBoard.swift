@@ -58,11 +58,10 @@ final class ClaimBoard: @unchecked Sendable {
   static let succeeded: UInt8 = 1
   static let failed: UInt8 = 2
 
-  /// The owner word of a chunk nobody holds.
+  /// The owner word of a chunk nobody holds. A chunk beyond the current round holds zero (a
+  /// new board's memory: making a board writes nothing) or an older round's done mark: never
+  /// this, so nobody claims it.
   static let free = Int.min
-  /// The owner word of a chunk beyond the current job: zero, as a new board's memory is, so
-  /// that making a board writes nothing (its pages are touched only when a job uses them).
-  static let unused = 0
 
   /// The owner word of a chunk that incarnation `id` (1 or more) finished.
   static func doneMark(_ id: Int) -> Int { -id }
@@ -76,7 +75,7 @@ final class ClaimBoard: @unchecked Sendable {
   private let inputs: Int
   private let outputs: Int
 
-  /// A board for jobs of up to `capacity` tasks, every chunk unused.
+  /// A board for jobs of up to `capacity` tasks, with no round on it.
   init(capacity: Int, inputStride: Int, outputStride: Int) throws {
     let layout = Self.layout(capacity: capacity, inputStride: inputStride, outputStride: outputStride)
     memory = try SharedMemory(size: layout.size)
@@ -147,9 +146,10 @@ final class ClaimBoard: @unchecked Sendable {
     for chunk in 0..<chunks { owner(chunk).value = Self.free }
   }
 
-  /// Marks every chunk unused again once a job is over (done, or failed by a shutdown).
-  func retire(chunks: Int) {
-    for chunk in 0..<chunks { owner(chunk).value = Self.unused }
+  /// Whether the control lines of `control` count every chunk of the round on the board,
+  /// with `extra` chunks counted for workers that died (their lines were reset).
+  func isRoundCounted(in control: PoolControl, plus extra: Int = 0) -> Bool {
+    extra + control.countedChunks(ofRound: header(.round).value) >= header(.chunks).value
   }
 
   /// The completion counter callers sleep on.

@@ -49,12 +49,11 @@ extension PoolDispatcher {
           outputs: board.output(task), stride: board.outputStride, byteCount: MemoryLayout<Output>.size))
       task = end
     }
-    board.retire(chunks: boardChunks)
     if error == nil, boardOffset + boardCount < job.count {
       publishRoundLocked(from: boardOffset + boardCount)
       return
     }
-    if error != nil { job.failRemaining(error!) }
+    if let error { job.failRemaining(error) }
     boardJob = nil
     finishLocked(job)
     // A caller asleep on the board wakes and finds its job finished.
@@ -64,9 +63,8 @@ extension PoolDispatcher {
   /// Whether every chunk of the board's round is done and counted (by its workers, or by
   /// this pool for workers that died).
   var boardRoundIsComplete: Bool {
-    guard boardJob != nil else { return false }
-    return boardCorrection + workers.reduce(0) { $0 + control.status($1.slot).chunks(ofRound: boardRound) }
-      >= boardChunks
+    guard boardJob != nil, let board else { return false }
+    return board.isRoundCounted(in: control, plus: boardCorrection)
   }
 
   /// After worker `worker` ended while a job was on the board: fails the task it was running

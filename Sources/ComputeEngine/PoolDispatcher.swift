@@ -316,7 +316,6 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     guard inputs.count <= TaskID.maxPerJob else {
       throw PoolError.invalidArgument("at most \(TaskID.maxPerJob) inputs per call, not \(inputs.count)")
     }
-    let size = min(chunkSize ?? automaticChunkSize(inputs.count), PoolLimits.maxChunk)
     var needsDispatcher = true
     var onBoard = false
     try lock.withLock {
@@ -340,6 +339,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       }
       jobs[job.id] = job
       metrics.tasksOutstanding.set(outstandingTasksLocked)
+      let size = min(chunkSize ?? automaticChunkSize(inputs.count), PoolLimits.maxChunk)
       let chunks = stride(from: 0, to: inputs.count, by: size).map {
         Chunk(job: job, range: $0..<min($0 + size, inputs.count))
       }
@@ -391,9 +391,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
         // says it is complete, leaving every CPU to the workers. Woken at least every
         // millisecond to look again (after a death or a timeout, the pool's thread may have
         // completed the job instead).
-        board.waitForCompletion(seen: seen, until: .now + .milliseconds(1)) {
-          control.countedChunks(ofRound: board.header(.round).value) >= board.header(.chunks).value
-        }
+        board.waitForCompletion(seen: seen, until: .now + .milliseconds(1)) { board.isRoundCounted(in: control) }
         continue
       }
       if !spinning { return }
@@ -568,10 +566,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     for server in retiredTemplates + (template.map { [$0] } ?? []) { server.stop() }
     (template, retiredTemplates) = (nil, [])
     // Every worker has ended: the board's job fails with the others.
-    if boardJob != nil {
-      board?.retire(chunks: boardChunks)
-      boardJob = nil
-    }
+    boardJob = nil
     defer { board?.signalCompletion() }
     for job in jobs.values {
       job.failRemaining(.terminated)

@@ -286,7 +286,9 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
       // rings the pool's thread itself when it gives up).
       uncollected = role.control.header(.collectors).value == 0
       status.boardChunks += 1
-      completed = role.isComplete(round: round)
+      // The worker that counts the last chunk wakes the caller, or the pool's thread if no
+      // caller collects. (After a death the pool counts the dead worker's chunks itself.)
+      completed = board.isRoundCounted(in: role.control)
       if completed { board.signalCompletion() }
     }
     return (completed, completed && uncollected, claimed)

@@ -96,13 +96,6 @@ struct BoardRole {
   let incarnation: Int
   let diesAt: BoardStep?
 
-  /// Whether every chunk of board round `round` is counted: the worker that counts the last
-  /// one wakes the caller, or the pool's thread if no caller is collecting. (After a death the
-  /// pool counts the dead worker's chunks itself, and then it is awake anyway.)
-  func isComplete(round: Int) -> Bool {
-    control.countedChunks(ofRound: round) >= board.header(.chunks).value
-  }
-
   /// Dies (SIGKILL, as a crash) when the test asked for it at `step`.
   func reached(_ step: BoardStep) {
     if step == diesAt { kill(getpid(), SIGKILL) }
