@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Why a ``Queue`` call failed.
 public enum QueueError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -170,10 +171,10 @@ public final class Queue<Element: Codable & Sendable>: @unchecked Sendable {
   public var values: AsyncThrowingStream<Element, any Error> {
     let (stream, continuation) = AsyncThrowingStream<Element, any Error>.makeStream()
     let stopped = StopFlag()
-    continuation.onTermination = { _ in stopped.stop() }
+    continuation.onTermination = { _ in stopped.value.store(true, ordering: .relaxed) }
     do {
       let thread = Thread { [self] in
-        while !stopped.isStopped {
+        while !stopped.value.load(ordering: .relaxed) {
           do {
             continuation.yield(try get(timeout: .milliseconds(100)))
           } catch QueueError.empty {
@@ -204,11 +205,6 @@ public final class Queue<Element: Codable & Sendable>: @unchecked Sendable {
 }
 
 /// Set once, read from another thread.
-private final class StopFlag: @unchecked Sendable {
-  // @unchecked: the flag is guarded by the lock.
-  private let lock = NSLock()
-  private var stopped = false
-
-  func stop() { lock.withLock { stopped = true } }
-  var isStopped: Bool { lock.withLock { stopped } }
+private final class StopFlag: Sendable {
+  let value = Atomic<Bool>(false)
 }
