@@ -10,6 +10,30 @@ enum ExternalCommand {
     let stderr: String
   }
 
+  /// Runs the Python reference `script` with the interpreter `python` and `arguments`, and
+  /// decodes the JSON it prints.
+  ///
+  /// - Throws: a ``LateUsageError`` naming `option` when the script is not there (mpbench is
+  ///   not run from the repository root), a ``BenchmarkFailure`` when it fails or prints
+  ///   something else.
+  static func runPythonReference<Output: Decodable>(
+    _ type: Output.Type, python: String, script: String, option: String, arguments: [String]
+  ) throws -> Output {
+    guard FileManager.default.fileExists(atPath: script) else {
+      throw LateUsageError("no Python reference at '\(script)': run from the repository root or pass \(option)")
+    }
+    let outcome = try run(["/usr/bin/env", python, script] + arguments)
+    guard outcome.status == 0 else {
+      throw BenchmarkFailure(
+        "the Python reference '\(python) \(script)' failed with status \(outcome.status): \(outcome.stderr)")
+    }
+    do {
+      return try JSONDecoder().decode(type, from: Data(outcome.stdout.utf8))
+    } catch {
+      throw BenchmarkFailure("the Python reference '\(python) \(script)' printed what is not its JSON: \(error)")
+    }
+  }
+
   /// Runs `arguments[0]` with the rest as its arguments and `environment` added to this
   /// process's, and waits for it. Its standard error is read on another thread while standard
   /// output is read here, so that neither pipe can fill and stall it.

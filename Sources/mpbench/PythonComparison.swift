@@ -113,18 +113,12 @@ struct PythonComparison {
   }
 
   private func runScript() throws -> PythonOutput {
-    guard FileManager.default.fileExists(atPath: script) else {
-      throw LateUsageError("no Python reference at '\(script)': run from the repository root or pass --python-script")
-    }
-    let run = try ExternalCommand.run([
-      "/usr/bin/env", python, script, "--workers", "\(workers)", "--repetitions", "\(repetitions)", "--units",
-      "\(units)", "--mc-samples", "\(parameters[.monteCarlo]!)", "--alloc-words", "\(parameters[.allocation]!)",
-      "--imbalanced-base", "\(parameters[.imbalanced]!)",
-    ])
-    guard run.status == 0 else {
-      throw BenchmarkFailure(
-        "the Python reference '\(python) \(script)' failed with status \(run.status): \(run.stderr)")
-    }
-    return try JSONDecoder().decode(PythonOutput.self, from: Data(run.stdout.utf8))
+    try ExternalCommand.runPythonReference(
+      PythonOutput.self, python: python, script: script, option: "--python-script",
+      arguments: [
+        "--workers", "\(workers)", "--repetitions", "\(repetitions)", "--units", "\(units)", "--mc-samples",
+        "\(parameters[.monteCarlo]!)", "--alloc-words", "\(parameters[.allocation]!)", "--imbalanced-base",
+        "\(parameters[.imbalanced]!)",
+      ])
   }
 }

@@ -183,18 +183,9 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement {
   }
 
   private func pythonReference(count: Int, roundTrips: Int) throws -> PythonIPC {
-    guard FileManager.default.fileExists(atPath: ipcScript) else {
-      throw LateUsageError("no Python reference at '\(ipcScript)': run from the repository root or pass --ipc-script")
-    }
-    let outcome = try ExternalCommand.run([
-      "/usr/bin/env", python, ipcScript, "--items", "\(count)", "--repetitions", "\(repetitions)", "--round-trips",
-      "\(roundTrips)",
-    ])
-    guard outcome.status == 0, let output = try? JSONDecoder().decode(PythonIPC.self, from: Data(outcome.stdout.utf8))
-    else {
-      throw BenchmarkFailure("the Python reference failed (status \(outcome.status)): \(outcome.stderr)")
-    }
-    return output
+    try ExternalCommand.runPythonReference(
+      PythonIPC.self, python: python, script: ipcScript, option: "--ipc-script",
+      arguments: ["--items", "\(count)", "--repetitions", "\(repetitions)", "--round-trips", "\(roundTrips)"])
   }
 
   /// The median round trip of one item to a child and back, in microseconds.
