@@ -137,25 +137,26 @@ public final class Queue<Element: Codable & Sendable>: @unchecked Sendable {
     }
     guard acquired else { throw .empty }
     defer { try? readLock.release() }
-    do {
-      // Without a timeout the read itself waits: no poll (a system call per item) first.
-      if let deadline, try !reader.poll(timeout: max(.zero, deadline - .now)) { throw QueueError.empty }
-      switch try reader.recv(Message.self) {
-      case .item(let item):
-        try? places?.release()
-        return item
-      case .end:
-        // Left for the other takers too.
-        try? send(.end)
-        throw QueueError.closed
-      }
-    } catch let error as QueueError {
-      throw error
-    } catch let error as ConnectionError {
-      throw .connection(error)
-    } catch {
-      throw .connection(.codingFailed("\(error)"))
+    let message: Message?
+    do { message = try receive(until: deadline) } catch { throw .connection(error) }
+    switch message {
+    case nil:
+      throw .empty
+    case .item(let item)?:
+      try? places?.release()
+      return item
+    case .end?:
+      // Left for the other takers too.
+      try? send(.end)
+      throw .closed
     }
+  }
+
+  /// The next message, or nil when none came by `deadline`. Without a deadline the read
+  /// itself waits: no poll (a system call per item) first.
+  private func receive(until deadline: ContinuousClock.Instant?) throws(ConnectionError) -> Message? {
+    if let deadline, try !reader.poll(timeout: max(.zero, deadline - .now)) { return nil }
+    return try reader.recv(Message.self)
   }
 
   /// Closes the queue for every process: puts are refused from now on, and takers see
@@ -172,24 +173,22 @@ public final class Queue<Element: Codable & Sendable>: @unchecked Sendable {
     let (stream, continuation) = AsyncThrowingStream<Element, any Error>.makeStream()
     let stopped = StopFlag()
     continuation.onTermination = { _ in stopped.value.store(true, ordering: .relaxed) }
-    do {
-      let thread = Thread { [self] in
-        while !stopped.value.load(ordering: .relaxed) {
-          do {
-            continuation.yield(try get(timeout: .milliseconds(100)))
-          } catch QueueError.empty {
-            continue
-          } catch QueueError.closed {
-            continuation.finish()
-            return
-          } catch {
-            continuation.finish(throwing: error)
-            return
-          }
+    let thread = Thread { [self] in
+      while !stopped.value.load(ordering: .relaxed) {
+        do {
+          continuation.yield(try get(timeout: .milliseconds(100)))
+        } catch QueueError.empty {
+          continue
+        } catch QueueError.closed {
+          continuation.finish()
+          return
+        } catch {
+          continuation.finish(throwing: error)
+          return
         }
       }
-      thread.start()
     }
+    thread.start()
     return stream
   }
 
