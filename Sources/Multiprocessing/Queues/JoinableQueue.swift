@@ -62,16 +62,13 @@ public final class JoinableQueue<Element: Codable & Sendable>: @unchecked Sendab
   ///
   /// - Throws: ``QueueError/noTaskPending`` when every item put is already done.
   public func taskDone() throws(QueueError) {
-    var tooMany = false
-    try counting {
-      guard unfinished.value > 0 else {
-        tooMany = true
-        return
-      }
+    let wasPending = try counting { () throws -> Bool in
+      guard unfinished.value > 0 else { return false }
       unfinished.value -= 1
       if unfinished.value == 0 { try allDone.notifyAll() }
+      return true
     }
-    if tooMany { throw .noTaskPending }
+    if !wasPending { throw .noTaskPending }
   }
 
   /// Waits until every item put is done, or `timeout` passes (nil: as long as it takes).
@@ -79,9 +76,7 @@ public final class JoinableQueue<Element: Codable & Sendable>: @unchecked Sendab
   /// - Returns: false when the timeout passed first.
   @discardableResult
   public func join(timeout: Duration? = nil) throws(QueueError) -> Bool {
-    var done = false
-    try counting { done = try allDone.waitFor(timeout: timeout) { unfinished.value == 0 } }
-    return done
+    try counting { try allDone.waitFor(timeout: timeout) { unfinished.value == 0 } }
   }
 
   /// Closes the queue for every process (as ``Queue/close()``).
@@ -96,18 +91,18 @@ public final class JoinableQueue<Element: Codable & Sendable>: @unchecked Sendab
   /// Runs `body` under the count's lock, its failures as queue errors. A holder killed while
   /// it held the lock leaves it released (the count as it left it): `body` then runs again
   /// under it.
-  private func counting(_ body: () throws -> Void) throws(QueueError) {
-    for attempt in 0..<2 {
-      do {
-        try allDone.withLock(body)
-        return
-      } catch SynchronizationError.previousOwnerDied where attempt == 0 {
-        continue
-      } catch let error as SynchronizationError {
-        throw .synchronization(error)
-      } catch {
-        throw .synchronization(.notOwner)
-      }
+  private func counting<T>(_ body: () throws -> T) throws(QueueError) -> T {
+    do {
+      return try allDone.withLock(body)
+    } catch SynchronizationError.previousOwnerDied {
+      do { return try allDone.withLock(body) } catch { throw Self.queueError(error) }
+    } catch {
+      throw Self.queueError(error)
     }
+  }
+
+  /// What the condition's calls throw (only `SynchronizationError`s), as a queue error.
+  private static func queueError(_ error: any Error) -> QueueError {
+    .synchronization(error as? SynchronizationError ?? .notOwner)
   }
 }
