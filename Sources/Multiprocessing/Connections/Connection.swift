@@ -172,12 +172,17 @@ public final class Connection: @unchecked Sendable {
   private func write(_ buffer: UnsafeRawBufferPointer, to end: FileDescriptor) throws(ConnectionError) {
     var offset = 0
     while offset < buffer.count {
-      let written = cs_write_nosigpipe(end.rawValue, buffer.baseAddress! + offset, buffer.count - offset)
-      if written == -Int(EINTR) { continue }
-      if written == -Int(EPIPE) { throw .peerGone }
-      if written == -Int(EBADF) { throw .closed }
-      guard written >= 0 else { throw .system(call: "write", errno: Errno(rawValue: Int32(-written))) }
-      offset += written
+      do {
+        offset += try SystemCall.shim {
+          cs_write_nosigpipe(end.rawValue, buffer.baseAddress! + offset, buffer.count - offset)
+        }
+      } catch .brokenPipe {
+        throw .peerGone
+      } catch .badFileDescriptor {
+        throw .closed
+      } catch {
+        throw .system(call: "write", errno: error)
+      }
     }
   }
 
