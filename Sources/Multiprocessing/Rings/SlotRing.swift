@@ -22,7 +22,8 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
 
   /// Who may push and pop at once.
   public enum Mode: String, Sendable, Codable {
-    /// One producing and one consuming thread at a time: the fastest.
+    /// One producing and one consuming thread at a time: the fastest. Threads or processes
+    /// may take turns at either end under a lock (as a ``Queue``'s producers and takers do).
     case singleProducerSingleConsumer
     /// Any number of producers and consumers.
     case multiProducerMultiConsumer
@@ -337,7 +338,9 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
     switch mode {
     case .singleProducerSingleConsumer:
       let read = tail.loadRelaxed()
-      if consumerSeesHead == read {
+      // At or behind the position: another consumer (one at a time, under a lock) took the
+      // items this view saw.
+      if consumerSeesHead <= read {
         consumerSeesHead = head.load()
         guard consumerSeesHead != read else { return nil }
         if trailingProducer { trailProducer(from: read) }
@@ -402,7 +405,7 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
     }
     let read = tail.loadRelaxed()
     let wanted = UInt64(buffer.count)
-    if consumerSeesHead - read < wanted {
+    if consumerSeesHead < read || consumerSeesHead - read < wanted {
       consumerSeesHead = head.load()
       // Trailing pays even for a small buffer: the next pops take from the cached position.
       if trailingProducer { trailProducer(from: read) }
@@ -506,16 +509,20 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
     }
   }
 
-  /// Waits until there may be room, or the ring closes.
-  @usableFromInline func waitForSpace(until deadline: ContinuousClock.Instant?) throws(RingError) {
-    if Spin.until({ hasSpaceReady || isClosed }) { return }
+  /// Waits until there may be room, or the ring closes; with a `limit`, until the ring holds
+  /// fewer items than that (a bound below the capacity, kept by one producer at a time).
+  @usableFromInline func waitForSpace(until deadline: ContinuousClock.Instant?, below limit: Int? = nil)
+    throws(RingError)
+  {
+    let ready = { limit.map { self.count < $0 } ?? self.hasSpaceReady }
+    if Spin.until({ ready() || isClosed }) { return }
     while true {
       let fresh = producersWaiting.exchange(1) == 0
       let seen = spaceSignal.load()
-      if hasSpaceReady || isClosed { return }
+      if ready() || isClosed { return }
       let until = fresh ? WaitSlices.next(deadline, slice: Self.announcementSlice) : deadline
       if !spaceSignal.wait(whileEqualTo: seen, until: until), until == deadline {
-        if hasSpaceReady { return }
+        if ready() { return }
         throw RingError.timedOut
       }
     }
