@@ -57,9 +57,13 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement {
       try throughput(mode: .multiProducerMultiConsumer, producers: 2, batch: 1, count: count / 4)
     }
     try record("ping-pong round trip (two SPSC rings)", "µs") { try pingPong(rounds: 100_000) }
-    // Codable items one at a time: a Queue (pipe, locks) and a ByteRing (shared memory).
+    // Items one at a time through a Queue: its ring of slots (Int is BitwiseCopyable) and
+    // its pipe of Codable messages; then Codable items through a ByteRing (shared memory).
     let codableItems = 200_000
-    try record("Queue<Int>, 1 producer, 1 consumer", "k/s") { try queueThroughput(count: codableItems) }
+    try record("Queue<Int> (ring), 1 producer, 1 consumer", "k/s") {
+      try queueThroughput(.ring, count: codableItems * 10)
+    }
+    try record("Queue<Int> (pipe, Codable), same job", "k/s") { try queueThroughput(.pipe, count: codableItems) }
     try record("ByteRing, Codable Int, send/receive", "k/s") { try byteRingThroughput(count: codableItems) }
     try record("Connection round trip, Codable Int (pipe)", "µs") { try connectionRoundTrip(rounds: 10_000) }
     if comparePython {
@@ -124,8 +128,9 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement {
   }
 
   /// Thousands of `Int` items per second through a ``Queue`` from a child to this process.
-  private func queueThroughput(count: Int) throws -> Double {
-    let queue = try Queue<Int>()
+  private func queueThroughput(_ transport: QueueTransport, count: Int) throws -> Double {
+    let queue = transport == .ring ? try Queue<Int>() : try Self.codableQueue(of: Int.self)
+    guard queue.transport == transport else { throw BenchmarkFailure("the queue is not a \(transport) queue") }
     let producer = Process(startMethod: .fork) { for value in 0..<count { try queue.put(value) } }
     let started = ContinuousClock.now
     try producer.start()
@@ -136,6 +141,9 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement {
     guard sum == count * (count - 1) / 2 else { throw BenchmarkFailure("the queue lost items") }
     return Double(count) / (elapsed.microseconds / 1e6) / 1e3
   }
+
+  /// A queue made where its elements are only known to be `Codable`: one through a pipe.
+  private static func codableQueue<T: Codable & Sendable>(of _: T.Type) throws -> Queue<T> { try Queue() }
 
   /// Thousands of `Int` items per second sent one by one as `Codable` values through a
   /// ``ByteRing`` from a child to this process.

@@ -7,12 +7,71 @@ import Testing
   import Glibc
 #endif
 
-/// Queues between processes: many producers, every start method, a bound, timeouts, close,
-/// a killed taker, and the async view.
+/// Queues between processes, through a pipe and through a ring: many producers and takers,
+/// every start method, a bound, timeouts, close, a killed producer and taker, and the async
+/// view.
 @Suite(.timeLimit(.minutes(2))) struct QueueTests {
   struct Job: Codable, Equatable, Sendable {
     var id: Int
     var name: String
+  }
+
+  /// A queue of `Int`s that travel by `transport`.
+  static func queue(_ transport: QueueTransport, maxSize: Int = 0) throws -> Queue<Int> {
+    switch transport {
+    case .ring: try Queue<Int>(maxSize: maxSize)
+    case .pipe: try genericQueue(Int.self, maxSize: maxSize)
+    }
+  }
+
+  /// Code generic over `Codable` elements, which gets the pipe.
+  static func genericQueue<T: Codable & Sendable>(_: T.Type, maxSize: Int = 0) throws -> Queue<T> {
+    try Queue<T>(maxSize: maxSize)
+  }
+
+  static func reopenGenerically<T: Codable & Sendable>(_ handle: Queue<T>.Handle) throws -> Queue<T> {
+    try Queue<T>(handle)
+  }
+
+  @Test func bitwiseCopyableItemsTakeTheRingAndOthersThePipe() throws {
+    struct Point: Codable, Sendable {
+      var x: Double
+      var y: Double
+    }
+    #expect(try Queue<Int>().transport == .ring)
+    #expect(try Queue<Point>(maxSize: 10).transport == .ring)
+    #expect(try JoinableQueue<Int>().transport == .ring)
+    #expect(try Queue<String>().transport == .pipe)
+    #expect(try Queue<Job>().transport == .pipe)
+    #expect(try Self.genericQueue(Int.self).transport == .pipe, "generic code cannot know Int is BitwiseCopyable")
+    // A slot over 4 KiB, or a bound of over 64 MiB of slots: the pipe.
+    #expect(try Queue<Slab>().transport == .pipe)
+    #expect(try Queue<Int>(maxSize: 10_000_000).transport == .pipe)
+  }
+
+  /// 4,608 bytes: over the largest slot.
+  struct Slab: Codable, Sendable {
+    var a, b, c, d, e, f, g, h, i: SIMD64<UInt64>
+  }
+
+  @Test func aRingHandleReopenedInGenericCodeSaysWhy() throws {
+    let queue = try Queue<Int>()
+    #expect(try Queue<Int>(queue.handle).transport == .ring)
+    #expect {
+      _ = try Self.reopenGenerically(queue.handle)
+    } throws: { error in
+      "\(error)".contains("BitwiseCopyable")
+    }
+    // A pipe queue's handle reopens anywhere.
+    let pipe = try Self.genericQueue(Int.self)
+    #expect(try Self.reopenGenerically(pipe.handle).transport == .pipe)
+    #expect(try Queue<Int>(pipe.handle).transport == .pipe)
+  }
+
+  @Test func aRingHandleOfAnotherElementTypeIsRefused() throws {
+    let queue = try Queue<Int>()
+    let handle = try BinaryDecoder().decode(Queue<Double>.Handle.self, from: BinaryEncoder().encode(queue.handle))
+    #expect(throws: SharedMemoryError.self) { _ = try Queue<Double>(handle) }
   }
 
   @Test func manyProducersOneConsumerLoseNothing() throws {
@@ -31,10 +90,50 @@ import Testing
     #expect(ids.filter { $0 < 1000 } == Array(0..<500))
   }
 
-  @Test(arguments: StartMethod.allCases)
-  func aChildOfEveryStartMethodUsesTheQueueByHandle(method: StartMethod) throws {
-    let input = try Queue<Int>()
-    let output = try Queue<Int>()
+  /// Two producers and two takers at once: every item taken once, each producer's items in
+  /// its order for each taker.
+  @Test(arguments: QueueTransport.allCases)
+  func manyProducersAndTakersLoseNothing(transport: QueueTransport) throws {
+    let queue = try Self.queue(transport, maxSize: 64)
+    let perProducer = 20_000
+    let sum = try SharedValue(0, lock: false)
+    let taken = try SharedValue(0, lock: false)
+    let outOfOrder = try SharedValue(0, lock: false)
+    let producers = (0..<2).map { producer in
+      Multiprocessing.Process(startMethod: .fork) {
+        for k in 0..<perProducer { try queue.put(producer * 1_000_000 + k) }
+      }
+    }
+    let takers = (0..<2).map { _ in
+      Multiprocessing.Process(startMethod: .fork) {
+        var last = [-1, -1]
+        while case let item = try queue.get(timeout: .seconds(20)), item >= 0 {
+          let producer = item / 1_000_000
+          if item % 1_000_000 <= last[producer] { outOfOrder.add(1) }
+          last[producer] = item % 1_000_000
+          sum.add(item)
+          taken.add(1)
+        }
+      }
+    }
+    for process in producers + takers { try process.start() }
+    for producer in producers { try producer.join(timeout: .seconds(30)) }
+    for _ in takers { try queue.put(-1, timeout: .seconds(5)) }
+    for taker in takers { try taker.join(timeout: .seconds(30)) }
+    for process in producers + takers where try process.isAlive {
+      Issue.record("a producer or taker is stuck")
+      try process.kill()
+    }
+    #expect(takers.allSatisfy { (try? $0.exitCode) == 0 })
+    #expect(taken.load() == 2 * perProducer)
+    #expect(sum.load() == 2 * (0..<perProducer).reduce(0, +) + 1_000_000 * perProducer)
+    #expect(outOfOrder.load() == 0)
+  }
+
+  @Test(arguments: StartMethod.allCases, QueueTransport.allCases)
+  func aChildOfEveryStartMethodUsesTheQueueByHandle(method: StartMethod, transport: QueueTransport) throws {
+    let input = try Self.queue(transport)
+    let output = try Self.queue(transport)
     let child = Fixture.process(
       method, TestEntryPoints.queueSummer, TestEntryPoints.QueuePair(input: input.handle, output: output.handle))
     try child.start()
@@ -45,30 +144,47 @@ import Testing
     #expect(try child.exitCode == 0)
   }
 
-  @Test func aBoundedQueueWaitsForRoom() throws {
-    let queue = try Queue<Int>(maxSize: 2)
-    try queue.put(1)
-    try queue.put(2)
+  @Test(arguments: QueueTransport.allCases)
+  func aBoundedQueueWaitsForRoom(transport: QueueTransport) throws {
+    let queue = try Self.queue(transport, maxSize: 3)
+    for item in 1...3 { try queue.put(item) }
     let started = ContinuousClock.now
-    #expect(throws: QueueError.full) { try queue.put(3, timeout: .milliseconds(50)) }
+    #expect(throws: QueueError.full) { try queue.put(4, timeout: .milliseconds(50)) }
     #expect(ContinuousClock.now - started >= .milliseconds(40))
     #expect(try queue.get() == 1)
-    try queue.put(3, timeout: .milliseconds(50))
-    #expect(try queue.get() == 2)
-    #expect(try queue.get() == 3)
+    try queue.put(4, timeout: .milliseconds(50))
+    #expect(throws: QueueError.full) { try queue.put(5, timeout: .zero) }
+    #expect(try (0..<3).map { _ in try queue.get(timeout: .zero) } == [2, 3, 4])
+    #expect(throws: QueueError.empty) { _ = try queue.get(timeout: .zero) }
   }
 
-  @Test func getWaitsForItsTimeoutThenSaysEmpty() throws {
+  /// An unbounded ring holds 65,536 `Int`s; a put past them waits for room, and says so
+  /// after its timeout.
+  @Test func aFullRingMakesAPutWait() throws {
     let queue = try Queue<Int>()
+    for item in 0..<65_536 { try queue.put(item, timeout: .zero) }
+    #expect(throws: QueueError.full) { try queue.put(-1, timeout: .milliseconds(20)) }
+    #expect(try queue.get() == 0)
+    try queue.put(65_536, timeout: .zero)
+    var last = 0
+    for _ in 0..<65_536 { last = try queue.get(timeout: .zero) }
+    #expect(last == 65_536)
+  }
+
+  @Test(arguments: QueueTransport.allCases)
+  func getWaitsForItsTimeoutThenSaysEmpty(transport: QueueTransport) throws {
+    let queue = try Self.queue(transport)
     let started = ContinuousClock.now
     #expect(throws: QueueError.empty) { _ = try queue.get(timeout: .milliseconds(50)) }
     #expect(ContinuousClock.now - started >= .milliseconds(40))
   }
 
-  @Test func closeRefusesPutsAndEndsEveryTakerAfterTheItems() throws {
-    let queue = try Queue<Int>()
+  @Test(arguments: QueueTransport.allCases)
+  func closeRefusesPutsAndEndsEveryTakerAfterTheItems(transport: QueueTransport) throws {
+    let queue = try Self.queue(transport)
     try queue.put(1)
     try queue.put(2)
+    queue.close()
     queue.close()
     #expect(queue.isClosed)
     #expect(throws: QueueError.closed) { try queue.put(3) }
@@ -79,9 +195,25 @@ import Testing
     #expect(throws: QueueError.closed) { _ = try queue.get(timeout: .seconds(1)) }
   }
 
+  /// A close wakes a taker that sleeps on the empty queue in another process.
+  @Test(arguments: QueueTransport.allCases)
+  func closeWakesASleepingTaker(transport: QueueTransport) throws {
+    let queue = try Self.queue(transport)
+    let sawEnd = try SharedValue(0, lock: false)
+    let taker = Multiprocessing.Process(startMethod: .fork) {
+      do { _ = try queue.get(timeout: .seconds(20)) } catch QueueError.closed { sawEnd.value = 1 }
+    }
+    try taker.start()
+    usleep(100_000)
+    queue.close()
+    try taker.join(timeout: .seconds(10))
+    #expect(sawEnd.load() == 1)
+  }
+
   /// A taker killed while it waits (holding the takers' lock) does not block the others.
-  @Test func aKilledTakerLeavesTheQueueUsable() throws {
-    let queue = try Queue<Int>()
+  @Test(arguments: QueueTransport.allCases)
+  func aKilledTakerLeavesTheQueueUsable(transport: QueueTransport) throws {
+    let queue = try Self.queue(transport)
     let taker = Multiprocessing.Process(startMethod: .fork) { _ = try? queue.get() }
     try taker.start()
     usleep(100_000)
@@ -91,8 +223,75 @@ import Testing
     #expect(try queue.get(timeout: .seconds(5)) == 5)
   }
 
-  @Test func joinWaitsUntilEveryItemIsDone() throws {
-    let jobs = try JoinableQueue<Int>()
+  /// A taker killed in the middle of taking, at whatever point the kill finds it, leaves
+  /// the items it did not take, in order and each once. (The ring only: a pipe taker killed
+  /// between a message's length and its body leaves the pipe out of step.)
+  @Test func aTakerKilledWhileTakingLeavesTheRestInOrder() throws {
+    let count = 200_000
+    for _ in 0..<3 {
+      let queue = try Queue<Int>()
+      let producer = Multiprocessing.Process(startMethod: .fork) {
+        for item in 0..<count { try queue.put(item) }
+      }
+      let taken = try SharedValue(0, lock: false)
+      let taker = Multiprocessing.Process(startMethod: .fork) {
+        while true {
+          _ = try queue.get()
+          taken.add(1)
+        }
+      }
+      try producer.start()
+      try taker.start()
+      #expect(eventually { taken.load() >= count / 10 })
+      try taker.kill()
+      try taker.join()
+      var rest: [Int] = []
+      while rest.last != count - 1, let item = try? queue.get(timeout: .seconds(5)) { rest.append(item) }
+      try producer.join()
+      let first = try #require(rest.first)
+      #expect([taken.load(), taken.load() + 1].contains(first), "only the item in hand may be lost")
+      #expect(rest == Array(first..<count))
+    }
+  }
+
+  /// A producer killed in the middle of putting (at whatever point the kill finds it, and
+  /// once while it holds the producers' lock waiting for room) leaves every item it put
+  /// whole and in order, and the next producer takes over.
+  @Test(arguments: QueueTransport.allCases)
+  func aProducerKilledWhilePuttingLeavesWholeItems(transport: QueueTransport) throws {
+    for round in 0..<3 {
+      let queue = try Self.queue(transport)
+      let put = try SharedValue(0, lock: false)
+      let producer = Multiprocessing.Process(startMethod: .fork) {
+        for item in 0... {
+          try queue.put(item)
+          put.value = item + 1
+        }
+      }
+      try producer.start()
+      var received: [Int] = []
+      // The first rounds take while it puts; the last lets it fill the queue and wait.
+      if round < 2 {
+        while received.count < 1000 { received.append(try queue.get(timeout: .seconds(10))) }
+      } else {
+        #expect(eventually { put.load() > 1000 })
+        usleep(50_000)
+      }
+      try producer.kill()
+      try producer.join()
+      while let item = try? queue.get(timeout: .milliseconds(200)) { received.append(item) }
+      #expect(received == Array(0..<received.count))
+      #expect((0...1).contains(received.count - put.load()), "every put that returned is there, and only those")
+      // The next producer takes the producers' lock over from the dead one.
+      try queue.put(-1, timeout: .seconds(5))
+      #expect(try queue.get(timeout: .seconds(5)) == -1)
+    }
+  }
+
+  @Test(arguments: QueueTransport.allCases)
+  func joinWaitsUntilEveryItemIsDone(transport: QueueTransport) throws {
+    let jobs = try transport == .ring ? JoinableQueue<Int>() : Self.genericJoinableQueue(Int.self)
+    #expect(jobs.transport == transport)
     let done = try SharedValue(0, lock: false)
     for job in 0..<100 { try jobs.put(job) }
     #expect(try jobs.join(timeout: .milliseconds(50)) == false, "nothing is done yet")
@@ -111,6 +310,10 @@ import Testing
     #expect(throws: QueueError.noTaskPending) { try jobs.taskDone() }
   }
 
+  static func genericJoinableQueue<T: Codable & Sendable>(_: T.Type) throws -> JoinableQueue<T> {
+    try JoinableQueue<T>()
+  }
+
   @Test func theAsyncViewEndsWhenTheQueueIsClosed() async throws {
     let queue = try Queue<String>()
     let producer = Multiprocessing.Process(startMethod: .fork) {
@@ -121,6 +324,19 @@ import Testing
     var words: [String] = []
     for try await word in queue.values { words.append(word) }
     #expect(words == ["alpha", "beta", "gamma"])
+    try await producer.join()
+  }
+
+  @Test func theAsyncViewOfARingQueue() async throws {
+    let queue = try Queue<Int>()
+    let producer = Multiprocessing.Process(startMethod: .fork) {
+      for item in 0..<1000 { try queue.put(item) }
+      queue.close()
+    }
+    try producer.start()
+    var items: [Int] = []
+    for try await item in queue.values { items.append(item) }
+    #expect(items == Array(0..<1000))
     try await producer.join()
   }
 }

@@ -25,18 +25,31 @@ public final class JoinableQueue<Element: Codable & Sendable>: @unchecked Sendab
   private let unfinished: SharedValue<Int>
   private let allDone: Condition
 
-  /// An empty queue; `maxSize` above 0 bounds it.
-  public init(maxSize: Int = 0) throws {
-    queue = try Queue(maxSize: maxSize)
-    unfinished = try SharedValue(0, lock: false)
-    allDone = try Condition(lock: Lock())
+  private init(queue: Queue<Element>, unfinished: SharedValue<Int>, allDone: Condition) {
+    self.queue = queue
+    self.unfinished = unfinished
+    self.allDone = allDone
+  }
+
+  /// A new queue with no item pending around `queue`.
+  convenience init(queue: Queue<Element>) throws {
+    self.init(queue: queue, unfinished: try SharedValue(0, lock: false), allDone: try Condition(lock: Lock()))
+  }
+
+  /// Reopens the counting parts of `handle` around `queue`.
+  convenience init(queue: Queue<Element>, handle: Handle) throws {
+    self.init(queue: queue, unfinished: try SharedValue(handle.unfinished), allDone: try Condition(handle.allDone))
+  }
+
+  /// An empty queue whose items go through a pipe, as a ``Queue`` of any `Codable` values;
+  /// `maxSize` above 0 bounds it.
+  public convenience init(maxSize: Int = 0) throws {
+    try self.init(queue: Queue(maxSize: maxSize))
   }
 
   /// Reopens a queue from its ``handle``.
-  public init(_ handle: Handle) throws {
-    queue = try Queue(handle.queue)
-    unfinished = try SharedValue(handle.unfinished)
-    allDone = try Condition(handle.allDone)
+  public convenience init(_ handle: Handle) throws {
+    try self.init(queue: Queue(handle.queue), handle: handle)
   }
 
   /// What another process needs to reopen the queue.
@@ -44,7 +57,10 @@ public final class JoinableQueue<Element: Codable & Sendable>: @unchecked Sendab
     Handle(queue: queue.handle, unfinished: unfinished.handle, allDone: allDone.handle)
   }
 
-  /// Puts `item` at the end (as ``Queue/put(_:timeout:)``), counting it as not done.
+  /// How the items travel (see ``Queue/transport``).
+  public var transport: QueueTransport { queue.transport }
+
+  /// Puts `item` at the end (as a ``Queue``'s `put`), counting it as not done.
   public func put(_ item: Element, timeout: Duration? = nil) throws(QueueError) {
     try counting { unfinished.value += 1 }
     do { try queue.put(item, timeout: timeout) } catch {
@@ -53,7 +69,7 @@ public final class JoinableQueue<Element: Codable & Sendable>: @unchecked Sendab
     }
   }
 
-  /// Takes the first item (as ``Queue/get(timeout:)``); call ``taskDone()`` once it is done.
+  /// Takes the first item (as a ``Queue``'s `get`); call ``taskDone()`` once it is done.
   public func get(timeout: Duration? = nil) throws(QueueError) -> Element {
     try queue.get(timeout: timeout)
   }
@@ -104,5 +120,18 @@ public final class JoinableQueue<Element: Codable & Sendable>: @unchecked Sendab
   /// What the condition's calls throw (only `SynchronizationError`s), as a queue error.
   private static func queueError(_ error: any Error) -> QueueError {
     .synchronization(error as? SynchronizationError ?? .notOwner)
+  }
+}
+
+extension JoinableQueue where Element: BitwiseCopyable {
+  /// An empty queue whose items are copied through a ring of typed slots, as a ``Queue`` of
+  /// `BitwiseCopyable` values; `maxSize` above 0 bounds it.
+  public convenience init(maxSize: Int = 0) throws {
+    try self.init(queue: Queue(maxSize: maxSize))
+  }
+
+  /// Reopens a queue, of either kind, from its ``handle``.
+  public convenience init(_ handle: Handle) throws {
+    try self.init(queue: Queue(handle.queue), handle: handle)
   }
 }

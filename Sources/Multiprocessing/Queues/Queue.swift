@@ -33,13 +33,20 @@ public enum QueueError: Error, Sendable, Equatable, CustomStringConvertible {
 /// A queue between processes of every start method: Python's `multiprocessing.Queue` (and,
 /// without a bound, its `SimpleQueue`).
 ///
-/// Items are `Codable` values, sent through a pipe as ``Connection`` messages in
-/// `BinaryEncoder`'s form; a process-shared lock at each end keeps the messages of several
-/// producers, and the takes of several consumers, whole. `maxSize` bounds the items in the
-/// queue (a semaphore of free places). ``close()`` is for everyone: later puts are refused,
-/// and getters take what was put before and then see ``QueueError/closed``. A producer
-/// killed while it puts leaves no half item for items under 4 KiB (a pipe writes those at
-/// once); a lock holder killed is replaced by the next taker (the locks are robust).
+/// Items are `Codable` values. A queue of `BitwiseCopyable` ones (`Int`, `Double`, a struct
+/// of them) keeps them in a ring of typed slots in shared memory and copies them in place
+/// (millions of items a second); any other goes through a pipe as ``Connection`` messages
+/// in `BinaryEncoder`'s form. Which one is
+/// chosen where the queue is created: code generic over `Element: Codable` gets the pipe
+/// unless it also requires `BitwiseCopyable`; so do values over 4 KiB.
+///
+/// A process-shared lock at each end keeps the puts of several producers, and the takes of
+/// several consumers, one at a time. `maxSize` bounds the items in the queue; an unbounded
+/// queue holds what its pipe (64 KiB of messages) or its ring (up to 65,536 items) holds
+/// before a put waits. ``close()`` is for everyone: later puts are refused, and getters take
+/// what was put before and then see ``QueueError/closed``. A lock holder killed is replaced
+/// by the next one to come (the locks are robust). A producer or taker killed while it puts
+/// or takes leaves the ring whole; the pipe has two narrow windows, described in README.
 ///
 /// ```swift
 /// let queue = try Queue<String>()
@@ -50,78 +57,66 @@ public enum QueueError: Error, Sendable, Equatable, CustomStringConvertible {
 /// try producer.start()
 /// for try await word in queue.values { print(word) }   // a, b
 /// ```
-public final class Queue<Element: Codable & Sendable>: @unchecked Sendable {
-  // @unchecked: its parts are process-shared objects, each safe to use from any thread.
-
+public final class Queue<Element: Codable & Sendable>: Sendable {
   /// What a spawned or fork-server child reopens the queue from.
   public struct Handle: Codable, Sendable {
-    var reader: Connection.Handle
-    var writer: Connection.Handle
-    var readLock: SharedHandle
-    var writeLock: SharedHandle
-    var closed: SharedValue<Int>.Handle
-    var places: SharedHandle?
+    var channel: QueueChannelHandle
   }
 
-  /// One message on the pipe: an item, or the end a close leaves behind it.
-  private enum Message: Codable {
-    case item(Element)
-    case end
+  private let channel: any QueueChannel<Element>
+  /// The channel again when it is a ring: what the `BitwiseCopyable` overloads of ``put`` and
+  /// ``get`` use, specialized, instead of the existential.
+  @usableFromInline let ring: (AnyObject & Sendable)?
+
+  private init(channel: any QueueChannel<Element>, ring: (AnyObject & Sendable)? = nil) {
+    self.channel = channel
+    self.ring = ring
   }
 
-  private let reader: Connection
-  private let writer: Connection
-  private let readLock: Lock
-  private let writeLock: Lock
-  private let closedFlag: SharedValue<Int>
-  private let places: Semaphore?
-
-  /// An empty queue; `maxSize` above 0 bounds it (a `put` then waits for room).
+  /// An empty queue whose items go through a pipe; `maxSize` above 0 bounds it (a `put` then
+  /// waits for room).
   ///
   /// - Throws: a `ConnectionError`, `SharedMemoryError` or `SynchronizationError` when
   ///   the system has no room for its parts.
-  public init(maxSize: Int = 0) throws {
-    (reader, writer) = try Connection.pipe(duplex: false)
-    readLock = try Lock()
-    writeLock = try Lock()
-    closedFlag = try SharedValue(0, lock: false)
-    places = maxSize > 0 ? try Semaphore(value: maxSize) : nil
+  public convenience init(maxSize: Int = 0) throws {
+    self.init(channel: try PipeQueueChannel(maxSize: maxSize))
   }
 
   /// Reopens a queue from its ``handle``.
-  public init(_ handle: Handle) throws {
-    reader = try Connection(handle.reader)
-    writer = try Connection(handle.writer)
-    readLock = try Lock(handle.readLock)
-    writeLock = try Lock(handle.writeLock)
-    closedFlag = try SharedValue(handle.closed)
-    places = try handle.places.map(Semaphore.init)
+  ///
+  /// - Throws: `SharedMemoryError.cannotReopen` for the handle of a ring queue, which only
+  ///   code that knows `Element` is `BitwiseCopyable` can reopen.
+  public convenience init(_ handle: Handle) throws {
+    guard case .pipe(let pipe) = handle.channel else {
+      throw SharedMemoryError.cannotReopen(
+        "the queue keeps its \(Element.self) items in a ring of slots: reopen it where \(Element.self) is known "
+          + "to be BitwiseCopyable, not in code generic over Codable elements")
+    }
+    self.init(channel: try PipeQueueChannel(pipe))
   }
 
   /// What another process needs to reopen the queue.
-  public var handle: Handle {
-    Handle(
-      reader: reader.handle, writer: writer.handle, readLock: readLock.handle, writeLock: writeLock.handle,
-      closed: closedFlag.handle, places: places?.handle)
-  }
+  public var handle: Handle { Handle(channel: channel.handle) }
+
+  /// How the items travel: ``QueueTransport/ring`` for `BitwiseCopyable` items where the
+  /// queue was created, ``QueueTransport/pipe`` otherwise.
+  public var transport: QueueTransport { channel.transport }
 
   /// Whether ``close()`` was called, by any process.
-  public var isClosed: Bool { closedFlag.load() != 0 }
+  public var isClosed: Bool { channel.isClosed }
 
   /// Puts `item` at the end, waiting up to `timeout` (nil: as long as it takes) for room in a
-  /// bounded queue.
+  /// bounded queue, or in a full ring.
   ///
   /// - Throws: ``QueueError/closed``, ``QueueError/full`` after the timeout,
   ///   ``QueueError/connection(_:)`` for an item that cannot be encoded.
   public func put(_ item: Element, timeout: Duration? = nil) throws(QueueError) {
-    guard !isClosed else { throw .closed }
-    if let places, !places.acquire(timeout: timeout) { throw .full }
-    do {
-      try send(.item(item))
-    } catch {
-      try? places?.release()
-      throw error
-    }
+    try putThroughChannel(item, timeout: timeout)
+  }
+
+  @usableFromInline func putThroughChannel(_ item: Element, timeout: Duration?) throws(QueueError) {
+    guard !channel.isClosed else { throw .closed }
+    try channel.put(item, until: .deadline(after: timeout))
   }
 
   /// Takes the first item, waiting up to `timeout` (nil: as long as it takes).
@@ -129,42 +124,17 @@ public final class Queue<Element: Codable & Sendable>: @unchecked Sendable {
   /// - Throws: ``QueueError/empty`` after the timeout, ``QueueError/closed`` once the queue
   ///   is closed and every item put before was taken.
   public func get(timeout: Duration? = nil) throws(QueueError) -> Element {
-    let deadline = timeout.map { ContinuousClock.now + $0 }
-    // A taker killed while it held the lock is replaced; the lock is then ours.
-    let acquired: Bool
-    do { acquired = try readLock.acquire(timeout: timeout) } catch .previousOwnerDied { acquired = true } catch {
-      throw .synchronization(error)
-    }
-    guard acquired else { throw .empty }
-    defer { try? readLock.release() }
-    let message: Message?
-    do { message = try receive(until: deadline) } catch { throw .connection(error) }
-    switch message {
-    case nil:
-      throw .empty
-    case .item(let item)?:
-      try? places?.release()
-      return item
-    case .end?:
-      // Left for the other takers too.
-      try? send(.end)
-      throw .closed
-    }
+    try getThroughChannel(timeout: timeout)
   }
 
-  /// The next message, or nil when none came by `deadline`. Without a deadline the read
-  /// itself waits: no poll (a system call per item) first.
-  private func receive(until deadline: ContinuousClock.Instant?) throws(ConnectionError) -> Message? {
-    if let deadline, try !reader.poll(timeout: max(.zero, deadline - .now)) { return nil }
-    return try reader.recv(Message.self)
+  @usableFromInline func getThroughChannel(timeout: Duration?) throws(QueueError) -> Element {
+    guard let item = try channel.get(until: .deadline(after: timeout)) else { throw .empty }
+    return item
   }
 
   /// Closes the queue for every process: puts are refused from now on, and takers see
   /// ``QueueError/closed`` after the items put before.
-  public func close() {
-    guard closedFlag.compareExchange(expected: 0, desired: 1).exchanged else { return }
-    try? send(.end)
-  }
+  public func close() { channel.close() }
 
   /// The items as an `AsyncSequence` that ends when the queue is closed and drained. Takes
   /// wait on a thread of their own, not on the cooperative pool; a consumer that stops
@@ -191,15 +161,57 @@ public final class Queue<Element: Codable & Sendable>: @unchecked Sendable {
     thread.start()
     return stream
   }
+}
 
-  private func send(_ message: Message) throws(QueueError) {
-    do { _ = try writeLock.acquire() } catch .previousOwnerDied {
-      // A producer killed while it held the lock: the lock is now ours.
-    } catch {
-      throw .synchronization(error)
+extension Queue where Element: BitwiseCopyable {
+  /// An empty queue whose items are copied through a ring of typed slots in shared memory
+  /// (through a pipe when they are over 4 KiB, or the bound would take over 64 MiB of
+  /// slots); `maxSize` above 0 bounds it.
+  ///
+  /// - Throws: a `SharedMemoryError`, `RingError` or `SynchronizationError` when the system
+  ///   has no room for its parts.
+  public convenience init(maxSize: Int = 0) throws {
+    if RingQueueChannel<Element>.fits(maxSize: maxSize) {
+      let ring = try RingQueueChannel<Element>(maxSize: maxSize)
+      self.init(channel: ring, ring: ring)
+    } else {
+      self.init(channel: try PipeQueueChannel(maxSize: maxSize))
     }
-    defer { try? writeLock.release() }
-    do { try writer.send(message) } catch { throw .connection(error) }
+  }
+
+  /// Puts `item` at the end, waiting up to `timeout` (nil: as long as it takes) for room in a
+  /// bounded queue, or in a full ring.
+  ///
+  /// - Throws: ``QueueError/closed``, ``QueueError/full`` after the timeout.
+  @inlinable
+  public func put(_ item: Element, timeout: Duration? = nil) throws(QueueError) {
+    guard let ring else { return try putThroughChannel(item, timeout: timeout) }
+    let channel = unsafeDowncast(ring, to: RingQueueChannel<Element>.self)
+    guard !channel.isClosed else { throw .closed }
+    try channel.put(item, until: timeout.map { .now + max($0, .zero) })
+  }
+
+  /// Takes the first item, waiting up to `timeout` (nil: as long as it takes).
+  ///
+  /// - Throws: ``QueueError/empty`` after the timeout, ``QueueError/closed`` once the queue
+  ///   is closed and every item put before was taken.
+  @inlinable
+  public func get(timeout: Duration? = nil) throws(QueueError) -> Element {
+    guard let ring else { return try getThroughChannel(timeout: timeout) }
+    let channel = unsafeDowncast(ring, to: RingQueueChannel<Element>.self)
+    guard let item = try channel.get(until: timeout.map { .now + max($0, .zero) }) else { throw .empty }
+    return item
+  }
+
+  /// Reopens a queue, of either kind, from its ``handle``.
+  public convenience init(_ handle: Handle) throws {
+    switch handle.channel {
+    case .pipe(let pipe):
+      self.init(channel: try PipeQueueChannel(pipe))
+    case .ring(let parts):
+      let ring = try RingQueueChannel<Element>(parts)
+      self.init(channel: ring, ring: ring)
+    }
   }
 }
 
