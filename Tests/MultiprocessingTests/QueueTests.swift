@@ -195,6 +195,25 @@ import Testing
     #expect(throws: QueueError.closed) { _ = try queue.get(timeout: .seconds(1)) }
   }
 
+  /// `count` and `isEmpty` (Python's `qsize()` and `empty()`) follow the puts of another
+  /// process and the takes of this one.
+  @Test(arguments: QueueTransport.allCases)
+  func countFollowsPutsAndTakes(transport: QueueTransport) throws {
+    let queue = try Self.queue(transport)
+    #expect(queue.isEmpty)
+    let producer = Multiprocessing.Process(startMethod: .fork) {
+      for item in 0..<10 { try queue.put(item) }
+    }
+    try producer.start()
+    try producer.join()
+    #expect(queue.count == 10)
+    for _ in 0..<3 { _ = try queue.get(timeout: .zero) }
+    #expect(queue.count == 7)
+    #expect(!queue.isEmpty)
+    for _ in 0..<7 { _ = try queue.get(timeout: .zero) }
+    #expect(queue.isEmpty)
+  }
+
   /// A close wakes a taker that sleeps on the empty queue in another process.
   @Test(arguments: QueueTransport.allCases)
   func closeWakesASleepingTaker(transport: QueueTransport) throws {

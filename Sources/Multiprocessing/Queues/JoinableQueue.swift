@@ -60,6 +60,12 @@ public final class JoinableQueue<Element: Codable & Sendable>: @unchecked Sendab
   /// How the items travel (see ``Queue/transport``).
   public var transport: QueueTransport { queue.transport }
 
+  /// About how many items the queue holds (see ``Queue/count``).
+  public var count: Int { queue.count }
+
+  /// Whether the queue held no item when asked.
+  public var isEmpty: Bool { queue.isEmpty }
+
   /// Puts `item` at the end (as a ``Queue``'s `put`), counting it as not done.
   public func put(_ item: Element, timeout: Duration? = nil) throws(QueueError) {
     try counting { unfinished.value += 1 }

@@ -5,6 +5,7 @@ struct PipeQueueChannelHandle: Codable, Sendable {
   var readLock: SharedHandle
   var writeLock: SharedHandle
   var closed: SharedValue<Int>.Handle
+  var items: SharedValue<Int>.Handle
   var places: SharedHandle?
 }
 
@@ -30,6 +31,9 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel {
   private let readLock: Lock
   private let writeLock: Lock
   private let closedFlag: SharedValue<Int>
+  /// Items written and not yet read: counted after each write and read, so a producer or
+  /// taker killed between the two leaves it one off (Python's `qsize()` is approximate too).
+  private let items: SharedValue<Int>
   private let places: Semaphore?
 
   /// A new, empty pipe, bounded by `maxSize` when above 0.
@@ -38,6 +42,7 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel {
     readLock = try Lock()
     writeLock = try Lock()
     closedFlag = try SharedValue(0, lock: false)
+    items = try SharedValue(0, lock: false)
     places = maxSize > 0 ? try Semaphore(value: maxSize) : nil
   }
 
@@ -48,6 +53,7 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel {
     readLock = try Lock(handle.readLock)
     writeLock = try Lock(handle.writeLock)
     closedFlag = try SharedValue(handle.closed)
+    items = try SharedValue(handle.items)
     places = try handle.places.map(Semaphore.init)
   }
 
@@ -55,12 +61,14 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel {
     .pipe(
       PipeQueueChannelHandle(
         reader: reader.handle, writer: writer.handle, readLock: readLock.handle, writeLock: writeLock.handle,
-        closed: closedFlag.handle, places: places?.handle))
+        closed: closedFlag.handle, items: items.handle, places: places?.handle))
   }
 
   var transport: QueueTransport { .pipe }
 
   var isClosed: Bool { closedFlag.load() != 0 }
+
+  var count: Int { max(items.load(), 0) }
 
   func close() {
     guard closedFlag.compareExchange(expected: 0, desired: 1).exchanged else { return }
@@ -72,7 +80,10 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel {
   func put(_ item: Element, until deadline: ContinuousClock.Instant?) throws(QueueError) {
     if let places, !places.acquire(timeout: deadline.map { $0 - .now }) { throw .full }
     do throws(QueueError) {
-      let written: Void? = try writeLock.holding(until: deadline) { () throws(QueueError) in try write(.item(item)) }
+      let written: Void? = try writeLock.holding(until: deadline) { () throws(QueueError) in
+        try write(.item(item))
+        items.add(1)
+      }
       if written == nil { throw QueueError.full }
     } catch {
       try? places?.release()
@@ -88,6 +99,7 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel {
       case nil:
         return nil
       case .item(let item)?:
+        items.add(-1)
         return item
       case .end?:
         // Left for the other takers, before they may read.

@@ -105,8 +105,15 @@ public final class Queue<Element: Codable & Sendable>: Sendable {
   /// Whether ``close()`` was called, by any process.
   public var isClosed: Bool { channel.isClosed }
 
-  /// Puts `item` at the end, waiting up to `timeout` (nil: as long as it takes) for room in a
-  /// bounded queue, or in a full ring.
+  /// About how many items the queue holds (Python's `qsize()`): others may put and take at
+  /// the same moment.
+  public var count: Int { channel.count }
+
+  /// Whether the queue held no item when asked (Python's `empty()`).
+  public var isEmpty: Bool { count == 0 }
+
+  /// Puts `item` at the end, waiting up to `timeout` (nil: as long as it takes; `.zero`: not
+  /// at all, Python's `block=False`) for room in a bounded queue, or in a full ring.
   ///
   /// - Throws: ``QueueError/closed``, ``QueueError/full`` after the timeout,
   ///   ``QueueError/connection(_:)`` for an item that cannot be encoded.
@@ -119,7 +126,8 @@ public final class Queue<Element: Codable & Sendable>: Sendable {
     try channel.put(item, until: .deadline(after: timeout))
   }
 
-  /// Takes the first item, waiting up to `timeout` (nil: as long as it takes).
+  /// Takes the first item, waiting up to `timeout` (nil: as long as it takes; `.zero`: not at
+  /// all, Python's `block=False`).
   ///
   /// - Throws: ``QueueError/empty`` after the timeout, ``QueueError/closed`` once the queue
   ///   is closed and every item put before was taken.
@@ -179,8 +187,8 @@ extension Queue where Element: BitwiseCopyable {
     }
   }
 
-  /// Puts `item` at the end, waiting up to `timeout` (nil: as long as it takes) for room in a
-  /// bounded queue, or in a full ring.
+  /// Puts `item` at the end, waiting up to `timeout` (nil: as long as it takes; `.zero`: not
+  /// at all, Python's `block=False`) for room in a bounded queue, or in a full ring.
   ///
   /// - Throws: ``QueueError/closed``, ``QueueError/full`` after the timeout.
   @inlinable
@@ -191,7 +199,8 @@ extension Queue where Element: BitwiseCopyable {
     try channel.put(item, until: timeout.map { .now + max($0, .zero) })
   }
 
-  /// Takes the first item, waiting up to `timeout` (nil: as long as it takes).
+  /// Takes the first item, waiting up to `timeout` (nil: as long as it takes; `.zero`: not at
+  /// all, Python's `block=False`).
   ///
   /// - Throws: ``QueueError/empty`` after the timeout, ``QueueError/closed`` once the queue
   ///   is closed and every item put before was taken.

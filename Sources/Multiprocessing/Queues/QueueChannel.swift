@@ -12,6 +12,9 @@ protocol QueueChannel<Element>: Sendable {
   /// Whether the queue was closed, by any process.
   var isClosed: Bool { get }
 
+  /// About how many items the queue holds.
+  var count: Int { get }
+
   /// Closes the queue for every process (again: nothing).
   func close()
 

@@ -72,6 +72,8 @@ struct RingQueueChannelHandle: Codable, Sendable {
 
   @inlinable var isClosed: Bool { ring.isClosed }
 
+  var count: Int { ring.count }
+
   func close() { ring.close() }
 
   @inlinable func put(_ item: Element, until deadline: ContinuousClock.Instant?) throws(QueueError) {
