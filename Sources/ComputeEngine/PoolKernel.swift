@@ -29,8 +29,8 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
   public let body: @Sendable (Input) throws -> Output
   /// Run once in each worker before its first task.
   public let initializer: (@Sendable () throws -> Void)?
-  let makeChannels: @Sendable () throws -> WorkerChannels<Input, Output>
-  let reopenChannels: @Sendable (Data) throws -> WorkerChannels<Input, Output>
+  let makeChannels: @Sendable () throws -> any WorkerTransport<Input, Output>
+  let reopenChannels: @Sendable (Data) throws -> any WorkerTransport<Input, Output>
   /// Makes the pool's claim board, for `BitwiseCopyable` values only.
   let makeBoard: (@Sendable () throws -> ClaimBoard)?
   /// Copies a slice of a job's inputs onto the board, in one go.

@@ -8,7 +8,7 @@ extension PoolDispatcher {
   /// not reach their loop in time.
   func superviseLocked(ready: [Int32]) {
     for (position, worker) in workers.enumerated() {
-      if let sentinel = try? worker.process.sentinel, ready.contains(sentinel), (try? worker.process.isAlive) == false {
+      if let sentinel = worker.liveness.sentinel, ready.contains(sentinel), !worker.liveness.isAlive {
         handleEndLocked(worker, at: position)
         continue
       }
@@ -19,8 +19,8 @@ extension PoolDispatcher {
         worker.killedSilent = true
         logger.warning(
           "killed a pool worker that did not reach its loop",
-          metadata: ["slot": "\(worker.slot)", "pid": "\((try? worker.process.pid) ?? nil ?? 0)"])
-        try? worker.process.kill()
+          metadata: ["slot": "\(worker.slot)", "pid": "\(worker.liveness.pid)"])
+        worker.liveness.kill()
         continue
       }
       guard let taskTimeout else { continue }
@@ -31,10 +31,10 @@ extension PoolDispatcher {
         logger.warning(
           "killed a pool worker whose task ran past the timeout",
           metadata: [
-            "slot": "\(worker.slot)", "pid": "\((try? worker.process.pid) ?? nil ?? 0)", "task": "\(current)",
+            "slot": "\(worker.slot)", "pid": "\(worker.liveness.pid)", "task": "\(current)",
             "timeout": "\(taskTimeout)",
           ])
-        try? worker.process.kill()
+        worker.liveness.kill()
       }
     }
   }
@@ -42,8 +42,8 @@ extension PoolDispatcher {
   func handleEndLocked(_ worker: Worker, at position: Int) {
     drainLocked(worker)
     // The sentinel said it ended, so it has a status; one lost to another reaper is a failure.
-    let status = ((try? worker.process.terminationStatus) ?? nil) ?? .exited(255)
-    let pid = ((try? worker.process.pid) ?? nil) ?? 0
+    let status = worker.liveness.terminationStatus ?? .exited(255)
+    let pid = worker.liveness.pid
     let current = control.status(worker.slot).currentTask
     // A replacement whose initializer threw says so; its slot's work fails with that.
     let startFailure = control.startFailure(slot: worker.slot)
@@ -85,7 +85,7 @@ extension PoolDispatcher {
       logger.error(
         "a pool worker slot failed to start \(Self.maxFailedStarts) times in a row; its work fails",
         metadata: ["slot": "\(worker.slot)", "error": "\(died)"])
-      try? worker.process.close()
+      worker.liveness.close()
       worker.clearPending()
       worker.down = true
       // With no worker left to claim them, the board's remaining tasks fail too.
@@ -100,7 +100,7 @@ extension PoolDispatcher {
         "slot": "\(worker.slot)", "pid": "\(pid)", "status": "\(status)",
         "requeued": "\(requeued.count)",
       ])
-    try? worker.process.close()
+    worker.liveness.close()
     guard !closing || !queue.isEmpty else {
       worker.clearPending()
       return
@@ -112,7 +112,7 @@ extension PoolDispatcher {
       metrics.workersReplaced.increment()
       logger.notice(
         "replaced a pool worker",
-        metadata: ["slot": "\(worker.slot)", "pid": "\((try? workers[position].process.pid) ?? nil ?? 0)"])
+        metadata: ["slot": "\(worker.slot)", "pid": "\(workers[position].liveness.pid)"])
     } catch {
       logger.error(
         "cannot restart a pool worker", metadata: ["slot": "\(worker.slot)", "error": "\(error)"])

@@ -46,7 +46,7 @@ enum WorkerLoop {
   /// The initializer, if any, runs first; one that throws leaves its message in the control
   /// block for the pool and ends the worker.
   static func run<Input, Output>(
-    plan: WorkerPlan, channels: WorkerChannels<Input, Output>, control: PoolControl,
+    plan: WorkerPlan, channels: any WorkerTransport<Input, Output>, control: PoolControl,
     initializer: (() throws -> Void)?, kernel: (Input) throws -> Output
   ) throws {
     if !plan.cpus.isEmpty { try Topology.bindCallingThread(to: CPUSet(plan.cpus)) }

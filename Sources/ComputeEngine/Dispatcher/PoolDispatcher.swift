@@ -36,8 +36,8 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     let slot: Int
     /// This worker's id among all the pool started: its mark on the board's chunks.
     let incarnation: Int
-    var process: Multiprocessing.Process
-    let channels: WorkerChannels<Input, Output>
+    let liveness: any WorkerLiveness
+    let channels: any WorkerTransport<Input, Output>
     /// The chunks sent and not yet fully answered, oldest first.
     var pending: [Chunk] = []
     /// For each pending chunk: its job, its range and how many results are still due. Kept
@@ -57,10 +57,10 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     /// Whether the slot gave up after failed starts; it is tried again when work arrives.
     var down = false
 
-    init(slot: Int, incarnation: Int, process: Multiprocessing.Process, channels: WorkerChannels<Input, Output>) {
+    init(slot: Int, incarnation: Int, liveness: any WorkerLiveness, channels: any WorkerTransport<Input, Output>) {
       self.slot = slot
       self.incarnation = incarnation
-      self.process = process
+      self.liveness = liveness
       self.channels = channels
     }
 
@@ -196,8 +196,8 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       for slot in placement.slots.indices { workers.append(try startWorker(slot: slot)) }
       if kernel.initializer != nil { try awaitInitializers() }
     } catch {
-      for worker in workers { try? worker.process.kill() }
-      for worker in workers { try? worker.process.join() }
+      for worker in workers { worker.liveness.kill() }
+      for worker in workers { worker.liveness.join() }
       template?.stop()
       throw error  // deinit closes the doorbell: it runs for an initialiser that throws here
     }
@@ -221,9 +221,9 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     for worker in workers {
       while !control.status(worker.slot).reportedIn {
         if let message = control.startFailure(slot: worker.slot) { throw PoolError.initializerFailed(message) }
-        if (try? worker.process.isAlive) != true {
-          let status = ((try? worker.process.terminationStatus) ?? nil).map { "\($0)" } ?? "ended"
-          throw PoolError.initializerFailed("worker \(((try? worker.process.pid) ?? nil) ?? 0) \(status) in it")
+        if !worker.liveness.isAlive {
+          let status = worker.liveness.terminationStatus.map { "\($0)" } ?? "ended"
+          throw PoolError.initializerFailed("worker \(worker.liveness.pid) \(status) in it")
         }
         guard ContinuousClock.now < deadline else {
           throw PoolError.initializerFailed("a worker did not finish it within \(testHooks.startBound)")
@@ -295,7 +295,8 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       try replaceTemplateLocked(gone: true)
       process = try started()
     }
-    let worker = Worker(slot: slot, incarnation: incarnation, process: process, channels: channels)
+    let worker = Worker(
+      slot: slot, incarnation: incarnation, liveness: ProcessLiveness(process), channels: channels)
     // A worker started while a job is on the board (a replacement) joins it.
     if boardJob != nil { channels.sendBoardMarker() }
     return worker
@@ -441,7 +442,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   }
 
   /// The pids of the current workers.
-  var workerPIDs: [Int32] { lock.withLock { workers.compactMap { (try? $0.process.pid) ?? nil } } }
+  var workerPIDs: [Int32] { lock.withLock { workers.compactMap { $0.liveness.pid == 0 ? nil : $0.liveness.pid } } }
 
   // MARK: The dispatcher thread
 
@@ -459,7 +460,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
         dispatchLocked()
         if closing && queue.isEmpty && boardJob == nil && workers.allSatisfy({ $0.pending.isEmpty }) {
           for worker in workers { worker.channels.close() }
-          if workers.allSatisfy({ (try? $0.process.isAlive) != true }) {
+          if workers.allSatisfy({ !$0.liveness.isAlive }) {
             shutDownLocked()
             return nil
           }
@@ -482,7 +483,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
         let busy = boardJob != nil || workers.contains { !$0.pending.isEmpty }
         let starting = workers.contains { !$0.down && !control.status($0.slot).reportedIn }
         let wake: Duration? = busy ? .milliseconds(5) : starting ? .milliseconds(50) : nil
-        return (wake, workers.compactMap { try? $0.process.sentinel })
+        return (wake, workers.compactMap { $0.liveness.sentinel })
       }
       guard let next else { break }
       let (sleepFor, watched) = next
@@ -557,11 +558,11 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   func shutDownLocked() {
     for worker in workers {
       worker.channels.close()
-      if terminated { try? worker.process.kill() }
+      if terminated { worker.liveness.kill() }
     }
     for worker in workers {
-      try? worker.process.join()
-      try? worker.process.close()
+      worker.liveness.join()
+      worker.liveness.close()
     }
     for server in retiredTemplates + (template.map { [$0] } ?? []) { server.stop() }
     (template, retiredTemplates) = (nil, [])

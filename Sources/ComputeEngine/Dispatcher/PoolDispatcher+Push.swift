@@ -59,7 +59,7 @@ extension PoolDispatcher {
     do {
       try worker.channels.send(
         jobID: chunk.job.id, range: chunk.range, inputs: chunk.job.inputs, mayWait: worker.pending.isEmpty,
-        workerGone: { (try? worker.process.isAlive) != true })
+        workerGone: { !worker.liveness.isAlive })
       worker.add(chunk)
       worker.sent += chunk.range.count
       return true

@@ -1,0 +1,220 @@
+import Foundation
+import Multiprocessing
+
+/// Channels of typed slots, for `BitwiseCopyable` inputs and outputs: no serialisation, and
+/// whole batches copied as bytes.
+final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: WorkerTransport,
+  @unchecked Sendable
+{
+  struct Handles: Codable {
+    var tasks: SlotRing<TaskSlot<Input>>.Handle
+    var results: SlotRing<ResultSlot<Output>>.Handle
+    var failures: ByteRing.Handle
+  }
+
+  let tasks: SlotRing<TaskSlot<Input>>
+  let results: SlotRing<ResultSlot<Output>>
+  let failures: ByteRing
+  private let taskBuffer = UnsafeMutableBufferPointer<TaskSlot<Input>>.allocate(capacity: PoolLimits.maxChunk)
+  private let resultBuffer = UnsafeMutableBufferPointer<ResultSlot<Output>>.allocate(capacity: PoolLimits.maxChunk)
+
+  init(capacity: Int) throws {
+    tasks = try SlotRing(capacity: capacity, mode: .singleProducerSingleConsumer)
+    results = try SlotRing(capacity: capacity, mode: .singleProducerSingleConsumer)
+    failures = try ByteRing(capacity: 64 * 1024)
+    // A worker reports a kernel's error through a byte ring: run that path once here, before
+    // any fork (see ByteChannels.warmUp).
+    _ = try? BinaryEncoder().encode(TaskFailure(index: TaskID(rawValue: 0), message: ""))
+  }
+
+  init(handleData: Data) throws {
+    let handles = try JSONDecoder().decode(Handles.self, from: handleData)
+    tasks = try SlotRing(handles.tasks)
+    results = try SlotRing(handles.results)
+    failures = try ByteRing(handles.failures)
+  }
+
+  deinit {
+    taskBuffer.deallocate()
+    resultBuffer.deallocate()
+  }
+
+  var handleData: Data {
+    // Handles are plain Codable values: encoding cannot fail.
+    try! JSONEncoder().encode(Handles(tasks: tasks.handle, results: results.handle, failures: failures.handle))
+  }
+
+  var hasResults: Bool { results.count > 0 || failures.hasData }
+  var resultsNeverWait: Bool { true }
+
+  func send(jobID: Int, range: Range<Int>, inputs: [Input], mayWait: Bool, workerGone: () -> Bool) throws {
+    // Chunks are at most PoolLimits.maxChunk long.
+    for (position, local) in range.enumerated() {
+      taskBuffer[position] = TaskSlot(index: TaskID(job: jobID, local: local), input: inputs[local])
+    }
+    try tasks.push(contentsOf: UnsafeBufferPointer(rebasing: taskBuffer[0..<range.count]))
+  }
+
+  func drain(
+    succeed: (TaskID, Output) -> Void, succeedRun: (OutputRun) -> Void, fail: (TaskID, PoolError) -> Void
+  ) {
+    let slotStride = MemoryLayout<ResultSlot<Output>>.stride
+    let outputOffset = MemoryLayout<ResultSlot<Output>>.offset(of: \.output)!
+    while true {
+      let count = results.tryPop(into: resultBuffer)
+      guard count > 0 else { break }
+      // Results of one chunk come back in order: hand over each run of consecutive tasks.
+      var start = 0
+      while start < count {
+        let first = resultBuffer[start].index
+        var end = start + 1
+        while end < count, resultBuffer[end].index == first.advanced(by: end - start) { end += 1 }
+        succeedRun(
+          OutputRun(
+            firstIndex: first, count: end - start,
+            outputs: UnsafeRawPointer(resultBuffer.baseAddress! + start) + outputOffset, stride: slotStride,
+            byteCount: MemoryLayout<Output>.size))
+        start = end
+      }
+    }
+    while failures.hasData, let failure = try? failures.receive(TaskFailure.self, timeout: drainTimeout) {
+      fail(failure.index, failure.error)
+    }
+  }
+
+  func close() {
+    tasks.close()
+  }
+
+  func sendBoardMarker() {
+    // Only the task's number is read from a marker: its input bytes stay zero.
+    let slot = UnsafeMutableRawPointer(taskBuffer.baseAddress!)
+    slot.initializeMemory(as: UInt8.self, repeating: 0, count: MemoryLayout<TaskSlot<Input>>.stride)
+    slot.storeBytes(
+      of: TaskID(rawValue: 0), toByteOffset: MemoryLayout<TaskSlot<Input>>.offset(of: \.index)!, as: TaskID.self)
+    // The pool uses the board only while no other job is out, so the ring has room; it is
+    // closed only once the pool shuts down, when the marker no longer matters.
+    _ = try? tasks.tryPush(taskBuffer[0])
+  }
+
+  /// Worker: claims chunks of the board's job until none is free, running each chunk's
+  /// pending tasks (see ``ClaimBoard`` for the protocol and what a death at each step leaves).
+  /// Returns whether this worker counted the round's last chunk, whether no caller was
+  /// collecting then (so that the pool's thread must be woken to finish the job), and whether
+  /// it claimed any chunk.
+  private func serveBoard(
+    _ role: BoardRole, status: WorkerStatus, kernel: (Input) throws -> Output
+  ) throws -> (completed: Bool, uncollected: Bool, claimed: Bool) {
+    let board = role.board
+    var completed = false
+    var uncollected = false
+    var claimed = false
+    while let chunk = board.claim(by: role.incarnation) {
+      claimed = true
+      role.reached(.claimed)
+      // Read after the claim: the round cannot change while this worker holds one of its chunks.
+      let round = board.header(.round).value
+      let job = board.header(.job).value
+      let offset = board.header(.offset).value
+      let tasks = ClaimBoard.tasks(
+        of: chunk, count: board.header(.count).value, chunkSize: board.header(.chunkSize).value)
+      if status.boardRound != round {
+        status.boardChunks = 0
+        status.boardRound = round
+      }
+      let started = monotonicNanoseconds()
+      for task in tasks where board.state(task).pointee == ClaimBoard.pending {
+        let index = TaskID(job: job, local: offset + task)
+        status.start(index)
+        do {
+          board.output(task).storeBytes(of: try kernel(board.input(task).load(as: Input.self)), as: Output.self)
+          board.state(task).pointee = ClaimBoard.succeeded
+        } catch {
+          try failures.send(TaskFailure(index: index, message: "\(error)"))
+          board.state(task).pointee = ClaimBoard.failed
+        }
+        if task == tasks.lowerBound { role.reached(.betweenTasks) }
+      }
+      status.current = -1
+      status.taskNanoseconds = max(1, (monotonicNanoseconds() - started) / max(1, tasks.count))
+      role.reached(.beforeDone)
+      board.owner(chunk).value = ClaimBoard.doneMark(role.incarnation)
+      role.reached(.afterDone)
+      // Read before counting: a caller collecting now stays until it sees the count (or
+      // rings the pool's thread itself when it gives up).
+      uncollected = role.control.header(.collectors).value == 0
+      status.boardChunks += 1
+      // The worker that counts the last chunk wakes the caller, or the pool's thread if no
+      // caller collects. (After a death the pool counts the dead worker's chunks itself.)
+      completed = board.isRoundCounted(in: role.control)
+      if completed { board.signalCompletion() }
+    }
+    return (completed, completed && uncollected, claimed)
+  }
+
+  func serve(
+    chunkSize: Int, maxTasks: Int?, spin: Duration, status: WorkerStatus, board: BoardRole?,
+    kernel: (Input) throws -> Output, afterBatch: () -> Void
+  ) throws {
+    let received = UnsafeMutableBufferPointer<TaskSlot<Input>>.allocate(capacity: chunkSize)
+    defer { received.deallocate() }
+    var processed = 0
+    var produced = 0
+    func send() throws {
+      try results.push(contentsOf: UnsafeBufferPointer(rebasing: resultBuffer[0..<produced]))
+      produced = 0
+      afterBatch()
+    }
+    // The worker that completes a board round sleeps at once instead of spinning: the caller
+    // wakes up for its results now and needs a CPU; on a machine whose cores the workers
+    // fill, a spinning worker would hold it. So does one that found the round already
+    // claimed (it was woken too late to help). The others spin for the next job.
+    var yieldsCPU = false
+    while case let count = try tasks.pop(into: received, spin: yieldsCPU ? .zero : spin), count > 0 {
+      yieldsCPU = false
+      // A pop may take several chunks. The worker times its tasks (after each in a small
+      // batch, whose tasks are long; every 16 in a large one) and publishes the time per
+      // task, from which the dispatcher decides how much work to give it ahead. Results also
+      // go back whenever ``PoolLimits/longTaskNanoseconds`` (5 ms) has passed, so that the dispatcher can hand
+      // the rest of the work to idle workers instead of waiting for the whole batch.
+      let checkMask = count <= 16 ? 0 : 15
+      var pushed = 0
+      var lastCheck = monotonicNanoseconds()
+      var lastSent = lastCheck
+      for position in 0..<count {
+        let index = received[position].index
+        if index.job == 0 {
+          // A marker: a job waits on the board. Only the worker that completes it may have
+          // to wake the pool's thread; the others' batches say nothing.
+          if let board {
+            let served = try serveBoard(board, status: status, kernel: kernel)
+            yieldsCPU = served.completed || !served.claimed
+            if served.uncollected { afterBatch() }
+          }
+          continue
+        }
+        pushed += 1
+        status.start(index)
+        do {
+          resultBuffer[produced] = ResultSlot(index: index, output: try kernel(received[position].input))
+          produced += 1
+        } catch {
+          try failures.send(TaskFailure(index: index, message: "\(error)"))
+        }
+        if position & checkMask == checkMask {
+          let now = monotonicNanoseconds()
+          status.taskNanoseconds = max(1, (now - lastCheck) / (checkMask + 1))
+          lastCheck = now
+          if now - lastSent >= PoolLimits.longTaskNanoseconds {
+            try send()
+            lastSent = now
+          }
+        }
+      }
+      processed += count
+      status.current = -1
+      if pushed > 0 { try send() }
+      if let maxTasks, processed >= maxTasks { return }
+    }
+  }
+}

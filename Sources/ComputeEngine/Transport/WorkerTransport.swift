@@ -1,0 +1,54 @@
+import Foundation
+import Multiprocessing
+
+/// How long the dispatcher waits for the rest of a message a worker has begun to write; a
+/// worker that dies in the middle of one is handled as dead.
+let drainTimeout = Duration.seconds(2)
+
+/// What moves chunks between the parent and one worker: tasks one way, results the other.
+/// The parent creates it, the worker reopens it (from ``handleData`` when spawned); each end
+/// is used by one thread (the dispatcher, or the worker).
+///
+/// Two implementations over shared memory today: ``SlotChannels`` carry `BitwiseCopyable`
+/// values through `SlotRing`s, ``ByteChannels`` `Codable` ones through `ByteRing`s. A
+/// transport to another machine (a rank) implements the same requirements. Workers reach
+/// theirs through this existential too: the pool's fork template builds its metadata before
+/// any worker is forked from it (``PoolKernel/warmUp()``).
+protocol WorkerTransport<Input, Output>: AnyObject, Sendable {
+  /// What the tasks carry.
+  associatedtype Input
+  /// What the results carry.
+  associatedtype Output
+
+  /// The encoded handles a spawned worker reopens the channels from.
+  var handleData: Data { get }
+  /// Whether results may be waiting.
+  var hasResults: Bool { get }
+  /// Whether a worker can always send its results without waiting for the parent (the
+  /// parent never gives it more than its result ring holds), so that the parent need not
+  /// look at the channels until the worker says results are there.
+  var resultsNeverWait: Bool { get }
+
+  /// Parent: sends `inputs[range]` as tasks `TaskID(job: jobID, local: i)`. Slot rings always have room
+  /// (the dispatcher sends no more than fits). A message larger than a byte ring's free room
+  /// waits for the worker to read it, only when `mayWait` (the worker has nothing else to
+  /// do, so reads at once) and only while `workerGone` is false; otherwise it throws
+  /// ``WorkerBusy`` or ``RingError/peerGone``, and nothing usable was sent.
+  func send(jobID: Int, range: Range<Int>, inputs: [Input], mayWait: Bool, workerGone: () -> Bool) throws
+  /// Parent: hands every waiting result to `succeed` or `fail`, without blocking.
+  /// Consecutive successful tasks may come together as one ``OutputRun`` through
+  /// `succeedRun`, so that a chunk's results are recorded at once.
+  func drain(succeed: (TaskID, Output) -> Void, succeedRun: (OutputRun) -> Void, fail: (TaskID, PoolError) -> Void)
+  /// Parent: no more tasks; the worker exits once it has done those sent.
+  func close()
+  /// Parent: tells the worker that a job waits on the claim board (a task with job 0).
+  func sendBoardMarker()
+  /// Worker: runs `kernel` over the tasks as they come, until the channels close or
+  /// `maxTasks` tasks are done, marking each task in `status` and calling `afterBatch` after
+  /// each batch of results is sent. Waiting for tasks, it spins for `spin` before it sleeps.
+  /// A marker sends it to claim chunks from `board`.
+  func serve(
+    chunkSize: Int, maxTasks: Int?, spin: Duration, status: WorkerStatus, board: BoardRole?,
+    kernel: (Input) throws -> Output, afterBatch: () -> Void
+  ) throws
+}
