@@ -48,11 +48,31 @@ final class PoolJob<Input, Output>: @unchecked Sendable {
   }
 
   deinit {
-    for local in 0..<count where states[local] == Self.succeeded {
-      (outputs + local * stride).assumingMemoryBound(to: Output.self).deinitialize(count: 1)
+    // One call per run of outputs: unspecialised, each call goes through the type's metadata
+    // (a million single ones took 5 ms even for a type with nothing to destroy).
+    var local = 0
+    while local < count {
+      guard states[local] == Self.succeeded else {
+        local += 1
+        continue
+      }
+      let end = runEnd(from: local, where: Self.succeeded)
+      (outputs + local * stride).assumingMemoryBound(to: Output.self).deinitialize(count: end - local)
+      local = end
     }
     outputs.deallocate()
     states.deallocate()
+  }
+
+  /// The end of the run of states equal to `state` that starts at `local`.
+  private func runEnd(from local: Int, where state: UInt8, below limit: Int? = nil) -> Int {
+    let limit = limit ?? count
+    var end = local
+    // Eight states at a time while they all match, then one by one.
+    let eight = UInt64(state) &* 0x0101_0101_0101_0101
+    while end + 8 <= limit, UnsafeRawPointer(states + end).loadUnaligned(as: UInt64.self) == eight { end += 8 }
+    while end < limit, states[end] == state { end += 1 }
+    return end
   }
 
   /// How many inputs failed so far.
@@ -76,15 +96,32 @@ final class PoolJob<Input, Output>: @unchecked Sendable {
   /// finished.
   func succeed(_ local: Int, _ run: OutputRun) -> Bool {
     guard local >= 0, local + run.count <= count else { return false }
-    for position in 0..<run.count where states[local + position] == Self.pending {
-      (outputs + (local + position) * stride).copyMemory(
-        from: run.outputs + position * run.stride, byteCount: run.byteCount)
-      states[local + position] = Self.succeeded
-      remaining -= 1
-      if observed {
-        onResult?(
-          local + position, .success(outputs.load(fromByteOffset: (local + position) * stride, as: Output.self)))
+    var position = 0
+    while position < run.count {
+      guard states[local + position] == Self.pending else {
+        position += 1
+        continue
       }
+      // Each run of pending inputs in one copy when the outputs lie as they do here: one
+      // `memcpy` per output cost more than the rest of a trivial task.
+      let end = runEnd(from: local + position, where: Self.pending, below: local + run.count) - local
+      if run.stride == stride {
+        (outputs + (local + position) * stride).copyMemory(
+          from: run.outputs + position * run.stride, byteCount: (end - position) * stride)
+      } else {
+        for each in position..<end {
+          (outputs + (local + each) * stride).copyMemory(
+            from: run.outputs + each * run.stride, byteCount: run.byteCount)
+        }
+      }
+      (states + local + position).update(repeating: Self.succeeded, count: end - position)
+      remaining -= end - position
+      if observed {
+        for each in position..<end {
+          onResult?(local + each, .success(outputs.load(fromByteOffset: (local + each) * stride, as: Output.self)))
+        }
+      }
+      position = end
     }
     return remaining == 0
   }
