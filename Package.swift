@@ -8,6 +8,7 @@ let package = Package(
     .library(name: "Scheduler", targets: ["Scheduler"]),
     .library(name: "Multiprocessing", targets: ["Multiprocessing"]),
     .library(name: "ComputeEngine", targets: ["ComputeEngine"]),
+    .library(name: "ComputeEngineMPI", targets: ["ComputeEngineMPI"]),
     .library(name: "LoadGeneration", targets: ["LoadGeneration"]),
     .library(name: "Kernels", targets: ["Kernels"]),
     .executable(name: "mpbench", targets: ["mpbench"]),
@@ -34,6 +35,12 @@ let package = Package(
       name: "CLibXML2",
       pkgConfig: "libxml-2.0",
       providers: [.apt(["libxml2-dev"])]
+    ),
+    // Open MPI (or MPICH): the pool across machines.
+    .systemLibrary(
+      name: "CMPI",
+      pkgConfig: "ompi-c",
+      providers: [.apt(["libopenmpi-dev"])]
     ),
     .target(name: "CSystemShims"),
     .target(
@@ -62,6 +69,10 @@ let package = Package(
         .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
         .product(name: "SystemPackage", package: "swift-system"),
       ]
+    ),
+    .target(
+      name: "ComputeEngineMPI",
+      dependencies: ["CMPI", "ComputeEngine", "Multiprocessing", "Scheduler"]
     ),
     .target(
       name: "LoadGeneration",
@@ -98,10 +109,16 @@ let package = Package(
     .executableTarget(
       name: "ReadmeExamples",
       dependencies: [
-        "Multiprocessing", "Scheduler", "ComputeEngine", "Kernels", .product(name: "Logging", package: "swift-log"),
+        "Multiprocessing", "Scheduler", "ComputeEngine", "ComputeEngineMPI", "Kernels",
+        .product(name: "Logging", package: "swift-log"),
       ],
       path: "Examples/ReadmeExamples"),
     .testTarget(name: "ReadmeTests", path: "Tests/ReadmeTests"),
+    // One rank of the MPI tests, which run it under mpirun.
+    .executableTarget(
+      name: "MPITestRank", dependencies: ["ComputeEngineMPI", "ComputeEngine", "Multiprocessing"],
+      path: "Tests/MPITestRank"),
+    .testTarget(name: "ComputeEngineMPITests", dependencies: ["MPITestRank"]),
     .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "CSystemShims", "MPTestChild"]),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
     .testTarget(

@@ -1,0 +1,32 @@
+/// Why a ``ClusterPool`` call failed.
+public enum ClusterError: Error, Sendable, Equatable, CustomStringConvertible {
+  /// An MPI function returned an error (communicators here return errors instead of
+  /// aborting the job): the function, MPI's error code and its message.
+  case mpi(function: String, code: Int32, message: String)
+  /// MPI was already finalized in this process: it cannot be started again.
+  case finalized
+  /// MPI cannot give the thread level the pool needs (`MPI_THREAD_FUNNELED`).
+  case threadLevel(provided: Int32)
+  /// A call only the driver (rank 0) may make, made on another rank.
+  case notDriver(rank: Int)
+  /// The pool has served its job: ``ClusterPool/serve(driver:)`` returned, MPI is finalized.
+  case finished
+  /// A message that does not follow the pool's protocol (a version mismatch between ranks).
+  case protocolViolation(String)
+  /// An argument out of range.
+  case invalidArgument(String)
+
+  /// A message that names the failure.
+  public var description: String {
+    switch self {
+    case .mpi(let function, let code, let message): "\(function) failed with MPI error \(code): \(message)"
+    case .finalized: "MPI was already finalized in this process and cannot be started again"
+    case .threadLevel(let provided):
+      "MPI provides thread level \(provided), below MPI_THREAD_FUNNELED, which the pool needs"
+    case .notDriver(let rank): "only the driver, rank 0, may call this; this is rank \(rank)"
+    case .finished: "the cluster pool has served its job and MPI is finalized"
+    case .protocolViolation(let what): "a message broke the cluster pool's protocol: \(what)"
+    case .invalidArgument(let reason): "invalid cluster pool argument: \(reason)"
+    }
+  }
+}

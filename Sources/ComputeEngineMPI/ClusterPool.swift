@@ -1,0 +1,273 @@
+import ComputeEngine
+import Foundation
+import Multiprocessing
+import Scheduler
+import Synchronization
+
+/// A `ProcessPool` across machines: one MPI rank per node, each running a local pool of
+/// pinned worker processes on its node's cores, with rank 0 the driver that hands out chunks
+/// of a job and also computes.
+///
+/// Launch one rank per node with `mpirun --map-by ppr:1:node --bind-to none` (Open MPI's
+/// default binding would put a rank's workers all on one core) or Slurm's `srun`. Every rank
+/// makes the pool with the same registered `PoolKernel` and calls ``serve(driver:)``: rank 0
+/// runs the body, whose ``map(_:chunkSize:)`` calls spread over every rank, and the others
+/// serve chunks until the body returns.
+///
+/// ```swift
+/// let pool = try ClusterPool(kernel: square)   // every rank
+/// let outputs = try pool.serve { driver in try driver.map(Array(0..<1000)) }
+/// if let outputs { print(outputs.count) }       // rank 0 only
+/// ```
+///
+/// Chunks are claimed by the ranks as they finish the ones they hold (self-scheduling: two
+/// in flight per rank), and results come back in input order. A worker that crashes inside a
+/// rank costs the task it ran, as in a local pool (its node's pool replaces the worker; MPI
+/// never sees it). The local workers start before MPI does, so no MPI process forks.
+public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Sendable {
+  // @unchecked: MPI is called only from the thread that made the pool (MPI_THREAD_FUNNELED);
+  // the job state a map shares with its local thread is under a Mutex.
+
+  /// This process's rank.
+  public let rank: Int
+  /// The number of ranks.
+  public let rankCount: Int
+  /// The workers of each rank's local pool, in rank order.
+  public let workersPerRank: [Int]
+  /// Whether this rank is the driver (rank 0), the one that runs ``serve(driver:)``'s body.
+  public var isDriver: Bool { rank == 0 }
+
+  /// This rank's local pool.
+  public let local: ProcessPool<Input, Output>
+  private let world: MPIWorld
+  private let codec: ClusterCodec<Input, Output>
+  private let finished = Atomic<Bool>(false)
+  private var lastJob = 0
+
+  /// Starts this rank's local pool of `kernel` (workers forked before MPI starts), then MPI.
+  ///
+  /// - Throws: the local pool's errors (a bad placement, an unregistered kernel), or a
+  ///   ``ClusterError`` when MPI cannot start.
+  public convenience init(
+    kernel: PoolKernel<Input, Output>, placement: PlacementPolicy = .physicalCores, startMethod: StartMethod = .fork
+  ) throws where Input: BitwiseCopyable, Output: BitwiseCopyable {
+    try self.init(local: ProcessPool(placement: placement, startMethod: startMethod, kernel: kernel), codec: .raw())
+  }
+
+  /// Starts this rank's local pool of `kernel` over `Codable` values, then MPI.
+  @_disfavoredOverload
+  public convenience init(
+    kernel: PoolKernel<Input, Output>, placement: PlacementPolicy = .physicalCores, startMethod: StartMethod = .fork
+  ) throws where Input: Codable, Output: Codable {
+    try self.init(local: ProcessPool(placement: placement, startMethod: startMethod, kernel: kernel), codec: .binary())
+  }
+
+  private init(local: ProcessPool<Input, Output>, codec: ClusterCodec<Input, Output>) throws {
+    self.local = local
+    self.codec = codec
+    do {
+      world = try MPIWorld()
+      (rank, rankCount) = (world.rank, world.size)
+      workersPerRank = try world.allGather(local.workerCount)
+    } catch {
+      local.terminate()
+      throw error
+    }
+  }
+
+  deinit {
+    finish()
+  }
+
+  /// Runs `body` on the driver while every other rank serves its chunks; then every rank
+  /// finalizes MPI and closes its local pool.
+  ///
+  /// - Returns: `body`'s value on the driver, nil on the other ranks.
+  /// - Throws: what `body` throws, ``ClusterError/finished`` on a second call, or a
+  ///   ``ClusterError`` from MPI.
+  public func serve<Result>(driver body: (ClusterPool) throws -> Result) throws -> Result? {
+    guard !finished.load(ordering: .acquiring) else { throw ClusterError.finished }
+    defer { finish() }
+    guard isDriver else {
+      try serveChunks()
+      return nil
+    }
+    let result: Result
+    do {
+      result = try body(self)
+    } catch {
+      try? stopRanks()
+      throw error
+    }
+    try stopRanks()
+    return result
+  }
+
+  /// Applies the kernel to every input across the ranks and returns the outputs in input
+  /// order (driver only, inside ``serve(driver:)``).
+  ///
+  /// - Parameters:
+  ///   - inputs: the inputs, in the order of the outputs.
+  ///   - chunkSize: inputs sent to a rank at once; by default about inputs ÷
+  ///     (every rank's workers × 4), and at least the rank's worker count.
+  /// - Throws: the error of the first failed input, or a ``ClusterError``.
+  public func map(_ inputs: [Input], chunkSize: Int? = nil) throws -> [Output] {
+    try mapResults(inputs, chunkSize: chunkSize).map { try $0.get() }
+  }
+
+  /// Each input's result, in input order (driver only, inside ``serve(driver:)``).
+  public func mapResults(_ inputs: [Input], chunkSize: Int? = nil) throws -> [Swift.Result<Output, PoolError>] {
+    guard isDriver else { throw ClusterError.notDriver(rank: rank) }
+    guard !finished.load(ordering: .acquiring) else { throw ClusterError.finished }
+    if let chunkSize, chunkSize < 1 {
+      throw ClusterError.invalidArgument("chunkSize must be at least 1, not \(chunkSize)")
+    }
+    guard !inputs.isEmpty else { return [] }
+    lastJob += 1
+    let job = ClusterJob<Output>(
+      id: lastJob, count: inputs.count, chunkSize: chunkSize, workersPerRank: workersPerRank)
+    // The driver's own share runs on a thread of its own (MPI stays on this one).
+    let localDone = DispatchSemaphore(value: 0)
+    let local = self.local
+    Thread { [inputs] in
+      while let range = job.take(for: 0) {
+        let results =
+          (try? local.mapResults(Array(inputs[range]))) ?? Array(repeating: .failure(.closed), count: range.count)
+        job.record(range.lowerBound, results)
+      }
+      localDone.signal()
+    }.start()
+    defer { localDone.wait() }
+    var sends: [PendingSend] = []
+    func sendChunk(to destination: Int) throws {
+      guard let range = job.take(for: destination) else { return }
+      let payload = try codec.encodeInputs(inputs[range])
+      sends.append(
+        try world.startSend(
+          ClusterMessage.bytes(words: [job.id, range.lowerBound, range.count], payloads: [payload]), to: destination,
+          tag: ClusterMessage.chunk))
+    }
+    do {
+      for destination in 1..<max(rankCount, 1) {
+        for _ in 0..<2 { try sendChunk(to: destination) }
+      }
+      var pause: UInt32 = 1
+      while !job.isComplete || !sends.isEmpty {
+        sends = try sends.filter { try !world.isComplete($0) }
+        guard let message = try world.poll() else {
+          usleep(pause)
+          pause = min(pause * 2, 100)
+          continue
+        }
+        pause = 1
+        let bytes = try world.receive(message)
+        guard message.tag == ClusterMessage.results else {
+          throw ClusterError.protocolViolation("tag \(message.tag) from rank \(message.source) during a map")
+        }
+        try recordResults(bytes, in: job)
+        try sendChunk(to: message.source)
+      }
+    } catch {
+      job.abandon()
+      throw error
+    }
+    return job.resultsInOrder()
+  }
+
+  /// Records a rank's results message in `job`.
+  private func recordResults(_ bytes: [UInt8], in job: ClusterJob<Output>) throws {
+    let (words, rest) = try ClusterMessage.split(bytes, words: 4)
+    let (jobID, first, count, outputBytes) = (words[0], words[1], words[2], words[3])
+    guard jobID == job.id, outputBytes >= 0, outputBytes <= rest.count else {
+      throw ClusterError.protocolViolation("results of job \(jobID) during job \(job.id)")
+    }
+    let failures = try BinaryDecoder().decode(
+      [RemoteFailure].self, from: Data(rest[(rest.startIndex + outputBytes)...]))
+    let outputs = try codec.decodeOutputs(
+      rest[rest.startIndex..<rest.startIndex + outputBytes], count - failures.count)
+    var results: [Swift.Result<Output, PoolError>] = []
+    results.reserveCapacity(count)
+    var nextOutput = 0
+    var nextFailure = 0
+    for index in 0..<count {
+      if nextFailure < failures.count, failures[nextFailure].index == index {
+        results.append(.failure(failures[nextFailure].error))
+        nextFailure += 1
+      } else {
+        results.append(.success(outputs[nextOutput]))
+        nextOutput += 1
+      }
+    }
+    job.record(first, results)
+  }
+
+  /// A rank's loop: runs each chunk the driver sends on the local pool and sends back its
+  /// results, until the driver says stop.
+  private func serveChunks() throws {
+    while true {
+      let message = try world.waitForMessage(from: 0)
+      let bytes = try world.receive(message)
+      switch message.tag {
+      case ClusterMessage.stop:
+        return
+      case ClusterMessage.chunk:
+        let (words, payload) = try ClusterMessage.split(bytes, words: 3)
+        let (jobID, first, count) = (words[0], words[1], words[2])
+        var results: [Swift.Result<Output, PoolError>]
+        do {
+          results = try local.mapResults(try codec.decodeInputs(payload, count))
+        } catch let error as PoolError {
+          results = Array(repeating: .failure(error), count: count)
+        } catch {
+          results = Array(repeating: .failure(.codingFailed("\(error)")), count: count)
+        }
+        try world.send(resultsMessage(job: jobID, first: first, results), to: 0, tag: ClusterMessage.results)
+      default:
+        throw ClusterError.protocolViolation("tag \(message.tag) from the driver")
+      }
+    }
+  }
+
+  /// A chunk's results as a message: the successes' outputs together, then the failures.
+  private func resultsMessage(job: Int, first: Int, _ results: [Swift.Result<Output, PoolError>]) -> [UInt8] {
+    var outputs: [Output] = []
+    var failures: [RemoteFailure] = []
+    for (index, result) in results.enumerated() {
+      switch result {
+      case .success(let output): outputs.append(output)
+      case .failure(let error): failures.append(RemoteFailure(index: index, error))
+      }
+    }
+    let encodedOutputs: [UInt8]
+    do {
+      encodedOutputs = try codec.encodeOutputs(outputs)
+    } catch {
+      // Outputs that cannot be encoded fail their tasks, as in a local pool.
+      let failed = results.indices.map { RemoteFailure(index: $0, .codingFailed("\(error)")) }
+      return resultsMessage(job: job, first: first, failures: failed)
+    }
+    return ClusterMessage.bytes(
+      words: [job, first, results.count, encodedOutputs.count],
+      payloads: [encodedOutputs, Array((try? BinaryEncoder().encode(failures)) ?? Data())])
+  }
+
+  private func resultsMessage(job: Int, first: Int, failures: [RemoteFailure]) -> [UInt8] {
+    ClusterMessage.bytes(
+      words: [job, first, failures.count, 0], payloads: [Array((try? BinaryEncoder().encode(failures)) ?? Data())])
+  }
+
+  /// Tells every other rank to stop serving.
+  private func stopRanks() throws {
+    for destination in 1..<max(rankCount, 1) {
+      try world.send([], to: destination, tag: ClusterMessage.stop)
+    }
+  }
+
+  /// Finalizes MPI and closes the local pool (again: nothing).
+  private func finish() {
+    guard !finished.exchange(true, ordering: .acquiringAndReleasing) else { return }
+    world.finalize()
+    local.close()
+    try? local.join()
+  }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+
+/// The cluster pool under `mpirun`, over shared memory and over TCP on the loopback: each test
+/// runs ranks of `MPITestRank` (built beside this bundle) and reads the lines they print.
+@Suite(.timeLimit(.minutes(3))) struct ClusterPoolTests {
+  /// How the ranks reach each other.
+  enum Network: String, CaseIterable, Sendable {
+    /// Open MPI's shared-memory transport (vader), as ranks on one node use.
+    case sharedMemory
+    /// TCP on the loopback interface: the stand-in for a network between nodes.
+    case tcp
+
+    var arguments: [String] {
+      switch self {
+      case .sharedMemory: ["--mca", "btl_vader_single_copy_mechanism", "none"]
+      case .tcp: ["--mca", "pml", "ob1", "--mca", "btl", "self,tcp", "--mca", "btl_tcp_if_include", "lo"]
+      }
+    }
+  }
+
+  /// What one scenario's ranks printed: each rank's JSON object, by rank.
+  static func run(_ scenario: String, ranks: Int, over network: Network) throws -> [Int: [String: Any]] {
+    let build = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+    let mpirun = Process()
+    mpirun.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    // No ssh, root allowed, more ranks than cores, and no binding: a rank's forked workers
+    // would otherwise all share its core.
+    mpirun.arguments =
+      ["mpirun", "--oversubscribe", "--mca", "plm", "isolated", "--bind-to", "none", "-np", "\(ranks)"]
+      + network.arguments + [build.appendingPathComponent("MPITestRank").path, scenario]
+    var environment = ProcessInfo.processInfo.environment
+    environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
+    environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+    mpirun.environment = environment
+    let output = Pipe()
+    mpirun.standardOutput = output
+    mpirun.standardError = output
+    try mpirun.run()
+    // A hung job fails its test instead of the suite.
+    let watchdog = DispatchWorkItem { if mpirun.isRunning { mpirun.terminate() } }
+    DispatchQueue.global().asyncAfter(deadline: .now() + 90, execute: watchdog)
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    mpirun.waitUntilExit()
+    watchdog.cancel()
+    guard mpirun.terminationStatus == 0 else {
+      throw RunFailure(description: "mpirun exited with \(mpirun.terminationStatus):\n\(text)")
+    }
+    var reports: [Int: [String: Any]] = [:]
+    for line in text.split(separator: "\n") where line.hasPrefix("RESULT ") {
+      let parts = line.split(separator: " ", maxSplits: 2)
+      guard parts.count == 3, let rank = Int(parts[1]),
+        let object = try JSONSerialization.jsonObject(with: Data(parts[2].utf8)) as? [String: Any]
+      else { continue }
+      reports[rank] = object
+    }
+    return reports
+  }
+
+  struct RunFailure: Error, CustomStringConvertible {
+    var description: String
+  }
+
+  @Test(arguments: [2, 4], Network.allCases)
+  func aMapSpreadsOverEveryRankAndComesBackInOrder(ranks: Int, network: Network) throws {
+    let reports = try Self.run("tagged", ranks: ranks, over: network)
+    let driver = try #require(reports[0])
+    #expect(driver["ranks"] as? Int == ranks)
+    #expect(driver["correct"] as? Bool == true, "every output in its input's place")
+    #expect(driver["computedBy"] as? [Int] == Array(0..<ranks), "every rank computed, the driver too")
+    for rank in 1..<ranks {
+      #expect(
+        (reports[rank]?["misuse"] as? String)?.contains("only the driver, rank 0") == true,
+        "a map on rank \(rank) throws notDriver")
+    }
+  }
+
+  @Test(arguments: Network.allCases)
+  func codableValuesTravelInBinaryForm(network: Network) throws {
+    let driver = try #require(try Self.run("codable", ranks: 2, over: network)[0])
+    #expect(driver["correct"] as? Bool == true)
+    #expect(driver["computedBy"] as? [Int] == [0, 1])
+  }
+
+  /// A worker killed inside a rank costs the task it ran, whichever rank ran it; that rank's
+  /// pool replaces the worker and the next job runs whole. MPI never sees it.
+  @Test(arguments: Network.allCases)
+  func aWorkerKilledInsideARankFailsItsTaskAlone(network: Network) throws {
+    let driver = try #require(try Self.run("crash", ranks: 2, over: network)[0])
+    #expect(driver["failed"] as? [Int] == [7])
+    #expect((driver["error"] as? String)?.contains("killed by signal 9") == true)
+    #expect(driver["secondJobCorrect"] as? Bool == true)
+  }
+}

@@ -1,0 +1,84 @@
+import ComputeEngine
+import ComputeEngineMPI
+import Foundation
+import Multiprocessing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+// One rank of the cluster pool's tests, run under mpirun by ComputeEngineMPITests: each
+// scenario prints one line, "RESULT <rank> <JSON>", that the tests read.
+
+/// The rank this process (or the worker forked from it) belongs to, from mpirun's
+/// environment: the kernels put it in their outputs, so that the tests see who computed.
+let rankOfThisProcess = Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"] ?? "") ?? -1
+
+let tagged = PoolKernel<Int, Int>("mpi-tagged") { $0 &* 1000 &+ rankOfThisProcess }
+let crashing = PoolKernel<Int, Int>("mpi-crashing") { input in
+  if input == 7 { kill(getpid(), SIGKILL) }
+  return input &* 1000 &+ rankOfThisProcess
+}
+let words = PoolKernel<String, [Int]>("mpi-words") { [$0.utf8.count, rankOfThisProcess] }
+bootstrapMultiprocessing(entryPoints: [tagged, crashing, words])
+
+func report(_ rank: Int, _ fields: [String: Any]) {
+  let data = try! JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
+  FileHandle.standardOutput.write(Data("RESULT \(rank) \(String(decoding: data, as: UTF8.self))\n".utf8))
+}
+
+let scenario = CommandLine.arguments.dropFirst().first ?? "tagged"
+switch scenario {
+case "tagged":
+  let pool = try ClusterPool(kernel: tagged, placement: .cores(1))
+  var misuse = ""
+  if !pool.isDriver {
+    do { _ = try pool.map([1]) } catch { misuse = "\(error)" }
+  }
+  let count = 20_000
+  let outcome = try pool.serve { driver in
+    let outputs = try driver.map(Array(0..<count))
+    let correct = outputs.enumerated().allSatisfy { $0.element / 1000 == $0.offset }
+    return (correct, Set(outputs.map { $0 % 1000 }).sorted())
+  }
+  if let (correct, computedBy) = outcome {
+    report(pool.rank, ["ranks": pool.rankCount, "correct": correct, "computedBy": computedBy])
+  } else {
+    report(pool.rank, ["misuse": misuse])
+  }
+case "codable":
+  let pool = try ClusterPool(kernel: words, placement: .cores(1))
+  let inputs = (0..<2000).map { String(repeating: "w", count: $0 % 50) }
+  if let (correct, computedBy) = try pool.serve(driver: { driver in
+    let outputs = try driver.map(inputs)
+    return (zip(inputs, outputs).allSatisfy { $0.utf8.count == $1[0] }, Set(outputs.map { $0[1] }).sorted())
+  }) {
+    report(pool.rank, ["correct": correct, "computedBy": computedBy])
+  }
+case "crash":
+  let pool = try ClusterPool(kernel: crashing, placement: .cores(1))
+  if let fields = try pool.serve(driver: { driver -> [String: Any] in
+    let results = try driver.mapResults(Array(0..<200), chunkSize: 10)
+    var failed: [Int] = []
+    var error = ""
+    for (index, result) in results.enumerated() {
+      switch result {
+      case .success(let output) where output / 1000 == index: continue
+      case .success: failed.append(-index)
+      case .failure(let failure):
+        failed.append(index)
+        error = "\(failure)"
+      }
+    }
+    // The pool that lost a worker replaced it: a second job runs whole.
+    let inputs = Array(0..<200).filter { $0 != 7 }
+    let again = try driver.map(inputs, chunkSize: 10)
+    let secondJobCorrect = zip(inputs, again).allSatisfy { $1 / 1000 == $0 } && again.count == 199
+    return ["failed": failed, "error": error, "secondJobCorrect": secondJobCorrect]
+  }) {
+    report(pool.rank, fields)
+  }
+default:
+  print("unknown scenario \(scenario)")
+  exit(64)
+}
