@@ -72,7 +72,10 @@ let package = Package(
     ),
     .target(
       name: "ComputeEngineMPI",
-      dependencies: ["CMPI", "ComputeEngine", "Multiprocessing", "Scheduler"]
+      dependencies: [
+        "CMPI", "ComputeEngine", "Multiprocessing", "Scheduler",
+        .product(name: "SystemPackage", package: "swift-system"),
+      ]
     ),
     .target(
       name: "LoadGeneration",
@@ -116,7 +119,10 @@ let package = Package(
     .testTarget(name: "ReadmeTests", path: "Tests/ReadmeTests"),
     // One rank of the MPI tests, which run it under mpirun.
     .executableTarget(
-      name: "MPITestRank", dependencies: ["ComputeEngineMPI", "ComputeEngine", "Multiprocessing"],
+      name: "MPITestRank",
+      dependencies: [
+        "ComputeEngineMPI", "ComputeEngine", "Multiprocessing", .product(name: "SystemPackage", package: "swift-system"),
+      ],
       path: "Tests/MPITestRank"),
     .testTarget(name: "ComputeEngineMPITests", dependencies: ["MPITestRank"]),
     .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "CSystemShims", "MPTestChild"]),

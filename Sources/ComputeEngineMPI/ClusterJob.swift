@@ -1,14 +1,18 @@
 import ComputeEngine
 import Synchronization
 
-/// One ``ClusterPool/mapResults(_:chunkSize:)`` call's chunks and results, shared by the
-/// driver's MPI thread and its local thread.
+/// One ``ClusterPool/mapResults(_:chunkSize:journal:)`` call's chunks and results, shared by
+/// the driver's MPI thread, its local thread and its report on an ended job.
 final class ClusterJob<Output: Sendable>: Sendable {
   private struct State {
+    /// The first task not handed out (tasks loaded from a journal are skipped).
     var next = 0
     var done = 0
     var abandoned = false
+    /// Each chunk's results, by its first task.
     var chunks: [Int: [Result<Output, PoolError>]] = [:]
+    /// The chunks handed out and not answered, by rank.
+    var inFlight: [Int: [Range<Int>]] = [:]
   }
 
   let id: Int
@@ -25,31 +29,43 @@ final class ClusterJob<Output: Sendable>: Sendable {
   }
 
   /// The next chunk for rank `rank`, or nil when every task is handed out (or the job was
-  /// abandoned).
+  /// abandoned). A chunk stops where one loaded from a journal begins.
   func take(for rank: Int) -> Range<Int>? {
     let size = chunkSize ?? max(automaticChunk, workersPerRank[rank])
     return state.withLock { state in
+      while let done = state.chunks[state.next] { state.next += done.count }
       guard !state.abandoned, state.next < count else { return nil }
-      let range = state.next..<min(count, state.next + size)
-      state.next = range.upperBound
+      var end = min(count, state.next + size)
+      if let loaded = state.chunks.keys.filter({ $0 > state.next && $0 < end }).min() { end = loaded }
+      let range = state.next..<end
+      state.next = end
+      state.inFlight[rank, default: []].append(range)
       return range
     }
   }
 
-  /// Records the results of the chunk that starts at task `first`.
+  /// Records the results of the chunk that starts at task `first` (from a rank, or from a
+  /// journal before any chunk is handed out).
   func record(_ first: Int, _ results: [Result<Output, PoolError>]) {
     state.withLock { state in
-      guard state.chunks[first] == nil else { return }
+      guard state.chunks[first] == nil, first >= 0, first + results.count <= count else { return }
       state.chunks[first] = results
       state.done += results.count
+      for (rank, ranges) in state.inFlight { state.inFlight[rank] = ranges.filter { $0.lowerBound != first } }
     }
   }
 
   /// Whether every task has its result.
   var isComplete: Bool { state.withLock { $0.done >= count } }
 
+  /// How many tasks have their result.
+  var doneCount: Int { state.withLock { $0.done } }
+
   /// Hands out no more chunks (the driver failed).
   func abandon() { state.withLock { $0.abandoned = true } }
+
+  /// The chunks handed out and not answered, by rank (ranks with none left out).
+  var unanswered: [Int: [Range<Int>]] { state.withLock { $0.inFlight.filter { !$0.value.isEmpty } } }
 
   /// The results in task order.
   func resultsInOrder() -> [Result<Output, PoolError>] {

@@ -3,6 +3,7 @@ import Foundation
 import Multiprocessing
 import Scheduler
 import Synchronization
+import SystemPackage
 
 /// A `ProcessPool` across machines: one MPI rank per node, each running a local pool of
 /// pinned worker processes on its node's cores, with rank 0 the driver that hands out chunks
@@ -11,7 +12,7 @@ import Synchronization
 /// Launch one rank per node with `mpirun --map-by ppr:1:node --bind-to none` (Open MPI's
 /// default binding would put a rank's workers all on one core) or Slurm's `srun`. Every rank
 /// makes the pool with the same registered `PoolKernel` and calls ``serve(driver:)``: rank 0
-/// runs the body, whose ``map(_:chunkSize:)`` calls spread over every rank, and the others
+/// runs the body, whose ``map(_:chunkSize:journal:)`` calls spread over every rank, and the others
 /// serve chunks until the body returns.
 ///
 /// ```swift
@@ -110,29 +111,63 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
   ///   - inputs: the inputs, in the order of the outputs.
   ///   - chunkSize: inputs sent to a rank at once; by default about inputs ÷
   ///     (every rank's workers × 4), and at least the rank's worker count.
+  ///   - journal: a file that records each finished chunk, so that a run ended by a rank's
+  ///     death resumes there: run again with the same inputs and journal (see
+  ///     ``mapResults(_:chunkSize:journal:)``).
   /// - Throws: the error of the first failed input, or a ``ClusterError``.
-  public func map(_ inputs: [Input], chunkSize: Int? = nil) throws -> [Output] {
-    try mapResults(inputs, chunkSize: chunkSize).map { try $0.get() }
+  public func map(_ inputs: [Input], chunkSize: Int? = nil, journal: FilePath? = nil) throws -> [Output] {
+    try mapResults(inputs, chunkSize: chunkSize, journal: journal).map { try $0.get() }
   }
 
   /// Each input's result, in input order (driver only, inside ``serve(driver:)``).
-  public func mapResults(_ inputs: [Input], chunkSize: Int? = nil) throws -> [Swift.Result<Output, PoolError>] {
+  ///
+  /// A rank that dies ends the whole job (Open MPI's launcher stops every rank; recovering
+  /// needs ULFM, in Open MPI 5). While a map runs, the driver answers the launcher's
+  /// `SIGTERM` by printing to standard error which chunks each rank still held unanswered —
+  /// the dead rank's among them — and how many tasks are done, then ends as `SIGTERM` would.
+  /// With a `journal`, the next run with the same inputs loads the finished chunks
+  /// (``resumedTasks`` says how many tasks) and hands out only the rest; a journal written
+  /// for other inputs is refused with ``ClusterError/invalidArgument(_:)``.
+  public func mapResults(
+    _ inputs: [Input], chunkSize: Int? = nil, journal path: FilePath? = nil
+  ) throws -> [Swift.Result<Output, PoolError>] {
     guard isDriver else { throw ClusterError.notDriver(rank: rank) }
     guard !finished.load(ordering: .acquiring) else { throw ClusterError.finished }
     if let chunkSize, chunkSize < 1 {
       throw ClusterError.invalidArgument("chunkSize must be at least 1, not \(chunkSize)")
     }
+    resumedTasks = 0
     guard !inputs.isEmpty else { return [] }
     lastJob += 1
     let job = ClusterJob<Output>(
       id: lastJob, count: inputs.count, chunkSize: chunkSize, workersPerRank: workersPerRank)
+    let journal = try path.map { path in
+      try ClusterJournal(
+        path: path.string, fingerprint: ClusterJournal.fingerprint(try codec.encodeInputs(inputs[...])),
+        count: inputs.count)
+    }
+    for record in journal?.records ?? [] {
+      let (first, results) = try decodeResults(record)
+      job.record(first, results)
+    }
+    resumedTasks = job.doneCount
+    let report = EndReport.install { [rankCount] in
+      Self.endReport(job: job, ranks: rankCount, journal: path)
+    }
+    defer { report.remove() }
     // The driver's own share runs on a thread of its own (MPI stays on this one).
     let localDone = DispatchSemaphore(value: 0)
     let local = self.local
-    Thread { [inputs] in
+    let localFailure = Mutex<(any Error)?>(nil)
+    Thread { [inputs, self] in
       while let range = job.take(for: 0) {
         let results =
           (try? local.mapResults(Array(inputs[range]))) ?? Array(repeating: .failure(.closed), count: range.count)
+        do {
+          try journal?.append(resultsMessage(job: job.id, first: range.lowerBound, results))
+        } catch {
+          localFailure.withLock { $0 = $0 ?? error }
+        }
         job.record(range.lowerBound, results)
       }
       localDone.signal()
@@ -164,9 +199,12 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
         guard message.tag == ClusterMessage.results else {
           throw ClusterError.protocolViolation("tag \(message.tag) from rank \(message.source) during a map")
         }
-        try recordResults(bytes, in: job)
+        let (first, results) = try decodeResults(bytes, job: job.id)
+        try journal?.append(bytes)
+        job.record(first, results)
         try sendChunk(to: message.source)
       }
+      if let error = localFailure.withLock({ $0 }) { throw error }
     } catch {
       job.abandon()
       throw error
@@ -174,12 +212,31 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
     return job.resultsInOrder()
   }
 
-  /// Records a rank's results message in `job`.
-  private func recordResults(_ bytes: [UInt8], in job: ClusterJob<Output>) throws {
+  /// Tasks of the last ``mapResults(_:chunkSize:journal:)`` loaded from its journal instead of
+  /// being run.
+  public private(set) var resumedTasks = 0
+
+  /// What the driver prints when the launcher ends the job during a map.
+  private static func endReport(job: ClusterJob<Output>, ranks: Int, journal: FilePath?) -> String {
+    let held = job.unanswered.sorted { $0.key < $1.key }.map { rank, ranges in
+      "rank \(rank): tasks " + ranges.map { "\($0.lowerBound)..<\($0.upperBound)" }.joined(separator: ", ")
+    }
+    var report = "ClusterPool: the job was ended during a map (a rank died, or the launcher stopped it); "
+    report += "\(job.doneCount) of \(job.count) tasks done. Unanswered chunks: "
+    report += held.isEmpty ? "none" : held.joined(separator: "; ")
+    report += journal.map { ". The journal \($0) holds the finished chunks: run again with it to resume." } ?? "."
+    return report + "\n"
+  }
+
+  /// A results message's first task and results; its job must be `jobID` when given (a
+  /// journal's records come from an earlier run).
+  private func decodeResults(
+    _ bytes: [UInt8], job jobID: Int? = nil
+  ) throws -> (first: Int, results: [Swift.Result<Output, PoolError>]) {
     let (words, rest) = try ClusterMessage.split(bytes, words: 4)
-    let (jobID, first, count, outputBytes) = (words[0], words[1], words[2], words[3])
-    guard jobID == job.id, outputBytes >= 0, outputBytes <= rest.count else {
-      throw ClusterError.protocolViolation("results of job \(jobID) during job \(job.id)")
+    let (job, first, count, outputBytes) = (words[0], words[1], words[2], words[3])
+    guard jobID == nil || job == jobID, outputBytes >= 0, outputBytes <= rest.count else {
+      throw ClusterError.protocolViolation("results of job \(job) during job \(jobID ?? job)")
     }
     let failures = try BinaryDecoder().decode(
       [RemoteFailure].self, from: Data(rest[(rest.startIndex + outputBytes)...]))
@@ -198,7 +255,7 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
         nextOutput += 1
       }
     }
-    job.record(first, results)
+    return (first, results)
   }
 
   /// A rank's loop: runs each chunk the driver sends on the local pool and sends back its

@@ -20,7 +20,15 @@ import Testing
   }
 
   /// What one scenario's ranks printed: each rank's JSON object, by rank.
-  static func run(_ scenario: String, ranks: Int, over network: Network) throws -> [Int: [String: Any]] {
+  static func run(_ arguments: [String], ranks: Int, over network: Network) throws -> [Int: [String: Any]] {
+    let (status, text) = try launch(arguments, ranks: ranks, over: network)
+    guard status == 0 else { throw RunFailure(description: "mpirun exited with \(status):\n\(text)") }
+    return reports(in: text)
+  }
+
+  /// Runs `ranks` ranks of `MPITestRank` with `arguments` under mpirun: its exit status and
+  /// everything it printed.
+  static func launch(_ arguments: [String], ranks: Int, over network: Network) throws -> (Int32, String) {
     let build = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
     let mpirun = Process()
     mpirun.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -28,7 +36,7 @@ import Testing
     // would otherwise all share its core.
     mpirun.arguments =
       ["mpirun", "--oversubscribe", "--mca", "plm", "isolated", "--bind-to", "none", "-np", "\(ranks)"]
-      + network.arguments + [build.appendingPathComponent("MPITestRank").path, scenario]
+      + network.arguments + [build.appendingPathComponent("MPITestRank").path] + arguments
     var environment = ProcessInfo.processInfo.environment
     environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
     environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
@@ -43,14 +51,16 @@ import Testing
     let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     mpirun.waitUntilExit()
     watchdog.cancel()
-    guard mpirun.terminationStatus == 0 else {
-      throw RunFailure(description: "mpirun exited with \(mpirun.terminationStatus):\n\(text)")
-    }
+    return (mpirun.terminationStatus, text)
+  }
+
+  /// The "RESULT <rank> <JSON>" lines of `text`, by rank.
+  static func reports(in text: String) -> [Int: [String: Any]] {
     var reports: [Int: [String: Any]] = [:]
     for line in text.split(separator: "\n") where line.hasPrefix("RESULT ") {
       let parts = line.split(separator: " ", maxSplits: 2)
       guard parts.count == 3, let rank = Int(parts[1]),
-        let object = try JSONSerialization.jsonObject(with: Data(parts[2].utf8)) as? [String: Any]
+        let object = (try? JSONSerialization.jsonObject(with: Data(parts[2].utf8))) as? [String: Any]
       else { continue }
       reports[rank] = object
     }
@@ -63,7 +73,7 @@ import Testing
 
   @Test(arguments: [2, 4], Network.allCases)
   func aMapSpreadsOverEveryRankAndComesBackInOrder(ranks: Int, network: Network) throws {
-    let reports = try Self.run("tagged", ranks: ranks, over: network)
+    let reports = try Self.run(["tagged"], ranks: ranks, over: network)
     let driver = try #require(reports[0])
     #expect(driver["ranks"] as? Int == ranks)
     #expect(driver["correct"] as? Bool == true, "every output in its input's place")
@@ -77,7 +87,7 @@ import Testing
 
   @Test(arguments: Network.allCases)
   func codableValuesTravelInBinaryForm(network: Network) throws {
-    let driver = try #require(try Self.run("codable", ranks: 2, over: network)[0])
+    let driver = try #require(try Self.run(["codable"], ranks: 2, over: network)[0])
     #expect(driver["correct"] as? Bool == true)
     #expect(driver["computedBy"] as? [Int] == [0, 1])
   }
@@ -86,9 +96,29 @@ import Testing
   /// pool replaces the worker and the next job runs whole. MPI never sees it.
   @Test(arguments: Network.allCases)
   func aWorkerKilledInsideARankFailsItsTaskAlone(network: Network) throws {
-    let driver = try #require(try Self.run("crash", ranks: 2, over: network)[0])
+    let driver = try #require(try Self.run(["crash"], ranks: 2, over: network)[0])
     #expect(driver["failed"] as? [Int] == [7])
     #expect((driver["error"] as? String)?.contains("killed by signal 9") == true)
     #expect(driver["secondJobCorrect"] as? Bool == true)
+  }
+
+  /// A rank killed mid-job ends the job (Open MPI's launcher stops the others); the driver
+  /// says which chunks each rank held, the dead one's among them; a rerun with the journal
+  /// loads the finished chunks and runs only the rest; other inputs with that journal are
+  /// refused.
+  @Test(arguments: Network.allCases)
+  func aRankThatDiesEndsTheJobAndTheJournalResumesIt(network: Network) throws {
+    let journal = NSTemporaryDirectory() + "cluster-journal-\(getpid())-\(network.rawValue)"
+    defer { try? FileManager.default.removeItem(atPath: journal) }
+    let (status, text) = try Self.launch(["rank-dies", journal, "kill"], ranks: 2, over: network)
+    #expect(status != 0, "the job ends with its rank")
+    #expect(text.contains("ClusterPool: the job was ended during a map"), "the driver's report:\n\(text)")
+    #expect(text.contains("Unanswered chunks: rank 1: tasks"), "the dead rank's chunks are named:\n\(text)")
+    let resumed = try #require(try Self.run(["rank-dies", journal, "resume"], ranks: 2, over: network)[0])
+    #expect(resumed["correct"] as? Bool == true)
+    let loaded = try #require(resumed["resumed"] as? Int)
+    #expect(loaded > 0 && loaded < 6000, "the finished chunks come from the journal: \(loaded)")
+    let other = try #require(try Self.run(["rank-dies", journal, "other"], ranks: 2, over: network)[0])
+    #expect((other["error"] as? String)?.contains("was written for another job") == true)
   }
 }

@@ -2,6 +2,7 @@ import ComputeEngine
 import ComputeEngineMPI
 import Foundation
 import Multiprocessing
+import SystemPackage
 
 #if canImport(Glibc)
   import Glibc
@@ -19,8 +20,19 @@ let crashing = PoolKernel<Int, Int>("mpi-crashing") { input in
   if input == 7 { kill(getpid(), SIGKILL) }
   return input &* 1000 &+ rankOfThisProcess
 }
+/// Kills this rank's process (not just its worker) at the first input from 3,000 on that it
+/// runs on rank 1, when the rank set `MPI_TEST_RANK_PID`.
+let rankKiller = PoolKernel<Int, Int>("mpi-rank-killer") { input in
+  if input >= 3000, rankOfThisProcess == 1,
+    let pid = Int32(ProcessInfo.processInfo.environment["MPI_TEST_RANK_PID"] ?? "")
+  {
+    kill(pid, SIGKILL)
+  }
+  usleep(200)
+  return input &* 1000 &+ rankOfThisProcess
+}
 let words = PoolKernel<String, [Int]>("mpi-words") { [$0.utf8.count, rankOfThisProcess] }
-bootstrapMultiprocessing(entryPoints: [tagged, crashing, words])
+bootstrapMultiprocessing(entryPoints: [tagged, crashing, rankKiller, words])
 
 func report(_ rank: Int, _ fields: [String: Any]) {
   let data = try! JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
@@ -75,6 +87,25 @@ case "crash":
     let again = try driver.map(inputs, chunkSize: 10)
     let secondJobCorrect = zip(inputs, again).allSatisfy { $1 / 1000 == $0 } && again.count == 199
     return ["failed": failed, "error": error, "secondJobCorrect": secondJobCorrect]
+  }) {
+    report(pool.rank, fields)
+  }
+case "rank-dies":
+  // Arguments: the journal's path, then "kill" (rank 1 dies mid-job), "resume", or "other"
+  // (other inputs with the same journal).
+  let journal = FilePath(CommandLine.arguments[2])
+  let mode = CommandLine.arguments[3]
+  if mode == "kill" { setenv("MPI_TEST_RANK_PID", "\(getpid())", 1) }
+  let pool = try ClusterPool(kernel: rankKiller, placement: .cores(1))
+  if let fields = try pool.serve(driver: { driver -> [String: Any] in
+    let inputs = Array(0..<(mode == "other" ? 5000 : 6000))
+    do {
+      let outputs = try driver.map(inputs, chunkSize: 100, journal: journal)
+      let correct = outputs.count == inputs.count && outputs.enumerated().allSatisfy { $0.element / 1000 == $0.offset }
+      return ["correct": correct, "resumed": driver.resumedTasks]
+    } catch {
+      return ["error": "\(error)"]
+    }
   }) {
     report(pool.rank, fields)
   }
