@@ -95,7 +95,7 @@ let package = Package(
     .executableTarget(
       name: "mpbench",
       dependencies: [
-        "Scheduler", "Multiprocessing", "ComputeEngine", "LoadGeneration", "Kernels", "ToolSupport",
+        "Scheduler", "Multiprocessing", "ComputeEngine", "ComputeEngineMPI", "LoadGeneration", "Kernels", "ToolSupport",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Atomics", package: "swift-atomics"),
       ]
@@ -124,7 +124,7 @@ let package = Package(
         "ComputeEngineMPI", "ComputeEngine", "Multiprocessing", .product(name: "SystemPackage", package: "swift-system"),
       ],
       path: "Tests/MPITestRank"),
-    .testTarget(name: "ComputeEngineMPITests", dependencies: ["MPITestRank"]),
+    .testTarget(name: "ComputeEngineMPITests", dependencies: ["MPITestRank", "mpbench"]),
     .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "CSystemShims", "MPTestChild"]),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
     .testTarget(

@@ -106,6 +106,8 @@ enum ClusterMessage {
   static let results: Int32 = 2
   /// Driver → rank: no more chunks; finalize.
   static let stop: Int32 = 3
+  /// Driver → rank → driver: the same bytes back, to time the raw round trip.
+  static let echo: Int32 = 4
 
   /// Header words followed by `payloads`.
   static func bytes(words: [Int], payloads: [[UInt8]]) -> [UInt8] {

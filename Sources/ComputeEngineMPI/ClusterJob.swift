@@ -19,22 +19,32 @@ final class ClusterJob<Output: Sendable>: Sendable {
   let count: Int
   private let chunkSize: Int?
   private let workersPerRank: [Int]
-  /// About inputs ÷ (every rank's workers × 4).
-  private let automaticChunk: Int
+  private let workers: Int
+  /// The largest automatic chunk: about inputs ÷ (every rank's workers × 4).
+  private let largestChunk: Int
   private let state = Mutex(State())
 
   init(id: Int, count: Int, chunkSize: Int?, workersPerRank: [Int]) {
     (self.id, self.count, self.chunkSize, self.workersPerRank) = (id, count, chunkSize, workersPerRank)
-    automaticChunk = max(1, count / max(1, workersPerRank.reduce(0, +) * 4))
+    workers = max(1, workersPerRank.reduce(0, +))
+    largestChunk = max(1, count / (workers * 4))
+  }
+
+  /// The size of rank `rank`'s next automatic chunk with `remaining` tasks not handed out:
+  /// guided self-scheduling — the remaining tasks ÷ (every rank's workers × 2), at most
+  /// ``largestChunk`` and at least the rank's workers — so that chunks shrink toward the end
+  /// and no rank is left with a long chunk (and one more in flight) while the others idle.
+  private func automaticChunk(for rank: Int, remaining: Int) -> Int {
+    max(workersPerRank[rank], min(largestChunk, (remaining + workers * 2 - 1) / (workers * 2)))
   }
 
   /// The next chunk for rank `rank`, or nil when every task is handed out (or the job was
   /// abandoned). A chunk stops where one loaded from a journal begins.
   func take(for rank: Int) -> Range<Int>? {
-    let size = chunkSize ?? max(automaticChunk, workersPerRank[rank])
-    return state.withLock { state in
+    state.withLock { state in
       while let done = state.chunks[state.next] { state.next += done.count }
       guard !state.abandoned, state.next < count else { return nil }
+      let size = chunkSize ?? automaticChunk(for: rank, remaining: count - state.next)
       var end = min(count, state.next + size)
       if let loaded = state.chunks.keys.filter({ $0 > state.next && $0 < end }).min() { end = loaded }
       let range = state.next..<end

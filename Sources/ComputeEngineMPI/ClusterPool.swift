@@ -47,12 +47,17 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
 
   /// Starts this rank's local pool of `kernel` (workers forked before MPI starts), then MPI.
   ///
+  /// The local pool takes `placement`'s slots on this node; ranks that share a node (as the
+  /// launcher's environment says) take turns over them, so that their workers do not all
+  /// bind to the same cores.
+  ///
   /// - Throws: the local pool's errors (a bad placement, an unregistered kernel), or a
   ///   ``ClusterError`` when MPI cannot start.
   public convenience init(
     kernel: PoolKernel<Input, Output>, placement: PlacementPolicy = .physicalCores, startMethod: StartMethod = .fork
   ) throws where Input: BitwiseCopyable, Output: BitwiseCopyable {
-    try self.init(local: ProcessPool(placement: placement, startMethod: startMethod, kernel: kernel), codec: .raw())
+    let share = try NodeShare().placement(placement)
+    try self.init(local: ProcessPool(placement: share, startMethod: startMethod, kernel: kernel), codec: .raw())
   }
 
   /// Starts this rank's local pool of `kernel` over `Codable` values, then MPI.
@@ -60,7 +65,8 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
   public convenience init(
     kernel: PoolKernel<Input, Output>, placement: PlacementPolicy = .physicalCores, startMethod: StartMethod = .fork
   ) throws where Input: Codable, Output: Codable {
-    try self.init(local: ProcessPool(placement: placement, startMethod: startMethod, kernel: kernel), codec: .binary())
+    let share = try NodeShare().placement(placement)
+    try self.init(local: ProcessPool(placement: share, startMethod: startMethod, kernel: kernel), codec: .binary())
   }
 
   private init(local: ProcessPool<Input, Output>, codec: ClusterCodec<Input, Output>) throws {
@@ -186,15 +192,20 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
       for destination in 1..<max(rankCount, 1) {
         for _ in 0..<2 { try sendChunk(to: destination) }
       }
-      var pause: UInt32 = 1
+      var pause: UInt32 = 0
+      var lastMessage = ContinuousClock.now
       while !job.isComplete || !sends.isEmpty {
         sends = try sends.filter { try !world.isComplete($0) }
         guard let message = try world.poll() else {
-          usleep(pause)
-          pause = min(pause * 2, 100)
+          // Polls without pause for 100 µs after a message (the next often follows: a
+          // sleep costs at least 50 µs of timer slack), then sleeps longer and longer.
+          if ContinuousClock.now - lastMessage > .microseconds(100) {
+            usleep(pause)
+            pause = min(max(pause * 2, 1), 1000)
+          }
           continue
         }
-        pause = 1
+        (pause, lastMessage) = (0, .now)
         let bytes = try world.receive(message)
         guard message.tag == ClusterMessage.results else {
           throw ClusterError.protocolViolation("tag \(message.tag) from rank \(message.source) during a map")
@@ -210,6 +221,24 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
       throw error
     }
     return job.resultsInOrder()
+  }
+
+  /// Times `count` round trips of an 8-byte message between the driver and `rank`, with
+  /// both sides polling without pause: what MPI itself costs, beside what a chunk costs
+  /// (driver only, inside ``serve(driver:)``).
+  public func roundTrips(to rank: Int = 1, count: Int) throws -> [Duration] {
+    guard isDriver else { throw ClusterError.notDriver(rank: self.rank) }
+    guard !finished.load(ordering: .acquiring) else { throw ClusterError.finished }
+    guard (1..<rankCount).contains(rank) else {
+      throw ClusterError.invalidArgument("rank \(rank) is not one of the other ranks (1..<\(rankCount))")
+    }
+    let payload = [UInt8](repeating: 0, count: 8)
+    return try (0..<count).map { _ in
+      let started = ContinuousClock.now
+      try world.send(payload, to: rank, tag: ClusterMessage.echo)
+      _ = try world.receive(try world.waitForMessage(from: rank, spin: .seconds(1)))
+      return ContinuousClock.now - started
+    }
   }
 
   /// Tasks of the last ``mapResults(_:chunkSize:journal:)`` loaded from its journal instead of
@@ -262,11 +291,14 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
   /// results, until the driver says stop.
   private func serveChunks() throws {
     while true {
-      let message = try world.waitForMessage(from: 0)
+      // Spins a moment first: the driver's next message often follows at once.
+      let message = try world.waitForMessage(from: 0, spin: .milliseconds(1))
       let bytes = try world.receive(message)
       switch message.tag {
       case ClusterMessage.stop:
         return
+      case ClusterMessage.echo:
+        try world.send(bytes, to: 0, tag: ClusterMessage.echo)
       case ClusterMessage.chunk:
         let (words, payload) = try ClusterMessage.split(bytes, words: 3)
         let (jobID, first, count) = (words[0], words[1], words[2])

@@ -88,15 +88,22 @@ final class MPIWorld: Sendable {
     return (Int(status.MPI_SOURCE), status.MPI_TAG, Int(count))
   }
 
-  /// Waits for the next message from `source` (any rank when nil) without holding a CPU:
-  /// polls, sleeping between looks (up to 100 µs, so a message waits at most that long).
-  /// Open MPI's blocking receive spins, which would take a CPU from the local workers.
-  func waitForMessage(from source: Int? = nil) throws(ClusterError) -> (source: Int, tag: Int32, count: Int) {
+  /// Waits for the next message from `source` (any rank when nil): polls without pause for
+  /// `spin`, then sleeps between looks (up to 100 µs, so a message waits at most that long).
+  /// Open MPI's blocking receive spins for as long as it waits, which would take a CPU from
+  /// the local workers.
+  func waitForMessage(
+    from source: Int? = nil, spin: Duration = .zero
+  ) throws(ClusterError) -> (source: Int, tag: Int32, count: Int) {
+    let spinUntil = ContinuousClock.now + spin
+    while ContinuousClock.now < spinUntil {
+      if let message = try poll(from: source) { return message }
+    }
     var pause: UInt32 = 1
     while true {
       if let message = try poll(from: source) { return message }
       usleep(pause)
-      pause = min(pause * 2, 100)
+      pause = min(pause * 2, 1000)
     }
   }
 

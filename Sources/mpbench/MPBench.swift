@@ -16,7 +16,7 @@ struct MPBench: ParsableCommand {
     version: swiftMultiprocessingVersion,
     subcommands: [
       SuiteCommand.self, TopologyCommand.self, ProcessStartCommand.self, SyncCommand.self, RingsCommand.self,
-      PoolCommand.self, ScalingCommand.self, LoadCommand.self,
+      PoolCommand.self, ScalingCommand.self, LoadCommand.self, ClusterCommand.self,
     ],
     defaultSubcommand: SuiteCommand.self
   )

@@ -28,7 +28,9 @@ import Testing
 
   /// Runs `ranks` ranks of `MPITestRank` with `arguments` under mpirun: its exit status and
   /// everything it printed.
-  static func launch(_ arguments: [String], ranks: Int, over network: Network) throws -> (Int32, String) {
+  static func launch(
+    _ arguments: [String], ranks: Int, over network: Network, program: String = "MPITestRank"
+  ) throws -> (Int32, String) {
     let build = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
     let mpirun = Process()
     mpirun.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -36,7 +38,7 @@ import Testing
     // would otherwise all share its core.
     mpirun.arguments =
       ["mpirun", "--oversubscribe", "--mca", "plm", "isolated", "--bind-to", "none", "-np", "\(ranks)"]
-      + network.arguments + [build.appendingPathComponent("MPITestRank").path] + arguments
+      + network.arguments + [build.appendingPathComponent(program).path] + arguments
     var environment = ProcessInfo.processInfo.environment
     environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
     environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
@@ -120,5 +122,24 @@ import Testing
     #expect(loaded > 0 && loaded < 6000, "the finished chunks come from the journal: \(loaded)")
     let other = try #require(try Self.run(["rank-dies", journal, "other"], ranks: 2, over: network)[0])
     #expect((other["error"] as? String)?.contains("was written for another job") == true)
+  }
+
+  /// `mpbench cluster` under mpirun: every figure the JSON promises, from a run whose
+  /// checksums were verified.
+  @Test(arguments: Network.allCases)
+  func mpbenchClusterReportsItsFigures(network: Network) throws {
+    let arguments = [
+      "cluster", "--json", "--size", "test", "--repetitions", "1", "--single-tasks", "50", "--many-tasks", "2000",
+    ]
+    let (status, text) = try Self.launch(arguments, ranks: 2, over: network, program: "mpbench")
+    #expect(status == 0, "\(text)")
+    let start = try #require(text.firstIndex(of: "{"))
+    let report = try #require(try JSONSerialization.jsonObject(with: Data(text[start...].utf8)) as? [String: Any])
+    #expect(report["ranks"] as? Int == 2)
+    #expect(report["checksumOK"] as? Bool == true)
+    #expect((report["speedup"] as? Double ?? 0) > 0)
+    #expect((report["rawRoundTripMicroseconds"] as? Double ?? 0) > 0)
+    let perTask = try #require(report["perTaskMicroseconds"] as? [String: Double])
+    #expect((perTask["chunkSize1"] ?? 0) > 0 && (perTask["automatic"] ?? 0) > 0)
   }
 }

@@ -1,0 +1,32 @@
+import Foundation
+import Scheduler
+
+/// This rank's share of its node when several ranks run there: the launcher says how many
+/// ranks share the node and which one this is (Open MPI's `OMPI_COMM_WORLD_LOCAL_RANK` and
+/// `…_LOCAL_SIZE`, Slurm's `SLURM_LOCALID` and `SLURM_NTASKS_PER_NODE`). Read from the
+/// environment because the local pool starts before MPI does.
+struct NodeShare: Equatable {
+  /// This rank among the node's ranks.
+  var index: Int
+  /// The ranks on the node.
+  var count: Int
+
+  /// The share the launcher's environment describes (the whole node when it says nothing).
+  init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+    func number(_ names: String...) -> Int? { names.lazy.compactMap { environment[$0].flatMap { Int($0) } }.first }
+    let count = number("OMPI_COMM_WORLD_LOCAL_SIZE", "SLURM_NTASKS_PER_NODE") ?? 1
+    let index = number("OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID") ?? 0
+    (self.index, self.count) = count > 1 && (0..<count).contains(index) ? (index, count) : (0, 1)
+  }
+
+  /// `policy`'s slots on this machine, every `count`-th from `index` on: ranks that share a
+  /// node take turns over its slots instead of all binding to the first ones. A rank beyond
+  /// the slots gets one of them.
+  func placement(_ policy: PlacementPolicy) throws -> PlacementPolicy {
+    guard count > 1 else { return policy }
+    let slots = try Topology.current().placement(policy).slots
+    guard !slots.isEmpty else { return policy }
+    let mine = slots.indices.filter { $0 % count == index }.map { slots[$0] }
+    return .slots(mine.isEmpty ? [slots[index % slots.count]] : mine)
+  }
+}

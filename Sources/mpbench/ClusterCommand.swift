@@ -1,0 +1,147 @@
+import ArgumentParser
+import ComputeEngine
+import ComputeEngineMPI
+import Foundation
+import Kernels
+import Multiprocessing
+
+/// `mpbench cluster`, run under mpirun: the pool across MPI ranks against the driver's local
+/// pool and a serial run, its per-task overhead, and the raw MPI round trip.
+struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
+  static let configuration = CommandConfiguration(
+    commandName: "cluster",
+    abstract: "Time the pool across MPI ranks (run it under mpirun, one rank per node).",
+    // ArgumentParser does not wrap the usage line it builds: this one fits 80 columns.
+    usage: """
+      mpirun [options] mpbench cluster [--repetitions <repetitions>] [--json]
+             [--size <size>] [--workers-per-rank <workers-per-rank>]
+             [--single-tasks <single-tasks>] [--many-tasks <many-tasks>]
+      """,
+    discussion: """
+      Every rank runs the command; rank 0 prints. The reference kernel runs serially, on \
+      the driver's local pool and across every rank (checksums verified); trivial tasks \
+      give the per-task overhead at chunk size 1 and with automatic chunks, beside the \
+      round trip of an 8-byte MPI message between ranks 0 and 1.
+      """
+  )
+
+  @OptionGroup var measurement: RepetitionOptions<ClusterCommand>
+  static let defaultRepetitions = 3
+  var repetitions: Int { measurement.repetitions }
+  @OptionGroup var output: OutputOptions
+  var json: Bool { output.json }
+
+  @Option(help: "Reference kernel size: test, py, py-long, native, native-long.")
+  var size = "native"
+
+  @Option(help: "Workers of each rank's local pool (default: one per physical core).")
+  var workersPerRank: Int?
+
+  @Option(help: "Trivial tasks for the per-task overhead at chunk size 1.")
+  var singleTasks = 2_000
+
+  @Option(help: "Trivial tasks for the per-task overhead with automatic chunks.")
+  var manyTasks = 1_000_000
+
+  func validate() throws {
+    guard MonteCarloPi.Size.all.contains(where: { $0.name == size }) else {
+      throw ValidationError("unknown size '\(size)' (test, py, py-long, native, native-long)")
+    }
+    if let workersPerRank, workersPerRank < 1 {
+      throw ValidationError("--workers-per-rank must be at least 1, not \(workersPerRank)")
+    }
+    if let workersPerRank, workersPerRank < 1 {
+      throw ValidationError("--workers-per-rank must be at least 1, not \(workersPerRank)")
+    }
+    guard singleTasks > 0 else { throw ValidationError("--single-tasks must be at least 1, not \(singleTasks)") }
+    guard manyTasks > 0 else { throw ValidationError("--many-tasks must be at least 1, not \(manyTasks)") }
+  }
+
+  /// What `--json` prints.
+  struct Report: Encodable {
+    var ranks: Int
+    var workersPerRank: [Int]
+    var size: String
+    var checksumOK: Bool
+    var serialSeconds: Double
+    var localPoolSeconds: Double
+    var clusterSeconds: Double
+    /// Over serial, in the same run.
+    var speedup: Double
+    var localSpeedup: Double
+    var perTaskMicroseconds: PerTask
+    var rawRoundTripMicroseconds: Double
+
+    struct PerTask: Encodable {
+      var chunkSize1: Double
+      var automatic: Double
+    }
+  }
+
+  func run() throws {
+    let kernelSize = MonteCarloPi.Size.all.first { $0.name == size }!
+    // One pool for both jobs (MPI starts once per process): an input of 0 or more is a unit
+    // of the reference kernel, a negative one a trivial task.
+    let kernel = PoolKernel<Int, UInt64>("cluster-bench") { input in
+      input < 0 ? UInt64(-input) : MonteCarloPi.unit(UInt64(input), samples: kernelSize.samples)
+    }
+    let pool = try ClusterPool(kernel: kernel, placement: workersPerRank.map { .cores($0) } ?? .physicalCores)
+    let units = Array(0..<kernelSize.units)
+    guard
+      let report = try pool.serve(driver: { driver -> Report in
+        guard driver.rankCount >= 2 else {
+          throw ValidationError("run it under mpirun with at least 2 ranks (this is 1 of \(driver.rankCount))")
+        }
+        func timed(_ body: () throws -> [UInt64]) throws -> (seconds: Double, sum: UInt64) {
+          let started = ContinuousClock.now
+          let outputs = try body()
+          return ((ContinuousClock.now - started).microseconds / 1e6, outputs.reduce(0, &+))
+        }
+        var checksums: [UInt64] = []
+        var serial: [Double] = []
+        var local: [Double] = []
+        var cluster: [Double] = []
+        var single: [Double] = []
+        var automatic: [Double] = []
+        let singleInputs = (1...singleTasks).map { -$0 }
+        let manyInputs = (1...manyTasks).map { -$0 }
+        for _ in 0..<repetitions {
+          let s = try timed { units.map { MonteCarloPi.unit(UInt64($0), samples: kernelSize.samples) } }
+          let l = try timed { try driver.local.map(units) }
+          let c = try timed { try driver.map(units) }
+          serial.append(s.seconds)
+          local.append(l.seconds)
+          cluster.append(c.seconds)
+          checksums += [s.sum, l.sum, c.sum]
+          single.append(try timed { try driver.map(singleInputs, chunkSize: 1) }.seconds / Double(singleTasks) * 1e6)
+          automatic.append(try timed { try driver.map(manyInputs) }.seconds / Double(manyInputs.count) * 1e6)
+        }
+        let roundTrip = Statistics(try driver.roundTrips(count: 2_000).map(\.microseconds)).median
+        let (serialMedian, clusterMedian) = (Statistics(serial).median, Statistics(cluster).median)
+        return Report(
+          ranks: driver.rankCount, workersPerRank: driver.workersPerRank, size: kernelSize.name,
+          checksumOK: checksums.allSatisfy { $0 == kernelSize.checksum }, serialSeconds: serialMedian,
+          localPoolSeconds: Statistics(local).median, clusterSeconds: clusterMedian,
+          speedup: serialMedian / clusterMedian, localSpeedup: serialMedian / Statistics(local).median,
+          perTaskMicroseconds: .init(chunkSize1: Statistics(single).median, automatic: Statistics(automatic).median),
+          rawRoundTripMicroseconds: roundTrip)
+      })
+    else { return }
+    if json {
+      print(try prettyJSON(report))
+      return
+    }
+    print(
+      """
+      \(report.ranks) ranks, workers per rank \(report.workersPerRank), reference kernel \(report.size) \
+      (checksums \(report.checksumOK ? "verified" : "WRONG")), median of \(repetitions)
+      serial                              \(String(format: "%8.3f s", report.serialSeconds))
+      driver's local pool                 \(String(format: "%8.3f s  %5.2f×", report.localPoolSeconds, report.localSpeedup))
+      every rank                          \(String(format: "%8.3f s  %5.2f×", report.clusterSeconds, report.speedup))
+      per task, chunk size 1              \(String(format: "%8.2f µs", report.perTaskMicroseconds.chunkSize1))
+      per task, automatic chunks          \(String(format: "%8.3f µs", report.perTaskMicroseconds.automatic))
+      raw MPI round trip, ranks 0 and 1   \(String(format: "%8.2f µs", report.rawRoundTripMicroseconds))
+      """)
+    guard report.checksumOK else { throw BenchmarkFailure("a checksum is wrong") }
+  }
+}
