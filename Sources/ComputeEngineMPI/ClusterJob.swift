@@ -65,6 +65,14 @@ final class ClusterJob<Output: Sendable>: Sendable {
     }
   }
 
+  /// Whether every task was handed out (or the job was abandoned).
+  var isExhausted: Bool {
+    state.withLock { state in
+      while let done = state.chunks[state.next] { state.next += done.count }
+      return state.abandoned || state.next >= count
+    }
+  }
+
   /// Whether every task has its result.
   var isComplete: Bool { state.withLock { $0.done >= count } }
 

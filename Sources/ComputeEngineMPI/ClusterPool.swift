@@ -165,21 +165,36 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
     let localDone = DispatchSemaphore(value: 0)
     let local = self.local
     let localFailure = Mutex<(any Error)?>(nil)
+    // Small chunks are taken several at a time, as a rank runs those it finds waiting: one
+    // trip through the local pool for all of them.
+    let localBatch = chunkSize.map { max(1, min(64, 4 * local.workerCount / $0)) } ?? 1
     Thread { [inputs, self] in
       while let range = job.take(for: 0) {
+        var ranges = [range]
+        while ranges.count < localBatch, let next = job.take(for: 0) { ranges.append(next) }
+        let count = ranges.reduce(0) { $0 + $1.count }
         let results =
-          (try? local.mapResults(Array(inputs[range]))) ?? Array(repeating: .failure(.closed), count: range.count)
-        do {
-          try journal?.append(resultsMessage(job: job.id, first: range.lowerBound, results))
-        } catch {
-          localFailure.withLock { $0 = $0 ?? error }
+          (try? local.mapResults(ranges.flatMap { inputs[$0] })) ?? Array(repeating: .failure(.closed), count: count)
+        var position = 0
+        for range in ranges {
+          let chunkResults = Array(results[position..<position + range.count])
+          position += range.count
+          do {
+            try journal?.append(resultsMessage(job: job.id, first: range.lowerBound, chunkResults))
+          } catch {
+            localFailure.withLock { $0 = $0 ?? error }
+          }
+          job.record(range.lowerBound, chunkResults)
         }
-        job.record(range.lowerBound, results)
       }
       localDone.signal()
     }.start()
     defer { localDone.wait() }
     var sends: [PendingSend] = []
+    // Per rank: when each chunk it holds was sent (it answers them in order), and the last
+    // chunk's turnaround.
+    var sentAt = [[ContinuousClock.Instant]](repeating: [], count: rankCount)
+    var turnaround = [Duration?](repeating: nil, count: rankCount)
     func sendChunk(to destination: Int) throws {
       guard let range = job.take(for: destination) else { return }
       let payload = try codec.encodeInputs(inputs[range])
@@ -187,10 +202,22 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
         try world.startSend(
           ClusterMessage.bytes(words: [job.id, range.lowerBound, range.count], payloads: [payload]), to: destination,
           tag: ClusterMessage.chunk))
+      sentAt[destination].append(.now)
+    }
+    /// How many chunks rank `destination` should hold: one when its chunks take long (a
+    /// second would only wait there, and at the end of the job keep it busy while others
+    /// idle); two otherwise, so that it never waits for the next; more for small chunks,
+    /// which the rank then runs through its local pool together.
+    func chunksToHold(_ destination: Int) -> Int {
+      if let last = turnaround[destination], last > .milliseconds(1) { return 1 }
+      guard let chunkSize else { return 2 }
+      return max(2, min(64, 4 * workersPerRank[destination] / chunkSize))
     }
     do {
       for destination in 1..<max(rankCount, 1) {
-        for _ in 0..<2 { try sendChunk(to: destination) }
+        while sentAt[destination].count < chunksToHold(destination), !job.isExhausted {
+          try sendChunk(to: destination)
+        }
       }
       var pause: UInt32 = 0
       var lastMessage = ContinuousClock.now
@@ -213,7 +240,9 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
         let (first, results) = try decodeResults(bytes, job: job.id)
         try journal?.append(bytes)
         job.record(first, results)
-        try sendChunk(to: message.source)
+        let source = message.source
+        if !sentAt[source].isEmpty { turnaround[source] = .now - sentAt[source].removeFirst() }
+        while sentAt[source].count < chunksToHold(source), !job.isExhausted { try sendChunk(to: source) }
       }
       if let error = localFailure.withLock({ $0 }) { throw error }
     } catch {
@@ -300,20 +329,53 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
       case ClusterMessage.echo:
         try world.send(bytes, to: 0, tag: ClusterMessage.echo)
       case ClusterMessage.chunk:
-        let (words, payload) = try ClusterMessage.split(bytes, words: 3)
-        let (jobID, first, count) = (words[0], words[1], words[2])
+        // Chunks already here run together: one trip through the local pool for all.
+        var chunks = [try decodeChunk(bytes)]
+        while chunks.count < 64, let next = try world.poll(from: 0), next.tag == ClusterMessage.chunk {
+          chunks.append(try decodeChunk(try world.receive(next)))
+        }
+        let runnable = chunks.filter { $0.inputs != nil }
         var results: [Swift.Result<Output, PoolError>]
         do {
-          results = try local.mapResults(try codec.decodeInputs(payload, count))
+          results = try local.mapResults(runnable.flatMap { $0.inputs! })
         } catch let error as PoolError {
-          results = Array(repeating: .failure(error), count: count)
-        } catch {
-          results = Array(repeating: .failure(.codingFailed("\(error)")), count: count)
+          results = Array(repeating: .failure(error), count: runnable.reduce(0) { $0 + $1.count })
         }
-        try world.send(resultsMessage(job: jobID, first: first, results), to: 0, tag: ClusterMessage.results)
+        var position = 0
+        for chunk in chunks {
+          let chunkResults: [Swift.Result<Output, PoolError>]
+          if chunk.inputs != nil {
+            chunkResults = Array(results[position..<position + chunk.count])
+            position += chunk.count
+          } else {
+            chunkResults = Array(repeating: .failure(.codingFailed(chunk.decodingError)), count: chunk.count)
+          }
+          try world.send(
+            resultsMessage(job: chunk.job, first: chunk.first, chunkResults), to: 0, tag: ClusterMessage.results)
+        }
       default:
         throw ClusterError.protocolViolation("tag \(message.tag) from the driver")
       }
+    }
+  }
+
+  /// A chunk as a rank receives it: its job, its tasks, and their inputs (nil when they
+  /// could not be decoded, with why).
+  private struct ReceivedChunk {
+    var job: Int
+    var first: Int
+    var count: Int
+    var inputs: [Input]?
+    var decodingError = ""
+  }
+
+  private func decodeChunk(_ bytes: [UInt8]) throws -> ReceivedChunk {
+    let (words, payload) = try ClusterMessage.split(bytes, words: 3)
+    do {
+      return ReceivedChunk(
+        job: words[0], first: words[1], count: words[2], inputs: try codec.decodeInputs(payload, words[2]))
+    } catch {
+      return ReceivedChunk(job: words[0], first: words[1], count: words[2], inputs: nil, decodingError: "\(error)")
     }
   }
 

@@ -50,8 +50,10 @@ case "tagged":
   let count = 20_000
   let outcome = try pool.serve { driver in
     let outputs = try driver.map(Array(0..<count))
-    let correct = outputs.enumerated().allSatisfy { $0.element / 1000 == $0.offset }
-    return (correct, Set(outputs.map { $0 % 1000 }).sorted())
+    // Chunks of one task: many held by each rank and run together through its local pool.
+    let single = try driver.map(Array(0..<500), chunkSize: 1)
+    let correct = [outputs, single].allSatisfy { $0.enumerated().allSatisfy { $0.element / 1000 == $0.offset } }
+    return (correct && single.count == 500, Set((outputs + single).map { $0 % 1000 }).sorted())
   }
   if let (correct, computedBy) = outcome {
     report(pool.rank, ["ranks": pool.rankCount, "correct": correct, "computedBy": computedBy])
