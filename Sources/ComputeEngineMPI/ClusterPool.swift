@@ -44,6 +44,8 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
   private let codec: ClusterCodec<Input, Output>
   private let finished = Atomic<Bool>(false)
   private var lastJob = 0
+  /// Sends of a map that ended early (it threw), kept until MPI is done with their bytes.
+  private var abandonedSends: [PendingSend] = []
 
   /// Starts this rank's local pool of `kernel` (workers forked before MPI starts), then MPI.
   ///
@@ -137,13 +139,50 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
   public func mapResults(
     _ inputs: [Input], chunkSize: Int? = nil, journal path: FilePath? = nil
   ) throws -> [Swift.Result<Output, PoolError>] {
+    try run(inputs, chunkSize: chunkSize, journal: path) { _, _ in }?.resultsInOrder() ?? []
+  }
+
+  /// Applies the kernel to every input across the ranks, handing each output to `body` with
+  /// its input's index as its chunk arrives, in no particular order (driver only, inside
+  /// ``serve(driver:)``). `body` runs on the calling thread — MPI's, which is why this takes
+  /// a closure where the local pool's `mapUnordered` returns an `AsyncSequence`.
+  ///
+  /// - Throws: the first failure to arrive (once every task ran), what `body` throws (the
+  ///   chunks still out are then dropped), or a ``ClusterError``.
+  public func mapUnordered(_ inputs: [Input], chunkSize: Int? = nil, _ body: (Int, Output) throws -> Void) throws {
+    var firstFailure: PoolError?
+    _ = try run(inputs, chunkSize: chunkSize, journal: nil) { first, results in
+      for (offset, result) in results.enumerated() {
+        switch result {
+        case .success(let output): try body(first + offset, output)
+        case .failure(let error): firstFailure = firstFailure ?? error
+        }
+      }
+    }
+    if let firstFailure { throw firstFailure }
+  }
+
+  /// Runs the kernel on one input on whichever rank takes it (driver only, inside
+  /// ``serve(driver:)``): a map of one, synchronous for the same reason as
+  /// ``mapUnordered(_:chunkSize:_:)``.
+  public func submit(_ input: Input) throws -> Output {
+    try map([input])[0]
+  }
+
+  /// A map: hands out the chunks, records their results, and hands each chunk's results to
+  /// `onChunk` on this thread as they arrive (those loaded from the journal first). Nil for
+  /// no inputs.
+  private func run(
+    _ inputs: [Input], chunkSize: Int?, journal path: FilePath?,
+    onChunk: (Int, [Swift.Result<Output, PoolError>]) throws -> Void
+  ) throws -> ClusterJob<Output>? {
     guard isDriver else { throw ClusterError.notDriver(rank: rank) }
     guard !finished.load(ordering: .acquiring) else { throw ClusterError.finished }
     if let chunkSize, chunkSize < 1 {
       throw ClusterError.invalidArgument("chunkSize must be at least 1, not \(chunkSize)")
     }
     resumedTasks = 0
-    guard !inputs.isEmpty else { return [] }
+    guard !inputs.isEmpty else { return nil }
     lastJob += 1
     let job = ClusterJob<Output>(
       id: lastJob, count: inputs.count, chunkSize: chunkSize, workersPerRank: workersPerRank)
@@ -155,6 +194,7 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
     for record in journal?.records ?? [] {
       let (first, results) = try decodeResults(record)
       job.record(first, results)
+      try onChunk(first, results)
     }
     resumedTasks = job.doneCount
     let report = EndReport.install { [rankCount] in
@@ -165,6 +205,15 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
     let localDone = DispatchSemaphore(value: 0)
     let local = self.local
     let localFailure = Mutex<(any Error)?>(nil)
+    /// Chunks the local thread finished, for `onChunk` on this thread.
+    let localArrivals = Mutex<[(Int, [Swift.Result<Output, PoolError>])]>([])
+    func handOverLocalArrivals() throws {
+      let arrivals = localArrivals.withLock { arrivals in
+        defer { arrivals = [] }
+        return arrivals
+      }
+      for (first, results) in arrivals { try onChunk(first, results) }
+    }
     // Small chunks are taken several at a time, as a rank runs those it finds waiting: one
     // trip through the local pool for all of them.
     let localBatch = chunkSize.map { max(1, min(64, 4 * local.workerCount / $0)) } ?? 1
@@ -184,12 +233,15 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
           } catch {
             localFailure.withLock { $0 = $0 ?? error }
           }
+          // Queued before it is recorded: once the job is complete, every arrival is queued.
+          localArrivals.withLock { $0.append((range.lowerBound, chunkResults)) }
           job.record(range.lowerBound, chunkResults)
         }
       }
       localDone.signal()
     }.start()
     defer { localDone.wait() }
+    abandonedSends = try abandonedSends.filter { try !world.isComplete($0) }
     var sends: [PendingSend] = []
     // Per rank: when each chunk it holds was sent (it answers them in order), and the last
     // chunk's turnaround.
@@ -222,6 +274,7 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
       var pause: UInt32 = 0
       var lastMessage = ContinuousClock.now
       while !job.isComplete || !sends.isEmpty {
+        try handOverLocalArrivals()
         sends = try sends.filter { try !world.isComplete($0) }
         guard let message = try world.poll() else {
           // Polls without pause for 100 µs after a message (the next often follows: a
@@ -237,19 +290,24 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
         guard message.tag == ClusterMessage.results else {
           throw ClusterError.protocolViolation("tag \(message.tag) from rank \(message.source) during a map")
         }
+        // Results of an earlier map that ended early (it threw) are dropped.
+        guard try ClusterMessage.split(bytes, words: 1).words[0] == job.id else { continue }
         let (first, results) = try decodeResults(bytes, job: job.id)
         try journal?.append(bytes)
         job.record(first, results)
+        try onChunk(first, results)
         let source = message.source
         if !sentAt[source].isEmpty { turnaround[source] = .now - sentAt[source].removeFirst() }
         while sentAt[source].count < chunksToHold(source), !job.isExhausted { try sendChunk(to: source) }
       }
+      try handOverLocalArrivals()
       if let error = localFailure.withLock({ $0 }) { throw error }
     } catch {
       job.abandon()
+      abandonedSends += sends
       throw error
     }
-    return job.resultsInOrder()
+    return job
   }
 
   /// Times `count` round trips of an 8-byte message between the driver and `rank`, with

@@ -94,6 +94,18 @@ import Testing
     #expect(driver["computedBy"] as? [Int] == [0, 1])
   }
 
+  /// mapUnordered hands over every output once, with its input's index; submit runs one
+  /// input; a map whose body throws leaves the next map whole.
+  @Test(arguments: Network.allCases)
+  func unorderedMapsAndSubmits(network: Network) throws {
+    let driver = try #require(try Self.run(["unordered"], ranks: 2, over: network)[0])
+    #expect(driver["eachOnce"] as? Bool == true)
+    #expect(driver["wrong"] as? Int == 0)
+    #expect(driver["submitted"] as? Int == 21)
+    #expect(driver["stoppedEarly"] as? Bool == true)
+    #expect(driver["afterCorrect"] as? Bool == true)
+  }
+
   /// A worker killed inside a rank costs the task it ran, whichever rank ran it; that rank's
   /// pool replaces the worker and the next job runs whole. MPI never sees it.
   @Test(arguments: Network.allCases)

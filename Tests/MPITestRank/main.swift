@@ -69,6 +69,33 @@ case "codable":
   }) {
     report(pool.rank, ["correct": correct, "computedBy": computedBy])
   }
+case "unordered":
+  let pool = try ClusterPool(kernel: tagged, placement: .cores(1))
+  if let fields = try pool.serve(driver: { driver -> [String: Any] in
+    var seen = [Int](repeating: 0, count: 2000)
+    var wrong = 0
+    try driver.mapUnordered(Array(0..<2000), chunkSize: 50) { index, output in
+      seen[index] += 1
+      if output / 1000 != index { wrong += 1 }
+    }
+    // A body that throws ends the map early; the chunks still out are dropped, and the next
+    // map is not confused by their results.
+    struct Enough: Error {}
+    var stoppedEarly = false
+    do {
+      try driver.mapUnordered(Array(0..<2000), chunkSize: 10) { _, _ in throw Enough() }
+    } catch is Enough {
+      stoppedEarly = true
+    }
+    let after = try driver.map(Array(0..<300), chunkSize: 7)
+    return [
+      "eachOnce": seen.allSatisfy { $0 == 1 }, "wrong": wrong,
+      "submitted": try driver.submit(21) / 1000, "stoppedEarly": stoppedEarly,
+      "afterCorrect": after.enumerated().allSatisfy { $0.element / 1000 == $0.offset },
+    ]
+  }) {
+    report(pool.rank, fields)
+  }
 case "crash":
   let pool = try ClusterPool(kernel: crashing, placement: .cores(1))
   if let fields = try pool.serve(driver: { driver -> [String: Any] in
