@@ -11,8 +11,11 @@ final class ClusterJob<Output: Sendable>: Sendable {
     var abandoned = false
     /// Each chunk's results, by its first task.
     var chunks: [Int: [Result<Output, PoolError>]] = [:]
-    /// The chunks handed out and not answered, by rank.
-    var inFlight: [Int: [Range<Int>]] = [:]
+    /// The chunks handed out and not answered: their rank, by their range's start.
+    var inFlight: [Int: (rank: Int, range: Range<Int>)] = [:]
+    /// Where chunks recorded before any was handed out (from a journal) start, in order,
+    /// from the next one at or after `next`.
+    var recordedAhead: [Int] = []
   }
 
   let id: Int
@@ -46,10 +49,11 @@ final class ClusterJob<Output: Sendable>: Sendable {
       guard !state.abandoned, state.next < count else { return nil }
       let size = chunkSize ?? automaticChunk(for: rank, remaining: count - state.next)
       var end = min(count, state.next + size)
-      if let loaded = state.chunks.keys.filter({ $0 > state.next && $0 < end }).min() { end = loaded }
+      while let ahead = state.recordedAhead.first, ahead <= state.next { state.recordedAhead.removeFirst() }
+      if let ahead = state.recordedAhead.first, ahead < end { end = ahead }
       let range = state.next..<end
       state.next = end
-      state.inFlight[rank, default: []].append(range)
+      state.inFlight[range.lowerBound] = (rank, range)
       return range
     }
   }
@@ -61,7 +65,11 @@ final class ClusterJob<Output: Sendable>: Sendable {
       guard state.chunks[first] == nil, first >= 0, first + results.count <= count else { return }
       state.chunks[first] = results
       state.done += results.count
-      for (rank, ranges) in state.inFlight { state.inFlight[rank] = ranges.filter { $0.lowerBound != first } }
+      if state.inFlight.removeValue(forKey: first) == nil, first >= state.next {
+        // Recorded before it was handed out: from the journal.
+        state.recordedAhead.insert(
+          first, at: state.recordedAhead.firstIndex { $0 > first } ?? state.recordedAhead.endIndex)
+      }
     }
   }
 
@@ -83,7 +91,12 @@ final class ClusterJob<Output: Sendable>: Sendable {
   func abandon() { state.withLock { $0.abandoned = true } }
 
   /// The chunks handed out and not answered, by rank (ranks with none left out).
-  var unanswered: [Int: [Range<Int>]] { state.withLock { $0.inFlight.filter { !$0.value.isEmpty } } }
+  var unanswered: [Int: [Range<Int>]] {
+    state.withLock { state in
+      Dictionary(grouping: state.inFlight.values.sorted { $0.range.lowerBound < $1.range.lowerBound }) { $0.rank }
+        .mapValues { $0.map(\.range) }
+    }
+  }
 
   /// The results in task order.
   func resultsInOrder() -> [Result<Output, PoolError>] {

@@ -216,14 +216,20 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
     }
     // Small chunks are taken several at a time, as a rank runs those it finds waiting: one
     // trip through the local pool for all of them.
-    let localBatch = chunkSize.map { max(1, min(64, 4 * local.workerCount / $0)) } ?? 1
+    // How many: enough for about a millisecond of work per trip (a trip costs ~10 µs), from
+    // the time the last trip's tasks took; one at first, and one for long tasks.
+    let largestLocalBatch = chunkSize.map { max(1, min(256, 64 * local.workerCount / $0)) } ?? 1
     Thread { [inputs, self] in
+      var localBatch = 1
       while let range = job.take(for: 0) {
         var ranges = [range]
         while ranges.count < localBatch, let next = job.take(for: 0) { ranges.append(next) }
         let count = ranges.reduce(0) { $0 + $1.count }
+        let started = ContinuousClock.now
         let results =
           (try? local.mapResults(ranges.flatMap { inputs[$0] })) ?? Array(repeating: .failure(.closed), count: count)
+        let perChunk = max((ContinuousClock.now - started) / ranges.count, .nanoseconds(1))
+        localBatch = max(1, min(largestLocalBatch, Int(Duration.milliseconds(1) / perChunk)))
         var position = 0
         for range in ranges {
           let chunkResults = Array(results[position..<position + range.count])
@@ -261,9 +267,9 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
     /// idle); two otherwise, so that it never waits for the next; more for small chunks,
     /// which the rank then runs through its local pool together.
     func chunksToHold(_ destination: Int) -> Int {
-      if let last = turnaround[destination], last > .milliseconds(1) { return 1 }
+      if let last = turnaround[destination], last > .milliseconds(2) { return 1 }
       guard let chunkSize else { return 2 }
-      return max(2, min(64, 4 * workersPerRank[destination] / chunkSize))
+      return max(2, min(256, 64 * workersPerRank[destination] / chunkSize))
     }
     do {
       for destination in 1..<max(rankCount, 1) {
@@ -275,7 +281,9 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
       var lastMessage = ContinuousClock.now
       while !job.isComplete || !sends.isEmpty {
         try handOverLocalArrivals()
-        sends = try sends.filter { try !world.isComplete($0) }
+        // The oldest first, and only until one is still under way: testing every send on
+        // every pass cost more than the tasks with hundreds held.
+        while let oldest = sends.first, try world.isComplete(oldest) { sends.removeFirst() }
         guard let message = try world.poll() else {
           // Polls without pause for 100 µs after a message (the next often follows: a
           // sleep costs at least 50 µs of timer slack), then sleeps longer and longer.
@@ -354,8 +362,10 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
     guard jobID == nil || job == jobID, outputBytes >= 0, outputBytes <= rest.count else {
       throw ClusterError.protocolViolation("results of job \(job) during job \(jobID ?? job)")
     }
-    let failures = try BinaryDecoder().decode(
-      [RemoteFailure].self, from: Data(rest[(rest.startIndex + outputBytes)...]))
+    // No bytes after the outputs: no failure (the common case costs no decoder).
+    let failureBytes = rest[(rest.startIndex + outputBytes)...]
+    let failures =
+      failureBytes.isEmpty ? [] : try BinaryDecoder().decode([RemoteFailure].self, from: Data(failureBytes))
     let outputs = try codec.decodeOutputs(
       rest[rest.startIndex..<rest.startIndex + outputBytes], count - failures.count)
     var results: [Swift.Result<Output, PoolError>] = []
@@ -389,7 +399,7 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
       case ClusterMessage.chunk:
         // Chunks already here run together: one trip through the local pool for all.
         var chunks = [try decodeChunk(bytes)]
-        while chunks.count < 64, let next = try world.poll(from: 0), next.tag == ClusterMessage.chunk {
+        while chunks.count < 256, let next = try world.poll(from: 0), next.tag == ClusterMessage.chunk {
           chunks.append(try decodeChunk(try world.receive(next)))
         }
         let runnable = chunks.filter { $0.inputs != nil }
@@ -457,12 +467,17 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
     }
     return ClusterMessage.bytes(
       words: [job, first, results.count, encodedOutputs.count],
-      payloads: [encodedOutputs, Array((try? BinaryEncoder().encode(failures)) ?? Data())])
+      payloads: [encodedOutputs, Self.encoded(failures)])
+  }
+
+  /// `failures` in `BinaryEncoder`'s form; nothing for none.
+  private static func encoded(_ failures: [RemoteFailure]) -> [UInt8] {
+    failures.isEmpty ? [] : Array((try? BinaryEncoder().encode(failures)) ?? Data())
   }
 
   private func resultsMessage(job: Int, first: Int, failures: [RemoteFailure]) -> [UInt8] {
     ClusterMessage.bytes(
-      words: [job, first, failures.count, 0], payloads: [Array((try? BinaryEncoder().encode(failures)) ?? Data())])
+      words: [job, first, failures.count, 0], payloads: [Self.encoded(failures)])
   }
 
   /// Tells every other rank to stop serving.
