@@ -21,8 +21,9 @@ import SystemPackage
 /// if let outputs { print(outputs.count) }       // rank 0 only
 /// ```
 ///
-/// Chunks are claimed by the ranks as they finish the ones they hold (self-scheduling: two
-/// in flight per rank), and results come back in input order. A worker that crashes inside a
+/// Chunks are claimed by the ranks as they finish the ones they hold (self-scheduling, with
+/// chunks that shrink toward the end), and results come back in input order, or as they
+/// arrive with ``mapUnordered(_:chunkSize:_:)``. A worker that crashes inside a
 /// rank costs the task it ran, as in a local pool (its node's pool replaces the worker; MPI
 /// never sees it). The local workers start before MPI does, so no MPI process forks.
 public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Sendable {
