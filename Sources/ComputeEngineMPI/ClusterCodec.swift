@@ -100,9 +100,10 @@ struct RemoteFailure: Codable, Equatable {
 
 /// The pool's messages between ranks, as bytes: a few 64-bit header words, then payloads.
 enum ClusterMessage {
-  /// Driver → rank: run the tasks `first ..< first + count` of the job, whose inputs follow.
+  /// Driver → rank: a ``bundle(_:)`` of chunks, each the tasks `first ..< first + count` of
+  /// the job followed by their inputs.
   static let chunk: Int32 = 1
-  /// Rank → driver: the results of a chunk.
+  /// Rank → driver: a ``bundle(_:)`` of the results of the chunks of one chunk message.
   static let results: Int32 = 2
   /// Driver → rank: no more chunks; finalize.
   static let stop: Int32 = 3
@@ -116,6 +117,30 @@ enum ClusterMessage {
     for word in words { withUnsafeBytes(of: Int64(word).littleEndian) { bytes.append(contentsOf: $0) } }
     for payload in payloads { bytes.append(contentsOf: payload) }
     return bytes
+  }
+
+  /// `messages` as one: their count, then each one's length and bytes (the chunks a rank
+  /// is sent at once, and their results).
+  static func bundle(_ messages: [[UInt8]]) -> [UInt8] {
+    var bytes = Self.bytes(words: [messages.count], payloads: [])
+    for message in messages { bytes += Self.bytes(words: [message.count], payloads: [message]) }
+    return bytes
+  }
+
+  /// The messages of a ``bundle(_:)``.
+  static func unbundle(_ bytes: [UInt8]) throws -> [[UInt8]] {
+    let (words, _) = try split(bytes, words: 1)
+    var messages: [[UInt8]] = []
+    var offset = 8
+    for _ in 0..<max(words[0], 0) {
+      let (length, _) = try split(Array(bytes[min(offset, bytes.count)...].prefix(8)), words: 1)
+      guard length[0] >= 0, offset + 8 + length[0] <= bytes.count else {
+        throw ClusterError.protocolViolation("a bundle's message runs past its end")
+      }
+      messages.append(Array(bytes[offset + 8..<offset + 8 + length[0]]))
+      offset += 8 + length[0]
+    }
+    return messages
   }
 
   /// The first `count` header words of `bytes`, and what follows them.

@@ -250,34 +250,41 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
     defer { localDone.wait() }
     abandonedSends = try abandonedSends.filter { try !world.isComplete($0) }
     var sends: [PendingSend] = []
-    // Per rank: when each chunk it holds was sent (it answers them in order), and the last
-    // chunk's turnaround.
-    var sentAt = [[ContinuousClock.Instant]](repeating: [], count: rankCount)
-    var turnaround = [Duration?](repeating: nil, count: rankCount)
-    func sendChunk(to destination: Int) throws {
-      guard let range = job.take(for: destination) else { return }
-      let payload = try codec.encodeInputs(inputs[range])
-      sends.append(
-        try world.startSend(
-          ClusterMessage.bytes(words: [job.id, range.lowerBound, range.count], payloads: [payload]), to: destination,
-          tag: ClusterMessage.chunk))
-      sentAt[destination].append(.now)
-    }
+    // Per rank: the chunk messages it holds, oldest first (it answers them in order), how
+    // many chunks they carry, and how long its last chunks took each.
+    var held = [[(sentAt: ContinuousClock.Instant, chunks: Int)]](repeating: [], count: rankCount)
+    var heldChunks = [Int](repeating: 0, count: rankCount)
+    var perChunk = [Duration?](repeating: nil, count: rankCount)
     /// How many chunks rank `destination` should hold: one when its chunks take long (a
     /// second would only wait there, and at the end of the job keep it busy while others
-    /// idle); two otherwise, so that it never waits for the next; more for small chunks,
-    /// which the rank then runs through its local pool together.
+    /// idle); two otherwise, so that it never waits for the next; up to 64 per worker for
+    /// small chunks, which go in one message and run through its local pool together.
     func chunksToHold(_ destination: Int) -> Int {
-      if let last = turnaround[destination], last > .milliseconds(2) { return 1 }
+      if let last = perChunk[destination], last > .milliseconds(2) { return 1 }
       guard let chunkSize else { return 2 }
       return max(2, min(256, 64 * workersPerRank[destination] / chunkSize))
     }
-    do {
-      for destination in 1..<max(rankCount, 1) {
-        while sentAt[destination].count < chunksToHold(destination), !job.isExhausted {
-          try sendChunk(to: destination)
+    /// Tops rank `destination` up to the chunks it should hold: small chunks in one message,
+    /// others one per message (the rank then runs one while the next waits).
+    func refill(_ destination: Int) throws {
+      let hold = chunksToHold(destination)
+      while heldChunks[destination] < hold, !job.isExhausted {
+        var messages: [[UInt8]] = []
+        while heldChunks[destination] + messages.count < hold, messages.count < (hold > 2 ? hold : 1),
+          let range = job.take(for: destination)
+        {
+          messages.append(
+            ClusterMessage.bytes(
+              words: [job.id, range.lowerBound, range.count], payloads: [try codec.encodeInputs(inputs[range])]))
         }
+        guard !messages.isEmpty else { return }
+        sends.append(try world.startSend(ClusterMessage.bundle(messages), to: destination, tag: ClusterMessage.chunk))
+        held[destination].append((.now, messages.count))
+        heldChunks[destination] += messages.count
       }
+    }
+    do {
+      for destination in 1..<max(rankCount, 1) { try refill(destination) }
       var pause: UInt32 = 0
       var lastMessage = ContinuousClock.now
       while !job.isComplete || !sends.isEmpty {
@@ -299,15 +306,23 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
         guard message.tag == ClusterMessage.results else {
           throw ClusterError.protocolViolation("tag \(message.tag) from rank \(message.source) during a map")
         }
+        let chunkResults = try ClusterMessage.unbundle(bytes)
         // Results of an earlier map that ended early (it threw) are dropped.
-        guard try ClusterMessage.split(bytes, words: 1).words[0] == job.id else { continue }
-        let (first, results) = try decodeResults(bytes, job: job.id)
-        try journal?.append(bytes)
-        job.record(first, results)
-        try onChunk(first, results)
+        guard let firstResults = chunkResults.first, try ClusterMessage.split(firstResults, words: 1).words[0] == job.id
+        else { continue }
+        for bytes in chunkResults {
+          let (first, results) = try decodeResults(bytes, job: job.id)
+          try journal?.append(bytes)
+          job.record(first, results)
+          try onChunk(first, results)
+        }
         let source = message.source
-        if !sentAt[source].isEmpty { turnaround[source] = .now - sentAt[source].removeFirst() }
-        while sentAt[source].count < chunksToHold(source), !job.isExhausted { try sendChunk(to: source) }
+        if !held[source].isEmpty {
+          let answered = held[source].removeFirst()
+          heldChunks[source] -= answered.chunks
+          perChunk[source] = (.now - answered.sentAt) / max(answered.chunks, 1)
+        }
+        try refill(source)
       }
       try handOverLocalArrivals()
       if let error = localFailure.withLock({ $0 }) { throw error }
@@ -398,12 +413,14 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
       case ClusterMessage.echo:
         try world.send(bytes, to: 0, tag: ClusterMessage.echo)
       case ClusterMessage.chunk:
-        // Chunks already here run together: one trip through the local pool for all.
-        var chunks = [try decodeChunk(bytes)]
-        while chunks.count < 256, let next = try world.poll(from: 0), next.tag == ClusterMessage.chunk {
-          chunks.append(try decodeChunk(try world.receive(next)))
+        // Chunk messages already here run together: one trip through the local pool for all.
+        var messages = [try ClusterMessage.unbundle(bytes).map(decodeChunk)]
+        while messages.reduce(0, { $0 + $1.count }) < 256, let next = try world.poll(from: 0),
+          next.tag == ClusterMessage.chunk
+        {
+          messages.append(try ClusterMessage.unbundle(try world.receive(next)).map(decodeChunk))
         }
-        let runnable = chunks.filter { $0.inputs != nil }
+        let runnable = messages.joined().filter { $0.inputs != nil }
         var results: [Swift.Result<Output, PoolError>]
         do {
           results = try local.mapResults(runnable.flatMap { $0.inputs! })
@@ -411,16 +428,19 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
           results = Array(repeating: .failure(error), count: runnable.reduce(0) { $0 + $1.count })
         }
         var position = 0
-        for chunk in chunks {
-          let chunkResults: [Swift.Result<Output, PoolError>]
-          if chunk.inputs != nil {
-            chunkResults = Array(results[position..<position + chunk.count])
-            position += chunk.count
-          } else {
-            chunkResults = Array(repeating: .failure(.codingFailed(chunk.decodingError)), count: chunk.count)
+        for chunks in messages {
+          var replies: [[UInt8]] = []
+          for chunk in chunks {
+            let chunkResults: [Swift.Result<Output, PoolError>]
+            if chunk.inputs != nil {
+              chunkResults = Array(results[position..<position + chunk.count])
+              position += chunk.count
+            } else {
+              chunkResults = Array(repeating: .failure(.codingFailed(chunk.decodingError)), count: chunk.count)
+            }
+            replies.append(resultsMessage(job: chunk.job, first: chunk.first, chunkResults))
           }
-          try world.send(
-            resultsMessage(job: chunk.job, first: chunk.first, chunkResults), to: 0, tag: ClusterMessage.results)
+          try world.send(ClusterMessage.bundle(replies), to: 0, tag: ClusterMessage.results)
         }
       default:
         throw ClusterError.protocolViolation("tag \(message.tag) from the driver")
