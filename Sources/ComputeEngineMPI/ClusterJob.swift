@@ -7,7 +7,6 @@ final class ClusterJob<Output: Sendable>: Sendable {
   private struct State {
     /// The first task not handed out (tasks loaded from a journal are skipped).
     var next = 0
-    var done = 0
     var abandoned = false
     /// Each chunk's results, by its first task.
     var chunks: [Int: [Result<Output, PoolError>]] = [:]
@@ -26,6 +25,9 @@ final class ClusterJob<Output: Sendable>: Sendable {
   /// The largest automatic chunk: about inputs ÷ (every rank's workers × 4).
   private let largestChunk: Int
   private let state = Mutex(State())
+  /// Tasks with their result: changed under the state's lock, read without it (the driver
+  /// asks on every pass of its polling loop, and would contend with the local thread).
+  private let done = Atomic<Int>(0)
 
   init(id: Int, count: Int, chunkSize: Int?, workersPerRank: [Int]) {
     (self.id, self.count, self.chunkSize, self.workersPerRank) = (id, count, chunkSize, workersPerRank)
@@ -64,7 +66,7 @@ final class ClusterJob<Output: Sendable>: Sendable {
     state.withLock { state in
       guard state.chunks[first] == nil, first >= 0, first + results.count <= count else { return }
       state.chunks[first] = results
-      state.done += results.count
+      done.add(results.count, ordering: .releasing)
       if state.inFlight.removeValue(forKey: first) == nil, first >= state.next {
         // Recorded before it was handed out: from the journal.
         state.recordedAhead.insert(
@@ -82,10 +84,10 @@ final class ClusterJob<Output: Sendable>: Sendable {
   }
 
   /// Whether every task has its result.
-  var isComplete: Bool { state.withLock { $0.done >= count } }
+  var isComplete: Bool { done.load(ordering: .acquiring) >= count }
 
   /// How many tasks have their result.
-  var doneCount: Int { state.withLock { $0.done } }
+  var doneCount: Int { done.load(ordering: .acquiring) }
 
   /// Hands out no more chunks (the driver failed).
   func abandon() { state.withLock { $0.abandoned = true } }
