@@ -9,6 +9,9 @@ public enum ClusterError: Error, Sendable, Equatable, CustomStringConvertible {
   case threadLevel(provided: Int32)
   /// A call only the driver (rank 0) may make, made on another rank.
   case notDriver(rank: Int)
+  /// A pool call from another thread than the one that made the pool: MPI runs at thread
+  /// level `MPI_THREAD_FUNNELED`, where only that thread may call it.
+  case wrongThread
   /// The pool has served its job: ``ClusterPool/serve(driver:)`` returned, MPI is finalized.
   case finished
   /// A message that does not follow the pool's protocol (a version mismatch between ranks).
@@ -24,6 +27,8 @@ public enum ClusterError: Error, Sendable, Equatable, CustomStringConvertible {
     case .threadLevel(let provided):
       "MPI provides thread level \(provided), below MPI_THREAD_FUNNELED, which the pool needs"
     case .notDriver(let rank): "only the driver, rank 0, may call this; this is rank \(rank)"
+    case .wrongThread:
+      "the cluster pool was called from another thread than the one that made it (MPI_THREAD_FUNNELED: only that one may call MPI)"
     case .finished: "the cluster pool has served its job and MPI is finalized"
     case .protocolViolation(let what): "a message broke the cluster pool's protocol: \(what)"
     case .invalidArgument(let reason): "invalid cluster pool argument: \(reason)"

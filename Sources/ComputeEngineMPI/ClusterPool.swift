@@ -27,7 +27,8 @@ import SystemPackage
 /// rank costs the task it ran, as in a local pool (its node's pool replaces the worker; MPI
 /// never sees it). The local workers start before MPI does, so no MPI process forks.
 public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Sendable {
-  // @unchecked: MPI is called only from the thread that made the pool (MPI_THREAD_FUNNELED);
+  // @unchecked: MPI is called only from the thread that made the pool (MPI_THREAD_FUNNELED;
+  // every call checks it and throws ClusterError.wrongThread otherwise);
   // the job state a map shares with its local thread is under a Mutex.
 
   /// This process's rank.
@@ -44,6 +45,8 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
   private let world: MPIWorld
   private let codec: ClusterCodec<Input, Output>
   private let finished = Atomic<Bool>(false)
+  /// The thread that made the pool: the only one that may call MPI.
+  private let owner = pthread_self()
   private var lastJob = 0
   /// Sends of a map that ended early (it threw), kept until MPI is done with their bytes.
   private var abandonedSends: [PendingSend] = []
@@ -96,7 +99,7 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
   /// - Throws: what `body` throws, ``ClusterError/finished`` on a second call, or a
   ///   ``ClusterError`` from MPI.
   public func serve<Result>(driver body: (ClusterPool) throws -> Result) throws -> Result? {
-    guard !finished.load(ordering: .acquiring) else { throw ClusterError.finished }
+    try checkCaller(driverOnly: false)
     defer { finish() }
     guard isDriver else {
       try serveChunks()
@@ -177,8 +180,7 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
     _ inputs: [Input], chunkSize: Int?, journal path: FilePath?,
     onChunk: (Int, [Swift.Result<Output, PoolError>]) throws -> Void
   ) throws -> ClusterJob<Output>? {
-    guard isDriver else { throw ClusterError.notDriver(rank: rank) }
-    guard !finished.load(ordering: .acquiring) else { throw ClusterError.finished }
+    try checkCaller()
     if let chunkSize, chunkSize < 1 {
       throw ClusterError.invalidArgument("chunkSize must be at least 1, not \(chunkSize)")
     }
@@ -348,8 +350,7 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
   /// both sides polling without pause: what MPI itself costs, beside what a chunk costs
   /// (driver only, inside ``serve(driver:)``).
   public func roundTrips(to rank: Int = 1, count: Int) throws -> [Duration] {
-    guard isDriver else { throw ClusterError.notDriver(rank: self.rank) }
-    guard !finished.load(ordering: .acquiring) else { throw ClusterError.finished }
+    try checkCaller()
     guard (1..<rankCount).contains(rank) else {
       throw ClusterError.invalidArgument("rank \(rank) is not one of the other ranks (1..<\(rankCount))")
     }
@@ -360,6 +361,14 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
       _ = try world.receive(try world.waitForMessage(from: rank, spin: .seconds(1)))
       return ContinuousClock.now - started
     }
+  }
+
+  /// Throws unless the caller may call MPI now: the pool's own thread, before the pool
+  /// finished, and (for the driver's calls) on rank 0.
+  private func checkCaller(driverOnly: Bool = true) throws(ClusterError) {
+    guard pthread_equal(pthread_self(), owner) != 0 else { throw .wrongThread }
+    guard !finished.load(ordering: .acquiring) else { throw .finished }
+    guard !driverOnly || isDriver else { throw .notDriver(rank: rank) }
   }
 
   /// Tasks of the last ``mapResults(_:chunkSize:journal:)`` loaded from its journal instead of

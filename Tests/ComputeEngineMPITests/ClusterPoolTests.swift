@@ -95,7 +95,8 @@ import Testing
   }
 
   /// mapUnordered hands over every output once, with its input's index; submit runs one
-  /// input; a map whose body throws leaves the next map whole.
+  /// input; a map whose body throws leaves the next map whole; a call from another thread is
+  /// refused.
   @Test(arguments: Network.allCases)
   func unorderedMapsAndSubmits(network: Network) throws {
     let driver = try #require(try Self.run(["unordered"], ranks: 2, over: network)[0])
@@ -104,6 +105,7 @@ import Testing
     #expect(driver["submitted"] as? Int == 21)
     #expect(driver["stoppedEarly"] as? Bool == true)
     #expect(driver["afterCorrect"] as? Bool == true)
+    #expect((driver["otherThread"] as? String)?.contains("another thread than the one that made it") == true)
   }
 
   /// A worker killed inside a rank costs the task it ran, whichever rank ran it; that rank's

@@ -2,6 +2,7 @@ import ComputeEngine
 import ComputeEngineMPI
 import Foundation
 import Multiprocessing
+import Synchronization
 import SystemPackage
 
 #if canImport(Glibc)
@@ -88,10 +89,19 @@ case "unordered":
       stoppedEarly = true
     }
     let after = try driver.map(Array(0..<300), chunkSize: 7)
+    // MPI_THREAD_FUNNELED: a call from another thread is refused, not made.
+    let otherThread = Mutex("")
+    let done = DispatchSemaphore(value: 0)
+    Thread {
+      do { _ = try driver.submit(1) } catch { otherThread.withLock { $0 = "\(error)" } }
+      done.signal()
+    }.start()
+    done.wait()
     return [
       "eachOnce": seen.allSatisfy { $0 == 1 }, "wrong": wrong,
       "submitted": try driver.submit(21) / 1000, "stoppedEarly": stoppedEarly,
       "afterCorrect": after.enumerated().allSatisfy { $0.element / 1000 == $0.offset },
+      "otherThread": otherThread.withLock { $0 },
     ]
   }) {
     report(pool.rank, fields)
