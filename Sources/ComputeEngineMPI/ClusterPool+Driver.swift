@@ -1,0 +1,194 @@
+import ComputeEngine
+import Foundation
+import Multiprocessing
+import Synchronization
+import SystemPackage
+
+/// The driver's side of a map: handing out chunks to the ranks and its own local thread,
+/// collecting their results, and the report it leaves when the launcher ends the job.
+extension ClusterPool {
+  /// A map: hands out the chunks, records their results, and hands each chunk's results to
+  /// `onChunk` on this thread as they arrive (those loaded from the journal first). Nil for
+  /// no inputs.
+  func run(
+    _ inputs: [Input], chunkSize: Int?, journal path: FilePath?,
+    onChunk: (Int, [Swift.Result<Output, PoolError>]) throws -> Void
+  ) throws -> ClusterJob<Output>? {
+    try checkCaller()
+    if let chunkSize, chunkSize < 1 {
+      throw ClusterError.invalidArgument("chunkSize must be at least 1, not \(chunkSize)")
+    }
+    resumedTasks = 0
+    guard !inputs.isEmpty else { return nil }
+    lastJob += 1
+    let job = ClusterJob<Output>(
+      id: lastJob, count: inputs.count, chunkSize: chunkSize, workersPerRank: workersPerRank)
+    let journal = try path.map { path in
+      try ClusterJournal(
+        path: path.string, fingerprint: ClusterJournal.fingerprint(try codec.encodeInputs(inputs[...])),
+        count: inputs.count)
+    }
+    for record in journal?.records ?? [] {
+      let (first, results) = try decodeResults(record)
+      job.record(first, results)
+      try onChunk(first, results)
+    }
+    resumedTasks = job.doneCount
+    let report = EndReport.install { [rankCount] in
+      Self.endReport(job: job, ranks: rankCount, journal: path)
+    }
+    defer { report.remove() }
+    // The driver's own share runs on a thread of its own (MPI stays on this one).
+    let localDone = DispatchSemaphore(value: 0)
+    let local = self.local
+    let localFailure = Mutex<(any Error)?>(nil)
+    /// Chunks the local thread finished, for `onChunk` on this thread.
+    let localArrivals = Mutex<[(Int, [Swift.Result<Output, PoolError>])]>([])
+    // Counted apart, so that the polling loop looks without taking the lock.
+    let localArrivalCount = Atomic<Int>(0)
+    func handOverLocalArrivals() throws {
+      guard localArrivalCount.load(ordering: .acquiring) > 0 else { return }
+      let arrivals = localArrivals.withLock { arrivals in
+        localArrivalCount.store(0, ordering: .relaxed)
+        defer { arrivals = [] }
+        return arrivals
+      }
+      for (first, results) in arrivals { try onChunk(first, results) }
+    }
+    // Small chunks are taken several at a time, as a rank runs those it finds waiting: one
+    // trip through the local pool for all of them.
+    // How many: enough for about a millisecond of work per trip (a trip costs ~10 µs), from
+    // the time the last trip's tasks took; one at first, and one for long tasks.
+    let largestLocalBatch = chunkSize.map { max(1, min(256, 64 * local.workerCount / $0)) } ?? 1
+    Thread { [inputs, self] in
+      var localBatch = 1
+      while let range = job.take(for: 0) {
+        var ranges = [range]
+        while ranges.count < localBatch, let next = job.take(for: 0) { ranges.append(next) }
+        let count = ranges.reduce(0) { $0 + $1.count }
+        let started = ContinuousClock.now
+        let results =
+          (try? local.mapResults(ranges.flatMap { inputs[$0] })) ?? Array(repeating: .failure(.closed), count: count)
+        let perChunk = max((ContinuousClock.now - started) / ranges.count, .nanoseconds(1))
+        localBatch = max(1, min(largestLocalBatch, Int(Duration.milliseconds(1) / perChunk)))
+        var position = 0
+        for range in ranges {
+          let chunkResults = Array(results[position..<position + range.count])
+          position += range.count
+          do {
+            try journal?.append(resultsMessage(job: job.id, first: range.lowerBound, chunkResults))
+          } catch {
+            localFailure.withLock { $0 = $0 ?? error }
+          }
+          // Queued before it is recorded: once the job is complete, every arrival is queued.
+          localArrivals.withLock {
+            $0.append((range.lowerBound, chunkResults))
+            localArrivalCount.add(1, ordering: .releasing)
+          }
+          job.record(range.lowerBound, chunkResults)
+        }
+      }
+      localDone.signal()
+    }.start()
+    defer { localDone.wait() }
+    abandonedSends = try abandonedSends.filter { try !world.isComplete($0) }
+    var sends: [PendingSend] = []
+    // Per rank: the chunk messages it holds, oldest first (it answers them in order), how
+    // many chunks they carry, and how long its last chunks took each.
+    var held = [[(sentAt: ContinuousClock.Instant, chunks: Int)]](repeating: [], count: rankCount)
+    var heldChunks = [Int](repeating: 0, count: rankCount)
+    var perChunk = [Duration?](repeating: nil, count: rankCount)
+    /// How many chunks rank `destination` should hold: one when its chunks take long (a
+    /// second would only wait there, and at the end of the job keep it busy while others
+    /// idle); two otherwise, so that it never waits for the next; up to 64 per worker for
+    /// small chunks, which go in one message and run through its local pool together.
+    func chunksToHold(_ destination: Int) -> Int {
+      if let last = perChunk[destination], last > .milliseconds(2) { return 1 }
+      guard let chunkSize else { return 2 }
+      return max(2, min(256, 64 * workersPerRank[destination] / chunkSize))
+    }
+    /// Tops rank `destination` up to the chunks it should hold: small chunks in one message,
+    /// others one per message (the rank then runs one while the next waits).
+    func refill(_ destination: Int) throws {
+      let hold = chunksToHold(destination)
+      while heldChunks[destination] < hold, !job.isExhausted {
+        var messages: [[UInt8]] = []
+        while heldChunks[destination] + messages.count < hold, messages.count < (hold > 2 ? hold : 1),
+          let range = job.take(for: destination)
+        {
+          messages.append(
+            ClusterMessage.bytes(
+              words: [job.id, range.lowerBound, range.count], payloads: [try codec.encodeInputs(inputs[range])]))
+        }
+        guard !messages.isEmpty else { return }
+        sends.append(try world.startSend(ClusterMessage.bundle(messages), to: destination, tag: ClusterMessage.chunk))
+        held[destination].append((.now, messages.count))
+        heldChunks[destination] += messages.count
+      }
+    }
+    do {
+      for destination in 1..<max(rankCount, 1) { try refill(destination) }
+      var pause: UInt32 = 0
+      var idlePolls = 0
+      var lastMessage = ContinuousClock.now
+      while !job.isComplete || !sends.isEmpty {
+        try handOverLocalArrivals()
+        // The oldest first, and only until one is still under way: testing every send on
+        // every pass cost more than the tasks with hundreds held.
+        while let oldest = sends.first, try world.isComplete(oldest) { sends.removeFirst() }
+        guard let message = try world.poll() else {
+          // Polls without pause for 100 µs after a message (the next often follows: a
+          // sleep costs at least 50 µs of timer slack), then sleeps longer and longer. The
+          // clock is read every 32 empty polls: reading it on each cost more than the poll.
+          idlePolls &+= 1
+          if idlePolls & 31 == 0, ContinuousClock.now - lastMessage > .microseconds(100) {
+            usleep(pause)
+            pause = min(max(pause * 2, 1), 1000)
+          }
+          continue
+        }
+        (pause, lastMessage) = (0, .now)
+        let bytes = try world.receive(message)
+        guard message.tag == ClusterMessage.results else {
+          throw ClusterError.protocolViolation("tag \(message.tag) from rank \(message.source) during a map")
+        }
+        let chunkResults = try ClusterMessage.unbundle(bytes)
+        // Results of an earlier map that ended early (it threw) are dropped.
+        guard let firstResults = chunkResults.first, try ClusterMessage.split(firstResults, words: 1).words[0] == job.id
+        else { continue }
+        for bytes in chunkResults {
+          let (first, results) = try decodeResults(bytes, job: job.id)
+          try journal?.append(bytes)
+          job.record(first, results)
+          try onChunk(first, results)
+        }
+        let source = message.source
+        if !held[source].isEmpty {
+          let answered = held[source].removeFirst()
+          heldChunks[source] -= answered.chunks
+          perChunk[source] = (.now - answered.sentAt) / max(answered.chunks, 1)
+        }
+        try refill(source)
+      }
+      try handOverLocalArrivals()
+      if let error = localFailure.withLock({ $0 }) { throw error }
+    } catch {
+      job.abandon()
+      abandonedSends += sends
+      throw error
+    }
+    return job
+  }
+
+  /// What the driver prints when the launcher ends the job during a map.
+  static func endReport(job: ClusterJob<Output>, ranks: Int, journal: FilePath?) -> String {
+    let held = job.unanswered.sorted { $0.key < $1.key }.map { rank, ranges in
+      "rank \(rank): tasks " + ranges.map { "\($0.lowerBound)..<\($0.upperBound)" }.joined(separator: ", ")
+    }
+    var report = "ClusterPool: the job was ended during a map (a rank died, or the launcher stopped it); "
+    report += "\(job.doneCount) of \(job.count) tasks done. Unanswered chunks: "
+    report += held.isEmpty ? "none" : held.joined(separator: "; ")
+    report += journal.map { ". The journal \($0) holds the finished chunks: run again with it to resume." } ?? "."
+    return report + "\n"
+  }
+}
