@@ -89,7 +89,7 @@ final class MPIWorld: Sendable {
   }
 
   /// Waits for the next message from `source` (any rank when nil): polls without pause for
-  /// `spin`, then sleeps between looks (up to 100 µs, so a message waits at most that long).
+  /// `spin`, then sleeps between looks (up to 1 ms, so a message waits at most that long).
   /// Open MPI's blocking receive spins for as long as it waits, which would take a CPU from
   /// the local workers.
   func waitForMessage(
