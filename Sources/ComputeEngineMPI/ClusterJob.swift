@@ -8,8 +8,13 @@ final class ClusterJob<Output: Sendable>: Sendable {
     /// The first task not handed out (tasks loaded from a journal are skipped).
     var next = 0
     var abandoned = false
-    /// Each chunk's results, by its first task.
-    var chunks: [Int: [Result<Output, PoolError>]] = [:]
+    /// Each recorded chunk's task count, by its first task (integers only: the lookups on
+    /// every take and record stay specialised).
+    var recorded: [Int: Int] = [:]
+    /// The recorded chunks' first tasks and results, in the order they came (apart: sorting
+    /// and reading the starts then moves no generic value).
+    var starts: [Int] = []
+    var results: [[Result<Output, PoolError>]] = []
     /// The chunks handed out and not answered: their rank, by their range's start.
     var inFlight: [Int: (rank: Int, range: Range<Int>)] = [:]
     /// Where chunks recorded before any was handed out (from a journal) start, in order,
@@ -47,7 +52,7 @@ final class ClusterJob<Output: Sendable>: Sendable {
   /// abandoned). A chunk stops where one loaded from a journal begins.
   func take(for rank: Int) -> Range<Int>? {
     state.withLock { state in
-      while let done = state.chunks[state.next] { state.next += done.count }
+      while let done = state.recorded[state.next] { state.next += done }
       guard !state.abandoned, state.next < count else { return nil }
       let size = chunkSize ?? automaticChunk(for: rank, remaining: count - state.next)
       var end = min(count, state.next + size)
@@ -64,8 +69,10 @@ final class ClusterJob<Output: Sendable>: Sendable {
   /// journal before any chunk is handed out).
   func record(_ first: Int, _ results: [Result<Output, PoolError>]) {
     state.withLock { state in
-      guard state.chunks[first] == nil, first >= 0, first + results.count <= count else { return }
-      state.chunks[first] = results
+      guard state.recorded[first] == nil, first >= 0, first + results.count <= count else { return }
+      state.recorded[first] = results.count
+      state.starts.append(first)
+      state.results.append(results)
       done.add(results.count, ordering: .releasing)
       if state.inFlight.removeValue(forKey: first) == nil, first >= state.next {
         // Recorded before it was handed out: from the journal.
@@ -78,7 +85,7 @@ final class ClusterJob<Output: Sendable>: Sendable {
   /// Whether every task was handed out (or the job was abandoned).
   var isExhausted: Bool {
     state.withLock { state in
-      while let done = state.chunks[state.next] { state.next += done.count }
+      while let done = state.recorded[state.next] { state.next += done }
       return state.abandoned || state.next >= count
     }
   }
@@ -105,7 +112,10 @@ final class ClusterJob<Output: Sendable>: Sendable {
     state.withLock { state in
       var results: [Result<Output, PoolError>] = []
       results.reserveCapacity(count)
-      for first in state.chunks.keys.sorted() { results.append(contentsOf: state.chunks[first]!) }
+      let starts = state.starts
+      for index in starts.indices.sorted(by: { starts[$0] < starts[$1] }) {
+        results.append(contentsOf: state.results[index])
+      }
       return results
     }
   }
