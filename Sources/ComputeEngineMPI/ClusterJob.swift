@@ -4,22 +4,26 @@ import Synchronization
 /// One ``ClusterPool/mapResults(_:chunkSize:journal:)`` call's chunks and results, shared by
 /// the driver's MPI thread, its local thread and its report on an ended job.
 final class ClusterJob<Output: Sendable>: Sendable {
+  /// Where the job stands: no generic type in it, so that the code that reads and changes
+  /// it on every take and record is specialised (fields of a generic struct are found
+  /// through its metadata on each access).
   private struct State {
     /// The first task not handed out (tasks loaded from a journal are skipped).
     var next = 0
     var abandoned = false
-    /// Each recorded chunk's task count, by its first task (integers only: the lookups on
-    /// every take and record stay specialised).
+    /// Each recorded chunk's task count, by its first task.
     var recorded: [Int: Int] = [:]
-    /// The recorded chunks' first tasks and results, in the order they came (apart: sorting
-    /// and reading the starts then moves no generic value).
-    var starts: [Int] = []
-    var results: [[Result<Output, PoolError>]] = []
     /// The chunks handed out and not answered: their rank, by their range's start.
     var inFlight: [Int: (rank: Int, range: Range<Int>)] = [:]
     /// Where chunks recorded before any was handed out (from a journal) start, in order,
     /// from the next one at or after `next`.
     var recordedAhead: [Int] = []
+  }
+
+  /// The recorded chunks' first tasks and results, in the order they came.
+  private struct Outcomes {
+    var starts: [Int] = []
+    var results: [[Result<Output, PoolError>]] = []
   }
 
   let id: Int
@@ -30,6 +34,8 @@ final class ClusterJob<Output: Sendable>: Sendable {
   /// The largest automatic chunk: about inputs ÷ (every rank's workers × 4).
   private let largestChunk: Int
   private let state = Mutex(State())
+  /// Taken after `state` when both are.
+  private let outcomes = Mutex(Outcomes())
   /// Tasks with their result: changed under the state's lock, read without it (the driver
   /// asks on every pass of its polling loop, and would contend with the local thread).
   private let done = Atomic<Int>(0)
@@ -71,8 +77,10 @@ final class ClusterJob<Output: Sendable>: Sendable {
     state.withLock { state in
       guard state.recorded[first] == nil, first >= 0, first + results.count <= count else { return }
       state.recorded[first] = results.count
-      state.starts.append(first)
-      state.results.append(results)
+      outcomes.withLock {
+        $0.starts.append(first)
+        $0.results.append(results)
+      }
       done.add(results.count, ordering: .releasing)
       if state.inFlight.removeValue(forKey: first) == nil, first >= state.next {
         // Recorded before it was handed out: from the journal.
@@ -109,12 +117,12 @@ final class ClusterJob<Output: Sendable>: Sendable {
 
   /// The results in task order.
   func resultsInOrder() -> [Result<Output, PoolError>] {
-    state.withLock { state in
+    outcomes.withLock { outcomes in
       var results: [Result<Output, PoolError>] = []
       results.reserveCapacity(count)
-      let starts = state.starts
+      let starts = outcomes.starts
       for index in starts.indices.sorted(by: { starts[$0] < starts[$1] }) {
-        results.append(contentsOf: state.results[index])
+        results.append(contentsOf: outcomes.results[index])
       }
       return results
     }
