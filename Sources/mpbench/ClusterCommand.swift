@@ -31,8 +31,8 @@ struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
   @OptionGroup var output: OutputOptions
   var json: Bool { output.json }
 
-  @Option(help: "Reference kernel size: test, py, py-long, native, native-long.")
-  var size = "native"
+  @Option(help: "Reference kernel size.")
+  var size: MonteCarloPi.Size = .native
 
   @Option(help: "Workers of each rank's local pool (default: one per physical core).")
   var workersPerRank: Int?
@@ -44,12 +44,6 @@ struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
   var manyTasks = 1_000_000
 
   func validate() throws {
-    guard MonteCarloPi.Size.all.contains(where: { $0.name == size }) else {
-      throw ValidationError("unknown size '\(size)' (test, py, py-long, native, native-long)")
-    }
-    if let workersPerRank, workersPerRank < 1 {
-      throw ValidationError("--workers-per-rank must be at least 1, not \(workersPerRank)")
-    }
     if let workersPerRank, workersPerRank < 1 {
       throw ValidationError("--workers-per-rank must be at least 1, not \(workersPerRank)")
     }
@@ -79,14 +73,14 @@ struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
   }
 
   func run() throws {
-    let kernelSize = MonteCarloPi.Size.all.first { $0.name == size }!
+    let samples = size.samples
     // One pool for both jobs (MPI starts once per process): an input of 0 or more is a unit
     // of the reference kernel, a negative one a trivial task.
     let kernel = PoolKernel<Int, UInt64>("cluster-bench") { input in
-      input < 0 ? UInt64(-input) : MonteCarloPi.unit(UInt64(input), samples: kernelSize.samples)
+      input < 0 ? UInt64(-input) : MonteCarloPi.unit(UInt64(input), samples: samples)
     }
     let pool = try ClusterPool(kernel: kernel, placement: workersPerRank.map { .cores($0) } ?? .physicalCores)
-    let units = Array(0..<kernelSize.units)
+    let units = Array(0..<size.units)
     guard
       let report = try pool.serve(driver: { driver -> Report in
         guard driver.rankCount >= 2 else {
@@ -106,7 +100,7 @@ struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
         let singleInputs = (1...singleTasks).map { -$0 }
         let manyInputs = (1...manyTasks).map { -$0 }
         for _ in 0..<repetitions {
-          let s = try timed { units.map { MonteCarloPi.unit(UInt64($0), samples: kernelSize.samples) } }
+          let s = try timed { units.map { MonteCarloPi.unit(UInt64($0), samples: samples) } }
           let l = try timed { try driver.local.map(units) }
           let c = try timed { try driver.map(units) }
           serial.append(s.seconds)
@@ -119,8 +113,8 @@ struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
         let roundTrip = Statistics(try driver.roundTrips(count: 2_000).map(\.microseconds)).median
         let (serialMedian, clusterMedian) = (Statistics(serial).median, Statistics(cluster).median)
         return Report(
-          ranks: driver.rankCount, workersPerRank: driver.workersPerRank, size: kernelSize.name,
-          checksumOK: checksums.allSatisfy { $0 == kernelSize.checksum }, serialSeconds: serialMedian,
+          ranks: driver.rankCount, workersPerRank: driver.workersPerRank, size: size.name,
+          checksumOK: checksums.allSatisfy { $0 == size.checksum }, serialSeconds: serialMedian,
           localPoolSeconds: Statistics(local).median, clusterSeconds: clusterMedian,
           speedup: serialMedian / clusterMedian, localSpeedup: serialMedian / Statistics(local).median,
           perTaskMicroseconds: .init(chunkSize1: Statistics(single).median, automatic: Statistics(automatic).median),
