@@ -35,13 +35,7 @@ extension PoolDispatcher {
         task += 1
         continue
       }
-      var end = task + 1
-      // Eight states at a time while they all say succeeded, then one by one.
-      let allSucceeded = UInt64(0x0101_0101_0101_0101)
-      while end + 8 <= boardCount, UnsafeRawPointer(board.state(end)).loadUnaligned(as: UInt64.self) == allSucceeded {
-        end += 8
-      }
-      while end < boardCount, board.state(end).pointee == ClaimBoard.succeeded { end += 1 }
+      let end = stateRunEnd(in: board.state(0), from: task + 1, below: boardCount, equalTo: ClaimBoard.succeeded)
       _ = job.succeed(
         boardOffset + task,
         OutputRun(

@@ -56,23 +56,12 @@ final class PoolJob<Input, Output>: @unchecked Sendable {
         local += 1
         continue
       }
-      let end = runEnd(from: local, where: Self.succeeded)
+      let end = stateRunEnd(in: states, from: local, below: count, equalTo: Self.succeeded)
       (outputs + local * stride).assumingMemoryBound(to: Output.self).deinitialize(count: end - local)
       local = end
     }
     outputs.deallocate()
     states.deallocate()
-  }
-
-  /// The end of the run of states equal to `state` that starts at `local`.
-  private func runEnd(from local: Int, where state: UInt8, below limit: Int? = nil) -> Int {
-    let limit = limit ?? count
-    var end = local
-    // Eight states at a time while they all match, then one by one.
-    let eight = UInt64(state) &* 0x0101_0101_0101_0101
-    while end + 8 <= limit, UnsafeRawPointer(states + end).loadUnaligned(as: UInt64.self) == eight { end += 8 }
-    while end < limit, states[end] == state { end += 1 }
-    return end
   }
 
   /// How many inputs failed so far.
@@ -104,7 +93,7 @@ final class PoolJob<Input, Output>: @unchecked Sendable {
       }
       // Each run of pending inputs in one copy when the outputs lie as they do here: one
       // `memcpy` per output cost more than the rest of a trivial task.
-      let end = runEnd(from: local + position, where: Self.pending, below: local + run.count) - local
+      let end = stateRunEnd(in: states, from: local + position, below: local + run.count, equalTo: Self.pending) - local
       if run.stride == stride {
         (outputs + (local + position) * stride).copyMemory(
           from: run.outputs + position * run.stride, byteCount: (end - position) * stride)
