@@ -34,9 +34,7 @@ extension ClusterPool {
       try onChunk(first, results)
     }
     resumedTasks = job.doneCount
-    let report = EndReport.install { [rankCount] in
-      Self.endReport(job: job, ranks: rankCount, journal: path)
-    }
+    let report = EndReport.install { Self.endReport(job: job, journal: path) }
     defer { report.remove() }
     // The driver's own share runs on a thread of its own (MPI stays on this one).
     let localDone = DispatchSemaphore(value: 0)
@@ -128,26 +126,17 @@ extension ClusterPool {
     }
     do {
       for destination in 1..<max(rankCount, 1) { try refill(destination) }
-      var pause: UInt32 = 0
-      var idlePolls = 0
-      var lastMessage = ContinuousClock.now
+      var backoff = IdleBackoff(spin: .microseconds(100))
       while !job.isComplete || !sends.isEmpty {
         try handOverLocalArrivals()
         // The oldest first, and only until one is still under way: testing every send on
         // every pass cost more than the tasks with hundreds held.
         while let oldest = sends.first, try world.isComplete(oldest) { sends.removeFirst() }
         guard let message = try world.poll() else {
-          // Polls without pause for 100 µs after a message (the next often follows: a
-          // sleep costs at least 50 µs of timer slack), then sleeps longer and longer. The
-          // clock is read every 32 empty polls: reading it on each cost more than the poll.
-          idlePolls &+= 1
-          if idlePolls & 31 == 0, ContinuousClock.now - lastMessage > .microseconds(100) {
-            usleep(pause)
-            pause = min(max(pause * 2, 1), 1000)
-          }
+          backoff.idle()
           continue
         }
-        (pause, lastMessage) = (0, .now)
+        backoff.reset()
         let bytes = try world.receive(message)
         guard message.tag == ClusterMessage.results else {
           throw ClusterError.protocolViolation("tag \(message.tag) from rank \(message.source) during a map")
@@ -181,7 +170,7 @@ extension ClusterPool {
   }
 
   /// What the driver prints when the launcher ends the job during a map.
-  static func endReport(job: ClusterJob<Output>, ranks: Int, journal: FilePath?) -> String {
+  static func endReport(job: ClusterJob<Output>, journal: FilePath?) -> String {
     let held = job.unanswered.sorted { $0.key < $1.key }.map { rank, ranges in
       "rank \(rank): tasks " + ranges.map { "\($0.lowerBound)..<\($0.upperBound)" }.joined(separator: ", ")
     }

@@ -51,9 +51,9 @@ extension ClusterPool {
     do {
       encodedOutputs = try codec.encodeOutputs(outputs)
     } catch {
-      // Outputs that cannot be encoded fail their tasks, as in a local pool.
-      let failed = results.indices.map { RemoteFailure(index: $0, .codingFailed("\(error)")) }
-      return resultsMessage(job: job, first: first, failures: failed)
+      // Outputs that cannot be encoded fail their tasks, as in a local pool (no output is
+      // left to encode then).
+      return resultsMessage(job: job, first: first, results.map { _ in .failure(.codingFailed("\(error)")) })
     }
     return ClusterMessage.bytes(
       words: [job, first, results.count, encodedOutputs.count],
@@ -63,10 +63,5 @@ extension ClusterPool {
   /// `failures` in `BinaryEncoder`'s form; nothing for none.
   static func encoded(_ failures: [RemoteFailure]) -> [UInt8] {
     failures.isEmpty ? [] : Array((try? BinaryEncoder().encode(failures)) ?? Data())
-  }
-
-  func resultsMessage(job: Int, first: Int, failures: [RemoteFailure]) -> [UInt8] {
-    ClusterMessage.bytes(
-      words: [job, first, failures.count, 0], payloads: [Self.encoded(failures)])
   }
 }

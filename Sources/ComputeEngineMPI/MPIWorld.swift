@@ -88,25 +88,15 @@ final class MPIWorld: Sendable {
     return (Int(status.MPI_SOURCE), status.MPI_TAG, Int(count))
   }
 
-  /// Waits for the next message from `source` (any rank when nil): polls without pause for
-  /// `spin`, then sleeps between looks (up to 1 ms, so a message waits at most that long).
-  /// Open MPI's blocking receive spins for as long as it waits, which would take a CPU from
-  /// the local workers.
+  /// Waits for the next message from `source` (any rank when nil), polling without pause
+  /// for `spin` and then with sleeps of up to 1 ms (``IdleBackoff``).
   func waitForMessage(
     from source: Int? = nil, spin: Duration = .zero
   ) throws(ClusterError) -> (source: Int, tag: Int32, count: Int) {
-    let spinUntil = ContinuousClock.now + spin
-    var polls = 0
-    // The clock every 32 polls: reading it on each cost more than the poll.
-    while polls & 31 != 0 || ContinuousClock.now < spinUntil {
-      if let message = try poll(from: source) { return message }
-      polls &+= 1
-    }
-    var pause: UInt32 = 1
+    var backoff = IdleBackoff(spin: spin)
     while true {
       if let message = try poll(from: source) { return message }
-      usleep(pause)
-      pause = min(pause * 2, 1000)
+      backoff.idle()
     }
   }
 
