@@ -35,6 +35,12 @@ import Testing
         event.set()
         semaphore.acquire()
         try semaphore.release()
+        // Queues of both transports, and each reopened from its handle.
+        let ring = try Queue<Int>(maxSize: 4)
+        let pipe = try Queue<String>()
+        try ring.put(round)
+        try pipe.put("\(round)")
+        _ = try (Queue<Int>(ring.handle).get(), Queue<String>(pipe.handle).get())
         _ = (reopened.value, array[99], attached.size)
       }
       let leftover = try FileManager.default.contentsOfDirectory(atPath: "/dev/shm").filter { $0.hasPrefix(prefix) }
