@@ -44,6 +44,12 @@ extension SystemCall {
     return (duration(usage.ru_utime), duration(usage.ru_stime), usage.ru_maxrss)
   }
 
+  /// Gives the calling thread's CPU to another thread waiting for it, if any
+  /// (`sched_yield`); returns at once otherwise. It cannot fail on Linux.
+  package static func yieldProcessor() {
+    _ = sched_yield()
+  }
+
   /// Names the calling thread (the whole process, for a single-threaded one) as `ps`, `top`
   /// and `/proc/PID/comm` show it; the kernel keeps the first 15 bytes. The result is dropped:
   /// `PR_SET_NAME` fails only for a name it cannot read.

@@ -386,7 +386,8 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
         lock.unlock()
       }
       if finished() { return }
-      let spinning = ContinuousClock.now - started <= spinWindow
+      let spun = ContinuousClock.now - started
+      let spinning = spun <= spinWindow
       if onBoard, !spinning, let board {
         // A job on the board that takes longer than the spin window: sleep until a worker
         // says it is complete, leaving every CPU to the workers. Woken at least every
@@ -396,7 +397,13 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
         continue
       }
       if !spinning { return }
-      for _ in 0..<64 { Spin.relax() }
+      // As Spin.untilYielding: past its first microseconds the spin gives the CPU to a worker
+      // that shares it (this thread is not pinned, and the workers may fill every core).
+      if spun < Spin.pausePhase {
+        for _ in 0..<64 { Spin.relax() }
+      } else {
+        SystemCall.yieldProcessor()
+      }
     }
   }
 

@@ -99,18 +99,15 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
 
   /// Worker: claims chunks of the board's job until none is free, running each chunk's
   /// pending tasks (see ``ClaimBoard`` for the protocol and what a death at each step leaves).
-  /// Returns whether this worker counted the round's last chunk, whether no caller was
-  /// collecting then (so that the pool's thread must be woken to finish the job), and whether
-  /// it claimed any chunk.
+  /// Returns whether this worker counted the round's last chunk while no caller was
+  /// collecting (so that the pool's thread must be woken to finish the job).
   private func serveBoard(
     _ role: BoardRole, status: WorkerStatus, kernel: (Input) throws -> Output
-  ) throws -> (completed: Bool, uncollected: Bool, claimed: Bool) {
+  ) throws -> Bool {
     let board = role.board
     var completed = false
     var uncollected = false
-    var claimed = false
     while let chunk = board.claim(by: role.incarnation) {
-      claimed = true
       role.reached(.claimed)
       // Read after the claim: the round cannot change while this worker holds one of its chunks.
       let round = board.header(.round).value
@@ -149,7 +146,7 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
       completed = board.isRoundCounted(in: role.control)
       if completed { board.signalCompletion() }
     }
-    return (completed, completed && uncollected, claimed)
+    return completed && uncollected
   }
 
   func serve(
@@ -165,13 +162,11 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
       produced = 0
       afterBatch()
     }
-    // The worker that completes a board round sleeps at once instead of spinning: the caller
-    // wakes up for its results now and needs a CPU; on a machine whose cores the workers
-    // fill, a spinning worker would hold it. So does one that found the round already
-    // claimed (it was woken too late to help). The others spin for the next job.
-    var yieldsCPU = false
-    while case let count = try tasks.pop(into: received, spin: yieldsCPU ? .zero : spin), count > 0 {
-      yieldsCPU = false
+    // An idle worker spins for the next job, giving its CPU between looks to any thread that
+    // wants it: on a machine whose cores the workers fill, the caller that wakes for its
+    // results (or publishes the next job) shares a CPU with one of them, and a worker asleep
+    // instead would cost the next job a wake-up (30-50 µs on a virtual machine).
+    while case let count = try tasks.pop(into: received, spin: spin, yielding: true), count > 0 {
       // A pop may take several chunks. The worker times its tasks (after each in a small
       // batch, whose tasks are long; every 16 in a large one) and publishes the time per
       // task, from which the dispatcher decides how much work to give it ahead. Results also
@@ -186,11 +181,7 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
         if index.job == 0 {
           // A marker: a job waits on the board. Only the worker that completes it may have
           // to wake the pool's thread; the others' batches say nothing.
-          if let board {
-            let served = try serveBoard(board, status: status, kernel: kernel)
-            yieldsCPU = served.completed || !served.claimed
-            if served.uncollected { afterBatch() }
-          }
+          if let board, try serveBoard(board, status: status, kernel: kernel) { afterBatch() }
           continue
         }
         pushed += 1

@@ -308,13 +308,16 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   /// Takes up to `buffer.count` items, waiting for at least one; a single-consumer ring frees
   /// them with one store. An empty ring is watched spinning for `spin` (``Spin/limit`` by
   /// default) before the wait sleeps in the kernel: a longer window answers an item that
-  /// follows soon without a wake-up, at the price of a busy CPU while it lasts.
+  /// follows soon without a wake-up, at the price of a busy CPU while it lasts. A `yielding`
+  /// spin gives that CPU to any other thread that wants it between looks
+  /// (``Spin/untilYielding(limit:_:)``).
   ///
   /// - Returns: how many were taken; 0 once the ring is closed and drained.
   /// - Throws: ``RingError/timedOut``.
   @inlinable
   public func pop(
-    into buffer: UnsafeMutableBufferPointer<T>, timeout: Duration? = nil, spin: Duration = Spin.limit
+    into buffer: UnsafeMutableBufferPointer<T>, timeout: Duration? = nil, spin: Duration = Spin.limit,
+    yielding: Bool = false
   ) throws(RingError) -> Int {
     guard buffer.count > 0 else { return 0 }
     var taken = tryPopMany(buffer, trailingProducer: true)
@@ -324,7 +327,7 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
     }
     let deadline = ContinuousClock.Instant.deadline(after: timeout)
     while true {
-      guard try waitForItems(until: deadline, spin: spin) else { return 0 }
+      guard try waitForItems(until: deadline, spin: spin, yielding: yielding) else { return 0 }
       taken = tryPopMany(buffer)
       if taken > 0 {
         signalSpace()
@@ -490,9 +493,10 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
 
   /// Waits until an item may be there; false at the end (closed and drained).
   @usableFromInline func waitForItems(
-    until deadline: ContinuousClock.Instant?, spin: Duration = Spin.limit
+    until deadline: ContinuousClock.Instant?, spin: Duration = Spin.limit, yielding: Bool = false
   ) throws(RingError) -> Bool {
-    if Spin.until(limit: spin, { hasItemReady || isClosed }) {
+    let ready = { self.hasItemReady || self.isClosed }
+    if yielding ? Spin.untilYielding(limit: spin, ready) : Spin.until(limit: spin, ready) {
       return !(isClosed && isEmpty)
     }
     while true {

@@ -126,4 +126,35 @@ public enum Spin {
       if ContinuousClock.now - started > limit { return false }
     }
   }
+
+  /// How long ``untilYielding(limit:_:)`` polls with ``relax()`` before it yields the CPU
+  /// between polls.
+  public static let pausePhase = Duration.microseconds(2)
+
+  /// Whether `condition` became true while spinning for at most `limit`, polling with
+  /// ``relax()`` for the first ``pausePhase`` and then giving the CPU, between polls, to any
+  /// thread waiting for it (`sched_yield`).
+  ///
+  /// For a waiter that may share its CPU with the thread it waits for, or with one that has
+  /// work to do: when more threads are runnable than there are CPUs (a pool's caller beside
+  /// workers that fill the cores), a plain spin holds the CPU for its whole window, or until
+  /// the scheduler's time slice ends. Alone on its CPU it answers within a system call's time.
+  public static func untilYielding(limit: Duration, _ condition: () -> Bool) -> Bool {
+    if condition() { return true }
+    guard limit > .zero else { return false }
+    let started = ContinuousClock.now
+    while true {
+      let spun = ContinuousClock.now - started
+      if spun > limit { return false }
+      if spun < pausePhase {
+        for _ in 0..<32 {
+          cs_cpu_relax()
+          if condition() { return true }
+        }
+      } else {
+        SystemCall.yieldProcessor()
+        if condition() { return true }
+      }
+    }
+  }
 }
