@@ -51,7 +51,9 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
   ///   - spinWindow: how long an idle worker keeps polling for work (and a blocking `map`
   ///     for its results) before it sleeps in the kernel: a job that follows within the
   ///     window finds its workers awake; after it an idle pool uses no CPU. Past its first
-  ///     microseconds the polling gives the CPU to any thread that wants it. 0 to 1 s.
+  ///     microseconds the polling gives the CPU to any thread that wants it. A `map` of
+  ///     `BitwiseCopyable` values waits at least 5 ms so (unless the window is 0), so that a
+  ///     job of a few milliseconds is answered without a wake-up. 0 to 1 s.
   ///   - telemetry: where the pool logs worker deaths, replacements and timeouts, and makes its
   ///     metrics (silent by default).
   ///   - initializer: run once in each worker before its first task, and in each replacement

@@ -364,8 +364,9 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   /// While a caller collects, workers do not ring this pool's thread: woken, it would only
   /// take a CPU from the workers and the caller. A caller that stops before `finished` rings
   /// it, so that it collects the rest, as does one that leaves other jobs running.
-  /// A job on the board (`onBoard`) is waited for until it finishes: past the spin window the
-  /// caller sleeps on the board, costing no CPU.
+  /// A job on the board (`onBoard`) is waited for until it finishes: spinning for the spin
+  /// window or ``PoolLimits/boardCallerSpin``, whichever is longer (none with a zero
+  /// window), then asleep on the board, costing no CPU.
   ///
   /// The caller announces itself with ``beginCollecting()`` before it submits the job, so
   /// that a worker that completes the job at once already sees it.
@@ -377,6 +378,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       if !finished() || lock.withLock({ !jobs.isEmpty }) { ringDoorbell() }
     }
     let started = ContinuousClock.now
+    let window = onBoard && spinWindow > .zero ? max(spinWindow, PoolLimits.boardCallerSpin) : spinWindow
     while !finished() {
       // Read before looking: a completion after this is seen by the sleep below.
       let seen = board?.completions.load() ?? 0
@@ -387,9 +389,9 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       }
       if finished() { return }
       let spun = ContinuousClock.now - started
-      let spinning = spun <= spinWindow
+      let spinning = spun <= window
       if onBoard, !spinning, let board {
-        // A job on the board that takes longer than the spin window: sleep until a worker
+        // A job on the board that takes longer than the window: sleep until a worker
         // says it is complete, leaving every CPU to the workers. Woken at least every
         // millisecond to look again (after a death or a timeout, the pool's thread may have
         // completed the job instead).
