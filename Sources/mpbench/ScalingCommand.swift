@@ -75,9 +75,19 @@ struct ScalingCommand: ParsableCommand, RepeatedMeasurement {
   @Option(help: "The OpenMP reference's source for --compare-openmp (built with cc -O2 -fopenmp).")
   var openmpSource = "Scripts/openmp_reference.c"
 
+  @Option(
+    help: """
+      Split the repetitions into this many blocks, each of which runs every mode (and the \
+      references) in turn, so that a slow spell of a shared host weighs on every mode alike.
+      """)
+  var interleave = 1
+
   func validate() throws {
     guard warmups >= 0 else { throw ValidationError("--warmups must not be negative, not \(warmups)") }
     guard scale > 0 else { throw ValidationError("--scale must be positive, not \(scale)") }
+    guard interleave >= 1, interleave <= repetitions else {
+      throw ValidationError("--interleave takes 1 to --repetitions (\(repetitions)) blocks, not \(interleave)")
+    }
     if let units, units < 1 { throw ValidationError("--units must be positive, not \(units)") }
     if let plot { try OutputPath.checkWritable(plot, option: "--plot") }
     if let workers { _ = try Self.parseCounts(workers) }
@@ -122,44 +132,67 @@ struct ScalingCommand: ParsableCommand, RepeatedMeasurement {
     let openmpWorkloads = openmp == nil ? [] : workloads.filter { OpenMPComparison.kernels.contains($0.kind) }
     let progress = Progress(
       total: workloads.reduce(0) { sum, workload in
-        sum + (warmups + repetitions) * (1 + counts.count * parallelModes.filter { $0.supports(workload.kind) }.count)
-      } + openmpWorkloads.count * counts.count)
+        sum + (warmups * interleave + repetitions)
+          * (1 + counts.count * parallelModes.filter { $0.supports(workload.kind) }.count)
+      } + openmpWorkloads.count * counts.count * interleave)
 
-    var report = ScalingReport(
-      machine: machine.description, units: unitCount, repetitions: repetitions,
-      parameters: Dictionary(uniqueKeysWithValues: workloads.map { ($0.kind.rawValue, $0.parameter) }))
-    for workload in workloads {
-      let serial = try ScalingRunner(workload: workload, mode: .serial, slots: [available[0]])
-        .measure(repetitions: repetitions, warmups: warmups, reference: nil) {
-          progress.step("\(workload.kind.rawValue): serial", $0, warmups: warmups)
-        }
-      let serialMedian = Statistics(serial.walls).median
-      report.add(workload, .serial, workers: 1, walls: serial.walls, serial: serialMedian)
-      for mode in parallelModes where mode.supports(workload.kind) {
-        for count in counts {
-          let runner = ScalingRunner(
-            workload: workload, mode: mode, slots: Array(available.prefix(count)), spinWindow: try parsedSpinWindow())
-          let measured = try runner.measure(repetitions: repetitions, warmups: warmups, reference: serial.checksum) {
-            progress.step("\(workload.kind.rawValue): \(mode.rawValue) × \(count)", $0, warmups: warmups)
+    var walls = workloads.map { _ in WorkloadWalls() }
+    for block in 0..<interleave {
+      // The repetitions split into `interleave` blocks, each running every mode in turn.
+      let blockRepetitions = repetitions / interleave + (block < repetitions % interleave ? 1 : 0)
+      for (index, workload) in workloads.enumerated() {
+        let serial = try ScalingRunner(workload: workload, mode: .serial, slots: [available[0]])
+          .measure(repetitions: blockRepetitions, warmups: warmups, reference: walls[index].checksum) {
+            progress.step("\(workload.kind.rawValue): serial", $0, warmups: warmups)
           }
-          report.add(workload, mode, workers: count, walls: measured.walls, serial: serialMedian)
+        walls[index].serial += serial.walls
+        walls[index].checksum = serial.checksum
+        for mode in parallelModes where mode.supports(workload.kind) {
+          for count in counts {
+            let runner = ScalingRunner(
+              workload: workload, mode: mode, slots: Array(available.prefix(count)), spinWindow: try parsedSpinWindow())
+            let measured = try runner.measure(
+              repetitions: blockRepetitions, warmups: warmups, reference: serial.checksum
+            ) {
+              progress.step("\(workload.kind.rawValue): \(mode.rawValue) × \(count)", $0, warmups: warmups)
+            }
+            walls[index].parallel[WorkloadWalls.Key(mode: mode, workers: count), default: []] += measured.walls
+          }
         }
-      }
-      if let openmp, openmpWorkloads.contains(where: { $0.kind == workload.kind }) {
+        guard let openmp, openmpWorkloads.contains(where: { $0.kind == workload.kind }) else { continue }
         for count in counts {
           progress.step("\(workload.kind.rawValue): OpenMP × \(count)", 0)
           let measured = try openmp.measure(
-            workload, slots: Array(available.prefix(count)), repetitions: repetitions, warmups: warmups)
+            workload, slots: Array(available.prefix(count)), repetitions: blockRepetitions, warmups: warmups)
           guard measured.checksum == serial.checksum else {
             throw BenchmarkFailure(
               "\(workload.kind.rawValue): the OpenMP reference's checksum \(measured.checksum) differs from ours, "
                 + "\(serial.checksum)")
           }
-          // OpenMP's speedup is over C's own serial run, taken beside it.
-          report.add(
-            workload.kind.rawValue, mode: ScalingReport.openmpMode, workers: count, units: workload.units,
-            walls: measured.parallel, serial: Statistics(measured.serial).median)
+          walls[index].openmp[count, default: ([], [])].parallel += measured.parallel
+          walls[index].openmp[count, default: ([], [])].serial += measured.serial
         }
+      }
+    }
+
+    var report = ScalingReport(
+      machine: machine.description, units: unitCount, repetitions: repetitions,
+      parameters: Dictionary(uniqueKeysWithValues: workloads.map { ($0.kind.rawValue, $0.parameter) }))
+    for (workload, walls) in zip(workloads, walls) {
+      let serialMedian = Statistics(walls.serial).median
+      report.add(workload, .serial, workers: 1, walls: walls.serial, serial: serialMedian)
+      for mode in parallelModes where mode.supports(workload.kind) {
+        for count in counts {
+          let key = WorkloadWalls.Key(mode: mode, workers: count)
+          report.add(workload, mode, workers: count, walls: walls.parallel[key] ?? [], serial: serialMedian)
+        }
+      }
+      for count in counts {
+        guard let openmp = walls.openmp[count] else { continue }
+        // OpenMP's speedup is over C's own serial run, taken beside it.
+        report.add(
+          workload.kind.rawValue, mode: ScalingReport.openmpMode, workers: count, units: workload.units,
+          walls: openmp.parallel, serial: Statistics(openmp.serial).median)
       }
     }
     if comparePython {

@@ -85,7 +85,7 @@ struct ScalingRunner {
       }
     }
     defer { pool?.terminate() }
-    let team = mode == .threadsPinned ? try PinnedThreadTeam(slots: slots) : nil
+    let team = mode == .threadsPinned ? try PinnedThreadTeam(slots: slots, spinWindow: spinWindow) : nil
     defer { team?.stop() }
     var walls: [Double] = []
     var checksum: UInt64 = 0

@@ -103,7 +103,8 @@ extension MachineWideTests {
     }
 
     /// The C/OpenMP reference runs beside the pool with the same units and size (its checksum
-    /// checked against ours), and each mode's speedup is set over OpenMP's.
+    /// checked against ours), and each mode's speedup is set over OpenMP's. Interleaved, each
+    /// of the three blocks runs every mode once, and the rows gather all three runs.
     @Test func openMPRunsBesideThePool() throws {
       let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Scripts/openmp_reference.c").path
@@ -112,8 +113,8 @@ extension MachineWideTests {
         "mpbench",
         [
           "scaling", "--kernels", "monte-carlo", "imbalanced", "--modes", "pool-fork", "--units", "8", "--scale",
-          "0.002", "--repetitions", "2", "--warmups", "0", "--workers", workers, "--compare-openmp",
-          "--openmp-source", source, "--json",
+          "0.002", "--repetitions", "3", "--interleave", "3", "--warmups", "0", "--workers", workers,
+          "--compare-openmp", "--openmp-source", source, "--json",
         ])
       #expect(run.status == 0, "\(run.stderr)")
       let report = try JSONDecoder().decode(Report.self, from: Data(run.stdout.utf8))
@@ -121,6 +122,9 @@ extension MachineWideTests {
         let openmp = report.rows.filter { $0.kernel == kernel && $0.mode == "openmp-c" }
         #expect(openmp.map(\.workers) == counts)
         #expect(openmp.allSatisfy { $0.speedup > 0 && $0.min <= $0.median && $0.median <= $0.max })
+        // One run per block: a row that kept a single block's run would have min == max.
+        let rows = report.rows.filter { $0.kernel == kernel }
+        #expect(rows.allSatisfy { $0.min < $0.max }, "\(rows)")
         for count in counts {
           let pool = try #require(
             report.rows.first { $0.kernel == kernel && $0.mode == "pool-fork" && $0.workers == count })
@@ -156,6 +160,7 @@ extension MachineWideTests {
       (["--workers", "0"], "--workers"), (["--workers", "999"], "offers"), (["--kernels", "nope"], "nope"),
       (["--repetitions", "0"], "--repetitions"), (["--modes", "pool-threads"], "pool-threads"),
       (["--spin-window", "soon"], "--spin-window"), (["--spin-window", "2s"], "up to 1s"),
+      (["--interleave", "0"], "--interleave"), (["--repetitions", "2", "--interleave", "3"], "--interleave"),
       (
         [
           "--compare-python", "--python-script", "/nonexistent.py", "--kernels", "monte-carlo", "--modes", "serial",
