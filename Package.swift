@@ -73,7 +73,7 @@ let package = Package(
     .target(
       name: "ComputeEngineMPI",
       dependencies: [
-        "CMPI", "ComputeEngine", "Multiprocessing", "Scheduler",
+        "CMPI", "ComputeEngine", "Multiprocessing", "Scheduler", "SystemCalls",
         .product(name: "SystemPackage", package: "swift-system"),
       ]
     ),

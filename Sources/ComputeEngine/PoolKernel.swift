@@ -133,7 +133,7 @@ enum PoolLimits {
   /// fork takes well under a millisecond, a spawned run of a program a few.
   static let workerStartBound = Duration.seconds(5)
   /// How long the caller of a blocking `map` waits for its job on the claim board spinning
-  /// (politely, ``Spin/untilYielding(limit:_:)``) before it sleeps, when the spin window is
+  /// (politely, `Spin.untilYielding`) before it sleeps, when the spin window is
   /// shorter: a job of a few milliseconds is then answered without a wake-up. (On two vCPUs
   /// with 16-unit jobs of 1.3 ms: 0.92-0.95 of OpenMP's speedup with the 20 µs window,
   /// 0.95-0.99 with this.)

@@ -7,7 +7,7 @@ import Scheduler
 /// thread counterpart of a process pool, kept across runs so that each thread's memory
 /// (the triad's arrays, the allocator's arenas) stays warm as a pool worker's does.
 ///
-/// It waits as the pool does: an idle thread spins politely (``Spin/untilYielding(limit:_:)``)
+/// It waits as the pool does: an idle thread spins politely (`Spin.untilYielding`)
 /// for the spin window before it sleeps on a futex, and the caller of ``run(_:)`` spins so
 /// for at least 5 ms (as a pool's caller waits for a job on its claim board) before it sleeps
 /// until the last thread wakes it.
