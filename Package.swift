@@ -124,7 +124,7 @@ let package = Package(
         "ComputeEngineMPI", "ComputeEngine", "Multiprocessing", .product(name: "SystemPackage", package: "swift-system"),
       ],
       path: "Tests/MPITestRank"),
-    .testTarget(name: "ComputeEngineMPITests", dependencies: ["MPITestRank", "mpbench"]),
+    .testTarget(name: "ComputeEngineMPITests", dependencies: ["ComputeEngineMPI", "Scheduler", "MPITestRank", "mpbench"]),
     .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "CSystemShims", "MPTestChild"]),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
     .testTarget(

@@ -495,8 +495,11 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   @usableFromInline func waitForItems(
     until deadline: ContinuousClock.Instant?, spin: Duration = Spin.limit, yielding: Bool = false
   ) throws(RingError) -> Bool {
-    let ready = { self.hasItemReady || self.isClosed }
-    if yielding ? Spin.untilYielding(limit: spin, ready) : Spin.until(limit: spin, ready) {
+    let spunToItem =
+      yielding
+      ? Spin.untilYielding(limit: spin, { hasItemReady || isClosed })
+      : Spin.until(limit: spin, { hasItemReady || isClosed })
+    if spunToItem {
       return !(isClosed && isEmpty)
     }
     while true {
