@@ -54,13 +54,16 @@ final class ClusterJob<Output: Sendable>: Sendable {
     max(workersPerRank[rank], min(largestChunk, (remaining + workers * 2 - 1) / (workers * 2)))
   }
 
-  /// The next chunk for rank `rank`, or nil when every task is handed out (or the job was
-  /// abandoned). A chunk stops where one loaded from a journal begins.
-  func take(for rank: Int) -> Range<Int>? {
+  /// The next `chunks` chunks for rank `rank`, as one range of tasks (one chunk of automatic
+  /// size when the job has none), or nil when every task is handed out (or the job was
+  /// abandoned). A range stops where one loaded from a journal begins. Chunks handed out
+  /// together travel, run and are recorded together: one message, one trip through the
+  /// rank's local pool, one record.
+  func take(for rank: Int, chunks: Int = 1) -> Range<Int>? {
     state.withLock { state in
       while let done = state.recorded[state.next] { state.next += done }
       guard !state.abandoned, state.next < count else { return nil }
-      let size = chunkSize ?? automaticChunk(for: rank, remaining: count - state.next)
+      let size = chunkSize.map { $0 * max(1, chunks) } ?? automaticChunk(for: rank, remaining: count - state.next)
       var end = min(count, state.next + size)
       while let ahead = state.recordedAhead.first, ahead <= state.next { state.recordedAhead.removeFirst() }
       if let ahead = state.recordedAhead.first, ahead < end { end = ahead }
@@ -87,14 +90,6 @@ final class ClusterJob<Output: Sendable>: Sendable {
         state.recordedAhead.insert(
           first, at: state.recordedAhead.firstIndex { $0 > first } ?? state.recordedAhead.endIndex)
       }
-    }
-  }
-
-  /// Whether every task was handed out (or the job was abandoned).
-  var isExhausted: Bool {
-    state.withLock { state in
-      while let done = state.recorded[state.next] { state.next += done }
-      return state.abandoned || state.next >= count
     }
   }
 

@@ -60,31 +60,24 @@ extension ClusterPool {
     let largestLocalBatch = chunkSize.map { max(1, min(256, 64 * local.workerCount / $0)) } ?? 1
     Thread { [inputs, self] in
       var localBatch = 1
-      while let range = job.take(for: 0) {
-        var ranges = [range]
-        while ranges.count < localBatch, let next = job.take(for: 0) { ranges.append(next) }
-        let count = ranges.reduce(0) { $0 + $1.count }
+      while let range = job.take(for: 0, chunks: localBatch) {
+        let chunks = chunkSize.map { (range.count + $0 - 1) / $0 } ?? 1
         let started = ContinuousClock.now
         let results =
-          (try? local.mapResults(ranges.flatMap { inputs[$0] })) ?? Array(repeating: .failure(.closed), count: count)
-        let perChunk = max((ContinuousClock.now - started) / ranges.count, .nanoseconds(1))
+          (try? local.mapResults(Array(inputs[range]))) ?? Array(repeating: .failure(.closed), count: range.count)
+        let perChunk = max((ContinuousClock.now - started) / chunks, .nanoseconds(1))
         localBatch = max(1, min(largestLocalBatch, Int(Duration.milliseconds(1) / perChunk)))
-        var position = 0
-        for range in ranges {
-          let chunkResults = Array(results[position..<position + range.count])
-          position += range.count
-          do {
-            try journal?.append(resultsMessage(job: job.id, first: range.lowerBound, chunkResults))
-          } catch {
-            localFailure.withLock { $0 = $0 ?? error }
-          }
-          // Queued before it is recorded: once the job is complete, every arrival is queued.
-          localArrivals.withLock {
-            $0.append((range.lowerBound, chunkResults))
-            localArrivalCount.add(1, ordering: .releasing)
-          }
-          job.record(range.lowerBound, chunkResults)
+        do {
+          try journal?.append(resultsMessage(job: job.id, first: range.lowerBound, results))
+        } catch {
+          localFailure.withLock { $0 = $0 ?? error }
         }
+        // Queued before it is recorded: once the job is complete, every arrival is queued.
+        localArrivals.withLock {
+          $0.append((range.lowerBound, results))
+          localArrivalCount.add(1, ordering: .releasing)
+        }
+        job.record(range.lowerBound, results)
       }
       localDone.signal()
     }.start()
@@ -105,23 +98,20 @@ extension ClusterPool {
       guard let chunkSize else { return 2 }
       return max(2, min(256, 64 * workersPerRank[destination] / chunkSize))
     }
-    /// Tops rank `destination` up to the chunks it should hold: small chunks in one message,
-    /// others one per message (the rank then runs one while the next waits).
+    /// Tops rank `destination` up to the chunks it should hold: small chunks together, as one
+    /// range in one message, others one per message (the rank then runs one while the next
+    /// waits).
     func refill(_ destination: Int) throws {
       let hold = chunksToHold(destination)
-      while heldChunks[destination] < hold, !job.isExhausted {
-        var messages: [[UInt8]] = []
-        while heldChunks[destination] + messages.count < hold, messages.count < (hold > 2 ? hold : 1),
-          let range = job.take(for: destination)
-        {
-          messages.append(
-            ClusterMessage.bytes(
-              words: [job.id, range.lowerBound, range.count], payloads: [try codec.encodeInputs(inputs[range])]))
-        }
-        guard !messages.isEmpty else { return }
-        sends.append(try world.startSend(ClusterMessage.bundle(messages), to: destination, tag: ClusterMessage.chunk))
-        held[destination].append((.now, messages.count))
-        heldChunks[destination] += messages.count
+      while heldChunks[destination] < hold,
+        let range = job.take(for: destination, chunks: hold > 2 ? hold - heldChunks[destination] : 1)
+      {
+        let chunks = chunkSize.map { (range.count + $0 - 1) / $0 } ?? 1
+        let message = ClusterMessage.bytes(
+          words: [job.id, range.lowerBound, range.count], payloads: [try codec.encodeInputs(inputs[range])])
+        sends.append(try world.startSend(ClusterMessage.bundle([message]), to: destination, tag: ClusterMessage.chunk))
+        held[destination].append((.now, chunks))
+        heldChunks[destination] += chunks
       }
     }
     do {

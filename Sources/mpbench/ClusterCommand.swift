@@ -38,7 +38,7 @@ struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
   var workersPerRank: Int?
 
   @Option(help: "Trivial tasks for the per-task overhead at chunk size 1.")
-  var singleTasks = 2_000
+  var singleTasks = 20_000
 
   @Option(help: "Trivial tasks for the per-task overhead with automatic chunks.")
   var manyTasks = 1_000_000

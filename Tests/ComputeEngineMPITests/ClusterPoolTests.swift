@@ -129,9 +129,11 @@ import Testing
     let (status, text) = try Self.launch(["rank-dies", journal, "kill"], ranks: 2, over: network)
     #expect(status != 0, "the job ends with its rank")
     #expect(text.contains("ClusterPool: the job was ended during a map"), "the driver's report:\n\(text)")
-    #expect(text.contains("Unanswered chunks: rank 1: tasks"), "the dead rank's chunks are named:\n\(text)")
+    // The driver's local share may hold chunks too (listed first, as rank 0).
+    let unanswered = text.components(separatedBy: "Unanswered chunks: ").last ?? ""
+    #expect(unanswered.contains("rank 1: tasks"), "the dead rank's chunks are named:\n\(text)")
     let resumed = try #require(try Self.run(["rank-dies", journal, "resume"], ranks: 2, over: network)[0])
-    #expect(resumed["correct"] as? Bool == true)
+    #expect(resumed["correct"] as? Bool == true, "the rerun: \(resumed)")
     let loaded = try #require(resumed["resumed"] as? Int)
     #expect(loaded > 0 && loaded < 6000, "the finished chunks come from the journal: \(loaded)")
     let other = try #require(try Self.run(["rank-dies", journal, "other"], ranks: 2, over: network)[0])
