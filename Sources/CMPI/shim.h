@@ -17,4 +17,14 @@ static inline int cmpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
 static inline int cmpi_success(void) { return MPI_SUCCESS; }
 static inline int cmpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
 
+// MPI_Request is a pointer in Open MPI and an integer in MPICH, so no one Swift type holds
+// both: Swift keeps a request as cmpi_request_size() bytes, which these two read and write.
+static inline int cmpi_request_size(void) { return (int)sizeof(MPI_Request); }
+static inline int cmpi_isend(const void *buffer, int count, int destination, int tag, void *request) {
+  return MPI_Isend(buffer, count, MPI_BYTE, destination, tag, MPI_COMM_WORLD, (MPI_Request *)request);
+}
+static inline int cmpi_test(void *request, int *flag) {
+  return MPI_Test((MPI_Request *)request, flag, MPI_STATUS_IGNORE);
+}
+
 #endif

@@ -60,17 +60,14 @@ final class MPIWorld: Sendable {
   func startSend(_ bytes: [UInt8], to destination: Int, tag: Int32) throws(ClusterError) -> PendingSend {
     let send = PendingSend(bytes)
     try Self.check(
-      "MPI_Isend",
-      MPI_Isend(
-        send.buffer.baseAddress, Int32(send.buffer.count), cmpi_byte(), Int32(destination), tag, cmpi_comm_world(),
-        &send.request))
+      "MPI_Isend", cmpi_isend(send.buffer.baseAddress, Int32(send.buffer.count), Int32(destination), tag, send.request))
     return send
   }
 
   /// Whether `send` completed (its buffer is then freed).
   func isComplete(_ send: PendingSend) throws(ClusterError) -> Bool {
     var flag: Int32 = 0
-    try Self.check("MPI_Test", MPI_Test(&send.request, &flag, cmpi_status_ignore()))
+    try Self.check("MPI_Test", cmpi_test(send.request, &flag))
     return flag != 0
   }
 
@@ -137,7 +134,8 @@ final class MPIWorld: Sendable {
 
 /// A send under way: its request and its own copy of the bytes, freed with it.
 final class PendingSend {
-  var request: MPI_Request?
+  /// The `MPI_Request`, as bytes (see the shim: its type differs between MPI libraries).
+  let request = UnsafeMutableRawPointer.allocate(byteCount: Int(cmpi_request_size()), alignment: 8)
   let buffer: UnsafeMutableRawBufferPointer
 
   init(_ bytes: [UInt8]) {
@@ -145,5 +143,8 @@ final class PendingSend {
     bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
   }
 
-  deinit { buffer.deallocate() }
+  deinit {
+    request.deallocate()
+    buffer.deallocate()
+  }
 }
