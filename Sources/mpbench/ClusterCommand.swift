@@ -16,6 +16,8 @@ struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
       mpirun [options] mpbench cluster [--repetitions <repetitions>] [--json]
              [--size <size>] [--workers-per-rank <workers-per-rank>]
              [--single-tasks <single-tasks>] [--many-tasks <many-tasks>]
+             [--compare-mpi4py] [--python <python>]
+             [--mpi4py-script <mpi4py-script>]
       """,
     discussion: """
       Every rank runs the command; rank 0 prints. The reference kernel runs serially, on \
@@ -43,6 +45,19 @@ struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
   @Option(help: "Trivial tasks for the per-task overhead with automatic chunks.")
   var manyTasks = 1_000_000
 
+  @Flag(
+    help: """
+      Then run mpi4py.futures on the same kernel and ranks (Scripts/mpi4py_reference.py, under \
+      a second mpirun with this one's transport settings) and print its figures beside ours.
+      """)
+  var compareMpi4py = false
+
+  @Option(help: "The Python interpreter for --compare-mpi4py (one with mpi4py installed).")
+  var python = "python3"
+
+  @Option(help: "The mpi4py reference script for --compare-mpi4py.")
+  var mpi4pyScript = "Scripts/mpi4py_reference.py"
+
   func validate() throws {
     if let workersPerRank, workersPerRank < 1 {
       throw ValidationError("--workers-per-rank must be at least 1, not \(workersPerRank)")
@@ -65,8 +80,12 @@ struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
     var localSpeedup: Double
     var perTaskMicroseconds: PerTask
     var rawRoundTripMicroseconds: Double
+    /// mpi4py.futures on the same kernel and ranks (`--compare-mpi4py`), and its time per
+    /// task over ours.
+    var mpi4py: Mpi4pyComparison.Report?
+    var mpi4pyPerTaskRatio: PerTask?
 
-    struct PerTask: Encodable {
+    struct PerTask: Codable {
       var chunkSize1: Double
       var automatic: Double
     }
@@ -82,7 +101,7 @@ struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
     let pool = try ClusterPool(kernel: kernel, placement: workersPerRank.map { .cores($0) } ?? .physicalCores)
     let units = Array(0..<size.units)
     guard
-      let report = try pool.serve(driver: { driver -> Report in
+      var report = try pool.serve(driver: { driver -> Report in
         guard driver.rankCount >= 2 else {
           throw ValidationError("run it under mpirun with at least 2 ranks (this is 1 of \(driver.rankCount))")
         }
@@ -121,6 +140,16 @@ struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
           rawRoundTripMicroseconds: roundTrip)
       })
     else { return }
+    // Once this job has ended (every rank finalized MPI), so that the two do not share CPUs.
+    if compareMpi4py {
+      let theirs = try Mpi4pyComparison(
+        python: python, script: mpi4pyScript, ranks: report.ranks, size: size.name, repetitions: repetitions
+      ).run()
+      report.mpi4py = theirs
+      report.mpi4pyPerTaskRatio = .init(
+        chunkSize1: theirs.perTaskMicroseconds.chunkSize1 / report.perTaskMicroseconds.chunkSize1,
+        automatic: theirs.perTaskMicroseconds.automatic / report.perTaskMicroseconds.automatic)
+    }
     if json {
       print(try prettyJSON(report))
       return
@@ -136,6 +165,16 @@ struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
       per task, automatic chunks          \(String(format: "%8.3f µs", report.perTaskMicroseconds.automatic))
       raw MPI round trip, ranks 0 and 1   \(String(format: "%8.2f µs", report.rawRoundTripMicroseconds))
       """)
+    if let theirs = report.mpi4py, let ratio = report.mpi4pyPerTaskRatio {
+      print(
+        """
+        mpi4py.futures, same kernel and ranks (checksums \(theirs.checksumOK ? "verified" : "WRONG")):
+          serial                            \(String(format: "%8.3f s", theirs.serialSeconds))
+          every rank                        \(String(format: "%8.3f s  %5.2f×", theirs.clusterSeconds, theirs.speedup))
+          per task, chunk size 1            \(String(format: "%8.2f µs  (%.0f× ours)", theirs.perTaskMicroseconds.chunkSize1, ratio.chunkSize1))
+          per task, tasks ÷ (workers × 4)   \(String(format: "%8.3f µs  (%.1f× ours)", theirs.perTaskMicroseconds.automatic, ratio.automatic))
+        """)
+    }
     guard report.checksumOK else { throw BenchmarkFailure("a checksum is wrong") }
   }
 }

@@ -34,14 +34,17 @@ enum ExternalCommand {
     }
   }
 
-  /// Runs `arguments[0]` with the rest as its arguments and `environment` added to this
-  /// process's, and waits for it. Its standard error is read on another thread while standard
-  /// output is read here, so that neither pipe can fill and stall it.
-  static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Outcome {
+  /// Runs `arguments[0]` with the rest as its arguments and `environment` added to the
+  /// variables of this process's that `inherits` keeps (all by default), and waits for it.
+  /// Its standard error is read on another thread while standard output is read here, so
+  /// that neither pipe can fill and stall it.
+  static func run(
+    _ arguments: [String], environment: [String: String] = [:], inherits: (String) -> Bool = { _ in true }
+  ) throws -> Outcome {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: arguments[0])
     process.arguments = Array(arguments.dropFirst())
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    process.environment = ProcessInfo.processInfo.environment.filter { inherits($0.key) }.merging(environment) { $1 }
     let (out, err) = (Pipe(), Pipe())
     process.standardOutput = out
     process.standardError = err

@@ -32,12 +32,21 @@ import Testing
     _ arguments: [String], ranks: Int, over network: Network, program: String = "MPITestRank"
   ) throws -> (Int32, String) {
     let build = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+    // A session directory of its own: mpiruns started at once (the tests run in parallel)
+    // race to create and remove the shared /tmp/ompi.<host>.<uid>, and the loser fails in
+    // orte_init ("A call to mkdir was unable to create the desired directory").
+    let session = NSTemporaryDirectory() + "mpirun-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: session, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: session) }
     let mpirun = Process()
     mpirun.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     // No ssh, root allowed, more ranks than cores, and no binding: a rank's forked workers
     // would otherwise all share its core.
     mpirun.arguments =
-      ["mpirun", "--oversubscribe", "--mca", "plm", "isolated", "--bind-to", "none", "-np", "\(ranks)"]
+      [
+        "mpirun", "--oversubscribe", "--mca", "plm", "isolated", "--bind-to", "none", "--mca", "orte_tmpdir_base",
+        session, "-np", "\(ranks)",
+      ]
       + network.arguments + [build.appendingPathComponent(program).path] + arguments
     var environment = ProcessInfo.processInfo.environment
     environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
@@ -157,5 +166,39 @@ import Testing
     #expect((report["rawRoundTripMicroseconds"] as? Double ?? 0) > 0)
     let perTask = try #require(report["perTaskMicroseconds"] as? [String: Double])
     #expect((perTask["chunkSize1"] ?? 0) > 0 && (perTask["automatic"] ?? 0) > 0)
+  }
+
+  /// `--compare-mpi4py`: the driver launches the reference under a second mpirun of its own
+  /// (a job of 2 ranks, not a part of the first) with the first one's transport settings, and
+  /// sets its figures beside ours. A stand-in for the reference (no mpi4py needed) checks the
+  /// settings it got and prints figures of the reference's form.
+  @Test(arguments: Network.allCases)
+  func mpbenchClusterRunsTheMpi4pyReferenceBesideItself(network: Network) throws {
+    let expected = network == .tcp ? ["OMPI_MCA_btl": "self,tcp"] : ["OMPI_MCA_btl_vader_single_copy_mechanism": "none"]
+    let script = NSTemporaryDirectory() + "mpi4py-stand-in-\(getpid())-\(network.rawValue).py"
+    defer { try? FileManager.default.removeItem(atPath: script) }
+    try """
+    import json, os, sys
+    for name, value in \(String(decoding: try JSONSerialization.data(withJSONObject: expected), as: UTF8.self)).items():
+        if os.environ.get(name) != value:
+            sys.exit(f"{name} is {os.environ.get(name)!r}, not {value!r}")
+    if os.environ["OMPI_COMM_WORLD_RANK"] == "0":
+        print(json.dumps({"ranks": int(os.environ["OMPI_COMM_WORLD_SIZE"]), "checksumOK": True,
+            "serialSeconds": 1.0, "clusterSeconds": 0.5, "speedup": 2.0,
+            "perTaskMicroseconds": {"chunkSize1": 400.0, "automatic": 1.0}}))
+    """.write(toFile: script, atomically: true, encoding: .utf8)
+    let arguments = [
+      "cluster", "--json", "--size", "test", "--repetitions", "1", "--single-tasks", "50", "--many-tasks", "2000",
+      "--compare-mpi4py", "--mpi4py-script", script,
+    ]
+    let (status, text) = try Self.launch(arguments, ranks: 2, over: network, program: "mpbench")
+    #expect(status == 0, "\(text)")
+    let start = try #require(text.firstIndex(of: "{"))
+    let report = try #require(try JSONSerialization.jsonObject(with: Data(text[start...].utf8)) as? [String: Any])
+    let theirs = try #require(report["mpi4py"] as? [String: Any])
+    #expect(theirs["ranks"] as? Int == 2)
+    let ours = try #require(report["perTaskMicroseconds"] as? [String: Double])
+    let ratio = try #require(report["mpi4pyPerTaskRatio"] as? [String: Double])
+    #expect(abs((ratio["chunkSize1"] ?? 0) - 400 / (ours["chunkSize1"] ?? 1)) < 1e-6)
   }
 }

@@ -28,6 +28,10 @@ let rankKiller = PoolKernel<Int, Int>("mpi-rank-killer") { input in
     let pid = Int32(ProcessInfo.processInfo.environment["MPI_TEST_RANK_PID"] ?? "")
   {
     kill(pid, SIGKILL)
+    // And this worker with it, before a later task signals that pid again: once the rank is
+    // reaped, the pid may be another process's (pid_max is 32,768 here; the test suite forks
+    // thousands), and a worker of the rerun died that way.
+    kill(getpid(), SIGKILL)
   }
   usleep(200)
   return input &* 1000 &+ rankOfThisProcess

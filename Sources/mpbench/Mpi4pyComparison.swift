@@ -1,0 +1,69 @@
+import Foundation
+
+/// mpi4py.futures on the same kernel, ranks and transport as `mpbench cluster`, run by its
+/// driver once its own job has ended: a second mpirun launched from inside the first, with the
+/// first job's identity left out of its environment and the user's transport settings kept.
+struct Mpi4pyComparison {
+  /// What `Scripts/mpi4py_reference.py` prints.
+  struct Report: Codable {
+    var ranks: Int
+    var checksumOK: Bool
+    var serialSeconds: Double
+    var clusterSeconds: Double
+    var speedup: Double
+    var perTaskMicroseconds: ClusterCommand.Report.PerTask
+  }
+
+  var python: String
+  var script: String
+  var ranks: Int
+  var size: String
+  var repetitions: Int
+
+  /// The MCA settings of the enclosing mpirun that a nested one should share: how the ranks
+  /// reach each other, how they are placed, and where session directories go. The rest of
+  /// `OMPI_MCA_*`, `OMPI_*` and `PMIX_*` names the enclosing job (its daemon, its session
+  /// directory, this rank), and a nested mpirun that saw them would try to join it.
+  static let sharedSettings = [
+    "btl", "pml", "mtl", "plm", "rmaps_base_oversubscribe", "hwloc_base_binding_policy", "orte_tmpdir_base",
+  ]
+
+  /// Whether a variable of a rank's environment goes to the nested mpirun.
+  static func inherits(_ name: String) -> Bool {
+    if name.hasPrefix("OMPI_MCA_") {
+      let setting = name.dropFirst("OMPI_MCA_".count)
+      return sharedSettings.contains { setting == $0 || setting.hasPrefix($0 + "_") }
+    }
+    if name.hasPrefix("OMPI_ALLOW_RUN_AS_ROOT") { return true }
+    return !name.hasPrefix("OMPI_") && !name.hasPrefix("PMIX_") && !name.hasPrefix("ORTE_")
+  }
+
+  /// Runs the reference under `mpirun -np ranks` and decodes its report.
+  ///
+  /// - Throws: a ``LateUsageError`` when the script is not there, a ``BenchmarkFailure`` when
+  ///   the run fails, prints something else, or gets a wrong checksum.
+  func run() throws -> Report {
+    guard FileManager.default.fileExists(atPath: script) else {
+      throw LateUsageError(
+        "no mpi4py reference at '\(script)': run from the repository root or pass --mpi4py-script")
+    }
+    let outcome = try ExternalCommand.run(
+      [
+        "/usr/bin/env", "mpirun", "-np", "\(ranks)", python, script, "--size", size, "--repetitions",
+        "\(repetitions)",
+      ], inherits: Self.inherits)
+    guard outcome.status == 0 else {
+      throw BenchmarkFailure(
+        "the mpi4py reference (mpirun -np \(ranks) \(python) \(script)) failed with status \(outcome.status): "
+          + outcome.stderr)
+    }
+    let report: Report
+    do {
+      report = try JSONDecoder().decode(Report.self, from: Data(outcome.stdout.utf8))
+    } catch {
+      throw BenchmarkFailure("the mpi4py reference printed what is not its JSON (\(error)): \(outcome.stdout)")
+    }
+    guard report.checksumOK else { throw BenchmarkFailure("the mpi4py reference's checksum is wrong") }
+    return report
+  }
+}
