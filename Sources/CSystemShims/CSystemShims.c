@@ -151,6 +151,22 @@ int cs_sigchld_signalfd(void) {
   return fd >= 0 ? fd : -errno;
 }
 
+// The Swift runtime's hooks called on every `throw` (weak: absent from a runtime without them).
+// Swift Testing installs one that takes locks; a child forked while another thread of the
+// parent held such a lock would block forever on its first `throw`.
+extern void *_swift_willThrow __attribute__((weak));
+extern void *_swift_willThrowTypedImpl __attribute__((weak));
+
+void cs_clear_throw_hooks(void) {
+  if (&_swift_willThrow != NULL) __atomic_store_n(&_swift_willThrow, NULL, __ATOMIC_RELAXED);
+  if (&_swift_willThrowTypedImpl != NULL) __atomic_store_n(&_swift_willThrowTypedImpl, NULL, __ATOMIC_RELAXED);
+}
+
+int cs_throw_hooks_installed(void) {
+  return (&_swift_willThrow != NULL && __atomic_load_n(&_swift_willThrow, __ATOMIC_RELAXED) != NULL) ||
+         (&_swift_willThrowTypedImpl != NULL && __atomic_load_n(&_swift_willThrowTypedImpl, __ATOMIC_RELAXED) != NULL);
+}
+
 void cs_unblock_all_signals(void) {
   sigset_t set;
   sigemptyset(&set);

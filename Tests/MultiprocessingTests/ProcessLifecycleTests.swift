@@ -1,3 +1,4 @@
+import CSystemShims
 import Foundation
 import Multiprocessing
 import TestEntryPoints
@@ -179,6 +180,23 @@ import Testing
 
   final class Worker: Multiprocessing.Process, @unchecked Sendable {
     override func run() throws { throw ProcessExit(7) }
+  }
+
+  /// Reports, as its exit code, whether the runtime's hooks on `throw` reached it.
+  final class HookProbe: Multiprocessing.Process, @unchecked Sendable {
+    override func run() throws { throw ProcessExit(cs_throw_hooks_installed() == 0 ? 0 : 3) }
+  }
+
+  /// Swift Testing hooks every `throw` (to keep its backtrace), and its hook takes locks; a
+  /// forked child that inherited it, and a lock held by another thread at the fork, blocked
+  /// forever on its first `throw` (1 of 27 runs of this suite beside others). A child starts
+  /// without the hooks.
+  @Test func aForkedChildStartsWithoutTheParentsThrowHooks() throws {
+    #expect(cs_throw_hooks_installed() != 0, "Swift Testing hooks throws in this process")
+    let probe = HookProbe(startMethod: .fork)
+    try probe.start()
+    try probe.join(timeout: .seconds(20))
+    #expect(try probe.exitCode == 0)
   }
 
   @Test func aSubclassOverridesRun() throws {

@@ -71,6 +71,10 @@ void cs_close_descriptors_from(int first, int keep);
 int cs_sigchld_signalfd(void);
 /// Unblocks every signal in the calling thread (for a child of a process that blocked some).
 void cs_unblock_all_signals(void);
+/// Removes the Swift runtime's hooks on `throw` (for a freshly forked child), and says
+/// whether any is installed.
+void cs_clear_throw_hooks(void);
+int cs_throw_hooks_installed(void);
 
 /// Sends `length` bytes and up to 4 descriptors over a Unix socket. Returns 0 or -errno.
 int cs_send_with_fds(int socket, const void *bytes, size_t length, const int *fds, int fd_count);

@@ -59,6 +59,9 @@ enum ChildRunner {
     if getppid() != actualParent { try? SystemCall.sendSignal(SIGKILL, to: getpid()) }
     // A child forked from the forking thread inherits that thread's signal mask.
     cs_unblock_all_signals()
+    // And the runtime's hooks on `throw`: Swift Testing's takes locks another thread of the
+    // parent may have held at the fork (a child that threw ProcessExit blocked there forever).
+    cs_clear_throw_hooks()
     ForkingThread.shared.resetInChild()
     ExitWatcher.shared.resetInChild()
     ProcessRegistry.shared.lock.reinitializeInChild()
