@@ -377,35 +377,26 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       // to this pool's thread, which no worker rang meanwhile.
       if !finished() || lock.withLock({ !jobs.isEmpty }) { ringDoorbell() }
     }
-    let started = ContinuousClock.now
-    let window = onBoard && spinWindow > .zero ? max(spinWindow, PoolLimits.boardCallerSpin) : spinWindow
-    while !finished() {
-      // Read before looking: a completion after this is seen by the sleep below.
-      let seen = board?.completions.load() ?? 0
+    /// Collects what came (when the lock is free) and says whether the job is finished.
+    func look() -> Bool {
       if lock.try() {
         drainLocked()
         if !terminated { dispatchLocked() }
         lock.unlock()
       }
-      if finished() { return }
-      let spun = ContinuousClock.now - started
-      let spinning = spun <= window
-      if onBoard, !spinning, let board {
-        // A job on the board that takes longer than the window: sleep until a worker
-        // says it is complete, leaving every CPU to the workers. Woken at least every
-        // millisecond to look again (after a death or a timeout, the pool's thread may have
-        // completed the job instead).
-        board.waitForCompletion(seen: seen, until: .now + .milliseconds(1)) { board.isRoundCounted(in: control) }
-        continue
-      }
-      if !spinning { return }
-      // As Spin.untilYielding: past its first microseconds the spin gives the CPU to a worker
-      // that shares it (this thread is not pinned, and the workers may fill every core).
-      if spun < Spin.pausePhase {
-        for _ in 0..<64 { Spin.relax() }
-      } else {
-        SystemCall.yieldProcessor()
-      }
+      return finished()
+    }
+    // Politely: this thread is not pinned, and the workers may fill every core.
+    let window = onBoard && spinWindow > .zero ? max(spinWindow, PoolLimits.boardCallerSpin) : spinWindow
+    guard !Spin.untilYielding(limit: window, look), onBoard, let board else { return }
+    // A job on the board that takes longer than the window: sleep until a worker says it is
+    // complete, leaving every CPU to the workers. Woken at least every millisecond to look
+    // again (after a death or a timeout, the pool's thread may have completed the job instead).
+    while true {
+      // Read before looking: a completion after this is seen by the sleep below.
+      let seen = board.completions.load()
+      if look() { return }
+      board.waitForCompletion(seen: seen, until: .now + .milliseconds(1)) { board.isRoundCounted(in: control) }
     }
   }
 
