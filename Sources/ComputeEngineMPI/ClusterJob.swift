@@ -93,6 +93,23 @@ final class ClusterJob<Output: Sendable>: Sendable {
     }
   }
 
+  /// How many of the job's chunks `range` (handed out by ``take(for:chunks:)``) holds: one
+  /// for a chunk of automatic size.
+  func chunkCount(in range: Range<Int>) -> Int {
+    chunkSize.map { (range.count + $0 - 1) / $0 } ?? 1
+  }
+
+  /// The most tasks a rank (or the driver's local thread) runs in one trip through its local
+  /// pool when it gathers small chunks.
+  static var tasksPerLocalTrip: Int { 256 }
+
+  /// How many chunks of `chunkSize` tasks a rank with `workers` workers (or the driver's local
+  /// thread) runs together through its local pool, when they are small: up to 64 per worker,
+  /// at most ``tasksPerLocalTrip`` chunks.
+  static func smallChunksTogether(workers: Int, chunkSize: Int) -> Int {
+    min(tasksPerLocalTrip, 64 * workers / chunkSize)
+  }
+
   /// Whether every task has its result.
   var isComplete: Bool { done.load(ordering: .acquiring) >= count }
 

@@ -57,11 +57,12 @@ extension ClusterPool {
     // trip through the local pool for all of them.
     // How many: enough for about a millisecond of work per trip (a trip costs ~10 µs), from
     // the time the last trip's tasks took; one at first, and one for long tasks.
-    let largestLocalBatch = chunkSize.map { max(1, min(256, 64 * local.workerCount / $0)) } ?? 1
+    let largestLocalBatch =
+      chunkSize.map { max(1, ClusterJob<Output>.smallChunksTogether(workers: local.workerCount, chunkSize: $0)) } ?? 1
     Thread { [inputs, self] in
       var localBatch = 1
       while let range = job.take(for: 0, chunks: localBatch) {
-        let chunks = chunkSize.map { (range.count + $0 - 1) / $0 } ?? 1
+        let chunks = job.chunkCount(in: range)
         let started = ContinuousClock.now
         let results =
           (try? local.mapResults(Array(inputs[range]))) ?? Array(repeating: .failure(.closed), count: range.count)
@@ -96,7 +97,7 @@ extension ClusterPool {
     func chunksToHold(_ destination: Int) -> Int {
       if let last = perChunk[destination], last > .milliseconds(2) { return 1 }
       guard let chunkSize else { return 2 }
-      return max(2, min(256, 64 * workersPerRank[destination] / chunkSize))
+      return max(2, ClusterJob<Output>.smallChunksTogether(workers: workersPerRank[destination], chunkSize: chunkSize))
     }
     /// Tops rank `destination` up to the chunks it should hold: small chunks together, as one
     /// range in one message, others one per message (the rank then runs one while the next
@@ -106,7 +107,7 @@ extension ClusterPool {
       while heldChunks[destination] < hold,
         let range = job.take(for: destination, chunks: hold > 2 ? hold - heldChunks[destination] : 1)
       {
-        let chunks = chunkSize.map { (range.count + $0 - 1) / $0 } ?? 1
+        let chunks = job.chunkCount(in: range)
         let message = ClusterMessage.bytes(
           words: [job.id, range.lowerBound, range.count], payloads: [try codec.encodeInputs(inputs[range])])
         sends.append(try world.startSend(ClusterMessage.bundle([message]), to: destination, tag: ClusterMessage.chunk))

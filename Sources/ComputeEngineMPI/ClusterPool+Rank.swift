@@ -17,7 +17,8 @@ extension ClusterPool {
       case ClusterMessage.chunk:
         // Chunk messages already here run together: one trip through the local pool for all.
         var messages = [try ClusterMessage.unbundle(bytes).map(decodeChunk)]
-        while messages.reduce(0, { $0 + $1.count }) < 256, let next = try world.poll(from: 0),
+        while messages.joined().reduce(0, { $0 + $1.count }) < ClusterJob<Output>.tasksPerLocalTrip,
+          let next = try world.poll(from: 0),
           next.tag == ClusterMessage.chunk
         {
           messages.append(try ClusterMessage.unbundle(try world.receive(next)).map(decodeChunk))
