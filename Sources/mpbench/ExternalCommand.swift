@@ -10,27 +10,31 @@ enum ExternalCommand {
     let stderr: String
   }
 
-  /// Runs the Python reference `script` with the interpreter `python` and `arguments`, and
-  /// decodes the JSON it prints.
+  /// Runs the Python reference `script` with the interpreter `python` and `arguments` — under
+  /// `launcher` (as `mpirun -np 2`) when one is given, with the variables of this process's
+  /// environment that `inherits` keeps — and decodes the JSON it prints.
   ///
   /// - Throws: a ``LateUsageError`` naming `option` when the script is not there (mpbench is
   ///   not run from the repository root), a ``BenchmarkFailure`` when it fails or prints
   ///   something else.
   static func runPythonReference<Output: Decodable>(
-    _ type: Output.Type, python: String, script: String, option: String, arguments: [String]
+    _ type: Output.Type, python: String, script: String, option: String, arguments: [String],
+    launcher: [String] = [], inherits: (String) -> Bool = { _ in true }
   ) throws -> Output {
     guard FileManager.default.fileExists(atPath: script) else {
       throw LateUsageError("no Python reference at '\(script)': run from the repository root or pass \(option)")
     }
-    let outcome = try run(["/usr/bin/env", python, script] + arguments)
+    let command = (launcher + [python, script]).joined(separator: " ")
+    let outcome = try run(["/usr/bin/env"] + launcher + [python, script] + arguments, inherits: inherits)
     guard outcome.status == 0 else {
       throw BenchmarkFailure(
-        "the Python reference '\(python) \(script)' failed with status \(outcome.status): \(outcome.stderr)")
+        "the Python reference '\(command)' failed with status \(outcome.status): \(outcome.stderr)")
     }
     do {
       return try JSONDecoder().decode(type, from: Data(outcome.stdout.utf8))
     } catch {
-      throw BenchmarkFailure("the Python reference '\(python) \(script)' printed what is not its JSON: \(error)")
+      throw BenchmarkFailure(
+        "the Python reference '\(command)' printed what is not its JSON (\(error)): \(outcome.stdout)")
     }
   }
 

@@ -1,5 +1,3 @@
-import Foundation
-
 /// mpi4py.futures on the same kernel, ranks and transport as `mpbench cluster`, run by its
 /// driver once its own job has ended: a second mpirun launched from inside the first, with the
 /// first job's identity left out of its environment and the user's transport settings kept.
@@ -43,26 +41,10 @@ struct Mpi4pyComparison {
   /// - Throws: a ``LateUsageError`` when the script is not there, a ``BenchmarkFailure`` when
   ///   the run fails, prints something else, or gets a wrong checksum.
   func run() throws -> Report {
-    guard FileManager.default.fileExists(atPath: script) else {
-      throw LateUsageError(
-        "no mpi4py reference at '\(script)': run from the repository root or pass --mpi4py-script")
-    }
-    let outcome = try ExternalCommand.run(
-      [
-        "/usr/bin/env", "mpirun", "-np", "\(ranks)", python, script, "--size", size, "--repetitions",
-        "\(repetitions)",
-      ], inherits: Self.inherits)
-    guard outcome.status == 0 else {
-      throw BenchmarkFailure(
-        "the mpi4py reference (mpirun -np \(ranks) \(python) \(script)) failed with status \(outcome.status): "
-          + outcome.stderr)
-    }
-    let report: Report
-    do {
-      report = try JSONDecoder().decode(Report.self, from: Data(outcome.stdout.utf8))
-    } catch {
-      throw BenchmarkFailure("the mpi4py reference printed what is not its JSON (\(error)): \(outcome.stdout)")
-    }
+    let report = try ExternalCommand.runPythonReference(
+      Report.self, python: python, script: script, option: "--mpi4py-script",
+      arguments: ["--size", size, "--repetitions", "\(repetitions)"], launcher: ["mpirun", "-np", "\(ranks)"],
+      inherits: Self.inherits)
     guard report.checksumOK else { throw BenchmarkFailure("the mpi4py reference's checksum is wrong") }
     return report
   }
