@@ -136,6 +136,7 @@ struct ScalingCommand: ParsableCommand, RepeatedMeasurement {
           * (1 + counts.count * parallelModes.filter { $0.supports(workload.kind) }.count)
       } + openmpWorkloads.count * counts.count * interleave)
 
+    let window = try parsedSpinWindow()
     var walls = workloads.map { _ in WorkloadWalls() }
     for block in 0..<interleave {
       // The repetitions split into `interleave` blocks, each running every mode in turn.
@@ -150,7 +151,7 @@ struct ScalingCommand: ParsableCommand, RepeatedMeasurement {
         for mode in parallelModes where mode.supports(workload.kind) {
           for count in counts {
             let runner = ScalingRunner(
-              workload: workload, mode: mode, slots: Array(available.prefix(count)), spinWindow: try parsedSpinWindow())
+              workload: workload, mode: mode, slots: Array(available.prefix(count)), spinWindow: window)
             let measured = try runner.measure(
               repetitions: blockRepetitions, warmups: warmups, reference: serial.checksum
             ) {
