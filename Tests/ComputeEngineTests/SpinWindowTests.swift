@@ -24,11 +24,22 @@ import Testing
     #expect(try pool.map([41]) == [42], "a sleeping worker wakes for the next job")
   }
 
-  @Test func aSpinningWorkerLeavesItsCPUToAThreadThatWantsIt() throws {
-    let pool = try ProcessPool<Int, Int>(placement: .cpus([0]), spinWindow: .seconds(1)) { $0 + 1 }
-    defer { pool.terminate() }
-    #expect(try pool.map([1]) == [2])  // the worker now spins for a second
-    let worker = try #require(pool.workerPIDs.first)
+  /// With a typed-slot pool (`Int`) and a byte-ring one (`String`, `Codable`).
+  @Test(arguments: [false, true])
+  func aSpinningWorkerLeavesItsCPUToAThreadThatWantsIt(codable: Bool) throws {
+    let worker: Int32
+    let terminate: () -> Void
+    // The worker then spins for a second.
+    if codable {
+      let pool = try ProcessPool<String, String>(placement: .cpus([0]), spinWindow: .seconds(1)) { $0 + "!" }
+      #expect(try pool.map(["a"]) == ["a!"])
+      (worker, terminate) = (try #require(pool.workerPIDs.first), pool.terminate)
+    } else {
+      let pool = try ProcessPool<Int, Int>(placement: .cpus([0]), spinWindow: .seconds(1)) { $0 + 1 }
+      #expect(try pool.map([1]) == [2])
+      (worker, terminate) = (try #require(pool.workerPIDs.first), pool.terminate)
+    }
+    defer { terminate() }
     let before = try cpuTicks(of: worker)
     // Half a second of work on the worker's CPU, well inside its window. Spinning without
     // yielding, the worker would take about half of that CPU (25 ticks).

@@ -145,7 +145,8 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerTransport, @unc
     var started = 0
     /// Runs the tasks of one message; returns how many it held, nil at the end.
     func runMessage() throws -> Int? {
-      guard let message = try tasks.receive(spin: spin) else { return nil }
+      // Politely, as the slot channels' workers wait (see `SlotChannels.serve`).
+      guard let message = try tasks.receive(spin: spin, yielding: true) else { return nil }
       started = monotonicNanoseconds()
       do {
         let batch = try BinaryDecoder().decode(TaskBatch<Input>.self, from: message)

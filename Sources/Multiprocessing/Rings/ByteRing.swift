@@ -110,15 +110,19 @@ public final class ByteRing: @unchecked Sendable {
   }
 
   /// Receives one message, waiting at most `timeout` (nil: as long as it takes). An empty
-  /// ring is watched spinning for `spin` (``Spin/limit`` by default) before the wait sleeps.
+  /// ring is watched spinning for `spin` (``Spin/limit`` by default) before the wait sleeps;
+  /// a `yielding` spin gives the CPU to any other thread that wants it between looks
+  /// (``Spin/untilYielding(limit:_:)``).
   ///
   /// - Returns: the message, or nil once the ring is closed and drained.
   /// - Throws: ``RingError/timedOut``.
-  public func receive(timeout: Duration? = nil, spin: Duration = Spin.limit) throws(RingError) -> Data? {
+  public func receive(
+    timeout: Duration? = nil, spin: Duration = Spin.limit, yielding: Bool = false
+  ) throws(RingError) -> Data? {
     let deadline = ContinuousClock.Instant.deadline(after: timeout)
     var length: UInt64 = 0
     let started = try withUnsafeMutableBytes(of: &length) { length in
-      Result { () throws(RingError) in try read(into: length, until: deadline, spin: spin) }
+      Result { () throws(RingError) in try read(into: length, until: deadline, spin: spin, yielding: yielding) }
     }.get()
     guard started else { return nil }
     var message = Data(count: Int(length))
@@ -179,14 +183,15 @@ public final class ByteRing: @unchecked Sendable {
 
   /// Fills `bytes` from the ring; false when the ring ended before it was full.
   private func read(
-    into bytes: UnsafeMutableRawBufferPointer, until deadline: ContinuousClock.Instant?, spin: Duration = Spin.limit
+    into bytes: UnsafeMutableRawBufferPointer, until deadline: ContinuousClock.Instant?, spin: Duration = Spin.limit,
+    yielding: Bool = false
   ) throws(RingError) -> Bool {
     var done = 0
     while done < bytes.count {
       let read = tail.loadRelaxed()
       let count = Int(min(head.load() - read, UInt64(bytes.count - done)))
       guard count > 0 else {
-        guard try waitForData(until: deadline, spin: spin) else { return false }
+        guard try waitForData(until: deadline, spin: spin, yielding: yielding) else { return false }
         continue
       }
       copy(fromRingAt: read, to: bytes.baseAddress! + done, count: count)
@@ -221,8 +226,13 @@ public final class ByteRing: @unchecked Sendable {
   }
 
   /// Waits until data may be there; false at the end (closed and drained).
-  private func waitForData(until deadline: ContinuousClock.Instant?, spin: Duration) throws(RingError) -> Bool {
-    if Spin.until(limit: spin, { !isEmpty || isClosed }) { return !(isClosed && isEmpty) }
+  private func waitForData(
+    until deadline: ContinuousClock.Instant?, spin: Duration, yielding: Bool
+  ) throws(RingError) -> Bool {
+    let spunToData =
+      yielding
+      ? Spin.untilYielding(limit: spin, { !isEmpty || isClosed }) : Spin.until(limit: spin, { !isEmpty || isClosed })
+    if spunToData { return !(isClosed && isEmpty) }
     while true {
       // "Someone sleeps": the next producer to make progress clears it and wakes us, once.
       consumerWaiting.store(1)
