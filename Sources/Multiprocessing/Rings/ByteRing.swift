@@ -229,10 +229,11 @@ public final class ByteRing: @unchecked Sendable {
   private func waitForData(
     until deadline: ContinuousClock.Instant?, spin: Duration, yielding: Bool
   ) throws(RingError) -> Bool {
-    let spunToData =
-      yielding
-      ? Spin.untilYielding(limit: spin, { !isEmpty || isClosed }) : Spin.until(limit: spin, { !isEmpty || isClosed })
-    if spunToData { return !(isClosed && isEmpty) }
+    if yielding {
+      if Spin.untilYielding(limit: spin, { !isEmpty || isClosed }) { return !(isClosed && isEmpty) }
+    } else if Spin.until(limit: spin, { !isEmpty || isClosed }) {
+      return !(isClosed && isEmpty)
+    }
     while true {
       // "Someone sleeps": the next producer to make progress clears it and wakes us, once.
       consumerWaiting.store(1)

@@ -495,11 +495,9 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   @usableFromInline func waitForItems(
     until deadline: ContinuousClock.Instant?, spin: Duration = Spin.limit, yielding: Bool = false
   ) throws(RingError) -> Bool {
-    let spunToItem =
-      yielding
-      ? Spin.untilYielding(limit: spin, { hasItemReady || isClosed })
-      : Spin.until(limit: spin, { hasItemReady || isClosed })
-    if spunToItem {
+    if yielding {
+      if Spin.untilYielding(limit: spin, { hasItemReady || isClosed }) { return !(isClosed && isEmpty) }
+    } else if Spin.until(limit: spin, { hasItemReady || isClosed }) {
       return !(isClosed && isEmpty)
     }
     while true {
