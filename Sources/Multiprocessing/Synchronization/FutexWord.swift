@@ -132,29 +132,27 @@ public enum Spin {
   public static let pausePhase = Duration.microseconds(2)
 
   /// Whether `condition` became true while spinning for at most `limit`, polling with
-  /// ``relax()`` for the first ``pausePhase`` and then giving the CPU, between polls, to any
-  /// thread waiting for it (`sched_yield`).
+  /// ``relax()`` for the first `pausing` (``pausePhase`` by default) and then giving the CPU,
+  /// between polls, to any thread waiting for it (`sched_yield`).
   ///
   /// For a waiter that may share its CPU with the thread it waits for, or with one that has
   /// work to do: when more threads are runnable than there are CPUs (a pool's caller beside
   /// workers that fill the cores), a plain spin holds the CPU for its whole window, or until
   /// the scheduler's time slice ends. Alone on its CPU it answers within a system call's time.
-  public static func untilYielding(limit: Duration, _ condition: () -> Bool) -> Bool {
+  /// A waiter that expects a long wait passes a zero `pausing`: its pause phase would only
+  /// hold back, on a shared CPU, the thread that is to make `condition` true.
+  public static func untilYielding(limit: Duration, pausing: Duration = pausePhase, _ condition: () -> Bool) -> Bool {
     if condition() { return true }
     guard limit > .zero else { return false }
-    let started = ContinuousClock.now
-    while true {
-      let spun = ContinuousClock.now - started
-      if spun > limit { return false }
-      if spun < pausePhase {
-        for _ in 0..<32 {
-          cs_cpu_relax()
-          if condition() { return true }
-        }
-      } else {
-        SystemCall.yieldProcessor()
-        if condition() { return true }
-      }
+    let started = monotonicNanoseconds()
+    let (pauseEnd, end) = (started + pausing.nanoseconds, started + limit.nanoseconds)
+    // The clock is read after every poll (a vDSO call, ~20 ns): a costly condition, such as
+    // a pool's caller looking at every worker's rings, must not stretch the pause phase
+    // while the thread it waits for wants this CPU.
+    while case let now = monotonicNanoseconds(), now <= end {
+      if now < pauseEnd { cs_cpu_relax() } else { SystemCall.yieldProcessor() }
+      if condition() { return true }
     }
+    return false
   }
 }
