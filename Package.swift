@@ -96,7 +96,7 @@ let package = Package(
       name: "mpbench",
       dependencies: [
         "Scheduler", "Multiprocessing", "ComputeEngine", "ComputeEngineMPI", "LoadGeneration", "Kernels", "ToolSupport",
-        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "SystemCalls", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Atomics", package: "swift-atomics"),
       ]
     ),

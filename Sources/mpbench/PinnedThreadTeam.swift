@@ -2,6 +2,7 @@ import Atomics
 import Foundation
 import Multiprocessing
 import Scheduler
+import SystemCalls
 
 /// Long-lived threads, each pinned to one slot, that run a job together on request: the
 /// thread counterpart of a process pool, kept across runs so that each thread's memory
@@ -10,7 +11,9 @@ import Scheduler
 /// It waits as the pool does: an idle thread spins politely (`Spin.untilYielding`)
 /// for the spin window before it sleeps on a futex, and the caller of ``run(_:)`` spins so
 /// for at least 5 ms (as a pool's caller waits for a job on its claim board) before it sleeps
-/// until the last thread wakes it.
+/// until the last thread wakes it. As a pool's caller skips its pause phase for a job that
+/// will take longer than 20 µs, this caller does after a run that took longer; and the
+/// thread that ends a run yields its CPU to a caller that may be queued behind it.
 final class PinnedThreadTeam: @unchecked Sendable {
   // @unchecked: `job` and `stopping` are written before `generation` is bumped and read by
   // a thread after it sees the bump; the sequentially consistent words order every access.
@@ -28,6 +31,10 @@ final class PinnedThreadTeam: @unchecked Sendable {
 
   /// How long the caller of ``run(_:)`` spins at least before it sleeps.
   static let callerSpin = Duration.milliseconds(5)
+  /// After a run longer than this, the caller of the next yields from its first look.
+  static let callerPausesBelowNanoseconds = 20_000
+  /// How long the last run took.
+  private var lastRunNanoseconds = 0
 
   /// Starts one thread per slot and waits until each is pinned (as pool workers are, through
   /// ``Topology/bindCallingThread(to:)``).
@@ -74,16 +81,21 @@ final class PinnedThreadTeam: @unchecked Sendable {
       seen = generation.load()
       if stopping { return }
       job?()
-      if running.subtract(1) == 1, callerSleeps.load() != 0 { running.wake() }
+      if running.subtract(1) == 1 {
+        if callerSleeps.load() != 0 { running.wake() } else { SystemCall.yieldProcessor() }
+      }
     }
   }
 
   /// Runs `body` on every thread at once and waits for all of them.
   func run(_ body: @escaping @Sendable () -> Void) {
+    let started = monotonicNanoseconds()
+    defer { lastRunNanoseconds = monotonicNanoseconds() - started }
     job = body
     running.store(UInt32(count))
     publish()
-    if Spin.untilYielding(limit: max(spinWindow, Self.callerSpin), { running.load() == 0 }) { return }
+    let pausing = lastRunNanoseconds > Self.callerPausesBelowNanoseconds ? .zero : Spin.pausePhase
+    if Spin.untilYielding(limit: max(spinWindow, Self.callerSpin), pausing: pausing, { running.load() == 0 }) { return }
     callerSleeps.store(1)
     while case let left = running.load(), left != 0 { running.wait(whileEqualTo: left, until: nil) }
     callerSleeps.store(0)

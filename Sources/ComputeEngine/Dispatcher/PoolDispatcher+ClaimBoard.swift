@@ -16,6 +16,12 @@ extension PoolDispatcher {
     }
     (boardOffset, boardCount, boardChunks, boardChunkSize, boardCorrection) =
       (offset, count, (count + size - 1) / size, size, 0)
+    var (live, measured) = (0, 0)
+    for worker in workers where !worker.down {
+      live += 1
+      measured += control.status(worker.slot).taskNanoseconds
+    }
+    boardRoundNanoseconds = count * measured / max(1, live * live)
     for worker in workers where !worker.down { worker.channels.sendBoardMarker() }
   }
 

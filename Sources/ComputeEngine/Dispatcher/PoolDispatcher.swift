@@ -152,6 +152,9 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   var boardChunkSize = 1
   /// Chunks of the board job done by workers that died: their control lines were reset.
   var boardCorrection = 0
+  /// How long the round on the board should take, from the workers' last measured time per
+  /// task (0 before they measured one).
+  var boardRoundNanoseconds = 0
   /// The last worker incarnation handed out.
   var lastIncarnation = 0
   /// The job the last result belonged to: most results in a row belong to one job.
@@ -388,7 +391,9 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     }
     // Politely: this thread is not pinned, and the workers may fill every core.
     let window = onBoard && spinWindow > .zero ? max(spinWindow, PoolLimits.boardCallerSpin) : spinWindow
-    guard !Spin.untilYielding(limit: window, look), onBoard, let board else { return }
+    let long = onBoard && lock.withLock { boardRoundNanoseconds } > PoolLimits.callerPausesBelowNanoseconds
+    guard !Spin.untilYielding(limit: window, pausing: long ? .zero : Spin.pausePhase, look), onBoard, let board
+    else { return }
     // A job on the board that takes longer than the window: sleep until a worker says it is
     // complete, leaving every CPU to the workers. Woken at least every millisecond to look
     // again (after a death or a timeout, the pool's thread may have completed the job instead).

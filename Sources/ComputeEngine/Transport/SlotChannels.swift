@@ -1,5 +1,6 @@
 import Foundation
 import Multiprocessing
+import SystemCalls
 
 /// Channels of typed slots, for `BitwiseCopyable` inputs and outputs: no serialisation, and
 /// whole batches copied as bytes.
@@ -144,7 +145,11 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
       // The worker that counts the last chunk wakes the caller, or the pool's thread if no
       // caller collects. (After a death the pool counts the dead worker's chunks itself.)
       completed = board.isRoundCounted(in: role.control)
-      if completed { board.signalCompletion() }
+      if completed {
+        board.signalCompletion()
+        // A caller waiting for the round may be queued behind this worker on its CPU.
+        if !uncollected { SystemCall.yieldProcessor() }
+      }
     }
     return completed && uncollected
   }
