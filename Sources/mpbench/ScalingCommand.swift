@@ -82,8 +82,21 @@ struct ScalingCommand: ParsableCommand, RepeatedMeasurement {
       """)
   var interleave = 1
 
+  @Option(
+    help: """
+      With --compare-openmp: fail (status 1) when a mode's speedup is under this fraction of \
+      OpenMP's on the same job, as 0.95.
+      """)
+  var minOpenmpRatio: Double?
+
   func validate() throws {
     guard warmups >= 0 else { throw ValidationError("--warmups must not be negative, not \(warmups)") }
+    if let minOpenmpRatio {
+      guard compareOpenmp else { throw ValidationError("--min-openmp-ratio needs --compare-openmp") }
+      guard minOpenmpRatio > 0 else {
+        throw ValidationError("--min-openmp-ratio must be positive, not \(minOpenmpRatio)")
+      }
+    }
     guard scale > 0 else { throw ValidationError("--scale must be positive, not \(scale)") }
     guard interleave >= 1, interleave <= repetitions else {
       throw ValidationError("--interleave takes 1 to --repetitions (\(repetitions)) blocks, not \(interleave)")
@@ -214,6 +227,14 @@ struct ScalingCommand: ParsableCommand, RepeatedMeasurement {
     } else {
       report.printTable()
       if let plot { print("\nchart: \(plot)") }
+    }
+    if let minOpenmpRatio {
+      let short = report.openmpRatios.filter { $0.ratio < minOpenmpRatio }
+      guard short.isEmpty else {
+        let named = short.map { "\($0.mode) × \($0.workers) on \($0.kernel) \(String(format: "%.3f", $0.ratio))" }
+        throw BenchmarkFailure(
+          "under --min-openmp-ratio \(minOpenmpRatio) of OpenMP's speedup: \(named.joined(separator: ", "))")
+      }
     }
   }
 

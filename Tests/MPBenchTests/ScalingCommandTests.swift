@@ -134,6 +134,19 @@ extension MachineWideTests {
           #expect(abs(ratio.ratio - pool.speedup / theirs.speedup) < 1e-9)
         }
       }
+      // A floor on the ratio fails the run when a mode is under it, and names the mode.
+      for (floor, fails) in [("1000", true), ("0.001", false)] {
+        let checked = try runExecutable(
+          "mpbench",
+          [
+            "scaling", "--kernels", "monte-carlo", "--modes", "pool-fork", "--units", "4", "--scale", "0.002",
+            "--repetitions", "1", "--warmups", "0", "--workers", "1", "--compare-openmp", "--openmp-source", source,
+            "--min-openmp-ratio", floor,
+          ])
+        #expect(checked.status == (fails ? 1 : 0), "\(checked.stderr)")
+        #expect(checked.stderr.contains("pool-fork × 1 on monte-carlo") == fails, "\(checked.stderr)")
+        #expect(checked.stdout.contains("speedup ÷ OpenMP's speedup"))
+      }
       let missing = try runExecutable(
         "mpbench", ["scaling", "--compare-openmp", "--openmp-source", "/nonexistent.c", "--units", "1"])
       #expect(missing.status != 0 && missing.stderr.contains("/nonexistent.c"), "\(missing.stderr)")
@@ -161,6 +174,8 @@ extension MachineWideTests {
       (["--repetitions", "0"], "--repetitions"), (["--modes", "pool-threads"], "pool-threads"),
       (["--spin-window", "soon"], "--spin-window"), (["--spin-window", "2s"], "up to 1s"),
       (["--interleave", "0"], "--interleave"), (["--repetitions", "2", "--interleave", "3"], "--interleave"),
+      (["--min-openmp-ratio", "0.95"], "needs --compare-openmp"),
+      (["--compare-openmp", "--min-openmp-ratio", "0"], "--min-openmp-ratio must be positive"),
       (
         [
           "--compare-python", "--python-script", "/nonexistent.py", "--kernels", "monte-carlo", "--modes", "serial",
