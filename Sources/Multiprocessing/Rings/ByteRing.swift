@@ -112,7 +112,7 @@ public final class ByteRing: @unchecked Sendable {
   /// Receives one message, waiting at most `timeout` (nil: as long as it takes). An empty
   /// ring is watched spinning for `spin` (``Spin/limit`` by default) before the wait sleeps;
   /// a `yielding` spin gives the CPU to any other thread that wants it between looks
-  /// (``Spin/untilYielding(limit:_:)``).
+  /// (``Spin/untilYielding(limit:pausing:_:)``).
   ///
   /// - Returns: the message, or nil once the ring is closed and drained.
   /// - Throws: ``RingError/timedOut``.

@@ -310,7 +310,7 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   /// default) before the wait sleeps in the kernel: a longer window answers an item that
   /// follows soon without a wake-up, at the price of a busy CPU while it lasts. A `yielding`
   /// spin gives that CPU to any other thread that wants it between looks
-  /// (``Spin/untilYielding(limit:_:)``).
+  /// (``Spin/untilYielding(limit:pausing:_:)``).
   ///
   /// - Returns: how many were taken; 0 once the ring is closed and drained.
   /// - Throws: ``RingError/timedOut``.

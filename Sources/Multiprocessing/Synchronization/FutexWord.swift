@@ -127,7 +127,7 @@ public enum Spin {
     }
   }
 
-  /// How long ``untilYielding(limit:_:)`` polls with ``relax()`` before it yields the CPU
+  /// How long ``untilYielding(limit:pausing:_:)`` polls with ``relax()`` before it yields the CPU
   /// between polls.
   public static let pausePhase = Duration.microseconds(2)
 
