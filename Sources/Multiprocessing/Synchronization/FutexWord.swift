@@ -127,8 +127,8 @@ public enum Spin {
     }
   }
 
-  /// How long ``untilYielding(limit:pausing:_:)`` polls with ``relax()`` before it yields the CPU
-  /// between polls.
+  /// How long ``untilYielding(limit:pausing:_:)`` polls with ``relax()``, unless told
+  /// otherwise, before it yields the CPU between polls.
   public static let pausePhase = Duration.microseconds(2)
 
   /// Whether `condition` became true while spinning for at most `limit`, polling with
