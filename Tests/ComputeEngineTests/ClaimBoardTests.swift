@@ -117,4 +117,34 @@ import Testing
       }
     }
   }
+
+  /// Failures travel through a ring of 64 KiB that only the pool empties. An `async` map has
+  /// no caller collecting, and the pool's thread, asleep since the last job, had no timeout:
+  /// workers whose failures filled the ring waited for it forever. They now wake it before
+  /// each failure. (Here 3,000 failures of ~230 bytes, ten times the ring, synchronous and
+  /// `async`; if the job hangs, a watchdog terminates the pool after 20 s, which ends it.)
+  @Test(arguments: [false, true])
+  func failuresThatOverflowTheirRingAllArrive(async: Bool) async throws {
+    struct Refused: Error, CustomStringConvertible {
+      let input: Int
+      var description: String { "refused \(input) " + String(repeating: "x", count: 200) }
+    }
+    let pool = try ProcessPool<Int, Int>(placement: .cores(2)) { throw Refused(input: $0) }
+    defer { pool.terminate() }
+    try await Task.sleep(for: .milliseconds(100))  // the pool's thread asleep, nothing out
+    let watchdog = Task {
+      try await Task.sleep(for: .seconds(20))
+      pool.terminate()
+    }
+    defer { watchdog.cancel() }
+    let inputs = Array(0..<3000)
+    // (The blocking map called from a closure that is not `async`: here it would be the other.)
+    let blocking = { () throws -> [Result<Int, PoolError>] in try pool.mapResults(inputs) }
+    let results = async ? try await pool.mapResults(inputs) : try blocking()
+    let wrong = results.enumerated().filter { input, result in
+      guard case .failure(let error) = result else { return true }
+      return error != .kernelFailed(Refused(input: input).description)
+    }
+    #expect(results.count == inputs.count && wrong.isEmpty, "\(wrong.count) wrong, the first: \(wrong.first as Any)")
+  }
 }

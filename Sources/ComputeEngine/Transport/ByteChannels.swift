@@ -108,7 +108,7 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerTransport, @unc
 
   func serve(
     chunkSize: Int, maxTasks: Int?, spin: Duration, status: WorkerStatus, board: BoardRole?,
-    kernel: (Input) throws -> Output, afterBatch: () -> Void
+    kernel: (Input) throws -> Output, wakeParent: () -> Void
   ) throws {
     var processed = 0
     var replies = ResultMessage<Output>()
@@ -131,7 +131,7 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerTransport, @unc
       }
       replies = ResultMessage()
       lastSent = monotonicNanoseconds()
-      afterBatch()
+      wakeParent()
     }
     func run(_ index: TaskID, _ input: Input) {
       status.start(index)

@@ -98,12 +98,20 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
     _ = try? tasks.tryPush(taskBuffer[0])
   }
 
+  /// Worker: sends a task's failure, having woken the parent first: the failure ring may be
+  /// full, and only the parent makes room (an `async` job on the board has no caller
+  /// collecting, and the pool's thread may sleep without a timeout).
+  private func sendFailure(_ index: TaskID, _ error: any Error, wakeParent: () -> Void) throws {
+    wakeParent()
+    try failures.send(TaskFailure(index: index, message: "\(error)"))
+  }
+
   /// Worker: claims chunks of the board's job until none is free, running each chunk's
   /// pending tasks (see ``ClaimBoard`` for the protocol and what a death at each step leaves).
   /// Returns whether this worker counted the round's last chunk while no caller was
   /// collecting (so that the pool's thread must be woken to finish the job).
   private func serveBoard(
-    _ role: BoardRole, status: WorkerStatus, kernel: (Input) throws -> Output
+    _ role: BoardRole, status: WorkerStatus, kernel: (Input) throws -> Output, wakeParent: () -> Void
   ) throws -> Bool {
     let board = role.board
     var completed = false
@@ -128,7 +136,7 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
           board.output(task).storeBytes(of: try kernel(board.input(task).load(as: Input.self)), as: Output.self)
           board.state(task).pointee = ClaimBoard.succeeded
         } catch {
-          try failures.send(TaskFailure(index: index, message: "\(error)"))
+          try sendFailure(index, error, wakeParent: wakeParent)
           board.state(task).pointee = ClaimBoard.failed
         }
         if task == tasks.lowerBound { role.reached(.betweenTasks) }
@@ -156,7 +164,7 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
 
   func serve(
     chunkSize: Int, maxTasks: Int?, spin: Duration, status: WorkerStatus, board: BoardRole?,
-    kernel: (Input) throws -> Output, afterBatch: () -> Void
+    kernel: (Input) throws -> Output, wakeParent: () -> Void
   ) throws {
     let received = UnsafeMutableBufferPointer<TaskSlot<Input>>.allocate(capacity: chunkSize)
     defer { received.deallocate() }
@@ -165,7 +173,7 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
     func send() throws {
       try results.push(contentsOf: UnsafeBufferPointer(rebasing: resultBuffer[0..<produced]))
       produced = 0
-      afterBatch()
+      wakeParent()
     }
     // An idle worker spins for the next job, giving its CPU between looks to any thread that
     // wants it: on a machine whose cores the workers fill, the caller that wakes for its
@@ -186,7 +194,7 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
         if index.job == 0 {
           // A marker: a job waits on the board. Only the worker that completes it may have
           // to wake the pool's thread; the others' batches say nothing.
-          if let board, try serveBoard(board, status: status, kernel: kernel) { afterBatch() }
+          if let board, try serveBoard(board, status: status, kernel: kernel, wakeParent: wakeParent) { wakeParent() }
           continue
         }
         pushed += 1
@@ -195,7 +203,7 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
           resultBuffer[produced] = ResultSlot(index: index, output: try kernel(received[position].input))
           produced += 1
         } catch {
-          try failures.send(TaskFailure(index: index, message: "\(error)"))
+          try sendFailure(index, error, wakeParent: wakeParent)
         }
         if position & checkMask == checkMask {
           let now = monotonicNanoseconds()

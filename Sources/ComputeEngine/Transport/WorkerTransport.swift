@@ -44,11 +44,13 @@ protocol WorkerTransport<Input, Output>: AnyObject, Sendable {
   /// Parent: tells the worker that a job waits on the claim board (a task with job 0).
   func sendBoardMarker()
   /// Worker: runs `kernel` over the tasks as they come, until the channels close or
-  /// `maxTasks` tasks are done, marking each task in `status` and calling `afterBatch` after
-  /// each batch of results is sent. Waiting for tasks, it spins for `spin` before it sleeps.
-  /// A marker sends it to claim chunks from `board`.
+  /// `maxTasks` tasks are done, marking each task in `status`. It calls `wakeParent` (which
+  /// wakes the pool's thread if it sleeps and no caller collects) after each batch of
+  /// results is sent, and before any message that may have to wait for room only the parent
+  /// makes (a task's failure). Waiting for tasks, it spins for `spin` before it sleeps. A
+  /// marker sends it to claim chunks from `board`.
   func serve(
     chunkSize: Int, maxTasks: Int?, spin: Duration, status: WorkerStatus, board: BoardRole?,
-    kernel: (Input) throws -> Output, afterBatch: () -> Void
+    kernel: (Input) throws -> Output, wakeParent: () -> Void
   ) throws
 }
