@@ -484,10 +484,13 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
         }
         // While work is out, wake now and then even without a doorbell: to enforce the task
         // timeout, and for a worker whose result is larger than its ring, which blocks
-        // before it can ring. While a worker has not reported in, to bound its start.
-        let busy = boardJob != nil || workers.contains { !$0.pending.isEmpty }
+        // before it can ring. A job on the board needs neither (its workers ring before a
+        // failure that may wait, and a caller collecting looks itself): there, a slow look
+        // only, rather than taking a worker's CPU every 5 ms. While a worker has not
+        // reported in, to bound its start.
+        let watched = workers.contains { !$0.pending.isEmpty } || (boardJob != nil && taskTimeout != nil)
         let starting = workers.contains { !$0.down && !control.status($0.slot).reportedIn }
-        let wake: Duration? = busy ? .milliseconds(5) : starting ? .milliseconds(50) : nil
+        let wake: Duration? = watched ? .milliseconds(5) : boardJob != nil || starting ? .milliseconds(50) : nil
         return (wake, workers.compactMap { $0.liveness.sentinel })
       }
       guard let next else { break }
