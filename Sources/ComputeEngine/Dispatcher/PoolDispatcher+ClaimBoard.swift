@@ -31,6 +31,10 @@ extension PoolDispatcher {
   /// left, the tasks not done fail with it.
   func collectBoardLocked(abandoning error: PoolError? = nil) {
     guard let job = boardJob, let board, boardRoundIsComplete || error != nil else { return }
+    // A worker writes a failure's message whole before the task's state and the chunk's
+    // count, so the messages of a counted round are all in the rings now; but a drain just
+    // before may have missed one that came after it (with many failures, under load).
+    for worker in workers { drainLocked(worker) }
     var task = 0
     while task < boardCount {
       guard board.state(task).pointee == ClaimBoard.succeeded else {
