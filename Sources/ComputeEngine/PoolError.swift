@@ -22,6 +22,8 @@ public enum PoolError: Error, Sendable, Equatable, CustomStringConvertible {
   case system(call: String, errno: Errno)
   /// The pool's initializer threw in a worker; `message` is the error's description.
   case initializerFailed(String)
+  /// The call's task was cancelled before any worker took this input: it never ran.
+  case cancelled
 
   /// The system call's error beneath this one, or nil when no system call failed.
   public var underlyingErrno: Errno? {
@@ -48,6 +50,8 @@ public enum PoolError: Error, Sendable, Equatable, CustomStringConvertible {
       return "invalid pool argument: \(reason)"
     case .initializerFailed(let message):
       return "the pool's initializer failed in a worker: \(message)"
+    case .cancelled:
+      return "the call was cancelled before a worker took the task"
     case .system(let call, let errno):
       return "\(call) failed: \(errno)"
     }

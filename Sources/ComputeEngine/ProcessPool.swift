@@ -135,6 +135,9 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
   }
 
   /// Applies the kernel to every input without blocking a cooperative thread.
+  ///
+  /// Cancelling the awaiting task ends the call at once with `CancellationError`: inputs no
+  /// worker has taken yet are not run, and those running finish unobserved.
   public func map(_ inputs: [Input], chunkSize: Int? = nil) async throws -> [Output] {
     try await run(inputs, chunkSize: chunkSize) { $0.outputsInOrder() }.get()
   }
@@ -145,7 +148,7 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
   }
 
   /// Applies the kernel to every input, without blocking a cooperative thread, and returns
-  /// each input's result.
+  /// each input's result. Cancelled, it throws `CancellationError` as the `async` `map` does.
   public func mapResults(_ inputs: [Input], chunkSize: Int? = nil) async throws -> [Result<Output, PoolError>] {
     try await run(inputs, chunkSize: chunkSize) { $0.results }
   }
@@ -162,7 +165,7 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
         box.value = collect(job)
         box.finished.store(true, ordering: .releasing)
         done.signal()
-      }
+      }.onBoard
     } catch {
       dispatcher.endCollecting()
       throw error
@@ -175,27 +178,51 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
     return box.value!
   }
 
-  /// Runs a job and awaits `collect`'s reading of its finished state.
+  /// Runs a job and awaits `collect`'s reading of its finished state. Cancelled, the call
+  /// throws `CancellationError` at once and gives the job up (``PoolDispatcher/cancel(jobID:)``).
   private func run<R: Sendable>(
     _ inputs: [Input], chunkSize: Int?, collect: @escaping @Sendable (PoolJob<Input, Output>) -> R
   ) async throws -> R {
-    try await withCheckedThrowingContinuation { continuation in
-      do {
-        try dispatcher.submit(inputs, chunkSize: chunkSize, onResult: nil) { job in
-          continuation.resume(returning: collect(job))
+    let call = AsyncCall<R>()
+    return try await withTaskCancellationHandler {
+      try await withCheckedThrowingContinuation { continuation in
+        guard call.wait(with: continuation) else { return }
+        do {
+          let submitted = try dispatcher.submit(inputs, chunkSize: chunkSize, onResult: nil) { job in
+            call.finish(.success(collect(job)))
+          }
+          if call.submitted(jobID: submitted.jobID) { dispatcher.cancel(jobID: submitted.jobID) }
+        } catch {
+          call.finish(.failure(error))
         }
-      } catch {
-        continuation.resume(throwing: error)
       }
+    } onCancel: {
+      if let jobID = call.cancel() { dispatcher.cancel(jobID: jobID) }
     }
   }
 
   /// Applies the kernel to every input and yields `(index, output)` pairs as they arrive.
-  /// The sequence throws the first failure it meets.
+  /// The sequence throws the first failure it meets. Once it has ended so, or its consumer
+  /// stopped early (its task cancelled, or the sequence dropped), the job is given up:
+  /// inputs no worker has taken yet are not run.
   public func mapUnordered(_ inputs: [Input], chunkSize: Int? = nil) -> AsyncThrowingStream<(Int, Output), any Error> {
     AsyncThrowingStream { continuation in
+      let call = AsyncCall<Void>()
+      continuation.onTermination = { [dispatcher] termination in
+        switch termination {
+        case .cancelled:
+          if let jobID = call.cancel() { dispatcher.cancel(jobID: jobID) }
+        case .finished(.some):
+          // Ended by a failure, from inside the pool's lock: given up from another thread.
+          DispatchQueue.global().async { if let jobID = call.cancel() { dispatcher.cancel(jobID: jobID) } }
+        case .finished(.none):
+          break
+        @unknown default:
+          break
+        }
+      }
       do {
-        try dispatcher.submit(
+        let submitted = try dispatcher.submit(
           inputs, chunkSize: chunkSize,
           onResult: { index, result in
             switch result {
@@ -204,6 +231,7 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
             }
           },
           onFinish: { _ in continuation.finish() })
+        if call.submitted(jobID: submitted.jobID) { dispatcher.cancel(jobID: submitted.jobID) }
       } catch {
         continuation.finish(throwing: error)
       }

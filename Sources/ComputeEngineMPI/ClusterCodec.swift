@@ -53,7 +53,7 @@ private func decoded<T: Decodable>(_ type: [T].Type, _ bytes: ArraySlice<UInt8>,
 /// can be encoded.
 struct RemoteFailure: Codable, Equatable {
   enum Kind: UInt8, Codable {
-    case kernel, coding, exited, signaled, timedOut, closed, terminated, invalidArgument, system, initializer
+    case kernel, coding, exited, signaled, timedOut, closed, terminated, invalidArgument, system, initializer, cancelled
   }
   var index: Int
   var kind: Kind
@@ -78,6 +78,7 @@ struct RemoteFailure: Codable, Equatable {
     case .invalidArgument(let message): (kind, self.message) = (.invalidArgument, message)
     case .system(let call, let errno): (kind, self.message, code) = (.system, call, errno.rawValue)
     case .initializerFailed(let message): (kind, self.message) = (.initializer, message)
+    case .cancelled: kind = .cancelled
     }
   }
 
@@ -94,6 +95,7 @@ struct RemoteFailure: Codable, Equatable {
     case .invalidArgument: .invalidArgument(message)
     case .system: .system(call: message, errno: .init(rawValue: code))
     case .initializer: .initializerFailed(message)
+    case .cancelled: .cancelled
     }
   }
 }

@@ -20,7 +20,9 @@ import Multiprocessing
 /// | after marking the chunk done, before counting it | its done mark | counts its done chunks itself |
 ///
 /// A task runs again only when its worker died before its state was written: a task whose
-/// state is written is never run again. Layout: a header line, an owner word per chunk, a
+/// state is written is never run again. When a job's caller stops waiting (a cancelled
+/// `async` call), the pool takes its free chunks back as a claim would (``withdrawn``) and
+/// fails their pending tasks as cancelled; claimed chunks run to their end. Layout: a header line, an owner word per chunk, a
 /// state byte per task, then the inputs and the outputs.
 final class ClaimBoard: @unchecked Sendable {
   // @unchecked: shared memory, used through atomic words; each task's state and output are
@@ -62,6 +64,10 @@ final class ClaimBoard: @unchecked Sendable {
   /// new board's memory: making a board writes nothing) or an older round's done mark: never
   /// this, so nobody claims it.
   static let free = Int.min
+
+  /// The owner word of a free chunk the pool took back because the job's caller stopped
+  /// waiting (its tasks fail as cancelled; no worker claims it). Below every done mark.
+  static let withdrawn = Int.min + 1
 
   /// The owner word of a chunk that incarnation `id` (1 or more) finished.
   static func doneMark(_ id: Int) -> Int { -id }

@@ -53,12 +53,13 @@ extension PoolDispatcher {
           outputs: board.output(task), stride: board.outputStride, byteCount: MemoryLayout<Output>.size))
       task = end
     }
-    if error == nil, boardOffset + boardCount < job.count {
+    if error == nil, !boardCancelled, boardOffset + boardCount < job.count {
       publishRoundLocked(from: boardOffset + boardCount)
       return
     }
     if let error { job.failRemaining(error) }
-    boardJob = nil
+    if boardCancelled { job.failRemaining(.cancelled) }
+    (boardJob, boardCancelled) = (nil, false)
     finishLocked(job)
     // A caller asleep on the board wakes and finds its job finished.
     board.signalCompletion()
@@ -101,6 +102,15 @@ extension PoolDispatcher {
       if pending == 0 {
         board.owner(chunk).value = ClaimBoard.doneMark(worker.incarnation)
         doneByWorker += 1
+      } else if boardCancelled {
+        // Nobody waits for the job any more: its pending tasks are not run again.
+        for task in ClaimBoard.tasks(of: chunk, count: boardCount, chunkSize: boardChunkSize)
+        where board.state(task).pointee == ClaimBoard.pending {
+          board.state(task).pointee = ClaimBoard.failed
+          _ = job.fail(boardOffset + task, .cancelled)
+        }
+        board.owner(chunk).value = ClaimBoard.withdrawn
+        doneByWorker += 1
       } else {
         board.owner(chunk).value = ClaimBoard.free
         freed = true
@@ -111,6 +121,27 @@ extension PoolDispatcher {
     line.boardRound = 0
     if freed { for other in workers where other !== worker && !other.down { other.channels.sendBoardMarker() } }
     return failed
+  }
+
+  /// For a board job whose caller stopped waiting: takes back the chunks no worker has
+  /// claimed (a compare-and-swap, as a claim), failing their tasks as cancelled, and
+  /// publishes no further round; the chunks already claimed run to their end, and the job
+  /// finishes with the round.
+  func withdrawBoardLocked() {
+    guard let job = boardJob, let board, !boardCancelled else { return }
+    boardCancelled = true
+    for chunk in 0..<boardChunks
+    where board.owner(chunk).compareExchange(expected: ClaimBoard.free, desired: ClaimBoard.withdrawn) {
+      // (A chunk freed after a death may hold tasks done already.)
+      for task in ClaimBoard.tasks(of: chunk, count: boardCount, chunkSize: boardChunkSize)
+      where board.state(task).pointee == ClaimBoard.pending {
+        board.state(task).pointee = ClaimBoard.failed
+        _ = job.fail(boardOffset + task, .cancelled)
+      }
+      // Counted here, as a dead worker's chunks are.
+      boardCorrection += 1
+    }
+    collectBoardLocked()
   }
 
   /// About inputs ÷ (workers × 16) on the claim board: the last chunk a worker claims is at

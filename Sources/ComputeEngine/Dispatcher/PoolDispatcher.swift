@@ -155,6 +155,8 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   /// How long the round on the board should take, from the workers' last measured time per
   /// task (0 before they measured one).
   var boardRoundNanoseconds = 0
+  /// Whether the board job's caller stopped waiting: no further round is published.
+  var boardCancelled = false
   /// The last worker incarnation handed out.
   var lastIncarnation = 0
   /// The job the last result belonged to: most results in a row belong to one job.
@@ -307,13 +309,19 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
 
   // MARK: Jobs
 
-  /// Queues `inputs` as one job, split into chunks; returns whether it went on the claim
+  /// A submitted job: its id (for ``cancel(jobID:)``), and whether it went on the claim
   /// board (see ``help(until:onBoard:)``).
+  struct Submitted {
+    let jobID: Int
+    let onBoard: Bool
+  }
+
+  /// Queues `inputs` as one job, split into chunks.
   @discardableResult
   func submit(
     _ inputs: [Input], chunkSize: Int?, onResult: ((Int, Result<Output, PoolError>) -> Void)?,
     onFinish: @escaping (PoolJob<Input, Output>) -> Void
-  ) throws -> Bool {
+  ) throws -> Submitted {
     if let chunkSize, chunkSize < 1 {
       throw PoolError.invalidArgument("chunkSize must be at least 1, not \(chunkSize)")
     }
@@ -322,9 +330,11 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     }
     var needsDispatcher = true
     var onBoard = false
+    var jobID = 0
     try lock.withLock {
       guard !closing, !terminated else { throw terminated ? PoolError.terminated : PoolError.closed }
       nextJobID += 1
+      jobID = nextJobID
       let job = PoolJob(id: nextJobID, inputs: inputs, onResult: onResult, onFinish: onFinish)
       guard !inputs.isEmpty else {
         finishLocked(job)
@@ -356,7 +366,30 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     // may wait for room) or when not all of it went out; otherwise the workers ring the
     // doorbell themselves when they send results while it sleeps.
     if needsDispatcher { ringDoorbell() }
-    return onBoard
+    return Submitted(jobID: jobID, onBoard: onBoard)
+  }
+
+  /// Gives up job `id`, whose caller stopped waiting: its inputs no worker has taken fail as
+  /// ``PoolError/cancelled`` (its queued chunks are dropped, its free chunks on the board
+  /// withdrawn), and those taken run to their end. Nothing happens once the job finished.
+  func cancel(jobID id: Int) {
+    lock.withLock {
+      guard let job = jobs[id] else { return }
+      if job === boardJob {
+        withdrawBoardLocked()
+        return
+      }
+      var kept: [Chunk] = []
+      var dropped: [Range<Int>] = []
+      for chunk in queue {
+        if chunk.job === job { dropped.append(chunk.range) } else { kept.append(chunk) }
+      }
+      queue = kept
+      for range in dropped {
+        for local in range where !job.isDone(local) { failLocked(job, local, .cancelled) }
+      }
+      metrics.tasksOutstanding.set(outstandingTasksLocked)
+    }
   }
 
   /// Hands out queued chunks and collects results on the calling thread while `finished`

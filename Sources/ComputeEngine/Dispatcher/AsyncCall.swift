@@ -1,0 +1,54 @@
+import Synchronization
+
+/// What an `async` call of a ``ProcessPool`` shares with its job and with its cancellation:
+/// the continuation to resume once (with the job's result, or with `CancellationError` as soon
+/// as the awaiting task is cancelled), and the job to give up then. A stream has no
+/// continuation here; it only gives its job up.
+final class AsyncCall<R: Sendable>: Sendable {
+  private struct State {
+    var continuation: CheckedContinuation<R, any Error>?
+    var jobID: Int?
+    var cancelled = false
+  }
+  private let state = Mutex(State())
+
+  /// Takes the continuation to resume; false when the call was cancelled first (the
+  /// continuation is then resumed with `CancellationError`, and nothing should be submitted).
+  func wait(with continuation: CheckedContinuation<R, any Error>) -> Bool {
+    let cancelled = state.withLock { state in
+      if !state.cancelled { state.continuation = continuation }
+      return state.cancelled
+    }
+    if cancelled { continuation.resume(throwing: CancellationError()) }
+    return !cancelled
+  }
+
+  /// Records the submitted job; true when the call was cancelled in the meantime, so that the
+  /// caller gives the job up itself.
+  func submitted(jobID: Int) -> Bool {
+    state.withLock { state in
+      state.jobID = jobID
+      return state.cancelled
+    }
+  }
+
+  /// Resumes the waiting call with `result`, unless it was resumed already.
+  func finish(_ result: Result<R, any Error>) {
+    state.withLock { state in
+      defer { state.continuation = nil }
+      return state.continuation
+    }?.resume(with: result)
+  }
+
+  /// The call is cancelled: resumes it with `CancellationError` (unless it was resumed
+  /// already) and returns the job to give up, if one was submitted.
+  func cancel() -> Int? {
+    let (continuation, jobID) = state.withLock { state in
+      state.cancelled = true
+      defer { state.continuation = nil }
+      return (state.continuation, state.jobID)
+    }
+    continuation?.resume(throwing: CancellationError())
+    return jobID
+  }
+}
