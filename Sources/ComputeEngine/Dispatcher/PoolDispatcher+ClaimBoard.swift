@@ -31,14 +31,18 @@ extension PoolDispatcher {
   /// left, the tasks not done fail with it.
   func collectBoardLocked(abandoning error: PoolError? = nil) {
     guard let job = boardJob, let board, boardRoundIsComplete || error != nil else { return }
-    // A worker writes a failure's message whole before the task's state and the chunk's
-    // count, so the messages of a counted round are all in the rings now; but a drain just
-    // before may have missed one that came after it (with many failures, under load).
-    for worker in workers { drainLocked(worker) }
+    var drainedAgain = false
     var task = 0
     while task < boardCount {
       guard board.state(task).pointee == ClaimBoard.succeeded else {
-        // A failed task's message came first; one that did not is reported as lost.
+        // A worker writes a failure's message whole before the task's state and the chunk's
+        // count, so the messages of a counted round are all in the rings now; but a drain
+        // just before may have missed one that came after it (many failures, under load).
+        if !job.isDone(boardOffset + task), !drainedAgain {
+          for worker in workers { drainLocked(worker) }
+          drainedAgain = true
+        }
+        // One that is still missing is reported as lost.
         if !job.isDone(boardOffset + task) {
           _ = job.fail(boardOffset + task, error ?? .kernelFailed("the task failed, but its message was lost"))
         }
