@@ -104,15 +104,17 @@ import Testing
   }
 
   /// A worker that dies holding a chunk of a job given up: the chunk's pending tasks are not
-  /// handed to another worker, and the job still finishes.
-  @Test func aDeathAfterTheCancellationRunsNothingMore() async throws {
+  /// handed to another worker, and the job still finishes. On the board, and pushed (in
+  /// chunks of 7, as the board's here).
+  @Test(arguments: [false, true])
+  func aDeathAfterTheCancellationRunsNothingMore(codable: Bool) async throws {
     let count = Self.count
     let runs = try SharedArray(repeating: 0, count: count + 1)
     let cancelled = try SharedArray(repeating: 0, count: 1)
     let metrics = TestMetrics()
     let telemetry = PoolTelemetry(label: "cancel", metricsFactory: metrics)
     // Input 1 (in the first chunk, of 7 inputs) dies once the call is cancelled.
-    let pool = try ProcessPool<Int, Int>(placement: .cores(2), telemetry: telemetry) { input in
+    @Sendable func run(_ input: Int) -> Int {
       _ = try? runs.withLock { $0[input] += 1 }
       usleep(20_000)
       if input == 1 {
@@ -121,8 +123,15 @@ import Testing
       }
       return input
     }
-    defer { pool.terminate() }
-    let call = Task { try await pool.map(Array(0..<count)) }
+    let ints = try ProcessPool<Int, Int>(placement: .cores(2), telemetry: telemetry) { run($0) }
+    defer { ints.terminate() }
+    let strings = try ProcessPool<String, String>(placement: .cores(2), telemetry: telemetry) { String(run(Int($0)!)) }
+    defer { strings.terminate() }
+    @Sendable func map(_ inputs: [Int]) async throws -> [Int] {
+      guard codable else { return try await ints.map(inputs) }
+      return try await strings.map(inputs.map(String.init), chunkSize: 7).map { Int($0)! }
+    }
+    let call = Task { try await map(Array(0..<count)) }
     // Cancelled once input 1 has started (so that its worker holds the first chunk).
     let started = ContinuousClock.now + .seconds(10)
     while (try runs.withLock { $0[1] }) == 0, ContinuousClock.now < started {
@@ -135,7 +144,7 @@ import Testing
       return
     }
     Self.waitForJobs(1, in: metrics)
-    #expect(try await pool.map([count]) == [count])
+    #expect(try await map([count]) == [count])
     let ran = Array(runs.prefix(count))
     #expect(ran[1] == 1 && ran[2..<7].allSatisfy { $0 == 0 }, "runs of the dead worker's chunk: \(ran[0..<7])")
     #expect(ran.allSatisfy { $0 <= 1 })

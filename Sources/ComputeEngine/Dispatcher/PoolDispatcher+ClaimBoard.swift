@@ -57,13 +57,13 @@ extension PoolDispatcher {
           outputs: board.output(task), stride: board.outputStride, byteCount: MemoryLayout<Output>.size))
       task = end
     }
-    if error == nil, !boardCancelled, boardOffset + boardCount < job.count {
+    if error == nil, !job.cancelled, boardOffset + boardCount < job.count {
       publishRoundLocked(from: boardOffset + boardCount)
       return
     }
     if let error { job.failRemaining(error) }
-    if boardCancelled { job.failRemaining(.cancelled) }
-    (boardJob, boardCancelled) = (nil, false)
+    if job.cancelled { job.failRemaining(.cancelled) }
+    boardJob = nil
     finishLocked(job)
     // A caller asleep on the board wakes and finds its job finished.
     board.signalCompletion()
@@ -106,7 +106,7 @@ extension PoolDispatcher {
       if pending == 0 {
         board.owner(chunk).value = ClaimBoard.doneMark(worker.incarnation)
         doneByWorker += 1
-      } else if boardCancelled {
+      } else if job.cancelled {
         // Nobody waits for the job any more: its pending tasks are not run again.
         for task in ClaimBoard.tasks(of: chunk, count: boardCount, chunkSize: boardChunkSize)
         where board.state(task).pointee == ClaimBoard.pending {
@@ -132,8 +132,7 @@ extension PoolDispatcher {
   /// publishes no further round; the chunks already claimed run to their end, and the job
   /// finishes with the round.
   func withdrawBoardLocked() {
-    guard let job = boardJob, let board, !boardCancelled else { return }
-    boardCancelled = true
+    guard let job = boardJob, let board else { return }
     for chunk in 0..<boardChunks
     where board.owner(chunk).compareExchange(expected: ClaimBoard.free, desired: ClaimBoard.withdrawn) {
       // (A chunk freed after a death may hold tasks done already.)

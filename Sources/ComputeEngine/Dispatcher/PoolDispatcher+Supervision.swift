@@ -71,6 +71,9 @@ extension PoolDispatcher {
           failLocked(chunk.job, local, timedOut ? .taskTimedOut(pid: pid, timeout: taskTimeout ?? .zero) : died)
         } else if givingUp {
           failLocked(chunk.job, local, died)
+        } else if chunk.job.cancelled {
+          // Nobody waits for the job any more: not run again.
+          failLocked(chunk.job, local, .cancelled)
         } else {
           requeued.append(Chunk(job: chunk.job, range: local..<local + 1))
         }

@@ -155,8 +155,6 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   /// How long the round on the board should take, from the workers' last measured time per
   /// task (0 before they measured one).
   var boardRoundNanoseconds = 0
-  /// Whether the board job's caller stopped waiting: no further round is published.
-  var boardCancelled = false
   /// The last worker incarnation handed out.
   var lastIncarnation = 0
   /// The job the last result belonged to: most results in a row belong to one job.
@@ -374,7 +372,8 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   /// withdrawn), and those taken run to their end. Nothing happens once the job finished.
   func cancel(jobID id: Int) {
     lock.withLock {
-      guard let job = jobs[id] else { return }
+      guard let job = jobs[id], !job.cancelled else { return }
+      job.cancelled = true
       if job === boardJob {
         withdrawBoardLocked()
         return

@@ -27,6 +27,10 @@ final class PoolJob<Input, Output>: @unchecked Sendable {
   /// a runtime metadata lookup in unspecialised code.
   let observed: Bool
   let onFinish: (PoolJob) -> Void
+  /// Whether its caller stopped waiting (``PoolDispatcher/cancel(jobID:)``): tasks given back
+  /// after a death fail as cancelled instead of running again, and no further board round
+  /// is published.
+  var cancelled = false
   /// When the job was submitted, in nanoseconds of the monotonic clock.
   let submittedAt = monotonicNanoseconds()
 
