@@ -112,7 +112,13 @@ extension ProcessPool {
         var out: [Task<[Result<Output, PoolError>], any Error>] = []
         /// Hands the oldest window's outputs to the consumer; false once it is gone.
         func deliverOldest() async throws -> Bool {
-          let results = try await out.removeFirst().value
+          // A consumer gone while this window runs gives the window's job up.
+          let window = out.removeFirst()
+          let results = try await withTaskCancellationHandler {
+            try await window.value
+          } onCancel: {
+            window.cancel()
+          }
           guard !Task.isCancelled else { return false }
           var outputs: [Output] = []
           outputs.reserveCapacity(results.count)
@@ -129,6 +135,7 @@ extension ProcessPool {
         }
         do {
           try await produce { window in
+            guard !Task.isCancelled else { return false }
             out.append(Task { try await self.mapResults(window, chunkSize: chunkSize) })
             return out.count < 2 ? !Task.isCancelled : try await deliverOldest()
           }
@@ -137,6 +144,8 @@ extension ProcessPool {
         } catch {
           channel.fail(error)
         }
+        // Windows still out when the consumer left are given up too.
+        for window in out { window.cancel() }
       }
       return (channel, task)
     }

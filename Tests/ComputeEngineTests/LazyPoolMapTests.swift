@@ -1,5 +1,6 @@
 import ComputeEngine
 import Foundation
+import Multiprocessing
 import Synchronization
 import Testing
 
@@ -63,6 +64,27 @@ import Testing
     #expect(afterStop <= 150)
     // The workers are free for the next job.
     #expect(try await pool.map([1, 2, 3]) == [1, 2, 3])
+  }
+
+  /// The windows out in the pool when the consumer stops are given up: their inputs no
+  /// worker has taken do not run (windows of 50 inputs of 20 ms, in chunks of 7). Two
+  /// windows are out at once; of each, at most the chunks the two workers held may still
+  /// run: 28 (here 24, where both windows ran to their end, 97, before).
+  @Test func aConsumerThatStopsGivesTheWindowsUp() async throws {
+    let runs = try SharedArray(repeating: 0, count: 200)
+    let pool = try ProcessPool<Int, Int>(placement: .cores(2)) { input in
+      _ = try? runs.withLock { $0[input] += 1 }
+      usleep(20_000)
+      return input
+    }
+    defer { pool.terminate() }
+    for try await _ in pool.imap(Array(0..<200), window: 50) { break }
+    let atStop = runs.reduce(0, +)
+    // The windows' jobs finish (the workers are free again), with no more than they held.
+    #expect(try await pool.map([199]) == [199])
+    try await Task.sleep(for: .milliseconds(200))
+    let ran = runs.reduce(0, +) - 1
+    #expect(ran - atStop <= 28, "inputs that ran: \(atStop) when the consumer stopped, \(ran) in all")
   }
 
   @Test func theFirstFailureIsThrownAtItsPlace() async throws {
