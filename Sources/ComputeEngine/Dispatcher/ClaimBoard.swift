@@ -22,8 +22,10 @@ import Multiprocessing
 /// A task runs again only when its worker died before its state was written: a task whose
 /// state is written is never run again. When a job's caller stops waiting (a cancelled
 /// `async` call), the pool takes its free chunks back as a claim would (``withdrawn``) and
-/// fails their pending tasks as cancelled; claimed chunks run to their end. Layout: a header line, an owner word per chunk, a
-/// state byte per task, then the inputs and the outputs.
+/// fails their pending tasks as cancelled; claimed chunks run to their end.
+///
+/// Layout: a header line, an owner word per chunk, a state byte per task, then the inputs
+/// and the outputs.
 final class ClaimBoard: @unchecked Sendable {
   // @unchecked: shared memory, used through atomic words; each task's state and output are
   // written by the one worker that owns its chunk, and read after that worker counted it.

@@ -108,11 +108,7 @@ extension PoolDispatcher {
         doneByWorker += 1
       } else if job.cancelled {
         // Nobody waits for the job any more: its pending tasks are not run again.
-        for task in ClaimBoard.tasks(of: chunk, count: boardCount, chunkSize: boardChunkSize)
-        where board.state(task).pointee == ClaimBoard.pending {
-          board.state(task).pointee = ClaimBoard.failed
-          _ = job.fail(boardOffset + task, .cancelled)
-        }
+        failPendingAsCancelledLocked(chunk, of: job, on: board)
         board.owner(chunk).value = ClaimBoard.withdrawn
         doneByWorker += 1
       } else {
@@ -135,16 +131,21 @@ extension PoolDispatcher {
     guard let job = boardJob, let board else { return }
     for chunk in 0..<boardChunks
     where board.owner(chunk).compareExchange(expected: ClaimBoard.free, desired: ClaimBoard.withdrawn) {
-      // (A chunk freed after a death may hold tasks done already.)
-      for task in ClaimBoard.tasks(of: chunk, count: boardCount, chunkSize: boardChunkSize)
-      where board.state(task).pointee == ClaimBoard.pending {
-        board.state(task).pointee = ClaimBoard.failed
-        _ = job.fail(boardOffset + task, .cancelled)
-      }
+      failPendingAsCancelledLocked(chunk, of: job, on: board)
       // Counted here, as a dead worker's chunks are.
       boardCorrection += 1
     }
     collectBoardLocked()
+  }
+
+  /// Fails the tasks of board chunk `chunk` still pending (a chunk freed after a death may
+  /// hold some done already) as cancelled, for `job`, which nobody waits for any more.
+  private func failPendingAsCancelledLocked(_ chunk: Int, of job: PoolJob<Input, Output>, on board: ClaimBoard) {
+    for task in ClaimBoard.tasks(of: chunk, count: boardCount, chunkSize: boardChunkSize)
+    where board.state(task).pointee == ClaimBoard.pending {
+      board.state(task).pointee = ClaimBoard.failed
+      _ = job.fail(boardOffset + task, .cancelled)
+    }
   }
 
   /// About inputs ÷ (workers × 16) on the claim board: the last chunk a worker claims is at
