@@ -138,11 +138,6 @@ enum PoolLimits {
   /// with 16-unit jobs of 1.3 ms: 0.92-0.95 of OpenMP's speedup with the 20 µs window,
   /// 0.95-0.99 with this.)
   static let boardCallerSpin = Duration.milliseconds(5)
-  /// A board round that the workers' measured time per task says will take longer than
-  /// this: its caller yields the CPU from its first look (``Spin/untilYielding(limit:pausing:_:)``
-  /// with no pause phase), since it cannot be answered sooner and a worker may be waiting for
-  /// the caller's CPU to start its share.
-  static let callerPausesBelowNanoseconds = 20_000
 
   /// The most tasks the claim board holds at once: 65,536, fewer for large values (the
   /// board's inputs and outputs stay under 8 MiB). Larger jobs go through it in rounds.

@@ -31,9 +31,7 @@ final class PinnedThreadTeam: @unchecked Sendable {
 
   /// How long the caller of ``run(_:)`` spins at least before it sleeps.
   static let callerSpin = Duration.milliseconds(5)
-  /// After a run longer than this, the caller of the next yields from its first look.
-  static let callerPausesBelowNanoseconds = 20_000
-  /// How long the last run took.
+  /// How long the last run took: the next is expected to take as long.
   private var lastRunNanoseconds = 0
 
   /// Starts one thread per slot and waits until each is pinned (as pool workers are, through
@@ -94,7 +92,7 @@ final class PinnedThreadTeam: @unchecked Sendable {
     job = body
     running.store(UInt32(count))
     publish()
-    let pausing = lastRunNanoseconds > Self.callerPausesBelowNanoseconds ? .zero : Spin.pausePhase
+    let pausing = Spin.pausing(forExpectedWait: .nanoseconds(lastRunNanoseconds))
     if Spin.untilYielding(limit: max(spinWindow, Self.callerSpin), pausing: pausing, { running.load() == 0 }) { return }
     callerSleeps.store(1)
     while case let left = running.load(), left != 0 { running.wait(whileEqualTo: left, until: nil) }

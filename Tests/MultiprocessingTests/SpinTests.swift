@@ -69,4 +69,11 @@ import Testing
     let paused = Self.medianPolls(pausing: .microseconds(20))
     #expect(paused.median >= 15, "polls before the busy thread ran, with a 20 µs pause phase: \(paused.all)")
   }
+
+  @Test func aLongExpectedWaitHasNoPausePhase() {
+    #expect(Spin.pausing(forExpectedWait: .zero) == Spin.pausePhase)
+    #expect(Spin.pausing(forExpectedWait: .microseconds(20)) == Spin.pausePhase)
+    #expect(Spin.pausing(forExpectedWait: .nanoseconds(20_001)) == .zero)
+    #expect(Spin.pausing(forExpectedWait: .seconds(1)) == .zero)
+  }
 }

@@ -423,9 +423,10 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     }
     // Politely: this thread is not pinned, and the workers may fill every core.
     let window = onBoard && spinWindow > .zero ? max(spinWindow, PoolLimits.boardCallerSpin) : spinWindow
-    let long = onBoard && lock.withLock { boardRoundNanoseconds } > PoolLimits.callerPausesBelowNanoseconds
-    guard !Spin.untilYielding(limit: window, pausing: long ? .zero : Spin.pausePhase, look), onBoard, let board
-    else { return }
+    // A round the workers' measured time per task says is long: yield from the first look.
+    let expected = Duration.nanoseconds(onBoard ? lock.withLock { boardRoundNanoseconds } : 0)
+    let pausing = Spin.pausing(forExpectedWait: expected)
+    guard !Spin.untilYielding(limit: window, pausing: pausing, look), onBoard, let board else { return }
     // A job on the board that takes longer than the window: sleep until a worker says it is
     // complete, leaving every CPU to the workers. Woken at least every millisecond to look
     // again (after a death or a timeout, the pool's thread may have completed the job instead).

@@ -131,6 +131,14 @@ public enum Spin {
   /// otherwise, before it yields the CPU between polls.
   public static let pausePhase = Duration.microseconds(2)
 
+  /// The pause phase for ``untilYielding(limit:pausing:_:)`` when the wait should take
+  /// about `expected`: ``pausePhase``, or none past ten times that (20 µs), since pausing
+  /// cannot answer such a wait sooner and, on a shared CPU, holds back the thread that is to
+  /// end it (a pool's caller beside the worker pinned to its CPU).
+  public static func pausing(forExpectedWait expected: Duration) -> Duration {
+    expected > pausePhase * 10 ? .zero : pausePhase
+  }
+
   /// Whether `condition` became true while spinning for at most `limit`, polling with
   /// ``relax()`` for the first `pausing` (``pausePhase`` by default) and then giving the CPU,
   /// between polls, to any thread waiting for it (`sched_yield`).
