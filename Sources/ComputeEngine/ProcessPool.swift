@@ -183,7 +183,7 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
   private func run<R: Sendable>(
     _ inputs: [Input], chunkSize: Int?, collect: @escaping @Sendable (PoolJob<Input, Output>) -> R
   ) async throws -> R {
-    let call = AsyncCall<R>()
+    let call = AsyncCall<R>(givingUpWith: dispatcher.cancel(jobID:))
     return try await withTaskCancellationHandler {
       try await withCheckedThrowingContinuation { continuation in
         guard call.wait(with: continuation) else { return }
@@ -191,13 +191,13 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
           let submitted = try dispatcher.submit(inputs, chunkSize: chunkSize, onResult: nil) { job in
             call.finish(.success(collect(job)))
           }
-          if call.submitted(jobID: submitted.jobID) { dispatcher.cancel(jobID: submitted.jobID) }
+          call.submitted(jobID: submitted.jobID)
         } catch {
           call.finish(.failure(error))
         }
       }
     } onCancel: {
-      if let jobID = call.cancel() { dispatcher.cancel(jobID: jobID) }
+      call.cancel()
     }
   }
 
@@ -207,14 +207,14 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
   /// inputs no worker has taken yet are not run.
   public func mapUnordered(_ inputs: [Input], chunkSize: Int? = nil) -> AsyncThrowingStream<(Int, Output), any Error> {
     AsyncThrowingStream { continuation in
-      let call = AsyncCall<Void>()
-      continuation.onTermination = { [dispatcher] termination in
+      let call = AsyncCall<Void>(givingUpWith: dispatcher.cancel(jobID:))
+      continuation.onTermination = { termination in
         switch termination {
         case .cancelled:
-          if let jobID = call.cancel() { dispatcher.cancel(jobID: jobID) }
+          call.cancel()
         case .finished(.some):
           // Ended by a failure, from inside the pool's lock: given up from another thread.
-          DispatchQueue.global().async { if let jobID = call.cancel() { dispatcher.cancel(jobID: jobID) } }
+          DispatchQueue.global().async { call.cancel() }
         case .finished(.none):
           break
         @unknown default:
@@ -231,7 +231,7 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
             }
           },
           onFinish: { _ in continuation.finish() })
-        if call.submitted(jobID: submitted.jobID) { dispatcher.cancel(jobID: submitted.jobID) }
+        call.submitted(jobID: submitted.jobID)
       } catch {
         continuation.finish(throwing: error)
       }

@@ -2,8 +2,9 @@ import Synchronization
 
 /// What an `async` call of a ``ProcessPool`` shares with its job and with its cancellation:
 /// the continuation to resume once (with the job's result, or with `CancellationError` as soon
-/// as the awaiting task is cancelled), and the job to give up then. A stream has no
-/// continuation here; it only gives its job up.
+/// as the awaiting task is cancelled), and the job to give up then, whichever of the
+/// cancellation and the submission comes first. A stream has no continuation here; it only
+/// gives its job up.
 final class AsyncCall<R: Sendable>: Sendable {
   private struct State {
     var continuation: CheckedContinuation<R, any Error>?
@@ -11,6 +12,12 @@ final class AsyncCall<R: Sendable>: Sendable {
     var cancelled = false
   }
   private let state = Mutex(State())
+  /// Gives up a submitted job (``PoolDispatcher/cancel(jobID:)``).
+  private let giveUp: @Sendable (Int) -> Void
+
+  init(givingUpWith giveUp: @escaping @Sendable (_ jobID: Int) -> Void) {
+    self.giveUp = giveUp
+  }
 
   /// Takes the continuation to resume; false when the call was cancelled first (the
   /// continuation is then resumed with `CancellationError`, and nothing should be submitted).
@@ -23,13 +30,13 @@ final class AsyncCall<R: Sendable>: Sendable {
     return !cancelled
   }
 
-  /// Records the submitted job; true when the call was cancelled in the meantime, so that the
-  /// caller gives the job up itself.
-  func submitted(jobID: Int) -> Bool {
-    state.withLock { state in
+  /// Records the submitted job, and gives it up at once if the call was cancelled meanwhile.
+  func submitted(jobID: Int) {
+    let cancelled = state.withLock { state in
       state.jobID = jobID
       return state.cancelled
     }
+    if cancelled { giveUp(jobID) }
   }
 
   /// Resumes the waiting call with `result`, unless it was resumed already.
@@ -41,14 +48,14 @@ final class AsyncCall<R: Sendable>: Sendable {
   }
 
   /// The call is cancelled: resumes it with `CancellationError` (unless it was resumed
-  /// already) and returns the job to give up, if one was submitted.
-  func cancel() -> Int? {
+  /// already) and gives its job up, if one was submitted. Not from inside the pool's lock.
+  func cancel() {
     let (continuation, jobID) = state.withLock { state in
       state.cancelled = true
       defer { state.continuation = nil }
       return (state.continuation, state.jobID)
     }
     continuation?.resume(throwing: CancellationError())
-    return jobID
+    if let jobID { giveUp(jobID) }
   }
 }
