@@ -26,6 +26,18 @@ struct PoolCommand: ParsableCommand, RepeatedMeasurement {
   @Option(help: "Reference kernel size for the speedup.")
   var size: MonteCarloPi.Size = .native
 
+  @Option(
+    help: ArgumentHelp(
+      "Fail when mapping rows of bytes as [UInt8] takes over R times as long as the same rows as Data.",
+      valueName: "R"))
+  var maxByteArrayRatio: Double?
+
+  func validate() throws {
+    if let maxByteArrayRatio, maxByteArrayRatio <= 0 {
+      throw ValidationError("--max-byte-array-ratio must be positive, not \(maxByteArrayRatio)")
+    }
+  }
+
   func run() throws {
     var figures = Figures()
     func record(_ name: String, _ unit: String, _ samples: [Double]) {
@@ -95,6 +107,43 @@ struct PoolCommand: ParsableCommand, RepeatedMeasurement {
       })
     words.terminate()
 
+    // Rows of bytes (an image's, say) as [UInt8] and as Data: both travel as one counted run.
+    let rowCount = 2000
+    let rowBytes = 2000
+    let byteArrays = try ProcessPool<Int, [UInt8]> { row in
+      (0..<rowBytes).map { UInt8(truncatingIfNeeded: row &+ $0) }
+    }
+    let dataRows = try ProcessPool<Int, Data> { row in
+      Data((0..<rowBytes).map { UInt8(truncatingIfNeeded: row &+ $0) })
+    }
+    let rows = Array(0..<rowCount)
+    _ = try byteArrays.map(rows)
+    _ = try dataRows.map(rows)
+    var arrayWalls: [Double] = []
+    var dataWalls: [Double] = []
+    var ratios: [Double] = []
+    for _ in 0..<max(repetitions, 5) {
+      // Alternated, so that both see the same spells of this host.
+      let arrayStart = ContinuousClock.now
+      let arrays = try byteArrays.map(rows)
+      let arrayWall = (ContinuousClock.now - arrayStart).microseconds / 1000
+      let dataStart = ContinuousClock.now
+      let datas = try dataRows.map(rows)
+      let dataWall = (ContinuousClock.now - dataStart).microseconds / 1000
+      guard arrays.count == rowCount, arrays[rowCount - 1] == [UInt8](datas[rowCount - 1]) else {
+        throw BenchmarkFailure("rows of bytes came back wrong")
+      }
+      arrayWalls.append(arrayWall)
+      dataWalls.append(dataWall)
+      ratios.append(arrayWall / dataWall)
+    }
+    byteArrays.terminate()
+    dataRows.terminate()
+    record("map, \(rowCount) rows of \(rowBytes) bytes as [UInt8]", "ms", arrayWalls)
+    record("map, \(rowCount) rows of \(rowBytes) bytes as Data", "ms", dataWalls)
+    record("  [UInt8] rows / Data rows", "×", ratios)
+    let byteRatio = Statistics(ratios).median
+
     // Supervision: the time from handing out a task whose worker is SIGKILLed to its failure.
     let doomed = try ProcessPool<Int, Int> { value in
       if value < 0 { kill(getpid(), SIGKILL) }
@@ -150,6 +199,11 @@ struct PoolCommand: ParsableCommand, RepeatedMeasurement {
     record("reference kernel (\(size.name)), speedup with \(pool.workerCount) workers", "×", speedups)
 
     try figures.print(json: json, header: "median of \(repetitions) runs", width: 56, precision: 3)
+    if let maxByteArrayRatio, byteRatio > maxByteArrayRatio {
+      throw BenchmarkFailure(
+        "rows of bytes as [UInt8] took \(String(format: "%.2f", byteRatio))× as long as Data, over --max-byte-array-ratio \(maxByteArrayRatio)"
+      )
+    }
   }
 
   /// Microseconds per task of `pool.map(inputs)`, whose last output must be `last`.

@@ -65,6 +65,7 @@ final class BinaryReader {
     case .signed128, .unsigned128: end = offset + 17
     case .float: end = offset + 5
     case .string, .bytes: end = offset + 5 + Int(try load(UInt32.self, at: offset + 1, path: path()))
+    case .run: end = offset + BinaryTag.runHeaderSize + Int(try load(UInt32.self, at: offset + 6, path: path()))
     case .unkeyed, .keyed:
       end = offset + BinaryTag.containerHeaderSize + Int(try load(UInt32.self, at: offset + 5, path: path()))
     }
@@ -86,6 +87,11 @@ final class BinaryReader {
     -> T
   {
     if let value = try readPrimitive(type, at: offset, path: parent?.path(adding: key) ?? []) { return value }
+    if let runType = T.self as? any BinaryElementRun.Type,
+      let run = try readRun(runType, at: offset, path: parent?.path(adding: key) ?? [])
+    {
+      return run as! T  // swift-format-ignore: NeverForceUnwrap (`runType` is `T`)
+    }
     return try T(from: BinaryValueDecoder(reader: self, parent: parent, key: key, offset: offset, valueType: T.self))
   }
 
@@ -107,8 +113,11 @@ final class BinaryReader {
       }
     } else if T.self == Data.self {
       // Data written by another encoder's conformance (an array of bytes) takes the general path.
-      guard try tag(at: offset, path: path()) == .bytes else { return nil }
-      return unsafeBitCast(Data(try counted(at: offset, path: path())), to: T.self)
+      switch try tag(at: offset, path: path()) {
+      case .bytes: return unsafeBitCast(Data(try counted(at: offset, path: path())), to: T.self)
+      case .run: return unsafeBitCast(Data(try runBytes(of: [UInt8].self, at: offset, path: path())), to: T.self)
+      default: return nil
+      }
     } else if T.self == UInt8.self {
       return unsafeBitCast(try readInteger(UInt8.self, at: offset, path: path()), to: T.self)
     } else if T.self == Float.self {
@@ -133,16 +142,51 @@ final class BinaryReader {
       return unsafeBitCast(try readInteger(Int128.self, at: offset, path: path()), to: T.self)
     } else if T.self == UInt128.self {
       return unsafeBitCast(try readInteger(UInt128.self, at: offset, path: path()), to: T.self)
-    } else if T.self == [Int].self {
-      return unsafeBitCast(try readArray(Int.self, at: offset, path: path()), to: T.self)
-    } else if T.self == [Double].self {
-      return unsafeBitCast(try readArray(Double.self, at: offset, path: path()), to: T.self)
     } else if T.self == [String].self {
       return unsafeBitCast(try readArray(String.self, at: offset, path: path()), to: T.self)
-    } else if T.self == [Float].self {
-      return unsafeBitCast(try readArray(Float.self, at: offset, path: path()), to: T.self)
     }
     return nil
+  }
+
+  /// Reads an array of trivially-copyable elements from a run of their bytes, or from `Data`'s
+  /// bytes for `[UInt8]`; nil when the elements are not trivially copyable or the value is
+  /// another kind of container (read element by element).
+  private func readRun<Run: BinaryElementRun>(
+    _ type: Run.Type, at offset: Int, path: @autoclosure () -> [any CodingKey]
+  ) throws -> Run? {
+    guard Run.elementsAreBits else { return nil }
+    switch try tag(at: offset, path: path()) {
+    case .run:
+      return Run(elementBytes: try runBytes(of: type, at: offset, path: path()))
+    case .bytes where Run.elementKind == .unsigned && Run.elementStride == 1:
+      return Run(elementBytes: try counted(at: offset, path: path()))
+    default:
+      return nil
+    }
+  }
+
+  /// The element bytes of the run at `offset`, checked to be elements of `type`.
+  func runBytes<Run: BinaryElementRun>(of type: Run.Type, at offset: Int, path: @autoclosure () -> [any CodingKey])
+    throws -> UnsafeRawBufferPointer
+  {
+    let stride = Int(try load(UInt32.self, at: offset + 2, path: path()))
+    let count = Int(try load(UInt32.self, at: offset + 6, path: path()))
+    let kind = BinaryRunKind(rawValue: bytes[offset + 1]) ?? .other
+    let start = offset + BinaryTag.runHeaderSize
+    guard start + count <= bytes.count else { throw corrupted("the data ends inside a value", path()) }
+    guard kind == Run.elementKind, stride == Run.elementStride else {
+      throw DecodingError.typeMismatch(
+        type,
+        .init(
+          codingPath: path(),
+          debugDescription:
+            "expected \(type), found an array of \(kind.describe(stride: stride)): an array of trivially-copyable elements decodes only as elements of the same kind and size"
+        ))
+    }
+    guard stride > 0, count % stride == 0 else {
+      throw corrupted("a run of \(count) bytes is not a whole number of \(stride)-byte elements", path())
+    }
+    return UnsafeRawBufferPointer(rebasing: bytes[start..<(start + count)])
   }
 
   /// Reads an array of a primitive type from an unkeyed container, without a decoder per value.

@@ -154,6 +154,7 @@ final class BinaryWriter {
   func write<T: Encodable>(_ value: T, parent: BinaryValueEncoder?, key: (any CodingKey)?) throws {
     pendingValue = nil
     if try writePrimitive(value, path: parent?.path(adding: key) ?? []) { return }
+    if let run = value as? any BinaryElementRun, try writeRun(run, path: parent?.path(adding: key) ?? []) { return }
     let start = bytes.count
     let level = open.count
     try value.encode(to: BinaryValueEncoder(writer: self, parent: parent, key: key, position: start, valueType: T.self))
@@ -218,23 +219,22 @@ final class BinaryWriter {
         append(.unsigned128)
         append(raw: value)
       }
-    } else if T.self == [Int].self {
-      try writeArray(unsafeBitCast(value, to: [Int].self)) { signed($0) }
-    } else if T.self == [Double].self {
-      try writeArray(unsafeBitCast(value, to: [Double].self)) {
-        append(.double)
-        append(raw: $0.bitPattern)
-      }
     } else if T.self == [String].self {
       try writeArray(unsafeBitCast(value, to: [String].self)) { _ = try writePrimitive($0, path: path()) }
-    } else if T.self == [Float].self {
-      try writeArray(unsafeBitCast(value, to: [Float].self)) {
-        append(.float)
-        append(raw: $0.bitPattern)
-      }
     } else {
       return false
     }
+    return true
+  }
+
+  /// Writes an array of trivially-copyable elements as one run of their bytes; false, writing
+  /// nothing, for other elements.
+  private func writeRun<Run: BinaryElementRun>(_ run: Run, path: @autoclosure () -> [any CodingKey]) throws -> Bool {
+    guard Run.elementsAreBits else { return false }
+    append(.run)
+    bytes.append(Run.elementKind.rawValue)
+    append(raw: UInt32(Run.elementStride))
+    try run.withElementBytes { try appendCounted($0, path: path()) }
     return true
   }
 

@@ -1,0 +1,84 @@
+/// A contiguous array whose elements, when trivially copyable, travel as their memory: one
+/// counted run of bytes instead of a tagged value per element.
+///
+/// ``BinaryEncoder`` and ``BinaryDecoder`` look for it on every value that is not one of their
+/// primitive types, so `[UInt8]`, `[Float]`, `[Int32]` and arrays of plain structs move at
+/// memory speed wherever they sit: a pool's input or output, or a field of a `Codable` struct.
+/// The elements' own `encode(to:)` and `init(from:)` are not called: the receiver gets the
+/// sender's bits, which is exact between processes of one program.
+protocol BinaryElementRun {
+  /// Whether the elements are trivially copyable, so that their bytes are their value.
+  static var elementsAreBits: Bool { get }
+  /// What the elements are, to refuse decoding them as something else of the same size.
+  static var elementKind: BinaryRunKind { get }
+  /// The distance in bytes from one element to the next.
+  static var elementStride: Int { get }
+  /// Calls `body` with the bytes of the elements.
+  func withElementBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R
+  /// The array whose elements are these bytes (a whole number of strides).
+  init(elementBytes: UnsafeRawBufferPointer)
+}
+
+/// What the elements of a run are: a number of a family that ``BinaryRunKind/of(_:)`` knows,
+/// or some other trivially-copyable type (checked by size only).
+enum BinaryRunKind: UInt8 {
+  case other = 0
+  case signed
+  case unsigned
+  case floatingPoint
+  case boolean
+
+  /// The kind of `type`'s values.
+  static func of<T>(_ type: T.Type) -> BinaryRunKind {
+    switch type {
+    case is any SignedInteger.Type: .signed
+    case is any UnsignedInteger.Type: .unsigned
+    case is any BinaryFloatingPoint.Type: .floatingPoint
+    case is Bool.Type: .boolean
+    default: .other
+    }
+  }
+
+  /// How a message names an element of this kind and stride.
+  func describe(stride: Int) -> String {
+    switch self {
+    case .other: "\(stride)-byte values"
+    case .signed: "\(stride)-byte signed integers"
+    case .unsigned: "\(stride)-byte unsigned integers"
+    case .floatingPoint: "\(stride)-byte floating-point numbers"
+    case .boolean: "booleans"
+    }
+  }
+}
+
+extension Array: BinaryElementRun {
+  static var elementsAreBits: Bool { _isPOD(Element.self) }
+  static var elementKind: BinaryRunKind { BinaryRunKind.of(Element.self) }
+  static var elementStride: Int { MemoryLayout<Element>.stride }
+
+  func withElementBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    try withUnsafeBytes(body)
+  }
+
+  init(elementBytes: UnsafeRawBufferPointer) {
+    let count = elementBytes.count / MemoryLayout<Element>.stride
+    self.init(unsafeUninitializedCapacity: count) { buffer, initialized in
+      if count > 0 { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: elementBytes) }
+      initialized = count
+    }
+  }
+}
+
+extension ContiguousArray: BinaryElementRun {
+  static var elementsAreBits: Bool { _isPOD(Element.self) }
+  static var elementKind: BinaryRunKind { BinaryRunKind.of(Element.self) }
+  static var elementStride: Int { MemoryLayout<Element>.stride }
+
+  func withElementBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    try withUnsafeBytes(body)
+  }
+
+  init(elementBytes: UnsafeRawBufferPointer) {
+    self.init(Array<Element>(elementBytes: elementBytes))
+  }
+}
