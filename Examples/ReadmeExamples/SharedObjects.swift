@@ -3,7 +3,7 @@ import Multiprocessing
 /// README, "Shared memory and synchronisation".
 func sharedObjectsExample() throws {
   let number = try SharedValue(0)  // guarded by a new RLock, as in Python
-  let squares = try SharedArray(repeating: 0, count: 8)
+  let squares = try SharedArray(repeating: 0, count: 8)  // no lock by default: sweeps are the common use
   let p = Process {
     number.value = 99
     for i in squares.indices { squares[i] = i * i }
@@ -14,6 +14,15 @@ func sharedObjectsExample() throws {
   try number.withLock { $0 += 1 }  // read-modify-write under the lock
   let hits = try SharedValue(0, lock: false)
   hits.add(1)  // lock-free atomic add / compareExchange on integers
+}
+
+/// README, "Shared memory and synchronisation": a shared matrix and its views.
+func sharedMatrixExample() throws {
+  let grid = try SharedMatrix(rows: 1024, columns: 1024, repeating: 0.0)
+  let band = grid.view.rows(0..<512)  // rows keep the grid's indices
+  band[3, 4] = 1.5
+  let cells = grid.row(3)  // a SharedBuffer; withUnsafeBufferPointer for raw loops
+  print(cells[4])  // 1.5
 }
 
 struct Plan: Codable, Sendable { var counter: SharedValue<Int>.Handle; var done: SharedHandle }

@@ -28,7 +28,7 @@ struct PoolCommand: ParsableCommand, RepeatedMeasurement {
 
   @Option(
     help: ArgumentHelp(
-      "Fail when mapping rows of bytes as [UInt8] takes over R times as long as the same rows as Data.",
+      "Fail when rows of bytes as [UInt8] take over R times as long as rows as Data.",
       valueName: "R"))
   var maxByteArrayRatio: Double?
 

@@ -23,7 +23,7 @@ import Testing
     let strings: ProcessPool<String, String>?
 
     init(codable: Bool) throws {
-      let runs = try SharedArray(repeating: 0, count: CancellationTests.count + 3)
+      let runs = try SharedArray(repeating: 0, count: CancellationTests.count + 3, lock: true)
       self.runs = runs
       let telemetry = PoolTelemetry(label: "cancel", metricsFactory: metrics)
       @Sendable func run(_ input: Int) -> Int {
@@ -109,8 +109,8 @@ import Testing
   @Test(arguments: [false, true])
   func aDeathAfterTheCancellationRunsNothingMore(codable: Bool) async throws {
     let count = Self.count
-    let runs = try SharedArray(repeating: 0, count: count + 1)
-    let cancelled = try SharedArray(repeating: 0, count: 1)
+    let runs = try SharedArray(repeating: 0, count: count + 1, lock: true)
+    let cancelled = try SharedArray(repeating: 0, count: 1, lock: true)
     let metrics = TestMetrics()
     let telemetry = PoolTelemetry(label: "cancel", metricsFactory: metrics)
     // Input 1 (in the first chunk, of 7 inputs) dies once the call is cancelled.
@@ -187,7 +187,7 @@ import Testing
   /// An unordered map that ends with its first failure gives the rest of its job up.
   @Test func anUnorderedMapEndedByAFailureGivesItsJobUp() async throws {
     let count = Self.count
-    let runs = try SharedArray(repeating: 0, count: count)
+    let runs = try SharedArray(repeating: 0, count: count, lock: true)
     let metrics = TestMetrics()
     let telemetry = PoolTelemetry(label: "cancel", metricsFactory: metrics)
     struct Refused: Error {}

@@ -35,7 +35,7 @@ import Testing
 
   @Test(arguments: [BoardStep.claimed, .betweenTasks, .beforeDone, .afterDone])
   func aWorkerKilledAtAStepLosesNoTaskAndRunsNoneTwice(step: BoardStep) throws {
-    let runs = try SharedArray(repeating: 0, count: 8)
+    let runs = try SharedArray(repeating: 0, count: 8, lock: true)
     let pool = try Self.armedPool(runs: runs, dieAt: step)
     defer { pool.terminate() }
     let armed = pool.workerPIDs
@@ -48,7 +48,7 @@ import Testing
   }
 
   @Test func aWorkerKilledInATaskFailsThatTaskAlone() throws {
-    let runs = try SharedArray(repeating: 0, count: 8)
+    let runs = try SharedArray(repeating: 0, count: 8, lock: true)
     let pool = try Self.armedPool(runs: runs, dieAt: nil, killAt: 5)
     defer { pool.terminate() }
     let results = try pool.mapResults(Array(0..<8), chunkSize: 4)
@@ -66,7 +66,7 @@ import Testing
   /// but the one running ran exactly once.
   @Test func manyChunksAcrossTwoWorkersSurviveADeath() throws {
     let count = 400
-    let runs = try SharedArray(repeating: 0, count: count)
+    let runs = try SharedArray(repeating: 0, count: count, lock: true)
     let pool = try ProcessPool<Int, Int>(placement: .cores(2)) { input in
       _ = try runs.withLock { $0[input] += 1 }
       if input == 137 { kill(getpid(), SIGKILL) }

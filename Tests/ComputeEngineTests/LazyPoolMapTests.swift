@@ -71,7 +71,7 @@ import Testing
   /// windows are out at once; of each, at most the chunks the two workers held may still
   /// run: 28 (here 24, where both windows ran to their end, 97, before).
   @Test func aConsumerThatStopsGivesTheWindowsUp() async throws {
-    let runs = try SharedArray(repeating: 0, count: 200)
+    let runs = try SharedArray(repeating: 0, count: 200, lock: true)
     let pool = try ProcessPool<Int, Int>(placement: .cores(2)) { input in
       _ = try? runs.withLock { $0[input] += 1 }
       usleep(20_000)

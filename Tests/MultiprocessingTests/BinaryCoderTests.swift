@@ -245,7 +245,8 @@ import Testing
     #expect(try decoder.decode([Int32].self, from: encoder.encode([Int32](repeating: -3, count: 0))) == [])
 
     let nested = Row(
-      index: 7, bytes: row, pixels: [Pixel(red: 1, green: 2, blue: 3, depth: 0.5), Pixel(red: 9, green: 8, blue: 7, depth: -1)],
+      index: 7, bytes: row,
+      pixels: [Pixel(red: 1, green: 2, blue: 3, depth: 0.5), Pixel(red: 9, green: 8, blue: 7, depth: -1)],
       weights: [0.25, 4])
     let nestedBytes = try encoder.encode([nested, nested])
     #expect(try decoder.decode([Row].self, from: nestedBytes) == [nested, nested])

@@ -88,9 +88,9 @@ struct Point: BitwiseCopyable, Equatable {
   }
 
   @Test func arraysLockAndBuffer() throws {
-    let array = try SharedArray(repeating: 0, count: 1000)
+    let array = try SharedArray(repeating: 0, count: 1000, lock: true)
     #expect(array.count == 1000)
-    #expect(array.getLock() is RLock)
+    #expect(array.getLock() is RLock, "Python's lock, on request")
     let children = try (0..<2).map { half in
       try forked {
         try array.withLock { buffer in for index in half * 500..<(half + 1) * 500 { buffer[index] = index } }
@@ -102,6 +102,41 @@ struct Point: BitwiseCopyable, Equatable {
     #expect(sum == 499_500)
     let empty = try SharedArray<Int>([], lock: false)
     #expect(empty.isEmpty && empty.getLock() == nil)
+  }
+
+  /// Unlocked by default: the bulk path is the obvious one, and a view a kernel captures
+  /// writes the same memory the parent reads.
+  @Test func arraysAreUnlockedByDefaultWithACapturableView() throws {
+    let array = try SharedArray(repeating: 0.0, count: 10_000)
+    #expect(array.getLock() == nil)
+    let cells = array.buffer
+    let children = try (0..<2).map { half in
+      try forked {
+        let mine = cells[elements: half * 5000..<(half + 1) * 5000]
+        for index in mine.indices { mine[index] = Double(half * 5000 + index) }
+      }
+    }
+    for child in children { try child.join() }
+    #expect(array.withUnsafeBufferPointer { $0.reduce(0, +) } == 49_995_000)
+    #expect(cells.count == 10_000 && cells[9_999] == 9_999)
+
+    let copied = try SharedArray(Array(0..<100_000))
+    #expect(copied.elementsEqual(0..<100_000), "contiguous elements are copied in one step")
+    let noncontiguous = try SharedArray((0..<10).lazy.map { $0 * 2 })
+    #expect(Array(noncontiguous) == Array(stride(from: 0, to: 20, by: 2)))
+  }
+
+  /// A locked array whose holder died: the next subscript takes the lock over and reads on.
+  @Test func aLockedSubscriptTakesOverADeadHoldersLock() throws {
+    let array = try SharedArray(repeating: 7, count: 4, lock: true)
+    let holder = try forked {
+      _ = try array.getLock()!.acquire()
+      _exit(0)
+    }
+    try holder.join()
+    #expect(array.getLock()!.locked)
+    array[2] = 9
+    #expect(array[2] == 9 && !array.getLock()!.locked)
   }
 
   @Test func anOutOfRangeIndexTraps() throws {

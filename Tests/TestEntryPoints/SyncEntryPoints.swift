@@ -119,6 +119,15 @@ public enum SyncEntryPoints {
     }
   }
 
+  /// Reopens the matrix and sets each cell to its row × 100 + its column, through a band view.
+  public static let fillMatrix = EntryPoint<SharedMatrix<Int32>.Handle>("fill-matrix") { handle in
+    let matrix = try SharedMatrix<Int32>(handle)
+    let band = matrix.view.rows(0..<matrix.rows)
+    for row in band.rowRange {
+      for column in 0..<matrix.columns { band[row, column] = Int32(row * 100 + column) }
+    }
+  }
+
   /// Every entry point above.
-  public static let all: [any AnyEntryPoint] = [increment, hold, exercise, barrierWait]
+  public static let all: [any AnyEntryPoint] = [increment, hold, exercise, barrierWait, fillMatrix]
 }

@@ -1,14 +1,28 @@
-/// A fixed-size array in shared memory: Python's `multiprocessing.Array`.
+/// A fixed-size array in shared memory: Python's `multiprocessing.Array`, without its lock
+/// by default.
 ///
-/// Each subscript read and write takes the array's lock, if it has one (a new ``RLock`` by
-/// default, as in Python); ``withLock(_:)`` holds it across a whole batch of accesses, and
-/// ``withUnsafeMutableBufferPointer(_:)`` gives the raw buffer without it. Indices outside
-/// `0..<count` trap, as with Swift arrays.
+/// Sweeps over the elements are the common use, so the fast way is the default: an array has
+/// no lock unless asked for one, its subscripts read and write the memory directly, and
+/// ``buffer`` is a ``SharedBuffer`` view that a kernel may capture. Processes that write the
+/// same elements at once synchronise themselves (a ``Barrier`` between steps, or disjoint
+/// ranges per process).
+///
+/// `lock: true` gives Python's behaviour: a new ``RLock`` that every subscript read and write
+/// takes. It costs a lock round trip per element (about 20× an unlocked access here) and
+/// serialises every process that touches the array, so a sweep through locked subscripts
+/// does not scale at all; use ``withLock(_:)`` to hold the lock once across a batch instead.
+/// Indices outside `0..<count` trap, as with Swift arrays.
+///
+/// ```swift
+/// let squares = try SharedArray(repeating: 0, count: 8)    // unlocked
+/// let p = Process { for i in squares.indices { squares[i] = i * i } }
+/// try p.start(); try p.join()
+/// ```
 ///
 /// `T` must be `BitwiseCopyable` (see ``SharedValue``).
 public final class SharedArray<T: BitwiseCopyable>: RandomAccessCollection, MutableCollection, @unchecked Sendable {
-  // @unchecked: the elements live in shared memory; access goes through the lock or is the
-  // caller's to synchronise (the unsafe buffer).
+  // @unchecked: the elements live in shared memory; access goes through the lock, if there
+  // is one, or is the caller's to synchronise (an unlocked array, the buffer views).
 
   /// What another process needs to reopen an array: its block, count and lock.
   public struct Handle: Codable, Sendable, Hashable {
@@ -26,10 +40,11 @@ public final class SharedArray<T: BitwiseCopyable>: RandomAccessCollection, Muta
   static var kind: String { SharedKinds.shared.name(of: Self.self) { "SharedArray<\(T.self)>" } }
   static var offset: Int { Swift.max(64, MemoryLayout<T>.alignment) }
 
-  /// An array of `count` copies of `element`, guarded by a new ``RLock`` or by none.
+  /// An array of `count` copies of `element`, unguarded (the default) or guarded by a new
+  /// ``RLock`` that every subscript takes.
   ///
   /// - Throws: ``SynchronizationError/invalidArgument(_:)`` for a negative count.
-  public convenience init(repeating element: T, count: Int, lock: Bool = true) throws {
+  public convenience init(repeating element: T, count: Int, lock: Bool = false) throws {
     try self.init(repeating: element, count: count, lock: lock ? try RLock() : nil)
   }
 
@@ -45,8 +60,9 @@ public final class SharedArray<T: BitwiseCopyable>: RandomAccessCollection, Muta
     base.initialize(repeating: element, count: count)
   }
 
-  /// An array holding `elements`, guarded by a new ``RLock`` or by none.
-  public convenience init(_ elements: some Collection<T>, lock: Bool = true) throws {
+  /// An array holding `elements`, copied in one step when they are contiguous; unguarded (the
+  /// default) or guarded by a new ``RLock`` that every subscript takes.
+  public convenience init(_ elements: some Collection<T>, lock: Bool = false) throws {
     try self.init(elements, lock: lock ? try RLock() : nil)
   }
 
@@ -58,7 +74,7 @@ public final class SharedArray<T: BitwiseCopyable>: RandomAccessCollection, Muta
       return
     }
     try self.init(repeating: first, count: elements.count, lock: lock)
-    for (index, element) in elements.enumerated() { base[index] = element }
+    buffer.assign(from: elements)
   }
 
   private init(slot: SharedSlot, count: Int, lock: (any ProcessLock)?) {
@@ -86,14 +102,16 @@ public final class SharedArray<T: BitwiseCopyable>: RandomAccessCollection, Muta
   /// One past the last index, ``count``.
   public var endIndex: Int { count }
 
-  /// The element at `index`, read or written under the lock, if any.
+  /// The element at `index`, read or written under the lock, if the array has one.
+  ///
+  /// A lock whose previous holder died is taken over (one element has no invariant to
+  /// repair; ``withLock(_:)`` reports the death); any other failure of the lock is a broken
+  /// invariant, and traps with its message.
   public subscript(index: Int) -> T {
     get {
       precondition(index >= 0 && index < count, "SharedArray index \(index) out of range 0..<\(count)")
       guard let lock else { return base[index] }
-      _ = try? lock.acquire()
-      defer { try? lock.release() }
-      return base[index]
+      return Self.holding(lock) { base[index] }
     }
     set {
       precondition(index >= 0 && index < count, "SharedArray index \(index) out of range 0..<\(count)")
@@ -101,11 +119,27 @@ public final class SharedArray<T: BitwiseCopyable>: RandomAccessCollection, Muta
         base[index] = newValue
         return
       }
-      _ = try? lock.acquire()
-      defer { try? lock.release() }
-      base[index] = newValue
+      Self.holding(lock) { base[index] = newValue }
     }
   }
+
+  /// Runs `body` holding `lock`, for one element's access.
+  private static func holding<R>(_ lock: any ProcessLock, _ body: () -> R) -> R {
+    do {
+      _ = try lock.acquire(blocking: true, timeout: nil)
+    } catch SynchronizationError.previousOwnerDied {
+      // Held now: the dead holder can have left at most one element half written.
+    } catch {
+      preconditionFailure("SharedArray's lock failed: \(error)")
+    }
+    defer {
+      do { try lock.release() } catch { preconditionFailure("SharedArray's lock failed: \(error)") }
+    }
+    return body()
+  }
+
+  /// A view of the elements that takes no lock and that a kernel may capture.
+  public var buffer: SharedBuffer<T> { SharedBuffer(owner: slot.memory, base: base, count: count) }
 
   /// Runs `body` on the elements holding the lock (without one when the array has none).
   ///
@@ -115,6 +149,11 @@ public final class SharedArray<T: BitwiseCopyable>: RandomAccessCollection, Muta
     let buffer = UnsafeMutableBufferPointer(start: base, count: count)
     guard let lock else { return try body(buffer) }
     return try lock.withLock { try body(buffer) }
+  }
+
+  /// Runs `body` on the elements, read-only, without taking the lock.
+  public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<T>) throws -> R) rethrows -> R {
+    try body(UnsafeBufferPointer(start: base, count: count))
   }
 
   /// Runs `body` on the elements without taking the lock.
