@@ -24,6 +24,12 @@ public enum PoolError: Error, Sendable, Equatable, CustomStringConvertible {
   case initializerFailed(String)
   /// The call's task was cancelled before any worker took this input: it never ran.
   case cancelled
+  /// A ``ProcessTeam`` member's closure threw; `message` is the error's description.
+  case memberFailed(rank: Int, message: String)
+  /// A ``ProcessTeam`` member died: `status` says how it ended.
+  case memberDied(rank: Int, pid: Int32, status: TerminationStatus)
+  /// The team is ending because a member failed: thrown by a collective step of the others.
+  case teamStopped
 
   /// The system call's error beneath this one, or nil when no system call failed.
   public var underlyingErrno: Errno? {
@@ -52,6 +58,12 @@ public enum PoolError: Error, Sendable, Equatable, CustomStringConvertible {
       return "the pool's initializer failed in a worker: \(message)"
     case .cancelled:
       return "the call was cancelled before a worker took the task"
+    case .memberFailed(let rank, let message):
+      return "team member \(rank) threw: \(message)"
+    case .memberDied(let rank, let pid, let status):
+      return "team member \(rank) (pid \(pid)) \(status)"
+    case .teamStopped:
+      return "the team was stopped because a member failed"
     case .system(let call, let errno):
       return "\(call) failed: \(errno)"
     }

@@ -12,16 +12,19 @@ extension Topology {
   ///
   /// - Throws: what ``init(_:restrictedTo:)`` throws.
   public static func current() throws -> Topology {
-    try CurrentTopology.cache.withLock { cached in
-      if let topology = cached.topology, topology.isThisSystem,
-        (try? Topology.binding(topology.handle, scope: .process)) == cached.affinity
-      {
-        return topology
-      }
-      let topology = try Topology()
-      cached = (topology, topology.isThisSystem ? try Topology.binding(topology.handle, scope: .process) : nil)
+    // The lock is held for the cache's read and write only, never across a load: a child
+    // forked while another thread held it could never take it (its holder is not copied),
+    // and a load takes milliseconds. Two threads may then both load; the last one is kept.
+    let cached = CurrentTopology.cache.withLock { $0 }
+    if let topology = cached.topology, topology.isThisSystem,
+      (try? Topology.binding(topology.handle, scope: .process)) == cached.affinity
+    {
       return topology
     }
+    let topology = try Topology()
+    let affinity = topology.isThisSystem ? try Topology.binding(topology.handle, scope: .process) : nil
+    CurrentTopology.cache.withLock { $0 = (topology, affinity) }
+    return topology
   }
 }
 

@@ -14,7 +14,12 @@ import Scheduler
 struct PoolCommand: ParsableCommand, RepeatedMeasurement {
   static let configuration = CommandConfiguration(
     commandName: "pool",
-    abstract: "Time the pool's per-task overhead, reference-kernel speedup and cold start."
+    abstract: "Time the pool's per-task overhead, reference-kernel speedup and cold start.",
+    // ArgumentParser does not wrap the usage line it builds: this one fits 80 columns.
+    usage: """
+      mpbench pool [--repetitions <repetitions>] [--json] [--size <size>]
+                   [--max-byte-array-ratio <R>]
+      """
   )
 
   @OptionGroup var measurement: RepetitionOptions<PoolCommand>
