@@ -132,7 +132,8 @@ import Testing
     let team = try ProcessTeam(size: 2, placement: .cores(2), exchangeCapacity: 64)
     #expect(
       throws: PoolError.memberFailed(
-        rank: 0, message: "invalid pool argument: a collective value of 808 bytes is over the team's exchangeCapacity of 64"
+        rank: 0,
+        message: "invalid pool argument: a collective value of 808 bytes is over the team's exchangeCapacity of 64"
       )
     ) {
       try team.run { member in
