@@ -117,6 +117,16 @@ let package = Package(
       ],
       path: "Examples/ReadmeExamples"),
     .testTarget(name: "ReadmeTests", path: "Tests/ReadmeTests"),
+    // Real jobs a number cruncher writes, each serial, on threads and on processes, timed.
+    .target(name: "ExampleSupport", path: "Examples/ExampleSupport"),
+    .executableTarget(
+      name: "HeatDiffusion",
+      dependencies: [
+        "ComputeEngine", "Multiprocessing", "ExampleSupport",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      path: "Examples/HeatDiffusion"),
+    .testTarget(name: "ExamplesTests", dependencies: ["HeatDiffusion", "ComputeEngine"]),
     // One rank of the MPI tests, which run it under mpirun.
     .executableTarget(
       name: "MPITestRank",

@@ -52,6 +52,41 @@ import Testing
     #expect(matrix[2, 0] == 0)
   }
 
+  /// Filled by doubling copies of bytes: every element, whatever its size, count or padding.
+  @Test func filledWithAnyElement() throws {
+    struct Padded: BitwiseCopyable, Equatable {
+      var flag: Int8
+      var value: Int64
+    }
+    for count in [1, 2, 3, 1000, 4097] {
+      #expect(
+        try SharedArray(repeating: Padded(flag: -2, value: 7), count: count).allSatisfy {
+          $0 == Padded(flag: -2, value: 7)
+        })
+      #expect(
+        try SharedArray(repeating: Padded(flag: 0, value: 0), count: count).allSatisfy {
+          $0 == Padded(flag: 0, value: 0)
+        })
+      #expect(try SharedArray(repeating: UInt8(9), count: count).allSatisfy { $0 == 9 })
+    }
+    let matrix = try SharedMatrix(rows: 3, columns: 5, repeating: -0.5)
+    #expect(matrix.cells.allSatisfy { $0 == -0.5 })
+  }
+
+  /// Prefaulting maps pages and changes no value; a band of a matrix prefaults on its own.
+  @Test func prefaultKeepsTheValues() throws {
+    let matrix = try SharedMatrix(rows: 100, columns: 1000, repeating: 3.0)
+    let child = try forked {
+      let band = matrix.view.rows(10..<20)
+      try band.cells.prefault()
+      for row in band.rowRange { band[row, 0] = Double(row) }
+    }
+    try child.join()
+    #expect(try child.exitCode == 0)
+    #expect(matrix[15, 0] == 15 && matrix[15, 1] == 3 && matrix[99, 999] == 3)
+    try matrix.cells[elements: 0..<0].prefault()
+  }
+
   @Test func badShapesAreRefused() throws {
     #expect(
       throws: SynchronizationError.invalidArgument("a shared matrix needs 0 or more rows and columns, not -1 × 3")

@@ -25,26 +25,37 @@ public final class SharedMatrix<Element: BitwiseCopyable>: @unchecked Sendable {
   /// Rows keep the grid's indices; a cell outside the band traps.
   public struct View: @unchecked Sendable {
     // @unchecked: as ``SharedBuffer``: `owner` keeps the memory mapped, access is unguarded.
-    let owner: AnyObject
-    let base: UnsafeMutablePointer<Element>
+    @usableFromInline let owner: AnyObject
+    @usableFromInline let base: UnsafeMutablePointer<Element>
     /// The rows the view covers, by their index in the grid.
     public let rowRange: Range<Int>
     /// The number of columns.
     public let columns: Int
 
+    @usableFromInline
+    init(owner: AnyObject, base: UnsafeMutablePointer<Element>, rowRange: Range<Int>, columns: Int) {
+      self.owner = owner
+      self.base = base
+      self.rowRange = rowRange
+      self.columns = columns
+    }
+
     /// The cell at `row`, `column` (`row` in ``rowRange``, `column` in `0..<columns`).
+    @inlinable
     public subscript(row: Int, column: Int) -> Element {
       get { base[offset(row, column)] }
       nonmutating set { base[offset(row, column)] = newValue }
     }
 
-    private func offset(_ row: Int, _ column: Int) -> Int {
+    @inlinable
+    func offset(_ row: Int, _ column: Int) -> Int {
       precondition(rowRange.contains(row), "SharedMatrix row \(row) out of the view's rows \(rowRange)")
       precondition(column >= 0 && column < columns, "SharedMatrix column \(column) out of range 0..<\(columns)")
       return row * columns + column
     }
 
     /// Row `row`'s cells.
+    @inlinable
     public func row(_ row: Int) -> SharedBuffer<Element> {
       precondition(rowRange.contains(row), "SharedMatrix row \(row) out of the view's rows \(rowRange)")
       return SharedBuffer(owner: owner, base: base + row * columns, count: columns)
