@@ -21,7 +21,8 @@ public struct Timings {
     let right = try run()
     let elapsed = ContinuousClock.now - started
     guard right else { throw WrongResult(version: version) }
-    walls[version, default: []].append(Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds))
+    walls[version, default: []].append(
+      Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds))
   }
 
   /// The median wall of `version`, in seconds.
@@ -53,7 +54,8 @@ public struct Timings {
     for version in versions {
       let times = walls[version] ?? []
       let line = String(
-        format: "  %@ %8.3f s [%.3f–%.3f]  speedup %.2f×", version.padding(toLength: 20, withPad: " ", startingAt: 0), median(version),
+        format: "  %@ %8.3f s [%.3f–%.3f]  speedup %.2f×", version.padding(toLength: 20, withPad: " ", startingAt: 0),
+        median(version),
         times.min() ?? .nan, times.max() ?? .nan, ratio(version, over: versions[0]))
       Swift.print(line)
     }
@@ -66,7 +68,9 @@ public struct Timings {
   public func check(_ version: String, against other: String, minimum: Double?) throws {
     let ratio = pairedRatio(version, to: other)
     Swift.print(String(format: "  %@ / %@ (run by run): %.3f×", version, other, ratio))
-    if let minimum, !(ratio >= minimum) { throw TooSlow(version: version, other: other, ratio: ratio, minimum: minimum) }
+    if let minimum, !(ratio >= minimum) {
+      throw TooSlow(version: version, other: other, ratio: ratio, minimum: minimum)
+    }
   }
 }
 
