@@ -126,7 +126,13 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Examples/HeatDiffusion"),
-    .testTarget(name: "ExamplesTests", dependencies: ["HeatDiffusion", "ComputeEngine"]),
+    .executableTarget(
+      name: "Render",
+      dependencies: [
+        "ComputeEngine", "ExampleSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      path: "Examples/Render"),
+    .testTarget(name: "ExamplesTests", dependencies: ["HeatDiffusion", "Render", "ComputeEngine"]),
     // One rank of the MPI tests, which run it under mpirun.
     .executableTarget(
       name: "MPITestRank",
