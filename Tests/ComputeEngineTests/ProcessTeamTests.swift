@@ -121,6 +121,76 @@ import Testing
     #expect(ContinuousClock.now - started < .seconds(10))
   }
 
+  /// A parallel-for runs every index exactly once, uneven indices balanced over the members.
+  @Test func forEachRunsEveryIndexOnce() throws {
+    let team = try ProcessTeam(size: 3, placement: .cores(2))
+    let runs = try SharedArray(repeating: 0, count: 1000)
+    let who = try SharedArray(repeating: -1, count: 1000)
+    let cells = runs.buffer
+    try team.forEach(0..<1000, chunkSize: 7) { index in
+      cells[index] += 1
+      who[index] = Int(getpid())
+      if index % 100 == 0 { usleep(2000) }  // uneven
+    }
+    #expect(runs.allSatisfy { $0 == 1 })
+    #expect(Set(who).count >= 2, "more than one member took chunks")
+    try team.forEach(5..<5) { _ in Issue.record("an empty range runs nothing") }
+    #expect(throws: PoolError.invalidArgument("chunkSize must be at least 1, not 0")) {
+      try team.forEach(0..<10, chunkSize: 0) { _ in }
+    }
+  }
+
+  /// A map-reduce of dictionaries: each member folds its chunks into its own, the caller
+  /// merges one per member.
+  @Test func reduceMergesOneAccumulatorPerMember() throws {
+    let team = try ProcessTeam(size: 3, placement: .cores(2))
+    let words = (0..<3000).map { "w\($0 % 37)" }
+    let counts = try team.reduce(0..<words.count, chunkSize: 50, into: [String: Int]()) { counts, index in
+      counts[words[index], default: 0] += 1
+    } merge: { total, part in
+      total.merge(part, uniquingKeysWith: +)
+    }
+    #expect(counts == Dictionary(words.map { ($0, 1) }, uniquingKeysWith: +))
+    let sum = try team.reduce(1..<101, into: 0) {
+      $0 += $1
+    } merge: {
+      $0 += $1
+    }
+    #expect(sum == 5050)
+    #expect(
+      try team.reduce(0..<0, into: [Int]()) {
+        $0.append($1)
+      } merge: {
+        $0 += $1
+      } == [])
+  }
+
+  /// A failing index and an accumulator over its capacity are named.
+  @Test func reduceFailuresAreNamed() throws {
+    struct BadIndex: Error, CustomStringConvertible { var description: String { "index 77 is bad" } }
+    let team = try ProcessTeam(size: 2, placement: .cores(2))
+    do {
+      _ = try team.reduce(0..<200, into: 0) { total, index in
+        if index == 77 { throw BadIndex() }
+        total += index
+      } merge: {
+        $0 += $1
+      }
+    } catch PoolError.memberFailed(_, let message) {
+      #expect(message == "index 77 is bad")
+    }
+    do {
+      _ = try team.reduce(0..<100, into: [Int](), accumulatorCapacity: 64) {
+        $0.append($1)
+      } merge: {
+        $0 += $1
+      }
+      Issue.record("an accumulator over its capacity should fail")
+    } catch PoolError.memberFailed(_, let message) {
+      #expect(message.contains("over the accumulatorCapacity of 64"))
+    }
+  }
+
   /// Misuse is an error that names it: in the caller, or as the failing member's message.
   @Test func misuseIsNamed() throws {
     #expect(throws: PoolError.invalidArgument("a team needs at least 1 member, not 0")) {
