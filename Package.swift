@@ -132,7 +132,13 @@ let package = Package(
         "ComputeEngine", "ExampleSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Examples/Render"),
-    .testTarget(name: "ExamplesTests", dependencies: ["HeatDiffusion", "Render", "ComputeEngine"]),
+    .executableTarget(
+      name: "WordCount",
+      dependencies: [
+        "ComputeEngine", "ExampleSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      path: "Examples/WordCount"),
+    .testTarget(name: "ExamplesTests", dependencies: ["HeatDiffusion", "Render", "WordCount", "ComputeEngine"]),
     // One rank of the MPI tests, which run it under mpirun.
     .executableTarget(
       name: "MPITestRank",
