@@ -129,7 +129,7 @@ let package = Package(
     .executableTarget(
       name: "Render",
       dependencies: [
-        "ComputeEngine", "ExampleSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "ComputeEngine", "Multiprocessing", "ExampleSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Examples/Render"),
     .executableTarget(

@@ -1,14 +1,15 @@
 import ComputeEngine
 import Dispatch
 import Foundation
+import Multiprocessing
 
 /// A Mandelbrot image rendered row by row: rows near the set cost hundreds of iterations a
 /// pixel, rows far from it a few, so the work is uneven and must be handed out dynamically.
 ///
-/// Three versions of one job, whose images must be identical: serial, threads
-/// (`concurrentPerform` over the rows), and a ``ProcessPool`` whose kernel renders one row
-/// and returns its bytes — as `[UInt8]`, the obvious type, and as `Data`, to show that both
-/// travel at the same speed.
+/// Versions of one job, whose images must be identical: serial, threads (`concurrentPerform`
+/// over the rows), a ``ProcessPool`` whose kernel renders one row and returns its bytes — as
+/// `[UInt8]`, the obvious type, and as `Data`, to show that both travel at the same speed —
+/// and a ``ProcessTeam`` whose members render rows straight into a ``SharedMatrix``.
 ///
 /// Threads are the better choice when the image must be written into one buffer with no copy
 /// (each process's rows come back through shared memory and are copied once), or when the
@@ -61,6 +62,18 @@ enum Render {
   /// A pool whose workers render a row each and return it as `Data`.
   static func dataPool(width: Int, height: Int) throws -> ProcessPool<Int, Data> {
     try ProcessPool { Data(row($0, width: width, height: height)) }
+  }
+
+  /// The image, its rows rendered by a team's members straight into a shared image (rows
+  /// claimed a few at a time, as they finish): no row travels, the image is copied out once.
+  static func team(width: Int, height: Int, team: ProcessTeam) throws -> [UInt8] {
+    let image = try SharedMatrix(rows: height, columns: width, repeating: UInt8(0))
+    let view = image.view
+    try team.forEach(0..<height, chunkSize: 4) { index in
+      let pixels = row(index, width: width, height: height)
+      view.row(index).assign(from: pixels)
+    }
+    return Array(image.cells)
   }
 
   /// The image, its rows rendered by `pool`'s workers, 16 rows to a chunk: rows of unequal

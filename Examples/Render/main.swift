@@ -34,15 +34,20 @@ struct RenderCommand: ParsableCommand {
       dataPool.terminate()
     }
     let reference = Render.serial(width: width, height: height)
-    var timings = Timings(versions: ["serial", "threads", "pool, [UInt8] rows", "pool, Data rows"])
+    let team = try ProcessTeam()
+    var timings = Timings(versions: [
+      "serial", "threads", "pool, [UInt8] rows", "pool, Data rows", "team, shared image",
+    ])
     for _ in 0..<repetitions {
       try timings.time("serial") { Render.serial(width: width, height: height) == reference }
       try timings.time("threads") { Render.threads(width: width, height: height) == reference }
       try timings.time("pool, [UInt8] rows") { try Render.processes(height: height, pool: pool) == reference }
       try timings.time("pool, Data rows") { try Render.processes(height: height, pool: dataPool) == reference }
+      try timings.time("team, shared image") { try Render.team(width: width, height: height, team: team) == reference }
     }
     timings.print(title: "Mandelbrot render, \(width) × \(height), \(pool.workerCount) workers")
     try timings.check("pool, [UInt8] rows", against: "pool, Data rows", minimum: minRatioToData)
+    try timings.check("team, shared image", against: "threads", minimum: nil)
     try timings.check("pool, [UInt8] rows", against: "threads", minimum: minRatioToThreads)
   }
 }

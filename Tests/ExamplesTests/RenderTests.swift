@@ -18,5 +18,6 @@ import Testing
     let dataPool = try Render.dataPool(width: width, height: height)
     defer { dataPool.terminate() }
     #expect(try Render.processes(height: height, pool: dataPool) == serial)
+    #expect(try Render.team(width: width, height: height, team: ProcessTeam(size: 3, placement: .cores(2))) == serial)
   }
 }
