@@ -5,6 +5,7 @@ import Logging
 /// README, "The process pool".
 func poolExample() async throws {
   let size = MonteCarloPi.Size.native
+  // The workers see this process's memory as it is now, at init: load data before making the pool.
   let pool = try ProcessPool<Int, UInt64> { unit in MonteCarloPi.unit(UInt64(unit), samples: size.samples) }
   let hits = try await pool.map(Array(0..<size.units))  // ordered; plain `try` outside async code
   print(hits.reduce(0, &+) == size.checksum)  // true

@@ -41,6 +41,12 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
 
   /// A pool of forked workers running a closure, which may capture anything.
   ///
+  /// The workers are forked from a template made here, so the closure sees the caller's
+  /// memory **as it is now**: what is loaded or changed later is not seen by the workers.
+  /// Load the data first, or pass what changes in the inputs, or in a `SharedArray` or
+  /// `SharedMatrix`, which both sides see live (``ProcessTeam`` and ``parallelMap(_:placement:topology:chunkSize:taskTimeout:_:)``
+  /// fork at each call instead).
+  ///
   /// - Parameters:
   ///   - placement: where the workers run; one per physical core by default.
   ///   - topology: the machine to place on; this one by default.
@@ -74,7 +80,8 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
       kernel: PoolKernel("", initializer: initializer, body: kernel))
   }
 
-  /// A pool of forked workers running a closure over `Codable` values.
+  /// A pool of forked workers running a closure over `Codable` values; as the
+  /// `BitwiseCopyable` form, the closure sees the caller's memory as it is at `init`.
   @_disfavoredOverload
   public convenience init(
     placement: PlacementPolicy = .physicalCores, topology: Topology? = nil, taskTimeout: Duration? = nil,

@@ -5,8 +5,8 @@ extension ProcessTeam {
   /// Runs `body` for every index of `range` on the team's members, which claim chunks of
   /// indices as they finish the last (OpenMP's `parallel for schedule(dynamic)`), so that
   /// uneven indices balance out. Nothing is materialised: a member computes its indices from
-  /// the range. `body` writes its results into shared memory (a ``SharedArray``, a
-  /// ``SharedMatrix``); it sees the caller's memory as it is at the call.
+  /// the range. `body` writes its results into shared memory (a `SharedArray`, a
+  /// `SharedMatrix`); it sees the caller's memory as it is at the call.
   ///
   /// ```swift
   /// let image = try SharedMatrix(rows: 2000, columns: 2000, repeating: UInt8(0))
@@ -18,7 +18,7 @@ extension ProcessTeam {
   ///   - chunkSize: indices a member claims at a time; about indices ÷ (members × 8) by
   ///     default.
   ///   - body: run once for each index, in some member.
-  /// - Throws: as ``run(_:)-(TeamMember)->Void``: the first index whose `body` throws ends
+  /// - Throws: as `run(_:)`: the first index whose `body` throws ends
   ///   the call with ``PoolError/memberFailed(rank:message:)``; ``PoolError/invalidArgument(_:)``
   ///   for a chunk size under 1.
   public func forEach(_ range: Range<Int>, chunkSize: Int? = nil, _ body: @escaping (Int) throws -> Void) throws {

@@ -5,12 +5,12 @@ import Scheduler
 /// A team of pinned processes that run one closure together, each with its rank: OpenMP's
 /// `parallel` region, MPI's ranks, with processes.
 ///
-/// ``run(_:)`` forks one member per placement slot (one per physical core by default), binds
+/// `run(_:)` forks one member per placement slot (one per physical core by default), binds
 /// each to its slot, and runs the closure in every member with a ``TeamMember`` that knows
 /// its rank and the team's size and takes the collective steps: a barrier, reductions,
 /// broadcasts. The members are forked for the call, so the closure sees the caller's memory
 /// as it is at that moment, and may capture anything; results come back through shared
-/// memory (``SharedArray``, ``SharedMatrix``, the reductions) or as each member's return value.
+/// memory (`SharedArray`, `SharedMatrix`, the reductions) or as each member's return value.
 ///
 /// ```swift
 /// let grid = try SharedMatrix(rows: 2048, columns: 2048, repeating: 0.0)
@@ -24,7 +24,7 @@ import Scheduler
 /// ```
 ///
 /// **Failures end the team, never hang it.** A member that throws or dies (a signal, a trap,
-/// an `exit`) makes ``run(_:)`` throw ``PoolError/memberFailed(rank:message:)`` or
+/// an `exit`) makes `run(_:)` throw ``PoolError/memberFailed(rank:message:)`` or
 /// ``PoolError/memberDied(rank:pid:status:)`` naming it; the others are woken from any
 /// collective step they wait in and killed, and none outlives the call. If the caller dies,
 /// the members die with it.
@@ -90,7 +90,7 @@ public struct ProcessTeam: Sendable {
 
   /// Runs `body` in every member.
   ///
-  /// - Throws: as ``run(_:)-(TeamMember)->Result``.
+  /// - Throws: as the other `run(_:)`.
   public func run(_ body: @escaping (TeamMember) throws -> Void) throws {
     try launch(try TeamShared(size: size, exchangeCapacity: exchangeCapacity, resultStride: 0), body)
   }
