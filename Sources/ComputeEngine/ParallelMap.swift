@@ -76,7 +76,9 @@ enum OneShotWorkers {
     // What the workers run before `work`, run once here so that they inherit its metadata.
     _ = slots.first.map { $0.cpus.indices.map(Int32.init) }
     let workers = slots.enumerated().map { position, slot in
-      Multiprocessing.Process(name: "ParallelMap-\(position)", startMethod: .fork) {
+      let name = "ParallelMap-\(position)"
+      return Multiprocessing.Process(name: name, startMethod: .fork) {
+        CrashReport.installOneLine(label: name)
         let status = control.status(position, timed: timed)
         try Topology.bindCallingThread(to: slot.cpus)
         while true {

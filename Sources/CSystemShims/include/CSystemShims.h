@@ -82,6 +82,12 @@ int cs_send_with_fds(int socket, const void *bytes, size_t length, const int *fd
 /// Returns the byte count (0 at end of stream) or -errno; `*fd_count` gets the descriptors received.
 long cs_receive_with_fds(int socket, void *bytes, size_t capacity, int *fds, int max_fds, int *fd_count);
 
+/// Replaces the handlers of the crash signals (SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE,
+/// SIGABRT), the Swift runtime's backtracer among them, with one that writes a single line,
+/// `<label> (pid <pid>) crashed: signal <n>`, to standard error and dies of the same signal.
+/// `label` is copied (at most 63 bytes). Returns 0 or -errno.
+int cs_install_one_line_crash_report(const char *label);
+
 /// The `wait` status macros.
 int cs_wifexited(int status);
 int cs_wexitstatus(int status);

@@ -104,7 +104,9 @@ public struct ProcessTeam: Sendable {
     let slots = placement.slots
     let members = (0..<size).map { rank in
       let slot = slots[rank % slots.count]
-      return Multiprocessing.Process(name: "TeamMember-\(rank)", startMethod: .fork) {
+      let name = "TeamMember-\(rank)"
+      return Multiprocessing.Process(name: name, startMethod: .fork) {
+        CrashReport.installOneLine(label: name)
         if pinned { try Topology.bindCallingThread(to: slot.cpus) }
         do {
           try body(TeamMember(rank: rank, shared: shared))

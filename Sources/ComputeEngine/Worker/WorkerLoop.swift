@@ -49,6 +49,7 @@ enum WorkerLoop {
     plan: WorkerPlan, channels: any WorkerTransport<Input, Output>, control: PoolControl,
     initializer: (() throws -> Void)?, kernel: (Input) throws -> Output
   ) throws {
+    CrashReport.installOneLine(label: "PoolWorker-\(plan.slot)")
     if !plan.cpus.isEmpty { try Topology.bindCallingThread(to: CPUSet(plan.cpus)) }
     let doorbell = PipeBell(
       writeEnd: plan.forked
