@@ -126,6 +126,16 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
     dispatcher.terminate()
   }
 
+  /// Waits until every worker has started and reached its loop (its initializer run), so that
+  /// the first map pays no worker's start: `init` returns as soon as the workers are forked.
+  ///
+  /// - Parameter timeout: the longest wait.
+  /// - Returns: whether every worker was ready in time (false for a closed or terminated pool).
+  @discardableResult
+  public func waitUntilReady(timeout: Duration = .seconds(5)) -> Bool {
+    dispatcher.waitUntilReady(timeout: timeout)
+  }
+
   // MARK: Mapping
 
   /// Applies the kernel to every input and returns the outputs in input order, blocking the

@@ -80,6 +80,21 @@ import Testing
     #expect(ContinuousClock.now - started < .seconds(4), "the stuck worker was not waited out")
   }
 
+  /// `waitUntilReady` waits for every worker's loop: not ready while a replacement is stuck
+  /// before it, ready again once the stuck one is replaced; never ready once terminated.
+  @Test func readyMeansEveryWorkerReachedItsLoop() throws {
+    let pool = try killablePool()
+    #expect(pool.waitUntilReady())
+    pool.dispatcher.setTestHooks(stallingWorkers: 1, startBound: .seconds(2))
+    let victim = try #require(pool.workerPIDs.first)
+    kill(victim, SIGKILL)
+    #expect(eventually { !pool.workerPIDs.contains(victim) && pool.workerPIDs.count == 2 })
+    #expect(!pool.waitUntilReady(timeout: .milliseconds(300)), "a replacement stuck before its loop")
+    #expect(pool.waitUntilReady(timeout: .seconds(15)), "ready once the stuck worker was replaced")
+    pool.terminate()
+    #expect(!pool.waitUntilReady(timeout: .milliseconds(50)))
+  }
+
   /// The template is what forks workers: killing it kills them, and the pool heals with a new
   /// template and new workers.
   @Test func aKilledTemplateIsReplaced() throws {

@@ -236,6 +236,19 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     }
   }
 
+  /// Waits until every slot's worker reported in, or `timeout` passes; false then, or when
+  /// the pool is closed or terminated.
+  func waitUntilReady(timeout: Duration) -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while true {
+      let (slots, open) = lock.withLock { (workers.map(\.slot), !closing && !terminated) }
+      guard open else { return false }
+      if slots.count == placement.count, slots.allSatisfy({ control.status($0).reportedIn }) { return true }
+      guard ContinuousClock.now < deadline else { return false }
+      usleep(100)
+    }
+  }
+
   func makeTemplate() throws -> ForkserverClient {
     let kernel = kernel
     return try ForkserverClient.template(entryPoint: kernel) { kernel.warmUp() }

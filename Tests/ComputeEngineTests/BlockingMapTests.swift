@@ -1,0 +1,76 @@
+import ComputeEngine
+import Foundation
+import Multiprocessing
+import Testing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The synchronous `mapUnordered` and the map with progress: every result once, on the
+/// calling thread; a failure or a throwing body gives the job up and leaves the pool usable.
+@Suite(.timeLimit(.minutes(3))) struct BlockingMapTests {
+  @Test(arguments: [false, true])
+  func everyResultArrivesOnceOnTheCallingThread(codable: Bool) throws {
+    let caller = pthread_self()
+    var seen: [Int: Int] = [:]
+    if codable {
+      let pool = try ProcessPool<String, String>(placement: .cores(2)) { String(Int($0)! * 2) }
+      defer { pool.terminate() }
+      try pool.mapUnordered((0..<500).map(String.init), chunkSize: 7) { index, output in
+        #expect(pthread_equal(pthread_self(), caller) != 0)
+        seen[index, default: 0] += Int(output)! == index * 2 ? 1 : 100
+      }
+    } else {
+      let pool = try ProcessPool<Int, Int>(placement: .cores(2)) { $0 * 2 }
+      defer { pool.terminate() }
+      try pool.mapUnordered(Array(0..<500)) { index, output in
+        #expect(pthread_equal(pthread_self(), caller) != 0)
+        seen[index, default: 0] += output == index * 2 ? 1 : 100
+      }
+    }
+    #expect(seen.count == 500 && seen.values.allSatisfy { $0 == 1 })
+  }
+
+  @Test func aFailureOrAThrowingBodyGivesTheJobUp() throws {
+    struct Stop: Error {}
+    let runs = try SharedArray(repeating: 0, count: 400, lock: true)
+    let pool = try ProcessPool<Int, Int>(placement: .cores(2)) { input in
+      try runs.withLock { $0[input] += 1 }
+      usleep(2000)
+      if input == 3 { throw CocoaError(.featureUnsupported) }
+      return input
+    }
+    defer { pool.terminate() }
+    #expect(throws: PoolError.self) { try pool.mapUnordered(Array(0..<200), chunkSize: 1) { _, _ in } }
+    var taken = 0
+    #expect(throws: Stop.self) {
+      try pool.mapUnordered(Array(200..<400), chunkSize: 1) { _, _ in
+        taken += 1
+        if taken == 5 { throw Stop() }
+      }
+    }
+    #expect(taken == 5)
+    // Given up: most inputs never ran; the pool still maps.
+    #expect(try pool.map([7, 8]) == [7, 8])
+    let ran = try runs.withLock { buffer in buffer[200..<400].filter { $0 > 0 }.count }
+    #expect(ran < 100, "\(ran) of 200 inputs ran after the body stopped")
+  }
+
+  @Test func progressCountsUpToTheTotal() throws {
+    let pool = try ProcessPool<Int, Int>(placement: .cores(2)) { input in
+      if input == 17 { throw CocoaError(.featureUnsupported) }
+      return input + 1
+    }
+    defer { pool.terminate() }
+    var counts: [Int] = []
+    let outputs = try pool.map(Array(100..<400), chunkSize: 10) { counts.append($0) }
+    #expect(outputs == Array(101...400))
+    #expect(counts == Array(1...300))
+    var failingCounts = 0
+    #expect(throws: PoolError.self) {
+      try pool.map(Array(0..<50)) { _ in failingCounts += 1 }
+    }
+    #expect(failingCounts == 50, "every input ran, as map's")
+  }
+}
