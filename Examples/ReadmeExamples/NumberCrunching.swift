@@ -21,3 +21,15 @@ func numberCrunchingExample() throws {
   }  // [1: 10, 2: 90, 3: 900]
   _ = (totals, lengths)
 }
+
+/// README, "Number crunching": each call's own data in a SharedState.
+func sharedStateExample() throws {
+  let centroids = try SharedState([0.0, 10.0])
+  let nearest = try ProcessPool<Double, Int> { x in
+    let c = centroids.value  // this call's centroids
+    return abs(x - c[0]) <= abs(x - c[1]) ? 0 : 1
+  }
+  print(try nearest.map([1, 4, 6, 9]))  // [0, 0, 1, 1]
+  try centroids.update([5.5, 10.0])
+  print(try nearest.map([1, 4, 6, 9]))  // [0, 0, 0, 1]
+}

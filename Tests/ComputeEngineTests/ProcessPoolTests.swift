@@ -256,4 +256,21 @@ import Testing
       try parallelMap([1], topology: elsewhere) { $0 }
     }
   }
+
+  /// Each call's own data reaches workers forked long before it through a SharedState: an
+  /// iterative solver's loop, without rebuilding the pool.
+  @Test func eachCallSeesTheStateItWasGiven() throws {
+    let centroids = try SharedState([0.0, 10.0])
+    let pool = try ProcessPool<Double, Int>(placement: .cores(2)) { point in
+      let centres = centroids.value
+      return abs(point - centres[0]) <= abs(point - centres[1]) ? 0 : 1
+    }
+    defer { pool.terminate() }
+    let points = [1.0, 4.0, 6.0, 9.0]
+    #expect(try pool.map(points) == [0, 0, 1, 1])
+    try centroids.update([5.5, 10.0])
+    #expect(try pool.map(points) == [0, 0, 0, 1])
+    try centroids.update([-100, 0])
+    #expect(try pool.map(points) == [1, 1, 1, 1])
+  }
 }

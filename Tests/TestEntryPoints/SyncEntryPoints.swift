@@ -128,6 +128,12 @@ public enum SyncEntryPoints {
     }
   }
 
+  /// Reopens the state, appends "child" to its words and writes them back.
+  public static let extendState = EntryPoint<SharedState<[String]>.Handle>("extend-state") { handle in
+    let state = try SharedState<[String]>(handle)
+    try state.update(state.value + ["child"])
+  }
+
   /// Every entry point above.
-  public static let all: [any AnyEntryPoint] = [increment, hold, exercise, barrierWait, fillMatrix]
+  public static let all: [any AnyEntryPoint] = [increment, hold, exercise, barrierWait, fillMatrix, extendState]
 }
