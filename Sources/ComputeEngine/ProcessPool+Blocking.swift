@@ -59,3 +59,41 @@ extension ProcessPool {
     return outputs.map { $0! }  // every input succeeded: none is nil
   }
 }
+
+extension ProcessPool {
+  /// Applies the kernel to every element of `inputs` — a range, a stride, any collection —
+  /// and returns the outputs in order, turning at most `window` inputs into an array at a
+  /// time: `pool.map(0..<100_000_000)` holds a window of inputs, not a hundred million.
+  ///
+  /// - Throws: as `map(_:chunkSize:)`, for the first window with a failure (later windows do
+  ///   not run).
+  @_disfavoredOverload
+  public func map<Inputs: Collection<Input>>(_ inputs: Inputs, chunkSize: Int? = nil, window: Int = 1 << 20) throws
+    -> [Output]
+  {
+    guard window >= 1 else { throw PoolError.invalidArgument("window must be at least 1, not \(window)") }
+    var outputs: [Output] = []
+    outputs.reserveCapacity(inputs.count)
+    var start = inputs.startIndex
+    while start != inputs.endIndex {
+      let end = inputs.index(start, offsetBy: window, limitedBy: inputs.endIndex) ?? inputs.endIndex
+      outputs += try map(Array(inputs[start..<end]), chunkSize: chunkSize)
+      start = end
+    }
+    return outputs
+  }
+
+  /// Applies the kernel, which returns nothing (it writes into shared memory), to every
+  /// element of `inputs`: a parallel-for on the pool's warm workers.
+  ///
+  /// ```swift
+  /// let cells = try SharedArray(repeating: 0.0, count: 1 << 20).buffer
+  /// let fill = try ProcessPool<Int, Void> { i in cells[i] = Double(i) }
+  /// try fill.forEach(0..<cells.count)
+  /// ```
+  ///
+  /// - Throws: as `map(_:chunkSize:)`.
+  public func forEach<Inputs: Collection<Input>>(_ inputs: Inputs, chunkSize: Int? = nil) throws where Output == Void {
+    _ = try map(inputs, chunkSize: chunkSize)
+  }
+}

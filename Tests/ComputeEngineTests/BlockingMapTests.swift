@@ -73,4 +73,24 @@ import Testing
     }
     #expect(failingCounts == 50, "every input ran, as map's")
   }
+
+  /// A range maps without being made an array whole (a window at a time), and a kernel that
+  /// returns nothing runs once for every index through `forEach`.
+  @Test func rangesAndForEach() throws {
+    let pool = try ProcessPool<Int, Int>(placement: .cores(2)) { $0 &* 3 }
+    defer { pool.terminate() }
+    #expect(try pool.map(5..<2005, window: 300) == (5..<2005).map { $0 * 3 })
+    #expect(
+      try pool.map(stride(from: 0, to: 100, by: 7).map { $0 }.lazy.map { $0 }, window: 4)
+        == stride(from: 0, to: 100, by: 7).map { $0 * 3 })
+    #expect(try pool.map(0..<0) == [])
+    #expect(throws: PoolError.invalidArgument("window must be at least 1, not 0")) { try pool.map(0..<3, window: 0) }
+
+    let runs = try SharedArray(repeating: 0, count: 10_000)
+    let cells = runs.buffer
+    let fill = try ProcessPool<Int, Void>(placement: .cores(2)) { cells[$0] += 1 }
+    defer { fill.terminate() }
+    try fill.forEach(0..<10_000)
+    #expect(runs.allSatisfy { $0 == 1 })
+  }
 }
