@@ -51,6 +51,26 @@ struct SyncCommand: ParsableCommand, RepeatedMeasurement {
       }
       return (ContinuousClock.now - started).microseconds * 1000 / Double(operations)
     }
+    // A sweep through a SharedArray: its subscript with Python's per-access lock, without
+    // one (the default), and through its Sendable buffer view.
+    let cellCount = 1 << 16
+    let locked = try SharedArray(repeating: 1.0, count: cellCount, lock: true)
+    let unlocked = try SharedArray(repeating: 1.0, count: cellCount)
+    let sweeps = max(1, operations / cellCount)
+    func sweep(_ read: (Int) -> Double) throws -> Double {
+      var total = 0.0
+      let started = ContinuousClock.now
+      for _ in 0..<sweeps {
+        for index in 0..<cellCount { total += read(index) }
+      }
+      let elapsed = (ContinuousClock.now - started).microseconds * 1000
+      guard total == Double(sweeps * cellCount) else { throw BenchmarkFailure("a sweep read \(total)") }
+      return elapsed / Double(sweeps * cellCount)
+    }
+    try record("SharedArray read, locked subscript (lock: true)", "ns") { try sweep { locked[$0] } }
+    try record("SharedArray read, unlocked subscript (default)", "ns") { try sweep { unlocked[$0] } }
+    let cells = unlocked.buffer
+    try record("SharedArray read, through its buffer view", "ns") { try sweep { cells[$0] } }
     for (name, lockKind) in [("RLock (default)", true), ("Lock", false)] {
       try record("SharedValue locked increments, 2 processes, \(name)", "M/s") {
         let counter = lockKind ? try SharedValue(0) : try SharedValue(0, lock: try Lock())

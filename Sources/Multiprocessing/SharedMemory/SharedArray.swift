@@ -8,9 +8,11 @@
 /// ranges per process).
 ///
 /// `lock: true` gives Python's behaviour: a new ``RLock`` that every subscript read and write
-/// takes. It costs a lock round trip per element (about 20× an unlocked access here) and
-/// serialises every process that touches the array, so a sweep through locked subscripts
-/// does not scale at all; use ``withLock(_:)`` to hold the lock once across a batch instead.
+/// takes. It costs a lock round trip per element (`mpbench sync` here: 69 ns a read, against
+/// 4.3 ns unlocked and 0.7 ns through ``buffer``) and serialises every process that touches
+/// the array, so a sweep through locked subscripts does not scale at all; use
+/// ``withLock(_:)`` to hold the lock once across a batch instead. For the tightest loops,
+/// sweep ``buffer`` (its subscript is inlined into the caller).
 /// Indices outside `0..<count` trap, as with Swift arrays.
 ///
 /// ```swift
