@@ -100,7 +100,7 @@ enum OneShotWorkers {
     var started: [Multiprocessing.Process] = []
     func stopAll() {
       for worker in started { try? worker.kill() }
-      for worker in started { try? worker.join() }
+      for worker in started { _ = try? worker.join() }
     }
     do {
       for (position, worker) in workers.enumerated() {

@@ -175,7 +175,7 @@ public final class LoadGenerator: @unchecked Sendable {
       let left = deadline - .now
       if (try? worker.join(timeout: max(left, .zero))) == nil || (try? worker.isAlive) == true {
         try? worker.kill()
-        try? worker.join()
+        _ = try? worker.join()
       }
     }
   }

@@ -29,7 +29,9 @@ import Testing
     #expect(processExists(pid))
     #expect(activeChildren().contains { $0 === process })
 
-    try process.join()
+    #expect(try process.join(timeout: .milliseconds(1)) == nil, "still sleeping: no status yet")
+    #expect(try process.join() == .exited(0), "join returns the status, no try needed to read it")
+    #expect(try process.join() == .exited(0), "and again once ended")
     #expect(try !process.isAlive)
     #expect(try process.exitCode == 0)
     #expect(try process.pid == pid)
@@ -133,7 +135,7 @@ import Testing
     let waiter = Task { try await process.join() }
     try await Task.sleep(for: .milliseconds(50))
     waiter.cancel()
-    try await waiter.value
+    #expect(try await waiter.value == nil, "a cancelled join has no status")
     #expect(try process.isAlive, "a cancelled join returns while the process runs")
 
     try process.kill()

@@ -132,7 +132,7 @@ public struct ProcessTeam: Sendable {
       }
     } catch {
       stop()
-      for member in started { try? member.join() }
+      for member in started { _ = try? member.join() }
       throw error
     }
     var failure: PoolError?
@@ -147,7 +147,7 @@ public struct ProcessTeam: Sendable {
         stop()
       }
     }
-    for member in members { try? member.join() }
+    for member in members { _ = try? member.join() }
     if let failure { throw failure }
     // Stopped with no member to blame: the barrier broke under them.
     if (0..<size).contains(where: { shared.outcome(of: $0) == .stopped }) { throw PoolError.teamStopped }

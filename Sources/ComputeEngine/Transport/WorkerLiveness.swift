@@ -35,6 +35,6 @@ final class ProcessLiveness: WorkerLiveness {
   var terminationStatus: TerminationStatus? { (try? process.terminationStatus) ?? nil }
   var sentinel: Int32? { try? process.sentinel }
   func kill() { try? process.kill() }
-  func join() { try? process.join() }
+  func join() { _ = try? process.join() }
   func close() { try? process.close() }
 }

@@ -336,18 +336,20 @@ open class Process: @unchecked Sendable {
     ProcessRegistry.shared.lock.withLock { storedName = name }
   }
 
-  /// Waits until the process ends, or `timeout` passes (nil: no limit). Check ``exitCode``
-  /// afterwards: it stays nil when the timeout passed first.
+  /// Waits until the process ends, or `timeout` passes (nil: no limit).
   ///
+  /// - Returns: how the process ended — the value ``terminationStatus`` has from now on, with
+  ///   no `try` — or nil when the timeout passed first.
   /// - Throws: ``ProcessError/notStarted(name:)``, ``ProcessError/cannotJoinSelf(name:)`` or
   ///   ``ProcessError/closed(name:)``.
-  public func join(timeout: Duration? = nil) throws(ProcessError) {
+  @discardableResult
+  public func join(timeout: Duration? = nil) throws(ProcessError) -> TerminationStatus? {
     let handle = try joinableHandle()
     let deadline = timeout.map { ContinuousClock.now + $0 }
     while true {
-      if finishIfEnded() { return }
+      if finishIfEnded() { return handle.poll() }
       let left = deadline.map { $0 - .now }
-      if let left, left <= .zero { return }
+      if let left, left <= .zero { return nil }
       _ = pollReadable([handle.sentinel], timeout: left)
     }
   }
@@ -356,15 +358,19 @@ open class Process: @unchecked Sendable {
   /// `timeout` passes (nil: no limit) or the task is cancelled: one watcher thread waits on
   /// the sentinels of every async join. In async code `try await p.join()` picks this one.
   ///
+  /// - Returns: how the process ended, or nil when the timeout passed or the task was
+  ///   cancelled first.
   /// - Throws: as ``join(timeout:)``.
-  public func join(timeout: Duration? = nil) async throws(ProcessError) {
+  @discardableResult
+  public func join(timeout: Duration? = nil) async throws(ProcessError) -> TerminationStatus? {
     let handle = try joinableHandle()
     let deadline = timeout.map { ContinuousClock.now + $0 }
     while !finishIfEnded() {
-      if Task.isCancelled { return }
-      if let deadline, deadline <= .now { return }
+      if Task.isCancelled { return nil }
+      if let deadline, deadline <= .now { return nil }
       await ExitWatcher.shared.waitReadable(handle.sentinel, deadline: deadline)
     }
+    return handle.poll()
   }
 
   /// Asks the process to end (SIGTERM). Does nothing once it has ended.

@@ -79,7 +79,7 @@ final class ProcessRegistry: @unchecked Sendable {
     for child in children where child.daemon {
       if (try? child.isAlive) == true { try? child.terminate() }
     }
-    for child in children { try? child.join() }
+    for child in children { _ = try? child.join() }
   }
 }
 
