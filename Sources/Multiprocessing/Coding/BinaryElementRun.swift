@@ -51,7 +51,16 @@ enum BinaryRunKind: UInt8 {
   }
 }
 
-extension Array: BinaryElementRun {
+/// An array that keeps its elements in one block: what the run's implementation needs.
+protocol ContiguousElements: BinaryElementRun, RandomAccessCollection {
+  init(
+    unsafeUninitializedCapacity: Int,
+    initializingWith initializer: (inout UnsafeMutableBufferPointer<Element>, inout Int) throws -> Void
+  ) rethrows
+  func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R
+}
+
+extension ContiguousElements {
   static var elementsAreBits: Bool { _isPOD(Element.self) }
   static var elementKind: BinaryRunKind { BinaryRunKind.of(Element.self) }
   static var elementStride: Int { MemoryLayout<Element>.stride }
@@ -69,16 +78,5 @@ extension Array: BinaryElementRun {
   }
 }
 
-extension ContiguousArray: BinaryElementRun {
-  static var elementsAreBits: Bool { _isPOD(Element.self) }
-  static var elementKind: BinaryRunKind { BinaryRunKind.of(Element.self) }
-  static var elementStride: Int { MemoryLayout<Element>.stride }
-
-  func withElementBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-    try withUnsafeBytes(body)
-  }
-
-  init(elementBytes: UnsafeRawBufferPointer) {
-    self.init(Array<Element>(elementBytes: elementBytes))
-  }
-}
+extension Array: ContiguousElements {}
+extension ContiguousArray: ContiguousElements {}
