@@ -28,14 +28,26 @@ enum BinaryRunKind: UInt8 {
   case floatingPoint
   case boolean
 
-  /// The kind of `type`'s values.
+  /// The kind of `type`'s values: the common element types by metatype (a comparison), the
+  /// others by dynamic cast (which costs about a hundred times more).
   static func of<T>(_ type: T.Type) -> BinaryRunKind {
+    if T.self == UInt8.self || T.self == UInt.self || T.self == UInt32.self || T.self == UInt64.self
+      || T.self == UInt16.self
+    {
+      return .unsigned
+    }
+    if T.self == Int.self || T.self == Int32.self || T.self == Int64.self || T.self == Int16.self
+      || T.self == Int8.self
+    {
+      return .signed
+    }
+    if T.self == Double.self || T.self == Float.self { return .floatingPoint }
+    if T.self == Bool.self { return .boolean }
     switch type {
-    case is any SignedInteger.Type: .signed
-    case is any UnsignedInteger.Type: .unsigned
-    case is any BinaryFloatingPoint.Type: .floatingPoint
-    case is Bool.Type: .boolean
-    default: .other
+    case is any SignedInteger.Type: return .signed
+    case is any UnsignedInteger.Type: return .unsigned
+    case is any BinaryFloatingPoint.Type: return .floatingPoint
+    default: return .other
     }
   }
 
