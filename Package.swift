@@ -73,7 +73,7 @@ let package = Package(
     .target(
       name: "ComputeEngineMPI",
       dependencies: [
-        "CMPI", "ComputeEngine", "Multiprocessing", "Scheduler", "SystemCalls",
+        "CMPI", "CSystemShims", "ComputeEngine", "Multiprocessing", "Scheduler", "SystemCalls",
         .product(name: "SystemPackage", package: "swift-system"),
       ]
     ),

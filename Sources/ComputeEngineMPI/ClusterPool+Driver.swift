@@ -69,7 +69,7 @@ extension ClusterPool {
         let perChunk = max((ContinuousClock.now - started) / chunks, .nanoseconds(1))
         localBatch = max(1, min(largestLocalBatch, Int(Duration.milliseconds(1) / perChunk)))
         do {
-          try journal?.append(resultsMessage(job: job.id, first: range.lowerBound, results))
+          for record in journalRecords(job: job.id, first: range.lowerBound, results) { try journal?.append(record) }
         } catch {
           localFailure.withLock { $0 = $0 ?? error }
         }
@@ -138,7 +138,9 @@ extension ClusterPool {
         else { continue }
         for bytes in chunkResults {
           let (first, results) = try decodeResults(bytes, job: job.id)
-          try journal?.append(bytes)
+          if let journal {
+            for record in journalRecords(job: job.id, first: first, results, message: bytes) { try journal.append(record) }
+          }
           job.record(first, results)
           try onChunk(first, results)
         }

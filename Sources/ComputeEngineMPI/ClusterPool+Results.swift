@@ -37,6 +37,35 @@ extension ClusterPool {
     return (first, results)
   }
 
+  /// What the journal keeps of a chunk's results: its runs of successes, each a results
+  /// message of its own (`message`, the chunk's own, when none failed). A failed task is never
+  /// recorded — a kernel's error, or a worker killed because the job was being ended — so
+  /// that a rerun runs it again instead of replaying its failure.
+  func journalRecords(
+    job: Int, first: Int, _ results: [Swift.Result<Output, PoolError>], message: [UInt8]? = nil
+  ) -> [[UInt8]] {
+    var records: [[UInt8]] = []
+    var runStart: Int?
+    func closeRun(at end: Int) {
+      guard let start = runStart else { return }
+      if start == 0, end == results.count, let message {
+        records.append(message)
+      } else {
+        records.append(resultsMessage(job: job, first: first + start, Array(results[start..<end])))
+      }
+      runStart = nil
+    }
+    for (index, result) in results.enumerated() {
+      if case .success = result {
+        if runStart == nil { runStart = index }
+      } else {
+        closeRun(at: index)
+      }
+    }
+    closeRun(at: results.count)
+    return records
+  }
+
   /// A chunk's results as a message: the successes' outputs together, then the failures.
   func resultsMessage(job: Int, first: Int, _ results: [Swift.Result<Output, PoolError>]) -> [UInt8] {
     var outputs: [Output] = []

@@ -149,6 +149,37 @@ import Testing
     #expect((other["error"] as? String)?.contains("was written for another job") == true)
   }
 
+  /// The journal keeps only what succeeded: a first run whose inputs ≡ 3 (mod 7) fail records
+  /// the others, and the rerun loads exactly those and runs exactly the failed ones.
+  @Test(arguments: Network.allCases)
+  func theJournalKeepsOnlyWhatSucceeded(network: Network) throws {
+    let journal = NSTemporaryDirectory() + "cluster-journal-failures-\(getpid())-\(network.rawValue)"
+    defer { try? FileManager.default.removeItem(atPath: journal) }
+    let first = try #require(try Self.run(["journal", journal, "first"], ranks: 2, over: network)[0])
+    let failures = (0..<8000).filter { $0 % 7 == 3 }.count
+    #expect(first["failed"] as? Int == failures && first["correct"] as? Bool == true, "\(first)")
+    let rerun = try #require(try Self.run(["journal", journal, "resume"], ranks: 2, over: network)[0])
+    #expect(rerun["failed"] as? Int == 0 && rerun["correct"] as? Bool == true, "\(rerun)")
+    #expect(rerun["resumed"] as? Int == 8000 - failures, "only the successes came from the journal: \(rerun)")
+  }
+
+  /// SIGTERM to the driver mid-map ends the job at once (the map alone takes 4 s), with the
+  /// report written; the journal then resumes the map to the right outputs.
+  @Test func sigtermEndsTheDriverAtOnceAndTheJournalResumes() throws {
+    let journal = NSTemporaryDirectory() + "cluster-journal-sigterm-\(getpid())"
+    defer { try? FileManager.default.removeItem(atPath: journal) }
+    let started = ContinuousClock.now
+    let (status, text) = try Self.launch(["journal", journal, "sigterm"], ranks: 2, over: .sharedMemory)
+    let elapsed = ContinuousClock.now - started
+    #expect(status != 0, "the job ends with its driver:\n\(text)")
+    #expect(text.contains("ClusterPool: the job was ended during a map"), "the driver's report:\n\(text)")
+    #expect(elapsed < .seconds(3), "SIGTERM at 0.5 s into a 4 s map ended the job after \(elapsed)")
+    let rerun = try #require(try Self.run(["journal", journal, "resume"], ranks: 2, over: .sharedMemory)[0])
+    #expect(rerun["failed"] as? Int == 0 && rerun["correct"] as? Bool == true, "\(rerun)")
+    let resumed = try #require(rerun["resumed"] as? Int)
+    #expect(resumed > 0 && resumed < 8000, "the rerun loaded what finished before the signal: \(resumed)")
+  }
+
   /// `mpbench cluster` under mpirun: every figure the JSON promises, from a run whose
   /// checksums were verified.
   @Test(arguments: Network.allCases)

@@ -37,7 +37,16 @@ let rankKiller = PoolKernel<Int, Int>("mpi-rank-killer") { input in
   return input &* 1000 &+ rankOfThisProcess
 }
 let words = PoolKernel<String, [Int]>("mpi-words") { [$0.utf8.count, rankOfThisProcess] }
-bootstrapMultiprocessing(entryPoints: [tagged, crashing, rankKiller, words])
+/// Fails every input ≡ 3 (mod 7) in a "first" run (the scenario's third argument), on every
+/// rank; runs them all in a rerun. Each input takes 1 ms in a "sigterm" run.
+let flaky = PoolKernel<Int, Int>("mpi-flaky") { input in
+  let mode = CommandLine.arguments.count > 3 ? CommandLine.arguments[3] : ""
+  struct Flaky: Error {}
+  if mode == "first", input % 7 == 3 { throw Flaky() }
+  if mode == "sigterm" { usleep(1000) }
+  return input &* 1000 &+ rankOfThisProcess
+}
+bootstrapMultiprocessing(entryPoints: [tagged, crashing, rankKiller, words, flaky])
 
 func report(_ rank: Int, _ fields: [String: Any]) {
   let data = try! JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
@@ -149,6 +158,24 @@ case "rank-dies":
     } catch {
       return ["error": "\(error)"]
     }
+  }) {
+    report(pool.rank, fields)
+  }
+case "journal":
+  // Arguments: the journal's path, then "first" (inputs ≡ 3 mod 7 fail), "sigterm" (the driver
+  // gets SIGTERM 0.5 s into a 4 s map) or "resume".
+  let journal = FilePath(CommandLine.arguments[2])
+  let mode = CommandLine.arguments[3]
+  let pool = try ClusterPool(kernel: flaky, placement: .cores(1))
+  if let fields = try pool.serve(driver: { driver -> [String: Any] in
+    let inputs = Array(0..<8000)
+    if mode == "sigterm" {
+      DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { kill(getpid(), SIGTERM) }
+    }
+    let results = try driver.mapResults(inputs, chunkSize: 10, journal: journal)
+    let failed = results.indices.filter { (try? results[$0].get()) == nil }
+    let correct = results.enumerated().allSatisfy { index, result in (try? result.get()).map { $0 / 1000 == index } ?? true }
+    return ["failed": failed.count, "correct": correct, "resumed": driver.resumedTasks]
   }) {
     report(pool.rank, fields)
   }
