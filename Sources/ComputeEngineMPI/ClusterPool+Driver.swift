@@ -139,7 +139,9 @@ extension ClusterPool {
         for bytes in chunkResults {
           let (first, results) = try decodeResults(bytes, job: job.id)
           if let journal {
-            for record in journalRecords(job: job.id, first: first, results, message: bytes) { try journal.append(record) }
+            for record in journalRecords(job: job.id, first: first, results, message: bytes) {
+              try journal.append(record)
+            }
           }
           job.record(first, results)
           try onChunk(first, results)

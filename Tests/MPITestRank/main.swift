@@ -174,7 +174,9 @@ case "journal":
     }
     let results = try driver.mapResults(inputs, chunkSize: 10, journal: journal)
     let failed = results.indices.filter { (try? results[$0].get()) == nil }
-    let correct = results.enumerated().allSatisfy { index, result in (try? result.get()).map { $0 / 1000 == index } ?? true }
+    let correct = results.enumerated().allSatisfy { index, result in
+      (try? result.get()).map { $0 / 1000 == index } ?? true
+    }
     return ["failed": failed.count, "correct": correct, "resumed": driver.resumedTasks]
   }) {
     report(pool.rank, fields)
