@@ -156,7 +156,7 @@ let package = Package(
     .testTarget(
       name: "MPBenchTests",
       dependencies: [
-        "mpbench", "mpload", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "mpbench", "mpload", "Kernels", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Yams", package: "Yams"),
       ]
     ),

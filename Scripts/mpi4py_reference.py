@@ -6,7 +6,7 @@ Run under mpirun like `mpbench cluster`: rank 0 times the reference Monte Carlo 
 MPICommExecutor over every other rank, and trivial tasks at chunk size 1 and in chunks of
 tasks ÷ (workers × 4), then prints one JSON object.
 
-usage: mpirun -np N python3 mpi4py_reference.py --size py --repetitions R --single-tasks T
+usage: mpirun -np N python3 mpi4py_reference.py --size py --repetitions R --single-tasks T --many-tasks M
 """
 import argparse
 import json
@@ -45,6 +45,7 @@ def main():
     parser.add_argument("--size", default="py", choices=sorted(SIZES))
     parser.add_argument("--repetitions", type=int, default=3)
     parser.add_argument("--single-tasks", type=int, default=2000)
+    parser.add_argument("--many-tasks", type=int, default=100_000)
     arguments = parser.parse_args()
     units, samples, checksum = SIZES[arguments.size]
     ranks = MPI.COMM_WORLD.Get_size()
@@ -53,7 +54,7 @@ def main():
             return
         workers = max(1, ranks - 1)
         serial, cluster, single, chunked, sums = [], [], [], [], []
-        many = 100_000
+        many = arguments.many_tasks
         for _ in range(arguments.repetitions):
             seconds, total = timed(lambda: sum(mc_unit(k, samples) for k in range(units)))
             serial.append(seconds)

@@ -19,12 +19,21 @@ struct NodeShare: Equatable {
     (self.index, self.count) = count > 1 && (0..<count).contains(index) ? (index, count) : (0, 1)
   }
 
-  /// `policy`'s slots on this machine, every `count`-th from `index` on: ranks that share a
-  /// node take turns over its slots instead of all binding to the first ones. A rank beyond
-  /// the slots gets one of them.
-  func placement(_ policy: PlacementPolicy) throws -> PlacementPolicy {
+  /// This rank's slots of `policy` on `machine` (this one by default). A count of cores,
+  /// `.cores(n)`, is per rank: the rank gets `n` cores of its own, after those of the node's
+  /// lower ranks (wrapping round when the node has fewer than ranks × `n`). Any other policy
+  /// describes the node, and its ranks take turns over its slots (every `count`-th from
+  /// `index`) instead of all binding to the first ones; a rank beyond the slots gets one.
+  func placement(_ policy: PlacementPolicy, on machine: Topology? = nil) throws -> PlacementPolicy {
     guard count > 1 else { return policy }
-    let slots = try Topology.current().placement(policy).slots
+    let topology = try machine ?? Topology.current()
+    if case .cores(let perRank, let distribution) = policy {
+      let cores = try topology.placement(.physicalCores).count
+      guard perRank >= 1, perRank <= cores else { return policy }  // refused as it is, with its message
+      let all = try topology.placement(.cores(cores, distribution)).slots
+      return .slots((0..<perRank).map { all[(index * perRank + $0) % all.count] })
+    }
+    let slots = try topology.placement(policy).slots
     guard !slots.isEmpty else { return policy }
     let mine = slots.indices.filter { $0 % count == index }.map { slots[$0] }
     return .slots(mine.isEmpty ? [slots[index % slots.count]] : mine)

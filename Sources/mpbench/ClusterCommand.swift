@@ -33,8 +33,11 @@ struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
   @OptionGroup var output: OutputOptions
   var json: Bool { output.json }
 
-  @Option(help: "Reference kernel size.")
-  var size: MonteCarloPi.Size = .native
+  @Option(help: "Reference kernel size (default: native; py with --compare-mpi4py, as Python's takes 100× as long).")
+  var size: MonteCarloPi.Size?
+
+  /// The size the run uses.
+  var kernelSize: MonteCarloPi.Size { size ?? (compareMpi4py ? .py : .native) }
 
   @Option(help: "Workers of each rank's local pool (default: one per physical core).")
   var workersPerRank: Int?
@@ -64,6 +67,10 @@ struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
     }
     guard singleTasks > 0 else { throw ValidationError("--single-tasks must be at least 1, not \(singleTasks)") }
     guard manyTasks > 0 else { throw ValidationError("--many-tasks must be at least 1, not \(manyTasks)") }
+    // Refused before the benchmark runs, not after.
+    if compareMpi4py, kernelSize == .nativeLong {
+      throw ValidationError("--compare-mpi4py takes --size test, py, py-long or native: the reference has no native-long")
+    }
   }
 
   /// What `--json` prints.
@@ -92,6 +99,7 @@ struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
   }
 
   func run() throws {
+    let size = kernelSize
     let samples = size.samples
     // One pool for both jobs (MPI starts once per process): an input of 0 or more is a unit
     // of the reference kernel, a negative one a trivial task.
@@ -143,7 +151,8 @@ struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
     // Once this job has ended (every rank finalized MPI), so that the two do not share CPUs.
     if compareMpi4py {
       let theirs = try Mpi4pyComparison(
-        python: python, script: mpi4pyScript, ranks: report.ranks, size: size.name, repetitions: repetitions
+        python: python, script: mpi4pyScript, ranks: report.ranks, size: size.name, repetitions: repetitions,
+        singleTasks: singleTasks, manyTasks: manyTasks
       ).run()
       report.mpi4py = theirs
       report.mpi4pyPerTaskRatio = .init(
@@ -152,6 +161,7 @@ struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
     }
     if json {
       print(try prettyJSON(report))
+      guard report.checksumOK else { throw BenchmarkFailure("a checksum is wrong") }
       return
     }
     print(

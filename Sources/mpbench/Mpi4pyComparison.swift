@@ -17,6 +17,9 @@ struct Mpi4pyComparison {
   var ranks: Int
   var size: String
   var repetitions: Int
+  /// The trivial tasks at chunk size 1 and with automatic chunks: ours, like for like.
+  var singleTasks: Int
+  var manyTasks: Int
 
   /// The MCA settings of the enclosing mpirun that a nested one should share: how the ranks
   /// reach each other, how they are placed, and where session directories go. The rest of
@@ -43,7 +46,10 @@ struct Mpi4pyComparison {
   func run() throws -> Report {
     let report = try ExternalCommand.runPythonReference(
       Report.self, python: python, script: script, option: "--mpi4py-script",
-      arguments: ["--size", size, "--repetitions", "\(repetitions)"], launcher: ["mpirun", "-np", "\(ranks)"],
+      arguments: [
+        "--size", size, "--repetitions", "\(repetitions)", "--single-tasks", "\(singleTasks)", "--many-tasks",
+        "\(manyTasks)",
+      ], launcher: ["mpirun", "-np", "\(ranks)"],
       inherits: Self.inherits)
     guard report.checksumOK else { throw BenchmarkFailure("the mpi4py reference's checksum is wrong") }
     return report

@@ -210,6 +210,10 @@ import Testing
     defer { try? FileManager.default.removeItem(atPath: script) }
     try """
     import json, os, sys
+    arguments = sys.argv[1:]
+    for option, value in (("--single-tasks", "50"), ("--many-tasks", "2000")):
+        if arguments[arguments.index(option) + 1] != value:
+            sys.exit(f"not like for like: {' '.join(arguments)}")
     for name, value in \(String(decoding: try JSONSerialization.data(withJSONObject: expected), as: UTF8.self)).items():
         if os.environ.get(name) != value:
             sys.exit(f"{name} is {os.environ.get(name)!r}, not {value!r}")

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Testing
 
 @testable import mpbench
@@ -51,6 +52,18 @@ struct CLIConventionsTests {
     let run = try runExecutable("mpbench", arguments)
     #expect(run.status == 64)
     #expect(run.stderr.contains(says) && !run.stderr.contains("Usage:"), "\(run.stderr)")
+  }
+
+  /// `cluster --compare-mpi4py` refuses a size the reference does not have before anything
+  /// runs (it used to after the whole benchmark), and defaults to the py size.
+  @Test func clusterRefusesWhatTheReferenceCannotRunFirst() throws {
+    let run = try runExecutable("mpbench", ["cluster", "--compare-mpi4py", "--size", "native-long"])
+    #expect(run.status == 64)
+    #expect(run.stderr.contains("the reference has no native-long"), "\(run.stderr)")
+    #expect(run.stdout.isEmpty, "nothing ran: \(run.stdout)")
+    #expect(try ClusterCommand.parse(["--compare-mpi4py"]).kernelSize == .py)
+    #expect(try ClusterCommand.parse([]).kernelSize == .native)
+    #expect(try ClusterCommand.parse(["--compare-mpi4py", "--size", "test"]).kernelSize == .test)
   }
 
   @Test func knownSubcommandsAndHelpStillParse() throws {
