@@ -69,7 +69,8 @@ struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
     guard manyTasks > 0 else { throw ValidationError("--many-tasks must be at least 1, not \(manyTasks)") }
     // Refused before the benchmark runs, not after.
     if compareMpi4py, kernelSize == .nativeLong {
-      throw ValidationError("--compare-mpi4py takes --size test, py, py-long or native: the reference has no native-long")
+      throw ValidationError(
+        "--compare-mpi4py takes --size test, py, py-long or native: the reference has no native-long")
     }
   }
 
