@@ -85,4 +85,24 @@ import Testing
     try named.unlink()
     #expect(throws: SharedMemoryError.notFound(named.name!)) { try SharedMemory(handle) }
   }
+
+  /// A handle keeps its object alive: released by the parent after its handle went into a
+  /// child's arguments, the object still reopens in the child (it failed with "cannot reopen
+  /// … No such file or directory").
+  @Test(arguments: [StartMethod.spawn, .forkserver])
+  func aHandleKeepsItsObjectAlive(method: StartMethod) throws {
+    var value: SharedValue<Int>? = try SharedValue(5)
+    let valueChild = Fixture.process(method, SyncEntryPoints.expectFive, value!.handle)
+    value = nil
+    try valueChild.start()
+    #expect(try valueChild.join(timeout: .seconds(30)) == .exited(0))
+
+    var (reader, writer): (Connection, Connection?) = try Connection.pipe(duplex: false)
+    let connectionChild = Fixture.process(method, SyncEntryPoints.sendHello, writer!.handle)
+    writer = nil
+    try connectionChild.start()
+    #expect(try reader.recv(String.self) == "hello")
+    #expect(try connectionChild.join(timeout: .seconds(30)) == .exited(0))
+    _ = reader
+  }
 }

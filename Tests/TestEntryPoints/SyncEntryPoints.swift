@@ -134,6 +134,18 @@ public enum SyncEntryPoints {
     try state.update(state.value + ["child"])
   }
 
+  /// Reopens the value and fails unless it holds 5.
+  public static let expectFive = EntryPoint<SharedValue<Int>.Handle>("expect-five") { handle in
+    guard try SharedValue<Int>(handle).value == 5 else { throw ProcessExit(3) }
+  }
+
+  /// Reopens the connection's end and sends "hello" on it.
+  public static let sendHello = EntryPoint<Connection.Handle>("send-hello") { handle in
+    try Connection(handle).send("hello")
+  }
+
   /// Every entry point above.
-  public static let all: [any AnyEntryPoint] = [increment, hold, exercise, barrierWait, fillMatrix, extendState]
+  public static let all: [any AnyEntryPoint] = [
+    increment, hold, exercise, barrierWait, fillMatrix, extendState, expectFive, sendHello,
+  ]
 }
