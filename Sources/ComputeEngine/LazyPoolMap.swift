@@ -89,7 +89,17 @@ extension ProcessPool {
     let size = max(1, window ?? workerCount)
     return lazyMap(chunkSize: chunkSize) { send in
       var next: [Input] = []
-      for try await input in inputs {
+      var iterator = inputs.makeAsyncIterator()
+      while true {
+        let input: Input?
+        do {
+          input = try await iterator.next()
+        } catch {
+          // The inputs before the failure still run, and their outputs come first.
+          if !next.isEmpty { guard try await send(next) else { return } }
+          throw InputFailure(error: error)
+        }
+        guard let input else { break }
         next.append(input)
         if next.count == size {
           guard try await send(next) else { return }
@@ -98,6 +108,12 @@ extension ProcessPool {
       }
       if !next.isEmpty { _ = try await send(next) }
     }
+  }
+
+  /// The error an `AsyncSequence` of inputs threw: thrown after the outputs of every input
+  /// before it.
+  private struct InputFailure: Error {
+    let error: any Error
   }
 
   /// The driver behind both `imap`s: `produce` pulls inputs and calls `send` with each
@@ -141,6 +157,15 @@ extension ProcessPool {
           }
           while !out.isEmpty, try await deliverOldest() {}
           channel.finish()
+        } catch let failure as InputFailure {
+          // The windows still out hold inputs that came before the failure: theirs first (or
+          // a failure of theirs, which comes earlier).
+          do {
+            while !out.isEmpty, try await deliverOldest() {}
+            channel.fail(failure.error)
+          } catch {
+            channel.fail(error)
+          }
         } catch {
           channel.fail(error)
         }

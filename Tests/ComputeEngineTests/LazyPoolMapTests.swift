@@ -117,4 +117,41 @@ import Testing
     await feeder.value
     #expect(outputs == (0..<40).map { $0 * 2 })
   }
+
+  /// Inputs that throw after some items: every output of an input before the error comes
+  /// first (CPython gives [0, 1, 4] for three inputs and a window of 1; we dropped the last
+  /// windows and gave [0, 1]), then the inputs' own error.
+  @Test(arguments: [1, 2, 5])
+  func anInputErrorComesAfterTheOutputsBeforeIt(window: Int) async throws {
+    struct Broken: Error, Equatable {}
+    let pool = try ProcessPool<Int, Int> { $0 * $0 }
+    defer { pool.terminate() }
+    let (stream, continuation) = AsyncThrowingStream<Int, any Error>.makeStream()
+    for value in 0..<3 { continuation.yield(value) }
+    continuation.finish(throwing: Broken())
+    var outputs: [Int] = []
+    await #expect(throws: Broken.self) {
+      for try await output in pool.imap(stream, window: window) { outputs.append(output) }
+    }
+    #expect(outputs == [0, 1, 4])
+  }
+
+  /// A kernel's failure before the inputs' error is the one thrown, at its place.
+  @Test func aKernelFailureBeforeAnInputErrorWins() async throws {
+    struct Broken: Error {}
+    struct Bad: Error, CustomStringConvertible { var description: String { "bad 1" } }
+    let pool = try ProcessPool<Int, Int> { input in
+      if input == 1 { throw Bad() }
+      return input
+    }
+    defer { pool.terminate() }
+    let (stream, continuation) = AsyncThrowingStream<Int, any Error>.makeStream()
+    for value in 0..<3 { continuation.yield(value) }
+    continuation.finish(throwing: Broken())
+    var outputs: [Int] = []
+    await #expect(throws: PoolError.kernelFailed("bad 1")) {
+      for try await output in pool.imap(stream, window: 1) { outputs.append(output) }
+    }
+    #expect(outputs == [0])
+  }
 }
