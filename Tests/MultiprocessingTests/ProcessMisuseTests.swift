@@ -117,7 +117,10 @@ import Testing
     let worker = ProcessLifecycleTests.Worker(name: "subclass", startMethod: method)
     #expect(throws: ProcessError.needsEntryPoint(name: "subclass", method: method)) { try worker.start() }
     let message = ProcessError.needsEntryPoint(name: "closure", method: method).description
-    #expect(message.contains("can only cross a fork") && message.contains("EntryPoint"))
+    #expect(message.contains("crosses only a fork") && message.contains("EntryPoint"))
+    #expect(
+      message.contains("Codable") && message.contains("ProcessClass(YourSubclass.self)"),
+      "names the way a subclass crosses")
     #expect(try process.pid == nil)
   }
 

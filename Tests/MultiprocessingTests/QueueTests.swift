@@ -214,6 +214,27 @@ import Testing
     #expect(queue.isEmpty)
   }
 
+  /// `isFull` (Python's `full()`) says when a bounded queue holds its `maxSize` items, in
+  /// the process that filled it and in another; an unbounded pipe queue is never full.
+  @Test(arguments: QueueTransport.allCases)
+  func isFullFollowsTheBound(transport: QueueTransport) throws {
+    let queue = try Self.queue(transport, maxSize: 3)
+    #expect(!queue.isFull)
+    for item in 0..<3 { try queue.put(item, timeout: .zero) }
+    #expect(queue.isFull)
+    #expect(throws: QueueError.full) { try queue.put(9, timeout: .zero) }
+    let seen = try SharedValue(-1, lock: false)
+    let child = Multiprocessing.Process(startMethod: .fork) { seen.value = queue.isFull ? 1 : 0 }
+    try child.start()
+    try child.join()
+    #expect(seen.value == 1)
+    _ = try queue.get(timeout: .zero)
+    #expect(!queue.isFull)
+    let unbounded = try Self.genericQueue(Int.self)
+    for item in 0..<100 { try unbounded.put(item) }
+    #expect(!unbounded.isFull)
+  }
+
   /// A close wakes a taker that sleeps on the empty queue in another process.
   @Test(arguments: QueueTransport.allCases)
   func closeWakesASleepingTaker(transport: QueueTransport) throws {

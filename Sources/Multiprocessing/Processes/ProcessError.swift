@@ -56,9 +56,11 @@ public enum ProcessError: Error, Sendable, Equatable, CustomStringConvertible {
     case .daemonCannotHaveChildren(let name):
       return "\(name) is a daemon, and daemon processes are not allowed to have children"
     case .needsEntryPoint(let name, let method):
-      return "cannot start \(name) with the \(method) start method: a closure or a run() override "
-        + "can only cross a fork. Use StartMethod.fork, or make the target a registered "
-        + "EntryPoint (Process(entryPoint:arguments:)) and pass it to bootstrapMultiprocessing(entryPoints:)"
+      return "cannot start \(name) with the \(method) start method: a closure target crosses only a fork, "
+        + "and so does a run() override in a subclass that is not Codable. Use StartMethod.fork; or make "
+        + "the target a registered EntryPoint (Process(entryPoint:arguments:), passed to "
+        + "bootstrapMultiprocessing(entryPoints:)); or make the subclass Codable and pass "
+        + "ProcessClass(YourSubclass.self) to bootstrapMultiprocessing(entryPoints:)"
     case .entryPointNotRegistered(let name):
       return "the entry point '\(name)' is not registered: pass it to "
         + "bootstrapMultiprocessing(entryPoints:), called first thing in main"

@@ -66,6 +66,9 @@ public final class JoinableQueue<Element: Codable & Sendable>: @unchecked Sendab
   /// Whether the queue held no item when asked.
   public var isEmpty: Bool { queue.isEmpty }
 
+  /// Whether a put would have had to wait for room when asked (see ``Queue/isFull``).
+  public var isFull: Bool { queue.isFull }
+
   /// Puts `item` at the end (as a ``Queue``'s `put`), counting it as not done.
   public func put(_ item: Element, timeout: Duration? = nil) throws(QueueError) {
     try counting { unfinished.value += 1 }

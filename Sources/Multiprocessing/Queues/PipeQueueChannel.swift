@@ -70,6 +70,8 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel {
 
   var count: Int { max(items.load(), 0) }
 
+  var isFull: Bool { places.map { $0.currentValue <= 0 } ?? false }
+
   func close() {
     guard closedFlag.compareExchange(expected: 0, desired: 1).exchanged else { return }
     try? writeEnd()

@@ -112,6 +112,11 @@ public final class Queue<Element: Codable & Sendable>: Sendable {
   /// Whether the queue held no item when asked (Python's `empty()`).
   public var isEmpty: Bool { count == 0 }
 
+  /// Whether a put would have had to wait for room when asked (Python's `full()`): a bounded
+  /// queue holding `maxSize` items, or a ring queue whose ring is full; others may put and
+  /// take at the same moment.
+  public var isFull: Bool { channel.isFull }
+
   /// Puts `item` at the end, waiting up to `timeout` (nil: as long as it takes; `.zero`: not
   /// at all, Python's `block=False`) for room in a bounded queue, or in a full ring.
   ///

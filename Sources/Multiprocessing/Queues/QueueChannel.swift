@@ -15,6 +15,9 @@ protocol QueueChannel<Element>: Sendable {
   /// About how many items the queue holds.
   var count: Int { get }
 
+  /// Whether a put would have to wait for room now (never for an unbounded pipe queue).
+  var isFull: Bool { get }
+
   /// Closes the queue for every process (again: nothing).
   func close()
 

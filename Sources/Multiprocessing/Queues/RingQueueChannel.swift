@@ -74,6 +74,8 @@ struct RingQueueChannelHandle: Codable, Sendable {
 
   var count: Int { ring.count }
 
+  var isFull: Bool { ring.count >= (maxSize > 0 ? min(maxSize, ring.capacity) : ring.capacity) }
+
   func close() { ring.close() }
 
   @inlinable func put(_ item: Element, until deadline: ContinuousClock.Instant?) throws(QueueError) {
