@@ -80,6 +80,27 @@ import Testing
     #expect(try b.recv(Int.self) == 7)
   }
 
+  /// A message over the limit a receiver asks for is refused, named, and dropped whole: the
+  /// next message reads normally (a 200 KiB one is dropped in parts).
+  @Test func aMessageOverTheLimitIsRefusedAndTheConnectionReadsOn() throws {
+    let (reader, writer) = try Connection.pipe()
+    let child = Multiprocessing.Process(startMethod: .fork) {
+      try writer.sendBytes([UInt8](repeating: 7, count: 200 * 1024))
+      try writer.sendBytes([1, 2, 3])
+      try writer.sendBytes([UInt8](repeating: 9, count: 11))
+    }
+    try child.start()
+    #expect(throws: ConnectionError.messageOverLimit(length: 200 * 1024, limit: 1024)) {
+      try reader.recvBytes(maxLength: 1024)
+    }
+    #expect(try reader.recvBytes(maxLength: 3) == [1, 2, 3])
+    #expect(throws: ConnectionError.messageOverLimit(length: 11, limit: 10)) { try reader.recvBytes(maxLength: 10) }
+    try child.join()
+    #expect(
+      ConnectionError.messageOverLimit(length: 11, limit: 10).description
+        == "a message of 11 bytes is over the limit of 10 asked for; it was dropped")
+  }
+
   @Test func oneWayEndsRefuseTheOtherDirection() throws {
     let (reader, writer) = try Connection.pipe(duplex: false)
     #expect(reader.readable && !reader.writable && writer.writable && !writer.readable)

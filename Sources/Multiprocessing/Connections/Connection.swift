@@ -255,7 +255,17 @@ public final class Connection: @unchecked Sendable {
     try receiveMessage()
   }
 
-  private func receiveMessage() throws(ConnectionError) -> [UInt8] {
+  /// Receives the next message's bytes, refusing one longer than `maxLength` (Python's
+  /// `recv_bytes(maxlength)`): such a message is read and dropped whole, so the connection
+  /// stays usable and the next call receives the next message.
+  ///
+  /// - Throws: ``ConnectionError/messageOverLimit(length:limit:)`` for a longer message, or
+  ///   as ``recvBytes()``.
+  public func recvBytes(maxLength: Int) throws(ConnectionError) -> [UInt8] {
+    try receiveMessage(limit: max(maxLength, 0))
+  }
+
+  private func receiveMessage(limit: Int = Connection.maxMessage) throws(ConnectionError) -> [UInt8] {
     guard canRead else { throw .wrongDirection("receive") }
     reading.lock()
     defer { reading.unlock() }
@@ -266,6 +276,21 @@ public final class Connection: @unchecked Sendable {
     }.get()
     let count = Int(UInt64(littleEndian: length))
     guard count <= Self.maxMessage else { throw .messageTooLarge(count) }
+    guard count <= limit else {
+      // Read and dropped whole, so that the next message starts where the next read does.
+      var left = count
+      var scratch = [UInt8](repeating: 0, count: min(count, 1 << 16))
+      while left > 0 {
+        let part = min(left, scratch.count)
+        try scratch.withUnsafeMutableBytes { buffer in
+          Result { () throws(ConnectionError) in
+            try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<part]), from: end)
+          }
+        }.get()
+        left -= part
+      }
+      throw .messageOverLimit(length: count, limit: limit)
+    }
     var bytes = [UInt8](repeating: 0, count: count)
     try bytes.withUnsafeMutableBytes { buffer in
       Result { () throws(ConnectionError) in try read(into: buffer, from: end) }

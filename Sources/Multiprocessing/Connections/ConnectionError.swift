@@ -13,6 +13,9 @@ public enum ConnectionError: Error, Sendable, Equatable, CustomStringConvertible
   case wrongDirection(String)
   /// A message over the 1 GiB limit of one message.
   case messageTooLarge(Int)
+  /// A received message longer than the caller's limit (``Connection/recvBytes(maxLength:)``);
+  /// it was dropped whole, and the connection reads on.
+  case messageOverLimit(length: Int, limit: Int)
   /// A value could not be encoded, or a message decoded as the type asked for; the message
   /// was taken whole, so the next one reads normally.
   case codingFailed(String)
@@ -33,6 +36,8 @@ public enum ConnectionError: Error, Sendable, Equatable, CustomStringConvertible
     case .peerGone: "nobody reads at the other end of the connection any more"
     case .wrongDirection(let what): "this end of a one-way pipe cannot \(what)"
     case .messageTooLarge(let bytes): "a message of \(bytes) bytes is over the 1 GiB limit"
+    case .messageOverLimit(let length, let limit):
+      "a message of \(length) bytes is over the limit of \(limit) asked for; it was dropped"
     case .codingFailed(let reason): "the message could not be encoded or decoded: \(reason)"
     case .system(let call, let errno): "\(call) failed: \(errno)"
     }
