@@ -2,6 +2,10 @@ import ArgumentParser
 import Foundation
 import Multiprocessing
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// `mpbench process-start`: what starting and joining one process costs, per start method.
 struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement {
   static let configuration = CommandConfiguration(
@@ -48,18 +52,32 @@ struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement {
       }
       results[method.rawValue] = Statistics(samples)
     }
+    // The floor a start of this process cannot go under: a bare fork of this same process
+    // (its mappings, its size), _exit and waitpid, without the library.
+    var floor: [Double] = []
+    for _ in 0..<repetitions {
+      let started = ContinuousClock.now
+      let child = fork()
+      if child == 0 { _exit(0) }
+      guard child > 0 else { throw BenchmarkFailure("fork failed: \(errno)") }
+      var status: Int32 = 0
+      while waitpid(child, &status, 0) < 0, errno == EINTR {}
+      floor.append((ContinuousClock.now - started).microseconds)
+    }
+    results["fork-floor"] = Statistics(floor)
     if json {
       print(try prettyJSON(results))
       return
     }
     print("start + join of an empty target, \(repetitions) times per method (µs)")
     print("method        median       min       p90       max")
-    for method in methods {
-      let stats = results[method.rawValue]!
+    for name in methods.map(\.rawValue) + ["fork-floor"] {
+      let stats = results[name]!
       print(
-        method.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)
+        name.padding(toLength: 10, withPad: " ", startingAt: 0)
           + [stats.median, stats.min, stats.p90, stats.max].map { String(format: "%10.0f", $0) }.joined())
     }
+    print("fork-floor: fork() + _exit(0) + waitpid of this same process, without the library")
   }
 
   private func startAndJoin(_ method: StartMethod) throws {
