@@ -25,6 +25,30 @@ import Testing
     #expect(barrier.parties == 3 && barrier.waiting == 0 && !barrier.isBroken)
   }
 
+  /// A spinning wait meets as a sleeping one does, round after round, and sees an abort made
+  /// while it spins.
+  @Test func spinningWaitsMeetAndSeeAnAbort() throws {
+    let barrier = try Barrier(parties: 2)
+    let rounds = try SharedValue(0, lock: false)
+    let child = try forked {
+      for _ in 0..<2000 { try barrier.wait(timeout: .seconds(10), spin: .microseconds(200)) }
+      rounds.add(1)
+      do {
+        try barrier.wait(timeout: .seconds(10), spin: .seconds(5))
+      } catch SynchronizationError.brokenBarrier {
+        rounds.add(10)
+      }
+    }
+    for _ in 0..<2000 { try barrier.wait(timeout: .seconds(10), spin: .microseconds(200)) }
+    #expect(eventually { rounds.load() == 1 })
+    usleep(20_000)  // the child spins in its last wait
+    let aborted = ContinuousClock.now
+    try barrier.abort()
+    try child.join()
+    #expect(rounds.load() == 11, "the spinning waiter saw the abort")
+    #expect(ContinuousClock.now - aborted < .seconds(2), "without spinning out its 5 s")
+  }
+
   @Test func theActionRunsOnceAPassage() throws {
     let runs = try SharedValue(0, lock: nil)
     let barrier = try Barrier(parties: 2) { runs.add(1) }

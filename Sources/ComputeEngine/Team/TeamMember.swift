@@ -32,12 +32,14 @@ public struct TeamMember {
     return start..<(start + base + (rank < extra ? 1 : 0))
   }
 
-  /// Waits until every member has reached this barrier.
+  /// Waits until every member has reached this barrier: polling for the last arrival for up
+  /// to 200 µs (giving the CPU away between polls after the first microseconds), then asleep,
+  /// as OpenMP's threads spin between regions.
   ///
   /// - Throws: ``PoolError/teamStopped`` when another member failed.
   public func barrier() throws {
     do {
-      try shared.barrier.wait()
+      try shared.barrier.wait(spin: .microseconds(200))
     } catch SynchronizationError.brokenBarrier {
       throw PoolError.teamStopped
     }

@@ -70,12 +70,17 @@ public final class Barrier: @unchecked Sendable {
 
   /// Waits until `parties` waiters have arrived.
   ///
-  /// - Parameter timeout: the longest wait (the barrier's default when nil); when it passes,
-  ///   the barrier breaks.
+  /// - Parameters:
+  ///   - timeout: the longest wait (the barrier's default when nil); when it passes, the
+  ///     barrier breaks.
+  ///   - spin: how long a waiter polls for the last arrival before it sleeps in the kernel
+  ///     (giving its CPU to any thread that wants it after the first microseconds): for
+  ///     parties that each own a core and meet often, where a wake-up costs 15–50 µs. None by
+  ///     default.
   /// - Returns: this waiter's arrival index, from 0 to `parties - 1`.
   /// - Throws: ``SynchronizationError/brokenBarrier``, or the error the action threw.
   @discardableResult
-  public func wait(timeout: Duration? = nil) throws -> Int {
+  public func wait(timeout: Duration? = nil, spin: Duration = .zero) throws -> Int {
     let deadline = ContinuousClock.Instant.deadline(after: timeout ?? defaultTimeout)
     try lockState()
     guard broken.load() == 0 else {
@@ -100,6 +105,9 @@ public final class Barrier: @unchecked Sendable {
     }
     let mine = generation.load()
     core.release()
+    if spin > .zero {
+      _ = Spin.untilYielding(limit: spin) { generation.load() != mine || broken.load() != 0 }
+    }
 
     while true {
       let current = generation.load()
