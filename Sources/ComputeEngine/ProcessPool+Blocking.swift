@@ -97,3 +97,36 @@ extension ProcessPool {
     _ = try map(inputs, chunkSize: chunkSize)
   }
 }
+
+extension ProcessPool where Input == Range<Int> {
+  /// A map-reduce over `range` on the pool's warm workers: the range is cut into `pieces`
+  /// ranges (workers × 4 by default), the kernel folds each into a partial result inside a
+  /// worker (its output), and the partial results are merged here, in range order. Partial
+  /// results cross between processes once per piece, not once per index.
+  ///
+  /// ```swift
+  /// let counts = try ProcessPool<Range<Int>, [String: Int]> { piece in count(words, in: piece) }
+  /// let total = try counts.reduce(0..<text.count, into: [:]) { $0.merge($1, uniquingKeysWith: +) }
+  /// ```
+  ///
+  /// - Parameters:
+  ///   - range: the indices.
+  ///   - pieces: how many ranges to cut it into (at most one per index).
+  ///   - initial: the result before the first merge.
+  ///   - merge: folds a piece's partial result into the result.
+  /// - Throws: ``PoolError/invalidArgument(_:)`` for fewer than 1 piece, or as
+  ///   `map(_:chunkSize:)` (a piece's failure, after every piece ran).
+  public func reduce(
+    _ range: Range<Int>, pieces: Int? = nil, into initial: Output, merge: (inout Output, Output) throws -> Void
+  ) throws -> Output {
+    let count = pieces ?? workerCount * 4
+    guard count >= 1 else { throw PoolError.invalidArgument("pieces must be at least 1, not \(count)") }
+    let cuts = min(count, max(range.count, 1))
+    let ranges = (0..<cuts).map { piece in
+      (range.lowerBound + piece * range.count / cuts)..<(range.lowerBound + (piece + 1) * range.count / cuts)
+    }
+    var result = initial
+    for partial in try map(ranges, chunkSize: 1) { try merge(&result, partial) }
+    return result
+  }
+}

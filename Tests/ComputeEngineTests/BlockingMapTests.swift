@@ -93,4 +93,28 @@ import Testing
     try fill.forEach(0..<10_000)
     #expect(runs.allSatisfy { $0 == 1 })
   }
+
+  /// A map-reduce over a range: each piece folded in a worker, the partial results merged
+  /// here in range order; pieces cover the range exactly once, whatever their number.
+  @Test func reduceOverARange() throws {
+    let words = (0..<5000).map { "w\($0 % 41)" }
+    let pool = try ProcessPool<Range<Int>, [String: Int]>(placement: .cores(2)) { piece in
+      var counts: [String: Int] = [:]
+      for index in piece { counts[words[index], default: 0] += 1 }
+      return counts
+    }
+    defer { pool.terminate() }
+    let expected = Dictionary(words.map { ($0, 1) }, uniquingKeysWith: +)
+    for pieces in [nil, 1, 7, 5000, 9000] {
+      let counts = try pool.reduce(0..<words.count, pieces: pieces, into: [:]) { $0.merge($1, uniquingKeysWith: +) }
+      #expect(counts == expected, "\(String(describing: pieces)) pieces")
+    }
+    let ordered = try ProcessPool<Range<Int>, [Int]>(placement: .cores(2)) { Array($0) }
+    defer { ordered.terminate() }
+    #expect(try ordered.reduce(10..<30, pieces: 6, into: []) { $0 += $1 } == Array(10..<30), "merged in range order")
+    #expect(try ordered.reduce(0..<0, into: [-1]) { $0 += $1 } == [-1])
+    #expect(throws: PoolError.invalidArgument("pieces must be at least 1, not 0")) {
+      try ordered.reduce(0..<3, pieces: 0, into: []) { $0 += $1 }
+    }
+  }
 }
