@@ -4,7 +4,7 @@
 
 /// A barrier shared between processes: Python's `multiprocessing.Barrier`.
 ///
-/// `parties` waiters meet: each ``wait(timeout:)`` returns, with a distinct index from 0 to
+/// `parties` waiters meet: each ``wait(timeout:spin:)`` returns, with a distinct index from 0 to
 /// `parties - 1`, once the last of them arrives; the optional action runs first, in the last
 /// to arrive. A barrier is broken — every current and later waiter throws
 /// ``SynchronizationError/brokenBarrier`` until ``reset()`` — by ``abort()``, by a wait that
@@ -38,7 +38,7 @@ public final class Barrier: @unchecked Sendable {
   ///
   /// - Parameters:
   ///   - parties: how many waiters meet; at least 1.
-  ///   - timeout: the default timeout of ``wait(timeout:)``.
+  ///   - timeout: the default timeout of ``wait(timeout:spin:)``.
   ///   - action: run by the last waiter to arrive, before any is released.
   /// - Throws: ``SynchronizationError/invalidArgument(_:)`` for fewer than 1 party.
   public init(parties: Int, timeout: Duration? = nil, action: (@Sendable () throws -> Void)? = nil) throws {
