@@ -171,7 +171,7 @@ let package = Package(
       ], path: "Tests/MPTestChild"),
     .testTarget(
       name: "MultiprocessingTests",
-      dependencies: ["Multiprocessing", "TestEntryPoints", "MPTestChild", "CSystemShims"]
+      dependencies: ["Multiprocessing", "TestEntryPoints", "MPTestChild", "CSystemShims", .product(name: "SystemPackage", package: "swift-system")]
     ),
     .testTarget(name: "LoadGenerationTests", dependencies: ["LoadGeneration", "Multiprocessing", "Scheduler"]),
     .testTarget(

@@ -1,5 +1,6 @@
 import Foundation
 import Multiprocessing
+import SystemPackage
 import TestEntryPoints
 import Testing
 
@@ -233,6 +234,13 @@ import Testing
     let unbounded = try Self.genericQueue(Int.self)
     for item in 0..<100 { try unbounded.put(item) }
     #expect(!unbounded.isFull)
+  }
+
+  /// A queue error carries the errno of the pipe's failed system call, and none otherwise.
+  @Test func anErrorSaysWhichSystemCallFailed() {
+    #expect(QueueError.connection(.system(call: "write", errno: .noSpace)).underlyingErrno == .noSpace)
+    #expect(QueueError.connection(.endOfStream).underlyingErrno == nil)
+    #expect(QueueError.full.underlyingErrno == nil)
   }
 
   /// A close wakes a taker that sleeps on the empty queue in another process.

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import SystemPackage
 
 /// Why a ``Queue`` call failed.
 public enum QueueError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -16,6 +17,12 @@ public enum QueueError: Error, Sendable, Equatable, CustomStringConvertible {
   case synchronization(SynchronizationError)
   /// `taskDone()` was called more times than items were put (Python's `ValueError`).
   case noTaskPending
+
+  /// The system call's error beneath this one (the pipe's), or nil when no system call failed.
+  public var underlyingErrno: Errno? {
+    if case .connection(let error) = self { return error.underlyingErrno }
+    return nil
+  }
 
   /// A message that names the failure.
   public var description: String {
