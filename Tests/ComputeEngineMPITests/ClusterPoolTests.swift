@@ -180,6 +180,19 @@ import Testing
     #expect(resumed > 0 && resumed < 8000, "the rerun loaded what finished before the signal: \(resumed)")
   }
 
+  /// A driver SIGKILLed mid-map (no report, a record perhaps cut short) leaves a journal the
+  /// rerun resumes from: the right outputs, some of them loaded, none twice.
+  @Test func aKilledDriversJournalResumes() throws {
+    let journal = NSTemporaryDirectory() + "cluster-journal-sigkill-\(getpid())"
+    defer { try? FileManager.default.removeItem(atPath: journal) }
+    let (status, text) = try Self.launch(["journal", journal, "sigkill"], ranks: 2, over: .sharedMemory)
+    #expect(status != 0, "the job ends with its driver:\n\(text)")
+    let rerun = try #require(try Self.run(["journal", journal, "resume"], ranks: 2, over: .sharedMemory)[0])
+    #expect(rerun["failed"] as? Int == 0 && rerun["correct"] as? Bool == true, "\(rerun)")
+    let resumed = try #require(rerun["resumed"] as? Int)
+    #expect(resumed > 0 && resumed < 8000, "the rerun loaded what finished before the kill: \(resumed)")
+  }
+
   /// `mpbench cluster` under mpirun: every figure the JSON promises, from a run whose
   /// checksums were verified.
   @Test(arguments: Network.allCases)

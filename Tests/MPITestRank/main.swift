@@ -43,7 +43,7 @@ let flaky = PoolKernel<Int, Int>("mpi-flaky") { input in
   let mode = CommandLine.arguments.count > 3 ? CommandLine.arguments[3] : ""
   struct Flaky: Error {}
   if mode == "first", input % 7 == 3 { throw Flaky() }
-  if mode == "sigterm" { usleep(1000) }
+  if mode == "sigterm" || mode == "sigkill" { usleep(1000) }
   return input &* 1000 &+ rankOfThisProcess
 }
 bootstrapMultiprocessing(entryPoints: [tagged, crashing, rankKiller, words, flaky])
@@ -162,15 +162,16 @@ case "rank-dies":
     report(pool.rank, fields)
   }
 case "journal":
-  // Arguments: the journal's path, then "first" (inputs ≡ 3 mod 7 fail), "sigterm" (the driver
-  // gets SIGTERM 0.5 s into a 4 s map) or "resume".
+  // Arguments: the journal's path, then "first" (inputs ≡ 3 mod 7 fail), "sigterm" or
+  // "sigkill" (the driver gets that signal 0.5 s into a 4 s map) or "resume".
   let journal = FilePath(CommandLine.arguments[2])
   let mode = CommandLine.arguments[3]
   let pool = try ClusterPool(kernel: flaky, placement: .cores(1))
   if let fields = try pool.serve(driver: { driver -> [String: Any] in
     let inputs = Array(0..<8000)
-    if mode == "sigterm" {
-      DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { kill(getpid(), SIGTERM) }
+    if mode == "sigterm" || mode == "sigkill" {
+      let signal = mode == "sigterm" ? SIGTERM : SIGKILL
+      DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { kill(getpid(), signal) }
     }
     let results = try driver.mapResults(inputs, chunkSize: 10, journal: journal)
     let failed = results.indices.filter { (try? results[$0].get()) == nil }
