@@ -1,6 +1,7 @@
 import AsyncAlgorithms
 
-/// The outputs of a pool's `imap`, in input order, produced as they are consumed.
+/// The outputs of a pool's `imap`, in input order, or of its `imapUnordered`, as
+/// `(index, output)` pairs in the order they come, produced as they are consumed.
 ///
 /// Iterating starts a driver that pulls inputs a window at a time, keeps at most two windows
 /// in the pool, and hands each window's outputs over only when the consumer asks for them (an
@@ -114,6 +115,64 @@ extension ProcessPool {
   /// before it.
   private struct InputFailure: Error {
     let error: any Error
+  }
+
+  /// Applies the kernel to a sequence of any length, lazily, and yields `(index, output)`
+  /// pairs as outputs arrive, in no particular order (Python's `imap_unordered`): inputs are
+  /// pulled a window at a time, at most two windows in the pool, and a slow input holds up
+  /// nothing but its own output.
+  ///
+  /// ```swift
+  /// for try await (index, square) in pool.imapUnordered(stride(from: 0, to: 1_000_000, by: 1)) { … }
+  /// ```
+  ///
+  /// The first failure to arrive ends the sequence with its error. A consumer that stops
+  /// gives up the windows out in the pool: inputs no worker has taken never run.
+  ///
+  /// - Parameters:
+  ///   - inputs: the inputs; pulled from a task of the pool's, so `Sendable`.
+  ///   - chunkSize: as for `map(_:chunkSize:)`.
+  ///   - window: inputs sent to the pool at once: 256 per worker by default.
+  public func imapUnordered<Inputs: Sequence & Sendable>(
+    _ inputs: Inputs, chunkSize: Int? = nil, window: Int? = nil
+  ) -> LazyPoolMap<(Int, Output)> where Inputs.Element == Input {
+    let size = max(1, window ?? workerCount * 256)
+    return LazyPoolMap {
+      let channel = AsyncThrowingChannel<[(Int, Output)], any Error>()
+      let task = Task {
+        do {
+          try await withThrowingTaskGroup(of: Void.self) { group in
+            var iterator = inputs.makeIterator()
+            var pulled = 0
+            /// Sends the next window to the pool, its outputs to the consumer as they come;
+            /// false when the inputs are done.
+            func startNext() -> Bool {
+              var next: [Input] = []
+              while next.count < size, let input = iterator.next() { next.append(input) }
+              guard !next.isEmpty else { return false }
+              let first = pulled
+              pulled += next.count
+              group.addTask {
+                for try await (index, output) in self.mapUnordered(next, chunkSize: chunkSize) {
+                  await channel.send([(first + index, output)])
+                  try Task.checkCancellation()
+                }
+              }
+              return true
+            }
+            // At most two windows in the pool: one more each time one finishes.
+            if startNext() { _ = startNext() }
+            while try await group.next() != nil {
+              guard !Task.isCancelled, startNext() else { continue }
+            }
+          }
+          channel.finish()
+        } catch {
+          channel.fail(error)
+        }
+      }
+      return (channel, task)
+    }
   }
 
   /// The driver behind both `imap`s: `produce` pulls inputs and calls `send` with each

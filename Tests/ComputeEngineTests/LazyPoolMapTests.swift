@@ -154,4 +154,43 @@ import Testing
     }
     #expect(outputs == [0])
   }
+
+  /// `imapUnordered`: every input's output once, with its index; a slow input does not hold
+  /// up the others; inputs are pulled as outputs are taken.
+  @Test func imapUnorderedYieldsEveryOutputOnceAsItComes() async throws {
+    let pool = try ProcessPool<Int, Int>(placement: .cores(2)) { input in
+      if input == 0 { usleep(300_000) }  // the first input is slow
+      return input &* 3
+    }
+    defer { pool.terminate() }
+    var seen: [Int: Int] = [:]
+    var order: [Int] = []
+    for try await (index, output) in pool.imapUnordered(CountingInputs(count: 5000), chunkSize: 1, window: 300) {
+      seen[index] = output
+      order.append(index)
+    }
+    #expect(seen.count == 5000 && seen.allSatisfy { $0.value == $0.key &* 3 })
+    #expect(order.first != 0, "the slow first input did not hold up the others")
+
+    let inputs = CountingInputs(count: 10_000_000)
+    var iterator = pool.imapUnordered(inputs, window: 100).makeAsyncIterator()
+    for _ in 0..<10 { _ = try await iterator.next() }
+    try await Task.sleep(for: .milliseconds(100))
+    #expect(inputs.pulled <= 300, "\(inputs.pulled) of 10,000,000 inputs pulled for 10 outputs")
+  }
+
+  @Test func imapUnorderedEndsWithTheFirstFailure() async throws {
+    struct Bad: Error, CustomStringConvertible { var description: String { "bad 57" } }
+    let pool = try ProcessPool<Int, Int>(placement: .cores(2)) { input in
+      if input == 57 { throw Bad() }
+      return input
+    }
+    defer { pool.terminate() }
+    var outputs = 0
+    await #expect(throws: PoolError.kernelFailed("bad 57")) {
+      for try await _ in pool.imapUnordered(CountingInputs(count: 1000), window: 20) { outputs += 1 }
+    }
+    #expect(outputs < 1000)
+    #expect(try await pool.map([1, 2]) == [1, 2], "the pool serves on")
+  }
 }
