@@ -125,7 +125,10 @@ import Testing
   }
 
   @Test func asyncJoinWithATimeoutAndCancellation() async throws {
-    let process = Fixture.process(.fork, TestEntryPoints.sleep, 30_000)
+    // Five minutes (it is killed below): on two CPUs the suite's blocking tests can hold
+    // every cooperative thread for tens of seconds, and this test's awaits resume only then
+    // (a CI run saw the 30 s the child used to sleep go by).
+    let process = Fixture.process(.fork, TestEntryPoints.sleep, 300_000)
     try process.start()
     let started = ContinuousClock.now
     try await process.join(timeout: .milliseconds(100))
