@@ -3,7 +3,7 @@ import Testing
 
 /// The cluster pool under `mpirun`, over shared memory and over TCP on the loopback: each test
 /// runs ranks of `MPITestRank` (built beside this bundle) and reads the lines they print.
-@Suite(.timeLimit(.minutes(3))) struct ClusterPoolTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct ClusterPoolTests {
   /// How the ranks reach each other.
   enum Network: String, CaseIterable, Sendable {
     /// Open MPI's shared-memory transport (vader), as ranks on one node use.

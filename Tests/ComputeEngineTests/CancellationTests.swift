@@ -63,9 +63,9 @@ import Testing
   /// then (a board chunk of 7 each, or a pushed chunk or two).
   static let heldAtCancellation = 16
 
-  /// Waits (up to 5 s) until `jobs` jobs have finished in the pool that reports to `metrics`.
+  /// Waits (up to 30 s) until `jobs` jobs have finished in the pool that reports to `metrics`.
   static func waitForJobs(_ jobs: Int, in metrics: TestMetrics) {
-    let deadline = ContinuousClock.now + .seconds(5)
+    let deadline = ContinuousClock.now + .seconds(30)
     let finished = {
       (try? metrics.expectTimer("multiprocessing_pool_job_duration", [("pool", "cancel")]).values.count) ?? 0
     }
@@ -78,7 +78,13 @@ import Testing
     let probe = try Probe(codable: codable)
     defer { probe.terminate() }
     let call = Task { try await probe.map(Array(0..<Self.count)) }
+    // Cancelled once the job runs (100 ms in, at the soonest): the map's task may wait for a
+    // cooperative thread for long while the suite's blocking tests hold them.
     try await Task.sleep(for: .milliseconds(100))
+    let running = ContinuousClock.now + .seconds(90)
+    while probe.runs.prefix(Self.count).reduce(0, +) == 0, ContinuousClock.now < running {
+      try await Task.sleep(for: .milliseconds(1))
+    }
     call.cancel()
     // The job was given up inside `cancel()`: only inputs the workers held may start now.
     let atCancellation = probe.runs.prefix(Self.count).reduce(0, +)
@@ -133,7 +139,10 @@ import Testing
     }
     let call = Task { try await map(Array(0..<count)) }
     // Cancelled once input 1 has started (so that its worker holds the first chunk).
-    let started = ContinuousClock.now + .seconds(10)
+    // Long: the map's task and this loop run on the cooperative threads, which the suite's
+    // blocking tests can hold for tens of seconds on two CPUs (a CI run cancelled the map
+    // before it had started, after 10 s).
+    let started = ContinuousClock.now + .seconds(90)
     while (try runs.withLock { $0[1] }) == 0, ContinuousClock.now < started {
       try await Task.sleep(for: .milliseconds(1))
     }
