@@ -101,6 +101,22 @@ import Testing
         == "a message of 11 bytes is over the limit of 10 asked for; it was dropped")
   }
 
+  /// Receiving into a buffer: the count of bytes; a message that does not fit comes whole in
+  /// the error, and the next one reads normally.
+  @Test func bytesReceivedIntoABuffer() throws {
+    let (reader, writer) = try Connection.pipe()
+    try writer.sendBytes([1, 2, 3])
+    try writer.sendBytes(Array(0..<100))
+    try writer.sendBytes([9])
+    var buffer = [UInt8](repeating: 0, count: 16)
+    #expect(try buffer.withUnsafeMutableBytes { try reader.recvBytes(into: $0) } == 3)
+    #expect(buffer.prefix(3) == [1, 2, 3])
+    #expect(throws: ConnectionError.bufferTooShort(Array(0..<100))) {
+      try buffer.withUnsafeMutableBytes { try reader.recvBytes(into: $0) }
+    }
+    #expect(try buffer.withUnsafeMutableBytes { try reader.recvBytes(into: $0) } == 1 && buffer[0] == 9)
+  }
+
   @Test func oneWayEndsRefuseTheOtherDirection() throws {
     let (reader, writer) = try Connection.pipe(duplex: false)
     #expect(reader.readable && !reader.writable && writer.writable && !writer.readable)

@@ -265,7 +265,44 @@ public final class Connection: @unchecked Sendable {
     try receiveMessage(limit: max(maxLength, 0))
   }
 
+  /// Receives the next message's bytes into `buffer` (Python's `recv_bytes_into`), without
+  /// allocating, and returns their count.
+  ///
+  /// - Throws: ``ConnectionError/bufferTooShort(_:)`` with the whole message when it does not
+  ///   fit (it is taken, and the connection reads on), or as ``recvBytes()``.
+  public func recvBytes(into buffer: UnsafeMutableRawBufferPointer) throws(ConnectionError) -> Int {
+    try nextMessage { (end, count) throws(ConnectionError) -> Int in
+      guard count <= buffer.count else { throw .bufferTooShort(try readWhole(count, from: end)) }
+      try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]), from: end)
+      return count
+    }
+  }
+
   private func receiveMessage(limit: Int = Connection.maxMessage) throws(ConnectionError) -> [UInt8] {
+    try nextMessage { (end, count) throws(ConnectionError) -> [UInt8] in
+      guard count <= limit else {
+        // Read and dropped whole, so that the next message starts where the next read does.
+        var left = count
+        var scratch = [UInt8](repeating: 0, count: min(count, 1 << 16))
+        while left > 0 {
+          let part = min(left, scratch.count)
+          try scratch.withUnsafeMutableBytes { buffer in
+            Result { () throws(ConnectionError) in
+              try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<part]), from: end)
+            }
+          }.get()
+          left -= part
+        }
+        throw .messageOverLimit(length: count, limit: limit)
+      }
+      return try readWhole(count, from: end)
+    }
+  }
+
+  /// Holds the reading lock while `body` reads the next message, whose length it is given.
+  private func nextMessage<R>(
+    _ body: (FileDescriptor, Int) throws(ConnectionError) -> R
+  ) throws(ConnectionError) -> R {
     guard canRead else { throw .wrongDirection("receive") }
     reading.lock()
     defer { reading.unlock() }
@@ -276,21 +313,11 @@ public final class Connection: @unchecked Sendable {
     }.get()
     let count = Int(UInt64(littleEndian: length))
     guard count <= Self.maxMessage else { throw .messageTooLarge(count) }
-    guard count <= limit else {
-      // Read and dropped whole, so that the next message starts where the next read does.
-      var left = count
-      var scratch = [UInt8](repeating: 0, count: min(count, 1 << 16))
-      while left > 0 {
-        let part = min(left, scratch.count)
-        try scratch.withUnsafeMutableBytes { buffer in
-          Result { () throws(ConnectionError) in
-            try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<part]), from: end)
-          }
-        }.get()
-        left -= part
-      }
-      throw .messageOverLimit(length: count, limit: limit)
-    }
+    return try body(end, count)
+  }
+
+  /// The next `count` bytes, as a new array.
+  private func readWhole(_ count: Int, from end: FileDescriptor) throws(ConnectionError) -> [UInt8] {
     var bytes = [UInt8](repeating: 0, count: count)
     try bytes.withUnsafeMutableBytes { buffer in
       Result { () throws(ConnectionError) in try read(into: buffer, from: end) }

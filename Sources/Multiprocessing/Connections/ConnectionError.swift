@@ -16,6 +16,9 @@ public enum ConnectionError: Error, Sendable, Equatable, CustomStringConvertible
   /// A received message longer than the caller's limit (``Connection/recvBytes(maxLength:)``);
   /// it was dropped whole, and the connection reads on.
   case messageOverLimit(length: Int, limit: Int)
+  /// A received message longer than the caller's buffer (``Connection/recvBytes(into:)``,
+  /// Python's `BufferTooShort`): here whole; the connection reads on.
+  case bufferTooShort([UInt8])
   /// A value could not be encoded, or a message decoded as the type asked for; the message
   /// was taken whole, so the next one reads normally.
   case codingFailed(String)
@@ -36,6 +39,7 @@ public enum ConnectionError: Error, Sendable, Equatable, CustomStringConvertible
     case .peerGone: "nobody reads at the other end of the connection any more"
     case .wrongDirection(let what): "this end of a one-way pipe cannot \(what)"
     case .messageTooLarge(let bytes): "a message of \(bytes) bytes is over the 1 GiB limit"
+    case .bufferTooShort(let message): "a message of \(message.count) bytes does not fit in the buffer given"
     case .messageOverLimit(let length, let limit):
       "a message of \(length) bytes is over the limit of \(limit) asked for; it was dropped"
     case .codingFailed(let reason): "the message could not be encoded or decoded: \(reason)"
