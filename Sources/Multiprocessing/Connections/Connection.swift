@@ -47,52 +47,8 @@ public final class Connection: @unchecked Sendable {
     public var readDescriptor: Int32?
     /// Its descriptor for writing (nil for a receiving-only end).
     public var writeDescriptor: Int32?
-    /// The connection, in the process that made the handle: not encoded, not compared.
-    let keeper: Connection?
-
-    /// A handle naming process `pid`'s descriptors.
-    public init(pid: Int32, readDescriptor: Int32?, writeDescriptor: Int32?) {
-      self.init(pid: pid, readDescriptor: readDescriptor, writeDescriptor: writeDescriptor, keeper: nil)
-    }
-
-    init(pid: Int32, readDescriptor: Int32?, writeDescriptor: Int32?, keeper: Connection?) {
-      (self.pid, self.readDescriptor, self.writeDescriptor, self.keeper) = (
-        pid, readDescriptor, writeDescriptor, keeper
-      )
-    }
-
-    private enum CodingKeys: String, CodingKey {
-      case pid, readDescriptor, writeDescriptor
-    }
-
-    /// Decodes a handle (without its keeper: that stays in the process that made it).
-    public init(from decoder: any Decoder) throws {
-      let container = try decoder.container(keyedBy: CodingKeys.self)
-      self.init(
-        pid: try container.decode(Int32.self, forKey: .pid),
-        readDescriptor: try container.decodeIfPresent(Int32.self, forKey: .readDescriptor),
-        writeDescriptor: try container.decodeIfPresent(Int32.self, forKey: .writeDescriptor))
-    }
-
-    /// Encodes what names the object, not the keeper.
-    public func encode(to encoder: any Encoder) throws {
-      var container = encoder.container(keyedBy: CodingKeys.self)
-      try container.encode(pid, forKey: .pid)
-      try container.encodeIfPresent(readDescriptor, forKey: .readDescriptor)
-      try container.encodeIfPresent(writeDescriptor, forKey: .writeDescriptor)
-    }
-
-    /// Whether both name the same object.
-    public static func == (lhs: Handle, rhs: Handle) -> Bool {
-      (lhs.pid, lhs.readDescriptor, lhs.writeDescriptor) == (rhs.pid, rhs.readDescriptor, rhs.writeDescriptor)
-    }
-
-    /// Hashes what names the object.
-    public func hash(into hasher: inout Hasher) {
-      hasher.combine(pid)
-      hasher.combine(readDescriptor)
-      hasher.combine(writeDescriptor)
-    }
+    /// The connection, in the process that made the handle (see `ObjectKeeper`).
+    let keeper: ObjectKeeper
   }
 
   /// The largest message, in bytes.
@@ -168,7 +124,9 @@ public final class Connection: @unchecked Sendable {
   /// What another process reopens this end from.
   public var handle: Handle {
     lock.withLock {
-      Handle(pid: getpid(), readDescriptor: readEnd?.rawValue, writeDescriptor: writeEnd?.rawValue, keeper: self)
+      Handle(
+        pid: getpid(), readDescriptor: readEnd?.rawValue, writeDescriptor: writeEnd?.rawValue,
+        keeper: ObjectKeeper(self))
     }
   }
 

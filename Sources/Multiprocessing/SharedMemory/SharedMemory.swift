@@ -34,39 +34,8 @@ public final class SharedMemory: @unchecked Sendable {
     let source: Source
     /// The block's size in bytes.
     public let size: Int
-    /// The block, in the process that made the handle: not encoded, not compared.
-    let keeper: SharedMemory?
-
-    init(source: Source, size: Int, keeper: SharedMemory? = nil) {
-      (self.source, self.size, self.keeper) = (source, size, keeper)
-    }
-
-    private enum CodingKeys: String, CodingKey {
-      case source, size
-    }
-
-    /// Decodes a handle (without its keeper: that stays in the process that made it).
-    public init(from decoder: any Decoder) throws {
-      let container = try decoder.container(keyedBy: CodingKeys.self)
-      self.init(
-        source: try container.decode(Source.self, forKey: .source), size: try container.decode(Int.self, forKey: .size))
-    }
-
-    /// Encodes what names the object, not the keeper.
-    public func encode(to encoder: any Encoder) throws {
-      var container = encoder.container(keyedBy: CodingKeys.self)
-      try container.encode(source, forKey: .source)
-      try container.encode(size, forKey: .size)
-    }
-
-    /// Whether both name the same object.
-    public static func == (lhs: Handle, rhs: Handle) -> Bool { lhs.source == rhs.source && lhs.size == rhs.size }
-
-    /// Hashes what names the object.
-    public func hash(into hasher: inout Hasher) {
-      hasher.combine(source)
-      hasher.combine(size)
-    }
+    /// The block, in the process that made the handle (see `ObjectKeeper`).
+    let keeper: ObjectKeeper
   }
 
   /// The block's name (without the leading `/`), for named blocks; nil for anonymous ones.
@@ -201,7 +170,8 @@ public final class SharedMemory: @unchecked Sendable {
   /// What another process needs to reopen this block with ``init(_:)``.
   public var handle: Handle {
     Handle(
-      source: name.map { .named($0) } ?? .descriptor(pid: getpid(), fd: descriptor.rawValue), size: size, keeper: self)
+      source: name.map { .named($0) } ?? .descriptor(pid: getpid(), fd: descriptor.rawValue), size: size,
+      keeper: ObjectKeeper(self))
   }
 
   /// The block's bytes.
