@@ -19,6 +19,10 @@ enum ChildRunner {
     let error: any Error = ProcessExit(0)
     if let exit = error as? ProcessExit { _ = exit.code }
     _ = Data("Process \(String(describing: error)):\n\(error)\n".utf8)
+    // And what a child that starts a process of its own waits for that child's handshake
+    // with: a child forked while another thread built `poll`'s witness table waited for it
+    // for ever (seen in the test suite, whose children start processes).
+    _ = SystemCall.pollReadable([], timeout: .zero)
   }()
 
   /// Runs `process` as this (new, single-threaded) process and exits; never returns.
