@@ -13,15 +13,7 @@ extension ProcessPool {
   /// - Throws: the first failure to arrive, or what `body` throws; either way the job is
   ///   given up at once (inputs no worker has taken never run).
   public func mapUnordered(_ inputs: [Input], chunkSize: Int? = nil, _ body: (Int, Output) throws -> Void) throws {
-    let inbox = ResultInbox<Output>()
-    let submitted = try dispatcher.submit(
-      inputs, chunkSize: chunkSize, onResult: { inbox.put($0, $1) }, onFinish: { _ in inbox.finish() })
-    do {
-      while let (index, result) = inbox.take() { try body(index, try result.get()) }
-    } catch {
-      dispatcher.cancel(jobID: submitted.jobID)
-      throw error
-    }
+    try eachResult(inputs, chunkSize: chunkSize) { index, result in try body(index, try result.get()) }
   }
 
   /// Applies the kernel to every input and returns the outputs in input order, as
@@ -38,25 +30,34 @@ extension ProcessPool {
     var outputs = [Output?](repeating: nil, count: inputs.count)
     var firstFailure: (index: Int, error: PoolError)?
     var done = 0
+    try eachResult(inputs, chunkSize: chunkSize) { index, result in
+      switch result {
+      case .success(let output): outputs[index] = output
+      case .failure(let error):
+        if firstFailure.map({ index < $0.index }) ?? true { firstFailure = (index, error) }
+      }
+      done += 1
+      try progress(done)
+    }
+    if let firstFailure { throw firstFailure.error }
+    return outputs.map { $0! }  // every input succeeded: none is nil
+  }
+
+  /// Runs a job and calls `body` on the calling thread with each input's result as it
+  /// arrives, until the last; a `body` that throws gives the job up (inputs no worker has
+  /// taken never run).
+  private func eachResult(
+    _ inputs: [Input], chunkSize: Int?, _ body: (Int, Result<Output, PoolError>) throws -> Void
+  ) throws {
     let inbox = ResultInbox<Output>()
     let submitted = try dispatcher.submit(
       inputs, chunkSize: chunkSize, onResult: { inbox.put($0, $1) }, onFinish: { _ in inbox.finish() })
     do {
-      while let (index, result) = inbox.take() {
-        switch result {
-        case .success(let output): outputs[index] = output
-        case .failure(let error):
-          if firstFailure.map({ index < $0.index }) ?? true { firstFailure = (index, error) }
-        }
-        done += 1
-        try progress(done)
-      }
+      while let (index, result) = inbox.take() { try body(index, result) }
     } catch {
       dispatcher.cancel(jobID: submitted.jobID)
       throw error
     }
-    if let firstFailure { throw firstFailure.error }
-    return outputs.map { $0! }  // every input succeeded: none is nil
   }
 }
 
