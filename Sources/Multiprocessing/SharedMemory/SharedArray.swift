@@ -67,8 +67,7 @@ public final class SharedArray<T: BitwiseCopyable>: RandomAccessCollection, Muta
   /// element here). A new block is zero-filled already, so an all-zero element writes nothing.
   private static func fill(_ base: UnsafeMutablePointer<T>, count: Int, with element: T) {
     guard count > 0 else { return }
-    let isZero = withUnsafeBytes(of: element) { bytes in bytes.allSatisfy { $0 == 0 } }
-    guard !isZero || MemoryLayout<T>.size != MemoryLayout<T>.stride else { return }
+    guard withUnsafeBytes(of: element, { bytes in bytes.contains { $0 != 0 } }) else { return }
     base.initialize(to: element)
     let raw = UnsafeMutableRawPointer(base)
     let total = count * MemoryLayout<T>.stride
