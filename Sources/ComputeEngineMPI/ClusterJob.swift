@@ -18,6 +18,12 @@ final class ClusterJob<Output: Sendable>: Sendable {
     /// Where chunks recorded before any was handed out (from a journal) start, in order,
     /// from the next one at or after `next`.
     var recordedAhead: [Int] = []
+    /// Chunks handed out to a rank that died (and to the survivors whose answers the recovery
+    /// dropped), to hand out again before any new one, in task order.
+    var returned: [Range<Int>] = []
+    /// Each rank's workers, and all of them: the ranks alive now.
+    var workersPerRank: [Int]
+    var workers: Int
   }
 
   /// The recorded chunks' first tasks and results, in the order they came.
@@ -29,11 +35,9 @@ final class ClusterJob<Output: Sendable>: Sendable {
   let id: Int
   let count: Int
   private let chunkSize: Int?
-  private let workersPerRank: [Int]
-  private let workers: Int
   /// The largest automatic chunk: about inputs ÷ (every rank's workers × 4).
   private let largestChunk: Int
-  private let state = Mutex(State())
+  private let state: Mutex<State>
   /// Taken after `state` when both are.
   private let outcomes = Mutex(Outcomes())
   /// Tasks with their result: changed under the state's lock, read without it (the driver
@@ -41,29 +45,39 @@ final class ClusterJob<Output: Sendable>: Sendable {
   private let done = Atomic<Int>(0)
 
   init(id: Int, count: Int, chunkSize: Int?, workersPerRank: [Int]) {
-    (self.id, self.count, self.chunkSize, self.workersPerRank) = (id, count, chunkSize, workersPerRank)
-    workers = max(1, workersPerRank.reduce(0, +))
+    (self.id, self.count, self.chunkSize) = (id, count, chunkSize)
+    let workers = max(1, workersPerRank.reduce(0, +))
     largestChunk = max(1, count / (workers * 4))
+    state = Mutex(State(workersPerRank: workersPerRank, workers: workers))
   }
 
   /// The size of rank `rank`'s next automatic chunk with `remaining` tasks not handed out:
   /// guided self-scheduling — the remaining tasks ÷ (every rank's workers × 2), at most
   /// ``largestChunk`` and at least the rank's workers — so that chunks shrink toward the end
   /// and no rank is left with a long chunk (and one more in flight) while the others idle.
-  private func automaticChunk(for rank: Int, remaining: Int) -> Int {
-    max(workersPerRank[rank], min(largestChunk, (remaining + workers * 2 - 1) / (workers * 2)))
+  private func automaticChunk(for rank: Int, remaining: Int, in state: State) -> Int {
+    let workers = state.workers
+    return max(state.workersPerRank[rank], min(largestChunk, (remaining + workers * 2 - 1) / (workers * 2)))
   }
 
   /// The next `chunks` chunks for rank `rank`, as one range of tasks (one chunk of automatic
   /// size when the job has none), or nil when every task is handed out (or the job was
   /// abandoned). A range stops where one loaded from a journal begins. Chunks handed out
   /// together travel, run and are recorded together: one message, one trip through the
-  /// rank's local pool, one record.
+  /// rank's local pool, one record. Chunks returned by ``returnChunks(heldBy:)`` go first,
+  /// each as it was.
   func take(for rank: Int, chunks: Int = 1) -> Range<Int>? {
     state.withLock { state in
+      guard !state.abandoned else { return nil }
+      if !state.returned.isEmpty {
+        let range = state.returned.removeFirst()
+        state.inFlight[range.lowerBound] = (rank, range)
+        return range
+      }
       while let done = state.recorded[state.next] { state.next += done }
-      guard !state.abandoned, state.next < count else { return nil }
-      let size = chunkSize.map { $0 * max(1, chunks) } ?? automaticChunk(for: rank, remaining: count - state.next)
+      guard state.next < count else { return nil }
+      let size =
+        chunkSize.map { $0 * max(1, chunks) } ?? automaticChunk(for: rank, remaining: count - state.next, in: state)
       var end = min(count, state.next + size)
       while let ahead = state.recordedAhead.first, ahead <= state.next { state.recordedAhead.removeFirst() }
       if let ahead = state.recordedAhead.first, ahead < end { end = ahead }
@@ -115,6 +129,22 @@ final class ClusterJob<Output: Sendable>: Sendable {
 
   /// How many tasks have their result.
   var doneCount: Int { done.load(ordering: .acquiring) }
+
+  /// Takes back the unanswered chunks of the ranks `isReturned` picks, to hand out again, and
+  /// renumbers the ranks: `workersPerRank` are the ranks alive now, in their new order (the
+  /// ranks' answers to the chunks taken back will never come).
+  ///
+  /// - Returns: the chunks taken back, in task order.
+  func returnChunks(heldBy isReturned: (Int) -> Bool, workersPerRank: [Int]) -> [Range<Int>] {
+    state.withLock { state in
+      let taken = state.inFlight.values.filter { isReturned($0.rank) }.map(\.range)
+      for range in taken { state.inFlight.removeValue(forKey: range.lowerBound) }
+      state.returned = (state.returned + taken).sorted { $0.lowerBound < $1.lowerBound }
+      state.workersPerRank = workersPerRank
+      state.workers = max(1, workersPerRank.reduce(0, +))
+      return taken.sorted { $0.lowerBound < $1.lowerBound }
+    }
+  }
 
   /// Hands out no more chunks (the driver failed).
   func abandon() { state.withLock { $0.abandoned = true } }

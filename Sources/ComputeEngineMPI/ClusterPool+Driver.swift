@@ -83,13 +83,22 @@ extension ClusterPool {
       localDone.signal()
     }.start()
     defer { localDone.wait() }
-    abandonedSends = try abandonedSends.filter { try !world.isComplete($0) }
+    // A send on a communicator given up after a rank died completes in error, or never: its
+    // bytes are kept until then, or for good.
+    abandonedSends = abandonedSends.filter { (try? world.isComplete($0)) == false }
     var sends: [PendingSend] = []
     // Per rank: the chunk messages it holds, oldest first (it answers them in order), how
     // many chunks they carry, and how long its last chunks took each.
-    var held = [[(sentAt: ContinuousClock.Instant, chunks: Int)]](repeating: [], count: rankCount)
-    var heldChunks = [Int](repeating: 0, count: rankCount)
-    var perChunk = [Duration?](repeating: nil, count: rankCount)
+    var held: [[(sentAt: ContinuousClock.Instant, chunks: Int)]] = []
+    var heldChunks: [Int] = []
+    var perChunk: [Duration?] = []
+    /// Starts over with every rank holding nothing: at the start, and after ranks died.
+    func handOutAnew() throws {
+      held = Array(repeating: [], count: rankCount)
+      heldChunks = Array(repeating: 0, count: rankCount)
+      perChunk = Array(repeating: nil, count: rankCount)
+      for destination in 1..<max(rankCount, 1) { try refill(destination) }
+    }
     /// How many chunks rank `destination` should hold: one when its chunks take long (a
     /// second would only wait there, and at the end of the job keep it busy while others
     /// idle); two otherwise, so that it never waits for the next; up to 64 per worker for
@@ -116,19 +125,35 @@ extension ClusterPool {
       }
     }
     do {
-      for destination in 1..<max(rankCount, 1) { try refill(destination) }
       var backoff = IdleBackoff(spin: .microseconds(100))
-      while !job.isComplete || !sends.isEmpty {
+      var handedOut = false
+      while !handedOut || !job.isComplete || !sends.isEmpty {
         try handOverLocalArrivals()
-        // The oldest first, and only until one is still under way: testing every send on
-        // every pass cost more than the tasks with hundreds held.
-        while let oldest = sends.first, try world.isComplete(oldest) { sends.removeFirst() }
-        guard let message = try world.poll() else {
-          backoff.idle()
+        let message: (source: Int, tag: Int32, count: Int)
+        let bytes: [UInt8]
+        do {
+          if !handedOut {
+            try handOutAnew()
+            handedOut = true
+          }
+          // The oldest first, and only until one is still under way: testing every send on
+          // every pass cost more than the tasks with hundreds held.
+          while let oldest = sends.first, try world.isComplete(oldest) { sends.removeFirst() }
+          guard let waiting = try world.poll() else {
+            backoff.idle()
+            continue
+          }
+          message = waiting
+          bytes = try world.receive(message)
+        } catch let error as ClusterError where error.isRankLoss && MPIWorld.isFaultTolerant {
+          // A rank died: go on with the survivors, handing out again what the ranks held.
+          try recover(job)
+          abandonedSends += sends
+          sends = []
+          handedOut = false
           continue
         }
         backoff.reset()
-        let bytes = try world.receive(message)
         guard message.tag == ClusterMessage.results else {
           throw ClusterError.protocolViolation("tag \(message.tag) from rank \(message.source) during a map")
         }
@@ -152,7 +177,14 @@ extension ClusterPool {
           heldChunks[source] -= answered.chunks
           perChunk[source] = (.now - answered.sentAt) / max(answered.chunks, 1)
         }
-        try refill(source)
+        do {
+          try refill(source)
+        } catch let error as ClusterError where error.isRankLoss && MPIWorld.isFaultTolerant {
+          try recover(job)
+          abandonedSends += sends
+          sends = []
+          handedOut = false
+        }
       }
       try handOverLocalArrivals()
       if let error = localFailure.withLock({ $0 }) { throw error }

@@ -31,12 +31,19 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
   // every call checks it and throws ClusterError.wrongThread otherwise);
   // the job state a map shares with its local thread is under a Mutex.
 
-  /// This process's rank.
-  public let rank: Int
-  /// The number of ranks.
-  public let rankCount: Int
+  /// This process's rank (renumbered when ranks die: see ``recoveries``).
+  public private(set) var rank: Int
+  /// The number of ranks still in the job.
+  public private(set) var rankCount: Int
   /// The workers of each rank's local pool, in rank order.
-  public let workersPerRank: [Int]
+  public private(set) var workersPerRank: [Int]
+  /// Each rank's workers by its `MPI_COMM_WORLD` rank, dead ones included.
+  private let workersPerWorldRank: [Int]
+  /// The rank losses this pool survived, oldest first: with an MPI library that has ULFM
+  /// (Open MPI 5 under `mpirun --with-ft ulfm`), a serving rank's death costs the chunks it
+  /// held, which the survivors run again, and the job goes on without it. Without ULFM a
+  /// rank's death ends the job.
+  public private(set) var recoveries: [ClusterRecovery] = []
   /// Whether this rank is the driver (rank 0), the one that runs ``serve(driver:)``'s body.
   public var isDriver: Bool { rank == 0 }
 
@@ -82,6 +89,7 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
       world = try MPIWorld()
       (rank, rankCount) = (world.rank, world.size)
       workersPerRank = try world.allGather(local.workerCount)
+      workersPerWorldRank = workersPerRank
     } catch {
       local.terminate()
       throw error
@@ -202,11 +210,42 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
   /// being run.
   public internal(set) var resumedTasks = 0
 
-  /// Tells every other rank to stop serving.
+  /// Tells every other rank to stop serving, each even when telling another failed (one that
+  /// died since the last map has nothing to be told, when the pool survives deaths): a rank
+  /// left serving would hold up the others' finalize.
+  ///
+  /// - Throws: the first failure to tell a rank.
   private func stopRanks() throws {
+    var firstFailure: ClusterError?
     for destination in 1..<max(rankCount, 1) {
-      try world.send([], to: destination, tag: ClusterMessage.stop)
+      do {
+        try world.send([], to: destination, tag: ClusterMessage.stop)
+      } catch {
+        guard error.isRankLoss, MPIWorld.isFaultTolerant else {
+          firstFailure = firstFailure ?? error
+          continue
+        }
+      }
     }
+    if let firstFailure { throw firstFailure }
+  }
+
+  /// Goes on without the ranks that died, with every survivor (see `MPIWorld.shrink()`): the
+  /// ranks are renumbered, and the driver takes back every chunk a serving rank held (the dead
+  /// ones' never come back; the survivors' answers were dropped with the communicator) to
+  /// hand them out again.
+  ///
+  /// - Throws: ``ClusterError/driverLost`` on a serving rank when the driver is among the dead
+  ///   (it ends the job), or what the shrink throws.
+  func recover(_ job: ClusterJob<Output>?) throws(ClusterError) {
+    let lost = try world.shrink()
+    guard world.worldRanks.first == 0 else { throw .driverLost }
+    (rank, rankCount) = (world.rank, world.size)
+    workersPerRank = world.worldRanks.map { workersPerWorldRank[$0] }
+    guard isDriver else { return }
+    let rerun = job?.returnChunks(heldBy: { $0 != 0 }, workersPerRank: workersPerRank) ?? []
+    recoveries.append(
+      ClusterRecovery(lostRanks: lost, rerunTasks: rerun, survivingRanks: world.worldRanks, job: job?.id ?? 0))
   }
 
   /// Finalizes MPI and closes the local pool (again: nothing).

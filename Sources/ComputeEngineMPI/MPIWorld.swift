@@ -2,17 +2,33 @@ import CMPI
 import Foundation
 import Synchronization
 
-/// This process's part in `MPI_COMM_WORLD`: MPI started once per process at thread level
+/// This process's part in the job: MPI started once per process at thread level
 /// `MPI_THREAD_FUNNELED` (only the thread that started it calls MPI), with errors returned
 /// to the caller instead of aborting the job, and messages of bytes between ranks.
-final class MPIWorld: Sendable {
+///
+/// The ranks talk over `MPI_COMM_WORLD` until one dies; then, where the MPI library has ULFM
+/// (``isFaultTolerant``), over the communicator of the survivors that ``shrink()`` makes.
+final class MPIWorld: @unchecked Sendable {
+  // @unchecked: the communicator and the ranks change only in shrink(), which, as every MPI
+  // call, runs on the thread that started MPI (the pool checks it); no other thread reads them.
+
   /// Whether MPI was started, then finalized, in this process (it cannot start again).
   private static let state = Mutex<(started: Bool, finalized: Bool)>((false, false))
 
-  /// This process's rank.
-  let rank: Int
-  /// The number of ranks.
-  let size: Int
+  /// Whether the MPI library loaded can revoke and shrink a communicator after a rank died.
+  static let isFaultTolerant = cmpi_fault_tolerant() != 0
+
+  /// The communicator of the ranks still in the job.
+  private var communicator: MPI_Comm
+  /// This process's rank in it.
+  private(set) var rank: Int
+  /// The number of ranks in it.
+  private(set) var size: Int
+  /// Each rank's rank in `MPI_COMM_WORLD`, by its rank now: what the launcher and the
+  /// environment (`OMPI_COMM_WORLD_RANK`) call it.
+  private(set) var worldRanks: [Int]
+  /// The number of ranks the job started with.
+  private let worldSize: Int
 
   /// Starts MPI in this process.
   ///
@@ -29,17 +45,60 @@ final class MPIWorld: Sendable {
         try Self.check("MPI_Comm_set_errhandler", MPI_Comm_set_errhandler(cmpi_comm_world(), cmpi_errors_return()))
       }
     }
+    communicator = cmpi_comm_world()
     var rank: Int32 = 0
     var size: Int32 = 0
-    try Self.check("MPI_Comm_rank", MPI_Comm_rank(cmpi_comm_world(), &rank))
-    try Self.check("MPI_Comm_size", MPI_Comm_size(cmpi_comm_world(), &size))
+    try Self.check("MPI_Comm_rank", MPI_Comm_rank(communicator, &rank))
+    try Self.check("MPI_Comm_size", MPI_Comm_size(communicator, &size))
     (self.rank, self.size) = (Int(rank), Int(size))
+    worldRanks = Array(0..<Int(size))
+    worldSize = Int(size)
+  }
+
+  /// Gives up the communicator after a rank died, with every other survivor: revokes it (so
+  /// that every rank's next call on it fails with ``ClusterError/revoked(function:)``, which
+  /// brings them here too) and makes the communicator of the ranks still alive, on which the
+  /// job goes on. Ranks keep their order; the driver stays rank 0 while it lives.
+  ///
+  /// - Returns: the `MPI_COMM_WORLD` ranks lost since the last shrink.
+  /// - Throws: ``ClusterError/rankFailed(function:)`` when the library has no ULFM, or a
+  ///   ``ClusterError`` of the shrink.
+  func shrink() throws(ClusterError) -> [Int] {
+    guard Self.isFaultTolerant else { throw .rankFailed(function: "MPIX_Comm_shrink (no ULFM in this MPI library)") }
+    // Revoked already when another rank revoked it first: the call is then a no-op.
+    _ = cmpi_comm_revoke(communicator)
+    var error: Int32 = 0
+    let survivors: MPI_Comm = cmpi_comm_shrink(communicator, &error)
+    try Self.check("MPIX_Comm_shrink", error)
+    try Self.check("MPI_Comm_set_errhandler", MPI_Comm_set_errhandler(survivors, cmpi_errors_return()))
+    var rank: Int32 = 0
+    var size: Int32 = 0
+    try Self.check("MPI_Comm_rank", MPI_Comm_rank(survivors, &rank))
+    try Self.check("MPI_Comm_size", MPI_Comm_size(survivors, &size))
+    // The survivors' ranks in the communicator given up, and so in MPI_COMM_WORLD.
+    var ranksBefore = [Int32](repeating: 0, count: Int(size))
+    try Self.check("MPI_Group_translate_ranks", cmpi_ranks_in(survivors, communicator, size, &ranksBefore))
+    let surviving = ranksBefore.map { worldRanks[Int($0)] }
+    let lost = worldRanks.filter { !surviving.contains($0) }
+    cmpi_comm_release(communicator)
+    communicator = survivors
+    (self.rank, self.size, worldRanks) = (Int(rank), Int(size), surviving)
+    return lost
   }
 
   /// Finalizes MPI in this process (again: nothing).
+  ///
+  /// After ranks were lost (``shrink()``), the survivors first meet at a barrier on their own
+  /// communicator, then finalize without the library's fence over `MPI_COMM_WORLD`, whose
+  /// dead processes can hold it up for ever.
   func finalize() {
     Self.state.withLock { state in
       guard state.started, !state.finalized else { return }
+      if worldRanks.count < worldSize {
+        // A rank that fails now leaves the barrier in error: nothing to wait for then.
+        _ = MPI_Barrier(communicator)
+        _ = cmpi_skip_finalize_fence()
+      }
       MPI_Finalize()
       state.finalized = true
     }
@@ -48,7 +107,7 @@ final class MPIWorld: Sendable {
   /// Sends `bytes` to rank `destination` with `tag`, waiting until the buffer may be reused.
   func send(_ bytes: [UInt8], to destination: Int, tag: Int32) throws(ClusterError) {
     let code = bytes.withUnsafeBytes {
-      MPI_Send($0.baseAddress, Int32($0.count), cmpi_byte(), Int32(destination), tag, cmpi_comm_world())
+      MPI_Send($0.baseAddress, Int32($0.count), cmpi_byte(), Int32(destination), tag, communicator)
     }
     try Self.check("MPI_Send", code)
   }
@@ -59,8 +118,9 @@ final class MPIWorld: Sendable {
   /// the receiver may itself be blocked sending its results to the driver.
   func startSend(_ bytes: [UInt8], to destination: Int, tag: Int32) throws(ClusterError) -> PendingSend {
     let send = PendingSend(bytes)
-    try Self.check(
-      "MPI_Isend", cmpi_isend(send.buffer.baseAddress, Int32(send.buffer.count), Int32(destination), tag, send.request))
+    let code = cmpi_isend(
+      send.buffer.baseAddress, Int32(send.buffer.count), Int32(destination), tag, communicator, send.request)
+    try Self.check("MPI_Isend", code)
     return send
   }
 
@@ -78,7 +138,7 @@ final class MPIWorld: Sendable {
     var status = MPI_Status()
     try Self.check(
       "MPI_Iprobe",
-      MPI_Iprobe(source.map(Int32.init) ?? cmpi_any_source(), cmpi_any_tag(), cmpi_comm_world(), &flag, &status))
+      MPI_Iprobe(source.map(Int32.init) ?? cmpi_any_source(), cmpi_any_tag(), communicator, &flag, &status))
     guard flag != 0 else { return nil }
     var count: Int32 = 0
     try Self.check("MPI_Get_count", MPI_Get_count(&status, cmpi_byte(), &count))
@@ -102,7 +162,7 @@ final class MPIWorld: Sendable {
     var bytes = [UInt8](repeating: 0, count: message.count)
     let code = bytes.withUnsafeMutableBytes {
       MPI_Recv(
-        $0.baseAddress, Int32(message.count), cmpi_byte(), Int32(message.source), message.tag, cmpi_comm_world(),
+        $0.baseAddress, Int32(message.count), cmpi_byte(), Int32(message.source), message.tag, communicator,
         cmpi_status_ignore())
     }
     try Self.check("MPI_Recv", code)
@@ -114,15 +174,23 @@ final class MPIWorld: Sendable {
     var mine = Int64(value)
     var all = [Int64](repeating: 0, count: size)
     let code = all.withUnsafeMutableBytes {
-      MPI_Allgather(&mine, 1, cmpi_int64(), $0.baseAddress, 1, cmpi_int64(), cmpi_comm_world())
+      MPI_Allgather(&mine, 1, cmpi_int64(), $0.baseAddress, 1, cmpi_int64(), communicator)
     }
     try Self.check("MPI_Allgather", code)
     return all.map(Int.init)
   }
 
-  /// Throws ``ClusterError/mpi`` for a code other than `MPI_SUCCESS`.
+  /// Throws for a code other than `MPI_SUCCESS`: ``ClusterError/rankFailed(function:)`` or
+  /// ``ClusterError/revoked(function:)`` for ULFM's classes, ``ClusterError/mpi`` otherwise.
   static func check(_ function: String, _ code: Int32) throws(ClusterError) {
     guard code != cmpi_success() else { return }
+    var errorClass: Int32 = 0
+    if MPI_Error_class(code, &errorClass) == cmpi_success() {
+      if errorClass == cmpi_err_proc_failed() || errorClass == cmpi_err_proc_failed_pending() {
+        throw .rankFailed(function: function)
+      }
+      if errorClass == cmpi_err_revoked() { throw .revoked(function: function) }
+    }
     var buffer = [CChar](repeating: 0, count: Int(cmpi_max_error_string()) + 1)
     var length: Int32 = 0
     MPI_Error_string(code, &buffer, &length)

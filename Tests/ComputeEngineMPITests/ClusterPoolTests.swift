@@ -19,9 +19,25 @@ import Testing
     }
   }
 
+  /// Which MPI launches the ranks (the binaries are the same: built against the system's Open
+  /// MPI 4.1, they run under Open MPI 5, whose libmpi.so.40 keeps the ABI).
+  enum Launcher: Sendable {
+    /// The system's Open MPI (Debian's 4.1): a lost rank ends the job.
+    case system
+    /// Open MPI 5 with fault tolerance, as `Scripts/deps` installs it (`OPENMPI_ULFM_PREFIX`,
+    /// by default /opt/openmpi-ulfm), under `mpirun --with-ft ulfm`.
+    case ulfm
+
+    static var ulfmPrefix: String {
+      ProcessInfo.processInfo.environment["OPENMPI_ULFM_PREFIX"] ?? "/opt/openmpi-ulfm"
+    }
+  }
+
   /// What one scenario's ranks printed: each rank's JSON object, by rank.
-  static func run(_ arguments: [String], ranks: Int, over network: Network) throws -> [Int: [String: Any]] {
-    let (status, text) = try launch(arguments, ranks: ranks, over: network)
+  static func run(
+    _ arguments: [String], ranks: Int, over network: Network, launcher: Launcher = .system
+  ) throws -> [Int: [String: Any]] {
+    let (status, text) = try launch(arguments, ranks: ranks, over: network, launcher: launcher)
     guard status == 0 else { throw RunFailure(description: "mpirun exited with \(status):\n\(text)") }
     return reports(in: text)
   }
@@ -29,7 +45,8 @@ import Testing
   /// Runs `ranks` ranks of `MPITestRank` with `arguments` under mpirun: its exit status and
   /// everything it printed.
   static func launch(
-    _ arguments: [String], ranks: Int, over network: Network, program: String = "MPITestRank"
+    _ arguments: [String], ranks: Int, over network: Network, program: String = "MPITestRank",
+    launcher: Launcher = .system
   ) throws -> (Int32, String) {
     let build = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
     // A session directory of its own: mpiruns started at once (the tests run in parallel)
@@ -39,30 +56,69 @@ import Testing
     try FileManager.default.createDirectory(atPath: session, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: session) }
     let mpirun = Process()
-    mpirun.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    // No ssh, root allowed, more ranks than cores, and no binding: a rank's forked workers
-    // would otherwise all share its core.
-    mpirun.arguments =
-      [
-        "mpirun", "--oversubscribe", "--mca", "plm", "isolated", "--bind-to", "none", "--mca", "orte_tmpdir_base",
-        session, "-np", "\(ranks)",
-      ]
-      + network.arguments + [build.appendingPathComponent(program).path] + arguments
     var environment = ProcessInfo.processInfo.environment
     environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
     environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+    // No ssh, root allowed, more ranks than cores, and no binding: a rank's forked workers
+    // would otherwise all share its core.
+    switch launcher {
+    case .system:
+      mpirun.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+      mpirun.arguments =
+        [
+          "mpirun", "--oversubscribe", "--mca", "plm", "isolated", "--bind-to", "none", "--mca", "orte_tmpdir_base",
+          session,
+        ]
+        + network.arguments
+    case .ulfm:
+      let prefix = Launcher.ulfmPrefix
+      guard FileManager.default.isExecutableFile(atPath: prefix + "/bin/mpirun") else {
+        throw RunFailure(description: "no Open MPI 5 with ULFM in \(prefix): run Scripts/deps")
+      }
+      mpirun.executableURL = URL(fileURLWithPath: prefix + "/bin/mpirun")
+      mpirun.arguments =
+        ["--oversubscribe", "--bind-to", "none", "--with-ft", "ulfm"]
+        + (network == .tcp ? network.arguments : [])
+      environment["LD_LIBRARY_PATH"] = prefix + "/lib"
+      environment["TMPDIR"] = session
+    }
+    mpirun.arguments! += ["-np", "\(ranks)", build.appendingPathComponent(program).path] + arguments
+    // Every process of the job inherits it: how the watchdog finds them.
+    environment["MPI_TEST_JOB"] = session
     mpirun.environment = environment
     let output = Pipe()
     mpirun.standardOutput = output
     mpirun.standardError = output
     try mpirun.run()
-    // A hung job fails its test instead of the suite.
-    let watchdog = DispatchWorkItem { if mpirun.isRunning { mpirun.terminate() } }
+    // A hung job fails its test instead of the suite: mpirun, its ranks and their workers are
+    // killed (Open MPI 5's mpirun under --with-ft ulfm outlives a SIGTERM).
+    let watchdog = DispatchWorkItem {
+      guard mpirun.isRunning else { return }
+      for pid in processes(inJob: session) { kill(pid, SIGKILL) }
+    }
     DispatchQueue.global().asyncAfter(deadline: .now() + 90, execute: watchdog)
     let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     mpirun.waitUntilExit()
     watchdog.cancel()
     return (mpirun.terminationStatus, text)
+  }
+
+  /// The processes started with `MPI_TEST_JOB` set to `job` in their environment.
+  static func processes(inJob job: String) -> [Int32] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    let entry = Data("MPI_TEST_JOB=\(job)\u{0}".utf8)
+    return entries.compactMap(Int32.init).filter { pid in
+      FileManager.default.contents(atPath: "/proc/\(pid)/environ")?.range(of: entry) != nil
+    }
+  }
+
+  /// The processes whose command line contains `marker` (none should outlive their job).
+  static func processes(containing marker: String) -> [Int32] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap(Int32.init).filter { pid in
+      guard let commandLine = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+      return String(decoding: commandLine, as: UTF8.self).contains(marker)
+    }
   }
 
   /// The "RESULT <rank> <JSON>" lines of `text`, by rank.
@@ -188,6 +244,54 @@ import Testing
     let (status, text) = try Self.launch(["journal", journal, "sigkill"], ranks: 2, over: .sharedMemory)
     #expect(status != 0, "the job ends with its driver:\n\(text)")
     let rerun = try #require(try Self.run(["journal", journal, "resume"], ranks: 2, over: .sharedMemory)[0])
+    #expect(rerun["failed"] as? Int == 0 && rerun["correct"] as? Bool == true, "\(rerun)")
+    let resumed = try #require(rerun["resumed"] as? Int)
+    #expect(resumed > 0 && resumed < 8000, "the rerun loaded what finished before the kill: \(resumed)")
+  }
+
+  /// With ULFM (Open MPI 5, `--with-ft ulfm`), a serving rank SIGKILLed mid-map costs only the
+  /// chunks it held: the map returns every output, in not much more time than without the
+  /// kill; the survivors renumber (world rank 2 becomes rank 1) and run the next map; the
+  /// recovery names the lost rank and the tasks that ran again; teardown ends and leaves no
+  /// process behind.
+  @Test(arguments: Network.allCases)
+  func aLostRankIsSurvivedWithULFM(network: Network) throws {
+    let marker = "survive-\(getpid())-\(network.rawValue)"
+    let started = ContinuousClock.now
+    let driver = try #require(try Self.run(["survive", marker], ranks: 3, over: network, launcher: .ulfm)[0])
+    #expect(ContinuousClock.now - started < .seconds(30), "teardown after the loss ended")
+    #expect(driver["calmCorrect"] as? Bool == true && driver["killedCorrect"] as? Bool == true, "\(driver)")
+    #expect(driver["lostRanks"] as? [Int] == [1], "\(driver)")
+    #expect(driver["ranksBefore"] as? Int == 3 && driver["ranksAfter"] as? Int == 2)
+    #expect(driver["afterCorrect"] as? Bool == true)
+    #expect(driver["afterComputedBy"] as? [Int] == [0, 2], "the survivors ran the next map: \(driver)")
+    let rerun = try #require(driver["rerunTasks"] as? Int)
+    #expect(rerun > 0 && rerun < 6000, "the chunks the ranks held ran again, not the job: \(rerun)")
+    let recoveries = driver["recoveries"] as? [String] ?? []
+    #expect(recoveries.count == 1 && recoveries[0].contains("lost rank 1 during map 2"), "\(recoveries)")
+    let calm = try #require(driver["calmSeconds"] as? Double)
+    let killed = try #require(driver["killedSeconds"] as? Double)
+    #expect(killed - calm < 2, "the loss cost \(killed - calm) s, not a detector's timeout")
+    #expect(Self.processes(containing: marker).isEmpty, "no rank or worker outlives the job")
+  }
+
+  /// With ULFM, the driver's death still ends the job: every serving rank stops with
+  /// `driverLost` instead of waiting for it, and the journal resumes the map.
+  @Test func aKilledDriverEndsEveryRankWithULFMAndTheJournalResumes() throws {
+    let journal = NSTemporaryDirectory() + "cluster-journal-ulfm-\(getpid())"
+    defer { try? FileManager.default.removeItem(atPath: journal) }
+    let started = ContinuousClock.now
+    let (_, text) = try Self.launch(["journal", journal, "sigkill"], ranks: 3, over: .sharedMemory, launcher: .ulfm)
+    #expect(ContinuousClock.now - started < .seconds(30))
+    let reports = Self.reports(in: text)
+    for rank in 1..<3 {
+      #expect(
+        (reports[rank]?["error"] as? String)?.contains("the driver, rank 0, died") == true,
+        "rank \(rank) learns of it:\n\(text)")
+    }
+    #expect(Self.processes(containing: journal).isEmpty, "no rank or worker outlives the job")
+    let rerun = try #require(
+      try Self.run(["journal", journal, "resume"], ranks: 3, over: .sharedMemory, launcher: .ulfm)[0])
     #expect(rerun["failed"] as? Int == 0 && rerun["correct"] as? Bool == true, "\(rerun)")
     let resumed = try #require(rerun["resumed"] as? Int)
     #expect(resumed > 0 && resumed < 8000, "the rerun loaded what finished before the kill: \(resumed)")

@@ -36,6 +36,18 @@ let rankKiller = PoolKernel<Int, Int>("mpi-rank-killer") { input in
   usleep(200)
   return input &* 1000 &+ rankOfThisProcess
 }
+/// Kills this rank's process at the first input from 13,000 on that it runs on rank 1, as
+/// `rankKiller` does: a job of inputs 10,000..<16,000 loses rank 1 half way, others run whole.
+let survivalKiller = PoolKernel<Int, Int>("mpi-survival-killer") { input in
+  if input >= 13000, rankOfThisProcess == 1,
+    let pid = Int32(ProcessInfo.processInfo.environment["MPI_TEST_RANK_PID"] ?? "")
+  {
+    kill(pid, SIGKILL)
+    kill(getpid(), SIGKILL)
+  }
+  usleep(200)
+  return input &* 1000 &+ rankOfThisProcess
+}
 let words = PoolKernel<String, [Int]>("mpi-words") { [$0.utf8.count, rankOfThisProcess] }
 /// Fails every input ≡ 3 (mod 7) in a "first" run (the scenario's third argument), on every
 /// rank; runs them all in a rerun. Each input takes 1 ms in a "sigterm" run.
@@ -46,7 +58,7 @@ let flaky = PoolKernel<Int, Int>("mpi-flaky") { input in
   if mode == "sigterm" || mode == "sigkill" { usleep(1000) }
   return input &* 1000 &+ rankOfThisProcess
 }
-bootstrapMultiprocessing(entryPoints: [tagged, crashing, rankKiller, words, flaky])
+bootstrapMultiprocessing(entryPoints: [tagged, crashing, rankKiller, survivalKiller, words, flaky])
 
 func report(_ rank: Int, _ fields: [String: Any]) {
   let data = try! JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
@@ -167,18 +179,55 @@ case "journal":
   let journal = FilePath(CommandLine.arguments[2])
   let mode = CommandLine.arguments[3]
   let pool = try ClusterPool(kernel: flaky, placement: .cores(1))
+  do {
+    if let fields = try pool.serve(driver: { driver -> [String: Any] in
+      let inputs = Array(0..<8000)
+      if mode == "sigterm" || mode == "sigkill" {
+        let signal = mode == "sigterm" ? SIGTERM : SIGKILL
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { kill(getpid(), signal) }
+      }
+      let results = try driver.mapResults(inputs, chunkSize: 10, journal: journal)
+      let failed = results.indices.filter { (try? results[$0].get()) == nil }
+      let correct = results.enumerated().allSatisfy { index, result in
+        (try? result.get()).map { $0 / 1000 == index } ?? true
+      }
+      return ["failed": failed.count, "correct": correct, "resumed": driver.resumedTasks]
+    }) {
+      report(pool.rank, fields)
+    }
+  } catch {
+    // A serving rank whose driver died (with ULFM; without it, the launcher ends the job).
+    report(pool.rank, ["error": "\(error)"])
+  }
+case "survive":
+  // Under mpirun --with-ft ulfm (Open MPI 5): a map of 6,000 inputs, the same map while rank 1
+  // dies half way, then a map on the survivors. (A second argument, ignored, names the run.)
+  setenv("MPI_TEST_RANK_PID", "\(getpid())", 1)
+  let pool = try ClusterPool(kernel: survivalKiller, placement: .cores(1))
   if let fields = try pool.serve(driver: { driver -> [String: Any] in
-    let inputs = Array(0..<8000)
-    if mode == "sigterm" || mode == "sigkill" {
-      let signal = mode == "sigterm" ? SIGTERM : SIGKILL
-      DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { kill(getpid(), signal) }
+    func timedMap(_ inputs: Range<Int>, chunkSize: Int?) throws -> (seconds: Double, correct: Bool, by: Set<Int>) {
+      let started = ContinuousClock.now
+      let outputs = try driver.map(Array(inputs), chunkSize: chunkSize)
+      let elapsed = ContinuousClock.now - started
+      let correct = outputs.count == inputs.count && zip(inputs, outputs).allSatisfy { $1 / 1000 == $0 }
+      return (
+        Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18, correct,
+        Set(outputs.map { $0 % 1000 })
+      )
     }
-    let results = try driver.mapResults(inputs, chunkSize: 10, journal: journal)
-    let failed = results.indices.filter { (try? results[$0].get()) == nil }
-    let correct = results.enumerated().allSatisfy { index, result in
-      (try? result.get()).map { $0 / 1000 == index } ?? true
-    }
-    return ["failed": failed.count, "correct": correct, "resumed": driver.resumedTasks]
+    let ranksBefore = driver.rankCount
+    // As many inputs, none of which kills, then the map in which rank 1 dies.
+    let calm = try timedMap(0..<6000, chunkSize: 50)
+    let killed = try timedMap(10000..<16000, chunkSize: 50)
+    let after = try timedMap(0..<3000, chunkSize: nil)
+    return [
+      "ranksBefore": ranksBefore, "ranksAfter": driver.rankCount, "calmSeconds": calm.seconds,
+      "calmCorrect": calm.correct, "killedSeconds": killed.seconds, "killedCorrect": killed.correct,
+      "afterCorrect": after.correct, "afterComputedBy": after.by.sorted(),
+      "lostRanks": driver.recoveries.flatMap(\.lostRanks),
+      "rerunTasks": driver.recoveries.flatMap(\.rerunTasks).reduce(0) { $0 + $1.count },
+      "recoveries": driver.recoveries.map(\.description),
+    ]
   }) {
     report(pool.rank, fields)
   }
