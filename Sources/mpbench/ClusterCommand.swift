@@ -17,13 +17,15 @@ struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
              [--size <size>] [--workers-per-rank <workers-per-rank>]
              [--single-tasks <single-tasks>] [--many-tasks <many-tasks>]
              [--compare-mpi4py] [--python <python>]
-             [--mpi4py-script <mpi4py-script>]
+             [--mpi4py-script <mpi4py-script>] [--lose-rank <rank>]
       """,
     discussion: """
       Every rank runs the command; rank 0 prints. The reference kernel runs serially, on \
       the driver's local pool and across every rank (checksums verified); trivial tasks \
       give the per-task overhead at chunk size 1 and with automatic chunks, beside the \
-      round trip of an 8-byte MPI message between ranks 0 and 1.
+      round trip of an 8-byte MPI message between ranks 0 and 1. With --lose-rank, a last \
+      map of the kernel loses that rank half way (it kills itself), which the pool survives \
+      under an MPI with ULFM (Open MPI 5's mpirun --with-ft ulfm); then a map on the survivors.
       """
   )
 
@@ -61,7 +63,19 @@ struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
   @Option(help: "The mpi4py reference script for --compare-mpi4py.")
   var mpi4pyScript = "Scripts/mpi4py_reference.py"
 
+  @Option(
+    name: .customLong("lose-rank"),
+    help: """
+      Then lose this rank (1 or more) half way through one more map of the kernel, and time \
+      the map beside the same map whole (needs mpirun --with-ft ulfm, Open MPI 5).
+      """)
+  var rankToLose: Int?
+
   func validate() throws {
+    if let rankToLose, rankToLose < 1 {
+      throw ValidationError(
+        "--lose-rank must name a serving rank, 1 or more, not \(rankToLose): the driver's loss ends the job")
+    }
     if let workersPerRank, workersPerRank < 1 {
       throw ValidationError("--workers-per-rank must be at least 1, not \(workersPerRank)")
     }
@@ -92,28 +106,67 @@ struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
     /// task over ours.
     var mpi4py: Mpi4pyComparison.Report?
     var mpi4pyPerTaskRatio: PerTask?
+    /// The map that lost a rank (`--lose-rank`).
+    var rankLoss: RankLoss?
 
     struct PerTask: Codable {
       var chunkSize1: Double
       var automatic: Double
     }
+
+    struct RankLoss: Encodable {
+      /// The ranks lost, by their `MPI_COMM_WORLD` numbers.
+      var lostRanks: [Int]
+      var survivingRanks: [Int]
+      /// The map that lost the rank, the same map whole just before, and the difference.
+      var mapSeconds: Double
+      var wholeMapSeconds: Double
+      var extraSeconds: Double
+      var rerunTasks: Int
+      /// Its outputs' checksum, and that of a map on the survivors after it.
+      var checksumOK: Bool
+      var survivorsChecksumOK: Bool
+    }
   }
+
+  /// Inputs from here on are units of the kernel (the input minus this) in the map that loses
+  /// a rank: a worker of that rank that gets one from the second half kills the rank.
+  static let losingInputs = 1 << 40
+  /// The environment variable through which the rank tells its workers its process id.
+  static let rankProcessVariable = "MPBENCH_CLUSTER_RANK_PID"
 
   func run() throws {
     let size = kernelSize
     let samples = size.samples
     // One pool for both jobs (MPI starts once per process): an input of 0 or more is a unit
     // of the reference kernel, a negative one a trivial task.
+    let units = Array(0..<size.units)
+    let rankToLose = self.rankToLose
+    let worldRank = Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"] ?? "") ?? -1
+    if rankToLose == worldRank { setenv(Self.rankProcessVariable, "\(getpid())", 1) }
     let kernel = PoolKernel<Int, UInt64>("cluster-bench") { input in
-      input < 0 ? UInt64(-input) : MonteCarloPi.unit(UInt64(input), samples: samples)
+      if input < 0 { return UInt64(-input) }
+      guard input >= Self.losingInputs else { return MonteCarloPi.unit(UInt64(input), samples: samples) }
+      let unit = input - Self.losingInputs
+      if unit >= units.count / 2, rankToLose == worldRank,
+        let rank = Int32(ProcessInfo.processInfo.environment[Self.rankProcessVariable] ?? "")
+      {
+        kill(rank, SIGKILL)
+        kill(getpid(), SIGKILL)
+      }
+      return MonteCarloPi.unit(UInt64(unit), samples: samples)
     }
     let pool = try ClusterPool(kernel: kernel, placement: workersPerRank.map { .cores($0) } ?? .physicalCores)
-    let units = Array(0..<size.units)
     guard
       var report = try pool.serve(driver: { driver -> Report in
         guard driver.rankCount >= 2 else {
           throw ValidationError("run it under mpirun with at least 2 ranks (this is 1 of \(driver.rankCount))")
         }
+        if let rankToLose, rankToLose >= driver.rankCount {
+          throw ValidationError("--lose-rank \(rankToLose) is not a rank of this job (1..<\(driver.rankCount))")
+        }
+        // As the job starts: a rank lost later leaves fewer.
+        let (ranks, workersPerRank) = (driver.rankCount, driver.workersPerRank)
         func timed(_ body: () throws -> [UInt64]) throws -> (seconds: Double, sum: UInt64) {
           let started = ContinuousClock.now
           let outputs = try body()
@@ -140,13 +193,26 @@ struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
         }
         let roundTrip = Statistics(try driver.roundTrips(count: 2_000).map(\.microseconds)).median
         let (serialMedian, clusterMedian) = (Statistics(serial).median, Statistics(cluster).median)
+        var rankLoss: Report.RankLoss?
+        if rankToLose != nil {
+          let whole = try timed { try driver.map(units) }
+          let losing = try timed { try driver.map(units.map { $0 + Self.losingInputs }) }
+          let survivors = try timed { try driver.map(units) }
+          rankLoss = .init(
+            lostRanks: driver.recoveries.flatMap(\.lostRanks),
+            survivingRanks: driver.recoveries.last?.survivingRanks ?? [],
+            mapSeconds: losing.seconds, wholeMapSeconds: whole.seconds, extraSeconds: losing.seconds - whole.seconds,
+            rerunTasks: driver.recoveries.reduce(0) { $0 + $1.rerunTasks.reduce(0) { $0 + $1.count } },
+            checksumOK: losing.sum == size.checksum && whole.sum == size.checksum,
+            survivorsChecksumOK: survivors.sum == size.checksum)
+        }
         return Report(
-          ranks: driver.rankCount, workersPerRank: driver.workersPerRank, size: size.name,
+          ranks: ranks, workersPerRank: workersPerRank, size: size.name,
           checksumOK: checksums.allSatisfy { $0 == size.checksum }, serialSeconds: serialMedian,
           localPoolSeconds: Statistics(local).median, clusterSeconds: clusterMedian,
           speedup: serialMedian / clusterMedian, localSpeedup: serialMedian / Statistics(local).median,
           perTaskMicroseconds: .init(chunkSize1: Statistics(single).median, automatic: Statistics(automatic).median),
-          rawRoundTripMicroseconds: roundTrip)
+          rawRoundTripMicroseconds: roundTrip, rankLoss: rankLoss)
       })
     else { return }
     // Once this job has ended (every rank finalized MPI), so that the two do not share CPUs.
@@ -160,9 +226,11 @@ struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
         chunkSize1: theirs.perTaskMicroseconds.chunkSize1 / report.perTaskMicroseconds.chunkSize1,
         automatic: theirs.perTaskMicroseconds.automatic / report.perTaskMicroseconds.automatic)
     }
+    let checksumsOK =
+      report.checksumOK && report.rankLoss.map { $0.checksumOK && $0.survivorsChecksumOK } ?? true
     if json {
       print(try prettyJSON(report))
-      guard report.checksumOK else { throw BenchmarkFailure("a checksum is wrong") }
+      guard checksumsOK else { throw BenchmarkFailure("a checksum is wrong") }
       return
     }
     print(
@@ -186,6 +254,16 @@ struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
           per task, tasks ÷ (workers × 4)   \(String(format: "%8.3f µs  (%.1f× ours)", theirs.perTaskMicroseconds.automatic, ratio.automatic))
         """)
     }
-    guard report.checksumOK else { throw BenchmarkFailure("a checksum is wrong") }
+    if let loss = report.rankLoss {
+      print(
+        """
+        losing rank \(loss.lostRanks.map(String.init).joined(separator: ", ")) half way (checksums \(loss.checksumOK ? "verified" : "WRONG")), \
+        \(loss.rerunTasks) tasks run again:
+          the map whole                     \(String(format: "%8.3f s", loss.wholeMapSeconds))
+          the map losing the rank           \(String(format: "%8.3f s  (+%.3f s)", loss.mapSeconds, loss.extraSeconds))
+          then on ranks \(loss.survivingRanks.map(String.init).joined(separator: ", ")) (checksum \(loss.survivorsChecksumOK ? "verified" : "WRONG"))
+        """)
+    }
+    guard checksumsOK else { throw BenchmarkFailure("a checksum is wrong") }
   }
 }

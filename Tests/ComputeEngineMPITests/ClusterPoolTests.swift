@@ -1,4 +1,5 @@
 import Foundation
+import Scheduler
 import Testing
 
 /// The cluster pool under `mpirun`, over shared memory and over TCP on the loopback: each test
@@ -24,6 +25,10 @@ import Testing
   enum Launcher: Sendable {
     /// The system's Open MPI (Debian's 4.1): a lost rank ends the job.
     case system
+    /// The system's Open MPI with each rank on a "node" of its own: a hostfile of made-up
+    /// names and `Scripts/node-agent` as the remote launcher, which starts each node's daemon
+    /// in a UTS namespace with that hostname; the ranks talk over TCP on the loopback.
+    case nodes
     /// Open MPI 5 with fault tolerance, as `Scripts/deps` installs it (`OPENMPI_ULFM_PREFIX`,
     /// by default /opt/openmpi-ulfm), under `mpirun --with-ft ulfm`.
     case ulfm
@@ -70,6 +75,17 @@ import Testing
           session,
         ]
         + network.arguments
+    case .nodes:
+      let hostfile = session + "/hosts"
+      try (0..<ranks).map { "node\($0) slots=1\n" }.joined().write(toFile: hostfile, atomically: true, encoding: .utf8)
+      let agent = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Scripts/node-agent").path
+      mpirun.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+      mpirun.arguments =
+        [
+          "mpirun", "--mca", "plm_rsh_agent", agent, "--hostfile", hostfile, "--map-by", "ppr:1:node", "--bind-to",
+          "none", "--mca", "orte_tmpdir_base", session, "--mca", "oob_tcp_if_include", "lo",
+        ] + Network.tcp.arguments
     case .ulfm:
       let prefix = Launcher.ulfmPrefix
       guard FileManager.default.isExecutableFile(atPath: prefix + "/bin/mpirun") else {
@@ -249,6 +265,24 @@ import Testing
     #expect(resumed > 0 && resumed < 8000, "the rerun loaded what finished before the kill: \(resumed)")
   }
 
+  /// Ranks on nodes that are really apart (their own hostnames, one Open MPI daemon each, TCP
+  /// between them): each is alone on its node, so its local pool takes the whole node's
+  /// cores, where three ranks sharing this machine split them; a map runs on every node.
+  @Test func ranksOnNodesOfTheirOwnEachTakeTheirWholeNode() throws {
+    let nodes = try Self.run(["nodes"], ranks: 3, over: .tcp, launcher: .nodes)
+    let shared = try Self.run(["nodes"], ranks: 3, over: .tcp)
+    let wholeNode = try Topology.current().placement(.physicalCores).slots.count
+    #expect(Set((0..<3).compactMap { nodes[$0]?["host"] as? String }) == ["node0", "node1", "node2"], "\(nodes)")
+    #expect((0..<3).allSatisfy { nodes[$0]?["localSize"] as? Int == 1 }, "one rank per node: \(nodes)")
+    #expect((0..<3).allSatisfy { shared[$0]?["localSize"] as? Int == 3 }, "three on one: \(shared)")
+    let driver = try #require(nodes[0])
+    #expect(driver["workersPerRank"] as? [Int] == [wholeNode, wholeNode, wholeNode], "\(driver)")
+    #expect(driver["correct"] as? Bool == true && driver["computedBy"] as? [Int] == [0, 1, 2], "\(driver)")
+    let sharedWorkers = try #require(shared[0]?["workersPerRank"] as? [Int])
+    #expect(
+      sharedWorkers.reduce(0, +) < 3 * wholeNode || wholeNode == 1, "ranks sharing a node split it: \(sharedWorkers)")
+  }
+
   /// With ULFM (Open MPI 5, `--with-ft ulfm`), a serving rank SIGKILLed mid-map costs only the
   /// chunks it held: the map returns every output, in not much more time than without the
   /// kill; the survivors renumber (world rank 2 becomes rank 1) and run the next map; the
@@ -314,6 +348,23 @@ import Testing
     #expect((report["rawRoundTripMicroseconds"] as? Double ?? 0) > 0)
     let perTask = try #require(report["perTaskMicroseconds"] as? [String: Double])
     #expect((perTask["chunkSize1"] ?? 0) > 0 && (perTask["automatic"] ?? 0) > 0)
+  }
+
+  /// `mpbench cluster --lose-rank 1` under `mpirun --with-ft ulfm`: the map that loses rank 1
+  /// half way has the right checksum, as has the next one on the survivors (0 and 2).
+  @Test func mpbenchClusterTimesTheLossOfARank() throws {
+    let arguments = [
+      "cluster", "--json", "--size", "test", "--repetitions", "1", "--single-tasks", "50", "--many-tasks", "2000",
+      "--lose-rank", "1",
+    ]
+    let (status, text) = try Self.launch(arguments, ranks: 3, over: .tcp, program: "mpbench", launcher: .ulfm)
+    let start = try #require(text.firstIndex(of: "{"), "\(text)")
+    let report = try #require(try JSONSerialization.jsonObject(with: Data(text[start...].utf8)) as? [String: Any])
+    #expect(status == 0 && report["ranks"] as? Int == 3, "\(text)")
+    let loss = try #require(report["rankLoss"] as? [String: Any])
+    #expect(loss["lostRanks"] as? [Int] == [1] && loss["survivingRanks"] as? [Int] == [0, 2], "\(loss)")
+    #expect(loss["checksumOK"] as? Bool == true && loss["survivorsChecksumOK"] as? Bool == true, "\(loss)")
+    #expect((loss["rerunTasks"] as? Int ?? 0) > 0)
   }
 
   /// `--compare-mpi4py`: the driver launches the reference under a second mpirun of its own

@@ -199,6 +199,24 @@ case "journal":
     // A serving rank whose driver died (with ULFM; without it, the launcher ends the job).
     report(pool.rank, ["error": "\(error)"])
   }
+case "nodes":
+  // Every rank says where it runs (its hostname and how many ranks share its node, as the
+  // launcher sees it) and how many workers its local pool took; the driver maps over them all.
+  let pool = try ClusterPool(kernel: tagged)
+  var fields: [String: Any] = [
+    "host": ProcessInfo.processInfo.hostName,
+    "localSize": Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? "") ?? -1,
+    "workers": pool.local.workerCount,
+  ]
+  let driverFields = try pool.serve(driver: { driver -> [String: Any] in
+    let outputs = try driver.map(Array(0..<3000), chunkSize: 10)
+    return [
+      "correct": outputs.enumerated().allSatisfy { $0.element / 1000 == $0.offset },
+      "computedBy": Set(outputs.map { $0 % 1000 }).sorted(), "workersPerRank": driver.workersPerRank,
+    ]
+  })
+  fields.merge(driverFields ?? [:]) { $1 }
+  report(pool.rank, fields)
 case "survive":
   // Under mpirun --with-ft ulfm (Open MPI 5): a map of 6,000 inputs, the same map while rank 1
   // dies half way, then a map on the survivors. (A second argument, ignored, names the run.)
