@@ -12,8 +12,9 @@ import SystemPackage
 /// death ends), not the machine. A record cut short by the driver's end is ignored.
 final class ClusterJournal: Sendable {
   private static let magic = Array("MPJOURNAL1".utf8)
-  /// Appended to by the driver's MPI thread and its local thread: one record at a time.
-  private let file: Mutex<FileDescriptor>
+  /// Appended to by the driver's MPI thread and its local thread: one record at a time; with
+  /// the tasks the journal holds, and whether it was sealed (no record is added then).
+  private let file: Mutex<(descriptor: FileDescriptor, tasks: Int, sealed: Bool)>
   /// The records found when the journal was opened, in file order.
   let records: [[UInt8]]
 
@@ -51,15 +52,33 @@ final class ClusterJournal: Sendable {
       try file.resize(to: Int64(offset))
     }
     self.records = records
-    self.file = Mutex(file)
+    self.file = Mutex((file, records.reduce(0) { $0 + Self.tasks(in: $1) }, false))
   }
 
-  deinit { file.withLock { try? $0.close() } }
+  deinit { file.withLock { try? $0.descriptor.close() } }
 
-  /// Appends a chunk's results message.
+  /// Appends a chunk's results message (nothing once sealed).
   func append(_ message: [UInt8]) throws {
     let record = ClusterMessage.bytes(words: [message.count], payloads: [message])
-    _ = try file.withLock { try $0.writeAll(record) }
+    try file.withLock { file in
+      guard !file.sealed else { return }
+      _ = try file.descriptor.writeAll(record)
+      file.tasks += Self.tasks(in: message)
+    }
+  }
+
+  /// Adds no more records, and says how many tasks the journal holds: what the report on an
+  /// ended job states, exactly, though the driver's threads go on recording until it ends.
+  func seal() -> Int {
+    file.withLock { file in
+      file.sealed = true
+      return file.tasks
+    }
+  }
+
+  /// The tasks of a results message (its third word).
+  private static func tasks(in message: [UInt8]) -> Int {
+    (try? ClusterMessage.split(message, words: 3).words[2]) ?? 0
   }
 
   /// The FNV-1a hash of `bytes`: what tells a journal's job from another.

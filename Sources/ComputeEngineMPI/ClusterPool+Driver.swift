@@ -34,7 +34,7 @@ extension ClusterPool {
       try onChunk(first, results)
     }
     resumedTasks = job.doneCount
-    let report = EndReport.install { Self.endReport(job: job, journal: path) }
+    let report = EndReport.install { Self.endReport(job: job, journal: journal, at: path) }
     defer { report.remove() }
     // The driver's own share runs on a thread of its own (MPI stays on this one).
     let localDone = DispatchSemaphore(value: 0)
@@ -196,15 +196,21 @@ extension ClusterPool {
     return job
   }
 
-  /// What the driver prints when the launcher ends the job during a map.
-  static func endReport(job: ClusterJob<Output>, journal: FilePath?) -> String {
+  /// What the driver prints when the launcher ends the job during a map (the journal is
+  /// sealed first, so that the count it states is the one the rerun loads).
+  static func endReport(job: ClusterJob<Output>, journal: ClusterJournal?, at path: FilePath?) -> String {
+    let recorded = journal?.seal()
     let held = job.unanswered.sorted { $0.key < $1.key }.map { rank, ranges in
       "rank \(rank): tasks " + ranges.map { "\($0.lowerBound)..<\($0.upperBound)" }.joined(separator: ", ")
     }
     var report = "ClusterPool: the job was ended during a map (a rank died, or the launcher stopped it); "
     report += "\(job.doneCount) of \(job.count) tasks done. Unanswered chunks: "
     report += held.isEmpty ? "none" : held.joined(separator: "; ")
-    report += journal.map { ". The journal \($0) holds the finished chunks: run again with it to resume." } ?? "."
+    if let path, let recorded {
+      report += ". The journal \(path) holds \(recorded) tasks (the successes): run again with it to resume."
+    } else {
+      report += "."
+    }
     return report + "\n"
   }
 }

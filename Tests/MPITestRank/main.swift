@@ -184,7 +184,11 @@ case "journal":
       let inputs = Array(0..<8000)
       if mode == "sigterm" || mode == "sigkill" {
         let signal = mode == "sigterm" ? SIGTERM : SIGKILL
-        DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { kill(getpid(), signal) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) {
+          // When, for the tests to time the end from.
+          FileHandle.standardOutput.write(Data("SIGNALLED \(Date().timeIntervalSince1970)\n".utf8))
+          kill(getpid(), signal)
+        }
       }
       let results = try driver.mapResults(inputs, chunkSize: 10, journal: journal)
       let failed = results.indices.filter { (try? results[$0].get()) == nil }
