@@ -7,16 +7,21 @@ MPICommExecutor over every other rank, and trivial tasks at chunk size 1 and in 
 tasks ÷ (workers × 4), then prints one JSON object.
 
 usage: mpirun -np N python3 mpi4py_reference.py --size py --repetitions R --single-tasks T --many-tasks M
+       python3 mpi4py_reference.py --check   (exits 0 when this interpreter has mpi4py, starting no MPI)
 """
 import argparse
+import importlib.util
 import json
 import os
 import statistics
 import sys
 import time
 
-from mpi4py import MPI
-from mpi4py.futures import MPICommExecutor
+if "--check" in sys.argv[1:]:
+    sys.exit(0 if importlib.util.find_spec("mpi4py") else "ModuleNotFoundError: No module named 'mpi4py'")
+
+from mpi4py import MPI  # noqa: E402
+from mpi4py.futures import MPICommExecutor  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mpbench_reference import mc_unit  # noqa: E402

@@ -143,6 +143,8 @@ struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
     let units = Array(0..<size.units)
     let rankToLose = self.rankToLose
     let worldRank = Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"] ?? "") ?? -1
+    // On the driver-to-be, before MPI starts: a rank that ends then ends the job.
+    if compareMpi4py, worldRank == 0 { try Mpi4pyComparison.checkAvailable(python: python, script: mpi4pyScript) }
     if rankToLose == worldRank { setenv(Self.rankProcessVariable, "\(getpid())", 1) }
     let kernel = PoolKernel<Int, UInt64>("cluster-bench") { input in
       if input < 0 { return UInt64(-input) }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// mpi4py.futures on the same kernel, ranks and transport as `mpbench cluster`, run by its
 /// driver once its own job has ended: a second mpirun launched from inside the first, with the
 /// first job's identity left out of its environment and the user's transport settings kept.
@@ -37,6 +39,24 @@ struct Mpi4pyComparison {
     }
     if name.hasPrefix("OMPI_ALLOW_RUN_AS_ROOT") { return true }
     return !name.hasPrefix("OMPI_") && !name.hasPrefix("PMIX_") && !name.hasPrefix("ORTE_")
+  }
+
+  /// Checks, before anything is timed, that the reference can run: its script is there and
+  /// the interpreter has mpi4py (found missing after our run, it cost that run's figures).
+  ///
+  /// - Throws: a ``LateUsageError`` that says what is missing.
+  static func checkAvailable(python: String, script: String) throws {
+    guard FileManager.default.fileExists(atPath: script) else {
+      throw LateUsageError("no mpi4py reference at '\(script)': run from the repository root or pass --mpi4py-script")
+    }
+    // The script says whether the interpreter has what it needs, without starting MPI.
+    let probe = try ExternalCommand.run(["/usr/bin/env", python, script, "--check"], inherits: inherits)
+    guard probe.status == 0 else {
+      throw LateUsageError(
+        "--compare-mpi4py needs mpi4py in '\(python)' ("
+          + "\(probe.stderr.split(separator: "\n").last ?? "")): pass --python, or run Scripts/cluster_compare, "
+          + "which installs it in .build/mpi4py-venv")
+    }
   }
 
   /// Runs the reference under `mpirun -np ranks` and decodes its report.

@@ -359,6 +359,23 @@ import Testing
     #expect((perTask["chunkSize1"] ?? 0) > 0 && (perTask["automatic"] ?? 0) > 0)
   }
 
+  /// `--compare-mpi4py` with an interpreter that lacks mpi4py is refused before anything runs
+  /// (it was found after our whole benchmark, whose figures it then lost).
+  @Test func mpbenchClusterRefusesACompareWithoutMpi4pyAtOnce() throws {
+    let python = NSTemporaryDirectory() + "python-without-mpi4py-\(getpid())"
+    defer { try? FileManager.default.removeItem(atPath: python) }
+    try "#!/bin/sh\necho 'ModuleNotFoundError: No module named mpi4py' >&2\nexit 1\n".write(
+      toFile: python, atomically: true, encoding: .utf8)
+    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: python)
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().appendingPathComponent("Scripts/mpi4py_reference.py").path
+    let arguments = ["cluster", "--size", "test", "--compare-mpi4py", "--python", python, "--mpi4py-script", script]
+    let (status, text) = try Self.launch(arguments, ranks: 2, over: .sharedMemory, program: "mpbench")
+    #expect(status != 0)
+    #expect(text.contains("--compare-mpi4py needs mpi4py in '\(python)'"), "\(text)")
+    #expect(!text.contains("driver's local pool"), "nothing ran: \(text)")
+  }
+
   /// `mpbench cluster --lose-rank 1` under `mpirun --with-ft ulfm`: the map that loses rank 1
   /// half way has the right checksum, as has the next one on the survivors (0 and 2).
   @Test func mpbenchClusterTimesTheLossOfARank() throws {
@@ -388,6 +405,8 @@ import Testing
     try """
     import json, os, sys
     arguments = sys.argv[1:]
+    if arguments == ["--check"]:
+        sys.exit(0)
     for option, value in (("--single-tasks", "50"), ("--many-tasks", "2000")):
         if arguments[arguments.index(option) + 1] != value:
             sys.exit(f"not like for like: {' '.join(arguments)}")
