@@ -4,12 +4,15 @@
 
 Queue: one producer process puts N integers, this process gets them (as `mpbench rings` does
 with Queue<Int>). Pipe: a child echoes an integer back N times over a duplex Pipe (as with
-Connection). Prints {"itemsPerSecond": ..., "pipeRoundTripMicroseconds": ...} as JSON, each
-the median of --repetitions runs.
+Connection), and over TCP on the loopback between a Listener with an authkey and a child
+that connects with Client (as with Listener and Connection.connect). Prints {"itemsPerSecond":
+..., "pipeRoundTripMicroseconds": ..., "socketRoundTripMicroseconds": ...} as JSON, each the
+median of --repetitions runs.
 """
 import argparse
 import json
 import multiprocessing
+import multiprocessing.connection
 import statistics
 import time
 
@@ -58,6 +61,28 @@ def pipe_round_trip(count):
     return statistics.median(samples) * 1e6
 
 
+def connect_and_echo(address, authkey):
+    echo(multiprocessing.connection.Client(address, authkey=authkey))
+
+
+def socket_round_trip(count):
+    listener = multiprocessing.connection.Listener(("127.0.0.1", 0), authkey=b"mpbench")
+    child = multiprocessing.Process(target=connect_and_echo, args=(listener.address, b"mpbench"))
+    child.start()
+    here = listener.accept()
+    samples = []
+    for value in range(count):
+        started = time.perf_counter()
+        here.send(value)
+        if here.recv() != value + 1:
+            raise SystemExit("the socket lost its value")
+        samples.append(time.perf_counter() - started)
+    here.send(-1)
+    child.join()
+    listener.close()
+    return statistics.median(samples) * 1e6
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=100_000)
@@ -66,9 +91,11 @@ def main():
     arguments = parser.parse_args()
     rates = [run_once(arguments.items) for _ in range(arguments.repetitions)]
     trips = [pipe_round_trip(arguments.round_trips) for _ in range(arguments.repetitions)]
+    sockets = [socket_round_trip(arguments.round_trips) for _ in range(arguments.repetitions)]
     print(json.dumps({
         "itemsPerSecond": statistics.median(rates),
         "pipeRoundTripMicroseconds": statistics.median(trips),
+        "socketRoundTripMicroseconds": statistics.median(sockets),
     }))
 
 

@@ -32,6 +32,18 @@ func connectionExample() throws {
   print(try parentEnd.recv(Int.self))  // 42
 }
 
+/// README, "Listener and Client".
+func listenerExample() throws {
+  let listener = try Listener(.loopback, authKey: Array("secret".utf8))
+  let client = Process { [address = listener.address] in
+    let connection = try Connection.connect(to: address, authKey: Array("secret".utf8))
+    try connection.sendBytes(Array("hello".utf8))
+  }
+  try client.start()
+  let connection = try listener.accept()
+  print(String(decoding: try connection.recvBytes(), as: UTF8.self))  // hello
+}
+
 /// README, "Queues".
 func queueExample() async throws {
   let queue = try Queue<String>()

@@ -17,6 +17,12 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <sys/un.h>
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -298,4 +304,128 @@ int cs_install_one_line_crash_report(const char *label) {
     if (sigaction(signals[i], &action, NULL) != 0) return -errno;
   }
   return 0;
+}
+
+// MARK: Stream sockets (Listener and Client)
+
+static int cs_unix_address(const char *path, struct sockaddr_un *address) {
+  memset(address, 0, sizeof *address);
+  address->sun_family = AF_UNIX;
+  if (strlen(path) >= sizeof address->sun_path) return -ENAMETOOLONG;
+  strcpy(address->sun_path, path);
+  return 0;
+}
+
+static int cs_tcp_addresses(const char *host, int port, int passive, struct addrinfo **found) {
+  struct addrinfo hints;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = passive ? AI_PASSIVE : 0;
+  char service[16];
+  snprintf(service, sizeof service, "%d", port);
+  return getaddrinfo(host, service, &hints, found) == 0 ? 0 : -EADDRNOTAVAIL;
+}
+
+int cs_listen_stream(const char *host, int port, const char *path, int backlog, int *bound_port) {
+  if (host == NULL) {
+    struct sockaddr_un address;
+    int error = cs_unix_address(path, &address);
+    if (error < 0) return error;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    if (bind(fd, (struct sockaddr *)&address, sizeof address) < 0 || listen(fd, backlog) < 0) {
+      error = -errno;
+      close(fd);
+      return error;
+    }
+    return fd;
+  }
+  struct addrinfo *found;
+  int error = cs_tcp_addresses(host, port, 1, &found);
+  if (error < 0) return error;
+  error = -EADDRNOTAVAIL;
+  for (struct addrinfo *candidate = found; candidate != NULL; candidate = candidate->ai_next) {
+    int fd = socket(candidate->ai_family, candidate->ai_socktype | SOCK_CLOEXEC, candidate->ai_protocol);
+    if (fd < 0) {
+      error = -errno;
+      continue;
+    }
+    int yes = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    if (bind(fd, candidate->ai_addr, candidate->ai_addrlen) == 0 && listen(fd, backlog) == 0) {
+      struct sockaddr_storage bound;
+      socklen_t length = sizeof bound;
+      getsockname(fd, (struct sockaddr *)&bound, &length);
+      *bound_port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                       : ((struct sockaddr_in *)&bound)->sin_port);
+      freeaddrinfo(found);
+      return fd;
+    }
+    error = -errno;
+    close(fd);
+  }
+  freeaddrinfo(found);
+  return error;
+}
+
+static int cs_connect_retrying(int fd, const struct sockaddr *address, socklen_t length) {
+  if (connect(fd, address, length) == 0) return 0;
+  if (errno != EINTR) return -errno;
+  // Interrupted, the connection goes on being made: wait for it to be writable.
+  struct pollfd waiting = {fd, POLLOUT, 0};
+  while (poll(&waiting, 1, -1) < 0 && errno == EINTR) {}
+  int status = 0;
+  socklen_t size = sizeof status;
+  getsockopt(fd, SOL_SOCKET, SO_ERROR, &status, &size);
+  return -status;
+}
+
+int cs_connect_stream(const char *host, int port, const char *path) {
+  if (host == NULL) {
+    struct sockaddr_un address;
+    int error = cs_unix_address(path, &address);
+    if (error < 0) return error;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    error = cs_connect_retrying(fd, (struct sockaddr *)&address, sizeof address);
+    if (error < 0) {
+      close(fd);
+      return error;
+    }
+    return fd;
+  }
+  struct addrinfo *found;
+  int error = cs_tcp_addresses(host, port, 0, &found);
+  if (error < 0) return error;
+  error = -EADDRNOTAVAIL;
+  for (struct addrinfo *candidate = found; candidate != NULL; candidate = candidate->ai_next) {
+    int fd = socket(candidate->ai_family, candidate->ai_socktype | SOCK_CLOEXEC, candidate->ai_protocol);
+    if (fd < 0) {
+      error = -errno;
+      continue;
+    }
+    error = cs_connect_retrying(fd, candidate->ai_addr, candidate->ai_addrlen);
+    if (error == 0) {
+      int yes = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
+      freeaddrinfo(found);
+      return fd;
+    }
+    close(fd);
+  }
+  freeaddrinfo(found);
+  return error;
+}
+
+int cs_accept_stream(int listener) {
+  int fd;
+  do {
+    fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return -errno;
+  int yes = 1;
+  // Refused by Unix-domain sockets, which do not need it.
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
+  return fd;
 }

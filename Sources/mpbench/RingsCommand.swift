@@ -66,10 +66,13 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement {
     try record("Queue<Int> (pipe, Codable), same job", "k/s") { try queueThroughput(.pipe, count: codableItems) }
     try record("ByteRing, Codable Int, send/receive", "k/s") { try byteRingThroughput(count: codableItems) }
     try record("Connection round trip, Codable Int (pipe)", "µs") { try connectionRoundTrip(rounds: 10_000) }
+    try record("Listener/Client round trip, TCP loopback", "µs") { try socketRoundTrip(rounds: 10_000) }
     if comparePython {
       let python = try pythonReference(count: codableItems, roundTrips: 10_000)
       figures.record("Python multiprocessing.Queue, same job", "k/s", samples: [python.itemsPerSecond / 1e3])
       figures.record("Python multiprocessing.Pipe round trip", "µs", samples: [python.pipeRoundTripMicroseconds])
+      figures.record(
+        "Python Listener/Client round trip, same job", "µs", samples: [python.socketRoundTripMicroseconds])
     }
 
     try figures.print(
@@ -167,10 +170,30 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement {
   /// ``Connection``, in microseconds.
   private func connectionRoundTrip(rounds: Int) throws -> Double {
     let (here, there) = try Connection.pipe()
-    let child = Process(startMethod: .fork) {
-      while case let value = try there.recv(Int.self), value >= 0 { try there.send(value + 1) }
-    }
+    let child = Process(startMethod: .fork) { try Self.echo(on: there) }
     try child.start()
+    return try roundTrips(rounds, over: here, to: child)
+  }
+
+  /// The same over TCP on the loopback, between a ``Listener`` with a key here and a forked
+  /// child that connects to it (Python's `Listener` and `Client`).
+  private func socketRoundTrip(rounds: Int) throws -> Double {
+    let key = Array("mpbench".utf8)
+    let listener = try Listener(.loopback, authKey: key)
+    let address = listener.address
+    let child = Process(startMethod: .fork) { try Self.echo(on: try Connection.connect(to: address, authKey: key)) }
+    try child.start()
+    return try roundTrips(rounds, over: try listener.accept(), to: child)
+  }
+
+  /// Sends back each `Int` plus one, until a negative one.
+  private static func echo(on connection: Connection) throws {
+    while case let value = try connection.recv(Int.self), value >= 0 { try connection.send(value + 1) }
+  }
+
+  /// The median of `rounds` round trips to `child`, which echoes on the other end of `here`;
+  /// then the child is told to end and joined.
+  private func roundTrips(_ rounds: Int, over here: Connection, to child: Multiprocessing.Process) throws -> Double {
     var samples: [Double] = []
     samples.reserveCapacity(rounds)
     for round in 0..<rounds {
@@ -188,6 +211,7 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement {
   private struct PythonIPC: Decodable {
     let itemsPerSecond: Double
     let pipeRoundTripMicroseconds: Double
+    let socketRoundTripMicroseconds: Double
   }
 
   private func pythonReference(count: Int, roundTrips: Int) throws -> PythonIPC {

@@ -88,6 +88,17 @@ long cs_receive_with_fds(int socket, void *bytes, size_t capacity, int *fds, int
 /// `label` is copied (at most 63 bytes). Returns 0 or -errno.
 int cs_install_one_line_crash_report(const char *label);
 
+// A listening stream socket (close-on-exec): on the Unix-domain `path` when `host` is NULL,
+// else on TCP `host`:`port` (a name or an address; port 0 picks a free one, written to
+// `bound_port`). Returns the descriptor, or -errno (-EAI_* codes are returned as -EADDRNOTAVAIL).
+int cs_listen_stream(const char *host, int port, const char *path, int backlog, int *bound_port);
+// A stream socket connected to the Unix-domain `path` (host NULL) or to TCP `host`:`port`,
+// close-on-exec; the descriptor, or -errno.
+int cs_connect_stream(const char *host, int port, const char *path);
+// The next connection on a listening socket, close-on-exec; the descriptor, or -errno.
+int cs_accept_stream(int listener);
+
+
 /// The `wait` status macros.
 int cs_wifexited(int status);
 int cs_wexitstatus(int status);

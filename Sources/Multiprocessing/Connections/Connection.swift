@@ -61,12 +61,35 @@ public final class Connection: @unchecked Sendable {
   private var writeEnd: FileDescriptor?
   private let canRead: Bool
   private let canWrite: Bool
+  private let framing: Framing
 
-  private init(readEnd: FileDescriptor?, writeEnd: FileDescriptor?) {
+  /// How a message's length travels before its bytes.
+  enum Framing {
+    /// 8 bytes, little-endian: a pipe's.
+    case native
+    /// Python's: 4 bytes, big-endian, or -1 and then 8 bytes for a message over 2 GiB — a
+    /// socket's (``Listener``, ``connect(to:authKey:)``), so that Python's
+    /// `multiprocessing.connection` talks to it.
+    case python
+  }
+
+  private init(readEnd: FileDescriptor?, writeEnd: FileDescriptor?, framing: Framing = .native) {
     self.readEnd = readEnd
     self.writeEnd = writeEnd
+    self.framing = framing
     canRead = readEnd != nil
     canWrite = writeEnd != nil
+  }
+
+  /// A connection over a connected stream socket, in Python's framing: it reads `socket` and
+  /// writes a duplicate of it (each end is closed on its own).
+  convenience init(socket: FileDescriptor) throws(ConnectionError) {
+    let writeEnd: FileDescriptor
+    do { writeEnd = try socket.duplicateClosingOnExec() } catch {
+      socket.release()
+      throw .system(call: "fcntl", errno: error)
+    }
+    self.init(readEnd: socket, writeEnd: writeEnd, framing: .python)
   }
 
   /// Two connected ends: each both sends and receives (`duplex`, the default), or the first
@@ -172,11 +195,25 @@ public final class Connection: @unchecked Sendable {
     guard let end = lock.withLock({ writeEnd }) else { throw .closed }
     // Length and bytes in one write: a pipe writes up to PIPE_BUF (4096) bytes at once or not
     // at all, so a sender killed mid-send leaves no half message when the message is small.
-    let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: 8 + payload.count, alignment: 8)
+    let header = Self.header(payload.count, framing)
+    let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: header.count + payload.count, alignment: 8)
     defer { frame.deallocate() }
-    frame.storeBytes(of: UInt64(payload.count).littleEndian, as: UInt64.self)
-    if payload.count > 0 { (frame.baseAddress! + 8).copyMemory(from: payload.baseAddress!, byteCount: payload.count) }
+    header.withUnsafeBytes { frame.copyMemory(from: $0) }
+    if payload.count > 0 {
+      (frame.baseAddress! + header.count).copyMemory(from: payload.baseAddress!, byteCount: payload.count)
+    }
     try write(UnsafeRawBufferPointer(frame), to: end)
+  }
+
+  /// The bytes of a message's length in `framing`.
+  private static func header(_ count: Int, _ framing: Framing) -> [UInt8] {
+    switch framing {
+    case .native: withUnsafeBytes(of: UInt64(count).littleEndian) { Array($0) }
+    case .python where count <= Int(Int32.max): withUnsafeBytes(of: Int32(count).bigEndian) { Array($0) }
+    case .python:
+      withUnsafeBytes(of: Int32(-1).bigEndian) { Array($0) }
+        + withUnsafeBytes(of: UInt64(count).bigEndian) { Array($0) }
+    }
   }
 
   private func write(_ buffer: UnsafeRawBufferPointer, to end: FileDescriptor) throws(ConnectionError) {
@@ -265,13 +302,29 @@ public final class Connection: @unchecked Sendable {
     reading.lock()
     defer { reading.unlock() }
     guard let end = lock.withLock({ readEnd }) else { throw .closed }
-    var length: UInt64 = 0
-    try withUnsafeMutableBytes(of: &length) { header in
-      Result { () throws(ConnectionError) in try read(into: header, from: end) }
-    }.get()
-    let count = Int(UInt64(littleEndian: length))
+    let count = try messageLength(from: end)
     guard count <= Self.maxMessage else { throw .messageTooLarge(count) }
     return try body(end, count)
+  }
+
+  /// Reads the next message's length, in this connection's framing.
+  private func messageLength(from end: FileDescriptor) throws(ConnectionError) -> Int {
+    func value<T: FixedWidthInteger>(_: T.Type) throws(ConnectionError) -> T {
+      var value: T = 0
+      try withUnsafeMutableBytes(of: &value) { bytes in
+        Result { () throws(ConnectionError) in try read(into: bytes, from: end) }
+      }.get()
+      return value
+    }
+    switch framing {
+    case .native:
+      return Int(clamping: UInt64(littleEndian: try value(UInt64.self)))
+    case .python:
+      let short = Int32(bigEndian: try value(Int32.self))
+      if short < -1 { throw .codingFailed("the peer sent a negative message length, \(short)") }
+      guard short == -1 else { return Int(short) }
+      return Int(clamping: UInt64(bigEndian: try value(UInt64.self)))
+    }
   }
 
   /// The next `count` bytes, as a new array.

@@ -22,6 +22,10 @@ public enum ConnectionError: Error, Sendable, Equatable, CustomStringConvertible
   /// A value could not be encoded, or a message decoded as the type asked for; the message
   /// was taken whole, so the next one reads normally.
   case codingFailed(String)
+  /// The authentication key check of ``Listener`` or ``Connection/connect(to:authKey:)``
+  /// failed (Python's `AuthenticationError`): the peer's key differs, it has none, or it does
+  /// not speak the challenge. The connection is closed.
+  case authenticationFailed(String)
   /// A system call failed.
   case system(call: String, errno: Errno)
 
@@ -43,6 +47,7 @@ public enum ConnectionError: Error, Sendable, Equatable, CustomStringConvertible
     case .messageOverLimit(let length, let limit):
       "a message of \(length) bytes is over the limit of \(limit) asked for; it was dropped"
     case .codingFailed(let reason): "the message could not be encoded or decoded: \(reason)"
+    case .authenticationFailed(let reason): "authentication failed: \(reason)"
     case .system(let call, let errno): "\(call) failed: \(errno)"
     }
   }
