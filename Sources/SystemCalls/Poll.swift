@@ -23,6 +23,23 @@ extension SystemCall {
     }
   }
 
+  /// Waits until `descriptor` is writable (or the reader went: the write then says so), or
+  /// `timeout` passes (nil: no limit); whether it is.
+  package static func pollWritable(_ descriptor: Int32, timeout: Duration?) -> Bool {
+    var fds = [pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)]
+    let deadline = timeout.map { ContinuousClock.now + $0 }
+    while true {
+      var milliseconds: Int32 = -1
+      if let deadline {
+        let left = deadline - .now
+        milliseconds = left <= .zero ? 0 : Int32(clamping: roundedUpMilliseconds(left))
+      }
+      let ready = poll(&fds, 1, milliseconds)
+      if ready > 0 { return true }
+      if ready == 0 || (ready < 0 && errno != EINTR) { return false }
+    }
+  }
+
   /// Whole milliseconds, rounded up so that a wait never ends early.
   package static func roundedUpMilliseconds(_ duration: Duration) -> Int64 {
     let (seconds, attoseconds) = duration.components

@@ -1,5 +1,6 @@
 import Foundation
 import Multiprocessing
+import Synchronization
 import SystemPackage
 import TestEntryPoints
 import Testing
@@ -193,6 +194,61 @@ import Testing
     #expect(try queue.get() == 2)
     #expect(throws: QueueError.closed) { _ = try queue.get(timeout: .seconds(1)) }
     // Every taker sees the end, not just the first.
+    #expect(throws: QueueError.closed) { _ = try queue.get(timeout: .seconds(1)) }
+  }
+
+  /// A close from another process — of every start method — wakes a put waiting for room in a
+  /// bounded queue: it throws `closed`, and its item is never delivered; the takers get the
+  /// items put before, then `closed`, every one of them.
+  @Test(arguments: StartMethod.allCases, QueueTransport.allCases)
+  func aCloseFromAChildOfEveryStartMethodWakesAWaitingPut(method: StartMethod, transport: QueueTransport) throws {
+    let queue = try Self.queue(transport, maxSize: 2)
+    try queue.put(1)
+    try queue.put(2)
+    let closer = Fixture.process(method, TestEntryPoints.queueCloser, queue.handle)
+    try closer.start()
+    let started = ContinuousClock.now
+    #expect(throws: QueueError.closed) { try queue.put(3) }
+    #expect(ContinuousClock.now - started < .seconds(5), "the put woke at the close")
+    try closer.join()
+    #expect(try queue.get(timeout: .zero) == 1)
+    #expect(try queue.get(timeout: .zero) == 2)
+    #expect(throws: QueueError.closed) { _ = try queue.get(timeout: .seconds(1)) }
+    #expect(throws: QueueError.closed) { _ = try queue.get(timeout: .seconds(1)) }
+  }
+
+  /// A pipe queue whose pipe is full (1 KiB items, no bound): a put with `timeout: .zero`
+  /// says `full` at once, one with a timeout at its end, and a put waiting without one throws
+  /// `closed` at a close — its item never delivered, every item put before it delivered.
+  @Test func aPutThatFindsThePipeFullKeepsItsTimeoutAndSeesTheClose() throws {
+    let queue = try Self.genericQueue(String.self)
+    let item = String(repeating: "x", count: 1024)
+    var fitted = 0
+    while fitted < 10_000 {
+      let started = ContinuousClock.now
+      if case .failure(let error) = Result(catching: { try queue.put("\(fitted) \(item)", timeout: .zero) }) {
+        #expect(error as? QueueError == .full)
+        #expect(ContinuousClock.now - started < .milliseconds(500), "timeout .zero is block=False")
+        break
+      }
+      fitted += 1
+    }
+    #expect((16..<1000).contains(fitted), "the 64 KiB pipe took \(fitted) items of 1 KiB")
+    let started = ContinuousClock.now
+    #expect(throws: QueueError.full) { try queue.put("late \(item)", timeout: .milliseconds(100)) }
+    #expect(ContinuousClock.now - started >= .milliseconds(90))
+    let done = DispatchSemaphore(value: 0)
+    let outcome = Mutex<QueueError?>(nil)
+    Thread {
+      do { try queue.put("after the close \(item)") } catch { outcome.withLock { $0 = error as? QueueError } }
+      done.signal()
+    }.start()
+    usleep(100_000)
+    queue.close()
+    #expect(done.wait(timeout: .now() + 5) == .success, "the waiting put woke at the close")
+    #expect(outcome.withLock { $0 } == .closed)
+    for index in 0..<fitted { #expect(try queue.get(timeout: .seconds(1)).hasPrefix("\(index) ")) }
+    #expect(throws: QueueError.closed) { _ = try queue.get(timeout: .seconds(1)) }
     #expect(throws: QueueError.closed) { _ = try queue.get(timeout: .seconds(1)) }
   }
 

@@ -150,6 +150,13 @@ public enum TestEntryPoints {
     try Queue<Int>(pair.output).put(sum)
   }
 
+  /// Closes the queue 100 ms after it starts.
+  public static let queueCloser = EntryPoint<Queue<Int>.Handle>("queue-closer") { handle in
+    let queue = try Queue<Int>(handle)
+    usleep(100_000)
+    queue.close()
+  }
+
   /// ``Summer``, registered for spawn and forkserver.
   public static let summerClass = ProcessClass(Summer.self)
 
@@ -157,7 +164,7 @@ public enum TestEntryPoints {
   public static let all: [any AnyEntryPoint] =
     [
       report, sleep, exit, cExit, fail, abort, segfault, trap, printLines, family, startChild, connectionEcho,
-      queueSummer, summerClass,
+      queueSummer, queueCloser, summerClass,
     ] + SyncEntryPoints.all + PoolKernels.all
 }
 

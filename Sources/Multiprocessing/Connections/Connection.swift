@@ -182,6 +182,43 @@ public final class Connection: @unchecked Sendable {
     try bytes.withUnsafeBytes { buffer in Result { () throws(ConnectionError) in try sendMessage(buffer) } }.get()
   }
 
+  /// Sends `value` in `BinaryEncoder`'s form unless the pipe has no room for its start: false
+  /// then, with nothing sent. Once begun, a message is sent whole, waiting for room if need be
+  /// (one up to 4 KiB with its length goes in one write, all at once or not at all). For an
+  /// end from ``nonBlockingWriter()``; on a blocking end it waits as ``send(_:)``.
+  package func trySend<T: Encodable>(_ value: T) throws(ConnectionError) -> Bool {
+    let bytes: Data
+    do { bytes = try BinaryEncoder().encode(value) } catch { throw .codingFailed("\(error)") }
+    do throws(ConnectionError) {
+      try bytes.withUnsafeBytes { buffer in Result { () throws(ConnectionError) in try sendMessage(buffer) } }.get()
+      return true
+    } catch .system(_, .resourceTemporarilyUnavailable) {
+      return false
+    }
+  }
+
+  /// A second sending end on the same pipe whose writes never wait for room at their start
+  /// (see ``trySend(_:)``): a new open file of the pipe, non-blocking, this end's own flags
+  /// untouched.
+  package func nonBlockingWriter() throws(ConnectionError) -> Connection {
+    guard canWrite else { throw .wrongDirection("send") }
+    guard let end = lock.withLock({ writeEnd }) else { throw .closed }
+    do {
+      let writer = try FileDescriptor.openClosingOnExec(
+        "/proc/self/fd/\(end.rawValue)", flags: O_WRONLY | O_NONBLOCK)
+      return Connection(readEnd: nil, writeEnd: writer, framing: framing)
+    } catch {
+      throw .system(call: "open", errno: error)
+    }
+  }
+
+  /// Waits until the pipe has room for a write, or `timeout` passes; whether it has.
+  package func waitUntilWritable(timeout: Duration?) throws(ConnectionError) -> Bool {
+    guard canWrite else { throw .wrongDirection("send") }
+    guard let end = lock.withLock({ writeEnd }) else { throw .closed }
+    return SystemCall.pollWritable(end.rawValue, timeout: timeout)
+  }
+
   /// Sends `bytes` as one message.
   public func sendBytes(_ bytes: [UInt8]) throws(ConnectionError) {
     try bytes.withUnsafeBytes { buffer in Result { () throws(ConnectionError) in try sendMessage(buffer) } }.get()
@@ -216,6 +253,8 @@ public final class Connection: @unchecked Sendable {
     }
   }
 
+  /// Writes all of `buffer`. On a non-blocking end, a write with no room before its first byte
+  /// throws `EAGAIN` (nothing written); one begun waits for room until it is whole.
   private func write(_ buffer: UnsafeRawBufferPointer, to end: FileDescriptor) throws(ConnectionError) {
     var offset = 0
     while offset < buffer.count {
@@ -227,6 +266,8 @@ public final class Connection: @unchecked Sendable {
         throw .peerGone
       } catch .badFileDescriptor {
         throw .closed
+      } catch .resourceTemporarilyUnavailable where offset > 0 {
+        _ = SystemCall.pollWritable(end.rawValue, timeout: nil)
       } catch {
         throw .system(call: "write", errno: error)
       }

@@ -12,13 +12,28 @@ struct PipeQueueChannelHandle: Codable, Sendable {
 /// A ``Queue``'s items as ``Connection`` messages on a pipe, in `BinaryEncoder`'s form: any
 /// `Codable` value.
 ///
-/// A bound is a semaphore of free places, taken before the producers' lock (so that a
-/// producer waiting for room does not hold up a close). A close leaves an end message
-/// behind the items, which every taker that reaches it puts back for the next. A message
-/// under 4 KiB is written at once, so a producer killed while it puts leaves no half item.
-/// Two windows remain that a ring does not have: a taker killed between reading a message's
-/// length and its body (microseconds) leaves the pipe out of step, and one killed between
-/// taking an item and giving its place back shrinks the bound by one.
+/// A bound is a semaphore of free places, taken before the producers' lock. Items are written
+/// through a non-blocking end of the pipe: a put whose item finds no room waits for it in
+/// slices of 5 ms, so that it sees a close (and throws ``QueueError/closed``, its item not
+/// written) and its deadline (``QueueError/full``) — an item over 4 KiB, once begun, is
+/// written whole. The closed flag is checked with the producers' lock held, and a close
+/// leaves an end message behind the items that is written with that lock held too, so no
+/// item ever follows the end; every taker that reaches the end puts it back for the next.
+/// A close never waits: when a producer holds the lock or the pipe is full, the end is
+/// written by the next producer to release the lock or the next taker to make room. A
+/// message under 4 KiB is written at once, so a producer killed while it puts leaves no half
+/// item. Two windows remain that a ring does not have: a taker killed between reading a
+/// message's length and its body (microseconds) leaves the pipe out of step, and one killed
+/// between taking an item and giving its place back shrinks the bound by one.
+/// The values of a ``PipeQueueChannel``'s closed flag.
+private enum Closing {
+  static let open = 0
+  /// Closed; the end message is still to be written.
+  static let endPending = 1
+  /// Closed, and the end message written.
+  static let ended = 2
+}
+
 struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel {
   /// One message on the pipe: an item, or the end a close leaves behind it.
   private enum Message: Codable {
@@ -26,8 +41,14 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel {
     case end
   }
 
+  /// How long a wait for room, for a place or for the producers' lock lasts before it looks
+  /// at the closed flag and the deadline again.
+  private static var slice: Duration { .milliseconds(5) }
+
   private let reader: Connection
   private let writer: Connection
+  /// A second end on the pipe whose writes never wait at their start: the producers'.
+  private let nonBlockingWriter: Connection
   private let readLock: Lock
   private let writeLock: Lock
   private let closedFlag: SharedValue<Int>
@@ -39,9 +60,10 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel {
   /// A new, empty pipe, bounded by `maxSize` when above 0.
   init(maxSize: Int) throws {
     (reader, writer) = try Connection.pipe(duplex: false)
+    nonBlockingWriter = try writer.nonBlockingWriter()
     readLock = try Lock()
     writeLock = try Lock()
-    closedFlag = try SharedValue(0, lock: false)
+    closedFlag = try SharedValue(Closing.open, lock: false)
     items = try SharedValue(0, lock: false)
     places = maxSize > 0 ? try Semaphore(value: maxSize) : nil
   }
@@ -50,6 +72,7 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel {
   init(_ handle: PipeQueueChannelHandle) throws {
     reader = try Connection(handle.reader)
     writer = try Connection(handle.writer)
+    nonBlockingWriter = try writer.nonBlockingWriter()
     readLock = try Lock(handle.readLock)
     writeLock = try Lock(handle.writeLock)
     closedFlag = try SharedValue(handle.closed)
@@ -66,27 +89,39 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel {
 
   var transport: QueueTransport { .pipe }
 
-  var isClosed: Bool { closedFlag.load() != 0 }
+  var isClosed: Bool { closedFlag.load() != Closing.open }
 
   var count: Int { max(items.load(), 0) }
 
   var isFull: Bool { places.map { $0.currentValue <= 0 } ?? false }
 
   func close() {
-    guard closedFlag.compareExchange(expected: 0, desired: 1).exchanged else { return }
-    try? writeEnd()
+    guard closedFlag.compareExchange(expected: Closing.open, desired: Closing.endPending).exchanged else { return }
+    // Without waiting: a producer that holds the lock writes the end when it lets go.
+    _ = try? writeLock.holding(until: .now) { () throws(QueueError) in writeEndIfPending() }
   }
 
-  /// Waits for a place until `deadline`; the pipe's own room is waited for in its write,
-  /// which a deadline does not cut short.
   func put(_ item: Element, until deadline: ContinuousClock.Instant?) throws(QueueError) {
-    if let places, !places.acquire(timeout: deadline.map { $0 - .now }) { throw .full }
+    guard !isClosed else { throw .closed }
+    if let places { try waitForPlace(places, until: deadline) }
     do throws(QueueError) {
-      let written: Void? = try writeLock.holding(until: deadline) { () throws(QueueError) in
-        try write(.item(item))
+      try holdingWriteLock(until: deadline) { () throws(QueueError) in
+        // Whatever happens, a close that came meanwhile gets its end, after this item.
+        defer { writeEndIfPending() }
+        while true {
+          // Checked with the lock held: a close from here on writes its end after the item.
+          guard !isClosed else { throw .closed }
+          let sent: Bool
+          do throws(ConnectionError) { sent = try nonBlockingWriter.trySend(Message.item(item)) } catch {
+            throw .connection(error)
+          }
+          if sent { break }
+          // The pipe is full: wait for room, a slice at a time.
+          guard let wait = Self.nextWait(until: deadline) else { throw .full }
+          _ = try? nonBlockingWriter.waitUntilWritable(timeout: wait)
+        }
         items.add(1)
       }
-      if written == nil { throw QueueError.full }
     } catch {
       try? places?.release()
       throw error
@@ -102,10 +137,16 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel {
         return nil
       case .item(let item)?:
         items.add(-1)
+        // A close that found the pipe full left its end to write: there may be room now.
+        if closedFlag.load() == Closing.endPending {
+          _ = try? writeLock.holding(until: .now) { () throws(QueueError) in writeEndIfPending() }
+        }
         return item
       case .end?:
-        // Left for the other takers, before they may read.
-        try? writeEnd()
+        // Left for the other takers, before they may read (the end just read made room).
+        _ = try? writeLock.holding(until: nil) { () throws(QueueError) in
+          do throws(ConnectionError) { try writer.send(Message.end) } catch { throw .connection(error) }
+        }
         throw .closed
       }
     }
@@ -121,11 +162,58 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel {
     return try reader.recv(Message.self)
   }
 
-  private func writeEnd() throws(QueueError) {
-    _ = try writeLock.holding(until: nil) { () throws(QueueError) in try write(.end) }
+  /// Writes the end message, once closed, if the pipe has room now; with the producers' lock
+  /// held.
+  private func writeEndIfPending() {
+    guard closedFlag.load() == Closing.endPending, (try? nonBlockingWriter.trySend(Message.end)) == true else {
+      return
+    }
+    _ = closedFlag.compareExchange(expected: Closing.endPending, desired: Closing.ended)
   }
 
-  private func write(_ message: Message) throws(QueueError) {
-    do { try writer.send(message) } catch { throw .connection(error) }
+  /// Takes a place of the bound: at once if one is free, else a slice at a time.
+  ///
+  /// - Throws: ``QueueError/closed`` once the queue is closed, ``QueueError/full`` at the
+  ///   deadline.
+  private func waitForPlace(_ places: Semaphore, until deadline: ContinuousClock.Instant?) throws(QueueError) {
+    var wait = Duration.zero
+    while true {
+      guard !isClosed else { throw .closed }
+      if places.acquire(timeout: wait) {
+        guard !isClosed else {
+          try? places.release()
+          throw .closed
+        }
+        return
+      }
+      guard let next = Self.nextWait(until: deadline) else { throw .full }
+      wait = next
+    }
+  }
+
+  /// Runs `body` holding the producers' lock: at once if it is free, else waiting a slice at
+  /// a time.
+  ///
+  /// - Throws: what `body` throws, ``QueueError/closed`` once the queue is closed while
+  ///   waiting, ``QueueError/full`` at the deadline.
+  private func holdingWriteLock(
+    until deadline: ContinuousClock.Instant?, _ body: () throws(QueueError) -> Void
+  ) throws(QueueError) {
+    var wait = Duration.zero
+    while true {
+      if try writeLock.holding(until: .now + wait, body) != nil { return }
+      guard !isClosed else { throw .closed }
+      guard let next = Self.nextWait(until: deadline) else { throw .full }
+      wait = next
+    }
+  }
+
+  /// How long the next wait lasts: a slice, or what is left before `deadline`; nil once the
+  /// deadline has passed (a caller tries once before its first wait, so `timeout: .zero` is
+  /// Python's `block=False`).
+  private static func nextWait(until deadline: ContinuousClock.Instant?) -> Duration? {
+    guard let deadline else { return slice }
+    let left = deadline - .now
+    return left > .zero ? min(slice, left) : nil
   }
 }
