@@ -31,6 +31,21 @@ import Testing
     }
   }
 
+  /// SIGINT and SIGTERM (a Ctrl-C, a launcher's SIGTERM to the process group) are the
+  /// parent's to answer: the workers keep serving, none is replaced.
+  @Test func workersLeaveSIGINTAndSIGTERMToTheirParent() throws {
+    let pool = try ProcessPool<Int, Int> { $0 * 2 }
+    #expect(try pool.map(Array(0..<100)) == (0..<100).map { $0 * 2 })
+    let before = pool.workerPIDs
+    for pid in before {
+      kill(pid, SIGINT)
+      kill(pid, SIGTERM)
+    }
+    usleep(100_000)
+    #expect(try pool.map(Array(0..<100)) == (0..<100).map { $0 * 2 })
+    #expect(pool.workerPIDs == before, "no worker died")
+  }
+
   @Test(arguments: Failure.allCases)
   func aWorkerThatDiesFailsOnlyItsTask(failure: Failure) throws {
     let pool = try Self.failingPool(failure)

@@ -50,6 +50,11 @@ enum WorkerLoop {
     initializer: (() throws -> Void)?, kernel: (Input) throws -> Output
   ) throws {
     CrashReport.installOneLine(label: "PoolWorker-\(plan.slot)")
+    // The pool ends its workers with SIGKILL, and they end with their parent (their death
+    // signal is SIGKILL): a Ctrl-C, or a launcher's SIGTERM, sent to the process group is the
+    // parent's to answer, and its workers keep their tasks (and its pool whole) meanwhile.
+    signal(SIGINT, SIG_IGN)
+    signal(SIGTERM, SIG_IGN)
     if !plan.cpus.isEmpty { try Topology.bindCallingThread(to: CPUSet(plan.cpus)) }
     let doorbell = PipeBell(
       writeEnd: plan.forked
