@@ -24,7 +24,7 @@ struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
       the driver's local pool and across every rank (checksums verified); trivial tasks \
       give the per-task overhead at chunk size 1 and with automatic chunks, beside the \
       round trip of an 8-byte MPI message between ranks 0 and 1. With --lose-rank, a last \
-      map of the kernel loses that rank half way (it kills itself), which the pool survives \
+      map of the kernel loses that rank (it kills itself at its first unit), which the pool survives \
       under an MPI with ULFM (Open MPI 5's mpirun --with-ft ulfm); then a map on the survivors.
       """
   )
@@ -66,7 +66,7 @@ struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
   @Option(
     name: .customLong("lose-rank"),
     help: """
-      Then lose this rank (1 or more) half way through one more map of the kernel, and time \
+      Then lose this rank (1 or more) during one more map of the kernel, and time \
       the map beside the same map whole (needs mpirun --with-ft ulfm, Open MPI 5).
       """)
   var rankToLose: Int?
@@ -130,7 +130,7 @@ struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
   }
 
   /// Inputs from here on are units of the kernel (the input minus this) in the map that loses
-  /// a rank: a worker of that rank that gets one from the second half kills the rank.
+  /// a rank: a worker of that rank kills the rank as it ends the first it gets.
   static let losingInputs = 1 << 40
   /// The environment variable through which the rank tells its workers its process id.
   static let rankProcessVariable = "MPBENCH_CLUSTER_RANK_PID"
@@ -149,14 +149,15 @@ struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
     let kernel = PoolKernel<Int, UInt64>("cluster-bench") { input in
       if input < 0 { return UInt64(-input) }
       guard input >= Self.losingInputs else { return MonteCarloPi.unit(UInt64(input), samples: samples) }
-      let unit = input - Self.losingInputs
-      if unit >= units.count / 2, rankToLose == worldRank,
-        let rank = Int32(ProcessInfo.processInfo.environment[Self.rankProcessVariable] ?? "")
+      let output = MonteCarloPi.unit(UInt64(input - Self.losingInputs), samples: samples)
+      // The rank dies as it ends its first unit of the map: the driver hands every rank its
+      // first chunks at once, so this happens in every run, whatever the sizes.
+      if rankToLose == worldRank, let rank = Int32(ProcessInfo.processInfo.environment[Self.rankProcessVariable] ?? "")
       {
         kill(rank, SIGKILL)
         kill(getpid(), SIGKILL)
       }
-      return MonteCarloPi.unit(UInt64(unit), samples: samples)
+      return output
     }
     let pool = try ClusterPool(kernel: kernel, placement: workersPerRank.map { .cores($0) } ?? .physicalCores)
     guard
@@ -259,7 +260,7 @@ struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
     if let loss = report.rankLoss {
       print(
         """
-        losing rank \(loss.lostRanks.map(String.init).joined(separator: ", ")) half way (checksums \(loss.checksumOK ? "verified" : "WRONG")), \
+        losing rank \(loss.lostRanks.map(String.init).joined(separator: ", ")) (checksums \(loss.checksumOK ? "verified" : "WRONG")), \
         \(loss.rerunTasks) tasks run again:
           the map whole                     \(String(format: "%8.3f s", loss.wholeMapSeconds))
           the map losing the rank           \(String(format: "%8.3f s  (+%.3f s)", loss.mapSeconds, loss.extraSeconds))

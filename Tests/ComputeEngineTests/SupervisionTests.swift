@@ -35,6 +35,8 @@ import Testing
   /// parent's to answer: the workers keep serving, none is replaced.
   @Test func workersLeaveSIGINTAndSIGTERMToTheirParent() throws {
     let pool = try ProcessPool<Int, Int> { $0 * 2 }
+    // Every worker in its loop (a signal during its start is its parent's to see to).
+    #expect(pool.waitUntilReady(timeout: .seconds(30)))
     #expect(try pool.map(Array(0..<100)) == (0..<100).map { $0 * 2 })
     let before = pool.workerPIDs
     for pid in before {
