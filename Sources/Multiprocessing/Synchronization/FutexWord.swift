@@ -30,6 +30,16 @@ package struct FutexWord {
   @inlinable
   package func store(_ value: UInt32) { atomic.store(value, ordering: .sequentiallyConsistent) }
 
+  /// A load with no ordering: for a word only one thread writes (a recursive lock's depth,
+  /// written by its holder), read by that thread.
+  @inlinable
+  func loadRelaxed() -> UInt32 { atomic.load(ordering: .relaxed) }
+
+  /// A store with no ordering (a plain store on x86, where a sequentially consistent one is
+  /// an `xchg`): for a word only its writer reads back.
+  @inlinable
+  func storeRelaxed(_ value: UInt32) { atomic.store(value, ordering: .relaxed) }
+
   @inlinable
   func exchange(_ value: UInt32) -> UInt32 { atomic.exchange(value, ordering: .sequentiallyConsistent) }
 

@@ -31,12 +31,15 @@ public final class RLock: ProcessLock, @unchecked Sendable {
   @discardableResult
   public func acquire(blocking: Bool = true, timeout: Duration? = nil) throws(SynchronizationError) -> Bool {
     let core = core
+    // The depth is the holder's alone (read and written only by the thread that holds the
+    // lock, whose acquiring and releasing order it): plain loads and stores, no locked
+    // instruction beyond the lock word's.
     if core.holder == currentThreadID {
-      core.depth.add(1)
+      core.depth.storeRelaxed(core.depth.loadRelaxed() &+ 1)
       return true
     }
     let outcome = core.acquire(blocking: blocking, deadline: .deadline(after: timeout))
-    if outcome != .timedOut { core.depth.store(1) }
+    if outcome != .timedOut { core.depth.storeRelaxed(1) }
     return try report(outcome)
   }
 
@@ -46,7 +49,9 @@ public final class RLock: ProcessLock, @unchecked Sendable {
   public func release() throws(SynchronizationError) {
     let core = core
     guard core.holder == currentThreadID else { throw SynchronizationError.notOwner }
-    if core.depth.subtract(1) == 1 { core.release() }
+    let depth = core.depth.loadRelaxed()
+    core.depth.storeRelaxed(depth &- 1)
+    if depth == 1 { core.release() }
   }
 
   /// Whether some thread holds the lock.
