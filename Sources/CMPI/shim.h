@@ -5,6 +5,7 @@
 
 #define OMPI_SKIP_MPICXX 1
 #include <dlfcn.h>
+#include <stddef.h>
 #include <mpi.h>
 
 static inline MPI_Comm cmpi_comm_world(void) { return MPI_COMM_WORLD; }
