@@ -49,12 +49,17 @@ def pipe_round_trip(count):
     here, there = multiprocessing.Pipe()
     child = multiprocessing.Process(target=echo, args=(there,))
     child.start()
+    return round_trips(here, child, count)
+
+
+def round_trips(here, child, count):
+    """The median of count round trips to child, which echoes on here's other end; then ends it."""
     samples = []
     for value in range(count):
         started = time.perf_counter()
         here.send(value)
         if here.recv() != value + 1:
-            raise SystemExit("the pipe lost its value")
+            raise SystemExit("the connection lost its value")
         samples.append(time.perf_counter() - started)
     here.send(-1)
     child.join()
@@ -69,18 +74,9 @@ def socket_round_trip(count):
     listener = multiprocessing.connection.Listener(("127.0.0.1", 0), authkey=b"mpbench")
     child = multiprocessing.Process(target=connect_and_echo, args=(listener.address, b"mpbench"))
     child.start()
-    here = listener.accept()
-    samples = []
-    for value in range(count):
-        started = time.perf_counter()
-        here.send(value)
-        if here.recv() != value + 1:
-            raise SystemExit("the socket lost its value")
-        samples.append(time.perf_counter() - started)
-    here.send(-1)
-    child.join()
+    median = round_trips(listener.accept(), child, count)
     listener.close()
-    return statistics.median(samples) * 1e6
+    return median
 
 
 def main():

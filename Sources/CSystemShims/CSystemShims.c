@@ -327,48 +327,6 @@ static int cs_tcp_addresses(const char *host, int port, int passive, struct addr
   return getaddrinfo(host, service, &hints, found) == 0 ? 0 : -EADDRNOTAVAIL;
 }
 
-int cs_listen_stream(const char *host, int port, const char *path, int backlog, int *bound_port) {
-  if (host == NULL) {
-    struct sockaddr_un address;
-    int error = cs_unix_address(path, &address);
-    if (error < 0) return error;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -errno;
-    if (bind(fd, (struct sockaddr *)&address, sizeof address) < 0 || listen(fd, backlog) < 0) {
-      error = -errno;
-      close(fd);
-      return error;
-    }
-    return fd;
-  }
-  struct addrinfo *found;
-  int error = cs_tcp_addresses(host, port, 1, &found);
-  if (error < 0) return error;
-  error = -EADDRNOTAVAIL;
-  for (struct addrinfo *candidate = found; candidate != NULL; candidate = candidate->ai_next) {
-    int fd = socket(candidate->ai_family, candidate->ai_socktype | SOCK_CLOEXEC, candidate->ai_protocol);
-    if (fd < 0) {
-      error = -errno;
-      continue;
-    }
-    int yes = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    if (bind(fd, candidate->ai_addr, candidate->ai_addrlen) == 0 && listen(fd, backlog) == 0) {
-      struct sockaddr_storage bound;
-      socklen_t length = sizeof bound;
-      getsockname(fd, (struct sockaddr *)&bound, &length);
-      *bound_port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-                                                       : ((struct sockaddr_in *)&bound)->sin_port);
-      freeaddrinfo(found);
-      return fd;
-    }
-    error = -errno;
-    close(fd);
-  }
-  freeaddrinfo(found);
-  return error;
-}
-
 static int cs_connect_retrying(int fd, const struct sockaddr *address, socklen_t length) {
   if (connect(fd, address, length) == 0) return 0;
   if (errno != EINTR) return -errno;
@@ -381,41 +339,72 @@ static int cs_connect_retrying(int fd, const struct sockaddr *address, socklen_t
   return -status;
 }
 
-int cs_connect_stream(const char *host, int port, const char *path) {
+// What a new socket does with an address: bind and listen, or connect; 0 or -errno.
+typedef int (*cs_stream_use)(int fd, const struct sockaddr *address, socklen_t length, int backlog);
+
+static int cs_bind_and_listen(int fd, const struct sockaddr *address, socklen_t length, int backlog) {
+  int yes = 1;
+  if (address->sa_family != AF_UNIX) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  return bind(fd, address, length) == 0 && listen(fd, backlog) == 0 ? 0 : -errno;
+}
+
+static int cs_connect_to(int fd, const struct sockaddr *address, socklen_t length, int backlog) {
+  (void)backlog;
+  int error = cs_connect_retrying(fd, address, length);
+  int yes = 1;
+  if (error == 0 && address->sa_family != AF_UNIX) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
+  return error;
+}
+
+// A stream socket of `family` put to `use` on `address`: its descriptor, or -errno.
+static int cs_stream_on(int family, int protocol, const struct sockaddr *address, socklen_t length,
+                        cs_stream_use use, int backlog) {
+  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, protocol);
+  if (fd < 0) return -errno;
+  int error = use(fd, address, length, backlog);
+  if (error < 0) {
+    close(fd);
+    return error;
+  }
+  return fd;
+}
+
+// A stream socket put to `use` on the Unix-domain `path` (host NULL), or on the first address
+// of TCP `host`:`port` where it works.
+static int cs_stream(const char *host, int port, const char *path, cs_stream_use use, int backlog) {
   if (host == NULL) {
     struct sockaddr_un address;
     int error = cs_unix_address(path, &address);
     if (error < 0) return error;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -errno;
-    error = cs_connect_retrying(fd, (struct sockaddr *)&address, sizeof address);
-    if (error < 0) {
-      close(fd);
-      return error;
-    }
-    return fd;
+    return cs_stream_on(AF_UNIX, 0, (struct sockaddr *)&address, sizeof address, use, backlog);
   }
   struct addrinfo *found;
-  int error = cs_tcp_addresses(host, port, 0, &found);
-  if (error < 0) return error;
-  error = -EADDRNOTAVAIL;
+  int result = cs_tcp_addresses(host, port, use == cs_bind_and_listen, &found);
+  if (result < 0) return result;
+  result = -EADDRNOTAVAIL;
   for (struct addrinfo *candidate = found; candidate != NULL; candidate = candidate->ai_next) {
-    int fd = socket(candidate->ai_family, candidate->ai_socktype | SOCK_CLOEXEC, candidate->ai_protocol);
-    if (fd < 0) {
-      error = -errno;
-      continue;
-    }
-    error = cs_connect_retrying(fd, candidate->ai_addr, candidate->ai_addrlen);
-    if (error == 0) {
-      int yes = 1;
-      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
-      freeaddrinfo(found);
-      return fd;
-    }
-    close(fd);
+    result = cs_stream_on(candidate->ai_family, candidate->ai_protocol, candidate->ai_addr, candidate->ai_addrlen,
+                          use, backlog);
+    if (result >= 0) break;
   }
   freeaddrinfo(found);
-  return error;
+  return result;
+}
+
+int cs_listen_stream(const char *host, int port, const char *path, int backlog, int *bound_port) {
+  int fd = cs_stream(host, port, path, cs_bind_and_listen, backlog);
+  if (fd >= 0 && host != NULL) {
+    struct sockaddr_storage bound;
+    socklen_t length = sizeof bound;
+    getsockname(fd, (struct sockaddr *)&bound, &length);
+    *bound_port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                     : ((struct sockaddr_in *)&bound)->sin_port);
+  }
+  return fd;
+}
+
+int cs_connect_stream(const char *host, int port, const char *path) {
+  return cs_stream(host, port, path, cs_connect_to, 0);
 }
 
 int cs_accept_stream(int listener) {

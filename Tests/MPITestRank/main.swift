@@ -21,10 +21,10 @@ let crashing = PoolKernel<Int, Int>("mpi-crashing") { input in
   if input == 7 { kill(getpid(), SIGKILL) }
   return input &* 1000 &+ rankOfThisProcess
 }
-/// Kills this rank's process (not just its worker) at the first input from 3,000 on that it
-/// runs on rank 1, when the rank set `MPI_TEST_RANK_PID`.
-let rankKiller = PoolKernel<Int, Int>("mpi-rank-killer") { input in
-  if input >= 3000, rankOfThisProcess == 1,
+/// Kills this rank's process (not just its worker) when this is rank 1 and the rank set
+/// `MPI_TEST_RANK_PID`; then 200 µs of work and the input tagged with the rank.
+func killingRankOne(at input: Int, from threshold: Int) -> Int {
+  if input >= threshold, rankOfThisProcess == 1,
     let pid = Int32(ProcessInfo.processInfo.environment["MPI_TEST_RANK_PID"] ?? "")
   {
     kill(pid, SIGKILL)
@@ -36,18 +36,11 @@ let rankKiller = PoolKernel<Int, Int>("mpi-rank-killer") { input in
   usleep(200)
   return input &* 1000 &+ rankOfThisProcess
 }
-/// Kills this rank's process at the first input from 13,000 on that it runs on rank 1, as
-/// `rankKiller` does: a job of inputs 10,000..<16,000 loses rank 1 half way, others run whole.
-let survivalKiller = PoolKernel<Int, Int>("mpi-survival-killer") { input in
-  if input >= 13000, rankOfThisProcess == 1,
-    let pid = Int32(ProcessInfo.processInfo.environment["MPI_TEST_RANK_PID"] ?? "")
-  {
-    kill(pid, SIGKILL)
-    kill(getpid(), SIGKILL)
-  }
-  usleep(200)
-  return input &* 1000 &+ rankOfThisProcess
-}
+/// Kills rank 1 at the first input from 3,000 on that it runs.
+let rankKiller = PoolKernel<Int, Int>("mpi-rank-killer") { killingRankOne(at: $0, from: 3000) }
+/// Kills rank 1 at the first input from 13,000 on that it runs: a job of inputs
+/// 10,000..<16,000 loses rank 1 half way, others run whole.
+let survivalKiller = PoolKernel<Int, Int>("mpi-survival-killer") { killingRankOne(at: $0, from: 13000) }
 let words = PoolKernel<String, [Int]>("mpi-words") { [$0.utf8.count, rankOfThisProcess] }
 /// Fails every input ≡ 3 (mod 7) in a "first" run (the scenario's third argument), on every
 /// rank; runs them all in a rerun. Each input takes 1 ms in a "sigterm" run.

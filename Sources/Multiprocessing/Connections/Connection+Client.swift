@@ -23,15 +23,7 @@ extension Connection {
     }
     guard descriptor >= 0 else { throw .system(call: "connect", errno: Errno(rawValue: -descriptor)) }
     let connection = try Connection(socket: FileDescriptor(rawValue: descriptor))
-    if let authKey {
-      do throws(ConnectionError) {
-        try ConnectionAuthentication.answer(on: connection, key: authKey)
-        try ConnectionAuthentication.deliver(on: connection, key: authKey)
-      } catch {
-        connection.close()
-        throw error.isAuthentication ? error : .authenticationFailed("the handshake broke off: \(error)")
-      }
-    }
+    if let authKey { try ConnectionAuthentication.handshake(on: connection, key: authKey, asListener: false) }
     return connection
   }
 }

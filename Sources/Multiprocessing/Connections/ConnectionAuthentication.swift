@@ -16,6 +16,27 @@ enum ConnectionAuthentication {
   /// The longest handshake message read: a peer that sends more is not speaking it.
   static let longestMessage = 256
 
+  /// Both ends' proofs on a new connection, the listener's challenge first (Python's order);
+  /// the connection is closed when they fail.
+  ///
+  /// - Throws: ``ConnectionError/authenticationFailed(_:)``, also for a handshake the
+  ///   connection broke off.
+  static func handshake(on connection: Connection, key: [UInt8], asListener: Bool) throws(ConnectionError) {
+    do throws(ConnectionError) {
+      if asListener {
+        try deliver(on: connection, key: key)
+        try answer(on: connection, key: key)
+      } else {
+        try answer(on: connection, key: key)
+        try deliver(on: connection, key: key)
+      }
+    } catch {
+      connection.close()
+      if case .authenticationFailed = error { throw error }
+      throw .authenticationFailed("the handshake broke off: \(error)")
+    }
+  }
+
   /// Challenges the peer to prove it holds `key`.
   ///
   /// - Throws: ``ConnectionError/authenticationFailed(_:)`` (the peer was told `#FAILURE#`),

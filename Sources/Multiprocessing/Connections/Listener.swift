@@ -90,15 +90,7 @@ public final class Listener: @unchecked Sendable {
       throw .system(call: "accept", errno: Errno(rawValue: -descriptor))
     }
     let connection = try Connection(socket: FileDescriptor(rawValue: descriptor))
-    if let authKey {
-      do throws(ConnectionError) {
-        try ConnectionAuthentication.deliver(on: connection, key: authKey)
-        try ConnectionAuthentication.answer(on: connection, key: authKey)
-      } catch {
-        connection.close()
-        throw error.isAuthentication ? error : .authenticationFailed("the handshake broke off: \(error)")
-      }
-    }
+    if let authKey { try ConnectionAuthentication.handshake(on: connection, key: authKey, asListener: true) }
     return connection
   }
 
@@ -114,13 +106,5 @@ public final class Listener: @unchecked Sendable {
     // listener, so that its number cannot be reused under that accept.
     _ = shutdown(socket.rawValue, Int32(SHUT_RDWR))
     if case .unix(let path) = address { unlink(path) }
-  }
-}
-
-extension ConnectionError {
-  /// Whether this is an authentication failure.
-  var isAuthentication: Bool {
-    if case .authenticationFailed = self { return true }
-    return false
   }
 }
