@@ -318,6 +318,15 @@ import Testing
     #expect(Self.processes(containing: marker).isEmpty, "no rank or worker outlives the job")
   }
 
+  /// With ULFM, a rank that dies while no map runs is found gone by the next map, which ends
+  /// whole on the survivors.
+  @Test func aRankLostBetweenMapsIsSurvivedWithULFM() throws {
+    let driver = try #require(try Self.run(["survive-idle"], ranks: 3, over: .tcp, launcher: .ulfm)[0])
+    #expect(driver["correct"] as? Bool == true, "\(driver)")
+    #expect(driver["lostRanks"] as? [Int] == [1] && driver["ranksAfter"] as? Int == 2, "\(driver)")
+    #expect(driver["secondComputedBy"] as? [Int] == [0, 2], "\(driver)")
+  }
+
   /// With ULFM, the driver's death still ends the job: every serving rank stops with
   /// `driverLost` instead of waiting for it, and the journal resumes the map.
   @Test func aKilledDriverEndsEveryRankWithULFMAndTheJournalResumes() throws {

@@ -214,6 +214,26 @@ case "nodes":
   })
   fields.merge(driverFields ?? [:]) { $1 }
   report(pool.rank, fields)
+case "survive-idle":
+  // Under mpirun --with-ft ulfm: rank 1 dies while no map runs (1 s after the pool starts,
+  // while the driver waits 2 s after its first map); the next map finds it gone, and ends
+  // whole on ranks 0 and 2.
+  let pool = try ClusterPool(kernel: tagged, placement: .cores(1))
+  if pool.rank == 1 { DispatchQueue.global().asyncAfter(deadline: .now() + 1) { kill(getpid(), SIGKILL) } }
+  if let fields = try pool.serve(driver: { driver -> [String: Any] in
+    let first = try driver.map(Array(0..<3000), chunkSize: 10)
+    Thread.sleep(forTimeInterval: 2)
+    let second = try driver.map(Array(0..<3000), chunkSize: 10)
+    let correct = [first, second].allSatisfy { outputs in
+      outputs.count == 3000 && outputs.enumerated().allSatisfy { $0.element / 1000 == $0.offset }
+    }
+    return [
+      "correct": correct, "secondComputedBy": Set(second.map { $0 % 1000 }).sorted(),
+      "lostRanks": driver.recoveries.flatMap(\.lostRanks), "ranksAfter": driver.rankCount,
+    ]
+  }) {
+    report(pool.rank, fields)
+  }
 case "survive":
   // Under mpirun --with-ft ulfm (Open MPI 5): a map of 6,000 inputs, the same map while rank 1
   // dies half way, then a map on the survivors. (A second argument, ignored, names the run.)
