@@ -11,11 +11,14 @@ import Testing
 /// Cancelling an `async` call ends it at once and gives its job up: inputs no worker has
 /// taken are not run, those running finish unobserved, and the pool goes on.
 @Suite(.timeLimit(.minutes(2))) struct CancellationTests {
-  /// 200 inputs of 20 ms: 2 s of work on two workers.
+  /// 200 inputs (the pool's automatic chunks are then of 7 inputs).
   static let count = 200
 
   /// A pool of 2 workers whose kernel counts its runs of each input in `runs` and takes
-  /// 20 ms; `Int`s go on the claim board, `String`s are pushed.
+  /// 100 ms — 10 s of work for a map, so that it still runs when the test, whose loops wait on
+  /// cooperative threads that the suite's blocking tests can hold for seconds on two CPUs,
+  /// gets to cancel it (with 20 ms, a map ran to its end first); `Int`s go on the claim board,
+  /// `String`s are pushed.
   struct Probe {
     let runs: SharedArray<Int>
     let metrics = TestMetrics()
@@ -28,7 +31,7 @@ import Testing
       let telemetry = PoolTelemetry(label: "cancel", metricsFactory: metrics)
       @Sendable func run(_ input: Int) -> Int {
         _ = try? runs.withLock { $0[input] += 1 }
-        usleep(20_000)
+        usleep(100_000)
         return input
       }
       if codable {

@@ -67,14 +67,16 @@ import Testing
   }
 
   /// The windows out in the pool when the consumer stops are given up: their inputs no
-  /// worker has taken do not run (windows of 50 inputs of 20 ms, in chunks of 7). Two
+  /// worker has taken do not run (windows of 50 inputs of 100 ms, in chunks of 7). Two
   /// windows are out at once; of each, at most the chunks the two workers held may still
-  /// run: 28 (here 24, where both windows ran to their end, 97, before).
+  /// run: 28 (here 24, where both windows ran to their end, 97, before). Inputs of 100 ms,
+  /// not 20: the test's task waits on cooperative threads the suite's blocking tests can hold
+  /// for a while on two CPUs, and with 20 ms inputs more ran meanwhile than the windows held.
   @Test func aConsumerThatStopsGivesTheWindowsUp() async throws {
     let runs = try SharedArray(repeating: 0, count: 200, lock: true)
     let pool = try ProcessPool<Int, Int>(placement: .cores(2)) { input in
       _ = try? runs.withLock { $0[input] += 1 }
-      usleep(20_000)
+      usleep(100_000)
       return input
     }
     defer { pool.terminate() }
