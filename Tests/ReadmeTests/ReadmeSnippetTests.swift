@@ -1,16 +1,19 @@
 import Foundation
 import Testing
 
-/// Every ```swift block of README.md is compiled: its lines appear, in order, in a file of
-/// `Examples/ReadmeExamples` (which `swift build` compiles), so that a README example cannot
-/// drift from the API without this test failing.
+/// Every ```swift block of README.md, and of the DocC articles that show code, is compiled:
+/// its lines appear, in order, in a file of `Examples/ReadmeExamples` (which `swift build`
+/// compiles), so that an example cannot drift from the API without this test failing.
 @Suite struct ReadmeSnippetTests {
   static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
-  /// The README's Swift blocks, each as its lines without surrounding blanks.
-  static func snippets() throws -> [[String]] {
-    let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+  /// The articles whose Swift blocks are checked as README's are.
+  static let articles = ["Sources/Multiprocessing/Multiprocessing.docc/FromPython.md"]
+
+  /// The Swift blocks of the README (or of the file at `path`), each as its lines.
+  static func snippets(in path: String = "README.md") throws -> [[String]] {
+    let readme = try String(contentsOf: root.appendingPathComponent(path), encoding: .utf8)
     var blocks: [[String]] = []
     var current: [String]?
     for line in readme.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
@@ -50,7 +53,9 @@ import Testing
     }
     let snippets = try Self.snippets()
     #expect(snippets.count >= 7, "README.md's Swift blocks were not found")
-    for snippet in snippets {
+    let articleSnippets = try Self.articles.map { try Self.snippets(in: $0) }
+    #expect(articleSnippets.allSatisfy { $0.count >= 5 }, "an article's Swift blocks were not found")
+    for snippet in snippets + articleSnippets.joined() {
       let lines = Self.significant(snippet)
       #expect(
         sources.contains { Self.appears(lines, inOrderIn: $0) },
