@@ -123,9 +123,7 @@ extension ProcessPool where Input == Range<Int> {
     let count = pieces ?? workerCount * 4
     guard count >= 1 else { throw PoolError.invalidArgument("pieces must be at least 1, not \(count)") }
     let cuts = min(count, max(range.count, 1))
-    let ranges = (0..<cuts).map { piece in
-      (range.lowerBound + piece * range.count / cuts)..<(range.lowerBound + (piece + 1) * range.count / cuts)
-    }
+    let ranges = (0..<cuts).map { range.block($0, of: cuts) }
     var result = initial
     for partial in try map(ranges, chunkSize: 1) { try merge(&result, partial) }
     return result

@@ -25,12 +25,7 @@ public struct TeamMember {
 
   /// This member's contiguous share of `range`: the range cut into ``size`` blocks whose
   /// lengths differ by at most one, block `rank` (OpenMP's `schedule(static)`).
-  public func share(of range: Range<Int>) -> Range<Int> {
-    let base = range.count / size
-    let extra = range.count % size
-    let start = range.lowerBound + rank * base + Swift.min(rank, extra)
-    return start..<(start + base + (rank < extra ? 1 : 0))
-  }
+  public func share(of range: Range<Int>) -> Range<Int> { range.block(rank, of: size) }
 
   /// Waits until every member has reached this barrier: polling for the last arrival for up
   /// to 200 µs (giving the CPU away between polls after the first microseconds), then asleep,
