@@ -124,9 +124,17 @@ extension ClusterPool {
         heldChunks[destination] += chunks
       }
     }
+    var handedOut = false
+    /// After a rank died: goes on with the survivors, handing out again what the ranks held
+    /// (the sends on the communicator given up are kept until MPI is done with their bytes).
+    func startOverWithSurvivors() throws {
+      try recover(job)
+      abandonedSends += sends
+      sends = []
+      handedOut = false
+    }
     do {
       var backoff = IdleBackoff(spin: .microseconds(100))
-      var handedOut = false
       while !handedOut || !job.isComplete || !sends.isEmpty {
         try handOverLocalArrivals()
         let message: (source: Int, tag: Int32, count: Int)
@@ -146,11 +154,7 @@ extension ClusterPool {
           message = waiting
           bytes = try world.receive(message)
         } catch let error as ClusterError where error.isRankLoss && MPIWorld.isFaultTolerant {
-          // A rank died: go on with the survivors, handing out again what the ranks held.
-          try recover(job)
-          abandonedSends += sends
-          sends = []
-          handedOut = false
+          try startOverWithSurvivors()
           continue
         }
         backoff.reset()
@@ -180,10 +184,7 @@ extension ClusterPool {
         do {
           try refill(source)
         } catch let error as ClusterError where error.isRankLoss && MPIWorld.isFaultTolerant {
-          try recover(job)
-          abandonedSends += sends
-          sends = []
-          handedOut = false
+          try startOverWithSurvivors()
         }
       }
       try handOverLocalArrivals()

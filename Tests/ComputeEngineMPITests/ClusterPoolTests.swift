@@ -121,19 +121,18 @@ import Testing
 
   /// The processes started with `MPI_TEST_JOB` set to `job` in their environment.
   static func processes(inJob job: String) -> [Int32] {
-    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-    let entry = Data("MPI_TEST_JOB=\(job)\u{0}".utf8)
-    return entries.compactMap(Int32.init).filter { pid in
-      FileManager.default.contents(atPath: "/proc/\(pid)/environ")?.range(of: entry) != nil
-    }
+    processes(whose: "environ", contains: "MPI_TEST_JOB=\(job)\u{0}")
   }
 
   /// The processes whose command line contains `marker` (none should outlive their job).
-  static func processes(containing marker: String) -> [Int32] {
+  static func processes(containing marker: String) -> [Int32] { processes(whose: "cmdline", contains: marker) }
+
+  /// The processes whose `/proc/PID/<file>` contains `text`.
+  static func processes(whose file: String, contains text: String) -> [Int32] {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    let bytes = Data(text.utf8)
     return entries.compactMap(Int32.init).filter { pid in
-      guard let commandLine = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-      return String(decoding: commandLine, as: UTF8.self).contains(marker)
+      FileManager.default.contents(atPath: "/proc/\(pid)/\(file)")?.range(of: bytes) != nil
     }
   }
 

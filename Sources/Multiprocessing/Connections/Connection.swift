@@ -187,10 +187,8 @@ public final class Connection: @unchecked Sendable {
   /// (one up to 4 KiB with its length goes in one write, all at once or not at all). For an
   /// end from ``nonBlockingWriter()``; on a blocking end it waits as ``send(_:)``.
   package func trySend<T: Encodable>(_ value: T) throws(ConnectionError) -> Bool {
-    let bytes: Data
-    do { bytes = try BinaryEncoder().encode(value) } catch { throw .codingFailed("\(error)") }
     do throws(ConnectionError) {
-      try bytes.withUnsafeBytes { buffer in Result { () throws(ConnectionError) in try sendMessage(buffer) } }.get()
+      try send(value)
       return true
     } catch .system(_, .resourceTemporarilyUnavailable) {
       return false

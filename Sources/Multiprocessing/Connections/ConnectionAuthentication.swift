@@ -13,6 +13,8 @@ enum ConnectionAuthentication {
   static let challenge = Array("#CHALLENGE#".utf8)
   static let welcome = Array("#WELCOME#".utf8)
   static let failure = Array("#FAILURE#".utf8)
+  /// The digest name that starts a challenge and its answer.
+  static let sha256 = Array("{sha256}".utf8)
   /// The longest handshake message read: a peer that sends more is not speaking it.
   static let longestMessage = 256
 
@@ -43,7 +45,7 @@ enum ConnectionAuthentication {
   ///   or the connection's error.
   static func deliver(on connection: Connection, key: [UInt8]) throws(ConnectionError) {
     var random = SystemRandomNumberGenerator()
-    let message = Array("{sha256}".utf8) + (0..<40).map { _ in UInt8.random(in: .min ... .max, using: &random) }
+    let message = sha256 + (0..<40).map { _ in UInt8.random(in: .min ... .max, using: &random) }
     try connection.sendBytes(challenge + message)
     let response = try receive(on: connection)
     guard isValid(response, for: message, key: key) else {
@@ -93,8 +95,8 @@ enum ConnectionAuthentication {
   static func response(to message: [UInt8], key: [UInt8]) -> [UInt8]? {
     let key = SymmetricKey(data: key)
     if message.first == UInt8(ascii: "{") {
-      guard message.starts(with: Array("{sha256}".utf8)) else { return nil }
-      return Array("{sha256}".utf8) + Array(HMAC<SHA256>.authenticationCode(for: message, using: key))
+      guard message.starts(with: sha256) else { return nil }
+      return sha256 + Array(HMAC<SHA256>.authenticationCode(for: message, using: key))
     }
     return Array(HMAC<Insecure.MD5>.authenticationCode(for: message, using: key))
   }
@@ -103,9 +105,8 @@ enum ConnectionAuthentication {
   /// bare 16-byte HMAC-MD5 (compared in constant time).
   static func isValid(_ response: [UInt8], for message: [UInt8], key: [UInt8]) -> Bool {
     let key = SymmetricKey(data: key)
-    let prefix = Array("{sha256}".utf8)
-    if response.starts(with: prefix) {
-      return HMAC<SHA256>.isValidAuthenticationCode(response[prefix.count...], authenticating: message, using: key)
+    if response.starts(with: sha256) {
+      return HMAC<SHA256>.isValidAuthenticationCode(response[sha256.count...], authenticating: message, using: key)
     }
     guard response.count == Insecure.MD5.byteCount else { return false }
     return HMAC<Insecure.MD5>.isValidAuthenticationCode(response, authenticating: message, using: key)

@@ -98,7 +98,7 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel {
   func close() {
     guard closedFlag.compareExchange(expected: Closing.open, desired: Closing.endPending).exchanged else { return }
     // Without waiting: a producer that holds the lock writes the end when it lets go.
-    _ = try? writeLock.holding(until: .now) { () throws(QueueError) in writeEndIfPending() }
+    writeEndIfPendingWithoutWaiting()
   }
 
   func put(_ item: Element, until deadline: ContinuousClock.Instant?) throws(QueueError) {
@@ -138,9 +138,7 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel {
       case .item(let item)?:
         items.add(-1)
         // A close that found the pipe full left its end to write: there may be room now.
-        if closedFlag.load() == Closing.endPending {
-          _ = try? writeLock.holding(until: .now) { () throws(QueueError) in writeEndIfPending() }
-        }
+        if closedFlag.load() == Closing.endPending { writeEndIfPendingWithoutWaiting() }
         return item
       case .end?:
         // Left for the other takers, before they may read (the end just read made room).
@@ -169,6 +167,12 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel {
       return
     }
     _ = closedFlag.compareExchange(expected: Closing.endPending, desired: Closing.ended)
+  }
+
+  /// Writes the end message, once closed, if the producers' lock is free now and the pipe has
+  /// room; otherwise leaves it to the lock's holder or to a later taker.
+  private func writeEndIfPendingWithoutWaiting() {
+    _ = try? writeLock.holding(until: .now) { () throws(QueueError) in writeEndIfPending() }
   }
 
   /// Takes a place of the bound: at once if one is free, else a slice at a time.
