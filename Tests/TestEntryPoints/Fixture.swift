@@ -40,6 +40,11 @@ public enum Fixture {
   }
 }
 
+/// How many descriptors this process has open.
+public func openDescriptorCount() -> Int {
+  ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).count
+}
+
 /// Whether a process with this pid still exists (a zombie counts as gone).
 public func processExists(_ pid: Int32) -> Bool {
   guard kill(pid, 0) == 0 else { return false }

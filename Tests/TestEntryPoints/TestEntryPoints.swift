@@ -157,6 +157,49 @@ public enum TestEntryPoints {
     queue.close()
   }
 
+  /// Makes and drops every kind of shared object, queue and socket 50 times, with `/dev/shm`
+  /// names under the prefix it is given, and exits with 2 for an entry left there, 3 for a
+  /// socket that lost its message, 10 + N for N descriptors left open.
+  public static let resourceRounds = EntryPoint<String>("resource-rounds") { prefix in
+    let before = openDescriptorCount()
+    for round in 0..<50 {
+      let value = try SharedValue(round)
+      let array = try SharedArray(repeating: round, count: 100)
+      let lock = try Lock()
+      let condition = try Condition(lock: lock)
+      let barrier = try Barrier(parties: 1)
+      let event = try Multiprocessing.Event()
+      let semaphore = try BoundedSemaphore(value: 2)
+      let reopened = try SharedValue<Int>(value.handle)
+      let named = try SharedMemory.create(name: prefix + "\(round)", size: 4096)
+      let attached = try SharedMemory.attach(name: named.name!)
+      try named.unlink()
+      try condition.withLock { try condition.notify() }
+      try barrier.wait()
+      event.set()
+      semaphore.acquire()
+      try semaphore.release()
+      // Queues of both transports, and each reopened from its handle.
+      let ring = try Queue<Int>(maxSize: 4)
+      let pipe = try Queue<String>()
+      try ring.put(round)
+      try pipe.put("\(round)")
+      _ = try (Queue<Int>(ring.handle).get(), Queue<String>(pipe.handle).get())
+      // A listener of each kind, with a connection to it and the one it accepted.
+      let listener = try Listener(
+        round % 2 == 0 ? .loopback : .unix(path: NSTemporaryDirectory() + prefix + "socket-\(round)"))
+      let client = try Connection.connect(to: listener.address)
+      let server = try listener.accept()
+      try client.sendBytes([UInt8(round)])
+      guard try server.recvBytes() == [UInt8(round)] else { throw ProcessExit(3) }
+      _ = (reopened.value, array[99], attached.size)
+    }
+    let leftover = try FileManager.default.contentsOfDirectory(atPath: "/dev/shm").filter { $0.hasPrefix(prefix) }
+    guard leftover.isEmpty else { throw ProcessExit(2) }
+    let after = openDescriptorCount()
+    if after != before { throw ProcessExit(Int32(clamping: 10 + after - before)) }
+  }
+
   /// ``Summer``, registered for spawn and forkserver.
   public static let summerClass = ProcessClass(Summer.self)
 
@@ -164,7 +207,7 @@ public enum TestEntryPoints {
   public static let all: [any AnyEntryPoint] =
     [
       report, sleep, exit, cExit, fail, abort, segfault, trap, printLines, family, startChild, connectionEcho,
-      queueSummer, queueCloser, summerClass,
+      queueSummer, queueCloser, resourceRounds, summerClass,
     ] + SyncEntryPoints.all + PoolKernels.all
 }
 
