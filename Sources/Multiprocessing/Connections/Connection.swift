@@ -187,8 +187,16 @@ public final class Connection: @unchecked Sendable {
   /// (one up to 4 KiB with its length goes in one write, all at once or not at all). For an
   /// end from ``nonBlockingWriter()``; on a blocking end it waits as ``send(_:)``.
   package func trySend<T: Encodable>(_ value: T) throws(ConnectionError) -> Bool {
+    let bytes: Data
+    do { bytes = try BinaryEncoder().encode(value) } catch { throw .codingFailed("\(error)") }
+    return try trySendBytes(bytes)
+  }
+
+  /// Sends `message`, bytes already in `BinaryEncoder`'s form, as ``trySend(_:)`` sends a
+  /// value: false, with nothing sent, when the pipe has no room for its start.
+  package func trySendBytes(_ message: Data) throws(ConnectionError) -> Bool {
     do throws(ConnectionError) {
-      try send(value)
+      try message.withUnsafeBytes { buffer in Result { () throws(ConnectionError) in try sendMessage(buffer) } }.get()
       return true
     } catch .system(_, .resourceTemporarilyUnavailable) {
       return false

@@ -16,6 +16,7 @@ enum ChildRunner {
   /// cache lock at the moment of the fork, and the child would wait for it forever.
   static let warmedUp: Void = {
     ProcessRegistry.finish(hooks: [], children: [])
+    QueueFeeders.shared.warmUp()
     let error: any Error = ProcessExit(0)
     if let exit = error as? ProcessExit { _ = exit.code }
     _ = Data("Process \(String(describing: error)):\n\(error)\n".utf8)
@@ -51,6 +52,9 @@ enum ChildRunner {
       fflush(nil)
       FileHandle.standardError.write(Data("Process \(process.name):\n\(error)\n".utf8))
     }
+    // The items its puts accepted reach their queues before it ends (Python joins its
+    // queues' feeder threads at exit).
+    QueueFeeders.shared.flushAll()
     registry.finishChildren()
     fflush(nil)
     _exit(code)
@@ -71,6 +75,7 @@ enum ChildRunner {
     ProcessRegistry.shared.lock.reinitializeInChild()
     LibraryLogger.shared.lock.reinitializeInChild()
     SharedKinds.shared.lock.reinitializeInChild()
+    QueueFeeders.shared.resetInChild()
   }
 
   /// Tells the parent waiting in ``Launcher/forkConfirmed(name:budget:_:)`` that this child reached

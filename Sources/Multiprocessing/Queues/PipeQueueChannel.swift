@@ -1,10 +1,12 @@
+import Foundation
+
 /// What another process reopens a ``PipeQueueChannel`` from.
 struct PipeQueueChannelHandle: Codable, Sendable {
   var reader: Connection.Handle
   var writer: Connection.Handle
   var readLock: SharedHandle
   var writeLock: SharedHandle
-  var closed: SharedValue<Int>.Handle
+  var feed: SharedHandle
   var items: SharedValue<Int>.Handle
   var places: SharedHandle?
 }
@@ -12,50 +14,48 @@ struct PipeQueueChannelHandle: Codable, Sendable {
 /// A ``Queue``'s items as ``Connection`` messages on a pipe, in `BinaryEncoder`'s form: any
 /// `Codable` value.
 ///
-/// A bound is a semaphore of free places, taken before the producers' lock. Items are written
-/// through a non-blocking end of the pipe: a put whose item finds no room waits for it in
-/// slices of 5 ms, so that it sees a close (and throws ``QueueError/closed``, its item not
-/// written) and its deadline (``QueueError/full``) — an item over 4 KiB, once begun, is
-/// written whole. The closed flag is checked with the producers' lock held, and a close
-/// leaves an end message behind the items that is written with that lock held too, so no
-/// item ever follows the end; every taker that reaches the end puts it back for the next.
-/// A close never waits: when a producer holds the lock or the pipe is full, the end is
-/// written by the next producer to release the lock or the next taker to make room. A
-/// message under 4 KiB is written at once, so a producer killed while it puts leaves no half
-/// item. Two windows remain that a ring does not have: a taker killed between reading a
-/// message's length and its body (microseconds) leaves the pipe out of step, and one killed
-/// between taking an item and giving its place back shrinks the bound by one.
-/// The values of a ``PipeQueueChannel``'s closed flag.
-private enum Closing {
-  static let open = 0
-  /// Closed; the end message is still to be written.
-  static let endPending = 1
-  /// Closed, and the end message written.
-  static let ended = 2
-}
-
-struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel {
+/// A put encodes its item (an item that cannot be encoded throws there), takes a place of
+/// the bound if there is one, and, with the producers' lock held, writes it through a
+/// non-blocking end of the pipe. When the pipe has no room, the item goes to the process's
+/// ``QueueFeeder``, whose thread writes it when room comes: a put never waits for the pipe,
+/// only for a place of a bounded queue (in slices of 5 ms, so that it sees a close and its
+/// deadline). The closing word is checked with the producers' lock held, and the end a close
+/// leaves behind the items is written with that lock held once no process has items
+/// buffered, so no item ever follows the end; every taker that reaches the end puts it back
+/// for the next. A close never waits: the end is written by the last feeder to empty, the
+/// next producer to let go of the lock, or the next taker to make room; a taker that waits
+/// in vain for 100 ms gives up the items of a process that died with some buffered, and
+/// writes it. A message under 4 KiB is written at once, so a producer killed while it puts
+/// leaves no half item. Two windows remain that a ring does not have: a taker killed between
+/// reading a message's length and its body (microseconds) leaves the pipe out of step, and
+/// one killed between taking an item and giving its place back shrinks the bound by one.
+struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel, QueueOutlet {
   /// One message on the pipe: an item, or the end a close leaves behind it.
   private enum Message: Codable {
     case item(Element)
     case end
   }
 
-  /// How long a wait for room, for a place or for the producers' lock lasts before it looks
-  /// at the closed flag and the deadline again.
+  /// How long a wait for a place or for the producers' lock lasts before it looks at the
+  /// closing word and the deadline again.
   private static var slice: Duration { .milliseconds(5) }
+  /// How long a taker with no deadline waits on an empty pipe before it looks for an end
+  /// held back by a dead process.
+  private static var emptySlice: Duration { .milliseconds(100) }
 
   private let reader: Connection
   private let writer: Connection
   /// A second end on the pipe whose writes never wait at their start: the producers'.
   private let nonBlockingWriter: Connection
   private let readLock: Lock
-  private let writeLock: Lock
-  private let closedFlag: SharedValue<Int>
+  let writeLock: Lock
+  let feedBlock: QueueFeedBlock
   /// Items written and not yet read: counted after each write and read, so a producer or
   /// taker killed between the two leaves it one off (Python's `qsize()` is approximate too).
   private let items: SharedValue<Int>
   private let places: Semaphore?
+  /// This process's items that found the pipe full.
+  private let feeder = QueueFeeder<Data>()
 
   /// A new, empty pipe, bounded by `maxSize` when above 0.
   init(maxSize: Int) throws {
@@ -63,7 +63,7 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel {
     nonBlockingWriter = try writer.nonBlockingWriter()
     readLock = try Lock()
     writeLock = try Lock()
-    closedFlag = try SharedValue(Closing.open, lock: false)
+    feedBlock = try QueueFeedBlock()
     items = try SharedValue(0, lock: false)
     places = maxSize > 0 ? try Semaphore(value: maxSize) : nil
   }
@@ -75,7 +75,7 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel {
     nonBlockingWriter = try writer.nonBlockingWriter()
     readLock = try Lock(handle.readLock)
     writeLock = try Lock(handle.writeLock)
-    closedFlag = try SharedValue(handle.closed)
+    feedBlock = try QueueFeedBlock(handle.feed)
     items = try SharedValue(handle.items)
     places = try handle.places.map(Semaphore.init)
   }
@@ -84,48 +84,64 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel {
     .pipe(
       PipeQueueChannelHandle(
         reader: reader.handle, writer: writer.handle, readLock: readLock.handle, writeLock: writeLock.handle,
-        closed: closedFlag.handle, items: items.handle, places: places?.handle))
+        feed: feedBlock.handle, items: items.handle, places: places?.handle))
   }
 
   var transport: QueueTransport { .pipe }
 
-  var isClosed: Bool { closedFlag.load() != Closing.open }
+  var isClosed: Bool { feedBlock.isClosed }
 
-  var count: Int { max(items.load(), 0) }
+  var count: Int { max(items.load(), 0) + feedBlock.buffered }
 
   var isFull: Bool { places.map { $0.currentValue <= 0 } ?? false }
 
   func close() {
-    guard closedFlag.compareExchange(expected: Closing.open, desired: Closing.endPending).exchanged else { return }
+    guard feedBlock.close() else { return }
     // Without waiting: a producer that holds the lock writes the end when it lets go.
-    writeEndIfPendingWithoutWaiting()
+    writeEndIfPendingWithoutWaiting(reclaimingDead: true)
   }
 
   func put(_ item: Element, until deadline: ContinuousClock.Instant?) throws(QueueError) {
     guard !isClosed else { throw .closed }
+    let message: Data
+    do { message = try BinaryEncoder().encode(Message.item(item)) } catch {
+      throw .connection(.codingFailed("\(error)"))
+    }
     if let places { try waitForPlace(places, until: deadline) }
     do throws(QueueError) {
-      try holdingWriteLock(until: deadline) { () throws(QueueError) in
+      // Without a deadline: the lock is held briefly (no one waits for room holding it), and
+      // a put that has its place is never `full`.
+      try holdingWriteLock(until: nil) { () throws(QueueError) in
         // Whatever happens, a close that came meanwhile gets its end, after this item.
         defer { writeEndIfPending() }
-        while true {
-          // Checked with the lock held: a close from here on writes its end after the item.
-          guard !isClosed else { throw .closed }
-          let sent: Bool
-          do throws(ConnectionError) { sent = try nonBlockingWriter.trySend(Message.item(item)) } catch {
-            throw .connection(error)
-          }
-          if sent { break }
-          // The pipe is full: wait for room, a slice at a time.
+        // Checked with the lock held: a close from here on writes its end after the item.
+        guard !isClosed else { throw .closed }
+        if feeder.isIdle, try tryWrite(message) { return }
+        if feeder.accept(message, outlet: self) { return }
+        // Every slot of the feed block is taken: wait for room here, a slice at a time.
+        while try !tryWrite(message) {
           guard let wait = Self.nextWait(until: deadline) else { throw .full }
-          _ = try? nonBlockingWriter.waitUntilWritable(timeout: wait)
+          waitForRoom(wait)
+          guard !isClosed else { throw .closed }
         }
-        items.add(1)
       }
     } catch {
       try? places?.release()
       throw error
     }
+  }
+
+  func tryWrite(_ message: Data) throws(QueueError) -> Bool {
+    let sent: Bool
+    do throws(ConnectionError) { sent = try nonBlockingWriter.trySendBytes(message) } catch {
+      throw .connection(error)
+    }
+    if sent { items.add(1) }
+    return sent
+  }
+
+  func waitForRoom(_ timeout: Duration) {
+    _ = try? nonBlockingWriter.waitUntilWritable(timeout: timeout)
   }
 
   func get(until deadline: ContinuousClock.Instant?) throws(QueueError) -> Element? {
@@ -138,7 +154,9 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel {
       case .item(let item)?:
         items.add(-1)
         // A close that found the pipe full left its end to write: there may be room now.
-        if closedFlag.load() == Closing.endPending { writeEndIfPendingWithoutWaiting() }
+        if feedBlock.closing.load() == QueueFeedBlock.Closing.endPending {
+          writeEndIfPendingWithoutWaiting(reclaimingDead: false)
+        }
         return item
       case .end?:
         // Left for the other takers, before they may read (the end just read made room).
@@ -153,26 +171,42 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel {
     return item
   }
 
-  /// The next message, or nil when none came by `deadline`. Without a deadline the read
-  /// itself waits: no poll (a system call per item) first.
+  /// The next message, or nil when none came by `deadline`. Without a deadline and with items
+  /// counted, the read itself waits (no poll, a system call per item, first); on an empty
+  /// pipe it waits in slices, and after each looks for an end held back by a process that
+  /// died with items buffered.
   private func read(until deadline: ContinuousClock.Instant?) throws(ConnectionError) -> Message? {
-    if let deadline, try !reader.poll(timeout: max(.zero, deadline - .now)) { return nil }
+    if let deadline {
+      if try !reader.poll(timeout: max(.zero, deadline - .now)) { return nil }
+    } else if items.load() <= 0 {
+      while try !reader.poll(timeout: Self.emptySlice) {
+        if feedBlock.closing.load() == QueueFeedBlock.Closing.endPending {
+          writeEndIfPendingWithoutWaiting(reclaimingDead: true)
+        }
+      }
+    }
     return try reader.recv(Message.self)
   }
 
-  /// Writes the end message, once closed, if the pipe has room now; with the producers' lock
-  /// held.
-  private func writeEndIfPending() {
-    guard closedFlag.load() == Closing.endPending, (try? nonBlockingWriter.trySend(Message.end)) == true else {
-      return
-    }
-    _ = closedFlag.compareExchange(expected: Closing.endPending, desired: Closing.ended)
+  func writeEndIfPending() { writeEndIfPending(reclaimingDead: false) }
+
+  /// Writes the end message once closed, if no process has items buffered (with
+  /// `reclaimingDead`, counting those of dead processes as given up) and the pipe has room;
+  /// with the producers' lock held.
+  private func writeEndIfPending(reclaimingDead: Bool) {
+    let closing = feedBlock.closing
+    guard closing.load() == QueueFeedBlock.Closing.endPending, feedBlock.allFlushed(reclaimingDead: reclaimingDead),
+      (try? nonBlockingWriter.trySend(Message.end)) == true
+    else { return }
+    _ = closing.compareExchange(QueueFeedBlock.Closing.endPending, QueueFeedBlock.Closing.ended)
   }
 
-  /// Writes the end message, once closed, if the producers' lock is free now and the pipe has
-  /// room; otherwise leaves it to the lock's holder or to a later taker.
-  private func writeEndIfPendingWithoutWaiting() {
-    _ = try? writeLock.holding(until: .now) { () throws(QueueError) in writeEndIfPending() }
+  /// Writes the end message as ``writeEndIfPending(reclaimingDead:)`` does if the producers'
+  /// lock is free now; otherwise leaves it to the lock's holder or to a later taker.
+  private func writeEndIfPendingWithoutWaiting(reclaimingDead: Bool) {
+    _ = try? writeLock.holding(until: .now) { () throws(QueueError) in
+      writeEndIfPending(reclaimingDead: reclaimingDead)
+    }
   }
 
   /// Takes a place of the bound: at once if one is free, else a slice at a time.

@@ -48,9 +48,10 @@ public enum QueueError: Error, Sendable, Equatable, CustomStringConvertible {
 /// unless it also requires `BitwiseCopyable`; so do values over 4 KiB.
 ///
 /// A process-shared lock at each end keeps the puts of several producers, and the takes of
-/// several consumers, one at a time. `maxSize` bounds the items in the queue; an unbounded
-/// queue holds what its pipe (64 KiB of messages) or its ring (up to 65,536 items) holds
-/// before a put waits. ``close()`` is for everyone: later puts are refused, and getters take
+/// several consumers, one at a time. `maxSize` bounds the items in the queue. A put on an
+/// unbounded queue never waits: one that finds the pipe or ring full leaves its item with
+/// its process's feeder, a thread that writes it when room comes (Python's feeder thread);
+/// a process waits for its feeders before it ends. ``close()`` is for everyone: later puts are refused, and getters take
 /// what was put before and then see ``QueueError/closed``. A lock holder killed is replaced
 /// by the next one to come (the locks are robust). A producer or taker killed while it puts
 /// or takes leaves the ring whole; the pipe has two narrow windows, described in README.
@@ -112,20 +113,21 @@ public final class Queue<Element: Codable & Sendable>: Sendable {
   /// Whether ``close()`` was called, by any process.
   public var isClosed: Bool { channel.isClosed }
 
-  /// About how many items the queue holds (Python's `qsize()`): others may put and take at
-  /// the same moment.
+  /// About how many items the queue holds, those its producers' feeders still hold included
+  /// (Python's `qsize()`): others may put and take at the same moment.
   public var count: Int { channel.count }
 
   /// Whether the queue held no item when asked (Python's `empty()`).
   public var isEmpty: Bool { count == 0 }
 
   /// Whether a put would have had to wait for room when asked (Python's `full()`): a bounded
-  /// queue holding `maxSize` items, or a ring queue whose ring is full; others may put and
+  /// queue holding `maxSize` items (an unbounded queue is never full); others may put and
   /// take at the same moment.
   public var isFull: Bool { channel.isFull }
 
   /// Puts `item` at the end, waiting up to `timeout` (nil: as long as it takes; `.zero`: not
-  /// at all, Python's `block=False`) for room in a bounded queue, or in a full ring.
+  /// at all, Python's `block=False`) for room in a bounded queue; an unbounded queue's put
+  /// never waits.
   ///
   /// - Throws: ``QueueError/closed``, ``QueueError/full`` after the timeout,
   ///   ``QueueError/connection(_:)`` for an item that cannot be encoded.
@@ -200,7 +202,8 @@ extension Queue where Element: BitwiseCopyable {
   }
 
   /// Puts `item` at the end, waiting up to `timeout` (nil: as long as it takes; `.zero`: not
-  /// at all, Python's `block=False`) for room in a bounded queue, or in a full ring.
+  /// at all, Python's `block=False`) for room in a bounded queue; an unbounded queue's put
+  /// never waits.
   ///
   /// - Throws: ``QueueError/closed``, ``QueueError/full`` after the timeout.
   @inlinable

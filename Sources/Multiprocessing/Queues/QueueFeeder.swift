@@ -1,0 +1,144 @@
+import Foundation
+
+/// Where a ``QueueFeeder`` writes its items: the pipe or ring of one queue.
+protocol QueueOutlet<Item>: Sendable {
+  associatedtype Item: Sendable
+
+  /// The producers' lock, held for every write.
+  var writeLock: Lock { get }
+
+  /// The queue's closing word and buffered counts.
+  var feedBlock: QueueFeedBlock { get }
+
+  /// Writes `item` if there is room now, with the producers' lock held; false when there is
+  /// none.
+  ///
+  /// - Throws: when the item can never be written (the pipe's readers are gone).
+  func tryWrite(_ item: Item) throws(QueueError) -> Bool
+
+  /// Waits up to `timeout` for room, with the producers' lock not held.
+  func waitForRoom(_ timeout: Duration)
+
+  /// Writes the end of a closed queue once nothing is buffered anywhere and there is room,
+  /// with the producers' lock held.
+  func writeEndIfPending()
+}
+
+/// The items one process's puts accepted while its queue had no room, and the thread that
+/// writes them as room comes: what lets a put on an unbounded queue never wait (Python's
+/// feeder thread).
+///
+/// A put writes its item itself while this buffer is empty (no thread, no copy); once the
+/// pipe or ring is full, it appends here instead, and so do the puts after it while the
+/// buffer holds anything, so that one process's items keep their order. The thread starts
+/// with the first item, claims a slot of the queue's ``QueueFeedBlock`` (where its count is
+/// seen by every process), writes with the producers' lock held, and ends when the buffer is
+/// empty. The buffer holds what was put and not yet written, and no more. A forked child
+/// starts with an empty buffer (``QueueFeeders/resetInChild()``), and a process waits for its
+/// feeders before it ends (``QueueFeeders/flushAll()``).
+@usableFromInline final class QueueFeeder<Item: Sendable>: @unchecked Sendable {
+  // @unchecked: `buffer`, `head` and `slot` are read and changed only with the queue's
+  // producers' lock held (a process-shared lock, so one thread at a time), or in a freshly
+  // forked child, which has one thread.
+  private var buffer: [Item] = []
+  /// The index of the next item to write in `buffer`.
+  private var head = 0
+  /// The feed block's slot the running thread holds; nil when no thread runs (and the buffer
+  /// is empty).
+  @usableFromInline private(set) var slot: Int?
+
+  init() {}
+
+  /// Whether the buffer is empty, so that a put may write its item itself; with the
+  /// producers' lock held.
+  @inlinable var isIdle: Bool { slot == nil }
+
+  /// Appends `item` for the thread to write, starting the thread if none runs; with the
+  /// producers' lock held. False when every slot of the feed block is taken (a put then waits
+  /// for room itself).
+  func accept<Outlet: QueueOutlet<Item>>(_ item: Item, outlet: Outlet) -> Bool {
+    if slot == nil {
+      guard let claimed = start(outlet) else { return false }
+      slot = claimed
+    }
+    outlet.feedBlock.add(1, at: slot!)
+    buffer.append(item)
+    return true
+  }
+
+  /// Starts the thread and waits until it has claimed a slot: the slot is held by the
+  /// thread that writes, so that its death (and only its death) frees the items' count.
+  private func start<Outlet: QueueOutlet<Item>>(_ outlet: Outlet) -> Int? {
+    let claimed = ClaimedSlot()
+    let thread = Thread { [self] in
+      claimed.slot = outlet.feedBlock.claim()
+      claimed.ready.signal()
+      guard claimed.slot != nil else { return }
+      run(outlet)
+      QueueFeeders.shared.finished(self)
+    }
+    QueueFeeders.shared.started(self)
+    thread.name = "queue feeder"
+    thread.start()
+    claimed.ready.wait()
+    if claimed.slot == nil { QueueFeeders.shared.finished(self) }
+    return claimed.slot
+  }
+
+  /// The thread's work: write, wait for room, write again, until the buffer is empty.
+  private func run<Outlet: QueueOutlet<Item>>(_ outlet: Outlet) {
+    while true {
+      let done = (try? outlet.writeLock.holding(until: nil) { () throws(QueueError) in writeAll(outlet) }) ?? nil
+      if done == true { return }
+      outlet.waitForRoom(.milliseconds(5))
+    }
+  }
+
+  /// Writes what has room; with the producers' lock held. True once the buffer is empty, the
+  /// slot given back and the thread to end.
+  private func writeAll<Outlet: QueueOutlet<Item>>(_ outlet: Outlet) -> Bool {
+    guard let slot else { return true }
+    while head < buffer.count {
+      let wrote: Bool
+      do { wrote = try outlet.tryWrite(buffer[head]) } catch {
+        // Nowhere to write to, ever (the readers are gone): the items are dropped.
+        outlet.feedBlock.add(-(buffer.count - head), at: slot)
+        head = buffer.count
+        break
+      }
+      guard wrote else {
+        // Let go of what was written once it is most of the buffer.
+        if head >= 1024, head * 2 >= buffer.count {
+          buffer.removeFirst(head)
+          head = 0
+        }
+        return false
+      }
+      head += 1
+      outlet.feedBlock.add(-1, at: slot)
+      QueueFeeders.shared.wrote()
+    }
+    buffer = []
+    head = 0
+    self.slot = nil
+    outlet.feedBlock.release(slot)
+    outlet.writeEndIfPending()
+    return true
+  }
+
+  /// Forgets the parent's items in a freshly forked child (they are the parent's to write):
+  /// the buffer is dropped without being freed, since the fork may have caught another
+  /// thread changing it.
+  func resetInChild() {
+    withUnsafeMutablePointer(to: &buffer) { $0.initialize(to: []) }
+    head = 0
+    slot = nil
+  }
+}
+
+/// The slot a new feeder thread claimed, handed to the put that started it.
+private final class ClaimedSlot: @unchecked Sendable {
+  // @unchecked: `slot` is written by the thread before `ready` is signalled and read after.
+  var slot: Int?
+  let ready = DispatchSemaphore(value: 0)
+}

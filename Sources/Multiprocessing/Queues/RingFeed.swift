@@ -1,0 +1,88 @@
+/// An unbounded ring queue's puts: each writes its item into the ring itself while the ring
+/// has room and its process's ``QueueFeeder`` is empty, and hands it to the feeder otherwise,
+/// so that no put waits. The queue's closing word is in the ``QueueFeedBlock``; the ring
+/// itself is closed, the end its takers see, once no process holds buffered items.
+@usableFromInline struct RingFeed<Element: BitwiseCopyable & Sendable>: QueueOutlet, @unchecked Sendable {
+  // @unchecked: `closing` points into the feed block's shared memory, which `feedBlock` keeps
+  // mapped, and is only used through atomic operations.
+  @usableFromInline let ring: SlotRing<Element>
+  @usableFromInline let writeLock: Lock
+  let feedBlock: QueueFeedBlock
+  /// The feed block's closing word, kept here for the inlined put.
+  @usableFromInline let closing: FutexWord
+  /// This process's items that found the ring full.
+  @usableFromInline let feeder = QueueFeeder<Element>()
+
+  init(ring: SlotRing<Element>, writeLock: Lock, feedBlock: QueueFeedBlock) {
+    self.ring = ring
+    self.writeLock = writeLock
+    self.feedBlock = feedBlock
+    closing = feedBlock.closing
+  }
+
+  /// Whether the queue was closed, by any process.
+  @inlinable var isClosed: Bool { closing.load() != QueueFeedBlock.Closing.open }
+
+  /// Puts `item` without waiting for room.
+  ///
+  /// - Throws: ``QueueError/closed``.
+  @inlinable func put(_ item: Element) throws(QueueError) {
+    // The lock without a deadline: it is held briefly, and an unbounded put is never `full`.
+    _ = try writeLock.holding(until: nil) { () throws(QueueError) in
+      // Checked with the lock held: a close from here on ends the ring after the item.
+      guard !isClosed else { throw .closed }
+      if feeder.isIdle, try tryWrite(item) { return }
+      try putInFeeder(item)
+    }
+  }
+
+  /// Hands `item` to the feeder; with the producers' lock held. When every slot of the feed
+  /// block is taken, waits for room here instead.
+  @usableFromInline func putInFeeder(_ item: Element) throws(QueueError) {
+    if feeder.accept(item, outlet: self) { return }
+    do throws(RingError) { try ring.push(item) } catch { throw .closed }
+  }
+
+  @inlinable func tryWrite(_ item: Element) throws(QueueError) -> Bool {
+    do throws(RingError) { return try ring.tryPush(item) } catch { throw .closed }
+  }
+
+  func waitForRoom(_ timeout: Duration) {
+    try? ring.waitForSpace(until: .now + timeout)
+  }
+
+  /// Takes an item, waiting as long as it takes; nil once the queue is closed and drained.
+  /// The wait looks, every 100 ms, for an end held back by a process that died with items
+  /// buffered.
+  @inlinable func pop() -> Element? {
+    while true {
+      do throws(RingError) { return try ring.pop(timeout: .milliseconds(100)) } catch {
+        if closing.load() == QueueFeedBlock.Closing.endPending { endIfPendingWithoutWaiting(reclaimingDead: true) }
+      }
+    }
+  }
+
+  /// Closes the queue for every process; the ring ends once nothing is buffered.
+  func close() {
+    guard feedBlock.close() else { return }
+    endIfPendingWithoutWaiting(reclaimingDead: true)
+  }
+
+  func writeEndIfPending() { endIfPending(reclaimingDead: false) }
+
+  /// Closes the ring once the queue is closed and no process holds buffered items (with
+  /// `reclaimingDead`, counting those of dead processes as given up); with the producers'
+  /// lock held.
+  private func endIfPending(reclaimingDead: Bool) {
+    guard closing.load() == QueueFeedBlock.Closing.endPending, feedBlock.allFlushed(reclaimingDead: reclaimingDead)
+    else { return }
+    ring.close()
+    _ = closing.compareExchange(QueueFeedBlock.Closing.endPending, QueueFeedBlock.Closing.ended)
+  }
+
+  /// ``endIfPending(reclaimingDead:)`` if the producers' lock is free now; otherwise its
+  /// holder does it when it lets go.
+  @usableFromInline func endIfPendingWithoutWaiting(reclaimingDead: Bool) {
+    _ = try? writeLock.holding(until: .now) { () throws(QueueError) in endIfPending(reclaimingDead: reclaimingDead) }
+  }
+}
