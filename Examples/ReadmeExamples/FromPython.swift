@@ -75,3 +75,16 @@ func pythonDaemonAndTerminate() throws {
   let status = try server.join(timeout: .seconds(5))
   print(status.map(String.init(describing:)) ?? "still running")  // killed by signal 15
 }
+
+/// `with Manager() as manager: results = manager.dict(); …`
+func pythonManager() throws {
+  let manager = try Manager()
+  let results = try manager.dictionary([Int: Int].self)
+  let p = Process { [handle = results.handle] in
+    try ManagedDictionary<Int, Int>(handle).set(42, for: 1)
+  }
+  try p.start()
+  try p.join()
+  print(try results[1] ?? 0)
+  manager.shutdown()
+}

@@ -34,7 +34,7 @@ import TestEntryPoints
 //                           system and its cores; exit 0 if binding through it is refused
 // (the topology scenarios run here, not in a child forked from the test runner, where
 // another thread may hold hwloc's own lock at the fork)
-bootstrapMultiprocessing(entryPoints: TestEntryPoints.all)
+bootstrapMultiprocessing(entryPoints: TestEntryPoints.all, managedTypes: [Tally.self])
 
 let arguments = CommandLine.arguments.dropFirst()
 guard let scenario = arguments.first, arguments.count >= 2, let method = StartMethod(rawValue: arguments[2]) else {

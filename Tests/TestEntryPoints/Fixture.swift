@@ -18,7 +18,7 @@ public enum Fixture {
 
   /// Registers the entry points and points spawning at the helper; touch it before spawning.
   public static let ready: Void = {
-    bootstrapMultiprocessing(entryPoints: TestEntryPoints.all)
+    bootstrapMultiprocessing(entryPoints: TestEntryPoints.all, managedTypes: [Tally.self])
     setExecutable(helper)
   }()
 

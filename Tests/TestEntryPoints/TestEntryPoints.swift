@@ -157,6 +157,114 @@ public enum TestEntryPoints {
     queue.close()
   }
 
+  /// What ``queueFlooder`` puts where.
+  public struct QueueFlood: Codable, Sendable {
+    /// The (unbounded) queue to fill.
+    public var queue: Queue<Int>.Handle
+    /// How many items: `0..<count`.
+    public var count: Int
+    /// Set to `count` once every put has returned.
+    public var putsReturned: SharedValue<Int>.Handle
+    /// The flood: `count` items into `queue`, noted in `putsReturned`.
+    public init(queue: Queue<Int>.Handle, count: Int, putsReturned: SharedValue<Int>.Handle) {
+      self.queue = queue
+      self.count = count
+      self.putsReturned = putsReturned
+    }
+  }
+
+  /// Puts `0..<count` into the queue without waiting (`timeout: .zero`), notes that every put
+  /// returned, closes the queue and ends (its exit waits until its buffered items are in).
+  public static let queueFlooder = EntryPoint<QueueFlood>("queue-flooder") { flood in
+    let queue = try Queue<Int>(flood.queue)
+    for item in 0..<flood.count { try queue.put(item, timeout: .zero) }
+    try SharedValue<Int>(flood.putsReturned).value = flood.count
+    queue.close()
+  }
+
+  /// The handles of one manager's objects, for ``managerClient``.
+  public struct ManagerObjects: Codable, Sendable {
+    /// The dictionary.
+    public var dictionary: ManagedDictionary<String, Int>.Handle
+    /// The list.
+    public var list: ManagedList<String>.Handle
+    /// The namespace.
+    public var namespace: ManagedNamespace.Handle
+    /// The lock.
+    public var lock: ManagedLock.Handle
+    /// The queue.
+    public var queue: ManagedQueue<Int>.Handle
+    /// The tally.
+    public var tally: ManagedProxy<Tally>.Handle
+    /// The handles of these objects.
+    public init(
+      dictionary: ManagedDictionary<String, Int>, list: ManagedList<String>, namespace: ManagedNamespace,
+      lock: ManagedLock, queue: ManagedQueue<Int>, tally: ManagedProxy<Tally>
+    ) {
+      self.dictionary = dictionary.handle
+      self.list = list.handle
+      self.namespace = namespace.handle
+      self.lock = lock.handle
+      self.queue = queue.handle
+      self.tally = tally.handle
+    }
+  }
+
+  /// Reopens every object of a manager from its handle and uses each: sets `child` to 7 in
+  /// the dictionary, appends "child" to the list, adds 5 to the tally, takes the lock, then
+  /// sets the namespace's `pid` (so the parent knows it holds the lock) and holds it until the
+  /// queue brings an item, then puts that item plus 1 back.
+  public static let managerClient = EntryPoint<ManagerObjects>("manager-client") { objects in
+    try ManagedDictionary<String, Int>(objects.dictionary).set(7, for: "child")
+    try ManagedList<String>(objects.list).append("child")
+    _ = try ManagedProxy<Tally>(objects.tally).call(5)
+    let lock = try ManagedLock(objects.lock)
+    try lock.acquire()
+    try ManagedNamespace(objects.namespace).set("pid", to: Int(getpid()))
+    let queue = try ManagedQueue<Int>(objects.queue)
+    let item = try queue.get()
+    try queue.put(item + 1)
+    try lock.release()
+  }
+
+  /// From a fresh, single-threaded process: starts a manager with the method given, and a
+  /// child of that method that uses every kind of its objects (``managerClient``); exits 0
+  /// when every change arrived, 1 otherwise. The test of the fork method runs here: a
+  /// manager forked from the many-threaded test runner may wait for ever on a runtime lock.
+  public static let managerExercise = EntryPoint<StartMethod>("manager-exercise") { method in
+    let manager = try Manager(startMethod: method)
+    let dictionary = try manager.dictionary([String: Int].self, ["parent": 1])
+    let list = try manager.list([String].self, ["parent"])
+    let namespace = try manager.namespace()
+    let lock = try manager.lock()
+    let queue = try manager.queue(Int.self)
+    let tally = try manager.object(Tally.self)
+    _ = try tally.call(10)
+    let child = Multiprocessing.Process(
+      startMethod: method, entryPoint: managerClient,
+      arguments: ManagerObjects(
+        dictionary: dictionary, list: list, namespace: namespace, lock: lock, queue: queue, tally: tally))
+    try child.start()
+    let deadline = ContinuousClock.now + .seconds(20)
+    while (try? namespace.names) != ["pid"], ContinuousClock.now < deadline { usleep(10_000) }
+    let held = try !lock.acquire(timeout: .zero)
+    try queue.put(41)
+    let freed = try lock.acquire(timeout: .seconds(10))
+    let answer = try queue.get(timeout: .seconds(10))
+    try child.join(timeout: .seconds(10))
+    let exitCode = try child.exitCode
+    let keys = try dictionary.items().map(\.key)
+    let elements = try list.snapshot()
+    let pid = try namespace.value("pid", as: Int32.self)
+    let total = try tally.call(0)
+    let childPid = try child.pid
+    let right =
+      held && freed && answer == 42 && exitCode == 0 && keys == ["parent", "child"]
+      && elements == ["parent", "child"] && pid == childPid && total == 15
+    manager.shutdown()
+    if !right { throw ProcessExit(1) }
+  }
+
   /// Makes and drops every kind of shared object, queue and socket 50 times, with `/dev/shm`
   /// names under the prefix it is given, and exits with 2 for an entry left there, 3 for a
   /// socket that lost its message, 10 + N for N descriptors left open.
@@ -207,8 +315,30 @@ public enum TestEntryPoints {
   public static let all: [any AnyEntryPoint] =
     [
       report, sleep, exit, cExit, fail, abort, segfault, trap, printLines, family, startChild, connectionEcho,
-      queueSummer, queueCloser, resourceRounds, summerClass,
+      queueSummer, queueCloser, queueFlooder, managerClient, managerExercise, resourceRounds, summerClass,
     ] + SyncEntryPoints.all + PoolKernels.all
+}
+
+/// A managed type of the tests' own: a running total the manager's server keeps, which
+/// answers each amount with the total after it, and throws for a negative one.
+public final class Tally: ManagedObject {
+  /// The name the server knows the type by.
+  public static let typeName = "Tally"
+  private var total = 0
+  /// A tally at 0.
+  public init() {}
+
+  /// Adds `amount`; the new total.
+  public func handle(_ amount: Int) throws -> Int {
+    guard amount >= 0 else { throw TallyError.negative(amount) }
+    total += amount
+    return total
+  }
+
+  /// What a tally refuses.
+  public enum TallyError: Error {
+    case negative(Int)
+  }
 }
 
 /// A `Process` subclass whose stored properties travel to its child: it writes the sum of its

@@ -1,6 +1,6 @@
 /// Where a ``Listener`` listens and ``Connection/connect(to:authKey:)`` connects: Python's
 /// `multiprocessing.connection` address, a path (`AF_UNIX`) or a host and port (`AF_INET`).
-public enum ConnectionAddress: Sendable, Hashable, CustomStringConvertible {
+public enum ConnectionAddress: Sendable, Hashable, Codable, CustomStringConvertible {
   /// A Unix-domain socket at `path` in the file system (at most 107 bytes).
   case unix(path: String)
   /// TCP on `host` (a name or an IPv4 or IPv6 address) and `port`; port 0 lets the listener

@@ -26,9 +26,17 @@ import SystemPackage
 /// }
 /// ```
 ///
+/// `managedTypes` are the ``ManagedObject`` types of your own that a ``Manager`` started with
+/// spawn or the fork server makes (its server is such a run of the program).
+///
 /// Two entry points with one name are a programming error and trap.
-public func bootstrapMultiprocessing(entryPoints: [any AnyEntryPoint]) {
+public func bootstrapMultiprocessing(
+  entryPoints: [any AnyEntryPoint], managedTypes: [any ManagedObject.Type] = []
+) {
+  for type in managedTypes { Manager.register(type) }
   ProcessRegistry.shared.lock.withLock {
+    // The library's own, once whatever the number of calls.
+    ProcessRegistry.shared.entryPoints[ManagerServer.entryPoint.name] = ManagerServer.entryPoint
     for entryPoint in entryPoints {
       let existing = ProcessRegistry.shared.entryPoints.updateValue(entryPoint, forKey: entryPoint.name)
       precondition(existing == nil, "two entry points are named '\(entryPoint.name)'")

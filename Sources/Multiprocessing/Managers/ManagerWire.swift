@@ -1,0 +1,99 @@
+import Foundation
+
+/// What a proxy asks the manager's server, as one ``Connection`` message.
+enum ManagerRequest: Codable, Sendable {
+  /// Makes an object of a kind (`dict`, `list`, `namespace`, `lock`, `queue`, or a registered
+  /// type's name); the reply holds its id.
+  case create(kind: String, arguments: [Data])
+  /// Runs a method of an object.
+  case call(object: Int, method: String, arguments: [Data])
+  /// Ends the server.
+  case shutdown
+}
+
+/// The server's answer: the method's results, encoded, or the error it threw.
+enum ManagerReply: Codable, Sendable {
+  case done([Data])
+  case failed(ManagerError)
+}
+
+/// Values in and out of the server's messages, in `BinaryEncoder`'s form.
+enum ManagerCoding {
+  static func encode<T: Encodable>(_ value: T) throws(ManagerError) -> Data {
+    do { return try BinaryEncoder().encode(value) } catch { throw .coding("\(error)") }
+  }
+
+  static func decode<T: Decodable>(_ data: Data, as _: T.Type = T.self) throws(ManagerError) -> T {
+    do { return try BinaryDecoder().decode(T.self, from: data) } catch { throw .coding("\(error)") }
+  }
+
+  /// The one result a method returns.
+  static func single<T: Decodable>(_ results: [Data], as _: T.Type = T.self) throws(ManagerError) -> T {
+    guard results.count == 1 else { throw .coding("expected one result, got \(results.count)") }
+    return try decode(results[0], as: T.self)
+  }
+
+  /// The result a method returns when it has one (none: nil).
+  static func optional<T: Decodable>(_ results: [Data], as _: T.Type = T.self) throws(ManagerError) -> T? {
+    guard let first = results.first else { return nil }
+    return try decode(first, as: T.self)
+  }
+
+  /// An optional timeout as a method's argument: nanoseconds, or nil for none.
+  static func timeout(_ timeout: Duration?) throws(ManagerError) -> Data {
+    try encode(timeout.map { max($0, .zero) / .nanoseconds(1) }.map { Int64($0) })
+  }
+
+  /// The deadline a timeout argument sets, or nil for none.
+  static func deadline(_ argument: Data) throws(ManagerError) -> Date? {
+    try decode(argument, as: Int64?.self).map { Date(timeIntervalSinceNow: Double($0) / 1e9) }
+  }
+}
+
+/// A proxy's connection to the manager's server: one call at a time.
+final class ManagerLink: @unchecked Sendable {
+  // @unchecked: `connection` is only used with `lock` held.
+  /// The manager this link reaches.
+  let manager: Manager.Handle
+  private let connection: Connection
+  private let lock = NSLock()
+
+  /// Connects to the manager's server, proving the key.
+  init(_ manager: Manager.Handle) throws(ManagerError) {
+    self.manager = manager
+    do { connection = try Connection.connect(to: manager.address, authKey: manager.authKey) } catch {
+      throw .server("cannot connect to \(manager.address): \(error)")
+    }
+  }
+
+  deinit { connection.close() }
+
+  /// Sends `request` and returns the results of the reply.
+  ///
+  /// - Throws: the server's error, or ``ManagerError/server(_:)`` when the connection fails.
+  func call(_ request: ManagerRequest) throws(ManagerError) -> [Data] {
+    lock.lock()
+    defer { lock.unlock() }
+    let reply: ManagerReply
+    do {
+      try connection.send(request)
+      reply = try connection.recv(ManagerReply.self)
+    } catch {
+      throw .server("the connection failed: \(error)")
+    }
+    switch reply {
+    case .done(let results): return results
+    case .failed(let error): throw error
+    }
+  }
+
+  /// Runs `method` of object `object` with encoded `arguments`.
+  func call(_ object: Int, _ method: String, _ arguments: [Data] = []) throws(ManagerError) -> [Data] {
+    try call(.call(object: object, method: method, arguments: arguments))
+  }
+
+  /// Makes an object of `kind` and returns its id.
+  func create(_ kind: String, _ arguments: [Data] = []) throws(ManagerError) -> Int {
+    try ManagerCoding.single(call(.create(kind: kind, arguments: arguments)), as: Int.self)
+  }
+}
