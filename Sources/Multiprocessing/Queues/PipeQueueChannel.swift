@@ -23,17 +23,20 @@ struct PipeQueueChannelHandle: Codable, Sendable {
 /// leaves behind the items is written with that lock held once no process has items
 /// buffered, so no item ever follows the end; every taker that reaches the end puts it back
 /// for the next. A close never waits: the end is written by the last feeder to empty, the
-/// next producer to let go of the lock, or the next taker to make room; a taker that waits
-/// in vain for 100 ms gives up the items of a process that died with some buffered, and
-/// writes it. A message under 4 KiB is written at once, so a producer killed while it puts
+/// next producer to let go of the lock, or the next taker to make room. While the end is held
+/// back by buffered items, takers wait in slices of 100 ms (a close wakes one waiting on the
+/// empty pipe), and after each give up the items of a process that died with some buffered,
+/// and write it. A message under 4 KiB is written at once, so a producer killed while it puts
 /// leaves no half item. Two windows remain that a ring does not have: a taker killed between
 /// reading a message's length and its body (microseconds) leaves the pipe out of step, and
 /// one killed between taking an item and giving its place back shrinks the bound by one.
 struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel, QueueOutlet {
-  /// One message on the pipe: an item, or the end a close leaves behind it.
+  /// One message on the pipe: an item, the end a close leaves behind it, or a wake-up for a
+  /// taker that waits on an empty pipe when a close finds the end held back.
   private enum Message: Codable {
     case item(Element)
     case end
+    case wake
   }
 
   /// How long a wait for a place or for the producers' lock lasts before it looks at the
@@ -49,7 +52,7 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel, QueueOutlet 
   private let nonBlockingWriter: Connection
   private let readLock: Lock
   let writeLock: Lock
-  let feedBlock: QueueFeedBlock
+  @usableFromInline let feedBlock: QueueFeedBlock
   /// Items written and not yet read: counted after each write and read, so a producer or
   /// taker killed between the two leaves it one off (Python's `qsize()` is approximate too).
   private let items: SharedValue<Int>
@@ -99,6 +102,13 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel, QueueOutlet 
     guard feedBlock.close() else { return }
     // Without waiting: a producer that holds the lock writes the end when it lets go.
     writeEndIfPendingWithoutWaiting(reclaimingDead: true)
+    // Held back by items still buffered: a taker waiting on the empty pipe wakes, to wait
+    // from now on in slices that look for dead feeders (a busy lock is a write that wakes it).
+    _ = try? writeLock.holding(until: .now) { () throws(QueueError) in
+      if feedBlock.closing.load() == QueueFeedBlock.Closing.endPending {
+        _ = try? nonBlockingWriter.trySend(Message.wake)
+      }
+    }
   }
 
   func put(_ item: Element, until deadline: ContinuousClock.Instant?) throws(QueueError) {
@@ -116,6 +126,7 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel, QueueOutlet 
         defer { writeEndIfPending() }
         // Checked with the lock held: a close from here on writes its end after the item.
         guard !isClosed else { throw .closed }
+        if !feeder.isIdle { feeder.writeWhatFits(self) }
         if feeder.isIdle, try tryWrite(message) { return }
         if feeder.accept(message, outlet: self) { return }
         // Every slot of the feed block is taken: wait for room here, a slice at a time.
@@ -158,6 +169,8 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel, QueueOutlet 
           writeEndIfPendingWithoutWaiting(reclaimingDead: false)
         }
         return item
+      case .wake?:
+        return nil  // Never: `read` skips wake-ups.
       case .end?:
         // Left for the other takers, before they may read (the end just read made room).
         _ = try? writeLock.holding(until: nil) { () throws(QueueError) in
@@ -171,21 +184,30 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel, QueueOutlet 
     return item
   }
 
-  /// The next message, or nil when none came by `deadline`. Without a deadline and with items
-  /// counted, the read itself waits (no poll, a system call per item, first); on an empty
-  /// pipe it waits in slices, and after each looks for an end held back by a process that
-  /// died with items buffered.
+  /// The next message, or nil when none came by `deadline`. Without a deadline the read
+  /// itself waits (no poll, a system call per item, first) — unless the queue is closed and
+  /// its end held back by buffered items: then it waits in slices, and after each looks for
+  /// an end held back by a process that died with items buffered.
   private func read(until deadline: ContinuousClock.Instant?) throws(ConnectionError) -> Message? {
-    if let deadline {
-      if try !reader.poll(timeout: max(.zero, deadline - .now)) { return nil }
-    } else if items.load() <= 0 {
-      while try !reader.poll(timeout: Self.emptySlice) {
-        if feedBlock.closing.load() == QueueFeedBlock.Closing.endPending {
+    while true {
+      if let deadline {
+        if try !reader.poll(timeout: max(.zero, deadline - .now)) {
+          // In vain: the next get sees the end if a dead process held it back.
+          if feedBlock.closing.load() == QueueFeedBlock.Closing.endPending {
+            writeEndIfPendingWithoutWaiting(reclaimingDead: true)
+          }
+          return nil
+        }
+      } else {
+        while feedBlock.closing.load() == QueueFeedBlock.Closing.endPending {
+          if try reader.poll(timeout: Self.emptySlice) { break }
           writeEndIfPendingWithoutWaiting(reclaimingDead: true)
         }
       }
+      let message = try reader.recv(Message.self)
+      if case .wake = message { continue }
+      return message
     }
-    return try reader.recv(Message.self)
   }
 
   func writeEndIfPending() { writeEndIfPending(reclaimingDead: false) }

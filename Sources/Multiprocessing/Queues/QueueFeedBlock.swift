@@ -73,7 +73,7 @@
   func release(_ index: Int) { lock(index).release() }
 
   /// Counts `delta` items into or out of a slot, with the producers' lock held.
-  func add(_ delta: Int, at index: Int) {
+  @usableFromInline func add(_ delta: Int, at index: Int) {
     if delta >= 0 { count(index).add(UInt32(delta)) } else { count(index).subtract(UInt32(-delta)) }
   }
 

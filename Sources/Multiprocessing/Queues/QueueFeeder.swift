@@ -1,7 +1,7 @@
 import Foundation
 
 /// Where a ``QueueFeeder`` writes its items: the pipe or ring of one queue.
-protocol QueueOutlet<Item>: Sendable {
+@usableFromInline protocol QueueOutlet<Item>: Sendable {
   associatedtype Item: Sendable
 
   /// The producers' lock, held for every write.
@@ -40,35 +40,71 @@ protocol QueueOutlet<Item>: Sendable {
   // @unchecked: `buffer`, `head` and `slot` are read and changed only with the queue's
   // producers' lock held (a process-shared lock, so one thread at a time), or in a freshly
   // forked child, which has one thread.
-  private var buffer: [Item] = []
+  // Unchecked exclusivity: the producers' lock already makes every access exclusive, and the
+  // put's inlined check would otherwise pay for a dynamic one.
+  @exclusivity(unchecked) @usableFromInline var buffer: [Item] = []
   /// The index of the next item to write in `buffer`.
-  private var head = 0
-  /// The feed block's slot the running thread holds; nil when no thread runs (and the buffer
-  /// is empty).
-  @usableFromInline private(set) var slot: Int?
+  @exclusivity(unchecked) @usableFromInline var head = 0
+  /// How many items `buffer` holds from `head` on.
+  @exclusivity(unchecked) @usableFromInline var pending = 0
+  /// The feed block's slot the running thread holds; nil when no thread runs.
+  @exclusivity(unchecked) @usableFromInline var slot: Int?
 
   init() {}
 
   /// Whether the buffer is empty, so that a put may write its item itself; with the
   /// producers' lock held.
-  @inlinable var isIdle: Bool { slot == nil }
+  @inlinable var isIdle: Bool { pending == 0 }
 
   /// Appends `item` for the thread to write, starting the thread if none runs; with the
   /// producers' lock held. False when every slot of the feed block is taken (a put then waits
   /// for room itself).
-  func accept<Outlet: QueueOutlet<Item>>(_ item: Item, outlet: Outlet) -> Bool {
+  @inlinable func accept<Outlet: QueueOutlet<Item>>(_ item: Item, outlet: Outlet) -> Bool {
     if slot == nil {
       guard let claimed = start(outlet) else { return false }
       slot = claimed
     }
     outlet.feedBlock.add(1, at: slot!)
     buffer.append(item)
+    pending += 1
     return true
+  }
+
+  /// Writes the buffered items that have room now, in order; with the producers' lock held.
+  /// A put calls it before its own item, so that while a process keeps putting, its puts
+  /// write its buffer (the thread is left the items no later put came to write).
+  @inlinable func writeWhatFits<Outlet: QueueOutlet<Item>>(_ outlet: Outlet) {
+    guard let slot else { return }
+    let first = head
+    defer { QueueFeeders.shared.wrote(head - first) }
+    while head < buffer.count {
+      let wrote: Bool
+      do { wrote = try outlet.tryWrite(buffer[head]) } catch {
+        // Nowhere to write to, ever (the readers are gone): the items are dropped.
+        outlet.feedBlock.add(-(buffer.count - head), at: slot)
+        head = buffer.count
+        break
+      }
+      guard wrote else {
+        // Let go of what was written once it is most of the buffer.
+        if head >= 1024, head * 2 >= buffer.count {
+          buffer.removeFirst(head)
+          head = 0
+        }
+        pending = buffer.count - head
+        return
+      }
+      head += 1
+      outlet.feedBlock.add(-1, at: slot)
+    }
+    buffer = []
+    head = 0
+    pending = 0
   }
 
   /// Starts the thread and waits until it has claimed a slot: the slot is held by the
   /// thread that writes, so that its death (and only its death) frees the items' count.
-  private func start<Outlet: QueueOutlet<Item>>(_ outlet: Outlet) -> Int? {
+  @usableFromInline func start<Outlet: QueueOutlet<Item>>(_ outlet: Outlet) -> Int? {
     let claimed = ClaimedSlot()
     let thread = Thread { [self] in
       claimed.slot = outlet.feedBlock.claim()
@@ -98,28 +134,8 @@ protocol QueueOutlet<Item>: Sendable {
   /// slot given back and the thread to end.
   private func writeAll<Outlet: QueueOutlet<Item>>(_ outlet: Outlet) -> Bool {
     guard let slot else { return true }
-    while head < buffer.count {
-      let wrote: Bool
-      do { wrote = try outlet.tryWrite(buffer[head]) } catch {
-        // Nowhere to write to, ever (the readers are gone): the items are dropped.
-        outlet.feedBlock.add(-(buffer.count - head), at: slot)
-        head = buffer.count
-        break
-      }
-      guard wrote else {
-        // Let go of what was written once it is most of the buffer.
-        if head >= 1024, head * 2 >= buffer.count {
-          buffer.removeFirst(head)
-          head = 0
-        }
-        return false
-      }
-      head += 1
-      outlet.feedBlock.add(-1, at: slot)
-      QueueFeeders.shared.wrote()
-    }
-    buffer = []
-    head = 0
+    writeWhatFits(outlet)
+    guard pending == 0 else { return false }
     self.slot = nil
     outlet.feedBlock.release(slot)
     outlet.writeEndIfPending()
@@ -132,6 +148,7 @@ protocol QueueOutlet<Item>: Sendable {
   func resetInChild() {
     withUnsafeMutablePointer(to: &buffer) { $0.initialize(to: []) }
     head = 0
+    pending = 0
     slot = nil
   }
 }

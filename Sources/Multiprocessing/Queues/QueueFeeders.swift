@@ -8,9 +8,9 @@ import Synchronization
 /// Every ``QueueFeeder`` of this process whose thread runs: what a process waits for before it
 /// ends, so that the items its puts accepted reach their queues (Python joins its queues'
 /// feeder threads at exit), and what a forked child forgets.
-final class QueueFeeders: @unchecked Sendable {
+@usableFromInline final class QueueFeeders: @unchecked Sendable {
   // @unchecked: `running` and `exitHookInstalled` are only used with `lock` held.
-  static let shared = QueueFeeders()
+  @usableFromInline static let shared = QueueFeeders()
 
   let lock = ForkSafeLock()
   private var running: [ObjectIdentifier: any ForkResettable] = [:]
@@ -33,8 +33,10 @@ final class QueueFeeders: @unchecked Sendable {
     lock.withLock { _ = running.removeValue(forKey: ObjectIdentifier(feeder)) }
   }
 
-  /// Notes an item a feeder wrote: what an exit that waits sees as progress.
-  func wrote() { written.add(1, ordering: .relaxed) }
+  /// Notes items a feeder wrote: what an exit that waits sees as progress.
+  @usableFromInline func wrote(_ count: Int) {
+    if count > 0 { written.add(count, ordering: .relaxed) }
+  }
 
   /// Waits until every feeder has written its items. A child process waits as long as it
   /// takes, as Python's do (a parent that joins such a child before taking its items waits for

@@ -2,12 +2,15 @@
 /// has room and its process's ``QueueFeeder`` is empty, and hands it to the feeder otherwise,
 /// so that no put waits. The queue's closing word is in the ``QueueFeedBlock``; the ring
 /// itself is closed, the end its takers see, once no process holds buffered items.
-@usableFromInline struct RingFeed<Element: BitwiseCopyable & Sendable>: QueueOutlet, @unchecked Sendable {
+///
+/// A class: the put reaches it through its channel without copying its parts (a struct's
+/// copy retained each of them, on every put).
+@usableFromInline final class RingFeed<Element: BitwiseCopyable & Sendable>: QueueOutlet, @unchecked Sendable {
   // @unchecked: `closing` points into the feed block's shared memory, which `feedBlock` keeps
   // mapped, and is only used through atomic operations.
   @usableFromInline let ring: SlotRing<Element>
   @usableFromInline let writeLock: Lock
-  let feedBlock: QueueFeedBlock
+  @usableFromInline let feedBlock: QueueFeedBlock
   /// The feed block's closing word, kept here for the inlined put.
   @usableFromInline let closing: FutexWord
   /// This process's items that found the ring full.
@@ -31,6 +34,7 @@
     _ = try writeLock.holding(until: nil) { () throws(QueueError) in
       // Checked with the lock held: a close from here on ends the ring after the item.
       guard !isClosed else { throw .closed }
+      if !feeder.isIdle { feeder.writeWhatFits(self) }
       if feeder.isIdle, try tryWrite(item) { return }
       try putInFeeder(item)
     }
@@ -47,7 +51,7 @@
     do throws(RingError) { return try ring.tryPush(item) } catch { throw .closed }
   }
 
-  func waitForRoom(_ timeout: Duration) {
+  @usableFromInline func waitForRoom(_ timeout: Duration) {
     try? ring.waitForSpace(until: .now + timeout)
   }
 
@@ -68,7 +72,7 @@
     endIfPendingWithoutWaiting(reclaimingDead: true)
   }
 
-  func writeEndIfPending() { endIfPending(reclaimingDead: false) }
+  @usableFromInline func writeEndIfPending() { endIfPending(reclaimingDead: false) }
 
   /// Closes the ring once the queue is closed and no process holds buffered items (with
   /// `reclaimingDead`, counting those of dead processes as given up); with the producers'
@@ -80,9 +84,10 @@
     _ = closing.compareExchange(QueueFeedBlock.Closing.endPending, QueueFeedBlock.Closing.ended)
   }
 
-  /// ``endIfPending(reclaimingDead:)`` if the producers' lock is free now; otherwise its
-  /// holder does it when it lets go.
+  /// ``endIfPending(reclaimingDead:)`` if the queue is closing and the producers' lock is
+  /// free now; otherwise its holder does it when it lets go.
   @usableFromInline func endIfPendingWithoutWaiting(reclaimingDead: Bool) {
+    guard closing.load() == QueueFeedBlock.Closing.endPending else { return }
     _ = try? writeLock.holding(until: .now) { () throws(QueueError) in endIfPending(reclaimingDead: reclaimingDead) }
   }
 }
