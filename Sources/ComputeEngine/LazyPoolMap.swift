@@ -137,18 +137,71 @@ extension ProcessPool {
     _ inputs: Inputs, chunkSize: Int? = nil, window: Int? = nil
   ) -> LazyPoolMap<(Int, Output)> where Inputs.Element == Input {
     let size = max(1, window ?? workerCount * 256)
-    return LazyPoolMap {
+    return unorderedMap(chunkSize: chunkSize) {
+      var iterator = inputs.makeIterator()
+      return {
+        var next: [Input] = []
+        while next.count < size, let input = iterator.next() { next.append(input) }
+        return next
+      }
+    }
+  }
+
+  /// Applies the kernel to inputs that arrive over time, lazily, and yields `(index, output)`
+  /// pairs as outputs arrive, in no particular order. An error the inputs throw ends the
+  /// sequence after the outputs of every input that came before it.
+  ///
+  /// - Parameters:
+  ///   - inputs: the inputs, as they arrive; iterated from a task of the pool's.
+  ///   - chunkSize: as for `map(_:chunkSize:)`.
+  ///   - window: inputs gathered before they are sent to the pool: one per worker by default,
+  ///     so that an input that arrives alone is not held back waiting for others.
+  public func imapUnordered<Inputs: AsyncSequence & Sendable>(
+    _ inputs: Inputs, chunkSize: Int? = nil, window: Int? = nil
+  ) -> LazyPoolMap<(Int, Output)> where Inputs.Element == Input {
+    let size = max(1, window ?? workerCount)
+    return unorderedMap(chunkSize: chunkSize) {
+      var iterator = inputs.makeAsyncIterator()
+      var failure: (any Error)?
+      return {
+        // The inputs before a failure still run: the failure is thrown at the next pull.
+        if let failure { throw failure }
+        var next: [Input] = []
+        do {
+          while next.count < size, let input = try await iterator.next() { next.append(input) }
+        } catch {
+          guard !next.isEmpty else { throw error }
+          failure = error
+        }
+        return next
+      }
+    }
+  }
+
+  /// The driver behind both `imapUnordered`s: `makePull` makes, in the driver's task, the
+  /// function that returns the next window of inputs (empty once they are done), at most two
+  /// windows in the pool. An error of the inputs ends the sequence once every window pulled
+  /// before it has delivered its outputs.
+  private func unorderedMap(
+    chunkSize: Int?, makePull: @escaping @Sendable () -> () async throws -> [Input]
+  ) -> LazyPoolMap<(Int, Output)> {
+    LazyPoolMap {
       let channel = AsyncThrowingChannel<[(Int, Output)], any Error>()
       let task = Task {
         do {
           try await withThrowingTaskGroup(of: Void.self) { group in
-            var iterator = inputs.makeIterator()
+            let pull = makePull()
             var pulled = 0
+            var inputFailure: (any Error)?
             /// Sends the next window to the pool, its outputs to the consumer as they come;
-            /// false when the inputs are done.
-            func startNext() -> Bool {
-              var next: [Input] = []
-              while next.count < size, let input = iterator.next() { next.append(input) }
+            /// false when the inputs are done or failed.
+            func startNext() async -> Bool {
+              guard inputFailure == nil else { return false }
+              let next: [Input]
+              do { next = try await pull() } catch {
+                inputFailure = error
+                return false
+              }
               guard !next.isEmpty else { return false }
               let first = pulled
               pulled += next.count
@@ -161,10 +214,11 @@ extension ProcessPool {
               return true
             }
             // At most two windows in the pool: one more each time one finishes.
-            if startNext() { _ = startNext() }
+            if await startNext() { _ = await startNext() }
             while try await group.next() != nil {
-              guard !Task.isCancelled, startNext() else { continue }
+              guard !Task.isCancelled, await startNext() else { continue }
             }
+            if let inputFailure { throw inputFailure }
           }
           channel.finish()
         } catch {

@@ -138,6 +138,36 @@ import Testing
     #expect(outputs == [0, 1, 4])
   }
 
+  /// `imapUnordered` over inputs that arrive over time: every output with its index; an
+  /// error of the inputs comes after the outputs of every input before it, whatever the
+  /// window (0, 1 and 4 for three inputs, then the error).
+  @Test(arguments: [1, 2, 5])
+  func imapUnorderedOverAsyncInputsEndsWithTheirErrorAfterTheOutputsBeforeIt(window: Int) async throws {
+    struct Broken: Error, Equatable {}
+    let pool = try ProcessPool<Int, Int> { $0 * $0 }
+    defer { pool.terminate() }
+    let (stream, continuation) = AsyncThrowingStream<Int, any Error>.makeStream()
+    for value in 0..<3 { continuation.yield(value) }
+    continuation.finish(throwing: Broken())
+    var outputs: [Int: Int] = [:]
+    await #expect(throws: Broken.self) {
+      for try await (index, output) in pool.imapUnordered(stream, window: window) { outputs[index] = output }
+    }
+    #expect(outputs == [0: 0, 1: 1, 2: 4])
+
+    let (arriving, more) = AsyncStream<Int>.makeStream()
+    Task {
+      for value in 0..<100 {
+        more.yield(value)
+        try? await Task.sleep(for: .milliseconds(1))
+      }
+      more.finish()
+    }
+    var all: [Int: Int] = [:]
+    for try await (index, output) in pool.imapUnordered(arriving) { all[index] = output }
+    #expect(all == Dictionary(uniqueKeysWithValues: (0..<100).map { ($0, $0 * $0) }))
+  }
+
   /// A kernel's failure before the inputs' error is the one thrown, at its place.
   @Test func aKernelFailureBeforeAnInputErrorWins() async throws {
     struct Broken: Error {}
