@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <stddef.h>
 #include "CSystemShims.h"
 
 #include <errno.h>
@@ -308,11 +309,20 @@ int cs_install_one_line_crash_report(const char *label) {
 
 // MARK: Stream sockets (Listener and Client)
 
-static int cs_unix_address(const char *path, struct sockaddr_un *address) {
+// A Unix-domain address: a path in the file system, or (abstract) a name in Linux's abstract
+// namespace, which has no file and is gone when its last socket closes.
+static int cs_unix_address(const char *path, int abstract, struct sockaddr_un *address, socklen_t *length) {
   memset(address, 0, sizeof *address);
   address->sun_family = AF_UNIX;
-  if (strlen(path) >= sizeof address->sun_path) return -ENAMETOOLONG;
-  strcpy(address->sun_path, path);
+  size_t bytes = strlen(path);
+  if (bytes + (abstract ? 1 : 0) >= sizeof address->sun_path) return -ENAMETOOLONG;
+  if (abstract) {
+    memcpy(address->sun_path + 1, path, bytes);
+    *length = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + bytes);
+  } else {
+    strcpy(address->sun_path, path);
+    *length = sizeof *address;
+  }
   return 0;
 }
 
@@ -369,14 +379,15 @@ static int cs_stream_on(int family, int protocol, const struct sockaddr *address
   return fd;
 }
 
-// A stream socket put to `use` on the Unix-domain `path` (host NULL), or on the first address
-// of TCP `host`:`port` where it works.
-static int cs_stream(const char *host, int port, const char *path, cs_stream_use use, int backlog) {
+// A stream socket put to `use` on the Unix-domain `path` (host NULL; a name in the abstract
+// namespace when `abstract`), or on the first address of TCP `host`:`port` where it works.
+static int cs_stream(const char *host, int port, const char *path, int abstract, cs_stream_use use, int backlog) {
   if (host == NULL) {
     struct sockaddr_un address;
-    int error = cs_unix_address(path, &address);
+    socklen_t length;
+    int error = cs_unix_address(path, abstract, &address, &length);
     if (error < 0) return error;
-    return cs_stream_on(AF_UNIX, 0, (struct sockaddr *)&address, sizeof address, use, backlog);
+    return cs_stream_on(AF_UNIX, 0, (struct sockaddr *)&address, length, use, backlog);
   }
   struct addrinfo *found;
   int result = cs_tcp_addresses(host, port, use == cs_bind_and_listen, &found);
@@ -391,8 +402,8 @@ static int cs_stream(const char *host, int port, const char *path, cs_stream_use
   return result;
 }
 
-int cs_listen_stream(const char *host, int port, const char *path, int backlog, int *bound_port) {
-  int fd = cs_stream(host, port, path, cs_bind_and_listen, backlog);
+int cs_listen_stream(const char *host, int port, const char *path, int abstract, int backlog, int *bound_port) {
+  int fd = cs_stream(host, port, path, abstract, cs_bind_and_listen, backlog);
   if (fd >= 0 && host != NULL) {
     struct sockaddr_storage bound;
     socklen_t length = sizeof bound;
@@ -403,8 +414,8 @@ int cs_listen_stream(const char *host, int port, const char *path, int backlog, 
   return fd;
 }
 
-int cs_connect_stream(const char *host, int port, const char *path) {
-  return cs_stream(host, port, path, cs_connect_to, 0);
+int cs_connect_stream(const char *host, int port, const char *path, int abstract) {
+  return cs_stream(host, port, path, abstract, cs_connect_to, 0);
 }
 
 int cs_accept_stream(int listener) {

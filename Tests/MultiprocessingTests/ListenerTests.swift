@@ -118,6 +118,34 @@ import Testing
     #expect(status == 0, "\(output)")
   }
 
+  /// A listener on a name in Linux's abstract namespace: Python's client reaches it at
+  /// `'\0' + name`, no file is made, and the name is gone once the listener closes.
+  @Test func anAbstractNameServesPythonAndLeavesNothing() throws {
+    let name = "swift-mp-test-\(getpid())-\(UInt32.random(in: 0 ... .max))"
+    let listed = { (try? String(contentsOfFile: "/proc/net/unix", encoding: .utf8))?.contains("@" + name) ?? false }
+    do {
+      let listener = try Listener(.abstract(name: name), authKey: Self.key)
+      #expect(listener.address.description == "@" + name)
+      #expect(listed())
+      let script = """
+        import sys
+        from multiprocessing.connection import Client
+        c = Client('\\0' + sys.argv[2], authkey=sys.argv[1].encode())
+        c.send_bytes(c.recv_bytes().upper())
+        c.close()
+        """
+      let python = try Self.python(script, arguments: [String(decoding: Self.key, as: UTF8.self), name])
+      let connection = try listener.accept()
+      try connection.sendBytes(Array("abstract".utf8))
+      #expect(try connection.recvBytes() == Array("ABSTRACT".utf8))
+      let (status, output) = python.finish()
+      #expect(status == 0, "\(output)")
+      listener.close()
+      #expect(throws: ConnectionError.self) { _ = try Connection.connect(to: .abstract(name: name), authKey: Self.key) }
+    }
+    #expect(!listed(), "the name is gone with the listener")
+  }
+
   /// Our client, with the same key, talks to Python's `multiprocessing.connection.Listener`;
   /// with another key it is refused, and so is it by Python.
   @Test func ourClientTalksToPythonsListener() throws {

@@ -149,6 +149,26 @@ import Testing
     #expect(try ManagedProxy<Tally>(handles.get()).call(1) == 6)
   }
 
+  /// A manager's owner killed: its server dies with it, and the socket's name is gone (an
+  /// abstract name has no file to leave behind).
+  @Test func aKilledOwnersServerEndsAndLeavesNothing() throws {
+    _ = Fixture.ready
+    let names = try Manager(startMethod: .spawn)  // for passing the owner's handle back
+    let handles = try names.queue(Manager.Handle.self)
+    let owner = Fixture.process(.spawn, TestEntryPoints.managerOwner, handles.handle)
+    try owner.start()
+    let handle = try handles.get(timeout: .seconds(20))
+    guard case .abstract(let name) = handle.address else { throw ManagerError.shutDown }
+    #expect(try Self.abstractSockets().contains("@" + name))
+    #expect(try Manager(handle).dictionary([Int: Int].self).count == 0, "the owner's manager serves")
+    try owner.kill()
+    try owner.join(timeout: .seconds(10))
+    #expect(
+      eventually { (try? Self.abstractSockets().contains("@" + name)) == false }, "the server died with its owner")
+    #expect(throws: ManagerError.self) { _ = try Manager(handle) }
+    names.shutdown()
+  }
+
   /// A process killed while it holds a managed lock: its connection ends, and the server lets
   /// the lock go (Python's manager keeps it locked for ever).
   @Test func aKilledHoldersLockIsLetGo() throws {
@@ -169,8 +189,14 @@ import Testing
     #expect(try lock.acquire(timeout: .seconds(5)))
   }
 
+  /// The abstract Unix-domain names listening on this machine (`/proc/net/unix`), as `@name`.
+  static func abstractSockets() throws -> Set<String> {
+    let table = try String(contentsOfFile: "/proc/net/unix", encoding: .utf8)
+    return Set(table.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) })
+  }
+
   /// A client with the wrong key is refused, and the server goes on serving; after shutdown
-  /// the server is gone, its socket removed, and proxies say so.
+  /// the server is gone, its socket name with it, and proxies say so.
   @Test func aWrongKeyIsRefusedAndShutdownEndsTheServer() throws {
     _ = Fixture.ready
     let manager = try Manager()
@@ -181,11 +207,10 @@ import Testing
     try dictionary.set(1, for: 1)
     let reopened = try Manager(manager.handle)
     #expect(try reopened.dictionary([Int: Int].self).count == 0)
-    guard case .unix(let path) = manager.handle.address else { throw ManagerError.shutDown }
-    #expect(FileManager.default.fileExists(atPath: path))
+    guard case .abstract(let name) = manager.handle.address else { throw ManagerError.shutDown }
+    #expect(try Self.abstractSockets().contains("@" + name))
     manager.shutdown()
-    #expect(!FileManager.default.fileExists(atPath: path))
-    #expect(!FileManager.default.fileExists(atPath: (path as NSString).deletingLastPathComponent))
+    #expect(try !Self.abstractSockets().contains("@" + name), "the name is gone with the server")
     #expect(throws: ManagerError.self) { try dictionary.set(2, for: 2) }
     #expect(throws: ManagerError.self) { _ = try Manager(manager.handle) }
     manager.shutdown()

@@ -265,6 +265,14 @@ public enum TestEntryPoints {
     if !right { throw ProcessExit(1) }
   }
 
+  /// Starts a manager (fork server), sends its handle through the managed queue it is given,
+  /// and waits to be killed.
+  public static let managerOwner = EntryPoint<ManagedQueue<Manager.Handle>.Handle>("manager-owner") { queue in
+    let manager = try Manager()
+    try ManagedQueue<Manager.Handle>(queue).put(manager.handle)
+    while true { pause() }
+  }
+
   /// Makes and drops every kind of shared object, queue and socket 50 times, with `/dev/shm`
   /// names under the prefix it is given, and exits with 2 for an entry left there, 3 for a
   /// socket that lost its message, 10 + N for N descriptors left open.
@@ -315,7 +323,7 @@ public enum TestEntryPoints {
   public static let all: [any AnyEntryPoint] =
     [
       report, sleep, exit, cExit, fail, abort, segfault, trap, printLines, family, startChild, connectionEcho,
-      queueSummer, queueCloser, queueFlooder, managerClient, managerExercise, resourceRounds, summerClass,
+      queueSummer, queueCloser, queueFlooder, managerClient, managerExercise, managerOwner, resourceRounds, summerClass,
     ] + SyncEntryPoints.all + PoolKernels.all
 }
 

@@ -88,13 +88,13 @@ long cs_receive_with_fds(int socket, void *bytes, size_t capacity, int *fds, int
 /// `label` is copied (at most 63 bytes). Returns 0 or -errno.
 int cs_install_one_line_crash_report(const char *label);
 
-// A listening stream socket (close-on-exec): on the Unix-domain `path` when `host` is NULL,
-// else on TCP `host`:`port` (a name or an address; port 0 picks a free one, written to
+// A listening stream socket (close-on-exec): on the Unix-domain `path` when `host` is NULL
+// (with `abstract`, a name in Linux's abstract namespace: no file), else on TCP `host`:`port` (a name or an address; port 0 picks a free one, written to
 // `bound_port`). Returns the descriptor, or -errno (-EAI_* codes are returned as -EADDRNOTAVAIL).
-int cs_listen_stream(const char *host, int port, const char *path, int backlog, int *bound_port);
-// A stream socket connected to the Unix-domain `path` (host NULL) or to TCP `host`:`port`,
+int cs_listen_stream(const char *host, int port, const char *path, int abstract, int backlog, int *bound_port);
+// A stream socket connected to the Unix-domain `path` (host NULL; abstract as above) or to TCP `host`:`port`,
 // close-on-exec; the descriptor, or -errno.
-int cs_connect_stream(const char *host, int port, const char *path);
+int cs_connect_stream(const char *host, int port, const char *path, int abstract);
 // The next connection on a listening socket, close-on-exec; the descriptor, or -errno.
 int cs_accept_stream(int listener);
 

@@ -18,8 +18,9 @@ extension Connection {
     if let authKey, authKey.isEmpty { throw .authenticationFailed("an empty authentication key protects nothing") }
     let descriptor: Int32
     switch address {
-    case .unix(let path): descriptor = cs_connect_stream(nil, 0, path)
-    case .tcp(let host, let port): descriptor = cs_connect_stream(host, Int32(clamping: port), nil)
+    case .unix(let path): descriptor = cs_connect_stream(nil, 0, path, 0)
+    case .abstract(let name): descriptor = cs_connect_stream(nil, 0, name, 1)
+    case .tcp(let host, let port): descriptor = cs_connect_stream(host, Int32(clamping: port), nil, 0)
     }
     guard descriptor >= 0 else { throw .system(call: "connect", errno: Errno(rawValue: -descriptor)) }
     let connection = try Connection(socket: FileDescriptor(rawValue: descriptor))

@@ -3,6 +3,10 @@
 public enum ConnectionAddress: Sendable, Hashable, Codable, CustomStringConvertible {
   /// A Unix-domain socket at `path` in the file system (at most 107 bytes).
   case unix(path: String)
+  /// A Unix-domain socket named `name` in Linux's abstract namespace (at most 106 bytes): no
+  /// file is made, and the name is gone when the listener closes, even a killed one's.
+  /// Python's address `'\0' + name`.
+  case abstract(name: String)
   /// TCP on `host` (a name or an IPv4 or IPv6 address) and `port`; port 0 lets the listener
   /// pick a free one, which its ``Listener/address`` then names.
   case tcp(host: String, port: Int)
@@ -11,10 +15,11 @@ public enum ConnectionAddress: Sendable, Hashable, Codable, CustomStringConverti
   /// processes needs.
   public static var loopback: ConnectionAddress { .tcp(host: "127.0.0.1", port: 0) }
 
-  /// The path, or `host:port`.
+  /// The path, `@name` for an abstract name, or `host:port`.
   public var description: String {
     switch self {
     case .unix(let path): path
+    case .abstract(let name): "@" + name
     case .tcp(let host, let port): host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
   }

@@ -56,9 +56,10 @@ public final class Listener: @unchecked Sendable {
     var port: Int32 = 0
     let descriptor: Int32
     switch address {
-    case .unix(let path): descriptor = cs_listen_stream(nil, 0, path, Int32(clamping: backlog), &port)
+    case .unix(let path): descriptor = cs_listen_stream(nil, 0, path, 0, Int32(clamping: backlog), &port)
+    case .abstract(let name): descriptor = cs_listen_stream(nil, 0, name, 1, Int32(clamping: backlog), &port)
     case .tcp(let host, let requested):
-      descriptor = cs_listen_stream(host, Int32(clamping: requested), nil, Int32(clamping: backlog), &port)
+      descriptor = cs_listen_stream(host, Int32(clamping: requested), nil, 0, Int32(clamping: backlog), &port)
     }
     guard descriptor >= 0 else { throw .system(call: "listen", errno: Errno(rawValue: -descriptor)) }
     socket = FileDescriptor(rawValue: descriptor)

@@ -8,8 +8,9 @@ import Foundation
 /// types of your own — for every process that has its handle: Python's
 /// `multiprocessing.Manager()` (a `SyncManager`) and `BaseManager`.
 ///
-/// The server is a child process of any start method, listening on a Unix-domain socket in a
-/// private directory, guarded by a random key (Python's `authkey`: HMAC challenge in both
+/// The server is a child process of any start method, listening on a Unix-domain socket of
+/// Linux's abstract namespace (no file: nothing is left behind, even by a killed server),
+/// guarded by a random key (Python's `authkey`: HMAC challenge in both
 /// directions). Each proxy (``ManagedDictionary``, ``ManagedList``, ``ManagedNamespace``,
 /// ``ManagedLock``, ``ManagedQueue``, ``ManagedProxy``) has a connection of its own and a
 /// `handle`: a child of any start method reopens the proxy from it, and so does a process
@@ -20,8 +21,8 @@ import Foundation
 /// `Codable` shape, and for Python's habit.
 ///
 /// The process that started the manager owns it: ``shutdown()`` (or dropping the last
-/// reference to it) ends the server and removes its socket; a manager reopened from a
-/// ``handle`` only connects.
+/// reference to it) ends the server; a manager reopened from a ``handle`` only connects. The
+/// server dies with its owner.
 ///
 /// ```swift
 /// let manager = try Manager()
@@ -45,8 +46,8 @@ public final class Manager: Sendable {
   /// What another process needs to reach the manager's server.
   public let handle: Handle
   private let link: ManagerLink
-  /// The server process and its socket's directory, for the process that started it.
-  private let owned: (server: Process, directory: String)?
+  /// The server process, for the process that started it.
+  private let server: Process?
 
   /// Starts a manager's server process, started with `startMethod`, and connects to it.
   ///
@@ -60,28 +61,23 @@ public final class Manager: Sendable {
   /// - Throws: ``ManagerError/server(_:)`` when the server cannot be started, or does not
   ///   answer within 10 s.
   public init(startMethod: StartMethod? = nil) throws(ManagerError) {
-    var template = Array("/tmp/swift-mp-manager-XXXXXX".utf8CString)
-    guard let made = mkdtemp(&template) else {
-      throw .server("cannot make a directory for the socket: \(String(cString: strerror(errno)))")
-    }
-    let directory = String(cString: made)
-    var key = [UInt8](repeating: 0, count: 32)
-    for index in key.indices { key[index] = UInt8.random(in: .min ... .max) }
-    let path = directory + "/socket"
-    handle = Handle(address: .unix(path: path), authKey: key)
+    var random = SystemRandomNumberGenerator()
+    let key = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &random) }
+    let name = "swift-multiprocessing-manager-\(getpid())-\(UInt64.random(in: .min ... .max, using: &random))"
+    handle = Handle(address: .abstract(name: name), authKey: key)
     let server = Process(
       name: "Manager", daemon: true, startMethod: startMethod ?? Self.defaultStartMethod,
-      entryPoint: ManagerServer.entryPoint, arguments: ManagerServer.Configuration(path: path, authKey: key))
+      entryPoint: ManagerServer.entryPoint,
+      arguments: ManagerServer.Configuration(address: handle.address, authKey: key))
     do {
       try server.start()
       link = try Self.connect(handle, server: server)
     } catch {
       try? server.kill()
       _ = try? server.join(timeout: .seconds(5))
-      rmdir(directory)
       throw error as? ManagerError ?? .server("cannot start the server: \(error)")
     }
-    owned = (server, directory)
+    self.server = server
   }
 
   /// Reaches the manager another process started, from its ``handle``.
@@ -90,7 +86,7 @@ public final class Manager: Sendable {
   public init(_ handle: Handle) throws(ManagerError) {
     self.handle = handle
     link = try ManagerLink(handle)
-    owned = nil
+    server = nil
   }
 
   deinit { shutdown() }
@@ -167,24 +163,14 @@ public final class Manager: Sendable {
     ManagedProxy(link: try ManagerLink(handle), object: try link.create(Object.typeName))
   }
 
-  /// Ends the server and removes its socket (Python's `shutdown()`); proxies then throw
-  /// ``ManagerError/server(_:)``. Only the process that started the manager does this; again
-  /// does nothing.
+  /// Ends the server (Python's `shutdown()`); proxies then throw ``ManagerError/server(_:)``.
+  /// Only the process that started the manager does this; again does nothing.
   public func shutdown() {
-    guard let owned, (try? owned.server.isAlive) == true else {
-      if let owned { removeSocket(owned.directory) }
-      return
-    }
+    guard let server, (try? server.isAlive) == true else { return }
     _ = try? link.call(.shutdown)
-    if (try? owned.server.join(timeout: .seconds(5))) == nil {
-      try? owned.server.kill()
-      _ = try? owned.server.join(timeout: .seconds(5))
+    if (try? server.join(timeout: .seconds(5))) == nil {
+      try? server.kill()
+      _ = try? server.join(timeout: .seconds(5))
     }
-    removeSocket(owned.directory)
-  }
-
-  private func removeSocket(_ directory: String) {
-    unlink(directory + "/socket")
-    rmdir(directory)
   }
 }

@@ -5,12 +5,12 @@ import Synchronization
   import Glibc
 #endif
 
-/// The manager's server process: a ``Listener`` on a Unix-domain socket, guarded by the
-/// manager's key, a thread per connection, and the objects the proxies reach by id.
+/// The manager's server process: a ``Listener`` on an abstract Unix-domain socket, guarded by
+/// the manager's key, a thread per connection, and the objects the proxies reach by id.
 final class ManagerServer: Sendable {
   /// What the server needs: where to listen, and the key connections must prove.
   struct Configuration: Codable, Sendable {
-    var path: String
+    var address: ConnectionAddress
     var authKey: [UInt8]
   }
 
@@ -26,12 +26,12 @@ final class ManagerServer: Sendable {
   private let nextCaller = Atomic<Int>(1)
 
   init(_ configuration: Configuration) throws(ManagerError) {
-    do { listener = try Listener(.unix(path: configuration.path), authKey: configuration.authKey) } catch {
-      throw .server("cannot listen on \(configuration.path): \(error)")
+    do { listener = try Listener(configuration.address, authKey: configuration.authKey) } catch {
+      throw .server("cannot listen on \(configuration.address): \(error)")
     }
   }
 
-  /// Accepts connections until a shutdown request, then removes the socket.
+  /// Accepts connections until a shutdown request.
   func serve() {
     while true {
       let connection: Connection
@@ -44,7 +44,6 @@ final class ManagerServer: Sendable {
       thread.name = "manager connection \(caller)"
       thread.start()
     }
-    if case .unix(let path) = listener.address { unlink(path) }
   }
 
   /// Answers one connection's requests until it ends.
