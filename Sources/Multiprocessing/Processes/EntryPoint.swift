@@ -5,7 +5,7 @@ import Foundation
 /// which start a fresh run of the program.
 ///
 /// Declare entry points once, at the top level, and pass every one of them to
-/// ``bootstrapMultiprocessing(entryPoints:)`` first thing in `main`:
+/// ``bootstrapMultiprocessing(entryPoints:managedTypes:)`` first thing in `main`:
 ///
 /// ```swift
 /// struct Job: Codable, Sendable { var units: Range<Int> }
@@ -51,7 +51,7 @@ public struct EntryPoint<Arguments: Codable & Sendable>: AnyEntryPoint {
   }
 }
 
-/// An ``EntryPoint`` of any argument type, as ``bootstrapMultiprocessing(entryPoints:)`` takes them.
+/// An ``EntryPoint`` of any argument type, as ``bootstrapMultiprocessing(entryPoints:managedTypes:)`` takes them.
 public protocol AnyEntryPoint: Sendable {
   /// The name the child looks the entry point up by.
   var name: String { get }

@@ -111,7 +111,7 @@ public func activeChildren() -> [Process] {
 
 /// Sets the program that ``StartMethod/spawn`` and ``StartMethod/forkserver`` run
 /// (`/proc/self/exe`, this program, by default), as Python's `set_executable`. The program
-/// must call ``bootstrapMultiprocessing(entryPoints:)`` with the same entry points first
+/// must call ``bootstrapMultiprocessing(entryPoints:managedTypes:)`` with the same entry points first
 /// thing in `main`; tests use it to run a helper executable instead of the test runner.
 public func setExecutable(_ path: String) {
   ProcessRegistry.shared.lock.withLock { ProcessRegistry.shared.executable = path }

@@ -11,7 +11,7 @@ import SystemPackage
 /// This process's connection to its fork server, and the handles of the children it forked.
 ///
 /// The server is a fresh run of the program (started on first use through
-/// ``Launcher/spawnProgram(role:passing:)``) that stops in ``bootstrapMultiprocessing(entryPoints:)``
+/// ``Launcher/spawnProgram(role:passing:)``) that stops in ``bootstrapMultiprocessing(entryPoints:managedTypes:)``
 /// and serves: single-threaded, it forks a child per request, so the children come from a
 /// clean process whatever threads this one runs. Each request travels over a `SOCK_SEQPACKET`
 /// control socket with two descriptors: a memfd holding the ``ChildDescription`` and one end of
@@ -195,7 +195,7 @@ final class ForkserverChild: ChildHandle {
 }
 
 /// The fork server's loop, run by a fresh run of the program inside
-/// ``bootstrapMultiprocessing(entryPoints:)``.
+/// ``bootstrapMultiprocessing(entryPoints:managedTypes:)``.
 enum ForkserverLoop {
   /// Runs, once, the code every child runs before its entry point (decoding its description,
   /// opening its parent's pidfd), so that the runtime's lazily built type metadata and

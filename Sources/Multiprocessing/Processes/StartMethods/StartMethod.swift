@@ -4,7 +4,7 @@ public enum StartMethod: String, Sendable, Hashable, CaseIterable, Codable, Cust
   /// cross freely. The default on Linux. Only plain synchronous code is safe in the child when
   /// the parent used Dispatch or Swift concurrency.
   case fork
-  /// Re-executes the program, which calls ``bootstrapMultiprocessing(entryPoints:)`` first
+  /// Re-executes the program, which calls ``bootstrapMultiprocessing(entryPoints:managedTypes:)`` first
   /// thing in `main`; the target is a registered ``EntryPoint`` with `Codable` arguments.
   case spawn
   /// A single-threaded server process, started on first use from a fresh run of the program,
