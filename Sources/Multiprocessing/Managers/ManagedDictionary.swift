@@ -16,33 +16,28 @@ import Synchronization
 /// ```
 public final class ManagedDictionary<Key: Codable & Hashable & Sendable, Value: Codable & Sendable>: Sendable {
   /// What another process reopens the dictionary from.
-  public struct Handle: Codable, Sendable {
-    var manager: Manager.Handle
-    var object: Int
-  }
+  public typealias Handle = ManagedHandle<ManagedDictionary<Key, Value>>
 
-  private let link: ManagerLink
-  private let object: Int
+  private let core: ProxyCore
 
-  init(link: ManagerLink, object: Int) {
-    self.link = link
-    self.object = object
+  init(_ core: ProxyCore) {
+    self.core = core
   }
 
   /// Reopens the dictionary from its ``handle``, in any process (spawned ones included).
   ///
   /// - Throws: ``ManagerError/server(_:)`` when the manager cannot be reached.
   public convenience init(_ handle: Handle) throws(ManagerError) {
-    self.init(link: try ManagerLink(handle.manager), object: handle.object)
+    self.init(try ProxyCore(handle))
   }
 
   /// What another process needs to reopen the dictionary.
-  public var handle: Handle { Handle(manager: link.manager, object: object) }
+  public var handle: Handle { core.handle() }
 
   /// The value for `key`, or nil (Python's `d.get(key)`).
   public subscript(key: Key) -> Value? {
     get throws(ManagerError) {
-      try ManagerCoding.optional(link.call(object, "get", [ManagerCoding.encode(key)]), as: Value.self)
+      try ManagerCoding.optional(core.call("get", [ManagerCoding.encode(key)]), as: Value.self)
     }
   }
 
@@ -56,46 +51,46 @@ public final class ManagedDictionary<Key: Codable & Hashable & Sendable, Value: 
 
   /// Sets `key` to `value` (Python's `d[key] = value`).
   public func set(_ value: Value, for key: Key) throws(ManagerError) {
-    _ = try link.call(object, "set", [ManagerCoding.encode(key), ManagerCoding.encode(value)])
+    _ = try core.call("set", [ManagerCoding.encode(key), ManagerCoding.encode(value)])
   }
 
   /// Sets every key of `other` (Python's `d.update(other)`).
   public func update(_ other: [Key: Value]) throws(ManagerError) {
     var pairs: [Data] = []
     for (key, value) in other { pairs += [try ManagerCoding.encode(key), try ManagerCoding.encode(value)] }
-    _ = try link.call(object, "set", pairs)
+    _ = try core.call("set", pairs)
   }
 
   /// The value for `key`, set to `value` first if the key is new (Python's `setdefault`).
   public func setDefault(_ value: Value, for key: Key) throws(ManagerError) -> Value {
-    try ManagerCoding.single(link.call(object, "setdefault", [ManagerCoding.encode(key), ManagerCoding.encode(value)]))
+    try ManagerCoding.single(core.call("setdefault", [ManagerCoding.encode(key), ManagerCoding.encode(value)]))
   }
 
   /// Removes `key` and returns its value, or nil when it was not there (Python's
   /// `d.pop(key, None)`).
   @discardableResult
   public func removeValue(forKey key: Key) throws(ManagerError) -> Value? {
-    try ManagerCoding.optional(link.call(object, "pop", [ManagerCoding.encode(key)]), as: Value.self)
+    try ManagerCoding.optional(core.call("pop", [ManagerCoding.encode(key)]), as: Value.self)
   }
 
   /// Whether `key` is there (Python's `key in d`).
   public func contains(_ key: Key) throws(ManagerError) -> Bool {
-    try ManagerCoding.single(link.call(object, "contains", [ManagerCoding.encode(key)]))
+    try ManagerCoding.single(core.call("contains", [ManagerCoding.encode(key)]))
   }
 
   /// How many keys (Python's `len(d)`).
-  public var count: Int { get throws(ManagerError) { try ManagerCoding.single(link.call(object, "count")) } }
+  public var count: Int { get throws(ManagerError) { try ManagerCoding.single(core.call("count")) } }
 
   /// The keys, in the order they were first set (Python's `list(d.keys())`).
   public var keys: [Key] {
     get throws(ManagerError) {
-      try link.call(object, "keys").map { (data) throws(ManagerError) in try ManagerCoding.decode(data, as: Key.self) }
+      try core.call("keys").map { (data) throws(ManagerError) in try ManagerCoding.decode(data, as: Key.self) }
     }
   }
 
   /// The keys and values, in the order the keys were first set (Python's `list(d.items())`).
   public func items() throws(ManagerError) -> [(key: Key, value: Value)] {
-    let flat = try link.call(object, "items")
+    let flat = try core.call("items")
     var items: [(key: Key, value: Value)] = []
     for index in stride(from: 0, to: flat.count - 1, by: 2) {
       items.append(
@@ -112,7 +107,7 @@ public final class ManagedDictionary<Key: Codable & Hashable & Sendable, Value: 
 
   /// Removes every key (Python's `d.clear()`).
   public func removeAll() throws(ManagerError) {
-    _ = try link.call(object, "clear")
+    _ = try core.call("clear")
   }
 }
 

@@ -13,85 +13,82 @@ import Foundation
 /// ```
 public final class ManagedList<Element: Codable & Sendable>: Sendable {
   /// What another process reopens the list from.
-  public struct Handle: Codable, Sendable {
-    var manager: Manager.Handle
-    var object: Int
-  }
+  public typealias Handle = ManagedHandle<ManagedList<Element>>
 
-  private let link: ManagerLink
-  private let object: Int
+  private let core: ProxyCore
 
-  init(link: ManagerLink, object: Int) {
-    self.link = link
-    self.object = object
+  init(_ core: ProxyCore) {
+    self.core = core
   }
 
   /// Reopens the list from its ``handle``, in any process (spawned ones included).
+  ///
+  /// - Throws: ``ManagerError/server(_:)`` when the manager cannot be reached.
   public convenience init(_ handle: Handle) throws(ManagerError) {
-    self.init(link: try ManagerLink(handle.manager), object: handle.object)
+    self.init(try ProxyCore(handle))
   }
 
   /// What another process needs to reopen the list.
-  public var handle: Handle { Handle(manager: link.manager, object: object) }
+  public var handle: Handle { core.handle() }
 
   /// The element at `index` (Python's `l[index]`).
   public subscript(index: Int) -> Element {
-    get throws(ManagerError) { try ManagerCoding.single(link.call(object, "get", [ManagerCoding.encode(index)])) }
+    get throws(ManagerError) { try ManagerCoding.single(core.call("get", [ManagerCoding.encode(index)])) }
   }
 
   /// Replaces the element at `index` (Python's `l[index] = element`).
   public func set(_ element: Element, at index: Int) throws(ManagerError) {
-    _ = try link.call(object, "set", [ManagerCoding.encode(index), ManagerCoding.encode(element)])
+    _ = try core.call("set", [ManagerCoding.encode(index), ManagerCoding.encode(element)])
   }
 
   /// Appends `element` (Python's `append`).
   public func append(_ element: Element) throws(ManagerError) {
-    _ = try link.call(object, "extend", [ManagerCoding.encode(element)])
+    _ = try core.call("extend", [ManagerCoding.encode(element)])
   }
 
   /// Appends every element of `elements`, in one call (Python's `extend`).
   public func append(contentsOf elements: [Element]) throws(ManagerError) {
     var encoded: [Data] = []
     for element in elements { encoded.append(try ManagerCoding.encode(element)) }
-    _ = try link.call(object, "extend", encoded)
+    _ = try core.call("extend", encoded)
   }
 
   /// Inserts `element` before `index` (Python's `insert`: an index past the end appends).
   public func insert(_ element: Element, at index: Int) throws(ManagerError) {
-    _ = try link.call(object, "insert", [ManagerCoding.encode(index), ManagerCoding.encode(element)])
+    _ = try core.call("insert", [ManagerCoding.encode(index), ManagerCoding.encode(element)])
   }
 
   /// Removes and returns the element at `index`, the last by default (Python's `pop`).
   @discardableResult
   public func remove(at index: Int = -1) throws(ManagerError) -> Element {
-    try ManagerCoding.single(link.call(object, "pop", [ManagerCoding.encode(index)]))
+    try ManagerCoding.single(core.call("pop", [ManagerCoding.encode(index)]))
   }
 
   /// Removes the first element equal to `element` (Python's `remove`).
   ///
   /// - Throws: ``ManagerError/valueNotFound``.
   public func remove(_ element: Element) throws(ManagerError) {
-    _ = try link.call(object, "remove", [ManagerCoding.encode(element)])
+    _ = try core.call("remove", [ManagerCoding.encode(element)])
   }
 
   /// The index of the first element equal to `element` (Python's `index`).
   ///
   /// - Throws: ``ManagerError/valueNotFound``.
   public func firstIndex(of element: Element) throws(ManagerError) -> Int {
-    try ManagerCoding.single(link.call(object, "index", [ManagerCoding.encode(element)]))
+    try ManagerCoding.single(core.call("index", [ManagerCoding.encode(element)]))
   }
 
   /// How many elements (Python's `len(l)`).
-  public var count: Int { get throws(ManagerError) { try ManagerCoding.single(link.call(object, "count")) } }
+  public var count: Int { get throws(ManagerError) { try ManagerCoding.single(core.call("count")) } }
 
   /// A copy, in this process (Python's `l[:]`).
   public func snapshot() throws(ManagerError) -> [Element] {
-    try link.call(object, "all").map { (data) throws(ManagerError) in try ManagerCoding.decode(data, as: Element.self) }
+    try core.call("all").map { (data) throws(ManagerError) in try ManagerCoding.decode(data, as: Element.self) }
   }
 
   /// Removes every element (Python's `l.clear()`).
   public func removeAll() throws(ManagerError) {
-    _ = try link.call(object, "clear")
+    _ = try core.call("clear")
   }
 }
 

@@ -15,40 +15,36 @@ import Foundation
 /// ```
 public final class ManagedLock: Sendable {
   /// What another process reopens the lock from.
-  public struct Handle: Codable, Sendable {
-    var manager: Manager.Handle
-    var object: Int
+  public typealias Handle = ManagedHandle<ManagedLock>
+
+  private let core: ProxyCore
+
+  init(_ core: ProxyCore) {
+    self.core = core
   }
 
-  private let link: ManagerLink
-  private let object: Int
-
-  init(link: ManagerLink, object: Int) {
-    self.link = link
-    self.object = object
-  }
-
-  /// Reopens the lock from its ``handle``, in any process (spawned ones included); the
-  /// reopened proxy is a holder of its own.
+  /// Reopens the lock from its ``handle``, in any process (spawned ones included).
+  ///
+  /// - Throws: ``ManagerError/server(_:)`` when the manager cannot be reached.
   public convenience init(_ handle: Handle) throws(ManagerError) {
-    self.init(link: try ManagerLink(handle.manager), object: handle.object)
+    self.init(try ProxyCore(handle))
   }
 
   /// What another process needs to reopen the lock.
-  public var handle: Handle { Handle(manager: link.manager, object: object) }
+  public var handle: Handle { core.handle() }
 
   /// Acquires the lock, waiting up to `timeout` (nil: as long as it takes; `.zero`: not at
   /// all); whether it was acquired.
   @discardableResult
   public func acquire(timeout: Duration? = nil) throws(ManagerError) -> Bool {
-    try ManagerCoding.single(link.call(object, "acquire", [ManagerCoding.timeout(timeout)]))
+    try ManagerCoding.single(core.call("acquire", [ManagerCoding.timeout(timeout)]))
   }
 
   /// Releases the lock, whoever acquired it.
   ///
   /// - Throws: ``ManagerError/releasedUnlocked``.
   public func release() throws(ManagerError) {
-    _ = try link.call(object, "release")
+    _ = try core.call("release")
   }
 
   /// Runs `body` holding the lock.

@@ -11,30 +11,27 @@ import Foundation
 /// ```
 public final class ManagedNamespace: Sendable {
   /// What another process reopens the namespace from.
-  public struct Handle: Codable, Sendable {
-    var manager: Manager.Handle
-    var object: Int
-  }
+  public typealias Handle = ManagedHandle<ManagedNamespace>
 
-  private let link: ManagerLink
-  private let object: Int
+  private let core: ProxyCore
 
-  init(link: ManagerLink, object: Int) {
-    self.link = link
-    self.object = object
+  init(_ core: ProxyCore) {
+    self.core = core
   }
 
   /// Reopens the namespace from its ``handle``, in any process (spawned ones included).
+  ///
+  /// - Throws: ``ManagerError/server(_:)`` when the manager cannot be reached.
   public convenience init(_ handle: Handle) throws(ManagerError) {
-    self.init(link: try ManagerLink(handle.manager), object: handle.object)
+    self.init(try ProxyCore(handle))
   }
 
   /// What another process needs to reopen the namespace.
-  public var handle: Handle { Handle(manager: link.manager, object: object) }
+  public var handle: Handle { core.handle() }
 
   /// Sets `name` to `value` (Python's `ns.name = value`).
   public func set<Value: Encodable>(_ name: String, to value: Value) throws(ManagerError) {
-    _ = try link.call(object, "set", [ManagerCoding.encode(name), ManagerCoding.encode(value)])
+    _ = try core.call("set", [ManagerCoding.encode(name), ManagerCoding.encode(value)])
   }
 
   /// The value of `name` (Python's `ns.name`), decoded as `type`.
@@ -42,19 +39,19 @@ public final class ManagedNamespace: Sendable {
   /// - Throws: ``ManagerError/nameNotFound(_:)``; ``ManagerError/coding(_:)`` when it was
   ///   set as another type.
   public func value<Value: Decodable>(_ name: String, as type: Value.Type = Value.self) throws(ManagerError) -> Value {
-    try ManagerCoding.single(link.call(object, "get", [ManagerCoding.encode(name)]))
+    try ManagerCoding.single(core.call("get", [ManagerCoding.encode(name)]))
   }
 
   /// Removes `name` (Python's `del ns.name`).
   ///
   /// - Throws: ``ManagerError/nameNotFound(_:)``.
   public func remove(_ name: String) throws(ManagerError) {
-    _ = try link.call(object, "delete", [ManagerCoding.encode(name)])
+    _ = try core.call("delete", [ManagerCoding.encode(name)])
   }
 
   /// The names set, sorted.
   public var names: [String] {
-    get throws(ManagerError) { try ManagerCoding.single(link.call(object, "names")) }
+    get throws(ManagerError) { try ManagerCoding.single(core.call("names")) }
   }
 }
 

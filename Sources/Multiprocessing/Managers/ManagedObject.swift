@@ -38,32 +38,29 @@ public protocol ManagedObject: AnyObject, SendableMetatype {
 /// handle: each ``call(_:)`` runs the object's `handle` on the manager's server.
 public final class ManagedProxy<Object: ManagedObject>: Sendable {
   /// What another process reopens the proxy from.
-  public struct Handle: Codable, Sendable {
-    var manager: Manager.Handle
-    var object: Int
-  }
+  public typealias Handle = ManagedHandle<ManagedProxy<Object>>
 
-  private let link: ManagerLink
-  private let object: Int
+  private let core: ProxyCore
 
-  init(link: ManagerLink, object: Int) {
-    self.link = link
-    self.object = object
+  init(_ core: ProxyCore) {
+    self.core = core
   }
 
   /// Reopens the proxy from its ``handle``, in any process (spawned ones included).
+  ///
+  /// - Throws: ``ManagerError/server(_:)`` when the manager cannot be reached.
   public convenience init(_ handle: Handle) throws(ManagerError) {
-    self.init(link: try ManagerLink(handle.manager), object: handle.object)
+    self.init(try ProxyCore(handle))
   }
 
   /// What another process needs to reopen the proxy.
-  public var handle: Handle { Handle(manager: link.manager, object: object) }
+  public var handle: Handle { core.handle() }
 
   /// Sends `request` to the object and returns its response.
   ///
   /// - Throws: ``ManagerError/objectFailed(_:)`` when the object's `handle` threw.
   public func call(_ request: Object.Request) throws(ManagerError) -> Object.Response {
-    try ManagerCoding.single(link.call(object, "handle", [ManagerCoding.encode(request)]))
+    try ManagerCoding.single(core.call("handle", [ManagerCoding.encode(request)]))
   }
 }
 

@@ -12,33 +12,30 @@ import Foundation
 /// ```
 public final class ManagedQueue<Element: Codable & Sendable>: Sendable {
   /// What another process reopens the queue from.
-  public struct Handle: Codable, Sendable {
-    var manager: Manager.Handle
-    var object: Int
-  }
+  public typealias Handle = ManagedHandle<ManagedQueue<Element>>
 
-  private let link: ManagerLink
-  private let object: Int
+  private let core: ProxyCore
 
-  init(link: ManagerLink, object: Int) {
-    self.link = link
-    self.object = object
+  init(_ core: ProxyCore) {
+    self.core = core
   }
 
   /// Reopens the queue from its ``handle``, in any process (spawned ones included).
+  ///
+  /// - Throws: ``ManagerError/server(_:)`` when the manager cannot be reached.
   public convenience init(_ handle: Handle) throws(ManagerError) {
-    self.init(link: try ManagerLink(handle.manager), object: handle.object)
+    self.init(try ProxyCore(handle))
   }
 
   /// What another process needs to reopen the queue.
-  public var handle: Handle { Handle(manager: link.manager, object: object) }
+  public var handle: Handle { core.handle() }
 
   /// Puts `item` at the end, waiting up to `timeout` (nil: as long as it takes; `.zero`: not
   /// at all) for room in a bounded queue.
   ///
   /// - Throws: ``ManagerError/full`` after the timeout.
   public func put(_ item: Element, timeout: Duration? = nil) throws(ManagerError) {
-    _ = try link.call(object, "put", [ManagerCoding.encode(item), ManagerCoding.timeout(timeout)])
+    _ = try core.call("put", [ManagerCoding.encode(item), ManagerCoding.timeout(timeout)])
   }
 
   /// Takes the first item, waiting up to `timeout` (nil: as long as it takes; `.zero`: not at
@@ -46,11 +43,11 @@ public final class ManagedQueue<Element: Codable & Sendable>: Sendable {
   ///
   /// - Throws: ``ManagerError/empty`` after the timeout.
   public func get(timeout: Duration? = nil) throws(ManagerError) -> Element {
-    try ManagerCoding.single(link.call(object, "get", [ManagerCoding.timeout(timeout)]))
+    try ManagerCoding.single(core.call("get", [ManagerCoding.timeout(timeout)]))
   }
 
   /// How many items the queue holds (Python's `qsize()`).
-  public var count: Int { get throws(ManagerError) { try ManagerCoding.single(link.call(object, "count")) } }
+  public var count: Int { get throws(ManagerError) { try ManagerCoding.single(core.call("count")) } }
 }
 
 /// A ``ManagedQueue`` on the server: encoded items, and the bound.

@@ -123,6 +123,11 @@ public final class Manager: Sendable {
     }
   }
 
+  /// A proxy's own connection to object `object`, just made.
+  private func proxyCore(_ object: Int) throws(ManagerError) -> ProxyCore {
+    ProxyCore(link: try ManagerLink(handle), object: object)
+  }
+
   /// A new, empty dictionary on the server (Python's `manager.dict()`), or one holding
   /// `initial`.
   public func dictionary<Key, Value>(_: [Key: Value].Type, _ initial: [Key: Value] = [:]) throws(ManagerError)
@@ -130,37 +135,37 @@ public final class Manager: Sendable {
   {
     var pairs: [Data] = []
     for (key, value) in initial { pairs += [try ManagerCoding.encode(key), try ManagerCoding.encode(value)] }
-    return ManagedDictionary(link: try ManagerLink(handle), object: try link.create("dict", pairs))
+    return ManagedDictionary(try proxyCore(link.create("dict", pairs)))
   }
 
   /// A new list on the server (Python's `manager.list()`), holding `initial`.
   public func list<Element>(_: [Element].Type, _ initial: [Element] = []) throws(ManagerError) -> ManagedList<Element> {
     var elements: [Data] = []
     for element in initial { elements.append(try ManagerCoding.encode(element)) }
-    return ManagedList(link: try ManagerLink(handle), object: try link.create("list", elements))
+    return ManagedList(try proxyCore(link.create("list", elements)))
   }
 
   /// A new, empty namespace on the server (Python's `manager.Namespace()`).
   public func namespace() throws(ManagerError) -> ManagedNamespace {
-    ManagedNamespace(link: try ManagerLink(handle), object: try link.create("namespace"))
+    ManagedNamespace(try proxyCore(link.create("namespace")))
   }
 
   /// A new, unlocked lock on the server (Python's `manager.Lock()`).
   public func lock() throws(ManagerError) -> ManagedLock {
-    ManagedLock(link: try ManagerLink(handle), object: try link.create("lock"))
+    ManagedLock(try proxyCore(link.create("lock")))
   }
 
   /// A new, empty queue on the server (Python's `manager.Queue(maxsize)`); `maxSize` above 0
   /// bounds it.
   public func queue<Element>(_: Element.Type, maxSize: Int = 0) throws(ManagerError) -> ManagedQueue<Element> {
-    ManagedQueue(link: try ManagerLink(handle), object: try link.create("queue", [ManagerCoding.encode(maxSize)]))
+    ManagedQueue(try proxyCore(link.create("queue", [ManagerCoding.encode(maxSize)])))
   }
 
   /// A new object of a registered type of your own, on the server.
   ///
   /// - Throws: ``ManagerError/unknownType(_:)`` when the server does not know the type.
   public func object<Object: ManagedObject>(_: Object.Type) throws(ManagerError) -> ManagedProxy<Object> {
-    ManagedProxy(link: try ManagerLink(handle), object: try link.create(Object.typeName))
+    ManagedProxy(try proxyCore(link.create(Object.typeName)))
   }
 
   /// Ends the server (Python's `shutdown()`); proxies then throw ``ManagerError/server(_:)``.
