@@ -5,9 +5,10 @@
 Queue: one producer process puts N integers, this process gets them (as `mpbench rings` does
 with Queue<Int>). Pipe: a child echoes an integer back N times over a duplex Pipe (as with
 Connection), and over TCP on the loopback between a Listener with an authkey and a child
-that connects with Client (as with Listener and Connection.connect). Prints {"itemsPerSecond":
-..., "pipeRoundTripMicroseconds": ..., "socketRoundTripMicroseconds": ...} as JSON, each the
-median of --repetitions runs.
+that connects with Client (as with Listener and Connection.connect). Manager: sets of a key of
+a manager.dict(), each a round trip to the manager's server (as with Manager). Prints
+{"itemsPerSecond": ..., "pipeRoundTripMicroseconds": ..., "socketRoundTripMicroseconds": ...,
+"managerRoundTripMicroseconds": ...} as JSON, each the median of --repetitions runs.
 """
 import argparse
 import json
@@ -79,6 +80,20 @@ def socket_round_trip(count):
     return median
 
 
+def manager_round_trip(count):
+    """The median time of count sets of a key of a manager.dict()."""
+    with multiprocessing.Manager() as manager:
+        dictionary = manager.dict()
+        samples = []
+        for value in range(count):
+            started = time.perf_counter()
+            dictionary[value % 100] = value
+            samples.append(time.perf_counter() - started)
+        if dictionary[99] != count - 1:
+            raise SystemExit("the manager lost a value")
+    return statistics.median(samples) * 1e6
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=100_000)
@@ -88,10 +103,12 @@ def main():
     rates = [run_once(arguments.items) for _ in range(arguments.repetitions)]
     trips = [pipe_round_trip(arguments.round_trips) for _ in range(arguments.repetitions)]
     sockets = [socket_round_trip(arguments.round_trips) for _ in range(arguments.repetitions)]
+    managers = [manager_round_trip(arguments.round_trips) for _ in range(arguments.repetitions)]
     print(json.dumps({
         "itemsPerSecond": statistics.median(rates),
         "pipeRoundTripMicroseconds": statistics.median(trips),
         "socketRoundTripMicroseconds": statistics.median(sockets),
+        "managerRoundTripMicroseconds": statistics.median(managers),
     }))
 
 

@@ -13,7 +13,11 @@ public struct CPUTimes: Sendable, Equatable {
   ///
   /// - Throws: when `/proc/stat` cannot be read.
   public static func read() throws -> [Int: CPUTimes] {
-    let text = try String(contentsOfFile: "/proc/stat", encoding: .utf8)
+    // Read to its end: `String(contentsOfFile:)` stops at the first read of a /proc file (a
+    // page), which on a machine of over ~60 CPUs leaves the last ones out.
+    let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/stat"))
+    defer { try? handle.close() }
+    let text = String(decoding: try handle.readToEnd() ?? Data(), as: UTF8.self)
     var times: [Int: CPUTimes] = [:]
     for line in text.split(separator: "\n") where line.hasPrefix("cpu") && !line.hasPrefix("cpu ") {
       let fields = line.split(separator: " ")

@@ -67,12 +67,15 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement {
     try record("ByteRing, Codable Int, send/receive", "k/s") { try byteRingThroughput(count: codableItems) }
     try record("Connection round trip, Codable Int (pipe)", "µs") { try connectionRoundTrip(rounds: 10_000) }
     try record("Listener/Client round trip, TCP loopback", "µs") { try socketRoundTrip(rounds: 10_000) }
+    try record("Manager dictionary set, round trip", "µs") { try managerRoundTrip(rounds: 10_000) }
     if comparePython {
       let python = try pythonReference(count: codableItems, roundTrips: 10_000)
       figures.record("Python multiprocessing.Queue, same job", "k/s", samples: [python.itemsPerSecond / 1e3])
       figures.record("Python multiprocessing.Pipe round trip", "µs", samples: [python.pipeRoundTripMicroseconds])
       figures.record(
         "Python Listener/Client round trip, same job", "µs", samples: [python.socketRoundTripMicroseconds])
+      figures.record(
+        "Python Manager dict set, same job", "µs", samples: [python.managerRoundTripMicroseconds])
     }
 
     try figures.print(
@@ -186,6 +189,23 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement {
     return try roundTrips(rounds, over: try listener.accept(), to: child)
   }
 
+  /// The median time of `rounds` sets of a key of a ``Manager``'s dictionary (a round trip
+  /// to the manager's server process), as Python's `d[key] = value` on a `manager.dict()`.
+  private func managerRoundTrip(rounds: Int) throws -> Double {
+    let manager = try Manager()
+    defer { manager.shutdown() }
+    let dictionary = try manager.dictionary([Int: Int].self)
+    var samples: [Double] = []
+    samples.reserveCapacity(rounds)
+    for round in 0..<rounds {
+      let started = ContinuousClock.now
+      try dictionary.set(round, for: round % 100)
+      samples.append((ContinuousClock.now - started).microseconds)
+    }
+    guard try dictionary[99] == rounds - 1 else { throw BenchmarkFailure("the manager lost a value") }
+    return Statistics(samples).median
+  }
+
   /// Sends back each `Int` plus one, until a negative one.
   private static func echo(on connection: Connection) throws {
     while case let value = try connection.recv(Int.self), value >= 0 { try connection.send(value + 1) }
@@ -212,6 +232,7 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement {
     let itemsPerSecond: Double
     let pipeRoundTripMicroseconds: Double
     let socketRoundTripMicroseconds: Double
+    let managerRoundTripMicroseconds: Double
   }
 
   private func pythonReference(count: Int, roundTrips: Int) throws -> PythonIPC {

@@ -159,12 +159,12 @@ import Testing
     try owner.start()
     let handle = try handles.get(timeout: .seconds(20))
     guard case .abstract(let name) = handle.address else { throw ManagerError.shutDown }
-    #expect(try Self.abstractSockets().contains("@" + name))
+    #expect(try abstractSocketNames().contains("@" + name))
     #expect(try Manager(handle).dictionary([Int: Int].self).count == 0, "the owner's manager serves")
     try owner.kill()
     try owner.join(timeout: .seconds(10))
     #expect(
-      eventually { (try? Self.abstractSockets().contains("@" + name)) == false }, "the server died with its owner")
+      eventually { (try? abstractSocketNames().contains("@" + name)) == false }, "the server died with its owner")
     #expect(throws: ManagerError.self) { _ = try Manager(handle) }
     names.shutdown()
   }
@@ -189,12 +189,6 @@ import Testing
     #expect(try lock.acquire(timeout: .seconds(5)))
   }
 
-  /// The abstract Unix-domain names listening on this machine (`/proc/net/unix`), as `@name`.
-  static func abstractSockets() throws -> Set<String> {
-    let table = try String(contentsOfFile: "/proc/net/unix", encoding: .utf8)
-    return Set(table.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) })
-  }
-
   /// A client with the wrong key is refused, and the server goes on serving; after shutdown
   /// the server is gone, its socket name with it, and proxies say so.
   @Test func aWrongKeyIsRefusedAndShutdownEndsTheServer() throws {
@@ -208,9 +202,9 @@ import Testing
     let reopened = try Manager(manager.handle)
     #expect(try reopened.dictionary([Int: Int].self).count == 0)
     guard case .abstract(let name) = manager.handle.address else { throw ManagerError.shutDown }
-    #expect(try Self.abstractSockets().contains("@" + name))
+    #expect(try abstractSocketNames().contains("@" + name))
     manager.shutdown()
-    #expect(try !Self.abstractSockets().contains("@" + name), "the name is gone with the server")
+    #expect(try !abstractSocketNames().contains("@" + name), "the name is gone with the server")
     #expect(throws: ManagerError.self) { try dictionary.set(2, for: 2) }
     #expect(throws: ManagerError.self) { _ = try Manager(manager.handle) }
     manager.shutdown()

@@ -40,6 +40,15 @@ public enum Fixture {
   }
 }
 
+/// The names of the abstract Unix-domain sockets of this network namespace, as `@name`, from
+/// `/proc/net/unix` read to its end (`String(contentsOfFile:)` stops after its first page).
+public func abstractSocketNames() throws -> Set<String> {
+  let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/net/unix"))
+  defer { try? handle.close() }
+  let table = String(decoding: try handle.readToEnd() ?? Data(), as: UTF8.self)
+  return Set(table.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) })
+}
+
 /// How many descriptors this process has open.
 public func openDescriptorCount() -> Int {
   ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).count
