@@ -145,7 +145,8 @@ let package = Package(
     .executableTarget(
       name: "MPITestRank",
       dependencies: [
-        "ComputeEngineMPI", "ComputeEngine", "Multiprocessing", .product(name: "SystemPackage", package: "swift-system"),
+        "ComputeEngineMPI", "ComputeEngine", "Multiprocessing", "TestEntryPoints",
+        .product(name: "SystemPackage", package: "swift-system"),
       ],
       path: "Tests/MPITestRank"),
     .testTarget(name: "ComputeEngineMPITests", dependencies: ["ComputeEngineMPI", "Scheduler", "MPITestRank", "mpbench"]),

@@ -1,4 +1,12 @@
 extension ProcessPool {
+  /// Runs the kernel on one input and returns its output, blocking the calling thread: the
+  /// synchronous form of the `async` `submit(_:)`.
+  ///
+  /// - Throws: the input's ``PoolError``, or the pool's own error.
+  public func submit(_ input: Input) throws -> Output {
+    try map([input])[0]
+  }
+
   /// Applies the kernel to every input and calls `body` on the calling thread with each
   /// `(index, output)` as it arrives, blocking until the last: the synchronous form of the
   /// `AsyncSequence` `mapUnordered`, for code that is not `async`.

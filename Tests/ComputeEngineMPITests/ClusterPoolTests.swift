@@ -188,6 +188,14 @@ import Testing
     #expect((driver["otherThread"] as? String)?.contains("another thread than the one that made it") == true)
   }
 
+  /// The cluster pool's driver passes the same interface tests as a local pool
+  /// (`exerciseParallelPool`, which `ProcessPoolTests` runs on a `ProcessPool`).
+  @Test(arguments: Network.allCases)
+  func theDriverKeepsTheParallelPoolInterface(network: Network) throws {
+    let driver = try #require(try Self.run(["interface"], ranks: 2, over: network)[0])
+    #expect(driver["wrong"] as? [String] == [])
+  }
+
   /// A worker killed inside a rank costs the task it ran, whichever rank ran it; that rank's
   /// pool replaces the worker and the next job runs whole. MPI never sees it.
   @Test(arguments: Network.allCases)

@@ -37,6 +37,19 @@ import Testing
     try pool.join()
   }
 
+  /// A local pool passes the interface tests every `ParallelPool` passes (a cluster pool's
+  /// driver runs the same `exerciseParallelPool` in `ClusterPoolTests`).
+  @Test func theLocalPoolKeepsTheParallelPoolInterface() throws {
+    struct Negative: Error {}
+    let pool = try ProcessPool<Int, Int>(placement: .cores(2)) { input in
+      guard input >= 0 else { throw Negative() }
+      return input * 2
+    }
+    #expect(exerciseParallelPool(pool) == [])
+    pool.close()
+    try pool.join()
+  }
+
   @Test func everyPhysicalCoreByDefault() throws {
     let pool = try ProcessPool<Int, UInt64> { MonteCarloPi.unit(UInt64($0), samples: Self.size.samples) }
     #expect(pool.workerCount == (try Topology().cores.count))

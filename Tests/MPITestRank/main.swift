@@ -4,6 +4,7 @@ import Foundation
 import Multiprocessing
 import Synchronization
 import SystemPackage
+import TestEntryPoints
 
 #if canImport(Glibc)
   import Glibc
@@ -51,7 +52,13 @@ let flaky = PoolKernel<Int, Int>("mpi-flaky") { input in
   if mode == "sigterm" || mode == "sigkill" { usleep(1000) }
   return input &* 1000 &+ rankOfThisProcess
 }
-bootstrapMultiprocessing(entryPoints: [tagged, crashing, rankKiller, survivalKiller, words, flaky])
+/// The kernel of the pool interface's tests: doubles its input, fails a negative one.
+let doubling = PoolKernel<Int, Int>("mpi-doubling") { input in
+  struct Negative: Error {}
+  guard input >= 0 else { throw Negative() }
+  return input * 2
+}
+bootstrapMultiprocessing(entryPoints: [tagged, crashing, rankKiller, survivalKiller, words, flaky, doubling])
 
 func report(_ rank: Int, _ fields: [String: Any]) {
   let data = try! JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
@@ -78,6 +85,12 @@ case "tagged":
     report(pool.rank, ["ranks": pool.rankCount, "correct": correct, "computedBy": computedBy])
   } else {
     report(pool.rank, ["misuse": misuse])
+  }
+case "interface":
+  // The ParallelPool tests a local ProcessPool passes, on the driver across the ranks.
+  let pool = try ClusterPool(kernel: doubling, placement: .cores(1))
+  if let wrong = try pool.serve(driver: { driver in exerciseParallelPool(driver) }) {
+    report(pool.rank, ["wrong": wrong])
   }
 case "codable":
   let pool = try ClusterPool(kernel: words, placement: .cores(1))
