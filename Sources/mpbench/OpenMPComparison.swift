@@ -20,26 +20,34 @@ final class OpenMPComparison {
   /// The kernels the reference implements.
   static let kernels: Set<KernelKind> = [.monteCarlo, .imbalanced]
 
-  let source: String
-  let compiler: String
-  /// The built reference, and the directory that holds it.
+  /// The built reference.
   let executable: String
-  private let directory: URL
+  /// The temporary directory the reference was built in; nil for one built elsewhere.
+  private let directory: URL?
 
   /// Builds the reference from `source` with `compiler` into a temporary directory.
   init(source: String, compiler: String = "cc") throws {
     guard FileManager.default.fileExists(atPath: source) else {
       throw LateUsageError("no OpenMP reference at '\(source)': run from the repository root or pass --openmp-source")
     }
-    self.source = source
-    self.compiler = compiler
-    directory = FileManager.default.temporaryDirectory.appendingPathComponent("mpbench-openmp-\(getpid())")
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mpbench-openmp-\(getpid())")
+    self.directory = directory
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     executable = directory.appendingPathComponent("openmp_reference").path
     let build = try ExternalCommand.run(["/usr/bin/env", compiler, "-O2", "-fopenmp", "-o", executable, source])
     guard build.status == 0 else {
       throw BenchmarkFailure("'\(compiler) -O2 -fopenmp \(source)' failed (status \(build.status)): \(build.stderr)")
     }
+  }
+
+  /// The reference built elsewhere (`cc -O2 -fopenmp Scripts/openmp_reference.c`), for a
+  /// machine without a C compiler: `Scripts/scaling-bundle` carries one.
+  init(executable: String) throws {
+    guard FileManager.default.isExecutableFile(atPath: executable) else {
+      throw LateUsageError("no OpenMP reference program at '\(executable)'")
+    }
+    self.executable = executable
+    directory = nil
   }
 
   /// Runs the reference on `workload` with one thread per slot, pinned to the slots' CPUs.
@@ -58,6 +66,6 @@ final class OpenMPComparison {
   }
 
   deinit {
-    try? FileManager.default.removeItem(at: directory)
+    if let directory { try? FileManager.default.removeItem(at: directory) }
   }
 }

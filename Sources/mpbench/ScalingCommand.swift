@@ -77,6 +77,13 @@ struct ScalingCommand: ParsableCommand, RepeatedMeasurement {
 
   @Option(
     help: """
+      A built OpenMP reference for --compare-openmp, instead of building its source (for a machine \
+      without a C compiler; Scripts/scaling-bundle carries one).
+      """)
+  var openmpExecutable: String?
+
+  @Option(
+    help: """
       Split the repetitions into this many blocks, each of which runs every mode (and the \
       references) in turn, so that a slow spell of a shared host weighs on every mode alike.
       """)
@@ -141,7 +148,10 @@ struct ScalingCommand: ParsableCommand, RepeatedMeasurement {
     }
     let parallelModes = modes.filter { $0 != .serial }
     // Built before anything is measured: a missing compiler fails at once.
-    let openmp = compareOpenmp ? try OpenMPComparison(source: openmpSource) : nil
+    let openmp =
+      compareOpenmp
+      ? try openmpExecutable.map { try OpenMPComparison(executable: $0) } ?? OpenMPComparison(source: openmpSource)
+      : nil
     let openmpWorkloads = openmp == nil ? [] : workloads.filter { OpenMPComparison.kernels.contains($0.kind) }
     let progress = Progress(
       total: workloads.reduce(0) { sum, workload in

@@ -152,6 +152,32 @@ extension MachineWideTests {
       #expect(missing.status != 0 && missing.stderr.contains("/nonexistent.c"), "\(missing.stderr)")
     }
 
+    /// A reference built elsewhere (what `Scripts/scaling-bundle` carries to a machine without
+    /// a C compiler) runs as the one built from source does; a missing one is named.
+    @Test func aPrebuiltOpenMPReferenceRuns() throws {
+      let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Scripts/openmp_reference.c").path
+      let built = NSTemporaryDirectory() + "openmp-reference-\(getpid())"
+      defer { try? FileManager.default.removeItem(atPath: built) }
+      let compile = Foundation.Process()
+      compile.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+      compile.arguments = ["cc", "-O2", "-fopenmp", "-o", built, source]
+      try compile.run()
+      compile.waitUntilExit()
+      #expect(compile.terminationStatus == 0)
+      let run = try runExecutable(
+        "mpbench",
+        [
+          "scaling", "--kernels", "imbalanced", "--modes", "pool-fork", "--units", "4", "--scale", "0.002",
+          "--repetitions", "1", "--warmups", "0", "--workers", "1", "--compare-openmp", "--openmp-executable", built,
+        ])
+      #expect(run.status == 0, "\(run.stderr)")
+      #expect(run.stdout.contains("openmp-c") && run.stdout.contains("speedup ÷ OpenMP's speedup"), "\(run.stdout)")
+      let missing = try runExecutable(
+        "mpbench", ["scaling", "--compare-openmp", "--openmp-executable", "/nonexistent-openmp", "--units", "1"])
+      #expect(missing.status != 0 && missing.stderr.contains("/nonexistent-openmp"), "\(missing.stderr)")
+    }
+
     @Test func pythonAgreesOnEveryChecksum() throws {
       let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Scripts/mpbench_reference.py").path
