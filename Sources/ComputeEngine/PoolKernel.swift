@@ -81,7 +81,8 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
   func warmUp() {
     guard let control = try? PoolControl(slots: 1), let channels = try? makeChannels() else { return }
     var sample = WorkerPlan(
-      channels: channels.handleData, control: control.memory.handle, slot: 0, cpus: [0], chunkSize: 1, maxTasks: nil,
+      channels: channels.handleData, control: control.memory.handle, slot: 0, cpus: CPUSet([0]), chunkSize: 1,
+      maxTasks: nil,
       spinNanoseconds: 0,
       doorbellPid: getpid(), doorbellFD: -1, forked: true, timed: false)
     let board = try? makeBoard?()
@@ -92,7 +93,7 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
       let reopened = try? PoolControl(plan.control)
     else { return }
     reopened.status(plan.slot).clear()
-    _ = CPUSet(plan.cpus).indices.map(Int32.init)
+    _ = plan.cpus?.indices.map(Int32.init)
     _ = try? reopenChannels(plan.channels)
     if let handle = plan.board { _ = try? ClaimBoard(handle) }
   }

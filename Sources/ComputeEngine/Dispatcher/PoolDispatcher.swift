@@ -286,7 +286,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     control.status(slot).clear()
     let plan = WorkerPlan(
       channels: channels.handleData, control: control.memory.handle, slot: slot,
-      cpus: pinned ? placement.slots[slot].cpus.indices : [], chunkSize: PoolLimits.maxChunk,
+      cpus: pinned ? placement.slots[slot].cpus : nil, chunkSize: PoolLimits.maxChunk,
       maxTasks: maxTasksPerWorker, spinNanoseconds: spinWindow.nanoseconds,
       doorbellPid: getpid(), doorbellFD: doorbell.writeEnd.rawValue, forked: startMethod == .fork,
       timed: taskTimeout != nil,

@@ -14,8 +14,8 @@ struct WorkerPlan: Codable, Sendable {
   var channels: Data
   var control: SharedMemory.Handle
   var slot: Int
-  /// The CPUs to bind to; empty for an unpinned pool.
-  var cpus: [Int]
+  /// The CPUs to bind to; nil for an unpinned pool.
+  var cpus: CPUSet?
   var chunkSize: Int
   var maxTasks: Int?
   /// How long the worker spins waiting for tasks before it sleeps, in nanoseconds.
@@ -55,7 +55,7 @@ enum WorkerLoop {
     // parent's to answer, and its workers keep their tasks (and its pool whole) meanwhile.
     signal(SIGINT, SIG_IGN)
     signal(SIGTERM, SIG_IGN)
-    if !plan.cpus.isEmpty { try Topology.bindCallingThread(to: CPUSet(plan.cpus)) }
+    if let cpus = plan.cpus { try Topology.bindCallingThread(to: cpus) }
     let doorbell = PipeBell(
       writeEnd: plan.forked
         ? FileDescriptor(rawValue: plan.doorbellFD)
