@@ -22,7 +22,9 @@ public protocol ParallelPool<Input, Output>: AnyObject {
 
   /// Applies the kernel to every input and returns the outputs in input order.
   ///
-  /// - Parameter chunkSize: inputs handed out at once; nil lets the pool choose.
+  /// - Parameters:
+  ///   - inputs: the inputs, in the order of the outputs.
+  ///   - chunkSize: inputs handed out at once; nil lets the pool choose.
   /// - Throws: the first failed input's ``PoolError``, or the pool's own error.
   func map(_ inputs: [Input], chunkSize: Int?) throws -> [Output]
 

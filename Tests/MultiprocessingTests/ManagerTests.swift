@@ -169,6 +169,29 @@ import Testing
     names.shutdown()
   }
 
+  /// A forked child uses its copies of the proxies over connections of its own while the
+  /// parent uses them too, and its shutdown leaves the parent's server serving: only the
+  /// process that started it ends it.
+  @Test func aForkedChildConnectsAgainAndLeavesItsParentsManager() throws {
+    _ = Fixture.ready
+    let manager = try Manager()
+    let dictionary = try manager.dictionary([Int: Int].self)
+    try dictionary.set(0, for: 0)
+    // The child's proxy connects again rather than share its parent's socket: the parent's
+    // calls, made at the same time, each get their own answer.
+    let child = Multiprocessing.Process(startMethod: .fork) {
+      for key in 1...200 { try dictionary.set(key, for: key) }
+      manager.shutdown()
+    }
+    try child.start()
+    for _ in 0..<200 { #expect(try dictionary[0] == 0) }
+    try child.join(timeout: .seconds(10))
+    #expect(try child.exitCode == 0)
+    #expect(try dictionary.count == 201)
+    manager.shutdown()
+    #expect(throws: ManagerError.self) { try dictionary.set(2, for: 2) }
+  }
+
   /// A process killed while it holds a managed lock: its connection ends, and the server lets
   /// the lock go (Python's manager keeps it locked for ever).
   @Test func aKilledHoldersLockIsLetGo() throws {

@@ -48,6 +48,9 @@ public final class Manager: Sendable {
   private let link: ManagerLink
   /// The server process, for the process that started it.
   private let server: Process?
+  /// The process that started the server: a forked child holds a copy of the manager, and
+  /// must not end the server its parent owns.
+  private let owner = getpid()
 
   /// Starts a manager's server process, started with `startMethod`, and connects to it.
   ///
@@ -169,9 +172,10 @@ public final class Manager: Sendable {
   }
 
   /// Ends the server (Python's `shutdown()`); proxies then throw ``ManagerError/server(_:)``.
-  /// Only the process that started the manager does this; again does nothing.
+  /// Only the process that started the manager does this (not a child forked with a copy of
+  /// it); again does nothing.
   public func shutdown() {
-    guard let server, (try? server.isAlive) == true else { return }
+    guard let server, getpid() == owner, (try? server.isAlive) == true else { return }
     _ = try? link.call(.shutdown)
     if (try? server.join(timeout: .seconds(5))) == nil {
       try? server.kill()

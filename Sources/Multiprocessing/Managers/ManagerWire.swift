@@ -52,26 +52,43 @@ enum ManagerCoding {
 
 /// A proxy's connection to the manager's server: one call at a time.
 final class ManagerLink: @unchecked Sendable {
-  // @unchecked: `connection` is only used with `lock` held.
+  // @unchecked: `connection` is only used with `lock` held; `connection`, `lock` and `process`
+  // are replaced only in a freshly forked child, at its first call, before it shares the link.
   /// The manager this link reaches.
   let manager: Manager.Handle
-  private let connection: Connection
-  private let lock = NSLock()
+  private var connection: Connection
+  private var lock = NSLock()
+  /// The process that made `connection`: a forked child has a copy of the socket, shared with
+  /// its parent, and connects again rather than interleave its messages with the parent's.
+  private var process = getpid()
 
   /// Connects to the manager's server, proving the key.
   init(_ manager: Manager.Handle) throws(ManagerError) {
     self.manager = manager
-    do { connection = try Connection.connect(to: manager.address, authKey: manager.authKey) } catch {
-      throw .server("cannot connect to \(manager.address): \(error)")
-    }
+    connection = try Self.connect(manager)
   }
 
   deinit { connection.close() }
+
+  private static func connect(_ manager: Manager.Handle) throws(ManagerError) -> Connection {
+    do { return try Connection.connect(to: manager.address, authKey: manager.authKey) } catch {
+      throw .server("cannot connect to \(manager.address): \(error)")
+    }
+  }
 
   /// Sends `request` and returns the results of the reply.
   ///
   /// - Throws: the server's error, or ``ManagerError/server(_:)`` when the connection fails.
   func call(_ request: ManagerRequest) throws(ManagerError) -> [Data] {
+    if process != getpid() {
+      // A forked child: the lock may have been held by another thread of the parent, and the
+      // socket is the parent's too. Its own, untouched by the parent (the copy's descriptor is
+      // closed, not shut down: the parent's connection goes on).
+      connection.close()
+      lock = NSLock()
+      connection = try Self.connect(manager)
+      process = getpid()
+    }
     lock.lock()
     defer { lock.unlock() }
     let reply: ManagerReply
