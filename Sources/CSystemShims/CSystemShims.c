@@ -109,6 +109,17 @@ pid_t cs_current_tid(void) {
   return cached_tid;
 }
 
+static unsigned long fork_generation = 0;
+static pthread_once_t fork_generation_installed = PTHREAD_ONCE_INIT;
+
+static void bump_fork_generation(void) { __atomic_add_fetch(&fork_generation, 1, __ATOMIC_RELAXED); }
+static void install_fork_generation(void) { pthread_atfork(NULL, NULL, bump_fork_generation); }
+
+unsigned long cs_fork_generation(void) {
+  pthread_once(&fork_generation_installed, install_fork_generation);
+  return __atomic_load_n(&fork_generation, __ATOMIC_RELAXED);
+}
+
 int cs_pidfd_open(pid_t pid) {
   long fd = syscall(SYS_pidfd_open, pid, 0);
   return fd >= 0 ? (int)fd : -errno;

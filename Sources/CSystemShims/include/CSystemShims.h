@@ -39,6 +39,9 @@ pid_t cs_gettid(void);
 /// The calling thread's kernel id, cached per thread (reset in a forked child): no system
 /// call after the first.
 pid_t cs_current_tid(void);
+// How many forks (through fork(3)) led to this process since the first call: a value that
+// changes in a forked child, for objects that must reset what the fork copied.
+unsigned long cs_fork_generation(void);
 
 /// A hint to the CPU that the caller is spinning (x86 `pause`, ARM `yield`).
 static inline void cs_cpu_relax(void) {

@@ -54,9 +54,11 @@ public final class Connection: @unchecked Sendable {
   /// The largest message, in bytes.
   public static let maxMessage = 1 << 30
 
-  private let lock = NSLock()
-  private let reading = NSLock()
-  private let writing = NSLock()
+  // Fork-safe: a forked child's copy of a connection another thread of the parent was using
+  // would otherwise wait for ever on the copied lock.
+  private let lock = ForkSafeLock()
+  private let reading = ForkSafeLock()
+  private let writing = ForkSafeLock()
   private var readEnd: FileDescriptor?
   private var writeEnd: FileDescriptor?
   private let canRead: Bool
@@ -233,19 +235,19 @@ public final class Connection: @unchecked Sendable {
   private func sendMessage(_ payload: UnsafeRawBufferPointer) throws(ConnectionError) {
     guard canWrite else { throw .wrongDirection("send") }
     guard payload.count <= Self.maxMessage else { throw .messageTooLarge(payload.count) }
-    writing.lock()
-    defer { writing.unlock() }
-    guard let end = lock.withLock({ writeEnd }) else { throw .closed }
-    // Length and bytes in one write: a pipe writes up to PIPE_BUF (4096) bytes at once or not
-    // at all, so a sender killed mid-send leaves no half message when the message is small.
-    let header = Self.header(payload.count, framing)
-    let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: header.count + payload.count, alignment: 8)
-    defer { frame.deallocate() }
-    header.withUnsafeBytes { frame.copyMemory(from: $0) }
-    if payload.count > 0 {
-      (frame.baseAddress! + header.count).copyMemory(from: payload.baseAddress!, byteCount: payload.count)
+    try writing.withLock { () throws(ConnectionError) in
+      guard let end = lock.withLock({ writeEnd }) else { throw .closed }
+      // Length and bytes in one write: a pipe writes up to PIPE_BUF (4096) bytes at once or
+      // not at all, so a sender killed mid-send leaves no half message when it is small.
+      let header = Self.header(payload.count, framing)
+      let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: header.count + payload.count, alignment: 8)
+      defer { frame.deallocate() }
+      header.withUnsafeBytes { frame.copyMemory(from: $0) }
+      if payload.count > 0 {
+        (frame.baseAddress! + header.count).copyMemory(from: payload.baseAddress!, byteCount: payload.count)
+      }
+      try write(UnsafeRawBufferPointer(frame), to: end)
     }
-    try write(UnsafeRawBufferPointer(frame), to: end)
   }
 
   /// The bytes of a message's length in `framing`.
@@ -346,12 +348,12 @@ public final class Connection: @unchecked Sendable {
     _ body: (FileDescriptor, Int) throws(ConnectionError) -> R
   ) throws(ConnectionError) -> R {
     guard canRead else { throw .wrongDirection("receive") }
-    reading.lock()
-    defer { reading.unlock() }
-    guard let end = lock.withLock({ readEnd }) else { throw .closed }
-    let count = try messageLength(from: end)
-    guard count <= Self.maxMessage else { throw .messageTooLarge(count) }
-    return try body(end, count)
+    return try reading.withLock { () throws(ConnectionError) -> R in
+      guard let end = lock.withLock({ readEnd }) else { throw .closed }
+      let count = try messageLength(from: end)
+      guard count <= Self.maxMessage else { throw .messageTooLarge(count) }
+      return try body(end, count)
+    }
   }
 
   /// Reads the next message's length, in this connection's framing.
