@@ -126,9 +126,7 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel, QueueOutlet 
         defer { writeEndIfPending() }
         // Checked with the lock held: a close from here on writes its end after the item.
         guard !isClosed else { throw .closed }
-        if !feeder.isIdle { feeder.writeWhatFits(self) }
-        if feeder.isIdle, try tryWrite(message) { return }
-        if feeder.accept(message, outlet: self) { return }
+        if try feeder.put(message, outlet: self) { return }
         // Every slot of the feed block is taken: wait for room here, a slice at a time.
         while try !tryWrite(message) {
           guard let wait = Self.nextWait(until: deadline) else { throw .full }
@@ -165,9 +163,7 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel, QueueOutlet 
       case .item(let item)?:
         items.add(-1)
         // A close that found the pipe full left its end to write: there may be room now.
-        if feedBlock.closing.load() == QueueFeedBlock.Closing.endPending {
-          writeEndIfPendingWithoutWaiting(reclaimingDead: false)
-        }
+        writeEndIfPendingWithoutWaiting(reclaimingDead: false)
         return item
       case .wake?:
         return nil  // Never: `read` skips wake-ups.
@@ -193,9 +189,7 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel, QueueOutlet 
       if let deadline {
         if try !reader.poll(timeout: max(.zero, deadline - .now)) {
           // In vain: the next get sees the end if a dead process held it back.
-          if feedBlock.closing.load() == QueueFeedBlock.Closing.endPending {
-            writeEndIfPendingWithoutWaiting(reclaimingDead: true)
-          }
+          writeEndIfPendingWithoutWaiting(reclaimingDead: true)
           return nil
         }
       } else {
@@ -210,26 +204,7 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel, QueueOutlet 
     }
   }
 
-  func writeEndIfPending() { writeEndIfPending(reclaimingDead: false) }
-
-  /// Writes the end message once closed, if no process has items buffered (with
-  /// `reclaimingDead`, counting those of dead processes as given up) and the pipe has room;
-  /// with the producers' lock held.
-  private func writeEndIfPending(reclaimingDead: Bool) {
-    let closing = feedBlock.closing
-    guard closing.load() == QueueFeedBlock.Closing.endPending, feedBlock.allFlushed(reclaimingDead: reclaimingDead),
-      (try? nonBlockingWriter.trySend(Message.end)) == true
-    else { return }
-    _ = closing.compareExchange(QueueFeedBlock.Closing.endPending, QueueFeedBlock.Closing.ended)
-  }
-
-  /// Writes the end message as ``writeEndIfPending(reclaimingDead:)`` does if the producers'
-  /// lock is free now; otherwise leaves it to the lock's holder or to a later taker.
-  private func writeEndIfPendingWithoutWaiting(reclaimingDead: Bool) {
-    _ = try? writeLock.holding(until: .now) { () throws(QueueError) in
-      writeEndIfPending(reclaimingDead: reclaimingDead)
-    }
-  }
+  func writeEnd() -> Bool { (try? nonBlockingWriter.trySend(Message.end)) == true }
 
   /// Takes a place of the bound: at once if one is free, else a slice at a time.
   ///

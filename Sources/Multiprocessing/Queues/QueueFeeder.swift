@@ -19,9 +19,32 @@ import Foundation
   /// Waits up to `timeout` for room, with the producers' lock not held.
   func waitForRoom(_ timeout: Duration)
 
-  /// Writes the end of a closed queue once nothing is buffered anywhere and there is room,
-  /// with the producers' lock held.
-  func writeEndIfPending()
+  /// Writes the end the takers see after the last item (the pipe's end message; the ring's
+  /// close) if there is room now; whether it did. With the producers' lock held.
+  func writeEnd() -> Bool
+}
+
+extension QueueOutlet {
+  /// Writes the end once the queue is closed and no process holds buffered items (with
+  /// `reclaimingDead`, counting those of dead processes as given up), if there is room; with
+  /// the producers' lock held.
+  @usableFromInline func writeEndIfPending(reclaimingDead: Bool = false) {
+    let closing = feedBlock.closing
+    guard closing.load() == QueueFeedBlock.Closing.endPending, feedBlock.allFlushed(reclaimingDead: reclaimingDead),
+      writeEnd()
+    else { return }
+    _ = closing.compareExchange(QueueFeedBlock.Closing.endPending, QueueFeedBlock.Closing.ended)
+  }
+
+  /// ``writeEndIfPending(reclaimingDead:)`` if the queue's end is pending and the producers'
+  /// lock is free now; otherwise the lock's holder writes it when it lets go, or a later
+  /// taker does.
+  @usableFromInline func writeEndIfPendingWithoutWaiting(reclaimingDead: Bool) {
+    guard feedBlock.closing.load() == QueueFeedBlock.Closing.endPending else { return }
+    _ = try? writeLock.holding(until: .now) { () throws(QueueError) in
+      writeEndIfPending(reclaimingDead: reclaimingDead)
+    }
+  }
 }
 
 /// The items one process's puts accepted while its queue had no room, and the thread that
@@ -45,8 +68,6 @@ import Foundation
   @exclusivity(unchecked) @usableFromInline var buffer: [Item] = []
   /// The index of the next item to write in `buffer`.
   @exclusivity(unchecked) @usableFromInline var head = 0
-  /// How many items `buffer` holds from `head` on.
-  @exclusivity(unchecked) @usableFromInline var pending = 0
   /// The feed block's slot the running thread holds; nil when no thread runs.
   @exclusivity(unchecked) @usableFromInline var slot: Int?
 
@@ -54,7 +75,7 @@ import Foundation
 
   /// Whether the buffer is empty, so that a put may write its item itself; with the
   /// producers' lock held.
-  @inlinable var isIdle: Bool { pending == 0 }
+  @inlinable var isIdle: Bool { head == buffer.count }
 
   /// Appends `item` for the thread to write, starting the thread if none runs; with the
   /// producers' lock held. False when every slot of the feed block is taken (a put then waits
@@ -66,8 +87,17 @@ import Foundation
     }
     outlet.feedBlock.add(1, at: slot!)
     buffer.append(item)
-    pending += 1
     return true
+  }
+
+  /// A put's way, with the producers' lock held: the buffered items that have room first,
+  /// then `item` itself while nothing is left buffered and there is room, else into the
+  /// buffer. False when every slot of the feed block is taken: the put then waits for room
+  /// itself.
+  @inlinable func put<Outlet: QueueOutlet<Item>>(_ item: Item, outlet: Outlet) throws(QueueError) -> Bool {
+    if !isIdle { writeWhatFits(outlet) }
+    if isIdle, try outlet.tryWrite(item) { return true }
+    return accept(item, outlet: outlet)
   }
 
   /// Writes the buffered items that have room now, in order; with the producers' lock held.
@@ -91,7 +121,6 @@ import Foundation
           buffer.removeFirst(head)
           head = 0
         }
-        pending = buffer.count - head
         return
       }
       head += 1
@@ -99,7 +128,6 @@ import Foundation
     }
     buffer = []
     head = 0
-    pending = 0
   }
 
   /// Starts the thread and waits until it has claimed a slot: the slot is held by the
@@ -135,7 +163,7 @@ import Foundation
   private func writeAll<Outlet: QueueOutlet<Item>>(_ outlet: Outlet) -> Bool {
     guard let slot else { return true }
     writeWhatFits(outlet)
-    guard pending == 0 else { return false }
+    guard isIdle else { return false }
     self.slot = nil
     outlet.feedBlock.release(slot)
     outlet.writeEndIfPending()
@@ -148,7 +176,6 @@ import Foundation
   func resetInChild() {
     withUnsafeMutablePointer(to: &buffer) { $0.initialize(to: []) }
     head = 0
-    pending = 0
     slot = nil
   }
 }

@@ -34,17 +34,10 @@
     _ = try writeLock.holding(until: nil) { () throws(QueueError) in
       // Checked with the lock held: a close from here on ends the ring after the item.
       guard !isClosed else { throw .closed }
-      if !feeder.isIdle { feeder.writeWhatFits(self) }
-      if feeder.isIdle, try tryWrite(item) { return }
-      try putInFeeder(item)
+      if try feeder.put(item, outlet: self) { return }
+      // Every slot of the feed block is taken: wait for room here.
+      do throws(RingError) { try ring.push(item) } catch { throw .closed }
     }
-  }
-
-  /// Hands `item` to the feeder; with the producers' lock held. When every slot of the feed
-  /// block is taken, waits for room here instead.
-  @usableFromInline func putInFeeder(_ item: Element) throws(QueueError) {
-    if feeder.accept(item, outlet: self) { return }
-    do throws(RingError) { try ring.push(item) } catch { throw .closed }
   }
 
   @inlinable func tryWrite(_ item: Element) throws(QueueError) -> Bool {
@@ -61,7 +54,7 @@
   @inlinable func pop() -> Element? {
     while true {
       do throws(RingError) { return try ring.pop(timeout: .milliseconds(100)) } catch {
-        if closing.load() == QueueFeedBlock.Closing.endPending { endIfPendingWithoutWaiting(reclaimingDead: true) }
+        writeEndIfPendingWithoutWaiting(reclaimingDead: true)
       }
     }
   }
@@ -69,25 +62,12 @@
   /// Closes the queue for every process; the ring ends once nothing is buffered.
   func close() {
     guard feedBlock.close() else { return }
-    endIfPendingWithoutWaiting(reclaimingDead: true)
+    writeEndIfPendingWithoutWaiting(reclaimingDead: true)
   }
 
-  @usableFromInline func writeEndIfPending() { endIfPending(reclaimingDead: false) }
-
-  /// Closes the ring once the queue is closed and no process holds buffered items (with
-  /// `reclaimingDead`, counting those of dead processes as given up); with the producers'
-  /// lock held.
-  private func endIfPending(reclaimingDead: Bool) {
-    guard closing.load() == QueueFeedBlock.Closing.endPending, feedBlock.allFlushed(reclaimingDead: reclaimingDead)
-    else { return }
+  /// The end the ring's takers see: the ring closed.
+  @usableFromInline func writeEnd() -> Bool {
     ring.close()
-    _ = closing.compareExchange(QueueFeedBlock.Closing.endPending, QueueFeedBlock.Closing.ended)
-  }
-
-  /// ``endIfPending(reclaimingDead:)`` if the queue is closing and the producers' lock is
-  /// free now; otherwise its holder does it when it lets go.
-  @usableFromInline func endIfPendingWithoutWaiting(reclaimingDead: Bool) {
-    guard closing.load() == QueueFeedBlock.Closing.endPending else { return }
-    _ = try? writeLock.holding(until: .now) { () throws(QueueError) in endIfPending(reclaimingDead: reclaimingDead) }
+    return true
   }
 }

@@ -121,7 +121,7 @@ struct RingQueueChannelHandle: Codable, Sendable {
         // A pop without a deadline ends only with an item or the end; with one, it may time out.
         do throws(RingError) { item = try ring.pop(timeout: deadline.map { $0 - .now }) } catch {
           // In vain: the next get sees the end if a dead process held it back.
-          feed?.endIfPendingWithoutWaiting(reclaimingDead: true)
+          feed?.writeEndIfPendingWithoutWaiting(reclaimingDead: true)
           return nil
         }
       }
