@@ -1,3 +1,4 @@
+import CSystemShims
 import Foundation
 
 /// What a proxy asks the manager's server, as one ``Connection`` message.
@@ -52,15 +53,16 @@ enum ManagerCoding {
 
 /// A proxy's connection to the manager's server: one call at a time.
 final class ManagerLink: @unchecked Sendable {
-  // @unchecked: `connection` is only used with `lock` held; `connection`, `lock` and `process`
-  // are replaced only in a freshly forked child, at its first call, before it shares the link.
+  // @unchecked: `connection` and `generation` are only used with `lock` held.
   /// The manager this link reaches.
   let manager: Manager.Handle
   private var connection: Connection
-  private var lock = NSLock()
-  /// The process that made `connection`: a forked child has a copy of the socket, shared with
-  /// its parent, and connects again rather than interleave its messages with the parent's.
-  private var process = getpid()
+  /// Resets itself in a forked child, where a thread of the parent may have held it.
+  private let lock = ForkSafeLock()
+  /// The fork generation `connection` was made in: a forked child has a copy of the socket,
+  /// shared with its parent, and connects again rather than interleave its messages with
+  /// the parent's.
+  private var generation = cs_fork_generation()
 
   /// Connects to the manager's server, proving the key.
   init(_ manager: Manager.Handle) throws(ManagerError) {
@@ -80,17 +82,20 @@ final class ManagerLink: @unchecked Sendable {
   ///
   /// - Throws: the server's error, or ``ManagerError/server(_:)`` when the connection fails.
   func call(_ request: ManagerRequest) throws(ManagerError) -> [Data] {
-    if process != getpid() {
-      // A forked child: the lock may have been held by another thread of the parent, and the
-      // socket is the parent's too. Its own, untouched by the parent (the copy's descriptor is
-      // closed, not shut down: the parent's connection goes on).
-      connection.close()
-      lock = NSLock()
-      connection = try Self.connect(manager)
-      process = getpid()
+    try lock.withLock { () throws(ManagerError) -> [Data] in
+      if generation != cs_fork_generation() {
+        // A forked child: a connection of its own (the copy's descriptor is closed, not shut
+        // down, so the parent's connection goes on).
+        connection.close()
+        connection = try Self.connect(manager)
+        generation = cs_fork_generation()
+      }
+      return try exchange(request)
     }
-    lock.lock()
-    defer { lock.unlock() }
+  }
+
+  /// Sends `request` and reads the reply, with the lock held.
+  private func exchange(_ request: ManagerRequest) throws(ManagerError) -> [Data] {
     let reply: ManagerReply
     do {
       try connection.send(request)
