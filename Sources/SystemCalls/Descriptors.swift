@@ -65,14 +65,15 @@ extension FileDescriptor {
 
   /// Reads until end of file.
   package func readToEnd() throws(Errno) -> Data {
+    // A page on the stack at a time: a forked child reads its description this way, and each
+    // page of a large heap buffer it zeroed was a page fault.
     var data = Data()
-    var buffer = [UInt8](repeating: 0, count: 65_536)
-    while true {
-      let count = try buffer.withUnsafeMutableBytes { bytes in
-        Result { () throws(Errno) in try readSome(into: bytes) }
-      }.get()
-      if count == 0 { return data }
-      data.append(contentsOf: buffer[0..<count])
+    return try withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 16) { (buffer) throws(Errno) -> Data in
+      while true {
+        let count = try readSome(into: buffer)
+        if count == 0 { return data }
+        data.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+      }
     }
   }
 

@@ -75,6 +75,33 @@ extension SystemCall {
     else { return nil }
     return buffer[close + 2]
   }
+
+  /// How many threads this process has (`num_threads`, the twentieth field of
+  /// `/proc/self/stat`), or nil when it cannot be read. Reads into the stack: no allocation.
+  package static func threadCount() -> Int? {
+    guard let fd = try? FileDescriptor.openClosingOnExec("/proc/self/stat", flags: O_RDONLY) else { return nil }
+    defer { fd.release() }
+    return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { buffer -> Int? in
+      guard let count = try? fd.readSome(into: UnsafeMutableRawBufferPointer(buffer)),
+        let close = buffer[0..<count].lastIndex(of: UInt8(ascii: ")"))
+      else { return nil }
+      // The fields after the command's closing parenthesis: the state is the third, so
+      // num_threads the eighteenth of these.
+      var field = 0
+      var value = 0
+      for byte in buffer[(close + 2)..<count] {
+        if byte == UInt8(ascii: " ") {
+          if field == 17 { return value }
+          field += 1
+          value = 0
+        } else if field == 17 {
+          guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+          value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+      }
+      return nil
+    }
+  }
 }
 
 extension FileDescriptor {

@@ -138,6 +138,25 @@ struct SystemCallTests {
     #expect(SystemCall.reap(getppid()) == nil)
   }
 
+  @Test func threadCountFollowsThreadsAsTheyStartAndEnd() throws {
+    let before = try #require(SystemCall.threadCount())
+    let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count
+    // Other threads of the test runner may come and go between the two reads.
+    #expect(abs(before - tasks) <= 2, "num_threads \(before), /proc/self/task \(tasks)")
+    let started = DispatchSemaphore(value: 0)
+    let finish = DispatchSemaphore(value: 0)
+    for _ in 0..<8 {
+      Thread {
+        started.signal()
+        finish.wait()
+      }.start()
+    }
+    for _ in 0..<8 { started.wait() }
+    let during = try #require(SystemCall.threadCount())
+    #expect(during >= before + 8 - 2, "8 more threads: \(before) then \(during)")
+    for _ in 0..<8 { finish.signal() }
+  }
+
   @Test func pollWaitsItsWholeTimeout() {
     let started = ContinuousClock.now
     let pipe = try? FileDescriptor.pipeClosingOnExec()

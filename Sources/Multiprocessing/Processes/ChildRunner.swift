@@ -17,6 +17,14 @@ enum ChildRunner {
   static let warmedUp: Void = {
     ProcessRegistry.finish(hooks: [], children: [])
     QueueFeeders.shared.warmUp()
+    // The objects a child's `prepare` resets, made here if this process has not yet: a child
+    // that makes one pays its allocations in page faults (each page it writes is copied).
+    _ = ExitWatcher.shared
+    _ = ForkingThread.shared
+    // And the C functions it calls that this process may never have: binding one lazily in
+    // the child walks every loaded library's symbol table (some twenty page faults).
+    _ = getppid()
+    _ = write(-1, nil, 0)  // EBADF: only binds `write`, which the handshake uses.
     let error: any Error = ProcessExit(0)
     if let exit = error as? ProcessExit { _ = exit.code }
     _ = Data("Process \(String(describing: error)):\n\(error)\n".utf8)
@@ -57,7 +65,7 @@ enum ChildRunner {
     QueueFeeders.shared.flushAll()
     registry.finishChildren()
     fflush(nil)
-    _exit(code)
+    cs_exit_now(code)
   }
 
   /// Makes a freshly forked child its own: tied to its parent's life, with every signal
@@ -73,9 +81,9 @@ enum ChildRunner {
     ForkingThread.shared.resetInChild()
     ExitWatcher.shared.resetInChild()
     ProcessRegistry.shared.lock.reinitializeInChild()
-    LibraryLogger.shared.lock.reinitializeInChild()
-    SharedKinds.shared.lock.reinitializeInChild()
     QueueFeeders.shared.resetInChild()
+    // The library's other locks are `ForkSafeLock`s, which reset themselves at their first
+    // use here.
   }
 
   /// Tells the parent waiting in ``Launcher/forkConfirmed(name:budget:_:)`` that this child reached

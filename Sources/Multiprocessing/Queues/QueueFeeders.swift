@@ -43,6 +43,8 @@ import Synchronization
   /// ever); the main process, at exit, gives up once `stall` passed with no item written, and
   /// says so on standard error, rather than hang.
   func flushAll(givingUpAfter stall: Duration? = nil) {
+    // Most processes never had a feeder: they end without reading the clock.
+    if lock.withLock({ running.isEmpty }) { return }
     var seen = written.load(ordering: .relaxed)
     var progress = ContinuousClock.now
     while !lock.withLock({ running.isEmpty }) {
@@ -69,6 +71,8 @@ import Synchronization
   /// In a freshly forked child: no feeder runs here, and none holds an item.
   func resetInChild() {
     lock.reinitializeInChild()
+    // Most parents have no feeder: a child that writes nothing here copies no page.
+    guard !running.isEmpty else { return }
     for feeder in running.values { feeder.resetInChild() }
     withUnsafeMutablePointer(to: &running) { $0.initialize(to: [:]) }
   }

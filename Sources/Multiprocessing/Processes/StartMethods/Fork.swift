@@ -118,7 +118,7 @@ extension Launcher {
   /// as Python 3.12 warns for `os.fork()`.
   private static func warnIfOtherThreadsRun() {
     guard !LibraryLogger.shared.lock.withLock({ LibraryLogger.shared.warnedAboutThreads }) else { return }
-    let threads = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 1
+    let threads = SystemCall.threadCount() ?? 1
     // Not counted: the calling thread, and the forking thread (idle while the main thread
     // forks, or forking while the caller waits for it).
     let others = threads - 1 - (ForkingThread.shared.isRunning ? 1 : 0)
