@@ -88,8 +88,8 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
     let board = try? makeBoard?()
     sample.board = board?.memory.handle
     sample.diesForTesting = .claimed
-    guard let encoded = try? JSONEncoder().encode(sample),
-      let plan = try? JSONDecoder().decode(WorkerPlan.self, from: encoded),
+    guard let encoded = try? BinaryEncoder().encode(sample),
+      let plan = try? BinaryDecoder().decode(WorkerPlan.self, from: encoded),
       let reopened = try? PoolControl(plan.control)
     else { return }
     reopened.status(plan.slot).clear()
@@ -100,7 +100,7 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
 
   /// Runs a worker: what a spawned or fork-server worker process does.
   public func run(encodedArguments: Data) throws {
-    let plan = try JSONDecoder().decode(WorkerPlan.self, from: encodedArguments)
+    let plan = try BinaryDecoder().decode(WorkerPlan.self, from: encodedArguments)
     try WorkerLoop.run(
       plan: plan, channels: try reopenChannels(plan.channels), control: try PoolControl(plan.control),
       initializer: initializer, kernel: body)

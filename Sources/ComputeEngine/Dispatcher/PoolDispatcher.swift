@@ -294,7 +294,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       diesForTesting: dyingWorkers.count > 0 ? dyingWorkers.step : nil)
     testHooks.stallingWorkers = max(0, testHooks.stallingWorkers - 1)
     dyingWorkers.count = max(0, dyingWorkers.count - 1)
-    let arguments = try JSONEncoder().encode(plan)
+    let arguments = try BinaryEncoder().encode(plan)
     func started() throws -> Multiprocessing.Process {
       let process = Multiprocessing.Process(
         name: "PoolWorker-\(slot)", daemon: true, startMethod: startMethod, template: template, entryPoint: kernel,

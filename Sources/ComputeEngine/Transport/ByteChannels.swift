@@ -41,14 +41,14 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerTransport, @unc
   }
 
   init(handleData: Data) throws {
-    let handles = try JSONDecoder().decode(Handles.self, from: handleData)
+    let handles = try BinaryDecoder().decode(Handles.self, from: handleData)
     tasks = try ByteRing(handles.tasks)
     results = try ByteRing(handles.results)
   }
 
   var handleData: Data {
     // Handles are plain Codable values: encoding cannot fail.
-    try! JSONEncoder().encode(Handles(tasks: tasks.handle, results: results.handle))
+    try! BinaryEncoder().encode(Handles(tasks: tasks.handle, results: results.handle))
   }
 
   var hasResults: Bool { results.hasData }

@@ -29,7 +29,7 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
   }
 
   init(handleData: Data) throws {
-    let handles = try JSONDecoder().decode(Handles.self, from: handleData)
+    let handles = try BinaryDecoder().decode(Handles.self, from: handleData)
     tasks = try SlotRing(handles.tasks)
     results = try SlotRing(handles.results)
     failures = try ByteRing(handles.failures)
@@ -42,7 +42,7 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
 
   var handleData: Data {
     // Handles are plain Codable values: encoding cannot fail.
-    try! JSONEncoder().encode(Handles(tasks: tasks.handle, results: results.handle, failures: failures.handle))
+    try! BinaryEncoder().encode(Handles(tasks: tasks.handle, results: results.handle, failures: failures.handle))
   }
 
   var hasResults: Bool { results.count > 0 || failures.hasData }

@@ -35,7 +35,7 @@ public struct EntryPoint<Arguments: Codable & Sendable>: AnyEntryPoint {
   public func run(encodedArguments: Data) throws {
     let arguments: Arguments
     do {
-      arguments = try JSONDecoder().decode(Arguments.self, from: encodedArguments)
+      arguments = try BinaryDecoder().decode(Arguments.self, from: encodedArguments)
     } catch {
       throw ProcessError.arguments(entryPoint: name, reason: "\(error)")
     }
@@ -44,7 +44,7 @@ public struct EntryPoint<Arguments: Codable & Sendable>: AnyEntryPoint {
 
   func encode(_ arguments: Arguments) throws(ProcessError) -> Data {
     do {
-      return try JSONEncoder().encode(arguments)
+      return try BinaryEncoder().encode(arguments)
     } catch {
       throw .arguments(entryPoint: name, reason: "\(error)")
     }

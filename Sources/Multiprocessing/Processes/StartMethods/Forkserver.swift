@@ -202,6 +202,7 @@ enum ForkserverLoop {
   /// Foundation's coders are ready in the server and every child inherits them instead of
   /// building them again: this halves a child's start-up.
   static func warmUp() {
+    _ = ChildRunner.warmedUp
     let sample = ChildDescription(
       entryPoint: "", arguments: Data("0".utf8), name: "", identity: [1], daemon: false, startMethod: .forkserver,
       parentPid: getppid(), parentName: "")
