@@ -5,8 +5,7 @@ import Scheduler
 /// `--compare-openmp`: the project's C/OpenMP reference (Scripts/openmp_reference.c, built
 /// here with `cc -O2 -fopenmp`) on the same kernel, units and size as the engine, with each
 /// worker count, in the same run: a `parallel for schedule(dynamic,1)` loop whose team of
-/// threads is pinned to the same CPUs as the pool's workers and lives across the runs. The
-/// built program lives in a temporary directory that goes with this object.
+/// threads is pinned to the same CPUs as the pool's workers and lives across the runs.
 final class OpenMPComparison {
   /// What one run of the reference measured.
   struct Measurement: Decodable {
@@ -21,33 +20,18 @@ final class OpenMPComparison {
   static let kernels: Set<KernelKind> = [.monteCarlo, .imbalanced]
 
   /// The built reference.
-  let executable: String
-  /// The temporary directory the reference was built in; nil for one built elsewhere.
-  private let directory: URL?
+  let program: CReferenceProgram
 
-  /// Builds the reference from `source` with `compiler` into a temporary directory.
+  /// Builds the reference from `source` with `compiler`.
   init(source: String, compiler: String = "cc") throws {
-    guard FileManager.default.fileExists(atPath: source) else {
-      throw LateUsageError("no OpenMP reference at '\(source)': run from the repository root or pass --openmp-source")
-    }
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mpbench-openmp-\(getpid())")
-    self.directory = directory
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    executable = directory.appendingPathComponent("openmp_reference").path
-    let build = try ExternalCommand.run(["/usr/bin/env", compiler, "-O2", "-fopenmp", "-o", executable, source])
-    guard build.status == 0 else {
-      throw BenchmarkFailure("'\(compiler) -O2 -fopenmp \(source)' failed (status \(build.status)): \(build.stderr)")
-    }
+    program = try CReferenceProgram(
+      source: source, flags: ["-O2", "-fopenmp"], compiler: compiler, option: "--openmp-source")
   }
 
   /// The reference built elsewhere (`cc -O2 -fopenmp Scripts/openmp_reference.c`), for a
   /// machine without a C compiler: `Scripts/scaling-bundle` carries one.
   init(executable: String) throws {
-    guard FileManager.default.isExecutableFile(atPath: executable) else {
-      throw LateUsageError("no OpenMP reference program at '\(executable)'")
-    }
-    self.executable = executable
-    directory = nil
+    program = try CReferenceProgram(executable: executable)
   }
 
   /// Runs the reference on `workload` with one thread per slot, pinned to the slots' CPUs.
@@ -55,7 +39,7 @@ final class OpenMPComparison {
     let places = slots.map { "{" + $0.cpus.indices.map(String.init).joined(separator: ",") + "}" }
     let run = try ExternalCommand.run(
       [
-        executable, workload.kind.rawValue, "\(workload.units)", "\(workload.parameter)", "\(slots.count)",
+        program.executable, workload.kind.rawValue, "\(workload.units)", "\(workload.parameter)", "\(slots.count)",
         "\(repetitions)", "\(warmups)",
       ],
       environment: ["OMP_PROC_BIND": "true", "OMP_PLACES": places.joined(separator: ",")])
@@ -63,9 +47,5 @@ final class OpenMPComparison {
       throw BenchmarkFailure("the OpenMP reference failed (status \(run.status)): \(run.stderr)")
     }
     return try JSONDecoder().decode(Measurement.self, from: Data(run.stdout.utf8))
-  }
-
-  deinit {
-    if let directory { try? FileManager.default.removeItem(at: directory) }
   }
 }

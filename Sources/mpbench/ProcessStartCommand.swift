@@ -14,7 +14,9 @@ struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement {
     // ArgumentParser does not wrap the usage line it builds: this one fits 80 columns.
     usage: """
       mpbench process-start [--repetitions <repetitions>] [--json]
-                            [--methods <methods>]
+                            [--methods <methods>] [--c-floor/--no-c-floor]
+                            [--c-floor-source <path>]
+                            [--c-floor-executable <path>]
       """
   )
 
@@ -26,6 +28,21 @@ struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement {
 
   @Option(help: "Comma-separated start methods.", transform: Self.parseMethods)
   var methods: [StartMethod] = StartMethod.allCases
+
+  @Flag(
+    inversion: .prefixedNo,
+    help: "Measure the C floor (Scripts/fork_floor.c: fork, _exit, waitpid in a small C program) in the same run.")
+  var cFloor = true
+
+  @Option(help: "The C floor's source (built with cc -O2).")
+  var cFloorSource = "Scripts/fork_floor.c"
+
+  @Option(help: "A built C floor program, instead of building its source (for a machine without a C compiler).")
+  var cFloorExecutable: String?
+
+  /// How many starts of one kind are timed in a row before the next kind's: the kinds take
+  /// turns, so that a noisy spell of the machine reaches them all alike.
+  static let block = 25
 
   static func parseMethods(_ text: String) throws -> [StartMethod] {
     try text.split(separator: ",").map { name in
@@ -40,44 +57,77 @@ struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement {
   }
 
   func run() throws {
-    var results: [String: Statistics] = [:]
-    for method in methods {
-      // One untimed start: the fork server's own start-up is not a process start.
-      try startAndJoin(method)
-      var samples: [Double] = []
-      for _ in 0..<repetitions {
-        let started = ContinuousClock.now
-        try startAndJoin(method)
-        samples.append((ContinuousClock.now - started).microseconds)
+    let floorProgram =
+      cFloor
+      ? try cFloorExecutable.map { try CReferenceProgram(executable: $0) }
+        ?? CReferenceProgram(source: cFloorSource, flags: ["-O2"], option: "--c-floor-source") : nil
+    // One untimed start each: the fork server's own start-up is not a process start.
+    for method in methods { try startAndJoin(method) }
+    var samples: [String: [Double]] = [:]
+    var done = 0
+    while done < repetitions {
+      let count = min(Self.block, repetitions - done)
+      for method in methods {
+        for _ in 0..<count {
+          let started = ContinuousClock.now
+          try startAndJoin(method)
+          samples[method.rawValue, default: []].append((ContinuousClock.now - started).microseconds)
+        }
       }
-      results[method.rawValue] = Statistics(samples)
+      samples["fork-floor", default: []] += try forkFloor(count)
+      if let floorProgram { samples["c-floor", default: []] += try cFloorSamples(floorProgram, count) }
+      done += count
     }
-    // The floor a start of this process cannot go under: a bare fork of this same process
-    // (its mappings, its size), _exit and waitpid, without the library.
-    var floor: [Double] = []
-    for _ in 0..<repetitions {
+    let results = samples.mapValues(Statistics.init)
+    let ratio = results["c-floor"].flatMap { floor in results["fork"].map { $0.median / floor.median } }
+    if json {
+      print(try prettyJSON(Report(starts: results, forkToCFloor: ratio)))
+      return
+    }
+    print("start + join of an empty target, \(repetitions) times per method, in turns of \(Self.block) (µs)")
+    print("method        median       min       p90       max")
+    for name in methods.map(\.rawValue) + ["fork-floor", "c-floor"] {
+      guard let stats = results[name] else { continue }
+      print(
+        name.padding(toLength: 10, withPad: " ", startingAt: 0)
+          + [stats.median, stats.min, stats.p90, stats.max].map { String(format: "%10.0f", $0) }.joined())
+    }
+    print("fork-floor: fork() + _exit(0) + waitpid of this same process, without the library")
+    if floorProgram != nil { print("c-floor: the same three calls in a small C program (Scripts/fork_floor.c)") }
+    if let ratio { print(String(format: "fork / c-floor: %.2fx (medians; target: at most 2x)", ratio)) }
+  }
+
+  /// What `--json` prints: each kind's statistics, and the library's fork over the C floor
+  /// (medians), when both were measured.
+  struct Report: Encodable {
+    let starts: [String: Statistics]
+    let forkToCFloor: Double?
+  }
+
+  /// `count` bare forks of this same process (its mappings, its size), each `_exit`ing at
+  /// once and reaped with `waitpid`, without the library: the floor this process cannot go
+  /// under.
+  private func forkFloor(_ count: Int) throws -> [Double] {
+    try (0..<count).map { _ in
       let started = ContinuousClock.now
       let child = fork()
       if child == 0 { _exit(0) }
       guard child > 0 else { throw BenchmarkFailure("fork failed: \(errno)") }
       var status: Int32 = 0
       while waitpid(child, &status, 0) < 0, errno == EINTR {}
-      floor.append((ContinuousClock.now - started).microseconds)
+      return (ContinuousClock.now - started).microseconds
     }
-    results["fork-floor"] = Statistics(floor)
-    if json {
-      print(try prettyJSON(results))
-      return
+  }
+
+  /// `count` starts of the C floor program, timed inside it.
+  private func cFloorSamples(_ program: CReferenceProgram, _ count: Int) throws -> [Double] {
+    let run = try ExternalCommand.run([program.executable, "\(count)"])
+    let samples = run.stdout.split(separator: "\n").compactMap { Double($0) }
+    guard run.status == 0, samples.count == count else {
+      throw BenchmarkFailure(
+        "the C floor failed (status \(run.status), \(samples.count) of \(count) samples): \(run.stderr)")
     }
-    print("start + join of an empty target, \(repetitions) times per method (µs)")
-    print("method        median       min       p90       max")
-    for name in methods.map(\.rawValue) + ["fork-floor"] {
-      let stats = results[name]!
-      print(
-        name.padding(toLength: 10, withPad: " ", startingAt: 0)
-          + [stats.median, stats.min, stats.p90, stats.max].map { String(format: "%10.0f", $0) }.joined())
-    }
-    print("fork-floor: fork() + _exit(0) + waitpid of this same process, without the library")
+    return samples
   }
 
   private func startAndJoin(_ method: StartMethod) throws {

@@ -23,7 +23,7 @@ struct SuiteCommand: ParsableCommand, RepeatedMeasurement {
   @Flag(help: "Leave out the comparison with the Python reference.")
   var noPython = false
 
-  @Flag(help: "Leave out the comparison with the C/OpenMP reference (needs cc with OpenMP).")
+  @Flag(help: "Leave out the comparisons with the C references, OpenMP's and the fork floor (need cc with OpenMP).")
   var noOpenmp = false
 
   func validate() throws {
@@ -35,7 +35,7 @@ struct SuiteCommand: ParsableCommand, RepeatedMeasurement {
     section("machine")
     try TopologyCommand.parse([]).run()
     section("process start + join")
-    try ProcessStartCommand.parse(["--repetitions", "200"]).run()
+    try ProcessStartCommand.parse(["--repetitions", "200"] + (noOpenmp ? ["--no-c-floor"] : [])).run()
     section("synchronisation")
     try SyncCommand.parse(["--repetitions", "\(repetitions)"]).run()
     section("rings")

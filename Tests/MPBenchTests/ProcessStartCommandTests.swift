@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+
+/// `mpbench process-start` measures the library's starts beside the floors they are held to,
+/// in the same run.
+@Suite(.timeLimit(.minutes(2)))
+struct ProcessStartCommandTests {
+  struct Statistics: Decodable {
+    let count: Int
+    let min: Double
+    let median: Double
+    let max: Double
+  }
+
+  struct Report: Decodable {
+    let starts: [String: Statistics]
+    let forkToCFloor: Double?
+  }
+
+  static let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("Scripts/fork_floor.c").path
+
+  /// The C floor is built, run in turns with the library's fork, and set against it: every
+  /// kind has all its samples (30 in turns of 25: two turns each).
+  @Test func theCFloorRunsBesideTheFork() throws {
+    let run = try runExecutable(
+      "mpbench",
+      ["process-start", "--methods", "fork", "--repetitions", "30", "--c-floor-source", Self.source, "--json"])
+    #expect(run.status == 0, "\(run.stderr)")
+    let report = try JSONDecoder().decode(Report.self, from: Data(run.stdout.utf8))
+    #expect(Set(report.starts.keys) == ["fork", "fork-floor", "c-floor"])
+    #expect(report.starts.values.allSatisfy { $0.count == 30 && $0.min > 0 && $0.min <= $0.median })
+    let fork = try #require(report.starts["fork"])
+    let floor = try #require(report.starts["c-floor"])
+    let ratio = try #require(report.forkToCFloor)
+    #expect(abs(ratio - fork.median / floor.median) < 1e-9)
+    // Our fork does what the floor does and more (a handshake, a pidfd), in a larger process.
+    #expect(ratio > 1, "fork \(fork.median) µs, C floor \(floor.median) µs")
+  }
+
+  @Test func withoutTheCFloorThereIsNoRatio() throws {
+    let run = try runExecutable(
+      "mpbench", ["process-start", "--methods", "fork", "--repetitions", "2", "--no-c-floor"])
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(run.stdout.contains("fork-floor") && !run.stdout.contains("c-floor"), "\(run.stdout)")
+  }
+
+  @Test func aMissingCFloorIsNamed() throws {
+    let run = try runExecutable("mpbench", ["process-start", "--c-floor-source", "/nonexistent/fork_floor.c"])
+    #expect(run.status == 64)
+    #expect(run.stderr.contains("no C reference at '/nonexistent/fork_floor.c'"), "\(run.stderr)")
+    #expect(run.stderr.contains("--c-floor-source") && run.stdout.isEmpty, "\(run.stderr)")
+  }
+}
