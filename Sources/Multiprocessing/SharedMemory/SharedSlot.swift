@@ -1,10 +1,10 @@
 /// A place in a shared block: the block (kept mapped) and an offset into it.
-struct SharedSlot: @unchecked Sendable {
+@usableFromInline struct SharedSlot: @unchecked Sendable {
   // @unchecked: the block is immutable; the bytes at the slot are synchronised by its users.
   let memory: SharedMemory
   let offset: Int
   /// The object's address in this process (kept here: no reference counting on use).
-  let pointer: UnsafeMutableRawPointer
+  @usableFromInline let pointer: UnsafeMutableRawPointer
 
   /// A new anonymous block of `size` bytes, holding one object at offset 0.
   init(size: Int) throws {

@@ -26,9 +26,9 @@ public final class SharedValue<T: BitwiseCopyable>: @unchecked Sendable {
     let lock: SharedHandle?
   }
 
-  let slot: SharedSlot
-  let lock: (any ProcessLock)?
-  var pointer: UnsafeMutablePointer<T> { slot.pointer.assumingMemoryBound(to: T.self) }
+  @usableFromInline let slot: SharedSlot
+  @usableFromInline let lock: (any ProcessLock)?
+  @usableFromInline var pointer: UnsafeMutablePointer<T> { slot.pointer.assumingMemoryBound(to: T.self) }
 
   static var kind: String { SharedKinds.shared.name(of: Self.self) { "SharedValue<\(T.self)>" } }
   /// The value sits a cache line into its block.
@@ -83,6 +83,7 @@ public final class SharedValue<T: BitwiseCopyable>: @unchecked Sendable {
   ///
   /// - Throws: ``SynchronizationError/previousOwnerDied(id:)`` (see ``ProcessLock/withLock(repair:_:)``),
   ///   or what `body` throws.
+  @inlinable
   public func withLock<R>(_ body: (inout T) throws -> R) throws -> R {
     guard let lock else { return try body(&pointer.pointee) }
     return try lock.withLock { try body(&pointer.pointee) }

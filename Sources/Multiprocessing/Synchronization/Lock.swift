@@ -44,7 +44,9 @@ public final class Lock: ProcessLock, @unchecked Sendable {
   ///   its previous holder died holding it.
   @discardableResult
   public func acquire(blocking: Bool = true, timeout: Duration? = nil) throws(SynchronizationError) -> Bool {
-    try report(core.acquire(blocking: blocking, deadline: .deadline(after: timeout)))
+    let core = core
+    if core.acquireIfFree(as: currentThreadID) { return true }
+    return try report(core.acquire(blocking: blocking, deadline: .deadline(after: timeout)))
   }
 
   /// Releases the lock, whoever acquired it.

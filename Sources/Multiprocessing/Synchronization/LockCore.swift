@@ -27,11 +27,19 @@ struct LockCore {
   /// The holder's thread id, or 0.
   var holder: UInt32 { state.load() & ~Self.sleepersBit }
 
+  /// Takes the lock if it is free: one compare-and-swap. The callers try this first, so that
+  /// an uncontended acquire never reaches ``acquire(blocking:deadline:)``, whose deadline (a
+  /// `ContinuousClock.Instant`, of a size known only at run time) costs metadata lookups.
+  @inline(__always)
+  func acquireIfFree(as me: UInt32) -> Bool {
+    state.compareExchange(0, me).exchanged
+  }
+
   func acquire(blocking: Bool, deadline: ContinuousClock.Instant?) -> Outcome {
     let me = currentThreadID
-    if state.compareExchange(0, me).exchanged { return .acquired }
+    if acquireIfFree(as: me) { return .acquired }
     if !blocking { return takeOverIfHolderDied(state.load(), me: me) ?? .timedOut }
-    if Spin.until({ state.load() == 0 && state.compareExchange(0, me).exchanged }) { return .acquired }
+    if Spin.untilBackingOff({ state.load() == 0 && acquireIfFree(as: me) }) { return .acquired }
     while true {
       var value = state.load()
       if value == 0 {

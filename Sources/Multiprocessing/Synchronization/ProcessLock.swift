@@ -35,6 +35,7 @@ extension ProcessLock {
   /// When the previous holder died holding the lock, `body` is not run: the lock is released
   /// and ``SynchronizationError/previousOwnerDied(id:)`` thrown, so that the caller can check
   /// and repair what the lock guards (or pass `repair`, which then runs first, holding the lock).
+  @inlinable
   public func withLock<T>(repair: (() throws -> Void)? = nil, _ body: () throws -> T) throws -> T {
     do {
       _ = try acquire(blocking: true, timeout: nil)

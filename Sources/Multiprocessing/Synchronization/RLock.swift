@@ -34,8 +34,13 @@ public final class RLock: ProcessLock, @unchecked Sendable {
     // The depth is the holder's alone (read and written only by the thread that holds the
     // lock, whose acquiring and releasing order it): plain loads and stores, no locked
     // instruction beyond the lock word's.
-    if core.holder == currentThreadID {
+    let me = currentThreadID
+    if core.holder == me {
       core.depth.storeRelaxed(core.depth.loadRelaxed() &+ 1)
+      return true
+    }
+    if core.acquireIfFree(as: me) {
+      core.depth.storeRelaxed(1)
       return true
     }
     let outcome = core.acquire(blocking: blocking, deadline: .deadline(after: timeout))
