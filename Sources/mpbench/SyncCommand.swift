@@ -72,6 +72,15 @@ struct SyncCommand: ParsableCommand, RepeatedMeasurement {
     let cells = unlocked.buffer
     try record("SharedArray read, through its buffer view", "ns") { try sweep { cells[$0] } }
     for (name, lockKind) in [("RLock (default)", true), ("Lock", false)] {
+      // The ceiling of the figure below: one process, nothing to contend with.
+      try record("SharedValue locked increments, 1 process, \(name)", "M/s") {
+        let counter = lockKind ? try SharedValue(0) : try SharedValue(0, lock: try Lock())
+        let started = ContinuousClock.now
+        for _ in 0..<operations { try counter.withLock { $0 += 1 } }
+        let seconds = (ContinuousClock.now - started).microseconds / 1e6
+        guard counter.value == operations else { throw BenchmarkFailure("lost increments: \(counter.value)") }
+        return Double(operations) / seconds / 1e6
+      }
       try record("SharedValue locked increments, 2 processes, \(name)", "M/s") {
         let counter = lockKind ? try SharedValue(0) : try SharedValue(0, lock: try Lock())
         let seconds = try timeTwoProcesses { for _ in 0..<operations { try counter.withLock { $0 += 1 } } }
