@@ -15,6 +15,8 @@ enum ConnectionAuthentication {
   static let failure = Array("#FAILURE#".utf8)
   /// The digest name that starts a challenge and its answer.
   static let sha256 = Array("{sha256}".utf8)
+  /// The lengths of a challenge in the legacy form, which names no digest.
+  static let legacyLengths: Set<Int> = [16, 20]
   /// The longest handshake message read: a peer that sends more is not speaking it.
   static let longestMessage = 256
 
@@ -92,9 +94,13 @@ enum ConnectionAuthentication {
 
   /// The answer to `message`: `{sha256}` and its HMAC-SHA256 when it starts `{sha256}`, its
   /// bare HMAC-MD5 in the legacy form (no digest name); nil for another digest.
+  ///
+  /// A legacy challenge is 20 random bytes (16 in older Pythons), which start with `{` one
+  /// time in 256: as CPython does, those lengths are legacy whatever their first byte, and
+  /// every message naming a digest is longer.
   static func response(to message: [UInt8], key: [UInt8]) -> [UInt8]? {
     let key = SymmetricKey(data: key)
-    if message.first == UInt8(ascii: "{") {
+    if message.first == UInt8(ascii: "{"), !legacyLengths.contains(message.count) {
       guard message.starts(with: sha256) else { return nil }
       return sha256 + Array(HMAC<SHA256>.authenticationCode(for: message, using: key))
     }
