@@ -58,7 +58,7 @@
   /// calling thread, which keeps it until ``release(_:)``; nil when every slot is held.
   func claim() -> Int? {
     for index in 0..<Self.slotCount {
-      switch lock(index).acquire(blocking: false, deadline: nil) {
+      switch lock(index).acquire(blocking: false, timeout: nil) {
       case .acquired, .acquiredFromDeadHolder:
         count(index).store(0)
         return index
@@ -90,7 +90,7 @@
         flushed = false
         continue
       }
-      switch lock(index).acquire(blocking: false, deadline: nil) {
+      switch lock(index).acquire(blocking: false, timeout: nil) {
       case .acquiredFromDeadHolder, .acquired:
         // Dead, or (never seen) a count left behind by a holder that let go.
         count(index).store(0)

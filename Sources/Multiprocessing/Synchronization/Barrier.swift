@@ -151,7 +151,7 @@ public final class Barrier: @unchecked Sendable {
   /// Takes the barrier's own lock; a holder that died in the middle of an update leaves
   /// the barrier broken.
   private func lockState() throws {
-    if case .acquiredFromDeadHolder = core.acquire(blocking: true, deadline: nil) {
+    if case .acquiredFromDeadHolder = core.acquire(blocking: true, timeout: nil) {
       breakLocked()
     }
   }

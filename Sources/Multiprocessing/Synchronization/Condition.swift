@@ -118,7 +118,7 @@ public final class Condition: @unchecked Sendable {
 
     var reacquired: Result<Void, any Error> = .success(())
     switch heldLock {
-    case .lock(let lock): reacquired = Result { _ = try report(lock.core.acquire(blocking: true, deadline: nil)) }
+    case .lock(let lock): reacquired = Result { _ = try report(lock.core.acquire(blocking: true, timeout: nil)) }
     case .rlock(let lock): reacquired = Result { try lock.acquire(restoring: depth) }
     }
     if !notified {

@@ -150,8 +150,7 @@ public enum Spin {
   /// machine), for a waiter that sees a released lock up to a microsecond or two later.
   static func untilBackingOff(limit: Duration = limit, _ condition: () -> Bool) -> Bool {
     if condition() { return true }
-    let started = monotonicNanoseconds()
-    let end = started + limit.nanoseconds
+    let end = monotonicNanoseconds() + limit.nanoseconds
     var pauses = 64
     while true {
       for _ in 0..<pauses { cs_cpu_relax() }

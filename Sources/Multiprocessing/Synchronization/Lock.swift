@@ -44,9 +44,7 @@ public final class Lock: ProcessLock, @unchecked Sendable {
   ///   its previous holder died holding it.
   @discardableResult
   public func acquire(blocking: Bool = true, timeout: Duration? = nil) throws(SynchronizationError) -> Bool {
-    let core = core
-    if core.acquireIfFree(as: currentThreadID) { return true }
-    return try report(core.acquire(blocking: blocking, deadline: .deadline(after: timeout)))
+    try report(core.acquire(blocking: blocking, timeout: timeout))
   }
 
   /// Releases the lock, whoever acquired it.

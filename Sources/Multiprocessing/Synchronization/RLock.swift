@@ -34,16 +34,11 @@ public final class RLock: ProcessLock, @unchecked Sendable {
     // The depth is the holder's alone (read and written only by the thread that holds the
     // lock, whose acquiring and releasing order it): plain loads and stores, no locked
     // instruction beyond the lock word's.
-    let me = currentThreadID
-    if core.holder == me {
+    if core.holder == currentThreadID {
       core.depth.storeRelaxed(core.depth.loadRelaxed() &+ 1)
       return true
     }
-    if core.acquireIfFree(as: me) {
-      core.depth.storeRelaxed(1)
-      return true
-    }
-    let outcome = core.acquire(blocking: blocking, deadline: .deadline(after: timeout))
+    let outcome = core.acquire(blocking: blocking, timeout: timeout)
     if outcome != .timedOut { core.depth.storeRelaxed(1) }
     return try report(outcome)
   }
@@ -77,7 +72,7 @@ public final class RLock: ProcessLock, @unchecked Sendable {
 
   /// Reacquires the lock with a saved depth after a condition wait.
   func acquire(restoring depth: UInt32) throws(SynchronizationError) {
-    let outcome = core.acquire(blocking: true, deadline: nil)
+    let outcome = core.acquire(blocking: true, timeout: nil)
     core.depth.store(depth)
     _ = try report(outcome)
   }
