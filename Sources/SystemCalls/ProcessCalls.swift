@@ -67,29 +67,17 @@ extension SystemCall {
   /// (`R` running, `S` asleep, `D` disk wait, `Z` zombie, …), or nil when it cannot be read
   /// (it is gone).
   package static func schedulingState(of id: pid_t) -> UInt8? {
-    guard let fd = try? FileDescriptor.openClosingOnExec("/proc/\(id)/stat", flags: O_RDONLY) else { return nil }
-    defer { fd.release() }
-    var buffer = [UInt8](repeating: 0, count: 512)
-    guard let count = try? buffer.withUnsafeMutableBytes({ (bytes) throws(Errno) in try fd.readSome(into: bytes) }),
-      let close = buffer[0..<count].lastIndex(of: UInt8(ascii: ")")), close + 2 < count
-    else { return nil }
-    return buffer[close + 2]
+    withStatFields("/proc/\(id)/stat") { $0.first }
   }
 
   /// How many threads this process has (`num_threads`, the twentieth field of
-  /// `/proc/self/stat`), or nil when it cannot be read. Reads into the stack: no allocation.
+  /// `/proc/self/stat`), or nil when it cannot be read.
   package static func threadCount() -> Int? {
-    guard let fd = try? FileDescriptor.openClosingOnExec("/proc/self/stat", flags: O_RDONLY) else { return nil }
-    defer { fd.release() }
-    return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { buffer -> Int? in
-      guard let count = try? fd.readSome(into: UnsafeMutableRawBufferPointer(buffer)),
-        let close = buffer[0..<count].lastIndex(of: UInt8(ascii: ")"))
-      else { return nil }
-      // The fields after the command's closing parenthesis: the state is the third, so
-      // num_threads the eighteenth of these.
+    withStatFields("/proc/self/stat") { fields in
+      // The state is the third field, so num_threads the eighteenth of these.
       var field = 0
       var value = 0
-      for byte in buffer[(close + 2)..<count] {
+      for byte in fields {
         if byte == UInt8(ascii: " ") {
           if field == 17 { return value }
           field += 1
@@ -100,6 +88,22 @@ extension SystemCall {
         }
       }
       return nil
+    }
+  }
+
+  /// Reads a `/proc/…/stat` file into the stack (no allocation: a parent reads its thread
+  /// count at each fork, and its child's state while it waits for the handshake) and hands
+  /// `body` its fields from the third on, those after the command's closing parenthesis;
+  /// nil when the file cannot be read.
+  private static func withStatFields<T>(_ path: String, _ body: (Slice<UnsafeMutableBufferPointer<UInt8>>) -> T?) -> T?
+  {
+    guard let fd = try? FileDescriptor.openClosingOnExec(path, flags: O_RDONLY) else { return nil }
+    defer { fd.release() }
+    return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { buffer -> T? in
+      guard let count = try? fd.readSome(into: UnsafeMutableRawBufferPointer(buffer)),
+        let close = buffer[0..<count].lastIndex(of: UInt8(ascii: ")")), close + 2 < count
+      else { return nil }
+      return body(buffer[(close + 2)..<count])
     }
   }
 }
