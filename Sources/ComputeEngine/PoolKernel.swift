@@ -29,12 +29,20 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
   public let body: @Sendable (Input) throws -> Output
   /// Run once in each worker before its first task.
   public let initializer: (@Sendable () throws -> Void)?
+  /// Claims and runs chunks of the board's job in a worker, with ``body``
+  /// (``BoardRole/serve(status:kernel:fail:)``).
+  typealias ClaimChunks = @Sendable (BoardRole, WorkerStatus, (TaskID, String) throws -> Void) throws -> Bool
+
+  /// Makes the parent's end of a worker's channels.
   let makeChannels: @Sendable () throws -> any WorkerTransport<Input, Output>
-  let reopenChannels: @Sendable (Data) throws -> any WorkerTransport<Input, Output>
+  /// Reopens them in the worker, from ``WorkerTransport/handleData``.
+  let reopenChannels: @Sendable (Data) throws -> any WorkerLink<Input, Output>
   /// Makes the pool's claim board, for `BitwiseCopyable` values only.
   let makeBoard: (@Sendable () throws -> ClaimBoard)?
   /// Copies a slice of a job's inputs onto the board, in one go.
   let writeBoardInputs: (@Sendable ([Input], Range<Int>, ClaimBoard) -> Void)?
+  /// The worker's part on the board, for `BitwiseCopyable` values only.
+  let claimChunks: ClaimChunks?
 
   /// A kernel over `BitwiseCopyable` values: no serialisation on the way.
   public init(
@@ -58,6 +66,7 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
           from: $0.baseAddress! + range.lowerBound * inputStride, byteCount: range.count * inputStride)
       }
     }
+    claimChunks = { role, status, fail in try role.serve(status: status, kernel: body, fail: fail) }
   }
 
   /// A kernel over `Codable` values, sent in `BinaryEncoder`'s form.
@@ -73,6 +82,7 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
     reopenChannels = { try ByteChannels<Input, Output>(handleData: $0) }
     makeBoard = nil
     writeBoardInputs = nil
+    claimChunks = nil
   }
 
   /// Runs, in a pool's fork template, the generic code a worker runs before its first task:
@@ -102,8 +112,8 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
   public func run(encodedArguments: Data) throws {
     let plan = try BinaryDecoder().decode(WorkerPlan.self, from: encodedArguments)
     try WorkerLoop.run(
-      plan: plan, channels: try reopenChannels(plan.channels), control: try PoolControl(plan.control),
-      initializer: initializer, kernel: body)
+      plan: plan, link: try reopenChannels(plan.channels), control: try PoolControl(plan.control),
+      initializer: initializer, claimChunks: claimChunks, kernel: body)
   }
 }
 

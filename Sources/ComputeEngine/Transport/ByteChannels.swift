@@ -3,7 +3,9 @@ import Multiprocessing
 
 /// Channels of binary-encoded messages (`BinaryEncoder`), for `Codable` inputs and outputs of
 /// any size.
-final class ByteChannels<Input: Codable, Output: Codable>: WorkerTransport, @unchecked Sendable {
+final class ByteChannels<Input: Codable, Output: Codable>: WorkerTransport, WorkerLink, @unchecked Sendable {
+  // @unchecked: each instance is one end, used by one thread (the dispatcher's, under the
+  // pool's lock, or the worker's).
   struct Handles: Codable {
     var tasks: ByteRing.Handle
     var results: ByteRing.Handle
@@ -11,6 +13,9 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerTransport, @unc
 
   let tasks: ByteRing
   let results: ByteRing
+  /// Worker: the chunks received last, as decoded, and the outputs and failures not yet sent.
+  private var received: [TaskBatch<Input>] = []
+  private var replies = ResultMessage<Output>()
 
   init(capacity: Int) throws {
     tasks = try ByteRing(capacity: capacity)
@@ -106,84 +111,98 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerTransport, @unc
 
   func sendBoardMarker() {}
 
-  func serve(
-    chunkSize: Int, maxTasks: Int?, spin: Duration, status: WorkerStatus, board: BoardRole?,
-    kernel: (Input) throws -> Output, wakeParent: () -> Void
-  ) throws {
-    var processed = 0
-    var replies = ResultMessage<Output>()
-    var lastSent = monotonicNanoseconds()
-    func send() throws {
-      do {
-        try results.send(replies)
-      } catch is EncodingError {
-        // Nothing was written. The outputs that cannot be encoded become their tasks' failures.
-        var kept = ResultMessage<Output>(failures: replies.failures)
-        for position in 0..<replies.outputs.count {
-          if let reason = encodingFailure(of: replies.outputs[position]) {
-            kept.failures.append(TaskFailure(index: replies.indices[position], message: reason, coding: true))
-          } else {
-            kept.indices.append(replies.indices[position])
-            kept.outputs.append(replies.outputs[position])
-          }
-        }
-        try results.send(kept)
-      }
-      replies = ResultMessage()
-      lastSent = monotonicNanoseconds()
-      wakeParent()
-    }
-    func run(_ index: TaskID, _ input: Input) {
-      status.start(index)
-      do {
-        replies.outputs.append(try kernel(input))
-        replies.indices.append(index)
-      } catch {
-        replies.failures.append(TaskFailure(index: index, message: "\(error)"))
-      }
-    }
-    var started = 0
-    /// Runs the tasks of one message; returns how many it held, nil at the end.
-    func runMessage() throws -> Int? {
-      // Politely, as the slot channels' workers wait (see `SlotChannels.serve`).
-      guard let message = try tasks.receive(spin: spin, yielding: true) else { return nil }
-      started = monotonicNanoseconds()
-      do {
-        let batch = try BinaryDecoder().decode(TaskBatch<Input>.self, from: message)
-        for offset in 0..<batch.inputs.count { run(batch.first.advanced(by: offset), batch.inputs[offset]) }
-        return batch.inputs.count
-      } catch is DecodingError {
-        // Decoded again input by input, so that only the inputs at fault fail.
-        let batch = try BinaryDecoder().decode(LenientTaskBatch<Input>.self, from: message)
-        for offset in 0..<batch.inputs.count {
-          if let input = batch.inputs[offset].value {
-            run(batch.first.advanced(by: offset), input)
-          } else {
-            let reason = "the input could not be decoded: \(batch.inputs[offset].error ?? "")"
-            replies.failures.append(TaskFailure(index: batch.first.advanced(by: offset), message: reason, coding: true))
-          }
-        }
-        return batch.inputs.count
-      }
-    }
+  // MARK: The worker's end
+
+  func receive(upTo limit: Int, spin: Duration) throws -> ReceivedTasks? {
+    received.removeAll(keepingCapacity: true)
     // A message is one chunk. The worker takes every chunk already there (as a slot ring's
-    // pop takes every task), times them for the dispatcher, and answers them in one message,
-    // or every ``PoolLimits/longTaskNanoseconds`` when they take longer.
-    while var count = try runMessage() {
-      var taken = 0
-      while true {
-        let now = monotonicNanoseconds()
-        status.taskNanoseconds = max(1, (now - started) / max(1, count))
-        status.current = -1
-        taken += count
-        processed += count
-        if now - lastSent >= PoolLimits.longTaskNanoseconds { try send() }
-        if let maxTasks, processed >= maxTasks { break }
-        guard taken < chunkSize, tasks.hasData, let next = try runMessage() else { break }
-        count = next
-      }
-      if !replies.indices.isEmpty || !replies.failures.isEmpty { try send() }
-      if let maxTasks, processed >= maxTasks { return }
+    // pop takes every task), while fewer than `limit` tasks were taken.
+    guard var message = try tasks.receive(spin: spin, yielding: true) else { return nil }
+    var (taken, runnable) = (0, 0)
+    while true {
+      let (count, decoded) = try decode(message)
+      taken += count
+      runnable += decoded
+      guard taken < limit, tasks.hasData, let next = try tasks.receive(spin: spin, yielding: true) else { break }
+      message = next
     }
+    return ReceivedTasks(runnable: runnable, taken: taken)
+  }
+
+  /// Adds the tasks of one message to those received; returns how many it held and how many
+  /// of them were decoded. Those whose input cannot be decoded fail with the next flush.
+  private func decode(_ message: Data) throws -> (count: Int, decoded: Int) {
+    do {
+      let batch = try BinaryDecoder().decode(TaskBatch<Input>.self, from: message)
+      received.append(batch)
+      return (batch.inputs.count, batch.inputs.count)
+    } catch is DecodingError {
+      // Decoded again input by input, so that only the inputs at fault fail.
+      let batch = try BinaryDecoder().decode(LenientTaskBatch<Input>.self, from: message)
+      var decoded = 0
+      for offset in 0..<batch.inputs.count {
+        if let input = batch.inputs[offset].value {
+          received.append(TaskBatch(first: batch.first.advanced(by: offset), inputs: [input]))
+          decoded += 1
+        } else {
+          let reason = "the input could not be decoded: \(batch.inputs[offset].error ?? "")"
+          replies.failures.append(TaskFailure(index: batch.first.advanced(by: offset), message: reason, coding: true))
+        }
+      }
+      return (batch.inputs.count, decoded)
+    }
+  }
+
+  func run(
+    _ kernel: (Input) throws -> Output, count: Int, wakeParent: () -> Void, willRun: (TaskID) throws -> Bool,
+    didRun: (Int) throws -> Void
+  ) throws {
+    // Plain indices: this code runs unspecialised, where iterators cost a metadata lookup
+    // per element.
+    var position = 0
+    for chunk in 0..<received.count {
+      let first = received[chunk].first
+      let inputs = received[chunk].inputs
+      for offset in 0..<inputs.count {
+        guard position < count else { return }
+        let task = first.advanced(by: offset)
+        if try willRun(task) {
+          do {
+            replies.outputs.append(try kernel(inputs[offset]))
+            replies.indices.append(task)
+          } catch {
+            fail(task, message: "\(error)", wakeParent: wakeParent)
+          }
+          try didRun(position)
+        }
+        position += 1
+      }
+    }
+  }
+
+  /// Holds the failure for the next flush: the results and failures go in one message.
+  func fail(_ task: TaskID, message: String, wakeParent: () -> Void) {
+    replies.failures.append(TaskFailure(index: task, message: message))
+  }
+
+  func flush() throws -> Bool {
+    guard !replies.indices.isEmpty || !replies.failures.isEmpty else { return false }
+    do {
+      try results.send(replies)
+    } catch is EncodingError {
+      // Nothing was written. The outputs that cannot be encoded become their tasks' failures.
+      var kept = ResultMessage<Output>(failures: replies.failures)
+      for position in 0..<replies.outputs.count {
+        if let reason = encodingFailure(of: replies.outputs[position]) {
+          kept.failures.append(TaskFailure(index: replies.indices[position], message: reason, coding: true))
+        } else {
+          kept.indices.append(replies.indices[position])
+          kept.outputs.append(replies.outputs[position])
+        }
+      }
+      try results.send(kept)
+    }
+    replies = ResultMessage()
+    return true
   }
 }

@@ -4,9 +4,11 @@ import SystemCalls
 
 /// Channels of typed slots, for `BitwiseCopyable` inputs and outputs: no serialisation, and
 /// whole batches copied as bytes.
-final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: WorkerTransport,
+final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: WorkerTransport, WorkerLink,
   @unchecked Sendable
 {
+  // @unchecked: each instance is one end, used by one thread (the dispatcher's, under the
+  // pool's lock, or the worker's).
   struct Handles: Codable {
     var tasks: SlotRing<TaskSlot<Input>>.Handle
     var results: SlotRing<ResultSlot<Output>>.Handle
@@ -18,6 +20,8 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
   let failures: ByteRing
   private let taskBuffer = UnsafeMutableBufferPointer<TaskSlot<Input>>.allocate(capacity: PoolLimits.maxChunk)
   private let resultBuffer = UnsafeMutableBufferPointer<ResultSlot<Output>>.allocate(capacity: PoolLimits.maxChunk)
+  /// Worker: the outputs kept in `resultBuffer` since the last flush.
+  private var produced = 0
 
   init(capacity: Int) throws {
     tasks = try SlotRing(capacity: capacity, mode: .singleProducerSingleConsumer)
@@ -98,127 +102,45 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
     _ = try? tasks.tryPush(taskBuffer[0])
   }
 
-  /// Worker: sends a task's failure, having woken the parent first: the failure ring may be
+  // MARK: The worker's end
+
+  func receive(upTo limit: Int, spin: Duration) throws -> ReceivedTasks? {
+    // The received tasks go where the parent's end would gather a chunk to send.
+    let room = UnsafeMutableBufferPointer(start: taskBuffer.baseAddress, count: min(limit, taskBuffer.count))
+    let count = try tasks.pop(into: room, spin: spin, yielding: true)
+    return count > 0 ? ReceivedTasks(runnable: count, taken: count) : nil
+  }
+
+  func run(
+    _ kernel: (Input) throws -> Output, count: Int, wakeParent: () -> Void, willRun: (TaskID) throws -> Bool,
+    didRun: (Int) throws -> Void
+  ) throws {
+    for position in 0..<count {
+      let task = taskBuffer[position].index
+      guard try willRun(task) else { continue }
+      do {
+        // A batch holds at most PoolLimits.maxChunk tasks, and the runtime flushes after each.
+        resultBuffer[produced] = ResultSlot(index: task, output: try kernel(taskBuffer[position].input))
+        produced += 1
+      } catch {
+        try fail(task, message: "\(error)", wakeParent: wakeParent)
+      }
+      try didRun(position)
+    }
+  }
+
+  /// Sends a task's failure at once, having woken the parent first: the failure ring may be
   /// full, and only the parent makes room (an `async` job on the board has no caller
   /// collecting, and the pool's thread may sleep without a timeout).
-  private func sendFailure(_ index: TaskID, _ error: any Error, wakeParent: () -> Void) throws {
+  func fail(_ task: TaskID, message: String, wakeParent: () -> Void) throws {
     wakeParent()
-    try failures.send(TaskFailure(index: index, message: "\(error)"))
+    try failures.send(TaskFailure(index: task, message: message))
   }
 
-  /// Worker: claims chunks of the board's job until none is free, running each chunk's
-  /// pending tasks (see ``ClaimBoard`` for the protocol and what a death at each step leaves).
-  /// Returns whether this worker counted the round's last chunk while no caller was
-  /// collecting (so that the pool's thread must be woken to finish the job).
-  private func serveBoard(
-    _ role: BoardRole, status: WorkerStatus, kernel: (Input) throws -> Output, wakeParent: () -> Void
-  ) throws -> Bool {
-    let board = role.board
-    var completed = false
-    var uncollected = false
-    while let chunk = board.claim(by: role.incarnation) {
-      role.reached(.claimed)
-      // Read after the claim: the round cannot change while this worker holds one of its chunks.
-      let round = board.header(.round).value
-      let job = board.header(.job).value
-      let offset = board.header(.offset).value
-      let tasks = ClaimBoard.tasks(
-        of: chunk, count: board.header(.count).value, chunkSize: board.header(.chunkSize).value)
-      if status.boardRound != round {
-        status.boardChunks = 0
-        status.boardRound = round
-      }
-      let started = monotonicNanoseconds()
-      for task in tasks where board.state(task).pointee == ClaimBoard.pending {
-        let index = TaskID(job: job, local: offset + task)
-        status.start(index)
-        do {
-          board.output(task).storeBytes(of: try kernel(board.input(task).load(as: Input.self)), as: Output.self)
-          board.state(task).pointee = ClaimBoard.succeeded
-        } catch {
-          try sendFailure(index, error, wakeParent: wakeParent)
-          board.state(task).pointee = ClaimBoard.failed
-        }
-        if task == tasks.lowerBound { role.reached(.betweenTasks) }
-      }
-      status.current = -1
-      status.taskNanoseconds = max(1, (monotonicNanoseconds() - started) / max(1, tasks.count))
-      role.reached(.beforeDone)
-      board.owner(chunk).value = ClaimBoard.doneMark(role.incarnation)
-      role.reached(.afterDone)
-      // Read before counting: a caller collecting now stays until it sees the count (or
-      // rings the pool's thread itself when it gives up).
-      uncollected = role.control.header(.collectors).value == 0
-      status.boardChunks += 1
-      // The worker that counts the last chunk wakes the caller, or the pool's thread if no
-      // caller collects. (After a death the pool counts the dead worker's chunks itself.)
-      completed = board.isRoundCounted(in: role.control)
-      if completed {
-        board.signalCompletion()
-        // A caller waiting for the round may be queued behind this worker on its CPU.
-        if !uncollected { SystemCall.yieldProcessor() }
-      }
-    }
-    return completed && uncollected
-  }
-
-  func serve(
-    chunkSize: Int, maxTasks: Int?, spin: Duration, status: WorkerStatus, board: BoardRole?,
-    kernel: (Input) throws -> Output, wakeParent: () -> Void
-  ) throws {
-    let received = UnsafeMutableBufferPointer<TaskSlot<Input>>.allocate(capacity: chunkSize)
-    defer { received.deallocate() }
-    var processed = 0
-    var produced = 0
-    func send() throws {
-      try results.push(contentsOf: UnsafeBufferPointer(rebasing: resultBuffer[0..<produced]))
-      produced = 0
-      wakeParent()
-    }
-    // An idle worker spins for the next job, giving its CPU between looks to any thread that
-    // wants it: on a machine whose cores the workers fill, the caller that wakes for its
-    // results (or publishes the next job) shares a CPU with one of them, and a worker asleep
-    // instead would cost the next job a wake-up (30-50 µs on a virtual machine).
-    while case let count = try tasks.pop(into: received, spin: spin, yielding: true), count > 0 {
-      // A pop may take several chunks. The worker times its tasks (after each in a small
-      // batch, whose tasks are long; every 16 in a large one) and publishes the time per
-      // task, from which the dispatcher decides how much work to give it ahead. Results also
-      // go back whenever ``PoolLimits/longTaskNanoseconds`` (5 ms) has passed, so that the dispatcher can hand
-      // the rest of the work to idle workers instead of waiting for the whole batch.
-      let checkMask = count <= 16 ? 0 : 15
-      var pushed = 0
-      var lastCheck = monotonicNanoseconds()
-      var lastSent = lastCheck
-      for position in 0..<count {
-        let index = received[position].index
-        if index.job == 0 {
-          // A marker: a job waits on the board. Only the worker that completes it may have
-          // to wake the pool's thread; the others' batches say nothing.
-          if let board, try serveBoard(board, status: status, kernel: kernel, wakeParent: wakeParent) { wakeParent() }
-          continue
-        }
-        pushed += 1
-        status.start(index)
-        do {
-          resultBuffer[produced] = ResultSlot(index: index, output: try kernel(received[position].input))
-          produced += 1
-        } catch {
-          try sendFailure(index, error, wakeParent: wakeParent)
-        }
-        if position & checkMask == checkMask {
-          let now = monotonicNanoseconds()
-          status.taskNanoseconds = max(1, (now - lastCheck) / (checkMask + 1))
-          lastCheck = now
-          if now - lastSent >= PoolLimits.longTaskNanoseconds {
-            try send()
-            lastSent = now
-          }
-        }
-      }
-      processed += count
-      status.current = -1
-      if pushed > 0 { try send() }
-      if let maxTasks, processed >= maxTasks { return }
-    }
+  func flush() throws -> Bool {
+    guard produced > 0 else { return false }
+    try results.push(contentsOf: UnsafeBufferPointer(start: resultBuffer.baseAddress, count: produced))
+    produced = 0
+    return true
   }
 }

@@ -5,15 +5,14 @@ import Multiprocessing
 /// worker that dies in the middle of one is handled as dead.
 let drainTimeout = Duration.seconds(2)
 
-/// What moves chunks between the parent and one worker: tasks one way, results the other.
-/// The parent creates it, the worker reopens it (from ``handleData`` when spawned); each end
-/// is used by one thread (the dispatcher, or the worker).
+/// The parent's end of what moves chunks between the parent and one worker: tasks one way,
+/// results the other. The parent creates it; the worker reopens the channels from
+/// ``handleData`` as its ``WorkerLink``. Each end is used by one thread (the dispatcher, or
+/// the worker).
 ///
-/// Two implementations over shared memory today: ``SlotChannels`` carry `BitwiseCopyable`
-/// values through `SlotRing`s, ``ByteChannels`` `Codable` ones through `ByteRing`s. A
-/// transport to another machine (a rank) implements the same requirements. Workers reach
-/// theirs through this existential too: the pool's fork template builds its metadata before
-/// any worker is forked from it (``PoolKernel/warmUp()``).
+/// Two implementations over shared memory: ``SlotChannels`` carry `BitwiseCopyable` values
+/// through `SlotRing`s, ``ByteChannels`` `Codable` ones through `ByteRing`s. (The pool across
+/// machines, `ComputeEngineMPI`, does not come through here: each rank runs a local pool.)
 protocol WorkerTransport<Input, Output>: AnyObject, Sendable {
   /// What the tasks carry.
   associatedtype Input
@@ -43,14 +42,4 @@ protocol WorkerTransport<Input, Output>: AnyObject, Sendable {
   func close()
   /// Parent: tells the worker that a job waits on the claim board (a task with job 0).
   func sendBoardMarker()
-  /// Worker: runs `kernel` over the tasks as they come, until the channels close or
-  /// `maxTasks` tasks are done, marking each task in `status`. It calls `wakeParent` (which
-  /// wakes the pool's thread if it sleeps and no caller collects) after each batch of
-  /// results is sent, and before any message that may have to wait for room only the parent
-  /// makes (a task's failure). Waiting for tasks, it spins for `spin` before it sleeps. A
-  /// marker sends it to claim chunks from `board`.
-  func serve(
-    chunkSize: Int, maxTasks: Int?, spin: Duration, status: WorkerStatus, board: BoardRole?,
-    kernel: (Input) throws -> Output, wakeParent: () -> Void
-  ) throws
 }

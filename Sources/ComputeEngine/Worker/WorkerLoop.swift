@@ -46,8 +46,9 @@ enum WorkerLoop {
   /// The initializer, if any, runs first; one that throws leaves its message in the control
   /// block for the pool and ends the worker.
   static func run<Input, Output>(
-    plan: WorkerPlan, channels: any WorkerTransport<Input, Output>, control: PoolControl,
-    initializer: (() throws -> Void)?, kernel: (Input) throws -> Output
+    plan: WorkerPlan, link: any WorkerLink<Input, Output>, control: PoolControl,
+    initializer: (() throws -> Void)?, claimChunks: PoolKernel<Input, Output>.ClaimChunks?,
+    kernel: @escaping (Input) throws -> Output
   ) throws {
     CrashReport.installOneLine(label: "PoolWorker-\(plan.slot)")
     // The pool ends its workers with SIGKILL, and they end with their parent (their death
@@ -74,36 +75,13 @@ enum WorkerLoop {
     let board = try plan.board.map {
       BoardRole(board: try ClaimBoard($0), control: control, incarnation: plan.incarnation, diesAt: plan.diesForTesting)
     }
-    try channels.serve(
+    let runtime = WorkerRuntime(
       chunkSize: plan.chunkSize, maxTasks: plan.maxTasks, spin: .nanoseconds(plan.spinNanoseconds), status: status,
-      board: board, kernel: kernel
+      claimBoard: board.flatMap { role in claimChunks.map { claim in { try claim(role, status, $0) } } },
+      kernel: kernel
     ) {
       if control.header(.dispatcherSleeping).value != 0, control.header(.collectors).value == 0 { doorbell.ring() }
     }
-  }
-}
-
-/// A step of the claim-board protocol, at which a test makes a worker die.
-enum BoardStep: Int, Codable {
-  /// Right after claiming a chunk, before its first task.
-  case claimed
-  /// After the chunk's first task, before its second.
-  case betweenTasks
-  /// After the chunk's last task, before the chunk is marked done.
-  case beforeDone
-  /// After the chunk is marked done, before the worker counts it.
-  case afterDone
-}
-
-/// A worker's part in its pool's claim board.
-struct BoardRole {
-  let board: ClaimBoard
-  let control: PoolControl
-  let incarnation: Int
-  let diesAt: BoardStep?
-
-  /// Dies (SIGKILL, as a crash) when the test asked for it at `step`.
-  func reached(_ step: BoardStep) {
-    if step == diesAt { kill(getpid(), SIGKILL) }
+    try runtime.serve(link)
   }
 }

@@ -1,0 +1,89 @@
+import Multiprocessing
+import SystemCalls
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A step of the claim-board protocol, at which a test makes a worker die.
+enum BoardStep: Int, Codable {
+  /// Right after claiming a chunk, before its first task.
+  case claimed
+  /// After the chunk's first task, before its second.
+  case betweenTasks
+  /// After the chunk's last task, before the chunk is marked done.
+  case beforeDone
+  /// After the chunk is marked done, before the worker counts it.
+  case afterDone
+}
+
+/// A worker's part in its pool's claim board: it claims chunks of the board's job and runs
+/// them where they lie (see ``ClaimBoard`` for the protocol and what a death at each step
+/// leaves).
+struct BoardRole {
+  let board: ClaimBoard
+  let control: PoolControl
+  let incarnation: Int
+  let diesAt: BoardStep?
+
+  /// Dies (SIGKILL, as a crash) when the test asked for it at `step`.
+  func reached(_ step: BoardStep) {
+    if step == diesAt { kill(getpid(), SIGKILL) }
+  }
+
+  /// Claims chunks of the board's job until none is free, running each chunk's pending
+  /// tasks with `kernel` and reporting those that throw through `fail`.
+  ///
+  /// - Returns: whether this worker counted the round's last chunk while no caller was
+  ///   collecting (so that the pool's thread must be woken to finish the job).
+  func serve<Input: BitwiseCopyable, Output: BitwiseCopyable>(
+    status: WorkerStatus, kernel: (Input) throws -> Output, fail: (TaskID, String) throws -> Void
+  ) throws -> Bool {
+    var completed = false
+    var uncollected = false
+    while let chunk = board.claim(by: incarnation) {
+      reached(.claimed)
+      // Read after the claim: the round cannot change while this worker holds one of its chunks.
+      let round = board.header(.round).value
+      let job = board.header(.job).value
+      let offset = board.header(.offset).value
+      let tasks = ClaimBoard.tasks(
+        of: chunk, count: board.header(.count).value, chunkSize: board.header(.chunkSize).value)
+      if status.boardRound != round {
+        status.boardChunks = 0
+        status.boardRound = round
+      }
+      let started = monotonicNanoseconds()
+      for task in tasks where board.state(task).pointee == ClaimBoard.pending {
+        let index = TaskID(job: job, local: offset + task)
+        status.start(index)
+        do {
+          board.output(task).storeBytes(of: try kernel(board.input(task).load(as: Input.self)), as: Output.self)
+          board.state(task).pointee = ClaimBoard.succeeded
+        } catch {
+          try fail(index, "\(error)")
+          board.state(task).pointee = ClaimBoard.failed
+        }
+        if task == tasks.lowerBound { reached(.betweenTasks) }
+      }
+      status.current = -1
+      status.taskNanoseconds = max(1, (monotonicNanoseconds() - started) / max(1, tasks.count))
+      reached(.beforeDone)
+      board.owner(chunk).value = ClaimBoard.doneMark(incarnation)
+      reached(.afterDone)
+      // Read before counting: a caller collecting now stays until it sees the count (or
+      // rings the pool's thread itself when it gives up).
+      uncollected = control.header(.collectors).value == 0
+      status.boardChunks += 1
+      // The worker that counts the last chunk wakes the caller, or the pool's thread if no
+      // caller collects. (After a death the pool counts the dead worker's chunks itself.)
+      completed = board.isRoundCounted(in: control)
+      if completed {
+        board.signalCompletion()
+        // A caller waiting for the round may be queued behind this worker on its CPU.
+        if !uncollected { SystemCall.yieldProcessor() }
+      }
+    }
+    return completed && uncollected
+  }
+}
