@@ -49,11 +49,13 @@ extension PoolDispatcher {
     let startFailure = control.startFailure(slot: worker.slot)
     let died: PoolError = startFailure.map { .initializerFailed($0) } ?? .workerDied(pid: pid, status: status)
     // A worker that claimed chunks of the board's job has answered, as one that sent results.
-    let claimed = boardJob != nil && control.status(worker.slot).boardRound == boardRound
-    if boardJob != nil {
+    let claimed = boardRounds?.claimedRound(worker) == true
+    if let boardRounds, boardRounds.job != nil {
       let timedOut = current != nil && worker.timedOutTask == current
       let error: PoolError = timedOut ? .taskTimedOut(pid: pid, timeout: taskTimeout ?? .zero) : died
-      if recoverBoardLocked(after: worker, status: status, error: error), timedOut { metrics.tasksTimedOut.increment() }
+      if boardRounds.recover(after: worker, status: status, error: error, workers: workers), timedOut {
+        metrics.tasksTimedOut.increment()
+      }
     }
     // A worker that keeps dying before it answers anything (it cannot start) would be
     // replaced forever: after a few in a row, the work waiting for it fails instead.
@@ -110,7 +112,7 @@ extension PoolDispatcher {
     }
     do {
       // A worker that never reported in may have inherited a held lock from its template.
-      if worker.killedSilent && template != nil { try replaceTemplateLocked(gone: false) }
+      if worker.killedSilent, let forkTemplates { try forkTemplates.replace(gone: false) }
       workers[position] = try startWorker(slot: worker.slot)
       metrics.workersReplaced.increment()
       logger.notice(

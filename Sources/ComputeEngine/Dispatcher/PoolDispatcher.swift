@@ -27,84 +27,6 @@ import SystemPackage
 final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendable {
   // @unchecked: all mutable state is guarded by `lock`; the thread reads it only under it.
 
-  struct Chunk {
-    let job: PoolJob<Input, Output>
-    let range: Range<Int>
-  }
-
-  final class Worker {
-    let slot: Int
-    /// This worker's id among all the pool started: its mark on the board's chunks.
-    let incarnation: Int
-    let liveness: any WorkerLiveness
-    let channels: any WorkerTransport<Input, Output>
-    /// The chunks sent and not yet fully answered, oldest first.
-    var pending: [Chunk] = []
-    /// For each pending chunk: its job, its range and how many results are still due. Kept
-    /// apart from the generic chunks so that counting a result builds no generic value.
-    /// Unchecked: used on the dispatcher thread only, once per result.
-    @exclusivity(unchecked) private var pendingJobs: [Int] = []
-    @exclusivity(unchecked) private var pendingRanges: [Range<Int>] = []
-    @exclusivity(unchecked) private var unreported: [Int] = []
-    var sent = 0
-    var timedOutTask: TaskID?
-    /// When the worker was started, in nanoseconds of the monotonic clock.
-    let launchedAt = monotonicNanoseconds()
-    /// Whether the worker was killed for not reaching its loop in time.
-    var killedSilent = false
-    /// Whether any result came from this worker (a worker that dies before is a failed start).
-    @exclusivity(unchecked) var answered = false
-    /// Whether the slot gave up after failed starts; it is tried again when work arrives.
-    var down = false
-
-    init(slot: Int, incarnation: Int, liveness: any WorkerLiveness, channels: any WorkerTransport<Input, Output>) {
-      self.slot = slot
-      self.incarnation = incarnation
-      self.liveness = liveness
-      self.channels = channels
-    }
-
-    func add(_ chunk: Chunk) {
-      pending.append(chunk)
-      pendingJobs.append(chunk.job.id)
-      pendingRanges.append(chunk.range)
-      unreported.append(chunk.range.count)
-    }
-
-    /// Counts the results of tasks `local ..< local + count` of job `jobID`, dropping each
-    /// chunk once complete.
-    func reported(jobID: Int, local: Int, count: Int = 1) {
-      var (local, count) = (local, count)
-      while count > 0 {
-        guard
-          let position = pendingJobs.indices.first(where: {
-            pendingJobs[$0] == jobID && pendingRanges[$0].contains(local)
-          })
-        else { return }
-        let counted = min(count, pendingRanges[position].upperBound - local)
-        unreported[position] -= counted
-        if unreported[position] <= 0 {
-          pending.remove(at: position)
-          pendingJobs.remove(at: position)
-          pendingRanges.remove(at: position)
-          unreported.remove(at: position)
-        }
-        local += counted
-        count -= counted
-      }
-    }
-
-    /// Tasks sent and not yet answered.
-    var pendingTasks: Int { unreported.reduce(0, +) }
-
-    func clearPending() {
-      pending = []
-      pendingJobs = []
-      pendingRanges = []
-      unreported = []
-    }
-  }
-
   let kernel: PoolKernel<Input, Output>
   let startMethod: StartMethod
   let placement: Placement
@@ -120,10 +42,9 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   /// Where worker deaths, replacements and timeouts are logged.
   let logger: Logger
   let metrics: PoolMetrics
-  /// The fork template that forks the workers of a fork pool.
-  var template: ForkserverClient?
-  /// Templates replaced while workers they forked may still run.
-  var retiredTemplates: [ForkserverClient] = []
+  /// The fork templates that fork the workers of a fork pool; nil for other start methods,
+  /// and once the pool has shut down.
+  var forkTemplates: ForkTemplateKeeper?
   let doorbell: PipeDoorbell
   let lock = NSLock()
   var workers: [Worker] = []
@@ -135,26 +56,9 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   var failedStarts: [Int] = []
   /// After this many failed starts in a row, the work they held fails instead of waiting.
   static var maxFailedStarts: Int { 3 }
-  /// The claim board of a pool of `BitwiseCopyable` values: a job alone in the pool, not
-  /// observed result by result and without a task quota is put there for the workers to
-  /// claim (see ``ClaimBoard``), in rounds when larger than the board; others are pushed
-  /// chunk by chunk.
-  let board: ClaimBoard?
-  /// The job on the board and the chunk size asked for, while it runs.
-  var boardJob: PoolJob<Input, Output>?
-  var boardRequestedChunkSize: Int?
-  /// The round on the board: its number, the slice of the job it holds, its chunks and
-  /// their size.
-  var boardRound = 0
-  var boardOffset = 0
-  var boardCount = 0
-  var boardChunks = 0
-  var boardChunkSize = 1
-  /// Chunks of the board job done by workers that died: their control lines were reset.
-  var boardCorrection = 0
-  /// How long the round on the board should take, from the workers' last measured time per
-  /// task (0 before they measured one).
-  var boardRoundNanoseconds = 0
+  /// The claim board of a pool of `BitwiseCopyable` values, and the job on it (see
+  /// ``BoardRounds``); others are pushed chunk by chunk.
+  let boardRounds: BoardRounds<Input, Output>?
   /// The last worker incarnation handed out.
   var lastIncarnation = 0
   /// The job the last result belonged to: most results in a row belong to one job.
@@ -189,19 +93,24 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     failedStarts = Array(repeating: 0, count: placement.count)
     do {
       control = try PoolControl(slots: placement.count)
-      board = try kernel.makeBoard?()
+      if let makeBoard = kernel.makeBoard, let writeInputs = kernel.writeBoardInputs {
+        boardRounds = BoardRounds(
+          board: try makeBoard(), control: control, slots: placement.count, writeInputs: writeInputs)
+      } else {
+        boardRounds = nil
+      }
     } catch {
       doorbell.close()
       throw error
     }
     do {
-      if startMethod == .fork { template = try makeTemplate() }
+      if startMethod == .fork { forkTemplates = try ForkTemplateKeeper(kernel: kernel, logger: logger) }
       for slot in placement.slots.indices { workers.append(try startWorker(slot: slot)) }
       if kernel.initializer != nil { try awaitInitializers() }
     } catch {
       for worker in workers { worker.liveness.kill() }
       for worker in workers { worker.liveness.join() }
-      template?.stop()
+      forkTemplates?.stopAll()
       throw error  // deinit closes the doorbell: it runs for an initialiser that throws here
     }
     let thread = Thread { [self] in loop() }
@@ -249,23 +158,6 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     }
   }
 
-  func makeTemplate() throws -> ForkserverClient {
-    let kernel = kernel
-    return try ForkserverClient.template(entryPoint: kernel) { kernel.warmUp() }
-  }
-
-  /// Replaces the fork template. One that is gone is stopped (reaped); one whose worker never
-  /// reported in is kept until shutdown, since the workers it forked die with it.
-  func replaceTemplateLocked(gone: Bool) throws {
-    if let old = template {
-      if gone { old.stop() } else { retiredTemplates.append(old) }
-    }
-    template = nil
-    let replacement = try makeTemplate()
-    template = replacement
-    logger.notice("replaced the pool's fork template", metadata: ["pid": "\(replacement.serverPid)"])
-  }
-
   /// Makes the next `stallingWorkers` workers get stuck before their loop, and bounds a
   /// worker's start at `startBound`: for the tests.
   func setTestHooks(stallingWorkers: Int, startBound: Duration) {
@@ -290,14 +182,15 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       maxTasks: maxTasksPerWorker, spinNanoseconds: spinWindow.nanoseconds,
       doorbellPid: getpid(), doorbellFD: doorbell.writeEnd.rawValue, forked: startMethod == .fork,
       timed: taskTimeout != nil,
-      stallsForTesting: testHooks.stallingWorkers > 0, board: board?.memory.handle, incarnation: incarnation,
-      diesForTesting: dyingWorkers.count > 0 ? dyingWorkers.step : nil)
+      stallsForTesting: testHooks.stallingWorkers > 0, board: boardRounds?.board.memory.handle,
+      incarnation: incarnation, diesForTesting: dyingWorkers.count > 0 ? dyingWorkers.step : nil)
     testHooks.stallingWorkers = max(0, testHooks.stallingWorkers - 1)
     dyingWorkers.count = max(0, dyingWorkers.count - 1)
     let arguments = try BinaryEncoder().encode(plan)
     func started() throws -> Multiprocessing.Process {
       let process = Multiprocessing.Process(
-        name: "PoolWorker-\(slot)", daemon: true, startMethod: startMethod, template: template, entryPoint: kernel,
+        name: "PoolWorker-\(slot)", daemon: true, startMethod: startMethod, template: forkTemplates?.current,
+        entryPoint: kernel,
         encodedArguments: arguments)
       try process.start()
       return process
@@ -305,10 +198,10 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     let process: Multiprocessing.Process
     do {
       process = try started()
-    } catch ProcessError.forkserver(let reason) where template != nil {
+    } catch ProcessError.forkserver(let reason) where forkTemplates != nil {
       // The template is gone (killed, or it died with an earlier worker's start): a new one.
       logger.warning("the pool's fork template failed", metadata: ["reason": "\(reason)"])
-      try replaceTemplateLocked(gone: true)
+      try forkTemplates?.replace(gone: true)
       process = try started()
     }
     let worker = Worker(
@@ -351,12 +244,11 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
         finishLocked(job)
         return
       }
-      if board != nil, kernel.writeBoardInputs != nil, jobs.isEmpty, onResult == nil, maxTasksPerWorker == nil {
+      if let boardRounds, jobs.isEmpty, onResult == nil, maxTasksPerWorker == nil {
         // Alone: on the board, where the workers claim it without this pool's thread.
         jobs[job.id] = job
         metrics.tasksOutstanding.set(outstandingTasksLocked)
-        (boardJob, boardRequestedChunkSize) = (job, chunkSize)
-        publishRoundLocked(from: 0)
+        boardRounds.start(job, chunkSize: chunkSize, workers: workers)
         // This thread is needed only to enforce a task timeout: the last worker rings it.
         needsDispatcher = taskTimeout != nil
         onBoard = true
@@ -437,9 +329,11 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     // Politely: this thread is not pinned, and the workers may fill every core.
     let window = onBoard && spinWindow > .zero ? max(spinWindow, PoolLimits.boardCallerSpin) : spinWindow
     // A round the workers' measured time per task says is long: yield from the first look.
-    let expected = Duration.nanoseconds(onBoard ? lock.withLock { boardRoundNanoseconds } : 0)
+    let expected = Duration.nanoseconds(onBoard ? lock.withLock { boardRounds?.expectedNanoseconds ?? 0 } : 0)
     let pausing = Spin.pausing(forExpectedWait: expected)
-    guard !Spin.untilYielding(limit: window, pausing: pausing, look), onBoard, let board else { return }
+    guard !Spin.untilYielding(limit: window, pausing: pausing, look), onBoard, let board = boardRounds?.board else {
+      return
+    }
     // A job on the board that takes longer than the window: sleep until a worker says it is
     // complete, leaving every CPU to the workers. Woken at least every millisecond to look
     // again (after a death or a timeout, the pool's thread may have completed the job instead).
@@ -524,7 +418,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
         }
         control.header(.dispatcherSleeping).value = 1
         // Looked at again once the flag is up: a worker that finished before saw it down.
-        if workers.contains(where: { $0.channels.hasResults }) || boardRoundIsComplete {
+        if workers.contains(where: { $0.channels.hasResults }) || boardRounds?.isRoundComplete == true {
           control.header(.dispatcherSleeping).value = 0
           return (.zero, [])
         }
@@ -618,11 +512,11 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       worker.liveness.join()
       worker.liveness.close()
     }
-    for server in retiredTemplates + (template.map { [$0] } ?? []) { server.stop() }
-    (template, retiredTemplates) = (nil, [])
+    forkTemplates?.stopAll()
+    forkTemplates = nil
     // Every worker has ended: the board's job fails with the others.
-    boardJob = nil
-    defer { board?.signalCompletion() }
+    boardRounds?.clear()
+    defer { boardRounds?.board.signalCompletion() }
     for job in jobs.values {
       job.failRemaining(.terminated)
       finishLocked(job)
