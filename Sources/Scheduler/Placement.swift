@@ -12,8 +12,8 @@ public struct Slot: Sendable, Hashable, Codable {
 
 /// The ordered list of slots a policy gives on a topology: worker `i` gets `slots[i]`.
 public struct Placement: Sendable, Hashable, Codable {
-  /// The policy the placement was computed from.
-  public let policy: String
+  /// The policy the placement was computed from (its `description` is the command-line form).
+  public let policy: PlacementPolicy
   /// The slots, one per worker.
   public let slots: [Slot]
 
@@ -60,7 +60,7 @@ extension Topology {
       }
       slots = given
     }
-    return Placement(policy: policy.description, slots: slots)
+    return Placement(policy: policy, slots: slots)
   }
 
   /// Cores ordered round-robin over packages, and within each package round-robin over its

@@ -1,7 +1,7 @@
 /// How worker slots are laid out over a ``Topology``.
-public enum PlacementPolicy: Sendable, Hashable, CustomStringConvertible {
+public enum PlacementPolicy: Sendable, Hashable, Codable, CustomStringConvertible {
   /// How ``cores(_:_:)`` chooses among the cores.
-  public enum Distribution: String, Sendable, Hashable, CaseIterable {
+  public enum Distribution: String, Sendable, Hashable, Codable, CaseIterable {
     /// Round-robin over packages, then over the NUMA nodes of each package, so that the
     /// chosen cores share as few caches and memory controllers as possible.
     case spread

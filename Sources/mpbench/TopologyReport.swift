@@ -30,7 +30,7 @@ struct TopologyReport: Encodable {
     numaNodes = topology.numaNodes
     cores = topology.cores
     caches = topology.caches
-    policy = placement.policy
+    policy = placement.policy.description
     slots = placement.slots.enumerated().map { index, slot in
       SlotEntry(slot: index, cpus: slot.cpus.indices, core: slot.core, package: slot.package, numaNode: slot.numaNode)
     }

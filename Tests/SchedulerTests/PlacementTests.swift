@@ -1,3 +1,4 @@
+import Foundation
 import Scheduler
 import Testing
 
@@ -29,8 +30,12 @@ import Testing
     let prefix = Array(spread.slots.prefix(2))
     let again = try numa.placement(.slots(prefix))
     #expect(again.slots == prefix)
-    #expect(again.policy == "cpus:" + prefix.map { String($0.cpus.indices[0]) }.joined(separator: ","))
-    #expect(try numa.placement(PlacementPolicy(parsing: again.policy)).slots == prefix, "its form reads back")
+    #expect(again.policy == .slots(prefix), "the policy is the one given, slots and all")
+    #expect(again.policy.description == "cpus:" + prefix.map { String($0.cpus.indices[0]) }.joined(separator: ","))
+    #expect(
+      try numa.placement(PlacementPolicy(parsing: again.policy.description)).slots == prefix, "its form reads back")
+    let coded = try JSONDecoder().decode(Placement.self, from: JSONEncoder().encode(again))
+    #expect(coded == again, "a placement and its policy come back whole from a coder")
     #expect(throws: SchedulerError.emptyCPUList) { try numa.placement(.slots([])) }
     let elsewhere = try Topology(.synthetic("package:1 core:64 pu:1")).placement(.cpus([40]))
     #expect(throws: SchedulerError.unknownCPU(40, existing: CPUSet(0..<32))) {
