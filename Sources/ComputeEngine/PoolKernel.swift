@@ -1,6 +1,7 @@
 import Foundation
 import Multiprocessing
 import Scheduler
+import Synchronization
 
 #if canImport(Glibc)
   import Glibc
@@ -85,9 +86,20 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
     claimChunks = nil
   }
 
-  /// Runs, in a pool's fork template, the generic code a worker runs before its first task:
-  /// decoding its plan, opening its channels (a small pair made for the purpose) and its CPU
-  /// set, so that the template builds the metadata once and its workers inherit it.
+  /// Runs ``warmUp()`` once per kernel type in this process, before the first fork template
+  /// of a pool of this type is forked: every template, and every worker forked from one,
+  /// inherits what it built. (Run in each template instead, it cost every pool's start the
+  /// same work again.)
+  func warmUpOnce() {
+    let type = ObjectIdentifier(Self.self)
+    warmedKernelTypes.withLock { warmed in
+      if warmed.insert(type).inserted { warmUp() }
+    }
+  }
+
+  /// Runs the generic code a worker runs before its first task: decoding its plan, opening
+  /// its channels (a small pair made for the purpose), its board and its CPU set, so that the
+  /// runtime builds their metadata here, once, rather than in each worker.
   func warmUp() {
     guard let control = try? PoolControl(slots: 1), let channels = try? makeChannels() else { return }
     var sample = WorkerPlan(
@@ -116,6 +128,9 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
       initializer: initializer, claimChunks: claimChunks, kernel: body)
   }
 }
+
+/// The kernel types whose worker code this process has warmed up (``PoolKernel/warmUpOnce()``).
+private let warmedKernelTypes = Mutex<Set<ObjectIdentifier>>([])
 
 /// Sizes of the pool's channels and chunks.
 enum PoolLimits {

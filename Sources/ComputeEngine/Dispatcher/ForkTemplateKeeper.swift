@@ -14,10 +14,12 @@ final class ForkTemplateKeeper {
   /// at shutdown.
   private var retired: [ForkserverClient] = []
 
-  /// Forks the first template of `kernel`'s pool, which builds the metadata its workers need
-  /// before it forks any (``PoolKernel/warmUp()``).
+  /// Forks the first template of `kernel`'s pool, once this process has built the metadata
+  /// the workers need (``PoolKernel/warmUpOnce()``), for the template and its workers to
+  /// inherit.
   init<Input, Output>(kernel: PoolKernel<Input, Output>, logger: Logger) throws {
-    make = { try ForkserverClient.template(entryPoint: kernel) { kernel.warmUp() } }
+    kernel.warmUpOnce()
+    make = { try ForkserverClient.template(entryPoint: kernel) {} }
     self.logger = logger
     current = try make()
   }
