@@ -96,7 +96,7 @@ package final class ForkserverClient: @unchecked Sendable {
         clientEnd.release()
         ChildRunner.prepare(actualParent: parent)
         ProcessRegistry.shared.becomeTemplate(serving: entryPoint)
-        ForkserverLoop.warmUp()
+        // No warm-up of the loop here: the template inherits this process's (above).
         probe.run()
         warmUp()
         ChildRunner.confirm(handshake)
@@ -218,7 +218,7 @@ enum ForkserverLoop {
     guard let signalFD = try? FileDescriptor(rawValue: SystemCall.shim { cs_sigchld_signalfd() }) else { _exit(70) }
     var statusFDs: [pid_t: FileDescriptor] = [:]
     let serverPid = getpid()
-    warmUp()
+    _ = warmedUpHere  // once per process: a template inherits its parent's
 
     while true {
       let ready = SystemCall.pollReadable([controlFD.rawValue, signalFD.rawValue], timeout: nil)
