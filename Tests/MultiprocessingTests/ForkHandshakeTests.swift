@@ -53,7 +53,7 @@ import Testing
 
   @Test func aTemplateForksChildrenFromItsOwnThread() throws {
     _ = Fixture.ready
-    let template = try ForkserverClient.template(entryPoint: TestEntryPoints.exit) {}
+    let template = try ForkserverClient.template(entryPoint: TestEntryPoints.exit)
     defer { template.stop() }
     let sleeper = Multiprocessing.Process(
       name: "sleeper", daemon: false, startMethod: nil, template: template, entryPoint: TestEntryPoints.sleep,

@@ -3,7 +3,7 @@ import Multiprocessing
 
 /// The fork templates of a pool of the fork start method: the single-threaded copy of the
 /// pool's process that holds the kernel and forks every worker
-/// (``ForkserverClient/template(entryPoint:budget:warmUp:)``), made when the pool starts and
+/// (``ForkserverClient/template(entryPoint:budget:beforeConfirming:)``), made when the pool starts and
 /// replaced when it is gone or may hold a lock. Used under the pool's lock.
 final class ForkTemplateKeeper {
   private let make: () throws -> ForkserverClient
@@ -19,7 +19,7 @@ final class ForkTemplateKeeper {
   /// inherit.
   init<Input, Output>(kernel: PoolKernel<Input, Output>, logger: Logger) throws {
     kernel.warmUpOnce()
-    make = { try ForkserverClient.template(entryPoint: kernel) {} }
+    make = { try ForkserverClient.template(entryPoint: kernel) }
     self.logger = logger
     current = try make()
   }

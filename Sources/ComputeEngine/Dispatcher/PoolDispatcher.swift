@@ -21,7 +21,7 @@ import SystemPackage
 ///
 /// With the fork start method, workers are not forked from this (multi-threaded) process but
 /// from a fork template: a single-threaded copy of it forked once when the pool starts
-/// (``ForkserverClient/template(entryPoint:budget:warmUp:)``), which holds the kernel and forks
+/// (``ForkserverClient/template(entryPoint:budget:beforeConfirming:)``), which holds the kernel and forks
 /// every worker, first and replacement. A template that dies, or whose worker never
 /// reported in, is replaced.
 final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendable {

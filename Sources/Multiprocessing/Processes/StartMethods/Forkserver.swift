@@ -20,7 +20,7 @@ import SystemPackage
 /// with it; when this process closes the control socket the server kills what is left and exits.
 ///
 /// A *fork template* is such a server forked from this process instead of started afresh
-/// (``template(entryPoint:budget:warmUp:)``): it holds this process's memory as it was at that fork,
+/// (``template(entryPoint:budget:beforeConfirming:)``): it holds this process's memory as it was at that fork,
 /// closures and their captures included, and forks every child of a pool from its single
 /// thread, so that no child inherits a lock that another thread of this process held.
 package final class ForkserverClient: @unchecked Sendable {
@@ -78,13 +78,15 @@ package final class ForkserverClient: @unchecked Sendable {
   }
 
   /// Forks a fork template: a single-threaded copy of this process that serves requests for
-  /// children running `entryPoint`. Before it confirms its start (``Launcher/forkConfirmed(name:budget:_:)``,
-  /// which kills and forks again a template that does not), it builds the type metadata its
-  /// children need: its own request path, what `warmUp` touches, and a probe of the Swift
-  /// runtime's shared caches (``RuntimeProbe``), so that a template that inherited one of
-  /// their locks held never confirms, and its children find the metadata built.
+  /// children running `entryPoint`. The metadata its request path needs is built here, before
+  /// the fork, for it and its children to inherit (what `entryPoint`'s children need is the
+  /// caller's to build first). Before it confirms its start (``Launcher/forkConfirmed(name:budget:_:)``,
+  /// which kills and forks again a template that does not), it probes the Swift runtime's
+  /// shared caches (``RuntimeProbe``), so that a template that inherited one of their locks
+  /// held never confirms; then it runs `beforeConfirming` (the tests stall there).
   package static func template(
-    entryPoint: any AnyEntryPoint, budget: Duration = Launcher.forkBudget, warmUp: @escaping () -> Void
+    entryPoint: any AnyEntryPoint, budget: Duration = Launcher.forkBudget,
+    beforeConfirming: @escaping () -> Void = {}
   ) throws(ProcessError) -> ForkserverClient {
     let (clientEnd, serverEnd) = try controlSocket()
     let parent = getpid()
@@ -98,7 +100,7 @@ package final class ForkserverClient: @unchecked Sendable {
         ProcessRegistry.shared.becomeTemplate(serving: entryPoint)
         // No warm-up of the loop here: the template inherits this process's (above).
         probe.run()
-        warmUp()
+        beforeConfirming()
         ChildRunner.confirm(handshake)
         ForkserverLoop.serve(controlFD: serverEnd)
       }
