@@ -75,10 +75,11 @@ enum WorkerLoop {
     let board = try plan.board.map {
       BoardRole(board: try ClaimBoard($0), control: control, incarnation: plan.incarnation, diesAt: plan.diesForTesting)
     }
+    var claimBoard: WorkerRuntime<Input, Output>.BoardClaim?
+    if let board, let claimChunks { claimBoard = { try claimChunks(board, status, $0) } }
     let runtime = WorkerRuntime(
       chunkSize: plan.chunkSize, maxTasks: plan.maxTasks, spin: .nanoseconds(plan.spinNanoseconds), status: status,
-      claimBoard: board.flatMap { role in claimChunks.map { claim in { try claim(role, status, $0) } } },
-      kernel: kernel
+      claimBoard: claimBoard, kernel: kernel
     ) {
       if control.header(.dispatcherSleeping).value != 0, control.header(.collectors).value == 0 { doorbell.ring() }
     }

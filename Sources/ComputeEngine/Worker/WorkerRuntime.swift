@@ -13,9 +13,13 @@ struct WorkerRuntime<Input, Output> {
   let spin: Duration
   /// The worker's line of the control block.
   let status: WorkerStatus
-  /// Claims and runs chunks of the board's job until none is free; true when the pool's
-  /// thread must be woken to finish it (see ``BoardRole``). Nil without a board.
-  let claimBoard: ((_ fail: (TaskID, String) throws -> Void) throws -> Bool)?
+  /// Claims and runs chunks of the board's job until none is free, reporting failed tasks
+  /// through `fail`; true when the pool's thread must be woken to finish it (see
+  /// ``BoardRole``).
+  typealias BoardClaim = (_ fail: (TaskID, String) throws -> Void) throws -> Bool
+
+  /// The worker's part on the board; nil without a board.
+  let claimBoard: BoardClaim?
   /// The kernel.
   let kernel: (Input) throws -> Output
   /// Wakes the pool's thread if it sleeps and no caller collects.
