@@ -49,6 +49,21 @@ int cs_futex_wake(uint32_t *address, int count) {
   return r < 0 ? -errno : (int)r;
 }
 
+int cs_is_untimed_private_futex_wait(long number, long operation, long timeout) {
+  if (number != SYS_futex || !(operation & FUTEX_PRIVATE_FLAG) || timeout != 0) return 0;
+  switch (operation & FUTEX_CMD_MASK) {
+  case FUTEX_WAIT:
+  case FUTEX_WAIT_BITSET:
+  case FUTEX_LOCK_PI:
+#ifdef FUTEX_LOCK_PI2
+  case FUTEX_LOCK_PI2:
+#endif
+    return 1;
+  default:
+    return 0;
+  }
+}
+
 int cs_set_parent_death_signal(int signal) {
   // Through syscall(2), which every process of the library has called before it forks: a
   // forked child is the first caller of `prctl` in its process, and binding that symbol

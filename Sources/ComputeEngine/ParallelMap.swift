@@ -114,9 +114,20 @@ enum OneShotWorkers {
       throw error
     }
     var running = Array(workers.indices)
+    var lookedForStuck = monotonicNanoseconds()
     while !running.isEmpty {
-      _ = try Multiprocessing.Process.wait(running.map { workers[$0] }, timeout: timed ? .milliseconds(10) : nil)
+      let ended = try Multiprocessing.Process.wait(
+        running.map { workers[$0] }, timeout: timed ? .milliseconds(10) : ProcessTeam.stuckCheckInterval)
       running.removeAll { (try? workers[$0].isAlive) != true }
+      if ended.isEmpty, monotonicNanoseconds() - lookedForStuck >= ProcessTeam.stuckCheckInterval.nanoseconds {
+        lookedForStuck = monotonicNanoseconds()
+        if let stuck = running.first(where: { (try? workers[$0].isStuckOnInheritedLock) == true }) {
+          // Forked from this thread while another held a lock it then took: it waits for ever.
+          let pid = ((try? workers[stuck].pid) ?? nil) ?? 0
+          stopAll()
+          throw PoolError.stuckAfterFork(name: workers[stuck].name, pid: pid)
+        }
+      }
       guard let taskTimeout else { continue }
       let now = monotonicNanoseconds()
       if let stalled = running.first(where: { now - control.status($0).startedAt > taskTimeout.nanoseconds }) {

@@ -30,6 +30,10 @@ public enum PoolError: Error, Sendable, Equatable, CustomStringConvertible {
   case memberDied(rank: Int, pid: Int32, status: TerminationStatus)
   /// The team is ending because a member failed: thrown by a collective step of the others.
   case teamStopped
+  /// A process forked at the call (a team member, a `parallelMap` worker) was stuck for good
+  /// on a lock another thread of this process held when it was forked (see
+  /// `Process.isStuckOnInheritedLock`), and was killed.
+  case stuckAfterFork(name: String, pid: Int32)
 
   /// The system call's error beneath this one, or nil when no system call failed.
   public var underlyingErrno: Errno? {
@@ -64,6 +68,12 @@ public enum PoolError: Error, Sendable, Equatable, CustomStringConvertible {
       return "team member \(rank) (pid \(pid)) \(status)"
     case .teamStopped:
       return "the team was stopped because a member failed"
+    case .stuckAfterFork(let name, let pid):
+      return
+        "\(name) (pid \(pid)) was stuck for good on a lock that another thread of this process held "
+        + "when it was forked (the Swift runtime's or malloc's), and was killed: fork teams and "
+        + "one-shot maps while no other thread is busy, or use a ProcessPool, whose workers come "
+        + "from a single-threaded fork template"
     case .system(let call, let errno):
       return "\(call) failed: \(errno)"
     }

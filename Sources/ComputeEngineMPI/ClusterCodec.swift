@@ -79,7 +79,7 @@ struct RemoteFailure: Codable, Equatable {
     case .system(let call, let errno): (kind, self.message, code) = (.system, call, errno.rawValue)
     case .initializerFailed(let message): (kind, self.message) = (.initializer, message)
     case .cancelled: kind = .cancelled
-    case .memberFailed, .memberDied, .teamStopped:
+    case .memberFailed, .memberDied, .teamStopped, .stuckAfterFork:
       // A team's errors are never a pool task's own; should one arrive, its message travels.
       (kind, self.message) = (.kernel, error.description)
     }

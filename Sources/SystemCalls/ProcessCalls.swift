@@ -70,10 +70,43 @@ extension SystemCall {
     withStatFields("/proc/\(id)/stat") { $0.first }
   }
 
+  /// Whether process `id` is stuck for good: it has one thread, and that thread waits, with
+  /// no timeout, on a futex private to its process (as a `pthread_mutex` or the Swift
+  /// runtime's locks wait), which nothing but another thread of that process could wake. A
+  /// child forked while another thread of its parent held such a lock waits so for ever when
+  /// it takes the lock. (This package's own locks wait on shared futexes, never on private
+  /// ones.) False when it cannot tell: it runs, has other threads, or is gone.
+  package static func isStuckOnPrivateLock(_ id: pid_t) -> Bool {
+    guard threadCount(of: id) == 1,
+      let fd = try? FileDescriptor.openClosingOnExec("/proc/\(id)/syscall", flags: O_RDONLY)
+    else { return false }
+    defer { fd.release() }
+    // "202 0x7f… 0x80 0x2 0x0 …": the call's number, then its arguments in hexadecimal;
+    // "running" while it runs. The first four arguments are enough.
+    let fields: [Int]? = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { buffer in
+      guard let count = try? fd.readSome(into: UnsafeMutableRawBufferPointer(buffer)) else { return nil }
+      let words = buffer[0..<count].split(separator: UInt8(ascii: " ")).prefix(5).map {
+        String(decoding: $0, as: UTF8.self)
+      }
+      guard words.count == 5, let number = Int(words[0]) else { return nil }
+      let arguments = words.dropFirst().compactMap { word in
+        word.hasPrefix("0x") ? UInt(word.dropFirst(2), radix: 16).map { Int(bitPattern: $0) } : nil
+      }
+      return arguments.count == 4 ? [number] + arguments : nil
+    }
+    guard let fields else { return false }
+    return cs_is_untimed_private_futex_wait(fields[0], fields[2], fields[4]) == 1
+  }
+
   /// How many threads this process has (`num_threads`, the twentieth field of
   /// `/proc/self/stat`), or nil when it cannot be read.
   package static func threadCount() -> Int? {
-    withStatFields("/proc/self/stat") { fields in
+    threadCount(of: nil)
+  }
+
+  /// How many threads process `id` (this one when nil) has, or nil when it cannot be read.
+  private static func threadCount(of id: pid_t?) -> Int? {
+    withStatFields(id.map { "/proc/\($0)/stat" } ?? "/proc/self/stat") { fields in
       // The state is the third field, so num_threads the eighteenth of these.
       var field = 0
       var value = 0

@@ -176,6 +176,7 @@ import Testing
       } merge: {
         $0 += $1
       }
+      Issue.record("a kernel that throws should fail the reduce")
     } catch PoolError.memberFailed(_, let message) {
       #expect(message == "index 77 is bad")
     }
@@ -188,6 +189,40 @@ import Testing
       Issue.record("an accumulator over its capacity should fail")
     } catch PoolError.memberFailed(_, let message) {
       #expect(message.contains("over the accumulatorCapacity of 64"))
+    }
+  }
+
+  /// A member forked while the caller held a process-private lock, that then takes it, is
+  /// stuck for good: the call ends with ``PoolError/stuckAfterFork(name:pid:)`` within a
+  /// fraction of a second instead of waiting for ever, and leaves no member behind. The same
+  /// for `parallelMap`'s workers.
+  @Test func aMemberStuckOnAnInheritedLockEndsTheCall() throws {
+    let held = HeldMutex()
+    let team = try ProcessTeam(size: 2, placement: .cores(2))
+    var pids: [Int32] = []
+    let started = ContinuousClock.now
+    #expect {
+      try team.run { member in
+        if member.rank == 1 { pthread_mutex_lock(held.mutex) }
+        try member.barrier()
+      }
+    } throws: { error in
+      guard case PoolError.stuckAfterFork("TeamMember-1", let pid) = error else { return false }
+      pids.append(pid)
+      return "\(error)".contains("was stuck for good on a lock")
+    }
+    #expect(ContinuousClock.now - started < .seconds(3), "found stuck, not waited on")
+    #expect(pids.count == 1 && pids.allSatisfy { $0 > 0 && !processExists($0) })
+    #expect(try team.run { try $0.reduce(1, .sum) } == [2, 2], "the team runs the next call")
+
+    #expect {
+      _ = try parallelMap(Array(0..<4), chunkSize: 1) { value in
+        if value == 3 { pthread_mutex_lock(held.mutex) }
+        return value
+      }
+    } throws: { error in
+      guard case PoolError.stuckAfterFork(_, let pid) = error else { return false }
+      return pid > 0 && !processExists(pid)
     }
   }
 

@@ -162,3 +162,25 @@ public func cpuTicks(of pid: Int32) throws -> Int {
   let fields = stat[stat.index(after: stat.lastIndex(of: ")")!)...].split(separator: " ")
   return Int(fields[11])! + Int(fields[12])!
 }
+
+/// A `pthread_mutex`, private to this process (as the Swift runtime's and malloc's locks
+/// are), locked by the thread that made it: a child forked meanwhile that takes it waits for
+/// ever.
+public final class HeldMutex: @unchecked Sendable {
+  // @unchecked: only the thread that made it locks and unlocks the mutex here; forked
+  // children have their own copy of it.
+  /// The mutex.
+  public let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+
+  /// A mutex, locked by the calling thread.
+  public init() {
+    pthread_mutex_init(mutex, nil)
+    pthread_mutex_lock(mutex)
+  }
+
+  deinit {
+    pthread_mutex_unlock(mutex)
+    pthread_mutex_destroy(mutex)
+    mutex.deallocate()
+  }
+}

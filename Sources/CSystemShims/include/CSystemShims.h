@@ -14,6 +14,11 @@
 int cs_futex_wait(uint32_t *address, uint32_t expected, int64_t timeout_ns);
 /// Wakes up to `count` waiters on `address`; returns how many were woken, or -errno.
 int cs_futex_wake(uint32_t *address, int count);
+/// Whether a thread blocked in system call `number` with these first arguments (as
+/// `/proc/PID/syscall` shows them) waits, with no timeout, on a futex private to its process:
+/// `FUTEX_WAIT`, `FUTEX_WAIT_BITSET` or `FUTEX_LOCK_PI` with `FUTEX_PRIVATE_FLAG`, as a
+/// `pthread_mutex` or the Swift runtime's locks wait.
+int cs_is_untimed_private_futex_wait(long number, long operation, long timeout);
 
 /// `prctl(PR_SET_PDEATHSIG, signal)`: the kernel sends `signal` to this process when the
 /// thread that forked it exits. Returns 0 or -errno.

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SystemCalls
 
 #if canImport(Glibc)
   import Glibc
@@ -205,6 +206,20 @@ open class Process: @unchecked Sendable {
         ProcessRegistry.shared.children.removeAll { $0 === self }
         return false
       }
+    }
+  }
+
+  /// Whether the process is stuck for good: it has one thread, which waits with no timeout
+  /// on a lock private to its process (a `pthread_mutex`, the Swift runtime's, `malloc`'s) —
+  /// as a child forked while another thread of its parent held that lock waits once it takes
+  /// it. Nothing can wake it: kill it. False while it runs, sleeps on anything else (this
+  /// package's locks, a pipe, a timer), has other threads, or has ended.
+  ///
+  /// - Throws: ``ProcessError/closed(name:)`` after ``close()``.
+  public var isStuckOnInheritedLock: Bool {
+    get throws(ProcessError) {
+      guard let pid = try pid, pid != getpid(), (try? isAlive) == true else { return false }
+      return SystemCall.isStuckOnPrivateLock(pid)
     }
   }
 

@@ -1,0 +1,57 @@
+import Foundation
+import Multiprocessing
+import TestEntryPoints
+import Testing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A child forked while its parent holds a process-private lock, and that takes the lock,
+/// waits for ever: `isStuckOnInheritedLock` tells it apart from a child that merely sleeps.
+@Suite(.timeLimit(.minutes(1))) struct InheritedLockTests {
+  @Test func aChildThatTakesALockItsParentHeldIsStuckForGood() throws {
+    let held = HeldMutex()
+    let stuck = Multiprocessing.Process(name: "stuck") { pthread_mutex_lock(held.mutex) }
+    try stuck.start()
+    defer { try? stuck.kill() }
+    #expect(eventually { (try? stuck.isStuckOnInheritedLock) == true }, "asleep on the inherited lock")
+    try stuck.kill()
+    _ = try stuck.join()
+    #expect(try stuck.isStuckOnInheritedLock == false, "not once it has ended")
+  }
+
+  @Test func aChildThatSleepsOrWaitsOnASharedLockIsNotStuck() throws {
+    let lock = try Lock()
+    try lock.acquire()
+    let sleeper = Multiprocessing.Process(name: "sleeper") { sleep(30) }
+    let waiter = Multiprocessing.Process(name: "waiter") { try lock.acquire() }
+    let timed = HeldMutex()
+    let timedWaiter = Multiprocessing.Process(name: "timed") {
+      var deadline = timespec()
+      clock_gettime(CLOCK_REALTIME, &deadline)
+      deadline.tv_sec += 30
+      _ = pthread_mutex_timedlock(timed.mutex, &deadline)
+    }
+    for child in [sleeper, waiter, timedWaiter] { try child.start() }
+    defer { for child in [sleeper, waiter, timedWaiter] { try? child.kill() } }
+    // Each is asleep by now, and stays so: none may ever read as stuck.
+    #expect(eventually { [sleeper, waiter, timedWaiter].allSatisfy { schedulingState(of: $0) == "S" } })
+    for _ in 0..<5 {
+      #expect(try !sleeper.isStuckOnInheritedLock, "asleep on a timer")
+      #expect(try !waiter.isStuckOnInheritedLock, "this package's locks wait on shared futexes")
+      #expect(try !timedWaiter.isStuckOnInheritedLock, "a wait with a timeout ends by itself")
+      usleep(20_000)
+    }
+    #expect(try !currentProcess().isStuckOnInheritedLock, "this process is running")
+  }
+
+  /// The third field of `/proc/PID/stat`.
+  func schedulingState(of process: Multiprocessing.Process) -> Character? {
+    guard let pid = (try? process.pid) ?? nil,
+      let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+      let close = stat.lastIndex(of: ")")
+    else { return nil }
+    return stat[stat.index(close, offsetBy: 2)...].first
+  }
+}
