@@ -114,7 +114,7 @@ let package = Package(
     .executableTarget(
       name: "ReadmeExamples",
       dependencies: [
-        "Multiprocessing", "Scheduler", "ComputeEngine", "ComputeEngineMPI", "Kernels",
+        "Multiprocessing", "Scheduler", "ComputeEngine", "ComputeEngineMPI", "Kernels", "LoadGeneration",
         .product(name: "Logging", package: "swift-log"),
       ],
       path: "Examples/ReadmeExamples"),

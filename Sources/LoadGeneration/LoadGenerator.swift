@@ -14,8 +14,11 @@ import Scheduler
 /// ```swift
 /// let generator = try LoadGenerator(cpus: [0, 1], profile: .constant(0.5), duration: .seconds(10))
 /// try generator.start()
-/// // … generator.sample() as often as you like …
-/// generator.waitUntilDone()
+/// while !generator.isDone {
+///   sleep(1)
+///   print(generator.sample().map(\.operations))   // each worker's work so far
+/// }
+/// generator.stop()
 /// ```
 ///
 /// Workers die with this process (`PR_SET_PDEATHSIG`), even if it is SIGKILLed.

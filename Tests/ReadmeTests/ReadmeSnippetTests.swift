@@ -1,15 +1,34 @@
 import Foundation
 import Testing
 
-/// Every ```swift block of README.md, and of the DocC articles that show code, is compiled:
-/// its lines appear, in order, in a file of `Examples/ReadmeExamples` (which `swift build`
-/// compiles), so that an example cannot drift from the API without this test failing.
+/// Every ```swift block of README.md and of every DocC catalog's pages is compiled: its lines
+/// appear, in order, in a file of `Examples/` (`ReadmeExamples`, or the example program an
+/// article quotes, which `swift build` compiles), so that an example cannot drift from the
+/// API without this test failing.
 @Suite struct ReadmeSnippetTests {
   static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
-  /// The articles whose Swift blocks are checked as README's are.
-  static let articles = ["Sources/Multiprocessing/Multiprocessing.docc/FromPython.md"]
+  /// Every page of every DocC catalog (`Sources/<Module>/<Module>.docc/*.md`), relative to the root.
+  static func articles() throws -> [String] {
+    let sources = root.appendingPathComponent("Sources")
+    return try FileManager.default.contentsOfDirectory(atPath: sources.path).sorted().flatMap { module in
+      let catalog = "Sources/\(module)/\(module).docc"
+      let directory = root.appendingPathComponent(catalog).path
+      let pages = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+      return pages.filter { $0.hasSuffix(".md") }.sorted().map { "\(catalog)/\($0)" }
+    }
+  }
+
+  /// The Swift files under `Examples/`, each as its significant lines.
+  static func exampleSources() throws -> [[String]] {
+    let examples = root.appendingPathComponent("Examples")
+    let files = try FileManager.default.subpathsOfDirectory(atPath: examples.path).filter { $0.hasSuffix(".swift") }
+    return try files.map {
+      significant(
+        try String(contentsOf: examples.appendingPathComponent($0), encoding: .utf8).components(separatedBy: "\n"))
+    }
+  }
 
   /// The Swift blocks of the README (or of the file at `path`), each as its lines.
   static func snippets(in path: String = "README.md") throws -> [[String]] {
@@ -45,21 +64,19 @@ import Testing
   }
 
   @Test func everySwiftBlockIsInTheCompiledExamples() throws {
-    let directory = Self.root.appendingPathComponent("Examples/ReadmeExamples")
-    let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".swift") }
-    let sources = try files.map {
-      Self.significant(
-        try String(contentsOf: directory.appendingPathComponent($0), encoding: .utf8).components(separatedBy: "\n"))
-    }
+    let sources = try Self.exampleSources()
+    #expect(sources.count >= 10, "the example files were not found")
     let snippets = try Self.snippets()
-    #expect(snippets.count >= 7, "README.md's Swift blocks were not found")
-    let articleSnippets = try Self.articles.map { try Self.snippets(in: $0) }
-    #expect(articleSnippets.allSatisfy { $0.count >= 5 }, "an article's Swift blocks were not found")
+    #expect(!snippets.isEmpty, "README.md's Swift blocks were not found")
+    let articles = try Self.articles()
+    #expect(articles.count >= 20, "the DocC catalogs' pages were not found: \(articles)")
+    let articleSnippets = try articles.map { try Self.snippets(in: $0) }
+    #expect(articleSnippets.joined().count >= 30, "the articles' Swift blocks were not found")
     for snippet in snippets + articleSnippets.joined() {
       let lines = Self.significant(snippet)
       #expect(
         sources.contains { Self.appears(lines, inOrderIn: $0) },
-        "not in Examples/ReadmeExamples:\n\(snippet.joined(separator: "\n"))")
+        "not in Examples/:\n\(snippet.joined(separator: "\n"))")
     }
   }
 
