@@ -75,6 +75,7 @@ enum OneShotWorkers {
     let timed = taskTimeout != nil
     // What the workers run before `work`, run once here so that they inherit its metadata.
     _ = slots.first.map { $0.cpus.indices.map(Int32.init) }
+    _ = PoolError.describedOnce
     let workers = slots.enumerated().map { position, slot in
       let name = "ParallelMap-\(position)"
       return Multiprocessing.Process(name: name, startMethod: .fork) {

@@ -79,3 +79,11 @@ public enum PoolError: Error, Sendable, Equatable, CustomStringConvertible {
     }
   }
 }
+
+extension PoolError {
+  /// Describes a `PoolError` as an `any Error` once in this process, as a team member or a
+  /// `parallelMap` worker describes one it throws: forked later from a thread of this process,
+  /// the child then finds the runtime's conformance records it needs already cached, rather
+  /// than take the runtime's lock that another thread may have held at the fork.
+  static let describedOnce: Void = { _ = "\(PoolError.teamStopped as any Error)" }()
+}

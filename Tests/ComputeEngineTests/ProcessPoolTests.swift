@@ -217,6 +217,9 @@ import Testing
 
   @Test func parallelMapReportsFailures() throws {
     struct Odd: Error, CustomStringConvertible { var description: String { "odd input" } }
+    // Described here first: a child forked from this runner's busy threads must not be the
+    // first to look its conformances up (fork safety, in ProcessesAndStartMethods.md).
+    _ = "\(Odd() as any Error)"
     #expect(throws: PoolError.kernelFailed("odd input")) {
       try parallelMap(Array(0..<100)) { value -> Int in
         if value == 51 { throw Odd() }

@@ -68,6 +68,9 @@ import Testing
   /// computes outside any collective step; no member outlives the call.
   @Test func aMemberThatThrowsEndsTheTeam() throws {
     struct Diverged: Error, CustomStringConvertible { var description: String { "the solver diverged" } }
+    // Described here first: a child forked from this runner's busy threads must not be the
+    // first to look its conformances up (fork safety, in ProcessesAndStartMethods.md).
+    _ = "\(Diverged() as any Error)"
     let team = try ProcessTeam(size: 3, placement: .cores(2))
     let pids = try SharedArray(repeating: Int32(0), count: 3)
     let started = ContinuousClock.now
@@ -168,6 +171,9 @@ import Testing
   /// A failing index and an accumulator over its capacity are named.
   @Test func reduceFailuresAreNamed() throws {
     struct BadIndex: Error, CustomStringConvertible { var description: String { "index 77 is bad" } }
+    // Described here first: a child forked from this runner's busy threads must not be the
+    // first to look its conformances up (fork safety, in ProcessesAndStartMethods.md).
+    _ = "\(BadIndex() as any Error)"
     let team = try ProcessTeam(size: 2, placement: .cores(2))
     do {
       _ = try team.reduce(0..<200, into: 0) { total, index in

@@ -101,6 +101,7 @@ public struct ProcessTeam: Sendable {
     let pinned = isPinned
     // What the members run before `body`, run once here so that they inherit its metadata.
     _ = placement.slots.first.map { $0.cpus.indices.map(Int32.init) }
+    _ = PoolError.describedOnce
     let slots = placement.slots
     let members = (0..<size).map { rank in
       let slot = slots[rank % slots.count]
