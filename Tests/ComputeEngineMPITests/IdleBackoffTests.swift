@@ -11,7 +11,7 @@ import Testing
 
 /// A rank's polling loop spins after each message, but not at the expense of a thread that
 /// shares its CPU (the rank's local pool, or the driver's local share).
-@Suite(.timeLimit(.minutes(1))) struct IdleBackoffTests {
+@Suite(.timeLimit(.minutes(3))) struct IdleBackoffTests {
   @Test func aSpinningLoopLeavesItsCPUToAThreadThatWantsIt() throws {
     // A loop still inside its spin (a second) polls for half a second on CPU 0, beside a
     // thread that computes there all the while. Without yielding it would take about half

@@ -10,7 +10,7 @@ import Testing
 
 /// Idle workers spin for the pool's spin window, then sleep: an idle pool costs no CPU once
 /// the window is over, and a spinning worker leaves its CPU to any thread that wants it.
-@Suite(.timeLimit(.minutes(1))) struct SpinWindowTests {
+@Suite(.timeLimit(.minutes(3))) struct SpinWindowTests {
   @Test func anIdlePoolUsesNoCPUAfterItsWindow() throws {
     let pool = try ProcessPool<Int, Int>(placement: .cores(1), spinWindow: .milliseconds(50)) { $0 + 1 }
     defer { pool.terminate() }

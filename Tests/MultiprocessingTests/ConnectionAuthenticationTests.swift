@@ -3,7 +3,7 @@ import Testing
 @testable import Multiprocessing
 
 /// The handshake's digests, message by message, as CPython's `connection.py` reads them.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct ConnectionAuthenticationTests {
   static let key = Array("secret".utf8)
 

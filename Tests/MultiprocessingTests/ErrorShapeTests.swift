@@ -11,7 +11,7 @@ import Testing
 /// Every error has one shape: a case to switch on, a message, and the `Errno` beneath it
 /// when a system call failed. The process, lock and ring calls throw one type each, so that a
 /// `catch` sees that type (the comparisons below compile only because they do).
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct ErrorShapeTests {
   @Test func processCallsThrowProcessError() {
     let process = Multiprocessing.Process(name: "never-started", startMethod: .fork) {}

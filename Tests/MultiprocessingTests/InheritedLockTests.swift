@@ -9,7 +9,7 @@ import Testing
 
 /// A child forked while its parent holds a process-private lock, and that takes the lock,
 /// waits for ever: `isStuckOnInheritedLock` tells it apart from a child that merely sleeps.
-@Suite(.timeLimit(.minutes(1))) struct InheritedLockTests {
+@Suite(.timeLimit(.minutes(3))) struct InheritedLockTests {
   @Test func aChildThatTakesALockItsParentHeldIsStuckForGood() throws {
     let held = HeldMutex()
     let stuck = Multiprocessing.Process(name: "stuck") { pthread_mutex_lock(held.mutex) }

@@ -6,7 +6,7 @@ import Testing
 
 /// `Spin.untilYielding` gives its CPU away once its pause phase is over, however long each
 /// poll of its condition takes, and from its first poll with no pause phase.
-@Suite(.timeLimit(.minutes(1))) struct SpinTests {
+@Suite(.timeLimit(.minutes(3))) struct SpinTests {
   /// A count that a busy thread bumps while it runs.
   final class Runs: Sendable {
     let count = Atomic<Int>(0)

@@ -52,7 +52,7 @@ import Testing
 /// The fork server between requests: asleep in `poll`, not spinning. (It once spun at 100 %
 /// of a CPU after its first child ended: the SIGCHLD record was read with a buffer smaller
 /// than a signalfd record, so the signal stayed pending and `poll` returned at once.)
-@Suite(.timeLimit(.minutes(1))) struct ForkserverIdleTests {
+@Suite(.timeLimit(.minutes(3))) struct ForkserverIdleTests {
   @Test func anIdleForkServerUsesNoCPU() throws {
     _ = Fixture.ready
     let children = try (Int32(0)..<3).map { code in

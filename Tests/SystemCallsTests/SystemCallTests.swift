@@ -9,7 +9,7 @@ import Testing
 #endif
 
 /// The syscall layer: its two conventions, EINTR retried, and the helpers built on them.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct SystemCallTests {
   @Test func libcFailureThrowsItsErrno() {
     #expect(throws: Errno.badFileDescriptor) {
