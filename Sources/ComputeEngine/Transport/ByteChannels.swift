@@ -14,8 +14,11 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerTransport, Work
   let tasks: ByteRing
   let results: ByteRing
   /// Worker: the chunks received last, as decoded, and the outputs and failures not yet sent.
-  private var received: [TaskBatch<Input>] = []
-  private var replies = ResultMessage<Output>()
+  /// Only the worker's one thread touches them: unchecked, each task's two appends no longer
+  /// pay for a dynamic exclusivity check (Codable kernel, same-run A/B: 0.81 -> 0.78 µs per
+  /// task, as before the worker runtime; at chunk size 1, 5.2 -> 4.6 µs).
+  @exclusivity(unchecked) private var received: [TaskBatch<Input>] = []
+  @exclusivity(unchecked) private var replies = ResultMessage<Output>()
 
   init(capacity: Int) throws {
     tasks = try ByteRing(capacity: capacity)
