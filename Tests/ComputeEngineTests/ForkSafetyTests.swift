@@ -59,10 +59,12 @@ import Testing
   /// template (which may hold a lock for good) is set aside, and a worker from a new template
   /// takes the slot; the work it was given runs elsewhere.
   @Test func aWorkerThatNeverReportsInIsKilledAndReplaced() throws {
-    let pool = try killablePool()
+    let stalls = try SharedValue(0, lock: false)
+    let pool = try killablePool(stalls: stalls)
     defer { pool.terminate() }
     let firstTemplate = try #require(pool.workerPIDs.first.flatMap(parentPid(of:)))
-    pool.dispatcher.setTestHooks(stallingWorkers: 1, startBound: .milliseconds(300))
+    pool.dispatcher.setStartBound(.milliseconds(300))
+    stalls.add(1)
     let started = ContinuousClock.now
     let (results, rescued) = try withWatchdog(.seconds(20), rescue: { pool.terminate() }) {
       try pool.mapResults([-1] + Array(1..<20), chunkSize: 1)
@@ -83,9 +85,11 @@ import Testing
   /// `waitUntilReady` waits for every worker's loop: not ready while a replacement is stuck
   /// before it, ready again once the stuck one is replaced; never ready once terminated.
   @Test func readyMeansEveryWorkerReachedItsLoop() throws {
-    let pool = try killablePool()
+    let stalls = try SharedValue(0, lock: false)
+    let pool = try killablePool(stalls: stalls)
     #expect(pool.waitUntilReady())
-    pool.dispatcher.setTestHooks(stallingWorkers: 1, startBound: .seconds(2))
+    pool.dispatcher.setStartBound(.seconds(2))
+    stalls.add(1)
     let victim = try #require(pool.workerPIDs.first)
     kill(victim, SIGKILL)
     #expect(eventually { !pool.workerPIDs.contains(victim) && pool.workerPIDs.count == 2 })

@@ -38,8 +38,22 @@ nonisolated(unsafe) public var workerTable: [Int] = []
 
 /// A fork pool of two workers whose kernel doubles its input and kills its own worker on a
 /// negative one.
-public func killablePool() throws -> ProcessPool<Int, Int> {
-  try ProcessPool<Int, Int>(placement: .cores(2, .compact)) { value in
+///
+/// With `stalls`, each worker's initializer takes one from it while it is positive and then
+/// waits for ever, before its worker reports in, as a worker that inherited a held lock would:
+/// set it once the pool runs to stall the next replacements (for the tests of the start bound).
+public func killablePool(stalls: SharedValue<Int>? = nil) throws -> ProcessPool<Int, Int> {
+  var initializer: (@Sendable () throws -> Void)?
+  if let stalls {
+    initializer = {
+      while case let left = stalls.load(), left > 0 {
+        if stalls.compareExchange(expected: left, desired: left - 1).exchanged {
+          while true { pause() }
+        }
+      }
+    }
+  }
+  return try ProcessPool<Int, Int>(placement: .cores(2, .compact), initializer: initializer) { value in
     if value < 0 { kill(getpid(), SIGKILL) }
     return value &* 2
   }

@@ -14,7 +14,7 @@ extension PoolDispatcher {
       }
       let status = control.status(worker.slot)
       if !worker.down, !worker.killedSilent, !status.reportedIn,
-        monotonicNanoseconds() - worker.launchedAt > testHooks.startBound.nanoseconds
+        monotonicNanoseconds() - worker.launchedAt > startBound.nanoseconds
       {
         worker.killedSilent = true
         logger.warning(

@@ -65,9 +65,8 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   var lastJob: PoolJob<Input, Output>?
   var closing = false
   var terminated = false
-  /// For the tests: how many of the next workers get stuck before their loop, and how long
-  /// a worker may take to report in.
-  var testHooks = (stallingWorkers: 0, startBound: PoolLimits.workerStartBound)
+  /// How long a worker may take to report in (shorter in the tests).
+  var startBound = PoolLimits.workerStartBound
   /// For the tests: the next `count` workers die at `step` of the board protocol.
   var dyingWorkers: (count: Int, step: BoardStep?) = (0, nil)
   var finished = false
@@ -129,7 +128,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   /// - Throws: ``PoolError/initializerFailed(_:)`` with the first failure's message, also for
   ///   a worker that ended or did not get there within the start bound.
   func awaitInitializers() throws {
-    let deadline = ContinuousClock.now + testHooks.startBound
+    let deadline = ContinuousClock.now + startBound
     for worker in workers {
       while !control.status(worker.slot).reportedIn {
         if let message = control.startFailure(slot: worker.slot) { throw PoolError.initializerFailed(message) }
@@ -138,7 +137,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
           throw PoolError.initializerFailed("worker \(worker.liveness.pid) \(status) in it")
         }
         guard ContinuousClock.now < deadline else {
-          throw PoolError.initializerFailed("a worker did not finish it within \(testHooks.startBound)")
+          throw PoolError.initializerFailed("a worker did not finish it within \(startBound)")
         }
         usleep(100)
       }
@@ -158,10 +157,9 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     }
   }
 
-  /// Makes the next `stallingWorkers` workers get stuck before their loop, and bounds a
-  /// worker's start at `startBound`: for the tests.
-  func setTestHooks(stallingWorkers: Int, startBound: Duration) {
-    lock.withLock { testHooks = (stallingWorkers, startBound) }
+  /// Bounds a worker's start at `bound`: for the tests.
+  func setStartBound(_ bound: Duration) {
+    lock.withLock { startBound = bound }
   }
 
   /// Makes the next `count` workers kill themselves at `step` of the board protocol: for the
@@ -181,10 +179,8 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       cpus: pinned ? placement.slots[slot].cpus : nil, chunkSize: PoolLimits.maxChunk,
       maxTasks: maxTasksPerWorker, spinNanoseconds: spinWindow.nanoseconds,
       doorbellPid: getpid(), doorbellFD: doorbell.writeEnd.rawValue, forked: startMethod == .fork,
-      timed: taskTimeout != nil,
-      stallsForTesting: testHooks.stallingWorkers > 0, board: boardRounds?.board.memory.handle,
+      timed: taskTimeout != nil, board: boardRounds?.board.memory.handle,
       incarnation: incarnation, diesForTesting: dyingWorkers.count > 0 ? dyingWorkers.step : nil)
-    testHooks.stallingWorkers = max(0, testHooks.stallingWorkers - 1)
     dyingWorkers.count = max(0, dyingWorkers.count - 1)
     let arguments = try BinaryEncoder().encode(plan)
     func started() throws -> Multiprocessing.Process {

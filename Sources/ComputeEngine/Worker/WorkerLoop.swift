@@ -28,9 +28,6 @@ struct WorkerPlan: Codable, Sendable {
   var forked: Bool
   /// Whether the pool has a task timeout (the worker then records when tasks start).
   var timed: Bool
-  /// Whether the worker gets stuck before its loop, as one that inherited a held lock would
-  /// (for the tests of the start bound).
-  var stallsForTesting = false
   /// The pool's claim board, for pools of `BitwiseCopyable` values.
   var board: SharedMemory.Handle?
   /// This worker's id among every worker the pool started: what it writes in the owner words
@@ -62,7 +59,6 @@ enum WorkerLoop {
         ? FileDescriptor(rawValue: plan.doorbellFD)
         : try FileDescriptor.openClosingOnExec("/proc/\(plan.doorbellPid)/fd/\(plan.doorbellFD)", flags: O_WRONLY))
     let status = control.status(plan.slot, timed: plan.timed)
-    while plan.stallsForTesting { pause() }
     if let initializer {
       do {
         try initializer()
