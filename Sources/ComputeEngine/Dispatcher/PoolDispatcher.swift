@@ -12,8 +12,8 @@ import SystemPackage
 /// The parent's side of a ``ProcessPool``: one thread that hands chunks of tasks to the
 /// workers, collects their results, and supervises them.
 ///
-/// It sleeps in `poll` on the workers' sentinels and a doorbell pipe that workers ring after
-/// sending results (only while it sleeps). A worker that ends unexpectedly is noticed at once:
+/// It sleeps as its ``DispatcherSleeper`` says: in `poll` on the workers' sentinels and a
+/// doorbell that workers ring after sending results (only while it sleeps). A worker that ends unexpectedly is noticed at once:
 /// the task it was running fails with ``PoolError/workerDied(pid:status:)``, the
 /// other tasks it held go back to the queue, and a new worker takes its slot. A worker that
 /// does not reach its loop within ``PoolLimits/workerStartBound`` is killed and handled the
@@ -45,7 +45,8 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   /// The fork templates that fork the workers of a fork pool; nil for other start methods,
   /// and once the pool has shut down.
   var forkTemplates: ForkTemplateKeeper?
-  let doorbell: PipeDoorbell
+  /// How this pool's thread sleeps and is woken.
+  let sleeper: DispatcherSleeper
   let lock = NSLock()
   var workers: [Worker] = []
   /// Chunks waiting for a worker, the next one last (so that taking it is O(1)).
@@ -86,12 +87,14 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     self.taskTimeout = taskTimeout
     self.maxTasksPerWorker = maxTasksPerWorker
     self.spinWindow = spinWindow
+    let doorbell: PipeDoorbell
     do { doorbell = try PipeDoorbell() } catch {
       throw PoolError.system(call: "pipe", errno: error)
     }
     failedStarts = Array(repeating: 0, count: placement.count)
     do {
       control = try PoolControl(slots: placement.count)
+      sleeper = DispatcherSleeper(doorbell: doorbell, control: control)
       if let makeBoard = kernel.makeBoard, let writeInputs = kernel.writeBoardInputs {
         boardRounds = BoardRounds(
           board: try makeBoard(), control: control, slots: placement.count, writeInputs: writeInputs)
@@ -110,7 +113,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       for worker in workers { worker.liveness.kill() }
       for worker in workers { worker.liveness.join() }
       forkTemplates?.stopAll()
-      throw error  // deinit closes the doorbell: it runs for an initialiser that throws here
+      throw error  // deinit closes the doorbell: it runs for an initializer that throws here
     }
     let thread = Thread { [self] in loop() }
     thread.name = "mp-pool-dispatcher"
@@ -121,7 +124,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     }
   }
 
-  deinit { doorbell.close() }
+  deinit { sleeper.close() }
 
   /// Waits until every new worker ran the pool's initializer (and reached its loop).
   ///
@@ -178,7 +181,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       channels: channels.handleData, control: control.memory.handle, slot: slot,
       cpus: pinned ? placement.slots[slot].cpus : nil, chunkSize: PoolLimits.maxChunk,
       maxTasks: maxTasksPerWorker, spinNanoseconds: spinWindow.nanoseconds,
-      doorbellPid: getpid(), doorbellFD: doorbell.writeEnd.rawValue, forked: startMethod == .fork,
+      doorbellPid: getpid(), doorbellFD: sleeper.doorbell.writeEnd.rawValue, forked: startMethod == .fork,
       timed: taskTimeout != nil, board: boardRounds?.board.memory.handle,
       incarnation: incarnation, diesForTesting: dyingWorkers.count > 0 ? dyingWorkers.step : nil)
     dyingWorkers.count = max(0, dyingWorkers.count - 1)
@@ -353,7 +356,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   }
 
   func ringDoorbell() {
-    doorbell.ring()
+    sleeper.ring()
   }
 
   // MARK: Shutdown
@@ -412,12 +415,11 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
         {
           return (.zero, [])
         }
-        control.header(.dispatcherSleeping).value = 1
-        // Looked at again once the flag is up: a worker that finished before saw it down.
-        if workers.contains(where: { $0.channels.hasResults }) || boardRounds?.isRoundComplete == true {
-          control.header(.dispatcherSleeping).value = 0
-          return (.zero, [])
-        }
+        guard
+          sleeper.announce(unless: {
+            workers.contains(where: { $0.channels.hasResults }) || boardRounds?.isRoundComplete == true
+          })
+        else { return (.zero, []) }
         // While work is out, wake now and then even without a doorbell: to enforce the task
         // timeout, and for a worker whose result is larger than its ring, which blocks
         // before it can ring. A job on the board needs neither (its workers ring before a
@@ -431,10 +433,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       }
       guard let next else { break }
       let (sleepFor, watched) = next
-      ready =
-        sleepFor == .zero ? [] : SystemCall.pollReadable([doorbell.pollDescriptor] + watched, timeout: sleepFor)
-      control.header(.dispatcherSleeping).value = 0
-      if ready.contains(doorbell.pollDescriptor) { doorbell.drain() }
+      ready = sleeper.sleep(for: sleepFor, watching: watched)
     }
     finished = true
     stopped.signal()

@@ -2,9 +2,7 @@ import SystemCalls
 import SystemPackage
 
 /// How a sleeping pool thread is woken: a worker that sent results, or a caller that stops
-/// collecting, rings it. One of the pool's seams with what carries its work (the others: the
-/// ``WorkerTransport`` a chunk and its results travel through, and the claim board's
-/// completion futex); an MPI transport would ring with a message.
+/// collecting, rings it (see ``DispatcherSleeper``).
 protocol Doorbell: Sendable {
   /// Wakes the sleeper, or makes its next sleep end at once.
   func ring()
