@@ -17,6 +17,7 @@ struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement {
                             [--methods <methods>] [--c-floor/--no-c-floor]
                             [--c-floor-source <path>]
                             [--c-floor-executable <path>]
+                            [--max-fork-ratio <R>]
       """
   )
 
@@ -40,6 +41,11 @@ struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement {
   @Option(help: "A built C floor program, instead of building its source (for a machine without a C compiler).")
   var cFloorExecutable: String?
 
+  @Option(
+    name: .customLong("max-fork-ratio"),
+    help: ArgumentHelp("Fail when fork's median is over R times the C floor's.", valueName: "R"))
+  var maxForkRatio: Double?
+
   /// How many starts of one kind are timed in a row before the next kind's: the kinds take
   /// turns, so that a noisy spell of the machine reaches them all alike.
   static let block = 25
@@ -54,6 +60,12 @@ struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement {
   }
 
   func validate() throws {
+    if let maxForkRatio {
+      guard maxForkRatio > 0 else { throw ValidationError("--max-fork-ratio must be positive, not \(maxForkRatio)") }
+      guard cFloor, methods.contains(.fork) else {
+        throw ValidationError("--max-fork-ratio needs the fork method and the C floor")
+      }
+    }
   }
 
   func run() throws {
@@ -82,8 +94,15 @@ struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement {
     let ratio = results["c-floor"].flatMap { floor in results["fork"].map { $0.median / floor.median } }
     if json {
       print(try prettyJSON(Report(starts: results, forkToCFloor: ratio)))
-      return
+    } else {
+      printTable(results, ratio: ratio, floor: floorProgram != nil)
     }
+    if let maxForkRatio, let ratio, ratio > maxForkRatio {
+      throw BenchmarkFailure(String(format: "fork / c-floor is %.2fx, over --max-fork-ratio %g", ratio, maxForkRatio))
+    }
+  }
+
+  private func printTable(_ results: [String: Statistics], ratio: Double?, floor: Bool) {
     print("start + join of an empty target, \(repetitions) times per method, in turns of \(Self.block) (µs)")
     print("method        median       min       p90       max")
     for name in methods.map(\.rawValue) + ["fork-floor", "c-floor"] {
@@ -93,7 +112,7 @@ struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement {
           + [stats.median, stats.min, stats.p90, stats.max].map { String(format: "%10.0f", $0) }.joined())
     }
     print("fork-floor: fork() + _exit(0) + waitpid of this same process, without the library")
-    if floorProgram != nil { print("c-floor: the same three calls in a small C program (Scripts/fork_floor.c)") }
+    if floor { print("c-floor: the same three calls in a small C program (Scripts/fork_floor.c)") }
     if let ratio { print(String(format: "fork / c-floor: %.2fx (medians; target: at most 2x)", ratio)) }
   }
 

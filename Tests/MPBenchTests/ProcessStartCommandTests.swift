@@ -38,6 +38,23 @@ struct ProcessStartCommandTests {
     #expect(ratio > 1, "fork \(fork.median) µs, C floor \(floor.median) µs")
   }
 
+  /// `--max-fork-ratio` makes the target a check: a bound our fork cannot meet (it does more
+  /// than the floor, so its ratio is over 1) fails the run and says by how much, after the
+  /// report; a loose one passes; a bound without the floor is refused before anything runs.
+  @Test func aForkRatioOverTheBoundFailsTheRun() throws {
+    let arguments = ["process-start", "--methods", "fork", "--repetitions", "10", "--c-floor-source", Self.source]
+    let failing = try runExecutable("mpbench", arguments + ["--max-fork-ratio", "0.5", "--json"])
+    #expect(failing.status == 1, "\(failing.stderr)")
+    let report = try JSONDecoder().decode(Report.self, from: Data(failing.stdout.utf8))
+    let ratio = try #require(report.forkToCFloor)
+    #expect(failing.stderr.contains(String(format: "fork / c-floor is %.2fx, over --max-fork-ratio 0.5", ratio)))
+    let passing = try runExecutable("mpbench", arguments + ["--max-fork-ratio", "1000"])
+    #expect(passing.status == 0, "\(passing.stderr)")
+    #expect(passing.stdout.contains("fork / c-floor:"))
+    let refused = try runExecutable("mpbench", ["process-start", "--no-c-floor", "--max-fork-ratio", "2"])
+    #expect(refused.status == 64 && refused.stderr.contains("--max-fork-ratio needs the fork method and the C floor"))
+  }
+
   @Test func withoutTheCFloorThereIsNoRatio() throws {
     let run = try runExecutable(
       "mpbench", ["process-start", "--methods", "fork", "--repetitions", "2", "--no-c-floor"])
