@@ -33,21 +33,21 @@ struct ProcessStartCommandTests {
     let fork = try #require(report.starts["fork"])
     let floor = try #require(report.starts["c-floor"])
     let ratio = try #require(report.forkToCFloor)
+    // (Not compared with 1: on a loaded machine the two medians cross. A timing is a
+    // benchmark's to judge: `--max-fork-ratio`.)
     #expect(abs(ratio - fork.median / floor.median) < 1e-9)
-    // Our fork does what the floor does and more (a handshake, a pidfd), in a larger process.
-    #expect(ratio > 1, "fork \(fork.median) µs, C floor \(floor.median) µs")
   }
 
-  /// `--max-fork-ratio` makes the target a check: a bound our fork cannot meet (it does more
-  /// than the floor, so its ratio is over 1) fails the run and says by how much, after the
+  /// `--max-fork-ratio` makes the target a check: a bound our fork cannot meet (a hundredth
+  /// of the floor's time, for a fork that does what the floor does and more) fails the run and says by how much, after the
   /// report; a loose one passes; a bound without the floor is refused before anything runs.
   @Test func aForkRatioOverTheBoundFailsTheRun() throws {
     let arguments = ["process-start", "--methods", "fork", "--repetitions", "10", "--c-floor-source", Self.source]
-    let failing = try runExecutable("mpbench", arguments + ["--max-fork-ratio", "0.5", "--json"])
+    let failing = try runExecutable("mpbench", arguments + ["--max-fork-ratio", "0.01", "--json"])
     #expect(failing.status == 1, "\(failing.stderr)")
     let report = try JSONDecoder().decode(Report.self, from: Data(failing.stdout.utf8))
     let ratio = try #require(report.forkToCFloor)
-    #expect(failing.stderr.contains(String(format: "fork / c-floor is %.2fx, over --max-fork-ratio 0.5", ratio)))
+    #expect(failing.stderr.contains(String(format: "fork / c-floor is %.2fx, over --max-fork-ratio 0.01", ratio)))
     let passing = try runExecutable("mpbench", arguments + ["--max-fork-ratio", "1000"])
     #expect(passing.status == 0, "\(passing.stderr)")
     #expect(passing.stdout.contains("fork / c-floor:"))
