@@ -226,12 +226,11 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
     AsyncThrowingStream { continuation in
       let call = AsyncCall<Void>(givingUpWith: dispatcher.cancel(jobID:))
       continuation.onTermination = { termination in
+        // Cancelled by its consumer, or ended by a failure (from inside the pool's lock):
+        // the job is given up from another thread (``AsyncCall/cancel()``).
         switch termination {
-        case .cancelled:
+        case .cancelled, .finished(.some):
           call.cancel()
-        case .finished(.some):
-          // Ended by a failure, from inside the pool's lock: given up from another thread.
-          DispatchQueue.global().async { call.cancel() }
         case .finished(.none):
           break
         @unknown default:

@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// What an `async` call of a ``ProcessPool`` shares with its job and with its cancellation:
@@ -48,7 +49,13 @@ final class AsyncCall<R: Sendable>: Sendable {
   }
 
   /// The call is cancelled: resumes it with `CancellationError` (unless it was resumed
-  /// already) and gives its job up, if one was submitted. Not from inside the pool's lock.
+  /// already) and gives its job up, if one was submitted, from another thread.
+  ///
+  /// A cancellation handler runs holding the cancelled task's status lock, and the pool's
+  /// thread takes that lock (to resume the task with a result) while it holds the pool's
+  /// lock, which giving the job up takes: given up here, the two waited on each other for
+  /// ever (seen once in about 20 runs of the suite, a `mapUnordered` stream whose consumer
+  /// was cancelled as a result arrived).
   func cancel() {
     let (continuation, jobID) = state.withLock { state in
       state.cancelled = true
@@ -56,6 +63,6 @@ final class AsyncCall<R: Sendable>: Sendable {
       return (state.continuation, state.jobID)
     }
     continuation?.resume(throwing: CancellationError())
-    if let jobID { giveUp(jobID) }
+    if let jobID { DispatchQueue.global().async { [giveUp] in giveUp(jobID) } }
   }
 }
