@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <signal.h>
@@ -62,6 +63,21 @@ int cs_is_untimed_private_futex_wait(long number, long operation, long timeout) 
   default:
     return 0;
   }
+}
+
+int cs_unread_bytes(int fd) {
+  int count = 0;
+  return ioctl(fd, FIONREAD, &count) == 0 ? count : -errno;
+}
+
+int cs_set_pipe_capacity(int fd, int bytes) {
+  int size = fcntl(fd, F_SETPIPE_SZ, bytes);
+  return size >= 0 ? size : -errno;
+}
+
+int cs_pipe_capacity(int fd) {
+  int size = fcntl(fd, F_GETPIPE_SZ);
+  return size >= 0 ? size : -errno;
 }
 
 int cs_set_parent_death_signal(int signal) {

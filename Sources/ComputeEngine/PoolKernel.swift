@@ -76,11 +76,26 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
     _ name: String, initializer: (@Sendable () throws -> Void)? = nil,
     body: @escaping @Sendable (Input) throws -> Output
   ) where Input: Codable, Output: Codable {
+    self.init(name, link: .sharedMemory, initializer: initializer, body: body)
+  }
+
+  /// A kernel over `Codable` values whose messages go through `link`: the pool's tests run
+  /// its behaviour over ``PoolLink/pipes`` as well as over the rings.
+  init(
+    _ name: String, link: PoolLink, initializer: (@Sendable () throws -> Void)? = nil,
+    body: @escaping @Sendable (Input) throws -> Output
+  ) where Input: Codable, Output: Codable {
     self.name = name
     self.body = body
     self.initializer = initializer
-    makeChannels = { try ByteChannels<Input, Output>(capacity: PoolLimits.ringBytes) }
-    reopenChannels = { try ByteChannels<Input, Output>(handleData: $0) }
+    switch link {
+    case .sharedMemory:
+      makeChannels = { try ByteChannels<Input, Output>(capacity: PoolLimits.ringBytes) }
+      reopenChannels = { try ByteChannels<Input, Output>(handleData: $0) }
+    case .pipes:
+      makeChannels = { try PipeChannels<Input, Output>(capacity: PoolLimits.pipeBytes) }
+      reopenChannels = { try PipeChannels<Input, Output>(handleData: $0) }
+    }
     makeBoard = nil
     writeBoardInputs = nil
     claimChunks = nil
@@ -138,6 +153,8 @@ enum PoolLimits {
   static let ringSlots = 4096
   /// Bytes in each byte ring.
   static let ringBytes = 4 << 20
+  /// Bytes each pipe of the pipe link is asked to hold (the system's limit may give less).
+  static let pipeBytes = 1 << 20
   /// The largest chunk the dispatcher sends at once.
   static let maxChunk = 1024
   /// Chunks a worker may hold at once (one running, one waiting) before it has timed its
@@ -170,4 +187,14 @@ enum PoolLimits {
   static func boardTasks(bytesPerTask: Int) -> Int {
     min(65_536, max(64, (8 << 20) / max(1, bytesPerTask)))
   }
+}
+
+/// What carries a pool's tasks and results between its thread and its workers.
+enum PoolLink {
+  /// Rings in shared memory (with the claim board for `BitwiseCopyable` values): what pools
+  /// use.
+  case sharedMemory
+  /// Operating-system pipes carrying the same messages as the byte rings: the pool's second
+  /// link, which proves the seam (``WorkerTransport``, ``WorkerLink``) holds.
+  case pipes
 }

@@ -58,6 +58,18 @@ extension FileDescriptor {
     }
   }
 
+  /// How many bytes wait to be read on this descriptor (a pipe's or a socket's).
+  package func unreadBytes() throws(Errno) -> Int {
+    Int(try SystemCall.shim { cs_unread_bytes(rawValue) })
+  }
+
+  /// The capacity of the pipe this descriptor is an end of, set to at least `bytes` when
+  /// given (rounded up to pages; at most `/proc/sys/fs/pipe-max-size` for other users than root).
+  package func pipeCapacity(setTo bytes: Int? = nil) throws(Errno) -> Int {
+    if let bytes { return Int(try SystemCall.shim { cs_set_pipe_capacity(rawValue, Int32(clamping: bytes)) }) }
+    return Int(try SystemCall.shim { cs_pipe_capacity(rawValue) })
+  }
+
   /// Writes every byte of `data`.
   package func writeAll(_ data: Data) throws(Errno) {
     try data.withUnsafeBytes { buffer in Result { () throws(Errno) in try writeAll(buffer) } }.get()

@@ -1,8 +1,9 @@
-import ComputeEngine
 import Foundation
 import MetricsTestKit
 import Multiprocessing
 import Testing
+
+@testable import ComputeEngine
 
 #if canImport(Glibc)
   import Glibc
@@ -25,7 +26,7 @@ import Testing
     let ints: ProcessPool<Int, Int>?
     let strings: ProcessPool<String, String>?
 
-    init(codable: Bool) throws {
+    init(codable: Bool, link: PoolLink) throws {
       let runs = try SharedArray(repeating: 0, count: CancellationTests.count + 3, lock: true)
       self.runs = runs
       let telemetry = PoolTelemetry(label: "cancel", metricsFactory: metrics)
@@ -36,7 +37,8 @@ import Testing
       }
       if codable {
         (ints, strings) = (
-          nil, try ProcessPool<String, String>(placement: .cores(2), telemetry: telemetry) { String(run(Int($0)!)) }
+          nil,
+          try linkedPool(link, placement: .cores(2), telemetry: telemetry) { (text: String) in String(run(Int(text)!)) }
         )
       } else {
         (ints, strings) = (try ProcessPool<Int, Int>(placement: .cores(2), telemetry: telemetry) { run($0) }, nil)
@@ -76,9 +78,12 @@ import Testing
     #expect(finished() == jobs, "jobs finished in the pool")
   }
 
-  @Test(arguments: [false, true])
-  func cancellingAnAsyncMapGivesItsJobUp(codable: Bool) async throws {
-    let probe = try Probe(codable: codable)
+  /// On the board (`Int`s), pushed (`String`s), and pushed over the pipe link.
+  static let paths: [(codable: Bool, link: PoolLink)] = [(false, .sharedMemory), (true, .sharedMemory), (true, .pipes)]
+
+  @Test(arguments: Self.paths)
+  func cancellingAnAsyncMapGivesItsJobUp(codable: Bool, link: PoolLink) async throws {
+    let probe = try Probe(codable: codable, link: link)
     defer { probe.terminate() }
     let call = Task { try await probe.map(Array(0..<Self.count)) }
     // Cancelled once the job runs (100 ms in, at the soonest): the map's task may wait for a
@@ -115,8 +120,8 @@ import Testing
   /// A worker that dies holding a chunk of a job given up: the chunk's pending tasks are not
   /// handed to another worker, and the job still finishes. On the board, and pushed (in
   /// chunks of 7, as the board's here).
-  @Test(arguments: [false, true])
-  func aDeathAfterTheCancellationRunsNothingMore(codable: Bool) async throws {
+  @Test(arguments: Self.paths)
+  func aDeathAfterTheCancellationRunsNothingMore(codable: Bool, link: PoolLink) async throws {
     let count = Self.count
     let runs = try SharedArray(repeating: 0, count: count + 1, lock: true)
     let cancelled = try SharedArray(repeating: 0, count: 1, lock: true)
@@ -134,7 +139,9 @@ import Testing
     }
     let ints = try ProcessPool<Int, Int>(placement: .cores(2), telemetry: telemetry) { run($0) }
     defer { ints.terminate() }
-    let strings = try ProcessPool<String, String>(placement: .cores(2), telemetry: telemetry) { String(run(Int($0)!)) }
+    let strings: ProcessPool<String, String> = try linkedPool(link, placement: .cores(2), telemetry: telemetry) {
+      String(run(Int($0)!))
+    }
     defer { strings.terminate() }
     @Sendable func map(_ inputs: [Int]) async throws -> [Int] {
       guard codable else { return try await ints.map(inputs) }
@@ -163,7 +170,7 @@ import Testing
   }
 
   @Test func aCallCancelledBeforeItStartsRunsNothing() async throws {
-    let probe = try Probe(codable: false)
+    let probe = try Probe(codable: false, link: .sharedMemory)
     defer { probe.terminate() }
     let call = Task {
       withUnsafeCurrentTask { $0?.cancel() }
@@ -179,7 +186,7 @@ import Testing
 
   /// A consumer that stops reading an unordered map gives its job up too.
   @Test func aConsumerThatStopsGivesAnUnorderedMapUp() async throws {
-    let probe = try Probe(codable: false)
+    let probe = try Probe(codable: false, link: .sharedMemory)
     defer { probe.terminate() }
     var seen = 0
     for try await _ in probe.ints!.mapUnordered(Array(0..<Self.count), chunkSize: 1) {

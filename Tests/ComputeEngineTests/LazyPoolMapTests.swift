@@ -1,8 +1,9 @@
-import ComputeEngine
 import Foundation
 import Multiprocessing
 import Synchronization
 import Testing
+
+@testable import ComputeEngine
 
 /// `imap`: lazy, in order, bounded, and stopped by its consumer.
 @Suite(.timeLimit(.minutes(2))) struct LazyPoolMapTests {
@@ -29,8 +30,9 @@ import Testing
     var pulled: Int { counter.pulled.load(ordering: .relaxed) }
   }
 
-  @Test func outputsComeInInputOrder() async throws {
-    let pool = try ProcessPool<Int, Int> { $0 &* 3 }
+  @Test(arguments: everyLink)
+  func outputsComeInInputOrder(link: PoolLink) async throws {
+    let pool = try linkedPool(link) { (input: Int) in input &* 3 }
     defer { pool.terminate() }
     var outputs: [Int] = []
     for try await output in pool.imap(CountingInputs(count: 10_000), window: 700) { outputs.append(output) }
@@ -72,9 +74,10 @@ import Testing
   /// run: 28 (here 24, where both windows ran to their end, 97, before). Inputs of 100 ms,
   /// not 20: the test's task waits on cooperative threads the suite's blocking tests can hold
   /// for a while on two CPUs, and with 20 ms inputs more ran meanwhile than the windows held.
-  @Test func aConsumerThatStopsGivesTheWindowsUp() async throws {
+  @Test(arguments: everyLink)
+  func aConsumerThatStopsGivesTheWindowsUp(link: PoolLink) async throws {
     let runs = try SharedArray(repeating: 0, count: 200, lock: true)
-    let pool = try ProcessPool<Int, Int>(placement: .cores(2)) { input in
+    let pool = try linkedPool(link, placement: .cores(2)) { (input: Int) -> Int in
       _ = try? runs.withLock { $0[input] += 1 }
       usleep(100_000)
       return input

@@ -16,10 +16,11 @@ import Testing
     var description: String { "the table file is missing" }
   }
 
-  @Test func theInitializerRunsOnceInEachWorkerBeforeItsTasks() throws {
+  @Test(arguments: everyLink)
+  func theInitializerRunsOnceInEachWorkerBeforeItsTasks(link: PoolLink) throws {
     let runs = try SharedValue(0, lock: false)
-    let pool = try ProcessPool<Int, Int>(
-      placement: .cores(2),
+    let pool: ProcessPool<Int, Int> = try linkedPool(
+      link, placement: .cores(2),
       initializer: {
         runs.add(1)
         workerTable = (0..<100).map { $0 * $0 }

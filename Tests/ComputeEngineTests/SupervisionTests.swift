@@ -1,8 +1,9 @@
-import ComputeEngine
 import Foundation
 import Multiprocessing
 import TestEntryPoints
 import Testing
+
+@testable import ComputeEngine
 
 #if canImport(Glibc)
   import Glibc
@@ -16,8 +17,8 @@ import Testing
   }
 
   /// A pool whose kernel doubles its input, but fails on 13 in the given way.
-  static func failingPool(_ failure: Failure) throws -> ProcessPool<Int, Int> {
-    try ProcessPool<Int, Int> { value in
+  static func failingPool(_ failure: Failure, link: PoolLink) throws -> ProcessPool<Int, Int> {
+    try linkedPool(link) { (value: Int) -> Int in
       if value == 13 {
         dup2(open("/dev/null", O_WRONLY), 2)  // keep crash reports out of the test log
         switch failure {
@@ -48,9 +49,9 @@ import Testing
     #expect(pool.workerPIDs == before, "no worker died")
   }
 
-  @Test(arguments: Failure.allCases)
-  func aWorkerThatDiesFailsOnlyItsTask(failure: Failure) throws {
-    let pool = try Self.failingPool(failure)
+  @Test(arguments: Failure.allCases, everyLink)
+  func aWorkerThatDiesFailsOnlyItsTask(failure: Failure, link: PoolLink) throws {
+    let pool = try Self.failingPool(failure, link: link)
     let before = Set(pool.workerPIDs)
     let started = ContinuousClock.now
     let results = try pool.mapResults(Array(0..<40), chunkSize: 4)
@@ -165,8 +166,9 @@ import Testing
     #expect(Set(pool.workerPIDs).count == pool.workerCount, "a thrown error does not cost the worker")
   }
 
-  @Test func aTaskOverTheTimeoutIsKilledAndReplaced() throws {
-    let pool = try ProcessPool<Int, Int>(taskTimeout: .milliseconds(300)) { value in
+  @Test(arguments: everyLink)
+  func aTaskOverTheTimeoutIsKilledAndReplaced(link: PoolLink) throws {
+    let pool = try linkedPool(link, taskTimeout: .milliseconds(300)) { (value: Int) -> Int in
       if value == 5 { sleep(30) }
       return value
     }
@@ -182,8 +184,9 @@ import Testing
     #expect(results.enumerated().allSatisfy { $0.offset == 5 || (try? $0.element.get()) == $0.offset })
   }
 
-  @Test func workersAreRecycledAfterMaxTasks() throws {
-    let pool = try ProcessPool<Int, Int32>(maxTasksPerWorker: 3) { _ in getpid() }
+  @Test(arguments: everyLink)
+  func workersAreRecycledAfterMaxTasks(link: PoolLink) throws {
+    let pool = try linkedPool(link, maxTasksPerWorker: 3) { (_: Int) -> Int32 in getpid() }
     let pids = try pool.map(Array(0..<30), chunkSize: 2)
     let counts = Dictionary(grouping: pids, by: { $0 }).mapValues(\.count)
     #expect(counts.values.allSatisfy { $0 <= 3 })

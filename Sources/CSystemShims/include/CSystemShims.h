@@ -19,6 +19,12 @@ int cs_futex_wake(uint32_t *address, int count);
 /// `FUTEX_WAIT`, `FUTEX_WAIT_BITSET` or `FUTEX_LOCK_PI` with `FUTEX_PRIVATE_FLAG`, as a
 /// `pthread_mutex` or the Swift runtime's locks wait.
 int cs_is_untimed_private_futex_wait(long number, long operation, long timeout);
+/// How many bytes wait to be read on `fd` (`FIONREAD`), or -errno.
+int cs_unread_bytes(int fd);
+/// Sets the capacity of the pipe `fd` is an end of (`F_SETPIPE_SZ`): the size it got, or -errno.
+int cs_set_pipe_capacity(int fd, int bytes);
+/// The capacity of the pipe `fd` is an end of (`F_GETPIPE_SZ`), or -errno.
+int cs_pipe_capacity(int fd);
 
 /// `prctl(PR_SET_PDEATHSIG, signal)`: the kernel sends `signal` to this process when the
 /// thread that forked it exits. Returns 0 or -errno.

@@ -2,17 +2,20 @@ import Foundation
 import Multiprocessing
 
 /// Channels of binary-encoded messages (`BinaryEncoder`), for `Codable` inputs and outputs of
-/// any size.
-final class ByteChannels<Input: Codable, Output: Codable>: WorkerTransport, WorkerLink, @unchecked Sendable {
+/// any size: a chunk's tasks one way, its outputs and failures the other, each message through
+/// a ``MessagePipe``.
+final class MessageChannels<Input: Codable, Output: Codable, Pipe: MessagePipe>: WorkerTransport, WorkerLink,
+  @unchecked Sendable
+{
   // @unchecked: each instance is one end, used by one thread (the dispatcher's, under the
   // pool's lock, or the worker's).
   struct Handles: Codable {
-    var tasks: ByteRing.Handle
-    var results: ByteRing.Handle
+    var tasks: Pipe.Handle
+    var results: Pipe.Handle
   }
 
-  let tasks: ByteRing
-  let results: ByteRing
+  let tasks: Pipe
+  let results: Pipe
   /// Worker: the chunks received last, as decoded, and the outputs and failures not yet sent.
   /// Only the worker's one thread touches them: unchecked, each task's two appends no longer
   /// pay for a dynamic exclusivity check (Codable kernel, same-run A/B: 0.81 -> 0.78 µs per
@@ -21,8 +24,8 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerTransport, Work
   @exclusivity(unchecked) private var replies = ResultMessage<Output>()
 
   init(capacity: Int) throws {
-    tasks = try ByteRing(capacity: capacity)
-    results = try ByteRing(capacity: capacity)
+    tasks = try Pipe(capacity: capacity)
+    results = try Pipe(capacity: capacity)
     Self.warmUp()
   }
 
@@ -50,8 +53,8 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerTransport, Work
 
   init(handleData: Data) throws {
     let handles = try BinaryDecoder().decode(Handles.self, from: handleData)
-    tasks = try ByteRing(handles.tasks)
-    results = try ByteRing(handles.results)
+    tasks = try Pipe(handles.tasks)
+    results = try Pipe(handles.results)
   }
 
   var handleData: Data {
@@ -75,7 +78,7 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerTransport, Work
       throw UnsendableInputs(reasons: reasons, error: "\(error)")
     }
     guard mayWait || message.count + 8 <= tasks.freeBytes else { throw WorkerBusy() }
-    try withoutActuallyEscaping(workerGone) { try tasks.send(message, peerGone: $0) }
+    try withoutActuallyEscaping(workerGone) { try tasks.send(message, timeout: nil, peerGone: $0) }
   }
 
   func drain(
@@ -209,3 +212,10 @@ final class ByteChannels<Input: Codable, Output: Codable>: WorkerTransport, Work
     return true
   }
 }
+
+/// The `Codable` channels through shared-memory rings: what pools of `Codable` values use.
+typealias ByteChannels<Input: Codable, Output: Codable> = MessageChannels<Input, Output, ByteRing>
+
+/// The same messages through operating-system pipes: the pool's second link, which its
+/// behavioural tests run over too (``PoolLink/pipes``).
+typealias PipeChannels<Input: Codable, Output: Codable> = MessageChannels<Input, Output, SystemPipe>
