@@ -28,7 +28,7 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
     results = try SlotRing(capacity: capacity, mode: .singleProducerSingleConsumer)
     failures = try ByteRing(capacity: 64 * 1024)
     // A worker reports a kernel's error through a byte ring: run that path once here, before
-    // any fork (see ByteChannels.warmUp).
+    // any fork (see MessageChannels.warmUp).
     _ = try? BinaryEncoder().encode(TaskFailure(index: TaskID(rawValue: 0), message: ""))
   }
 

@@ -10,9 +10,11 @@ let drainTimeout = Duration.seconds(2)
 /// ``handleData`` as its ``WorkerLink``. Each end is used by one thread (the dispatcher, or
 /// the worker).
 ///
-/// Two implementations over shared memory: ``SlotChannels`` carry `BitwiseCopyable` values
-/// through `SlotRing`s, ``ByteChannels`` `Codable` ones through `ByteRing`s. (The pool across
-/// machines, `ComputeEngineMPI`, does not come through here: each rank runs a local pool.)
+/// ``SlotChannels`` carry `BitwiseCopyable` values through `SlotRing`s; ``MessageChannels``
+/// carry `Codable` ones as messages through a ``MessagePipe``: `ByteRing`s in shared memory
+/// (``ByteChannels``, what pools use), or operating-system pipes (``PipeChannels``, the second
+/// link, over which the pool's behavioural tests run too). (The pool across machines,
+/// `ComputeEngineMPI`, does not come through here: each rank runs a local pool.)
 protocol WorkerTransport<Input, Output>: AnyObject, Sendable {
   /// What the tasks carry.
   associatedtype Input
