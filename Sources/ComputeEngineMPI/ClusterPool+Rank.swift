@@ -59,7 +59,7 @@ extension ClusterPool {
           }
           replies.append(resultsMessage(job: chunk.job, first: chunk.first, chunkResults))
         }
-        try world.send(ClusterMessage.bundle(replies), to: 0, tag: ClusterMessage.results)
+        try world.sendWatching(ClusterMessage.bundle(replies), to: 0, tag: ClusterMessage.results)
       }
     default:
       throw ClusterError.protocolViolation("tag \(message.tag) from the driver")

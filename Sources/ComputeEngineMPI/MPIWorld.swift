@@ -124,6 +124,21 @@ final class MPIWorld: @unchecked Sendable {
     return send
   }
 
+  /// Sends `bytes` to rank `destination` with `tag` and waits until it went, probing for a
+  /// message from `destination` meanwhile: a serving rank sends its results so. A blocking
+  /// send to a driver that died waits for as long as the transport takes to notice (a test
+  /// saw the serving ranks silent for 90 s after the driver's SIGKILL, under load), where a
+  /// probe of the dead rank fails with `MPI_ERR_PROC_FAILED` once ULFM knows
+  /// (``ClusterError/rankFailed``), as a rank waiting for a message learns of it.
+  func sendWatching(_ bytes: [UInt8], to destination: Int, tag: Int32) throws(ClusterError) {
+    let send = try startSend(bytes, to: destination, tag: tag)
+    var backoff = IdleBackoff(spin: .milliseconds(1))
+    while try !isComplete(send) {
+      _ = try poll(from: destination)
+      backoff.idle()
+    }
+  }
+
   /// Whether `send` completed (its buffer is then freed).
   func isComplete(_ send: PendingSend) throws(ClusterError) -> Bool {
     var flag: Int32 = 0
