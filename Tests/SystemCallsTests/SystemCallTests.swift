@@ -66,6 +66,7 @@ struct SystemCallTests {
             outcome.finish("threw \(error)")
           }
         }
+        outcome.waitForRelease()
       }
       thread.start()
       let reader = outcome.waitForThread()
@@ -76,6 +77,7 @@ struct SystemCallTests {
       usleep(20_000)
       if !plain { try withUnsafeBytes(of: UInt8(9)) { try pipe.writeEnd.writeAll($0) } }
       let result = outcome.waitForResult()
+      outcome.release()
       #expect(result == (plain ? "errno \(EINTR)" : "read 1"), "plain read: \(plain)")
       if plain { try withUnsafeBytes(of: UInt8(9)) { try pipe.writeEnd.writeAll($0) } }
     }
@@ -178,6 +180,24 @@ private final class Interrupted: @unchecked Sendable {
   private let condition = NSCondition()
   private var thread: pthread_t?
   private var result: String?
+  private var released = false
+
+  /// Called by the reading thread after its result: it stays until ``release()``, so that
+  /// the test never signals a thread that has ended (`pthread_kill` of an ended thread's id
+  /// is undefined: it crashed the test runner with SIGSEGV once in about 30 runs, and once in CI).
+  func waitForRelease() {
+    condition.withLock {
+      while !released { condition.wait() }
+    }
+  }
+
+  /// Lets the reading thread end: no signal is sent to it after this.
+  func release() {
+    condition.withLock {
+      released = true
+      condition.broadcast()
+    }
+  }
 
   func publish(thread: pthread_t) {
     condition.withLock {
