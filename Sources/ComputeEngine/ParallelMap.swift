@@ -118,15 +118,14 @@ enum OneShotWorkers {
     var lookedForStuck = monotonicNanoseconds()
     while !running.isEmpty {
       let ended = try Multiprocessing.Process.wait(
-        running.map { workers[$0] }, timeout: timed ? .milliseconds(10) : ProcessTeam.stuckCheckInterval)
+        running.map { workers[$0] }, timeout: timed ? .milliseconds(10) : PoolError.stuckCheckInterval)
       running.removeAll { (try? workers[$0].isAlive) != true }
-      if ended.isEmpty, monotonicNanoseconds() - lookedForStuck >= ProcessTeam.stuckCheckInterval.nanoseconds {
+      if ended.isEmpty, monotonicNanoseconds() - lookedForStuck >= PoolError.stuckCheckInterval.nanoseconds {
         lookedForStuck = monotonicNanoseconds()
-        if let stuck = running.first(where: { (try? workers[$0].isStuckOnInheritedLock) == true }) {
-          // Forked from this thread while another held a lock it then took: it waits for ever.
-          let pid = ((try? workers[stuck].pid) ?? nil) ?? 0
+        // A worker forked from this thread while another held a lock it then took waits for ever.
+        if let stuck = PoolError.stuckAfterFork(among: running.map { workers[$0] }) {
           stopAll()
-          throw PoolError.stuckAfterFork(name: workers[stuck].name, pid: pid)
+          throw stuck
         }
       }
       guard let taskTimeout else { continue }

@@ -81,6 +81,17 @@ public enum PoolError: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 extension PoolError {
+  /// How often a call that forked its processes (a team's, `parallelMap`'s) looks for one
+  /// stuck on a lock inherited at its fork.
+  static let stuckCheckInterval = Duration.milliseconds(100)
+
+  /// ``stuckAfterFork(name:pid:)`` for the first of `processes` stuck for good on a lock
+  /// inherited at its fork (`Process.isStuckOnInheritedLock`), or nil when none is.
+  static func stuckAfterFork(among processes: some Sequence<Multiprocessing.Process>) -> PoolError? {
+    guard let stuck = processes.first(where: { (try? $0.isStuckOnInheritedLock) == true }) else { return nil }
+    return .stuckAfterFork(name: stuck.name, pid: ((try? stuck.pid) ?? nil) ?? 0)
+  }
+
   /// Describes a `PoolError` as an `any Error` once in this process, as a team member or a
   /// `parallelMap` worker describes one it throws: forked later from a thread of this process,
   /// the child then finds the runtime's conformance records it needs already cached, rather

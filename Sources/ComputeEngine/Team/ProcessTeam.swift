@@ -140,12 +140,10 @@ public struct ProcessTeam: Sendable {
     var running = Array(members.indices)
     while !running.isEmpty {
       let ended = try Multiprocessing.Process.wait(
-        running.map { members[$0] }, timeout: Self.stuckCheckInterval)
-      if ended.isEmpty, failure == nil,
-        let stuck = running.first(where: { (try? members[$0].isStuckOnInheritedLock) == true })
-      {
-        // Forked from this thread while another held a lock it then took: it waits for ever.
-        failure = .stuckAfterFork(name: members[stuck].name, pid: ((try? members[stuck].pid) ?? nil) ?? 0)
+        running.map { members[$0] }, timeout: PoolError.stuckCheckInterval)
+      // A member forked from this thread while another held a lock it then took waits for ever.
+      if ended.isEmpty, failure == nil, let stuck = PoolError.stuckAfterFork(among: running.map { members[$0] }) {
+        failure = stuck
         stop()
       }
       for member in ended {
@@ -161,9 +159,6 @@ public struct ProcessTeam: Sendable {
     // Stopped with no member to blame: the barrier broke under them.
     if (0..<size).contains(where: { shared.outcome(of: $0) == .stopped }) { throw PoolError.teamStopped }
   }
-
-  /// How often a call looks for a member stuck on a lock inherited at its fork.
-  static var stuckCheckInterval: Duration { .milliseconds(100) }
 
   /// The error a member's end makes the team throw, or nil when it finished (or left only
   /// because another member's failure stopped the team).
