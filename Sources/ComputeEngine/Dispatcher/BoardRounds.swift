@@ -7,7 +7,7 @@ import Multiprocessing
 /// A job alone in the pool, not observed result by result and without a task quota goes on
 /// the board, in rounds when larger than the board. Used by the dispatcher under its lock.
 final class BoardRounds<Input: Sendable, Output: Sendable> {
-  typealias Worker = PoolDispatcher<Input, Output>.Worker
+  typealias Worker = WorkerRecord<Input, Output>
 
   /// The board in shared memory.
   let board: ClaimBoard

@@ -9,67 +9,45 @@ import SystemPackage
   import Glibc
 #endif
 
-/// The parent's side of a ``ProcessPool``: one thread that hands chunks of tasks to the
-/// workers, collects their results, and supervises them.
+/// The parent's side of a ``ProcessPool``: one thread, and the lock over the pool's state,
+/// that hands chunks of tasks to the workers, collects their results and supervises them,
+/// through its parts — ``PoolJobs`` (the jobs in flight, where results reach them),
+/// ``PushQueue`` (chunks pushed to workers), ``BoardRounds`` (the claim board's job),
+/// ``WorkerSupervisor`` (the workers' starts, deaths, timeouts and replacements) and
+/// ``DispatcherSleeper`` (how the thread sleeps and is woken).
 ///
-/// It sleeps as its ``DispatcherSleeper`` says: in `poll` on the workers' sentinels and a
-/// doorbell that workers ring after sending results (only while it sleeps). A worker that ends unexpectedly is noticed at once:
-/// the task it was running fails with ``PoolError/workerDied(pid:status:)``, the
-/// other tasks it held go back to the queue, and a new worker takes its slot. A worker that
-/// does not reach its loop within ``PoolLimits/workerStartBound`` is killed and handled the
-/// same way.
-///
-/// With the fork start method, workers are not forked from this (multi-threaded) process but
-/// from a fork template: a single-threaded copy of it forked once when the pool starts
-/// (``ForkserverClient/template(entryPoint:budget:beforeConfirming:)``), which holds the kernel and forks
-/// every worker, first and replacement. A template that dies, or whose worker never
-/// reported in, is replaced.
+/// It sleeps in `poll` on the workers' sentinels and a doorbell that workers ring after
+/// sending results (only while it sleeps); a caller waiting for its job collects results
+/// itself meanwhile (``help(until:onBoard:)``).
 final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendable {
   // @unchecked: all mutable state is guarded by `lock`; the thread reads it only under it.
 
-  let kernel: PoolKernel<Input, Output>
-  let startMethod: StartMethod
   let placement: Placement
+  let startMethod: StartMethod
   /// Whether workers bind to their slots.
   let pinned: Bool
   let taskTimeout: Duration?
   let maxTasksPerWorker: Int?
-  /// How long workers (for tasks) and a caller in ``help(until:)`` (for results) spin before
-  /// sleeping; this thread keeps ``Spin/limit``: spinning longer here starves the workers on a
-  /// machine whose cores they fill.
+  /// How long workers (for tasks) and a caller in ``help(until:onBoard:)`` (for results)
+  /// spin before sleeping; this thread keeps ``Spin/limit``: spinning longer here starves the
+  /// workers on a machine whose cores they fill.
   let spinWindow: Duration
   let control: PoolControl
-  /// Where worker deaths, replacements and timeouts are logged.
-  let logger: Logger
-  let metrics: PoolMetrics
-  /// The fork templates that fork the workers of a fork pool; nil for other start methods,
-  /// and once the pool has shut down.
-  var forkTemplates: ForkTemplateKeeper?
   /// How this pool's thread sleeps and is woken.
   let sleeper: DispatcherSleeper
   let lock = NSLock()
-  var workers: [Worker] = []
-  /// Chunks waiting for a worker, the next one last (so that taking it is O(1)).
-  var queue: [Chunk] = []
-  @exclusivity(unchecked) private var jobs: [Int: PoolJob<Input, Output>] = [:]
-  var nextJobID = 0
-  /// Per slot, how many workers in a row ended before answering anything.
-  var failedStarts: [Int] = []
-  /// After this many failed starts in a row, the work they held fails instead of waiting.
-  static var maxFailedStarts: Int { 3 }
-  /// The claim board of a pool of `BitwiseCopyable` values, and the job on it (see
-  /// ``BoardRounds``); others are pushed chunk by chunk.
-  let boardRounds: BoardRounds<Input, Output>?
-  /// The last worker incarnation handed out.
-  var lastIncarnation = 0
-  /// The job the last result belonged to: most results in a row belong to one job.
-  var lastJob: PoolJob<Input, Output>?
+  let jobs: PoolJobs<Input, Output>
+  let queue: PushQueue<Input, Output>
+  let supervisor: WorkerSupervisor<Input, Output>
+  /// The claim board of a pool of `BitwiseCopyable` values, and the job on it; others are
+  /// pushed chunk by chunk.
+  var boardRounds: BoardRounds<Input, Output>? { jobs.boardRounds }
+  /// The job on the claim board, while it runs.
+  var boardJob: PoolJob<Input, Output>? { jobs.boardJob }
+  /// The current worker of each slot.
+  var workers: [WorkerRecord<Input, Output>] { supervisor.workers }
   var closing = false
   var terminated = false
-  /// How long a worker may take to report in (shorter in the tests).
-  var startBound = PoolLimits.workerStartBound
-  /// For the tests: the next `count` workers die at `step` of the board protocol.
-  var dyingWorkers: (count: Int, step: BoardStep?) = (0, nil)
   var finished = false
   let stopped = DispatchSemaphore(value: 0)
 
@@ -78,9 +56,8 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     taskTimeout: Duration?,
     maxTasksPerWorker: Int?, spinWindow: Duration, telemetry: PoolTelemetry
   ) throws {
-    logger = telemetry.resolvedLogger
-    metrics = PoolMetrics(telemetry)
-    self.kernel = kernel
+    let logger = telemetry.resolvedLogger
+    let metrics = PoolMetrics(telemetry)
     self.startMethod = startMethod
     self.placement = placement
     self.pinned = pinned
@@ -91,30 +68,26 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     do { doorbell = try PipeDoorbell() } catch {
       throw PoolError.system(call: "pipe", errno: error)
     }
-    failedStarts = Array(repeating: 0, count: placement.count)
     do {
       control = try PoolControl(slots: placement.count)
       sleeper = DispatcherSleeper(doorbell: doorbell, control: control)
+      var boardRounds: BoardRounds<Input, Output>?
       if let makeBoard = kernel.makeBoard, let writeInputs = kernel.writeBoardInputs {
         boardRounds = BoardRounds(
           board: try makeBoard(), control: control, slots: placement.count, writeInputs: writeInputs)
-      } else {
-        boardRounds = nil
       }
+      jobs = PoolJobs(metrics: metrics, boardRounds: boardRounds)
     } catch {
       doorbell.close()
       throw error
     }
-    do {
-      if startMethod == .fork { forkTemplates = try ForkTemplateKeeper(kernel: kernel, logger: logger) }
-      for slot in placement.slots.indices { workers.append(try startWorker(slot: slot)) }
-      if kernel.initializer != nil { try awaitInitializers() }
-    } catch {
-      for worker in workers { worker.liveness.kill() }
-      for worker in workers { worker.liveness.join() }
-      forkTemplates?.stopAll()
-      throw error  // deinit closes the doorbell: it runs for an initializer that throws here
-    }
+    queue = PushQueue(jobs: jobs, control: control, slots: placement.count, maxTasksPerWorker: maxTasksPerWorker)
+    supervisor = WorkerSupervisor(
+      kernel: kernel, startMethod: startMethod, placement: placement, pinned: pinned, taskTimeout: taskTimeout,
+      maxTasksPerWorker: maxTasksPerWorker, spinWindow: spinWindow, control: control,
+      doorbellFD: doorbell.writeEnd.rawValue, logger: logger, metrics: metrics, jobs: jobs, queue: queue)
+    // deinit closes the doorbell: it runs for an initializer that throws here.
+    try supervisor.startAll()
     let thread = Thread { [self] in loop() }
     thread.name = "mp-pool-dispatcher"
     thread.start()
@@ -126,35 +99,14 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
 
   deinit { sleeper.close() }
 
-  /// Waits until every new worker ran the pool's initializer (and reached its loop).
-  ///
-  /// - Throws: ``PoolError/initializerFailed(_:)`` with the first failure's message, also for
-  ///   a worker that ended or did not get there within the start bound.
-  func awaitInitializers() throws {
-    let deadline = ContinuousClock.now + startBound
-    for worker in workers {
-      while !control.status(worker.slot).reportedIn {
-        if let message = control.startFailure(slot: worker.slot) { throw PoolError.initializerFailed(message) }
-        if !worker.liveness.isAlive {
-          let status = worker.liveness.terminationStatus.map { "\($0)" } ?? "ended"
-          throw PoolError.initializerFailed("worker \(worker.liveness.pid) \(status) in it")
-        }
-        guard ContinuousClock.now < deadline else {
-          throw PoolError.initializerFailed("a worker did not finish it within \(startBound)")
-        }
-        usleep(100)
-      }
-    }
-  }
-
   /// Waits until every slot's worker reported in, or `timeout` passes; false then, or when
   /// the pool is closed or terminated.
   func waitUntilReady(timeout: Duration) -> Bool {
     let deadline = ContinuousClock.now + timeout
     while true {
-      let (slots, open) = lock.withLock { (workers.map(\.slot), !closing && !terminated) }
+      let (ready, open) = lock.withLock { (supervisor.allReportedIn, !closing && !terminated) }
       guard open else { return false }
-      if slots.count == placement.count, slots.allSatisfy({ control.status($0).reportedIn }) { return true }
+      if ready { return true }
       guard ContinuousClock.now < deadline else { return false }
       usleep(100)
     }
@@ -162,52 +114,13 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
 
   /// Bounds a worker's start at `bound`: for the tests.
   func setStartBound(_ bound: Duration) {
-    lock.withLock { startBound = bound }
+    lock.withLock { supervisor.startBound = bound }
   }
 
   /// Makes the next `count` workers kill themselves at `step` of the board protocol: for the
   /// tests.
   func setDyingWorkers(_ count: Int, at step: BoardStep) {
-    lock.withLock { dyingWorkers = (count, step) }
-  }
-
-  func startWorker(slot: Int) throws -> Worker {
-    let channels = try kernel.makeChannels()
-    control.clearStartFailure(slot: slot)
-    lastIncarnation += 1
-    let incarnation = lastIncarnation
-    control.status(slot).clear()
-    let plan = WorkerPlan(
-      channels: channels.handleData, control: control.memory.handle, slot: slot,
-      cpus: pinned ? placement.slots[slot].cpus : nil, chunkSize: PoolLimits.maxChunk,
-      maxTasks: maxTasksPerWorker, spinNanoseconds: spinWindow.nanoseconds,
-      doorbellPid: getpid(), doorbellFD: sleeper.doorbell.writeEnd.rawValue, forked: startMethod == .fork,
-      timed: taskTimeout != nil, board: boardRounds?.board.memory.handle,
-      incarnation: incarnation, diesForTesting: dyingWorkers.count > 0 ? dyingWorkers.step : nil)
-    dyingWorkers.count = max(0, dyingWorkers.count - 1)
-    let arguments = try BinaryEncoder().encode(plan)
-    func started() throws -> Multiprocessing.Process {
-      let process = Multiprocessing.Process(
-        name: "PoolWorker-\(slot)", daemon: true, startMethod: startMethod, template: forkTemplates?.current,
-        entryPoint: kernel,
-        encodedArguments: arguments)
-      try process.start()
-      return process
-    }
-    let process: Multiprocessing.Process
-    do {
-      process = try started()
-    } catch ProcessError.forkserver(let reason) where forkTemplates != nil {
-      // The template is gone (killed, or it died with an earlier worker's start): a new one.
-      logger.warning("the pool's fork template failed", metadata: ["reason": "\(reason)"])
-      try forkTemplates?.replace(gone: true)
-      process = try started()
-    }
-    let worker = Worker(
-      slot: slot, incarnation: incarnation, liveness: ProcessLiveness(process), channels: channels)
-    // A worker started while a job is on the board (a replacement) joins it.
-    if boardJob != nil { channels.sendBoardMarker() }
-    return worker
+    lock.withLock { supervisor.dyingWorkers = (count, step) }
   }
 
   // MARK: Jobs
@@ -236,32 +149,25 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     var jobID = 0
     try lock.withLock {
       guard !closing, !terminated else { throw terminated ? PoolError.terminated : PoolError.closed }
-      nextJobID += 1
-      jobID = nextJobID
-      let job = PoolJob(id: nextJobID, inputs: inputs, onResult: onResult, onFinish: onFinish)
+      let job = jobs.make(inputs, onResult: onResult, onFinish: onFinish)
+      jobID = job.id
       guard !inputs.isEmpty else {
-        finishLocked(job)
+        jobs.finish(job)
         return
       }
       if let boardRounds, jobs.isEmpty, onResult == nil, maxTasksPerWorker == nil {
         // Alone: on the board, where the workers claim it without this pool's thread.
-        jobs[job.id] = job
-        metrics.tasksOutstanding.set(outstandingTasksLocked)
+        jobs.insert(job)
         boardRounds.start(job, chunkSize: chunkSize, workers: workers)
         // This thread is needed only to enforce a task timeout: the last worker rings it.
         needsDispatcher = taskTimeout != nil
         onBoard = true
         return
       }
-      jobs[job.id] = job
-      metrics.tasksOutstanding.set(outstandingTasksLocked)
-      let size = min(chunkSize ?? automaticChunkSize(inputs.count), PoolLimits.maxChunk)
-      let chunks = stride(from: 0, to: inputs.count, by: size).map {
-        Chunk(job: job, range: $0..<min($0 + size, inputs.count))
-      }
-      queue.insert(contentsOf: chunks.reversed(), at: 0)
+      jobs.insert(job)
+      queue.enqueue(job, chunkSize: chunkSize)
       // The caller hands the chunks out itself, rather than waking this thread to do it.
-      dispatchLocked()
+      queue.dispatch(to: workers)
       needsDispatcher = taskTimeout != nil || !queue.isEmpty || workers.contains { !$0.channels.resultsNeverWait }
     }
     // This thread must look again when the work needs watching (a task timeout, a result that
@@ -279,19 +185,14 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       guard let job = jobs[id], !job.cancelled else { return }
       job.cancelled = true
       if job === boardJob {
-        withdrawBoardLocked()
+        // Its free chunks are withdrawn, and it finishes with the round (at once if no chunk
+        // is out).
+        boardRounds?.withdraw()
+        jobs.collectBoard(workers: workers)
         return
       }
-      var kept: [Chunk] = []
-      var dropped: [Range<Int>] = []
-      for chunk in queue {
-        if chunk.job === job { dropped.append(chunk.range) } else { kept.append(chunk) }
-      }
-      queue = kept
-      for range in dropped {
-        for local in range where !job.isDone(local) { failLocked(job, local, .cancelled) }
-      }
-      metrics.tasksOutstanding.set(outstandingTasksLocked)
+      queue.cancel(job)
+      jobs.countOutstanding()
     }
   }
 
@@ -320,7 +221,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     func look() -> Bool {
       if lock.try() {
         drainLocked()
-        if !terminated { dispatchLocked() }
+        if !terminated { queue.dispatch(to: workers) }
         lock.unlock()
       }
       return finished()
@@ -399,9 +300,9 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
           return nil
         }
         drainLocked()
-        superviseLocked(ready: ready)
-        if !queue.isEmpty { restartDownSlotsLocked() }
-        dispatchLocked()
+        supervisor.lookOver(ready: ready, closing: closing)
+        if !queue.isEmpty { supervisor.restartDownSlots() }
+        queue.dispatch(to: workers)
         if closing && queue.isEmpty && boardJob == nil && workers.allSatisfy({ $0.pending.isEmpty }) {
           for worker in workers { worker.channels.close() }
           if workers.allSatisfy({ !$0.liveness.isAlive }) {
@@ -427,8 +328,8 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
         // only, rather than taking a worker's CPU every 5 ms. While a worker has not
         // reported in, to bound its start.
         let watched = workers.contains { !$0.pending.isEmpty } || (boardJob != nil && taskTimeout != nil)
-        let starting = workers.contains { !$0.down && !control.status($0.slot).reportedIn }
-        let wake: Duration? = watched ? .milliseconds(5) : boardJob != nil || starting ? .milliseconds(50) : nil
+        let wake: Duration? =
+          watched ? .milliseconds(5) : boardJob != nil || supervisor.anyStarting ? .milliseconds(50) : nil
         return (wake, workers.compactMap { $0.liveness.sentinel })
       }
       guard let next else { break }
@@ -442,80 +343,14 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   /// Hands every waiting result to its job, and finishes the board's job once every chunk is
   /// done.
   func drainLocked() {
-    for worker in workers { drainLocked(worker) }
-    collectBoardLocked()
+    for worker in workers { jobs.drain(worker) }
+    jobs.collectBoard(workers: workers)
   }
-
-  func drainLocked(_ worker: Worker) {
-    // No tuples or optionals of generic types here: unspecialised, each would cost a
-    // runtime metadata lookup per result.
-    var job = lastJob
-    func finish(_ finished: PoolJob<Input, Output>) {
-      // The board's job ends when its chunks are all done (collectBoardLocked), not when its
-      // failures alone account for every task: a worker may still be marking a chunk.
-      guard finished !== boardJob else { return }
-      finishLocked(finished)
-      job = nil
-    }
-    func find(_ jobID: Int) -> Bool {
-      if job == nil || job!.id != jobID { job = jobs[jobID] }
-      return job != nil
-    }
-    worker.answered = worker.answered || worker.channels.hasResults
-    worker.channels.drain(
-      succeed: { index, output in
-        worker.reported(jobID: index.job, local: index.local)
-        if find(index.job), job!.succeed(index.local, output) { finish(job!) }
-      },
-      succeedRun: { run in
-        worker.reported(jobID: run.firstIndex.job, local: run.firstIndex.local, count: run.count)
-        if find(run.firstIndex.job), job!.succeed(run.firstIndex.local, run) { finish(job!) }
-      },
-      fail: { index, error in
-        worker.reported(jobID: index.job, local: index.local)
-        if find(index.job), job!.fail(index.local, error) { finish(job!) }
-      })
-    lastJob = job
-  }
-
-  /// Fails task `local` of `job`, finishing the job when it was the last.
-  func failLocked(_ job: PoolJob<Input, Output>, _ local: Int, _ error: PoolError) {
-    guard job.fail(local, error), job !== boardJob else { return }
-    finishLocked(job)
-  }
-
-  /// Hands a finished job its outputs and counts it.
-  func finishLocked(_ job: PoolJob<Input, Output>) {
-    jobs[job.id] = nil
-    if lastJob === job { lastJob = nil }
-    metrics.tasksSucceeded.increment(by: Int64(job.count - job.failureCount))
-    metrics.tasksFailed.increment(by: Int64(job.failureCount))
-    metrics.jobDuration.recordNanoseconds(monotonicNanoseconds() - job.submittedAt)
-    metrics.tasksOutstanding.set(outstandingTasksLocked)
-    job.onFinish(job)
-  }
-
-  /// Tasks submitted and not yet finished.
-  var outstandingTasksLocked: Int { jobs.values.reduce(0) { $0 + $1.remaining } }
 
   func shutDownLocked() {
-    for worker in workers {
-      worker.channels.close()
-      if terminated { worker.liveness.kill() }
-    }
-    for worker in workers {
-      worker.liveness.join()
-      worker.liveness.close()
-    }
-    forkTemplates?.stopAll()
-    forkTemplates = nil
-    // Every worker has ended: the board's job fails with the others.
-    boardRounds?.clear()
-    defer { boardRounds?.board.signalCompletion() }
-    for job in jobs.values {
-      job.failRemaining(.terminated)
-      finishLocked(job)
-    }
-    queue = []
+    supervisor.endAll(killing: terminated)
+    // Every worker has ended: the jobs fail, the board's with the others.
+    jobs.failAll(.terminated)
+    queue.removeAll(failing: nil)
   }
 }

@@ -1,0 +1,312 @@
+import Foundation
+import Logging
+import Multiprocessing
+import Scheduler
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The pool's workers from start to end.
+///
+/// It starts them (with the fork start method, from a fork template: a single-threaded copy
+/// of the pool's process, forked once when the pool starts, that holds the kernel and forks
+/// every worker, first and replacement — see ``ForkTemplateKeeper``), and waits for their
+/// initializers. It kills a worker that overruns the task timeout, or that does not reach its
+/// loop within ``PoolLimits/workerStartBound``. When a worker ends, the task it was running
+/// fails with ``PoolError/workerDied(pid:status:)`` (or ``PoolError/taskTimedOut(pid:timeout:)``),
+/// the other tasks it held go back to the queue, and a new worker takes its slot; a slot whose
+/// workers die before answering anything, ``maxFailedStarts`` times in a row, gives up, and
+/// the work waiting for it fails. Used under the dispatcher's lock.
+final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
+  typealias Worker = WorkerRecord<Input, Output>
+
+  let kernel: PoolKernel<Input, Output>
+  let startMethod: StartMethod
+  let placement: Placement
+  /// Whether workers bind to their slots.
+  let pinned: Bool
+  let taskTimeout: Duration?
+  let maxTasksPerWorker: Int?
+  /// How long workers spin waiting for tasks before they sleep.
+  let spinWindow: Duration
+  let control: PoolControl
+  /// The write end of the pool's doorbell, which workers ring.
+  let doorbellFD: Int32
+  let logger: Logger
+  let metrics: PoolMetrics
+  /// Where tasks fail and the board's job is collected.
+  let jobs: PoolJobs<Input, Output>
+  /// Where a dead worker's other tasks go back.
+  let queue: PushQueue<Input, Output>
+  /// The fork templates that fork the workers of a fork pool; nil for other start methods,
+  /// and once the pool has shut down.
+  private(set) var forkTemplates: ForkTemplateKeeper?
+  /// The current worker of each slot.
+  private(set) var workers: [Worker] = []
+  /// Per slot, how many workers in a row ended before answering anything.
+  private var failedStarts: [Int]
+  /// The last worker incarnation handed out.
+  private var lastIncarnation = 0
+  /// How long a worker may take to report in (shorter in the tests).
+  var startBound = PoolLimits.workerStartBound
+  /// For the tests: the next `count` workers die at `step` of the board protocol.
+  var dyingWorkers: (count: Int, step: BoardStep?) = (0, nil)
+  /// After this many failed starts in a row, the work they held fails instead of waiting.
+  static var maxFailedStarts: Int { 3 }
+
+  init(
+    kernel: PoolKernel<Input, Output>, startMethod: StartMethod, placement: Placement, pinned: Bool,
+    taskTimeout: Duration?, maxTasksPerWorker: Int?, spinWindow: Duration, control: PoolControl,
+    doorbellFD: Int32, logger: Logger, metrics: PoolMetrics, jobs: PoolJobs<Input, Output>,
+    queue: PushQueue<Input, Output>
+  ) {
+    self.kernel = kernel
+    self.startMethod = startMethod
+    self.placement = placement
+    self.pinned = pinned
+    self.taskTimeout = taskTimeout
+    self.maxTasksPerWorker = maxTasksPerWorker
+    self.spinWindow = spinWindow
+    self.control = control
+    self.doorbellFD = doorbellFD
+    self.logger = logger
+    self.metrics = metrics
+    self.jobs = jobs
+    self.queue = queue
+    failedStarts = Array(repeating: 0, count: placement.count)
+  }
+
+  // MARK: Starting
+
+  /// Starts a worker in every slot (first the fork template, for a fork pool) and waits for
+  /// their initializers; on a failure, ends what it started and throws.
+  func startAll() throws {
+    do {
+      if startMethod == .fork { forkTemplates = try ForkTemplateKeeper(kernel: kernel, logger: logger) }
+      for slot in placement.slots.indices { workers.append(try startWorker(slot: slot)) }
+      if kernel.initializer != nil { try awaitInitializers() }
+    } catch {
+      for worker in workers { worker.liveness.kill() }
+      for worker in workers { worker.liveness.join() }
+      forkTemplates?.stopAll()
+      throw error
+    }
+  }
+
+  /// Waits until every new worker ran the pool's initializer (and reached its loop).
+  ///
+  /// - Throws: ``PoolError/initializerFailed(_:)`` with the first failure's message, also for
+  ///   a worker that ended or did not get there within the start bound.
+  private func awaitInitializers() throws {
+    let deadline = ContinuousClock.now + startBound
+    for worker in workers {
+      while !control.status(worker.slot).reportedIn {
+        if let message = control.startFailure(slot: worker.slot) { throw PoolError.initializerFailed(message) }
+        if !worker.liveness.isAlive {
+          let status = worker.liveness.terminationStatus.map { "\($0)" } ?? "ended"
+          throw PoolError.initializerFailed("worker \(worker.liveness.pid) \(status) in it")
+        }
+        guard ContinuousClock.now < deadline else {
+          throw PoolError.initializerFailed("a worker did not finish it within \(startBound)")
+        }
+        usleep(100)
+      }
+    }
+  }
+
+  /// Whether every slot's worker has reported in.
+  var allReportedIn: Bool { workers.allSatisfy { control.status($0.slot).reportedIn } }
+
+  /// Whether a worker is starting: it has not reported in yet.
+  var anyStarting: Bool { workers.contains { !$0.down && !control.status($0.slot).reportedIn } }
+
+  /// Starts a worker in `slot`, with new channels and a clean control line.
+  private func startWorker(slot: Int) throws -> Worker {
+    let channels = try kernel.makeChannels()
+    control.clearStartFailure(slot: slot)
+    lastIncarnation += 1
+    let incarnation = lastIncarnation
+    control.status(slot).clear()
+    let plan = WorkerPlan(
+      channels: channels.handleData, control: control.memory.handle, slot: slot,
+      cpus: pinned ? placement.slots[slot].cpus : nil, chunkSize: PoolLimits.maxChunk,
+      maxTasks: maxTasksPerWorker, spinNanoseconds: spinWindow.nanoseconds,
+      doorbellPid: getpid(), doorbellFD: doorbellFD, forked: startMethod == .fork,
+      timed: taskTimeout != nil, board: jobs.boardRounds?.board.memory.handle,
+      incarnation: incarnation, diesForTesting: dyingWorkers.count > 0 ? dyingWorkers.step : nil)
+    dyingWorkers.count = max(0, dyingWorkers.count - 1)
+    let arguments = try BinaryEncoder().encode(plan)
+    func started() throws -> Multiprocessing.Process {
+      let process = Multiprocessing.Process(
+        name: "PoolWorker-\(slot)", daemon: true, startMethod: startMethod, template: forkTemplates?.current,
+        entryPoint: kernel,
+        encodedArguments: arguments)
+      try process.start()
+      return process
+    }
+    let process: Multiprocessing.Process
+    do {
+      process = try started()
+    } catch ProcessError.forkserver(let reason) where forkTemplates != nil {
+      // The template is gone (killed, or it died with an earlier worker's start): a new one.
+      logger.warning("the pool's fork template failed", metadata: ["reason": "\(reason)"])
+      try forkTemplates?.replace(gone: true)
+      process = try started()
+    }
+    let worker = Worker(
+      slot: slot, incarnation: incarnation, liveness: ProcessLiveness(process), channels: channels)
+    // A worker started while a job is on the board (a replacement) joins it.
+    if jobs.boardJob != nil { channels.sendBoardMarker() }
+    return worker
+  }
+
+  // MARK: Watching
+
+  /// Handles the workers that ended (their sentinels among `ready`), and kills those over the
+  /// task timeout and those that did not reach their loop in time. While `closing`, a worker
+  /// that ended is replaced only for work still queued.
+  func lookOver(ready: [Int32], closing: Bool) {
+    for (position, worker) in workers.enumerated() {
+      if let sentinel = worker.liveness.sentinel, ready.contains(sentinel), !worker.liveness.isAlive {
+        handleEnd(of: worker, at: position, closing: closing)
+        continue
+      }
+      let status = control.status(worker.slot)
+      if !worker.down, !worker.killedSilent, !status.reportedIn,
+        monotonicNanoseconds() - worker.launchedAt > startBound.nanoseconds
+      {
+        worker.killedSilent = true
+        logger.warning(
+          "killed a pool worker that did not reach its loop",
+          metadata: ["slot": "\(worker.slot)", "pid": "\(worker.liveness.pid)"])
+        worker.liveness.kill()
+        continue
+      }
+      guard let taskTimeout else { continue }
+      if let current = status.currentTask, worker.timedOutTask == nil,
+        monotonicNanoseconds() - status.startedAt > taskTimeout.nanoseconds
+      {
+        worker.timedOutTask = current
+        logger.warning(
+          "killed a pool worker whose task ran past the timeout",
+          metadata: [
+            "slot": "\(worker.slot)", "pid": "\(worker.liveness.pid)", "task": "\(current)",
+            "timeout": "\(taskTimeout)",
+          ])
+        worker.liveness.kill()
+      }
+    }
+  }
+
+  /// Settles the tasks of `worker`, which ended, and starts its replacement.
+  private func handleEnd(of worker: Worker, at position: Int, closing: Bool) {
+    jobs.drain(worker)
+    // The sentinel said it ended, so it has a status; one lost to another reaper is a failure.
+    let status = worker.liveness.terminationStatus ?? .exited(255)
+    let pid = worker.liveness.pid
+    let current = control.status(worker.slot).currentTask
+    // A replacement whose initializer threw says so; its slot's work fails with that.
+    let startFailure = control.startFailure(slot: worker.slot)
+    let died: PoolError = startFailure.map { .initializerFailed($0) } ?? .workerDied(pid: pid, status: status)
+    let timedOut: PoolError = .taskTimedOut(pid: pid, timeout: taskTimeout ?? .zero)
+    // A worker that claimed chunks of the board's job has answered, as one that sent results.
+    let boardRounds = jobs.boardRounds
+    let claimed = boardRounds?.claimedRound(worker) == true
+    if let boardRounds, boardRounds.job != nil {
+      let overran = current != nil && worker.timedOutTask == current
+      if boardRounds.recover(after: worker, status: status, error: overran ? timedOut : died, workers: workers),
+        overran
+      {
+        metrics.tasksTimedOut.increment()
+      }
+    }
+    // A worker that keeps dying before it answers anything (it cannot start) would be
+    // replaced forever: after a few in a row, the work waiting for it fails instead.
+    let failedStart = !status.isSuccess && current == nil && !worker.answered && !claimed
+    failedStarts[worker.slot] = failedStart ? failedStarts[worker.slot] + 1 : 0
+    let givingUp = failedStarts[worker.slot] >= Self.maxFailedStarts
+    if !status.isSuccess { metrics.workersDied.increment() }
+    var requeued: [PoolChunk<Input, Output>] = []
+    for chunk in worker.pending {
+      for local in chunk.range where !chunk.job.isDone(local) {
+        let index = TaskID(job: chunk.job.id, local: local)
+        if index == current && !status.isSuccess {
+          let overran = worker.timedOutTask == index
+          if overran { metrics.tasksTimedOut.increment() }
+          jobs.fail(chunk.job, local, overran ? timedOut : died)
+        } else if givingUp {
+          jobs.fail(chunk.job, local, died)
+        } else if chunk.job.cancelled {
+          // Nobody waits for the job any more: not run again.
+          jobs.fail(chunk.job, local, .cancelled)
+        } else {
+          requeued.append(PoolChunk(job: chunk.job, range: local..<local + 1))
+        }
+      }
+    }
+    if givingUp {
+      queue.removeAll(failing: died)
+      failedStarts[worker.slot] = 0
+      logger.error(
+        "a pool worker slot failed to start \(Self.maxFailedStarts) times in a row; its work fails",
+        metadata: ["slot": "\(worker.slot)", "error": "\(died)"])
+      worker.liveness.close()
+      worker.clearPending()
+      worker.down = true
+      // With no worker left to claim them, the board's remaining tasks fail too.
+      if workers.allSatisfy({ $0.down }) { jobs.collectBoard(abandoning: died, workers: workers) }
+      return
+    }
+    queue.requeue(requeued)
+    // A worker that used up its task quota ends with 0: only other ends are worth a warning.
+    logger.log(
+      level: status.isSuccess ? .debug : .warning, "a pool worker ended",
+      metadata: [
+        "slot": "\(worker.slot)", "pid": "\(pid)", "status": "\(status)", "requeued": "\(requeued.count)",
+      ])
+    worker.liveness.close()
+    guard !closing || !queue.isEmpty else {
+      worker.clearPending()
+      return
+    }
+    do {
+      // A worker that never reported in may have inherited a held lock from its template.
+      if worker.killedSilent, let forkTemplates { try forkTemplates.replace(gone: false) }
+      workers[position] = try startWorker(slot: worker.slot)
+      metrics.workersReplaced.increment()
+      logger.notice(
+        "replaced a pool worker", metadata: ["slot": "\(worker.slot)", "pid": "\(workers[position].liveness.pid)"])
+    } catch {
+      logger.error("cannot restart a pool worker", metadata: ["slot": "\(worker.slot)", "error": "\(error)"])
+      worker.clearPending()
+    }
+  }
+
+  /// Tries again the slots that gave up, now that there is work for them.
+  func restartDownSlots() {
+    for (position, worker) in workers.enumerated() where worker.down {
+      if let restarted = try? startWorker(slot: worker.slot) {
+        workers[position] = restarted
+        metrics.workersReplaced.increment()
+      }
+    }
+  }
+
+  // MARK: Ending
+
+  /// Closes every worker's channels (they exit once their tasks are done); `killing`: kills
+  /// them too. Then waits for them all, and stops the fork templates.
+  func endAll(killing: Bool) {
+    for worker in workers {
+      worker.channels.close()
+      if killing { worker.liveness.kill() }
+    }
+    for worker in workers {
+      worker.liveness.join()
+      worker.liveness.close()
+    }
+    forkTemplates?.stopAll()
+    forkTemplates = nil
+  }
+}
