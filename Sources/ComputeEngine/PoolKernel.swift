@@ -50,6 +50,15 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
     _ name: String, initializer: (@Sendable () throws -> Void)? = nil,
     body: @escaping @Sendable (Input) throws -> Output
   ) where Input: BitwiseCopyable, Output: BitwiseCopyable {
+    self.init(name, initializer: initializer, onBoardStep: nil, body: body)
+  }
+
+  /// A kernel over `BitwiseCopyable` values whose workers tell `onBoardStep` each step of the
+  /// claim-board protocol they reach: the tests' way to kill a worker at a given step.
+  init(
+    _ name: String, initializer: (@Sendable () throws -> Void)? = nil,
+    onBoardStep: (@Sendable (BoardStep) -> Void)?, body: @escaping @Sendable (Input) throws -> Output
+  ) where Input: BitwiseCopyable, Output: BitwiseCopyable {
     self.name = name
     self.body = body
     self.initializer = initializer
@@ -67,7 +76,13 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
           from: $0.baseAddress! + range.lowerBound * inputStride, byteCount: range.count * inputStride)
       }
     }
-    claimChunks = { role, status, fail in try role.serve(status: status, kernel: body, fail: fail) }
+    if let onBoardStep {
+      claimChunks = { role, status, fail in
+        try role.serve(status: status, kernel: body, fail: fail, reached: onBoardStep)
+      }
+    } else {
+      claimChunks = { role, status, fail in try role.serve(status: status, kernel: body, fail: fail) }
+    }
   }
 
   /// A kernel over `Codable` values, sent in `BinaryEncoder`'s form.
@@ -124,7 +139,6 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
       doorbellPid: getpid(), doorbellFD: -1, forked: true, timed: false)
     let board = try? makeBoard?()
     sample.board = board?.memory.handle
-    sample.diesForTesting = .claimed
     guard let encoded = try? BinaryEncoder().encode(sample),
       let plan = try? BinaryDecoder().decode(WorkerPlan.self, from: encoded),
       let reopened = try? PoolControl(plan.control)

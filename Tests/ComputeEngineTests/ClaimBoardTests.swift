@@ -13,24 +13,23 @@ import Testing
 /// running fails, every other task completes, and no task runs twice.
 @Suite(.timeLimit(.minutes(2))) struct ClaimBoardTests {
   /// A one-worker pool whose kernel counts each input's runs in `runs` (and kills its worker
-  /// on input `killAt`), with its next worker set to die at `step`: the worker it starts with
-  /// is killed first, so that the armed one takes its place.
+  /// on input `killAt`), and whose first worker to reach `step` of the board protocol kills
+  /// itself there (a test kernel's hook: nothing of it is in the workers' messages).
   static func armedPool(runs: SharedArray<Int>, dieAt step: BoardStep?, killAt: Int = -1) throws -> ProcessPool<
     Int, Int
   > {
-    let pool = try ProcessPool<Int, Int>(placement: .cores(1)) { input in
+    let deaths = try SharedValue(step == nil ? 0 : 1, lock: nil)
+    let kernel = PoolKernel<Int, Int>(
+      "armed",
+      onBoardStep: { reached in
+        if reached == step, deaths.add(-1) > 0 { kill(getpid(), SIGKILL) }
+      }
+    ) { input in
       runs[input] += 1
       if input == killAt { kill(getpid(), SIGKILL) }
       return input * 10
     }
-    if let step {
-      pool.dispatcher.setDyingWorkers(1, at: step)
-      let first = pool.workerPIDs
-      kill(first[0], SIGKILL)
-      let deadline = ContinuousClock.now + .seconds(5)
-      while pool.workerPIDs == first || pool.workerPIDs.isEmpty, ContinuousClock.now < deadline { usleep(1000) }
-    }
-    return pool
+    return try ProcessPool(placement: .cores(1), kernel: kernel)
   }
 
   @Test(arguments: [BoardStep.claimed, .betweenTasks, .beforeDone, .afterDone])

@@ -117,12 +117,6 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     lock.withLock { supervisor.startBound = bound }
   }
 
-  /// Makes the next `count` workers kill themselves at `step` of the board protocol: for the
-  /// tests.
-  func setDyingWorkers(_ count: Int, at step: BoardStep) {
-    lock.withLock { supervisor.dyingWorkers = (count, step) }
-  }
-
   // MARK: Jobs
 
   /// A submitted job: its id (for ``cancel(jobID:)``), and whether it went on the claim

@@ -50,8 +50,6 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
   private var lastIncarnation = 0
   /// How long a worker may take to report in (shorter in the tests).
   var startBound = PoolLimits.workerStartBound
-  /// For the tests: the next `count` workers die at `step` of the board protocol.
-  var dyingWorkers: (count: Int, step: BoardStep?) = (0, nil)
   /// After this many failed starts in a row, the work they held fails instead of waiting.
   static var maxFailedStarts: Int { 3 }
 
@@ -134,8 +132,7 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
       maxTasks: maxTasksPerWorker, spinNanoseconds: spinWindow.nanoseconds,
       doorbellPid: getpid(), doorbellFD: doorbellFD, forked: startMethod == .fork,
       timed: taskTimeout != nil, board: jobs.boardRounds?.board.memory.handle,
-      incarnation: incarnation, diesForTesting: dyingWorkers.count > 0 ? dyingWorkers.step : nil)
-    dyingWorkers.count = max(0, dyingWorkers.count - 1)
+      incarnation: incarnation)
     let arguments = try BinaryEncoder().encode(plan)
     func started() throws -> Multiprocessing.Process {
       let process = Multiprocessing.Process(

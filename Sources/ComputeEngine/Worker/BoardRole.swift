@@ -5,8 +5,9 @@ import SystemCalls
   import Glibc
 #endif
 
-/// A step of the claim-board protocol, at which a test makes a worker die.
-enum BoardStep: Int, Codable {
+/// A step of the claim-board protocol, which a test kernel observes
+/// (`PoolKernel.init(_:onBoardStep:body:)`) to make a worker die there.
+enum BoardStep: Int, Sendable {
   /// Right after claiming a chunk, before its first task.
   case claimed
   /// After the chunk's first task, before its second.
@@ -24,20 +25,16 @@ struct BoardRole {
   let board: ClaimBoard
   let control: PoolControl
   let incarnation: Int
-  let diesAt: BoardStep?
-
-  /// Dies (SIGKILL, as a crash) when the test asked for it at `step`.
-  func reached(_ step: BoardStep) {
-    if step == diesAt { kill(getpid(), SIGKILL) }
-  }
 
   /// Claims chunks of the board's job until none is free, running each chunk's pending
-  /// tasks with `kernel` and reporting those that throw through `fail`.
+  /// tasks with `kernel` and reporting those that throw through `fail`. `reached` is told
+  /// each step of the protocol (a test kernel's hook; by default nothing).
   ///
   /// - Returns: whether this worker counted the round's last chunk while no caller was
   ///   collecting (so that the pool's thread must be woken to finish the job).
   func serve<Input: BitwiseCopyable, Output: BitwiseCopyable>(
-    status: WorkerStatus, kernel: (Input) throws -> Output, fail: (TaskID, String) throws -> Void
+    status: WorkerStatus, kernel: (Input) throws -> Output, fail: (TaskID, String) throws -> Void,
+    reached: (BoardStep) -> Void = { _ in }
   ) throws -> Bool {
     var completed = false
     var uncollected = false

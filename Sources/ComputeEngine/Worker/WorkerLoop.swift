@@ -33,8 +33,6 @@ struct WorkerPlan: Codable, Sendable {
   /// This worker's id among every worker the pool started: what it writes in the owner words
   /// of the board chunks it claims.
   var incarnation = 0
-  /// The step of the board protocol at which the worker kills itself (for the tests).
-  var diesForTesting: BoardStep?
 }
 
 /// The worker's side: bind to the slot, then serve tasks until the channels close.
@@ -69,7 +67,7 @@ enum WorkerLoop {
     }
     status.reportedIn = true
     let board = try plan.board.map {
-      BoardRole(board: try ClaimBoard($0), control: control, incarnation: plan.incarnation, diesAt: plan.diesForTesting)
+      BoardRole(board: try ClaimBoard($0), control: control, incarnation: plan.incarnation)
     }
     var claimBoard: WorkerRuntime<Input, Output>.BoardClaim?
     if let board, let claimChunks { claimBoard = { try claimChunks(board, status, $0) } }
