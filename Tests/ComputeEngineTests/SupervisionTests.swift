@@ -215,4 +215,17 @@ import Testing
     #expect(pids.count >= 1)
   }
 
+  /// The same over the pool's second link, whose pipes a worker reopens through the pool's
+  /// `/proc/PID/fd`: a thousand maps on one pool, then 200 pools made, used and joined, leave
+  /// the helper's descriptors where they were.
+  @Test(arguments: [StartMethod.fork, .forkserver])
+  func poolsOverPipesLeaveDescriptorsFlat(method: StartMethod) throws {
+    let (flat, _) = try launchHelper(["pool-flat", method.rawValue, "pipes"])
+    flat.waitUntilExit()
+    #expect(flat.terminationStatus == 0, "2: wrong results; 3: descriptors grew; 4: memory grew")
+    let (pools, _) = try launchHelper(["descriptors", method.rawValue, "pipes"])
+    pools.waitUntilExit()
+    #expect(pools.terminationStatus == 0, "2: processes leaked descriptors; 3: pools did")
+  }
+
 }

@@ -1,10 +1,11 @@
 import CSystemShims
-import ComputeEngine
 import Foundation
 import Logging
 import Multiprocessing
 import Scheduler
 import TestEntryPoints
+
+@testable import ComputeEngine
 
 #if canImport(Glibc)
   import Glibc
@@ -16,11 +17,12 @@ import TestEntryPoints
 //   daemon-exit METHOD      start a long daemon sleeper and a short non-daemon, print pids, return
 //   output METHOD N LINES   N children print LINES lines each around the parent's own lines
 //   pool-parent METHOD      start a pool, map once, print the worker pids, wait to be SIGKILLed
-//   pool-flat METHOD        1000 small maps on one pool; exit 2 on wrong results, 3 if
+//   pool-flat METHOD [pipes]  1000 small maps on one pool; exit 2 on wrong results, 3 if
 //                           descriptors grew, 4 if resident memory grew more than 1 MiB
-//   descriptors METHOD      200 processes started, joined and dropped without close(), then
-//                           200 pools created, mapped, closed and joined; exit 2 if the
+//   descriptors METHOD [pipes]  200 processes started, joined and dropped without close(),
+//                           then 200 pools created, mapped, closed and joined; exit 2 if the
 //                           first leaked descriptors, 3 if the second did
+//   (pipes: the pools' messages go through the second link, operating-system pipes)
 //   fork-warning METHOD N   sets a logger that prints warnings, forks twice with no other
 //                           thread, then twice with N other threads running; prints the
 //                           warnings seen after each half
@@ -34,7 +36,9 @@ import TestEntryPoints
 //                           system and its cores; exit 0 if binding through it is refused
 // (the topology scenarios run here, not in a child forked from the test runner, where
 // another thread may hold hwloc's own lock at the fork)
-bootstrapMultiprocessing(entryPoints: TestEntryPoints.all, managedTypes: [Tally.self])
+/// `PoolKernels.crash` over the pool's second link, the pipes.
+let pipedCrash = PoolKernel<Int, Int>("pool-crash-piped", link: .pipes, body: PoolKernels.crash.body)
+bootstrapMultiprocessing(entryPoints: TestEntryPoints.all + [pipedCrash], managedTypes: [Tally.self])
 
 let arguments = CommandLine.arguments.dropFirst()
 guard let scenario = arguments.first, arguments.count >= 2, let method = StartMethod(rawValue: arguments[2]) else {
@@ -42,6 +46,8 @@ guard let scenario = arguments.first, arguments.count >= 2, let method = StartMe
   exit(64)
 }
 let count = arguments.count >= 3 ? Int(arguments[3]) ?? 1 : 1
+/// The pool kernel of the pool scenarios: over the pipes when asked.
+let poolKernel = arguments.contains("pipes") ? pipedCrash : PoolKernels.crash
 
 func startAll(_ processes: [Multiprocessing.Process]) throws {
   for process in processes { try process.start() }
@@ -83,7 +89,7 @@ case "pool-flat":
     let statm = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8)) ?? "0 0"
     return Int(statm.split(separator: " ")[1]) ?? 0
   }
-  let pool = try ProcessPool(startMethod: method, kernel: PoolKernels.crash)
+  let pool = try ProcessPool(startMethod: method, kernel: poolKernel)
   for _ in 0..<100 { _ = try pool.map(Array(0..<10)) }
   let (fds, pages) = (descriptors(), residentPages())
   for round in 0..<1000 {
@@ -106,7 +112,7 @@ case "descriptors":
     try process.join()
   }
   func poolRound(_ round: Int) throws {
-    let pool = try ProcessPool(startMethod: method, kernel: PoolKernels.crash)
+    let pool = try ProcessPool(startMethod: method, kernel: poolKernel)
     guard try pool.map([round + 100, 1]) == [round * 2 + 200, 2] else { exit(4) }
     pool.close()
     try pool.join()
