@@ -41,7 +41,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   let supervisor: WorkerSupervisor<Input, Output>
   /// The claim board of a pool of `BitwiseCopyable` values, and the job on it; others are
   /// pushed chunk by chunk.
-  var boardRounds: BoardRounds<Input, Output>? { jobs.boardRounds }
+  let boardRounds: BoardRounds<Input, Output>?
   /// The job on the claim board, while it runs.
   var boardJob: PoolJob<Input, Output>? { jobs.boardJob }
   /// The current worker of each slot.
@@ -71,10 +71,11 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     do {
       control = try PoolControl(slots: placement.count)
       sleeper = DispatcherSleeper(doorbell: doorbell, control: control)
-      var boardRounds: BoardRounds<Input, Output>?
       if let makeBoard = kernel.makeBoard, let writeInputs = kernel.writeBoardInputs {
         boardRounds = BoardRounds(
           board: try makeBoard(), control: control, slots: placement.count, writeInputs: writeInputs)
+      } else {
+        boardRounds = nil
       }
       jobs = PoolJobs(metrics: metrics, boardRounds: boardRounds)
     } catch {
@@ -215,7 +216,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     func look() -> Bool {
       if lock.try() {
         drainLocked()
-        if !terminated { queue.dispatch(to: workers) }
+        if !terminated, !queue.isEmpty { queue.dispatch(to: workers) }
         lock.unlock()
       }
       return finished()
@@ -337,8 +338,9 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   /// Hands every waiting result to its job, and finishes the board's job once every chunk is
   /// done.
   func drainLocked() {
+    let workers = supervisor.workers
     for worker in workers { jobs.drain(worker) }
-    jobs.collectBoard(workers: workers)
+    if boardRounds?.job != nil { jobs.collectBoard(workers: workers) }
   }
 
   func shutDownLocked() {
