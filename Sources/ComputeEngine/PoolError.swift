@@ -2,7 +2,7 @@ import Multiprocessing
 import SystemPackage
 
 /// Why a pool task or call failed.
-public enum PoolError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum PoolError: SystemCallFailure, Sendable, Equatable {
   /// The worker running the task died: `status` says how it ended.
   case workerDied(pid: Int32, status: TerminationStatus)
   /// The task ran longer than the task timeout; worker `pid` was killed (and, in a pool,
@@ -35,9 +35,9 @@ public enum PoolError: Error, Sendable, Equatable, CustomStringConvertible {
   /// `Process.isStuckOnInheritedLock`), and was killed.
   case stuckAfterFork(name: String, pid: Int32)
 
-  /// The system call's error beneath this one, or nil when no system call failed.
-  public var underlyingErrno: Errno? {
-    if case .system(_, let errno) = self { return errno }
+  /// The system call that failed beneath this error and its `Errno`, or nil when none did.
+  public var failedCall: (call: String, errno: Errno)? {
+    if case .system(let call, let errno) = self { return (call, errno) }
     return nil
   }
 
@@ -75,7 +75,7 @@ public enum PoolError: Error, Sendable, Equatable, CustomStringConvertible {
         + "one-shot maps while no other thread is busy, or use a ProcessPool, whose workers come "
         + "from a single-threaded fork template"
     case .system(let call, let errno):
-      return "\(call) failed: \(errno)"
+      return Self.describe(call: call, errno: errno)
     }
   }
 }

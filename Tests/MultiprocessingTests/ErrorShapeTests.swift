@@ -83,6 +83,38 @@ struct ErrorShapeTests {
     #expect(SharedMemoryError.notFound("x").underlyingErrno == nil)
   }
 
+  /// The areas that make system calls share one shape for it (`SystemCallFailure`): code
+  /// calling several of them catches their system failures as one, and each builds the same
+  /// case and message from a call and an `Errno`.
+  @Test func systemFailuresOfEveryAreaCatchAsOne() {
+    func failedCall(_ body: () throws -> Void) -> (call: String, errno: Errno)? {
+      do {
+        try body()
+      } catch let error as any SystemCallFailure {
+        return error.failedCall
+      } catch {
+        Issue.record("\(error) is not a SystemCallFailure")
+      }
+      return nil
+    }
+    let mapping = failedCall { _ = try SharedMemory(size: Int.max) }
+    #expect(mapping?.call == "mmap" && mapping?.errno == .noMemory)
+    let opening = failedCall { _ = try SharedMemory.attach(name: "sm-no-such-block-\(getpid())") }
+    #expect(opening == nil, "a missing block is not a failed system call: \(String(describing: opening))")
+    #expect(failedCall { throw ConnectionError.system(call: "read", errno: .badFileDescriptor) }?.call == "read")
+    func built<E: SystemCallFailure>(_: E.Type) -> E { .system(call: "pipe", errno: .tooManyOpenFiles) }
+    let errors: [any SystemCallFailure] = [
+      built(ProcessError.self), built(SharedMemoryError.self), built(ConnectionError.self), built(QueueError.self),
+    ]
+    for error in errors {
+      #expect(error.underlyingErrno == .tooManyOpenFiles)
+      #expect(error.failedCall?.call == "pipe")
+      #expect(error.description.hasSuffix("pipe failed: Too many open files"), "\(error)")
+    }
+    #expect(built(QueueError.self) == .connection(.system(call: "pipe", errno: .tooManyOpenFiles)))
+    #expect(ProcessError.notStarted(name: "x").failedCall == nil)
+  }
+
   @Test func terminationStatusConvertsBothWays() {
     #expect(TerminationStatus(exitCode: 3) == .exited(3))
     #expect(TerminationStatus(exitCode: -SIGKILL) == .signaled(SIGKILL))

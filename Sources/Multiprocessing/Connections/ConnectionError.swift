@@ -1,7 +1,7 @@
 import SystemPackage
 
 /// Why a ``Connection`` call failed.
-public enum ConnectionError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum ConnectionError: SystemCallFailure, Sendable, Equatable {
   /// This end was closed (``Connection/close()``).
   case closed
   /// Every writer at the other end closed, or died, before a whole message came (Python's
@@ -29,9 +29,9 @@ public enum ConnectionError: Error, Sendable, Equatable, CustomStringConvertible
   /// A system call failed.
   case system(call: String, errno: Errno)
 
-  /// The system call's error beneath this one, or nil when no system call failed.
-  public var underlyingErrno: Errno? {
-    if case .system(_, let errno) = self { return errno }
+  /// The system call that failed beneath this error and its `Errno`, or nil when none did.
+  public var failedCall: (call: String, errno: Errno)? {
+    if case .system(let call, let errno) = self { return (call, errno) }
     return nil
   }
 
@@ -48,7 +48,7 @@ public enum ConnectionError: Error, Sendable, Equatable, CustomStringConvertible
       "a message of \(length) bytes is over the limit of \(limit) asked for; it was dropped"
     case .codingFailed(let reason): "the message could not be encoded or decoded: \(reason)"
     case .authenticationFailed(let reason): "authentication failed: \(reason)"
-    case .system(let call, let errno): "\(call) failed: \(errno)"
+    case .system(let call, let errno): Self.describe(call: call, errno: errno)
     }
   }
 }

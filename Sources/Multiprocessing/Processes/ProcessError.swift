@@ -2,7 +2,7 @@ import SystemPackage
 
 /// Misuse of a ``Process`` or a failure to start one. Each case has the meaning of the
 /// corresponding Python error, and ``description`` names the mistake.
-public enum ProcessError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum ProcessError: SystemCallFailure, Sendable, Equatable {
   /// `start()` was called on a process that was already started.
   case alreadyStarted(name: String)
   /// `join()`, `terminate()`, `kill()` or `sentinel` on a process that was never started.
@@ -34,9 +34,9 @@ public enum ProcessError: Error, Sendable, Equatable, CustomStringConvertible {
   /// `setDaemon(_:)` on a process that was already started.
   case daemonAfterStart(name: String)
 
-  /// The system call's error beneath this one, or nil when no system call failed.
-  public var underlyingErrno: Errno? {
-    if case .system(_, let errno) = self { return errno }
+  /// The system call that failed beneath this error and its `Errno`, or nil when none did.
+  public var failedCall: (call: String, errno: Errno)? {
+    if case .system(let call, let errno) = self { return (call, errno) }
     return nil
   }
 
@@ -69,7 +69,7 @@ public enum ProcessError: Error, Sendable, Equatable, CustomStringConvertible {
     case .arguments(let entryPoint, let reason):
       return "the arguments of entry point '\(entryPoint)' cannot be transferred: \(reason)"
     case .system(let call, let errno):
-      return "\(call) failed: \(errno)"
+      return Self.describe(call: call, errno: errno)
     case .forkserver(let reason):
       return "fork server: \(reason)"
     case .childDidNotStart(let name, let pid, let attempts, let bound):

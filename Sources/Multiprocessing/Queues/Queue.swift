@@ -3,7 +3,7 @@ import Synchronization
 import SystemPackage
 
 /// Why a ``Queue`` call failed.
-public enum QueueError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum QueueError: SystemCallFailure, Sendable, Equatable {
   /// `get` waited `timeout` and no item came (Python's `queue.Empty`).
   case empty
   /// `put` waited `timeout` for room in a bounded queue (Python's `queue.Full`).
@@ -18,9 +18,13 @@ public enum QueueError: Error, Sendable, Equatable, CustomStringConvertible {
   /// `taskDone()` was called more times than items were put (Python's `ValueError`).
   case noTaskPending
 
-  /// The system call's error beneath this one (the pipe's), or nil when no system call failed.
-  public var underlyingErrno: Errno? {
-    if case .connection(let error) = self { return error.underlyingErrno }
+  /// A system call of the queue's pipe failed.
+  public static func system(call: String, errno: Errno) -> QueueError { .connection(.system(call: call, errno: errno)) }
+
+  /// The system call of the queue's pipe that failed beneath this error and its `Errno`, or
+  /// nil when none did.
+  public var failedCall: (call: String, errno: Errno)? {
+    if case .connection(let error) = self { return error.failedCall }
     return nil
   }
 

@@ -1,7 +1,7 @@
 import SystemPackage
 
 /// A failure to create, attach, reopen or unlink a ``SharedMemory`` block.
-public enum SharedMemoryError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum SharedMemoryError: SystemCallFailure, Sendable, Equatable {
   /// A size of zero or less.
   case invalidSize(Int)
   /// A name that is empty, too long, or holds a `/`.
@@ -17,9 +17,9 @@ public enum SharedMemoryError: Error, Sendable, Equatable, CustomStringConvertib
   /// A system call failed.
   case system(call: String, errno: Errno)
 
-  /// The system call's error beneath this one, or nil when no system call failed.
-  public var underlyingErrno: Errno? {
-    if case .system(_, let errno) = self { return errno }
+  /// The system call that failed beneath this error and its `Errno`, or nil when none did.
+  public var failedCall: (call: String, errno: Errno)? {
+    if case .system(let call, let errno) = self { return (call, errno) }
     return nil
   }
 
@@ -33,7 +33,7 @@ public enum SharedMemoryError: Error, Sendable, Equatable, CustomStringConvertib
     case .notFound(let name): "no shared memory block is named '\(name)'"
     case .cannotReopen(let what): "cannot reopen the shared memory block (\(what))"
     case .anonymous: "an anonymous shared memory block has no name to unlink"
-    case .system(let call, let errno): "\(call) failed: \(errno)"
+    case .system(let call, let errno): Self.describe(call: call, errno: errno)
     }
   }
 }
