@@ -47,6 +47,9 @@ final class PoolJobs<Input: Sendable, Output: Sendable> {
   /// Hands every result waiting in `worker`'s channels to its job, finishing each job that
   /// is done (but the board's).
   func drain(_ worker: WorkerRecord<Input, Output>) {
+    // Most looks find nothing: return before building the closures below.
+    guard worker.channels.hasResults else { return }
+    worker.answered = true
     // No tuples or optionals of generic types here: unspecialised, each would cost a
     // runtime metadata lookup per result.
     var job = lastJob
@@ -59,7 +62,6 @@ final class PoolJobs<Input: Sendable, Output: Sendable> {
       if job == nil || job!.id != jobID { job = byID[jobID] }
       return job != nil
     }
-    worker.answered = worker.answered || worker.channels.hasResults
     worker.channels.drain(
       succeed: { index, output in
         worker.reported(jobID: index.job, local: index.local)

@@ -8,7 +8,9 @@ final class PushQueue<Input: Sendable, Output: Sendable> {
   typealias Worker = WorkerRecord<Input, Output>
 
   /// Chunks waiting for a worker, the next one last (so that taking it is O(1)).
-  private var chunks: [Chunk] = []
+  private var chunks: [Chunk] = [] {
+    didSet { isEmpty = chunks.isEmpty }
+  }
   /// Where the tasks that cannot be sent fail.
   private let jobs: PoolJobs<Input, Output>
   /// The control block, where workers publish their time per task.
@@ -24,8 +26,9 @@ final class PushQueue<Input: Sendable, Output: Sendable> {
     self.maxTasksPerWorker = maxTasksPerWorker
   }
 
-  /// Whether no chunk waits.
-  var isEmpty: Bool { chunks.isEmpty }
+  /// Whether no chunk waits. Kept beside the chunks: a caller collecting its results asks
+  /// at every look, and the array's own count would cost a generic metadata lookup each time.
+  private(set) var isEmpty = true
 
   /// Queues `job`'s tasks in chunks of `chunkSize` (automatic when nil), behind those
   /// already waiting.
