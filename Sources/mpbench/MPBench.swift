@@ -24,6 +24,8 @@ struct MPBench: ParsableCommand {
   /// Becomes a spawned child or the fork server when started as one; otherwise parses the
   /// command line as usual.
   static func main() {
+    // `mpbench process-start`'s spawn floor: this binary's start and exit, and nothing else.
+    if CommandLine.arguments.dropFirst() == [ProcessStartCommand.bareStart] { Glibc.exit(0) }
     unblockSignals()
     bootstrapMultiprocessing(entryPoints: BenchEntryPoints.all)
     if let message = unknownSubcommand(Array(CommandLine.arguments.dropFirst())) {

@@ -87,40 +87,47 @@ struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement {
         }
       }
       samples["fork-floor", default: []] += try forkFloor(count)
+      if methods.contains(.spawn) { samples["spawn-floor", default: []] += try spawnFloor(count) }
       if let floorProgram { samples["c-floor", default: []] += try cFloorSamples(floorProgram, count) }
       done += count
     }
     let results = samples.mapValues(Statistics.init)
     let ratio = results["c-floor"].flatMap { floor in results["fork"].map { $0.median / floor.median } }
+    let spawnRatio = results["spawn-floor"].flatMap { floor in results["spawn"].map { $0.median / floor.median } }
     if json {
-      print(try prettyJSON(Report(starts: results, forkToCFloor: ratio)))
+      print(try prettyJSON(Report(starts: results, forkToCFloor: ratio, spawnToSpawnFloor: spawnRatio)))
     } else {
-      printTable(results, ratio: ratio)
+      printTable(results, ratio: ratio, spawnRatio: spawnRatio)
     }
     if let maxForkRatio, let ratio, ratio > maxForkRatio {
       throw BenchmarkFailure(String(format: "fork / c-floor is %.2fx, over --max-fork-ratio %g", ratio, maxForkRatio))
     }
   }
 
-  private func printTable(_ results: [String: Statistics], ratio: Double?) {
+  private func printTable(_ results: [String: Statistics], ratio: Double?, spawnRatio: Double?) {
     print("start + join of an empty target, \(repetitions) times per method, in turns of \(Self.block) (µs)")
-    print("method        median       min       p90       max")
-    for name in methods.map(\.rawValue) + ["fork-floor", "c-floor"] {
+    print("method          median       min       p90       max")
+    for name in methods.map(\.rawValue) + ["fork-floor", "c-floor", "spawn-floor"] {
       guard let stats = results[name] else { continue }
       print(
-        name.padding(toLength: 10, withPad: " ", startingAt: 0)
+        name.padding(toLength: 12, withPad: " ", startingAt: 0)
           + [stats.median, stats.min, stats.p90, stats.max].map { String(format: "%10.0f", $0) }.joined())
     }
     print("fork-floor: fork() + _exit(0) + waitpid of this same process, without the library")
     if results["c-floor"] != nil { print("c-floor: the same three calls in a small C program (Scripts/fork_floor.c)") }
+    if results["spawn-floor"] != nil {
+      print("spawn-floor: posix_spawn of this same binary, which exits at the top of main, + waitpid")
+    }
     if let ratio { print(String(format: "fork / c-floor: %.2fx (medians; target: at most 2x)", ratio)) }
+    if let spawnRatio { print(String(format: "spawn / spawn-floor: %.2fx (medians)", spawnRatio)) }
   }
 
-  /// What `--json` prints: each kind's statistics, and the library's fork over the C floor
-  /// (medians), when both were measured.
+  /// What `--json` prints: each kind's statistics, the library's fork over the C floor and
+  /// its spawn over the spawn floor (medians), when both of a pair were measured.
   struct Report: Encodable {
     let starts: [String: Statistics]
     let forkToCFloor: Double?
+    let spawnToSpawnFloor: Double?
   }
 
   /// `count` bare forks of this same process (its mappings, its size), each `_exit`ing at
@@ -134,6 +141,29 @@ struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement {
       guard child > 0 else { throw BenchmarkFailure("fork failed: \(errno)") }
       var status: Int32 = 0
       while waitpid(child, &status, 0) < 0, errno == EINTR {}
+      return (ContinuousClock.now - started).microseconds
+    }
+  }
+
+  /// The argument with which this binary exits at the top of `main`: the spawn floor's run.
+  static let bareStart = "--bare-start-for-the-spawn-floor"
+
+  /// `count` bare starts of this same binary (`posix_spawn` of `/proc/self/exe` with
+  /// ``bareStart``, then `waitpid`): what any spawned child of it costs before the library
+  /// does anything — the program's loading, the Swift runtime's start, its exit — the floor
+  /// the spawn start method cannot go under.
+  private func spawnFloor(_ count: Int) throws -> [Double] {
+    let executable = "/proc/self/exe"
+    let arguments = [strdup(executable), strdup(Self.bareStart), nil]
+    defer { for argument in arguments { free(argument) } }
+    return try (0..<count).map { _ in
+      let started = ContinuousClock.now
+      var child: pid_t = 0
+      let failed = posix_spawn(&child, executable, nil, nil, arguments, environ)
+      guard failed == 0 else { throw BenchmarkFailure("posix_spawn of this binary failed: \(failed)") }
+      var status: Int32 = 0
+      while waitpid(child, &status, 0) < 0, errno == EINTR {}
+      guard status == 0 else { throw BenchmarkFailure("this binary's bare start exited with status \(status)") }
       return (ContinuousClock.now - started).microseconds
     }
   }

@@ -15,6 +15,7 @@ struct ProcessStartCommandTests {
   struct Report: Decodable {
     let starts: [String: Statistics]
     let forkToCFloor: Double?
+    let spawnToSpawnFloor: Double?
   }
 
   static let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -53,6 +54,28 @@ struct ProcessStartCommandTests {
     #expect(passing.stdout.contains("fork / c-floor:"))
     let refused = try runExecutable("mpbench", ["process-start", "--no-c-floor", "--max-fork-ratio", "2"])
     #expect(refused.status == 64 && refused.stderr.contains("--max-fork-ratio needs the fork method and the C floor"))
+  }
+
+  /// With the spawn method, this binary's bare start (it exits at the top of `main`) runs in
+  /// turns beside it, and the spawn is set against it; without it, there is no spawn floor.
+  @Test func theSpawnFloorRunsBesideTheSpawn() throws {
+    let run = try runExecutable(
+      "mpbench", ["process-start", "--methods", "spawn", "--repetitions", "4", "--no-c-floor", "--json"])
+    #expect(run.status == 0, "\(run.stderr)")
+    let report = try JSONDecoder().decode(Report.self, from: Data(run.stdout.utf8))
+    #expect(Set(report.starts.keys) == ["spawn", "fork-floor", "spawn-floor"])
+    #expect(report.starts.values.allSatisfy { $0.count == 4 && $0.min > 0 })
+    let spawn = try #require(report.starts["spawn"])
+    let floor = try #require(report.starts["spawn-floor"])
+    let ratio = try #require(report.spawnToSpawnFloor)
+    #expect(abs(ratio - spawn.median / floor.median) < 1e-9)
+    // The floor's run does nothing but start: it prints nothing, and exits with 0 (checked by
+    // the command, which fails otherwise).
+    let bare = try runExecutable("mpbench", ["--bare-start-for-the-spawn-floor"])
+    #expect(bare.status == 0 && bare.stdout.isEmpty && bare.stderr.isEmpty, "\(bare.stdout)\(bare.stderr)")
+    let forkOnly = try runExecutable(
+      "mpbench", ["process-start", "--methods", "fork", "--repetitions", "2", "--no-c-floor"])
+    #expect(forkOnly.status == 0 && !forkOnly.stdout.contains("spawn-floor"), "\(forkOnly.stdout)")
   }
 
   @Test func withoutTheCFloorThereIsNoRatio() throws {
