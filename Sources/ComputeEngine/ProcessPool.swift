@@ -29,13 +29,13 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
   let dispatcher: PoolDispatcher<Input, Output>
 
   /// The slots the workers run on, worker `i` on `placement.slots[i]`.
-  public var placement: Placement { dispatcher.placement }
+  public var placement: Placement { dispatcher.settings.placement }
   /// How the workers are started.
-  public var startMethod: StartMethod { dispatcher.startMethod }
+  public var startMethod: StartMethod { dispatcher.settings.startMethod }
   /// The number of workers.
-  public var workerCount: Int { dispatcher.placement.count }
+  public var workerCount: Int { dispatcher.settings.placement.count }
   /// Whether each worker is bound to its slot's CPUs.
-  public var isPinned: Bool { dispatcher.pinned }
+  public var isPinned: Bool { dispatcher.settings.pinned }
   /// The process ids of the current workers.
   public var workerPIDs: [Int32] { dispatcher.workerPIDs }
 
@@ -118,8 +118,11 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
     guard machine.isThisSystem else { throw SchedulerError.notThisSystem(source: machine.source.description) }
     let slots = try machine.placement(placement)
     dispatcher = try PoolDispatcher(
-      kernel: kernel, startMethod: startMethod, placement: slots, pinned: pinned, taskTimeout: taskTimeout,
-      maxTasksPerWorker: maxTasksPerWorker, spinWindow: spinWindow, telemetry: telemetry)
+      kernel: kernel,
+      settings: PoolSettings(
+        startMethod: startMethod, placement: slots, pinned: pinned, taskTimeout: taskTimeout,
+        maxTasksPerWorker: maxTasksPerWorker, spinWindow: spinWindow),
+      telemetry: telemetry)
   }
 
   deinit {

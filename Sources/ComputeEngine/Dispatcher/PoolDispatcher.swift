@@ -22,16 +22,8 @@ import SystemPackage
 final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendable {
   // @unchecked: all mutable state is guarded by `lock`; the thread reads it only under it.
 
-  let placement: Placement
-  let startMethod: StartMethod
-  /// Whether workers bind to their slots.
-  let pinned: Bool
-  let taskTimeout: Duration?
-  let maxTasksPerWorker: Int?
-  /// How long workers (for tasks) and a caller in ``help(until:onBoard:)`` (for results)
-  /// spin before sleeping; this thread keeps ``Spin/limit``: spinning longer here starves the
-  /// workers on a machine whose cores they fill.
-  let spinWindow: Duration
+  /// What the pool was asked for.
+  let settings: PoolSettings
   let control: PoolControl
   /// How this pool's thread sleeps and is woken.
   let sleeper: DispatcherSleeper
@@ -52,28 +44,22 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   let stopped = DispatchSemaphore(value: 0)
 
   init(
-    kernel: PoolKernel<Input, Output>, startMethod: StartMethod, placement: Placement, pinned: Bool,
-    taskTimeout: Duration?,
-    maxTasksPerWorker: Int?, spinWindow: Duration, telemetry: PoolTelemetry
+    kernel: PoolKernel<Input, Output>, settings: PoolSettings, telemetry: PoolTelemetry
   ) throws {
     let logger = telemetry.resolvedLogger
     let metrics = PoolMetrics(telemetry)
-    self.startMethod = startMethod
-    self.placement = placement
-    self.pinned = pinned
-    self.taskTimeout = taskTimeout
-    self.maxTasksPerWorker = maxTasksPerWorker
-    self.spinWindow = spinWindow
+    self.settings = settings
+    let slots = settings.placement.count
     let doorbell: PipeDoorbell
     do { doorbell = try PipeDoorbell() } catch {
       throw PoolError.system(call: "pipe", errno: error)
     }
     do {
-      control = try PoolControl(slots: placement.count)
+      control = try PoolControl(slots: slots)
       sleeper = DispatcherSleeper(doorbell: doorbell, control: control)
       if let makeBoard = kernel.makeBoard, let writeInputs = kernel.writeBoardInputs {
         boardRounds = BoardRounds(
-          board: try makeBoard(), control: control, slots: placement.count, writeInputs: writeInputs)
+          board: try makeBoard(), control: control, slots: slots, writeInputs: writeInputs)
       } else {
         boardRounds = nil
       }
@@ -82,11 +68,10 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       doorbell.close()
       throw error
     }
-    queue = PushQueue(jobs: jobs, control: control, slots: placement.count, maxTasksPerWorker: maxTasksPerWorker)
+    queue = PushQueue(jobs: jobs, control: control, slots: slots, maxTasksPerWorker: settings.maxTasksPerWorker)
     supervisor = WorkerSupervisor(
-      kernel: kernel, startMethod: startMethod, placement: placement, pinned: pinned, taskTimeout: taskTimeout,
-      maxTasksPerWorker: maxTasksPerWorker, spinWindow: spinWindow, control: control,
-      doorbellFD: doorbell.writeEnd.rawValue, logger: logger, metrics: metrics, jobs: jobs, queue: queue)
+      kernel: kernel, settings: settings, control: control, doorbellFD: doorbell.writeEnd.rawValue, logger: logger,
+      metrics: metrics, jobs: jobs, queue: queue)
     // deinit closes the doorbell: it runs for an initializer that throws here.
     try supervisor.startAll()
     let thread = Thread { [self] in loop() }
@@ -150,12 +135,12 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
         jobs.finish(job)
         return
       }
-      if let boardRounds, jobs.isEmpty, onResult == nil, maxTasksPerWorker == nil {
+      if let boardRounds, jobs.isEmpty, onResult == nil, settings.maxTasksPerWorker == nil {
         // Alone: on the board, where the workers claim it without this pool's thread.
         jobs.insert(job)
         boardRounds.start(job, chunkSize: chunkSize, workers: workers)
         // This thread is needed only to enforce a task timeout: the last worker rings it.
-        needsDispatcher = taskTimeout != nil
+        needsDispatcher = settings.taskTimeout != nil
         onBoard = true
         return
       }
@@ -163,7 +148,8 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       queue.enqueue(job, chunkSize: chunkSize)
       // The caller hands the chunks out itself, rather than waking this thread to do it.
       queue.dispatch(to: workers)
-      needsDispatcher = taskTimeout != nil || !queue.isEmpty || workers.contains { !$0.channels.resultsNeverWait }
+      needsDispatcher =
+        settings.taskTimeout != nil || !queue.isEmpty || workers.contains { !$0.channels.resultsNeverWait }
     }
     // This thread must look again when the work needs watching (a task timeout, a result that
     // may wait for room) or when not all of it went out; otherwise the workers ring the
@@ -222,6 +208,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       return finished()
     }
     // Politely: this thread is not pinned, and the workers may fill every core.
+    let spinWindow = settings.spinWindow
     let window = onBoard && spinWindow > .zero ? max(spinWindow, PoolLimits.boardCallerSpin) : spinWindow
     // A round the workers' measured time per task says is long: yield from the first look.
     let expected = Duration.nanoseconds(onBoard ? lock.withLock { boardRounds?.expectedNanoseconds ?? 0 } : 0)
@@ -322,7 +309,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
         // failure that may wait, and a caller collecting looks itself): there, a slow look
         // only, rather than taking a worker's CPU every 5 ms. While a worker has not
         // reported in, to bound its start.
-        let watched = workers.contains { !$0.pending.isEmpty } || (boardJob != nil && taskTimeout != nil)
+        let watched = workers.contains { !$0.pending.isEmpty } || (boardJob != nil && settings.taskTimeout != nil)
         let wake: Duration? =
           watched ? .milliseconds(5) : boardJob != nil || supervisor.anyStarting ? .milliseconds(50) : nil
         return (wake, workers.compactMap { $0.liveness.sentinel })

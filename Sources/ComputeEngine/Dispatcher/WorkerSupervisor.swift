@@ -22,14 +22,8 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
   typealias Worker = WorkerRecord<Input, Output>
 
   let kernel: PoolKernel<Input, Output>
-  let startMethod: StartMethod
-  let placement: Placement
-  /// Whether workers bind to their slots.
-  let pinned: Bool
-  let taskTimeout: Duration?
-  let maxTasksPerWorker: Int?
-  /// How long workers spin waiting for tasks before they sleep.
-  let spinWindow: Duration
+  /// What the pool was asked for.
+  let settings: PoolSettings
   let control: PoolControl
   /// The write end of the pool's doorbell, which workers ring.
   let doorbellFD: Int32
@@ -54,25 +48,19 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
   static var maxFailedStarts: Int { 3 }
 
   init(
-    kernel: PoolKernel<Input, Output>, startMethod: StartMethod, placement: Placement, pinned: Bool,
-    taskTimeout: Duration?, maxTasksPerWorker: Int?, spinWindow: Duration, control: PoolControl,
-    doorbellFD: Int32, logger: Logger, metrics: PoolMetrics, jobs: PoolJobs<Input, Output>,
+    kernel: PoolKernel<Input, Output>, settings: PoolSettings, control: PoolControl, doorbellFD: Int32, logger: Logger,
+    metrics: PoolMetrics, jobs: PoolJobs<Input, Output>,
     queue: PushQueue<Input, Output>
   ) {
     self.kernel = kernel
-    self.startMethod = startMethod
-    self.placement = placement
-    self.pinned = pinned
-    self.taskTimeout = taskTimeout
-    self.maxTasksPerWorker = maxTasksPerWorker
-    self.spinWindow = spinWindow
+    self.settings = settings
     self.control = control
     self.doorbellFD = doorbellFD
     self.logger = logger
     self.metrics = metrics
     self.jobs = jobs
     self.queue = queue
-    failedStarts = Array(repeating: 0, count: placement.count)
+    failedStarts = Array(repeating: 0, count: settings.placement.count)
   }
 
   // MARK: Starting
@@ -81,8 +69,8 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
   /// their initializers; on a failure, ends what it started and throws.
   func startAll() throws {
     do {
-      if startMethod == .fork { forkTemplates = try ForkTemplateKeeper(kernel: kernel, logger: logger) }
-      for slot in placement.slots.indices { workers.append(try startWorker(slot: slot)) }
+      if settings.startMethod == .fork { forkTemplates = try ForkTemplateKeeper(kernel: kernel, logger: logger) }
+      for slot in settings.placement.slots.indices { workers.append(try startWorker(slot: slot)) }
       if kernel.initializer != nil { try awaitInitializers() }
     } catch {
       for worker in workers { worker.liveness.kill() }
@@ -128,15 +116,15 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
     control.status(slot).clear()
     let plan = WorkerPlan(
       channels: channels.handleData, control: control.memory.handle, slot: slot,
-      cpus: pinned ? placement.slots[slot].cpus : nil, chunkSize: PoolLimits.maxChunk,
-      maxTasks: maxTasksPerWorker, spinNanoseconds: spinWindow.nanoseconds,
-      doorbellPid: getpid(), doorbellFD: doorbellFD, forked: startMethod == .fork,
-      timed: taskTimeout != nil, board: jobs.boardRounds?.board.memory.handle,
+      cpus: settings.pinned ? settings.placement.slots[slot].cpus : nil, chunkSize: PoolLimits.maxChunk,
+      maxTasks: settings.maxTasksPerWorker, spinNanoseconds: settings.spinWindow.nanoseconds,
+      doorbellPid: getpid(), doorbellFD: doorbellFD, forked: settings.startMethod == .fork,
+      timed: settings.taskTimeout != nil, board: jobs.boardRounds?.board.memory.handle,
       incarnation: incarnation)
     let arguments = try BinaryEncoder().encode(plan)
     func started() throws -> Multiprocessing.Process {
       let process = Multiprocessing.Process(
-        name: "PoolWorker-\(slot)", daemon: true, startMethod: startMethod, template: forkTemplates?.current,
+        name: "PoolWorker-\(slot)", daemon: true, startMethod: settings.startMethod, template: forkTemplates?.current,
         entryPoint: kernel,
         encodedArguments: arguments)
       try process.start()
@@ -180,7 +168,7 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
         worker.liveness.kill()
         continue
       }
-      guard let taskTimeout else { continue }
+      guard let taskTimeout = settings.taskTimeout else { continue }
       if let current = status.currentTask, worker.timedOutTask == nil,
         monotonicNanoseconds() - status.startedAt > taskTimeout.nanoseconds
       {
@@ -206,7 +194,7 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
     // A replacement whose initializer threw says so; its slot's work fails with that.
     let startFailure = control.startFailure(slot: worker.slot)
     let died: PoolError = startFailure.map { .initializerFailed($0) } ?? .workerDied(pid: pid, status: status)
-    let timedOut: PoolError = .taskTimedOut(pid: pid, timeout: taskTimeout ?? .zero)
+    let timedOut: PoolError = .taskTimedOut(pid: pid, timeout: settings.taskTimeout ?? .zero)
     // A worker that claimed chunks of the board's job has answered, as one that sent results.
     let boardRounds = jobs.boardRounds
     let claimed = boardRounds?.claimedRound(worker) == true
