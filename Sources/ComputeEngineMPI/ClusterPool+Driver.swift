@@ -59,7 +59,7 @@ extension ClusterPool {
     // the time the last trip's tasks took; one at first, and one for long tasks.
     let largestLocalBatch =
       chunkSize.map { max(1, ClusterJob<Output>.smallChunksTogether(workers: local.workerCount, chunkSize: $0)) } ?? 1
-    Thread { [inputs, self] in
+    startThread(named: "mp-cluster-map") { [inputs, self] in
       var localBatch = 1
       while let range = job.take(for: 0, chunks: localBatch) {
         let chunks = job.chunkCount(in: range)
@@ -81,7 +81,7 @@ extension ClusterPool {
         job.record(range.lowerBound, results)
       }
       localDone.signal()
-    }.start()
+    }
     defer { localDone.wait() }
     // A send on a communicator given up after a rank died completes in error, or never: its
     // bytes are kept until then, or for good.

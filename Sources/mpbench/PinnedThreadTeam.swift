@@ -42,13 +42,11 @@ final class PinnedThreadTeam: @unchecked Sendable {
     let pinned = DispatchSemaphore(value: 0)
     let failures = ManagedAtomic(0)
     for (index, slot) in slots.enumerated() {
-      let thread = Thread { [self] in
+      startThread(named: "mpbench-pin-\(index)") { [self] in
         if (try? Topology.bindCallingThread(to: slot.cpus)) == nil { failures.wrappingIncrement(ordering: .relaxed) }
         pinned.signal()
         serve()
       }
-      thread.name = "mpbench-pinned-\(index)"
-      thread.start()
     }
     for _ in slots { pinned.wait() }
     guard failures.load(ordering: .relaxed) == 0 else {

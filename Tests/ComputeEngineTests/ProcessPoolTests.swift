@@ -50,6 +50,17 @@ import Testing
     try pool.join()
   }
 
+  /// The pool's thread carries a name the kernel keeps (at most 15 bytes: a longer one is
+  /// refused, and the thread stays nameless), for `top -H`, `ps -L` and debuggers.
+  @Test func thePoolsThreadIsNamed() throws {
+    let pool = try ProcessPool<Int, Int>(placement: .cores(1)) { $0 }
+    defer { pool.terminate() }
+    _ = try pool.map([1])
+    let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")
+    let names = tasks.compactMap { try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8) }
+    #expect(names.contains("mp-dispatcher\n"), "\(Set(names))")
+  }
+
   @Test func everyPhysicalCoreByDefault() throws {
     let pool = try ProcessPool<Int, UInt64> { MonteCarloPi.unit(UInt64($0), samples: Self.size.samples) }
     #expect(pool.workerCount == (try Topology().cores.count))

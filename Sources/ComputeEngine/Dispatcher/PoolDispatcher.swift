@@ -74,9 +74,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       metrics: metrics, jobs: jobs, queue: queue)
     // deinit closes the doorbell: it runs for an initializer that throws here.
     try supervisor.startAll()
-    let thread = Thread { [self] in loop() }
-    thread.name = "mp-pool-dispatcher"
-    thread.start()
+    startThread(named: "mp-dispatcher") { [self] in loop() }
     atProcessExit { [weak self] in
       self?.terminate()
       try? self?.join()

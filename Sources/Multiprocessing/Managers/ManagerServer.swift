@@ -40,9 +40,7 @@ final class ManagerServer: Sendable {
         continue  // A client that failed the challenge; the next one is served.
       }
       let caller = nextCaller.add(1, ordering: .relaxed).oldValue
-      let thread = Thread { [self] in serve(connection, caller: caller) }
-      thread.name = "manager connection \(caller)"
-      thread.start()
+      startThread(named: "mp-manager") { [self] in serve(connection, caller: caller) }
     }
   }
 

@@ -64,9 +64,7 @@ final class ExitWatcher: @unchecked Sendable {
     guard wake == nil else { return }
     let pipe = try FileDescriptor.pipeClosingOnExec(nonBlocking: true)
     wake = pipe
-    let thread = Thread { [self] in loop(waking: pipe.readEnd) }
-    thread.name = "mp-exit-watcher"
-    thread.start()
+    startThread(named: "mp-exit-watcher") { [self] in loop(waking: pipe.readEnd) }
   }
 
   private func wakeLocked() {

@@ -169,7 +169,7 @@ public final class Queue<Element: Codable & Sendable>: Sendable {
     let (stream, continuation) = AsyncThrowingStream<Element, any Error>.makeStream()
     let stopped = StopFlag()
     continuation.onTermination = { _ in stopped.value.store(true, ordering: .relaxed) }
-    let thread = Thread { [self] in
+    startThread(named: "mp-queue-values") { [self] in
       while !stopped.value.load(ordering: .relaxed) {
         do {
           continuation.yield(try get(timeout: .milliseconds(100)))
@@ -184,7 +184,6 @@ public final class Queue<Element: Codable & Sendable>: Sendable {
         }
       }
     }
-    thread.start()
     return stream
   }
 }

@@ -134,16 +134,14 @@ extension QueueOutlet {
   /// thread that writes, so that its death (and only its death) frees the items' count.
   @usableFromInline func start<Outlet: QueueOutlet<Item>>(_ outlet: Outlet) -> Int? {
     let claimed = ClaimedSlot()
-    let thread = Thread { [self] in
+    QueueFeeders.shared.started(self)
+    startThread(named: "mp-queue-feeder") { [self] in
       claimed.slot = outlet.feedBlock.claim()
       claimed.ready.signal()
       guard claimed.slot != nil else { return }
       run(outlet)
       QueueFeeders.shared.finished(self)
     }
-    QueueFeeders.shared.started(self)
-    thread.name = "queue feeder"
-    thread.start()
     claimed.ready.wait()
     if claimed.slot == nil { QueueFeeders.shared.finished(self) }
     return claimed.slot

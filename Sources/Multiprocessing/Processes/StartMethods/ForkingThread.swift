@@ -41,10 +41,7 @@ final class ForkingThread: @unchecked Sendable {
     pthread_mutex_lock(mutex)
     if !running {
       running = true
-      let thread = Thread { [self] in loop() }
-      thread.stackSize = 8 << 20
-      thread.name = "mp-forking"
-      thread.start()
+      startThread(named: "mp-forking", stackSize: 8 << 20) { [self] in loop() }
     }
     jobs.append {
       box.value = body()
