@@ -95,8 +95,10 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
   }
 
   /// A kernel over `Codable` values whose messages go through `link`: the pool's tests run
-  /// its behaviour over ``PoolLink/pipes`` as well as over the rings.
-  init(
+  /// its behaviour over ``PoolLink/pipes`` as well as over the rings. Package-wide, so that
+  /// the tests' helper program, built in every configuration, can use it without testable
+  /// imports.
+  package init(
     _ name: String, link: PoolLink, initializer: (@Sendable () throws -> Void)? = nil,
     body: @escaping @Sendable (Input) throws -> Output
   ) where Input: Codable, Output: Codable {
@@ -204,7 +206,7 @@ enum PoolLimits {
 }
 
 /// What carries a pool's tasks and results between its thread and its workers.
-enum PoolLink {
+package enum PoolLink {
   /// Rings in shared memory (with the claim board for `BitwiseCopyable` values): what pools
   /// use.
   case sharedMemory

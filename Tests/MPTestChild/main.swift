@@ -1,11 +1,10 @@
 import CSystemShims
+import ComputeEngine
 import Foundation
 import Logging
 import Multiprocessing
 import Scheduler
 import TestEntryPoints
-
-@testable import ComputeEngine
 
 #if canImport(Glibc)
   import Glibc
