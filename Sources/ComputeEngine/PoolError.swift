@@ -30,9 +30,11 @@ public enum PoolError: SystemCallFailure, Sendable, Equatable {
   case memberDied(rank: Int, pid: Int32, status: TerminationStatus)
   /// The team is ending because a member failed: thrown by a collective step of the others.
   case teamStopped
-  /// A process forked at the call (a team member, a `parallelMap` worker) was stuck for good
-  /// on a lock another thread of this process held when it was forked (see
-  /// `Process.isStuckOnInheritedLock`), and was killed.
+  /// A process forked at the call (a team member, a `parallelMap` worker), or a pool's worker
+  /// forked from its template, was stuck for good on a lock another thread of this process
+  /// held when it (or its template) was forked (see `Process.isStuckOnInheritedLock`), and
+  /// was killed; a pool fails the task the worker was running with it, and forks the
+  /// worker's replacement from a new template.
   case stuckAfterFork(name: String, pid: Int32)
 
   /// The system call that failed beneath this error and its `Errno`, or nil when none did.

@@ -101,6 +101,40 @@ import Testing
 
   /// The template is what forks workers: killing it kills them, and the pool heals with a new
   /// template and new workers.
+  /// A worker that waits for good on a lock its fork template inherited held (here a
+  /// `pthread_mutex` this process holds, which the kernel takes for one input; in the wild a
+  /// lock of the Swift runtime's metadata caches that another thread held at the template's
+  /// fork) is found within a fraction of a second and killed: the task it was running fails
+  /// with `stuckAfterFork`, every other task runs, a worker from a new template serves, and
+  /// the pool carries on. Over the claim board (shared memory) and the pushed chunks
+  /// (pipes) alike.
+  @Test(arguments: everyLink) func aWorkerStuckOnAnInheritedLockFailsItsTaskAlone(link: PoolLink) throws {
+    let held = HeldMutex()
+    let runs = try SharedArray(repeating: 0, count: 6, lock: true)
+    let pool = try linkedPool(link, placement: .cores(1)) { (input: Int) -> Int in
+      runs[input] += 1
+      if input == 3 { pthread_mutex_lock(held.mutex) }
+      return input * 10
+    }
+    defer { pool.terminate() }
+    let stuck = pool.workerPIDs
+    let started = ContinuousClock.now
+    let results = try pool.mapResults(Array(0..<6), chunkSize: 2)
+    #expect(ContinuousClock.now - started < .seconds(3), "found stuck, not waited on")
+    guard case .failure(.stuckAfterFork("PoolWorker-0", let pid)) = results[3] else {
+      Issue.record("task 3 should fail as stuck, not \(results[3])")
+      return
+    }
+    #expect(stuck == [pid] && !processExists(pid))
+    for input in [0, 1, 2, 4, 5] { #expect((try? results[input].get()) == input * 10, "task \(input)") }
+    // On the board each task's output is written where it lies; a pushed chunk's outputs
+    // not yet sent when the worker was killed are lost with it, and those tasks run again.
+    let once =
+      link == .sharedMemory ? Array(runs) == Array(repeating: 1, count: 6) : runs[3] == 1 && runs.allSatisfy { $0 >= 1 }
+    #expect(once, "runs per task: \(Array(runs))")
+    #expect(try pool.map([4, 5]) == [40, 50], "the pool carries on")
+  }
+
   @Test func aKilledTemplateIsReplaced() throws {
     let pool = try killablePool()
     defer { pool.terminate() }

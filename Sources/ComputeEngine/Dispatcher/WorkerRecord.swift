@@ -33,6 +33,8 @@ final class WorkerRecord<Input: Sendable, Output: Sendable> {
   let launchedAt = monotonicNanoseconds()
   /// Whether the worker was killed for not reaching its loop in time.
   var killedSilent = false
+  /// Whether the worker was killed for waiting for good on a lock inherited at its fork.
+  var killedStuck = false
   /// Whether any result came from this worker (a worker that dies before is a failed start).
   @exclusivity(unchecked) var answered = false
   /// Whether the slot gave up after failed starts; it is tried again when work arrives.

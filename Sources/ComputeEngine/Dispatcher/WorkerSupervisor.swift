@@ -42,6 +42,8 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
   private var failedStarts: [Int]
   /// The last worker incarnation handed out.
   private var lastIncarnation = 0
+  /// When the workers holding work were last looked at for one stuck on an inherited lock.
+  private var lastStuckCheck = 0
   /// How long a worker may take to report in (shorter in the tests).
   var startBound = PoolLimits.workerStartBound
   /// After this many failed starts in a row, the work they held fails instead of waiting.
@@ -149,12 +151,28 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
   // MARK: Watching
 
   /// Handles the workers that ended (their sentinels among `ready`), and kills those over the
-  /// task timeout and those that did not reach their loop in time. While `closing`, a worker
-  /// that ended is replaced only for work still queued.
+  /// task timeout, those that did not reach their loop in time, and, every
+  /// ``PoolError/stuckCheckInterval``, those holding work that wait for good on a lock their
+  /// fork template inherited held (a lock of the Swift runtime, of `malloc`, that another
+  /// thread of this process held when the template was forked: a runtime probe cannot take
+  /// them all). While `closing`, a worker that ended is replaced only for work still queued.
   func lookOver(ready: [Int32], closing: Bool) {
+    let now = monotonicNanoseconds()
+    let lookForStuck = now - lastStuckCheck >= PoolError.stuckCheckInterval.nanoseconds
+    if lookForStuck { lastStuckCheck = now }
     for (position, worker) in workers.enumerated() {
       if let sentinel = worker.liveness.sentinel, ready.contains(sentinel), !worker.liveness.isAlive {
         handleEnd(of: worker, at: position, closing: closing)
+        continue
+      }
+      if lookForStuck, !worker.down, !worker.killedStuck, !worker.pending.isEmpty || jobs.boardJob != nil,
+        worker.liveness.isStuckOnInheritedLock
+      {
+        worker.killedStuck = true
+        logger.warning(
+          "killed a pool worker stuck on a lock its fork template inherited",
+          metadata: ["slot": "\(worker.slot)", "pid": "\(worker.liveness.pid)"])
+        worker.liveness.kill()
         continue
       }
       let status = control.status(worker.slot)
@@ -193,7 +211,10 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
     let current = control.status(worker.slot).currentTask
     // A replacement whose initializer threw says so; its slot's work fails with that.
     let startFailure = control.startFailure(slot: worker.slot)
-    let died: PoolError = startFailure.map { .initializerFailed($0) } ?? .workerDied(pid: pid, status: status)
+    let died: PoolError =
+      startFailure.map { .initializerFailed($0) }
+      ?? (worker.killedStuck
+        ? .stuckAfterFork(name: worker.liveness.name, pid: pid) : .workerDied(pid: pid, status: status))
     let timedOut: PoolError = .taskTimedOut(pid: pid, timeout: settings.taskTimeout ?? .zero)
     // A worker that claimed chunks of the board's job has answered, as one that sent results.
     let boardRounds = jobs.boardRounds
@@ -256,8 +277,9 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
       return
     }
     do {
-      // A worker that never reported in may have inherited a held lock from its template.
-      if worker.killedSilent, let forkTemplates { try forkTemplates.replace(gone: false) }
+      // A worker that never reported in, or that was stuck, may have inherited a held lock
+      // from its template: a new template forks its replacement.
+      if worker.killedSilent || worker.killedStuck, let forkTemplates { try forkTemplates.replace(gone: false) }
       workers[position] = try startWorker(slot: worker.slot)
       metrics.workersReplaced.increment()
       logger.notice(
