@@ -28,6 +28,10 @@ import Testing
     #expect(try process.exitCode == nil)
     #expect(processExists(pid))
     #expect(activeChildren().contains { $0 === process })
+    // Under its name, as ps and top show it (not the forking thread's, nor the program's).
+    #expect(
+      eventually { (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) == "\(process.name)\n" },
+      "\((try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? "")")
 
     #expect(try process.join(timeout: .milliseconds(1)) == nil, "still sleeping: no status yet")
     #expect(try process.join() == .exited(0), "join returns the status, no try needed to read it")

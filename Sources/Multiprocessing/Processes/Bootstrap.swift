@@ -53,6 +53,7 @@ public func bootstrapMultiprocessing(
     }
     bootstrapChild(description, actualParent: description.parentPid)
   case "forkserver":
+    SystemCall.setThreadName("mp-forkserver")
     ChildRunner.dieWithParent()
     if getppid() == 1 { _exit(0) }
     ForkserverLoop.serve(controlFD: payloadFD)

@@ -48,6 +48,9 @@ enum ChildRunner {
     let registry = ProcessRegistry.shared
     registry.becomeChild(
       current: process, identity: process.identity, parent: ParentProcess(name: parent.name, pid: parent.pid))
+    // As `ps`, `top` and debuggers show it (its first 15 bytes): a forked child would
+    // otherwise carry the name of the thread that forked it.
+    SystemCall.setThreadName(process.name)
     confirm(handshake)
 
     var code: Int32 = 0

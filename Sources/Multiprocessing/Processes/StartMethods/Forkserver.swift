@@ -98,6 +98,7 @@ package final class ForkserverClient: @unchecked Sendable {
         clientEnd.release()
         ChildRunner.prepare(actualParent: parent)
         ProcessRegistry.shared.becomeTemplate(serving: entryPoint)
+        SystemCall.setThreadName("mp-template")
         // No warm-up of the loop here: the template inherits this process's (above).
         probe.run()
         beforeConfirming()
