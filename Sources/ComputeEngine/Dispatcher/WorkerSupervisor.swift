@@ -169,37 +169,33 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
         worker.liveness.isStuckOnInheritedLock
       {
         worker.killedStuck = true
-        logger.warning(
-          "killed a pool worker stuck on a lock its fork template inherited",
-          metadata: ["slot": "\(worker.slot)", "pid": "\(worker.liveness.pid)"])
-        worker.liveness.kill()
+        kill(worker, "killed a pool worker stuck on a lock its fork template inherited")
         continue
       }
       let status = control.status(worker.slot)
-      if !worker.down, !worker.killedSilent, !status.reportedIn,
-        monotonicNanoseconds() - worker.launchedAt > startBound.nanoseconds
-      {
+      if !worker.down, !worker.killedSilent, !status.reportedIn, now - worker.launchedAt > startBound.nanoseconds {
         worker.killedSilent = true
-        logger.warning(
-          "killed a pool worker that did not reach its loop",
-          metadata: ["slot": "\(worker.slot)", "pid": "\(worker.liveness.pid)"])
-        worker.liveness.kill()
+        kill(worker, "killed a pool worker that did not reach its loop")
         continue
       }
       guard let taskTimeout = settings.taskTimeout else { continue }
       if let current = status.currentTask, worker.timedOutTask == nil,
-        monotonicNanoseconds() - status.startedAt > taskTimeout.nanoseconds
+        now - status.startedAt > taskTimeout.nanoseconds
       {
         worker.timedOutTask = current
-        logger.warning(
-          "killed a pool worker whose task ran past the timeout",
-          metadata: [
-            "slot": "\(worker.slot)", "pid": "\(worker.liveness.pid)", "task": "\(current)",
-            "timeout": "\(taskTimeout)",
-          ])
-        worker.liveness.kill()
+        kill(
+          worker, "killed a pool worker whose task ran past the timeout",
+          ["task": "\(current)", "timeout": "\(taskTimeout)"])
       }
     }
+  }
+
+  /// Kills `worker` (its end is handled when its sentinel says so), logging why.
+  private func kill(_ worker: Worker, _ reason: Logger.Message, _ metadata: Logger.Metadata = [:]) {
+    logger.warning(
+      reason,
+      metadata: metadata.merging(["slot": "\(worker.slot)", "pid": "\(worker.liveness.pid)"]) { kept, _ in kept })
+    worker.liveness.kill()
   }
 
   /// Settles the tasks of `worker`, which ended, and starts its replacement.
