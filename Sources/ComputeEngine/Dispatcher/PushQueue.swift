@@ -8,9 +8,7 @@ final class PushQueue<Input: Sendable, Output: Sendable> {
   typealias Worker = WorkerRecord<Input, Output>
 
   /// Chunks waiting for a worker, the next one last (so that taking it is O(1)).
-  private var chunks: [Chunk] = [] {
-    didSet { isEmpty = chunks.isEmpty }
-  }
+  private var chunks: [Chunk] = []
   /// Where the tasks that cannot be sent fail.
   private let jobs: PoolJobs<Input, Output>
   /// The control block, where workers publish their time per task.
@@ -26,9 +24,8 @@ final class PushQueue<Input: Sendable, Output: Sendable> {
     self.maxTasksPerWorker = maxTasksPerWorker
   }
 
-  /// Whether no chunk waits. Kept beside the chunks: a caller collecting its results asks
-  /// at every look, and the array's own count would cost a generic metadata lookup each time.
-  private(set) var isEmpty = true
+  /// Whether no chunk waits.
+  var isEmpty: Bool { chunks.isEmpty }
 
   /// Queues `job`'s tasks in chunks of `chunkSize` (automatic when nil), behind those
   /// already waiting.
