@@ -210,6 +210,18 @@ enum ForkserverLoop {
       entryPoint: "", arguments: Data("0".utf8), name: "", identity: [1], daemon: false, startMethod: .forkserver,
       parentPid: getppid(), parentName: "")
     if let fd = try? sample.memfd() { _ = try? ChildDescription.read(from: fd) }  // for its effect: warming up
+    // The two tables a template fills first, its entry point's and the loop's children: a
+    // table's storage type is built by name on its first insert, and that name's lookup (the
+    // key's Hashable conformance, found by a scan of every conformance record of the program)
+    // would otherwise run again in every template, a tenth of a millisecond each.
+    var entryPoints: [String: any AnyEntryPoint] = [:]
+    entryPoints[""] = EntryPoint<Int>("") { _ in }
+    var statusFDs: [pid_t: FileDescriptor] = [:]
+    statusFDs[0] = FileDescriptor(rawValue: -1)
+    // A process's first probe finds its marker protocol's conformance by that same scan; a
+    // template's probe then finds it in the cache, and still takes the cache's lock to record
+    // its new type (`ConformanceState::cacheResult`), which is what it is there to prove free.
+    RuntimeProbe.next().run()
   }
 
   /// ``warmUp()`` run once in this process, so that every fork template forked from it
