@@ -149,6 +149,13 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
     _ = plan.cpus?.indices.map(Int32.init)
     _ = try? reopenChannels(plan.channels)
     if let handle = plan.board { _ = try? ClaimBoard(handle) }
+    // A worker's first wait for tasks builds a type by name (the ring's deadlines); a closed
+    // ring's pop takes the same path and returns at once.
+    if let ring = try? SlotRing<UInt8>(capacity: 1, mode: .singleProducerSingleConsumer) {
+      ring.close()
+      var byte: UInt8 = 0
+      _ = withUnsafeMutablePointer(to: &byte) { try? ring.pop(into: UnsafeMutableBufferPointer(start: $0, count: 1)) }
+    }
   }
 
   /// Runs a worker: what a spawned or fork-server worker process does.

@@ -64,7 +64,7 @@ public func bootstrapMultiprocessing(
 
 /// Becomes the child `description` names (spawned, or forked by the fork server).
 func bootstrapChild(_ description: ChildDescription, actualParent: pid_t) -> Never {
-  let entryPoint = ProcessRegistry.shared.lock.withLock { ProcessRegistry.shared.entryPoints[description.entryPoint] }
+  let entryPoint = ProcessRegistry.shared.entryPoint(named: description.entryPoint)
   guard let entryPoint else {
     let message = "multiprocessing: \(ProcessError.entryPointNotRegistered(description.entryPoint)) in this program\n"
     FileHandle.standardError.write(Data(message.utf8))

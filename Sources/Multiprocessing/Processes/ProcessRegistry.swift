@@ -43,6 +43,11 @@ final class ProcessRegistry: @unchecked Sendable {
     exitHooks = []
   }
 
+  /// The entry point registered under `name`, if any.
+  func entryPoint(named name: String) -> (any AnyEntryPoint)? {
+    lock.withLock { entryPoints[name] }
+  }
+
   /// Makes this registry describe a fork template that serves children running `entryPoint`;
   /// called in the freshly forked template, whose lock is reinitialised.
   func becomeTemplate(serving entryPoint: any AnyEntryPoint) {

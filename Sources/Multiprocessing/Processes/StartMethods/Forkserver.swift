@@ -216,6 +216,7 @@ enum ForkserverLoop {
     // would otherwise run again in every template, a tenth of a millisecond each.
     var entryPoints: [String: any AnyEntryPoint] = [:]
     entryPoints[""] = EntryPoint<Int>("") { _ in }
+    _ = ProcessRegistry.shared.entryPoint(named: "")  // a child's look-up: its optional's type
     var statusFDs: [pid_t: FileDescriptor] = [:]
     statusFDs[0] = FileDescriptor(rawValue: -1)
     // A process's first probe finds its marker protocol's conformance by that same scan; a
