@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Multiprocessing
+import Scheduler
 
 /// `mpbench rings`: SlotRing throughput and latency between two processes.
 struct RingsCommand: ParsableCommand, RepeatedMeasurement {
@@ -11,6 +12,9 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement {
     // ArgumentParser does not wrap the usage line it builds: this one fits 80 columns.
     usage: """
       mpbench rings [--repetitions <repetitions>] [--json] [--items <items>]
+                    [--c-floor/--no-c-floor] [--c-floor-source <path>]
+                    [--c-floor-executable <path>] [--min-batched-ratio <R>]
+                    [--filter <text>]
                     [--compare-python] [--python <python>]
                     [--ipc-script <ipc-script>]
       """
@@ -25,6 +29,26 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement {
   @Option(help: "Items per throughput measurement.")
   var items = 20_000_000
 
+  @Flag(
+    inversion: .prefixedNo,
+    help: "Time the batched job in a small C program too (Scripts/spsc_floor.c: the same ring), in turns with it.")
+  var cFloor = true
+
+  @Option(help: "The C ring's source (built with cc -O2).")
+  var cFloorSource = "Scripts/spsc_floor.c"
+
+  @Option(help: "A built C ring program, instead of building its source (for a machine without a C compiler).")
+  var cFloorExecutable: String?
+
+  @Option(
+    name: .customLong("min-batched-ratio"),
+    help: ArgumentHelp(
+      "Fail when the batched figure is under R times the C ring's (median of paired runs).", valueName: "R"))
+  var minBatchedRatio: Double?
+
+  @Option(help: ArgumentHelp("Time only the figures whose name contains this text.", valueName: "text"))
+  var filter: String?
+
   @Flag(help: "Also time Python's multiprocessing.Queue and Pipe on the same jobs (Scripts/ipc_reference.py).")
   var comparePython = false
 
@@ -36,11 +60,25 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement {
 
   func validate() throws {
     guard items > 0 else { throw ValidationError("--items must be at least 1, not \(items)") }
+    if let minBatchedRatio {
+      guard minBatchedRatio > 0 else {
+        throw ValidationError("--min-batched-ratio must be positive, not \(minBatchedRatio)")
+      }
+      guard cFloor else { throw ValidationError("--min-batched-ratio needs the C floor") }
+    }
   }
 
+  /// Whether `--filter` (if any) lets the figure called `name` run.
+  func wanted(_ name: String) -> Bool { filter.map { name.localizedCaseInsensitiveContains($0) } ?? true }
+
   func run() throws {
+    let floorProgram =
+      cFloor && wanted(Self.batchedFigure)
+      ? try cFloorExecutable.map { try CReferenceProgram(executable: $0) }
+        ?? CReferenceProgram(source: cFloorSource, flags: ["-O2"], option: "--c-floor-source") : nil
     var figures = Figures()
     func record(_ name: String, _ unit: String, _ measure: () throws -> Double) rethrows {
+      guard wanted(name) else { return }
       try figures.record(name, unit, repetitions: repetitions, measure)
     }
     let count = items
@@ -50,8 +88,21 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement {
     try record("SPSC, one item per push, pops of up to 64", "M/s") {
       try throughput(mode: .singleProducerSingleConsumer, producers: 1, batch: 1, popBatch: 64, count: count)
     }
-    try record("SPSC, batches of 64", "M/s") {
-      try throughput(mode: .singleProducerSingleConsumer, producers: 1, batch: 64, count: count)
+    // Ours and the C ring in turns, so that a noisy spell reaches both alike.
+    var batched: [Double] = []
+    var cRing: [Double] = []
+    for _ in 0..<(wanted(Self.batchedFigure) ? repetitions : 0) {
+      batched.append(try throughput(mode: .singleProducerSingleConsumer, producers: 1, batch: 64, count: count))
+      if let floorProgram { cRing.append(try cRingSample(floorProgram, count: count)) }
+    }
+    var ratio: Double?
+    if !batched.isEmpty { figures.record(Self.batchedFigure, "M/s", samples: batched) }
+    if floorProgram != nil, !batched.isEmpty {
+      figures.record("C ring, same job (Scripts/spsc_floor.c)", "M/s", samples: cRing)
+      // Paired: each of ours over the C ring's run right after it.
+      let ratios = zip(batched, cRing).map { $0 / $1 }
+      figures.record("SPSC, batches of 64 / C ring", "x", samples: ratios)
+      ratio = Statistics(ratios).median
     }
     try record("MPMC, 2 producers, 1 consumer", "M/s") {
       try throughput(mode: .multiProducerMultiConsumer, producers: 2, batch: 1, count: count / 4)
@@ -68,7 +119,7 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement {
     try record("Connection round trip, Codable Int (pipe)", "µs") { try connectionRoundTrip(rounds: 10_000) }
     try record("Listener/Client round trip, TCP loopback", "µs") { try socketRoundTrip(rounds: 10_000) }
     try record("Manager dictionary set, round trip", "µs") { try managerRoundTrip(rounds: 10_000) }
-    if comparePython {
+    if comparePython, wanted("Python") {
       let python = try pythonReference(count: codableItems, roundTrips: 10_000)
       figures.record("Python multiprocessing.Queue, same job", "k/s", samples: [python.itemsPerSecond / 1e3])
       figures.record("Python multiprocessing.Pipe round trip", "µs", samples: [python.pipeRoundTripMicroseconds])
@@ -78,8 +129,28 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement {
         "Python Manager dict set, same job", "µs", samples: [python.managerRoundTripMicroseconds])
     }
 
+    if let filter, figures.all.isEmpty { throw LateUsageError("no figure's name contains '\(filter)'") }
     try figures.print(
       json: json, header: "median of \(repetitions) runs, \(items) 8-byte items between two processes", width: 46)
+    if let minBatchedRatio {
+      guard let ratio else { throw BenchmarkFailure("--min-batched-ratio: the batched figure was not measured") }
+      guard ratio >= minBatchedRatio else {
+        throw BenchmarkFailure(
+          String(format: "batched SPSC / C ring is %.2fx, under --min-batched-ratio %g", ratio, minBatchedRatio))
+      }
+    }
+  }
+
+  /// The figure the C ring is set against.
+  static let batchedFigure = "SPSC, batches of 64"
+
+  /// One run of the C ring program over `count` items, in millions per second (timed inside it).
+  private func cRingSample(_ program: CReferenceProgram, count: Int) throws -> Double {
+    let run = try ExternalCommand.run([program.executable, "\(count)", "1"])
+    guard run.status == 0, let sample = run.stdout.split(separator: "\n").first.flatMap({ Double($0) }) else {
+      throw BenchmarkFailure("the C ring failed (status \(run.status)): \(run.stderr)")
+    }
+    return sample
   }
 
   /// Items per second (millions) from `producers` child processes to this one.
@@ -89,10 +160,24 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement {
     let popBatch = popBatch ?? batch
     let ring = try SlotRing<UInt64>(capacity: 4096, mode: mode)
     let go = try Multiprocessing.Event()
+    let ready = try Multiprocessing.Semaphore(value: 0)
     let perProducer = count / producers
-    let children = (0..<producers).map { _ in
+    // Each end on a CPU of its own, where there are enough (the consumer on the first this
+    // thread may use): two ends that share a CPU spin in each other's way, and the scheduler
+    // sometimes starts a forked producer beside its parent (a fifth of the throughput, seen
+    // here). The C ring binds its ends the same way.
+    let topology = try Topology.current()
+    let allowed = try topology.binding(.thread)
+    let cpus = allowed.indices.count > producers ? allowed.indices : []
+    defer { if !cpus.isEmpty { try? topology.bind(.thread, to: allowed) } }
+    if !cpus.isEmpty { try topology.bind(.thread, to: CPUSet([cpus[0]])) }
+    let children = (0..<producers).map { index in
       Process(startMethod: .fork) {
-        go.wait()
+        if !cpus.isEmpty { try Topology.bindCallingThread(to: CPUSet([cpus[1 + index]])) }
+        try ready.release()
+        // Spinning, not asleep: a sleeping producer's wake-up (up to milliseconds for a
+        // virtual CPU that went idle) would be timed as the ring's (the C ring's spins too).
+        while !Spin.until(limit: .seconds(1), { go.isSet }) {}
         let values = [UInt64](repeating: 1, count: batch)
         var sent = 0
         while sent < perProducer {
@@ -110,6 +195,8 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement {
       }
     }
     for child in children { try child.start() }
+    // The clock starts once every producer is bound and spinning, as the C ring's does.
+    for _ in children { _ = ready.acquire() }
     var buffer = [UInt64](repeating: 0, count: max(popBatch, 1))
     var received = 0
     var sum: UInt64 = 0
