@@ -29,6 +29,35 @@ struct SystemCallTests {
     #expect(result == 7 && calls == 3)
   }
 
+  /// `cs_unblock_all_signals`, what every forked child runs first, leaves the calling
+  /// thread no signal blocked: a child forked from a thread that blocks two has none blocked
+  /// after it (a child that inherited a blocked SIGTERM would ignore `terminate()`).
+  @Test func aChildUnblocksEverySignal() throws {
+    var blocked = sigset_t()
+    var previous = sigset_t()
+    sigemptyset(&blocked)
+    sigaddset(&blocked, SIGUSR2)
+    sigaddset(&blocked, SIGTERM)
+    pthread_sigmask(SIG_BLOCK, &blocked, &previous)
+    defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+    let child = fork()
+    if child == 0 {
+      var inherited = sigset_t()
+      pthread_sigmask(SIG_BLOCK, nil, &inherited)
+      guard sigismember(&inherited, SIGUSR2) == 1 else { _exit(2) }
+      cs_unblock_all_signals()
+      var now = sigset_t()
+      pthread_sigmask(SIG_BLOCK, nil, &now)
+      for signal in 1..<65 where sigismember(&now, Int32(signal)) == 1 { _exit(1) }
+      _exit(0)
+    }
+    try #require(child > 0)
+    var status: Int32 = 0
+    while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+    #expect(status & 0x7f == 0, "the child was killed")
+    #expect((status >> 8) & 0xff == 0, "exit 1: a signal still blocked; exit 2: the mask was not inherited")
+  }
+
   /// A read that a signal interrupts (a handler installed without SA_RESTART): plain `read`
   /// fails with EINTR in this setup, the layer's read carries on and returns the byte.
   @Test func interruptedReadIsRetried() throws {
