@@ -21,6 +21,14 @@
 #include <time.h>
 #include <unistd.h>
 #include <netdb.h>
+
+// The C library's `sigaction`, called through a pointer the dynamic loader fills when the
+// program loads (a function whose address is taken is bound at once), not through its lazily
+// bound entry: every pool worker installs its signal actions first thing, and the first call
+// of a lazily bound function in a forked child walks every loaded library's symbol table
+// (some five page faults). (sigaction(2) cannot go through syscall(2): the C library adds
+// the return trampoline a handler needs.)
+static int (*volatile bound_sigaction)(int, const struct sigaction *, struct sigaction *) = sigaction;
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -131,7 +139,8 @@ int cs_sched_setaffinity(pid_t pid, const int *cpus, int count) {
     if (cpus[i] < 0 || cpus[i] >= CPU_SETSIZE) return -EINVAL;
     CPU_SET(cpus[i], &set);
   }
-  return sched_setaffinity(pid, sizeof(set), &set) == 0 ? 0 : -errno;
+  // Through syscall(2): a pool worker binds itself first thing (see cs_set_parent_death_signal).
+  return syscall(SYS_sched_setaffinity, pid, sizeof(set), &set) == 0 ? 0 : -errno;
 }
 
 pid_t cs_gettid(void) { return (pid_t)syscall(SYS_gettid); }
@@ -202,12 +211,12 @@ void cs_close_descriptors_from(int first, int keep) {
 }
 
 int cs_sigchld_signalfd(void) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGCHLD);
-  if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) return -EINVAL;
-  int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-  return fd >= 0 ? fd : -errno;
+  // Through syscall(2) with a kernel mask: every fork template runs this first (see
+  // cs_unblock_all_signals).
+  uint64_t child = 1ULL << (SIGCHLD - 1);
+  if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, &child, NULL, sizeof child) != 0) return -errno;
+  long fd = syscall(SYS_signalfd4, -1, &child, sizeof child, SFD_CLOEXEC | SFD_NONBLOCK);
+  return fd >= 0 ? (int)fd : -errno;
 }
 
 // The Swift runtime's hooks called on every `throw` (weak: absent from a runtime without them).
@@ -260,6 +269,16 @@ int cs_send_with_fds(int socket, const void *bytes, size_t length, const int *fd
   return sent < 0 ? -errno : 0;
 }
 
+// The control message after `header` in `message`, or NULL: CMSG_NXTHDR's walk, without its
+// call into the C library.
+static struct cmsghdr *next_control_header(struct msghdr *message, struct cmsghdr *header) {
+  if (header->cmsg_len < sizeof(struct cmsghdr)) return NULL;
+  unsigned char *end = (unsigned char *)message->msg_control + message->msg_controllen;
+  struct cmsghdr *next = (struct cmsghdr *)((unsigned char *)header + CMSG_ALIGN(header->cmsg_len));
+  if ((unsigned char *)(next + 1) > end || (unsigned char *)next + CMSG_ALIGN(next->cmsg_len) > end) return NULL;
+  return next;
+}
+
 long cs_receive_with_fds(int socket, void *bytes, size_t capacity, int *fds, int max_fds, int *fd_count) {
   struct iovec io = {.iov_base = bytes, .iov_len = capacity};
   union {
@@ -270,11 +289,13 @@ long cs_receive_with_fds(int socket, void *bytes, size_t capacity, int *fds, int
                            .msg_controllen = sizeof(control.buffer)};
   *fd_count = 0;
   ssize_t received;
+  // Through syscall(2), and the headers walked here rather than by CMSG_NXTHDR (a function
+  // of the C library): a fork template's first request comes this way.
   do {
-    received = recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
+    received = syscall(SYS_recvmsg, socket, &message, MSG_CMSG_CLOEXEC);
   } while (received < 0 && errno == EINTR);
   if (received < 0) return -errno;
-  for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header; header = CMSG_NXTHDR(&message, header)) {
+  for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header; header = next_control_header(&message, header)) {
     if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
     int count = (int)((header->cmsg_len - CMSG_LEN(0)) / sizeof(int));
     int *received_fds = (int *)CMSG_DATA(header);
@@ -348,18 +369,23 @@ static void one_line_crash_handler(int signal_number) {
 }
 
 int cs_install_one_line_crash_report(const char *label) {
-  strncpy(crash_label, label, sizeof crash_label - 1);
-  crash_label[sizeof crash_label - 1] = 0;
-  struct sigaction action;
-  memset(&action, 0, sizeof action);
+  size_t at = 0;
+  for (; label[at] && at < sizeof crash_label - 1; at++) crash_label[at] = label[at];
+  crash_label[at] = 0;
+  struct sigaction action = {0};  // an empty sa_mask
   action.sa_handler = one_line_crash_handler;
   action.sa_flags = SA_RESETHAND | SA_NODEFER | SA_ONSTACK;
-  sigemptyset(&action.sa_mask);
   const int signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE, SIGABRT};
   for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) {
-    if (sigaction(signals[i], &action, NULL) != 0) return -errno;
+    if (bound_sigaction(signals[i], &action, NULL) != 0) return -errno;
   }
   return 0;
+}
+
+int cs_ignore_signal(int signal_number) {
+  struct sigaction action = {0};
+  action.sa_handler = SIG_IGN;
+  return bound_sigaction(signal_number, &action, NULL) == 0 ? 0 : -errno;
 }
 
 // MARK: Stream sockets (Listener and Client)

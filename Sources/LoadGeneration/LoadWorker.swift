@@ -55,8 +55,8 @@ struct LoadWorker: @unchecked Sendable {
   func run() throws {
     try Topology.bindCallingThread(to: cpus)
     SystemCall.setThreadName(Self.name(cpu: cpus.indices[0]))
-    signal(SIGINT, SIG_IGN)
-    signal(SIGTERM, SIG_IGN)
+    SystemCall.ignoreSignal(SIGINT)
+    SystemCall.ignoreSignal(SIGTERM)
     Self.word(.pid, of: line).value = Int(getpid())
     let period = Double(periodNanoseconds)
     let cpuAtStart = clockNanoseconds(CLOCK_THREAD_CPUTIME_ID)

@@ -57,6 +57,12 @@ extension SystemCall {
     _ = cs_set_thread_name(name)
   }
 
+  /// Ignores `signal` in this process (`SIG_IGN`). The result is dropped: it fails only for
+  /// a signal that cannot be ignored (SIGKILL, SIGSTOP) or an invalid number.
+  package static func ignoreSignal(_ signal: Int32) {
+    _ = cs_ignore_signal(signal)
+  }
+
   /// A pidfd for `pid`: a descriptor that becomes readable when it ends, and through which
   /// it can be signalled without a pid-reuse race.
   package static func openPidfd(_ pid: pid_t) throws(Errno) -> FileDescriptor {

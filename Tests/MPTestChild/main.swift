@@ -22,6 +22,8 @@ import TestEntryPoints
 //                           then 200 pools created, mapped, closed and joined; exit 2 if the
 //                           first leaked descriptors, 3 if the second did
 //   (pipes: the pools' messages go through the second link, operating-system pipes)
+//   started-twice fork      starts and joins a process, and makes a pool, maps once and joins
+//                           it, twice; prints the pids of the second round's process and workers
 //   fork-warning METHOD N   sets a logger that prints warnings, forks twice with no other
 //                           thread, then twice with N other threads running; prints the
 //                           warnings seen after each half
@@ -76,6 +78,21 @@ case "output":
   print("parent between")
   for child in children { try child.join() }
   print("parent after")
+case "started-twice":
+  var pids: [Int32] = []
+  for _ in 0..<2 {
+    pids = []
+    let process = Multiprocessing.Process(startMethod: method) {}
+    try process.start()
+    pids.append(try process.pid!)
+    try process.join()
+    let pool = try ProcessPool(startMethod: method, kernel: PoolKernels.unit)
+    _ = try pool.map(Array(0..<8))
+    pids += pool.workerPIDs
+    pool.terminate()
+    try pool.join()
+  }
+  print("pids", pids.map(String.init).joined(separator: " "))
 case "pool-parent":
   let pool = try ProcessPool(startMethod: method, kernel: PoolKernels.unit)
   _ = try pool.map(Array(0..<64))

@@ -106,6 +106,9 @@ long cs_receive_with_fds(int socket, void *bytes, size_t capacity, int *fds, int
 /// `label` is copied (at most 63 bytes). Returns 0 or -errno.
 int cs_install_one_line_crash_report(const char *label);
 
+/// Sets `signal_number`'s action to ignore it; 0 or -errno.
+int cs_ignore_signal(int signal_number);
+
 // A listening stream socket (close-on-exec): on the Unix-domain `path` when `host` is NULL
 // (with `abstract`, a name in Linux's abstract namespace: no file), else on TCP `host`:`port` (a name or an address; port 0 picks a free one, written to
 // `bound_port`). Returns the descriptor, or -errno (-EAI_* codes are returned as -EADDRNOTAVAIL).

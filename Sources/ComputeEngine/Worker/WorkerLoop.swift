@@ -49,8 +49,8 @@ enum WorkerLoop {
     // The pool ends its workers with SIGKILL, and they end with their parent (their death
     // signal is SIGKILL): a Ctrl-C, or a launcher's SIGTERM, sent to the process group is the
     // parent's to answer, and its workers keep their tasks (and its pool whole) meanwhile.
-    signal(SIGINT, SIG_IGN)
-    signal(SIGTERM, SIG_IGN)
+    SystemCall.ignoreSignal(SIGINT)
+    SystemCall.ignoreSignal(SIGTERM)
     if let cpus = plan.cpus { try Topology.bindCallingThread(to: cpus) }
     let doorbell = PipeBell(
       writeEnd: plan.forked

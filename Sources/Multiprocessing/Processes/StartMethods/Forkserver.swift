@@ -255,7 +255,7 @@ enum ForkserverLoop {
         // The client closed the connection (it exited) or died: nothing may outlive it.
         for pid in statusFDs.keys { try? SystemCall.sendSignal(SIGKILL, to: pid) }
         for pid in statusFDs.keys { SystemCall.reap(pid) }
-        _exit(0)
+        cs_exit_now(0)
       }
       guard received.descriptors.count == 2 else {
         for fd in received.descriptors { fd.release() }
