@@ -147,15 +147,14 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
     else { return }
     reopened.status(plan.slot).clear()
     _ = plan.cpus?.indices.map(Int32.init)
-    _ = try? reopenChannels(plan.channels)
+    let link = try? reopenChannels(plan.channels)
     if let handle = plan.board { _ = try? ClaimBoard(handle) }
-    // A worker's first wait for tasks builds a type by name (the ring's deadlines); a closed
-    // ring's pop takes the same path and returns at once.
-    if let ring = try? SlotRing<UInt8>(capacity: 1, mode: .singleProducerSingleConsumer) {
-      ring.close()
-      var byte: UInt8 = 0
-      _ = withUnsafeMutablePointer(to: &byte) { try? ring.pop(into: UnsafeMutableBufferPointer(start: $0, count: 1)) }
-    }
+    // A worker's first wait for tasks, on channels closed first, so that it returns at once:
+    // it builds types by name (a ring's deadlines) and generic metadata (a ring's buffers).
+    channels.close()
+    _ = try? link?.receive(upTo: 1, spin: .zero)
+    // And the worker loop's own type, which only a worker makes (its metadata, built here).
+    withExtendedLifetime(WorkerRuntime<Input, Output>.self) {}
   }
 
   /// Runs a worker: what a spawned or fork-server worker process does.

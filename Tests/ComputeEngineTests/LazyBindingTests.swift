@@ -32,6 +32,9 @@ struct LazyBindingTests {
     #expect(helper.terminationStatus == 0)
     try #require(pids.count == 3, "a process and two workers")
     let secondRound = try #require(pids.min())...(try #require(pids.max()))
+    // Bound in a child only when it takes a rarer path than the parent has yet (a wait that
+    // timed out, reading errno; a buffer cleared): the parent binds them too, soon enough.
+    let timingDependent = ["__errno_location", "memset", "memcpy", "memmove"]
     var bindings: [String] = []
     for file in try FileManager.default.contentsOfDirectory(atPath: directory.path) {
       let log = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
@@ -39,7 +42,8 @@ struct LazyBindingTests {
         guard let pid = Int32(line.prefix { $0 != ":" }.trimmingCharacters(in: .whitespaces)),
           secondRound.contains(pid)
         else { continue }
-        bindings.append(String(line.split(separator: "normal symbol").last ?? ""))
+        let symbol = String(line.split(separator: "normal symbol").last ?? "")
+        if !timingDependent.contains(where: { symbol.contains("`\($0)'") }) { bindings.append(symbol) }
       }
     }
     #expect(bindings.isEmpty, "bound lazily in a child: \(bindings)")
