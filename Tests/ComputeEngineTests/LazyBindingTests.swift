@@ -1,4 +1,5 @@
 import Foundation
+import Multiprocessing
 import TestEntryPoints
 import Testing
 
@@ -13,13 +14,17 @@ struct LazyBindingTests {
   /// the parent had not yet called; the second round's — the process, the pool's fork
   /// template and its workers, pids between the first and the last it prints — bind nothing
   /// in the C library.
-  @Test func aForkedChildBindsNothingInTheCLibrary() throws {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lazy-bindings-\(getpid())")
+  ///
+  /// Under the fork server too: it starts with every function bound (`LD_BIND_NOW`), so that
+  /// its children find them bound.
+  @Test(arguments: [StartMethod.fork, .forkserver])
+  func aForkedChildBindsNothingInTheCLibrary(method: StartMethod) throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lazy-bindings-\(method)-\(getpid())")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
     let helper = Foundation.Process()
     helper.executableURL = URL(fileURLWithPath: Fixture.helper)
-    helper.arguments = ["started-twice", "fork"]
+    helper.arguments = ["started-twice", method.rawValue]
     var environment = ProcessInfo.processInfo.environment
     environment["LD_DEBUG"] = "bindings"
     environment["LD_DEBUG_OUTPUT"] = directory.appendingPathComponent("ld").path

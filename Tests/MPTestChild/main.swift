@@ -22,7 +22,7 @@ import TestEntryPoints
 //                           then 200 pools created, mapped, closed and joined; exit 2 if the
 //                           first leaked descriptors, 3 if the second did
 //   (pipes: the pools' messages go through the second link, operating-system pipes)
-//   started-twice fork      starts and joins a process, and makes a pool, maps once and joins
+//   started-twice METHOD    starts and joins a process, and makes a pool, maps once and joins
 //                           it, twice; prints the pids of the second round's process and workers
 //   fork-warning METHOD N   sets a logger that prints warnings, forks twice with no other
 //                           thread, then twice with N other threads running; prints the
@@ -82,7 +82,10 @@ case "started-twice":
   var pids: [Int32] = []
   for _ in 0..<2 {
     pids = []
-    let process = Multiprocessing.Process(startMethod: method) {}
+    let process =
+      method == .fork
+      ? Multiprocessing.Process(startMethod: method) {}
+      : Multiprocessing.Process(startMethod: method, entryPoint: TestEntryPoints.exit, arguments: 0)
     try process.start()
     pids.append(try process.pid!)
     try process.join()

@@ -62,6 +62,18 @@ import Testing
     #expect((report.ppid == getpid()) == (method != .forkserver))
   }
 
+  /// The fork server starts with every function bound (`LD_BIND_NOW`), which it then removes
+  /// from its environment: no child inherits it, nor the variable that told the server so.
+  @Test(arguments: StartMethod.allCases)
+  func aChildInheritsNoBindingSetting(method: StartMethod) throws {
+    for name in ["LD_BIND_NOW", "SWIFT_MULTIPROCESSING_BIND_NOW"] {
+      let process = Fixture.process(method, TestEntryPoints.unset, name)
+      try process.start()
+      try process.join()
+      #expect(try process.exitCode == (getenv(name) == nil ? 0 : 1), "\(name) in a \(method) child")
+    }
+  }
+
   @Test(arguments: StartMethod.allCases)
   func exitCodePaths(method: StartMethod) throws {
     let cases: [(Multiprocessing.Process, Int32)] = [

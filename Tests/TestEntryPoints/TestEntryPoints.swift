@@ -75,6 +75,8 @@ public enum TestEntryPoints {
   public static let sleep = EntryPoint<Int>("sleep") { milliseconds in usleep(UInt32(milliseconds) * 1000) }
   /// Ends with the given code through ``ProcessExit``.
   public static let exit = EntryPoint<Int32>("exit") { code in throw ProcessExit(code) }
+  /// Ends with 0 when the environment variable of the given name is unset, 1 when it is set.
+  public static let unset = EntryPoint<String>("unset") { name in throw ProcessExit(getenv(name) == nil ? 0 : 1) }
   /// Ends with the given code through the C library's `exit`.
   public static let cExit = EntryPoint<Int32>("c-exit") { code in Glibc.exit(code) }
   /// Throws a ``ChildFailure`` with the given message.
@@ -322,7 +324,7 @@ public enum TestEntryPoints {
   /// Every entry point above, for ``bootstrapMultiprocessing(entryPoints:)``.
   public static let all: [any AnyEntryPoint] =
     [
-      report, sleep, exit, cExit, fail, abort, segfault, trap, printLines, family, startChild, connectionEcho,
+      report, sleep, exit, unset, cExit, fail, abort, segfault, trap, printLines, family, startChild, connectionEcho,
       queueSummer, queueCloser, queueFlooder, managerClient, managerExercise, managerOwner, resourceRounds, summerClass,
     ] + SyncEntryPoints.all + PoolKernels.all
 }

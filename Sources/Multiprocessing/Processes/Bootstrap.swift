@@ -53,6 +53,10 @@ public func bootstrapMultiprocessing(
     }
     bootstrapChild(description, actualParent: description.parentPid)
   case "forkserver":
+    if getenv(Launcher.bindNowVariable) != nil {
+      unsetenv(Launcher.bindNowVariable)
+      unsetenv("LD_BIND_NOW")
+    }
     SystemCall.setThreadName("mp-forkserver")
     ChildRunner.dieWithParent()
     if getppid() == 1 { _exit(0) }

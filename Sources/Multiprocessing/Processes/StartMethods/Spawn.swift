@@ -22,6 +22,17 @@ enum Launcher {
   /// (`spawn` or `forkserver`); its payload descriptor is 3.
   static let roleVariable = "SWIFT_MULTIPROCESSING_ROLE"
 
+  /// Set, with `LD_BIND_NOW=1`, in the fork server's environment when the parent's had no
+  /// `LD_BIND_NOW`: the server then removes both, so that its children and what they run do
+  /// not inherit them.
+  ///
+  /// The dynamic loader binds a function of a shared library (the C library's, the system's
+  /// `open`, `mmap`, `clock_gettime`) at its first call, walking every loaded library's symbol
+  /// table, and a binding made in a child is lost with it: without this, every child of the
+  /// fork server bound again each function the server had never called itself (some five page
+  /// faults each). Bound at once, the server's start takes no longer here.
+  static let bindNowVariable = "SWIFT_MULTIPROCESSING_BIND_NOW"
+
   /// posix_spawns the executable with `role` and `fd` as descriptor 3, from a thread that lives
   /// as long as this process, and returns its pid.
   static func spawnProgram(role: String, passing fd: FileDescriptor) throws(ProcessError) -> pid_t {
@@ -31,8 +42,11 @@ enum Launcher {
     var entry = environ
     while let variable = entry.pointee {
       let text = String(cString: variable)
-      if !text.hasPrefix(roleVariable + "=") { environment.append(text) }
+      if !text.hasPrefix(roleVariable + "="), !text.hasPrefix(bindNowVariable + "=") { environment.append(text) }
       entry += 1
+    }
+    if role == "forkserver", !environment.contains(where: { $0.hasPrefix("LD_BIND_NOW=") }) {
+      environment += ["LD_BIND_NOW=1", "\(bindNowVariable)=1"]
     }
     let result: Result<pid_t, Errno> = ForkingThread.shared.perform {
       fflush(nil)
