@@ -7,7 +7,7 @@ import Multiprocessing
 #endif
 
 /// `mpbench process-start`: what starting and joining one process costs, per start method.
-struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement {
+struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement, CFloorMeasurement {
   static let configuration = CommandConfiguration(
     commandName: "process-start",
     abstract: "Time start() + join() of an empty target for each start method.",
@@ -30,16 +30,10 @@ struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement {
   @Option(help: "Comma-separated start methods.", transform: Self.parseMethods)
   var methods: [StartMethod] = StartMethod.allCases
 
-  @Flag(
-    inversion: .prefixedNo,
-    help: "Measure the C floor (Scripts/fork_floor.c: fork, _exit, waitpid in a small C program) in the same run.")
-  var cFloor = true
-
-  @Option(help: "The C floor's source (built with cc -O2).")
-  var cFloorSource = "Scripts/fork_floor.c"
-
-  @Option(help: "A built C floor program, instead of building its source (for a machine without a C compiler).")
-  var cFloorExecutable: String?
+  @OptionGroup var floor: CFloorOptions<ProcessStartCommand>
+  static let cFloorSource = "Scripts/fork_floor.c"
+  static let cFloorHelp =
+    "Measure the C floor (Scripts/fork_floor.c: fork, _exit, waitpid in a small C program) in the same run."
 
   @Option(
     name: .customLong("max-fork-ratio"),
@@ -62,17 +56,14 @@ struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement {
   func validate() throws {
     if let maxForkRatio {
       guard maxForkRatio > 0 else { throw ValidationError("--max-fork-ratio must be positive, not \(maxForkRatio)") }
-      guard cFloor, methods.contains(.fork) else {
+      guard floor.cFloor, methods.contains(.fork) else {
         throw ValidationError("--max-fork-ratio needs the fork method and the C floor")
       }
     }
   }
 
   func run() throws {
-    let floorProgram =
-      cFloor
-      ? try cFloorExecutable.map { try CReferenceProgram(executable: $0) }
-        ?? CReferenceProgram(source: cFloorSource, flags: ["-O2"], option: "--c-floor-source") : nil
+    let floorProgram = try floor.program()
     // One untimed start each: the fork server's own start-up is not a process start.
     for method in methods { try startAndJoin(method) }
     var samples: [String: [Double]] = [:]

@@ -4,7 +4,7 @@ import Multiprocessing
 import Scheduler
 
 /// `mpbench rings`: SlotRing throughput and latency between two processes.
-struct RingsCommand: ParsableCommand, RepeatedMeasurement {
+struct RingsCommand: ParsableCommand, RepeatedMeasurement, CFloorMeasurement {
   static let configuration = CommandConfiguration(
     commandName: "rings",
     abstract:
@@ -29,16 +29,10 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement {
   @Option(help: "Items per throughput measurement.")
   var items = 20_000_000
 
-  @Flag(
-    inversion: .prefixedNo,
-    help: "Time the batched job in a small C program too (Scripts/spsc_floor.c: the same ring), in turns with it.")
-  var cFloor = true
-
-  @Option(help: "The C ring's source (built with cc -O2).")
-  var cFloorSource = "Scripts/spsc_floor.c"
-
-  @Option(help: "A built C ring program, instead of building its source (for a machine without a C compiler).")
-  var cFloorExecutable: String?
+  @OptionGroup var floor: CFloorOptions<RingsCommand>
+  static let cFloorSource = "Scripts/spsc_floor.c"
+  static let cFloorHelp =
+    "Time the batched job in a small C program too (Scripts/spsc_floor.c: the same ring), in turns with it."
 
   @Option(
     name: .customLong("min-batched-ratio"),
@@ -64,7 +58,7 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement {
       guard minBatchedRatio > 0 else {
         throw ValidationError("--min-batched-ratio must be positive, not \(minBatchedRatio)")
       }
-      guard cFloor else { throw ValidationError("--min-batched-ratio needs the C floor") }
+      guard floor.cFloor else { throw ValidationError("--min-batched-ratio needs the C floor") }
     }
   }
 
@@ -72,10 +66,7 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement {
   func wanted(_ name: String) -> Bool { filter.map { name.localizedCaseInsensitiveContains($0) } ?? true }
 
   func run() throws {
-    let floorProgram =
-      cFloor && wanted(Self.batchedFigure)
-      ? try cFloorExecutable.map { try CReferenceProgram(executable: $0) }
-        ?? CReferenceProgram(source: cFloorSource, flags: ["-O2"], option: "--c-floor-source") : nil
+    let floorProgram = wanted(Self.batchedFigure) ? try floor.program() : nil
     var figures = Figures()
     func record(_ name: String, _ unit: String, _ measure: () throws -> Double) rethrows {
       guard wanted(name) else { return }
