@@ -199,11 +199,12 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
   }
 
   /// Runs a job and awaits `collect`'s reading of its finished state. Cancelled, the call
-  /// throws `CancellationError` at once and gives the job up (``PoolDispatcher/cancel(jobID:)``).
+  /// throws `CancellationError` at once and the pool's thread gives the job up
+  /// (``PoolDispatcher/giveUpSoon(jobID:)``).
   private func run<R: Sendable>(
     _ inputs: [Input], chunkSize: Int?, collect: @escaping @Sendable (PoolJob<Input, Output>) -> R
   ) async throws -> R {
-    let call = AsyncCall<R>(givingUpWith: dispatcher.cancel(jobID:))
+    let call = AsyncCall<R>(of: dispatcher)
     return try await withTaskCancellationHandler {
       try await withCheckedThrowingContinuation { continuation in
         guard call.wait(with: continuation) else { return }
@@ -227,10 +228,10 @@ public final class ProcessPool<Input: Sendable, Output: Sendable>: @unchecked Se
   /// inputs no worker has taken yet are not run.
   public func mapUnordered(_ inputs: [Input], chunkSize: Int? = nil) -> AsyncThrowingStream<(Int, Output), any Error> {
     AsyncThrowingStream { continuation in
-      let call = AsyncCall<Void>(givingUpWith: dispatcher.cancel(jobID:))
+      let call = AsyncCall<Void>(of: dispatcher)
       continuation.onTermination = { termination in
         // Cancelled by its consumer, or ended by a failure (from inside the pool's lock):
-        // the job is given up from another thread (``AsyncCall/cancel()``).
+        // the job is given up by the pool's thread (``AsyncCall/cancel()``).
         switch termination {
         case .cancelled, .finished(.some):
           call.cancel()

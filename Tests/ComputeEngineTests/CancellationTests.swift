@@ -94,7 +94,8 @@ import Testing
       try await Task.sleep(for: .milliseconds(1))
     }
     call.cancel()
-    // The job was given up inside `cancel()`: only inputs the workers held may start now.
+    // The pool's thread gives the job up as `cancel()` returns: only inputs the workers held
+    // may start now.
     let atCancellation = probe.runs.prefix(Self.count).reduce(0, +)
     let outcome = await call.result
     guard case .failure(let error) = outcome, error is CancellationError else {
@@ -182,6 +183,30 @@ import Testing
     }
     #expect(try await probe.map([Self.count]) == [Self.count])
     #expect(Array(probe.runs.prefix(Self.count)).allSatisfy { $0 == 0 })
+  }
+
+  /// A stream's job is given up as its consumer leaves even while the system's shared queue
+  /// is busy: the pool's own thread gives it up. (Handed to that queue, the give-up waited
+  /// behind its busy work, and the workers ran on meanwhile: 20 and more inputs.)
+  @Test func aStreamIsGivenUpWhileTheSharedQueueIsBusy() async throws {
+    let probe = try Probe(codable: false, link: .sharedMemory)
+    defer { probe.terminate() }
+    let blockers = 16
+    var seen = 0
+    for try await _ in probe.ints!.mapUnordered(Array(0..<Self.count), chunkSize: 1) {
+      seen += 1
+      guard seen == 3 else { continue }
+      // Work that holds the shared queue's threads for 1.5 s (15 inputs' time per worker),
+      // queued just before the consumer leaves: the queue makes no new threads for it here.
+      for _ in 0..<blockers { DispatchQueue.global().async { usleep(1_500_000) } }
+      break
+    }
+    let atCancellation = probe.runs.prefix(Self.count).reduce(0, +)
+    probe.waitForJobs(1)
+    let runCount = probe.runs.prefix(Self.count).reduce(0, +)
+    #expect(
+      runCount - atCancellation <= Self.heldAtCancellation,
+      "inputs that ran: \(atCancellation) when the consumer stopped, \(runCount) in all")
   }
 
   /// A consumer that stops reading an unordered map gives its job up too.

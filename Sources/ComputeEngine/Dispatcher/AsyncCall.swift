@@ -1,4 +1,3 @@
-import Foundation
 import Synchronization
 
 /// What an `async` call of a ``ProcessPool`` shares with its job and with its cancellation:
@@ -13,11 +12,16 @@ final class AsyncCall<R: Sendable>: Sendable {
     var cancelled = false
   }
   private let state = Mutex(State())
-  /// Gives up a submitted job (``PoolDispatcher/cancel(jobID:)``).
+  /// Gives up a submitted job at once (``PoolDispatcher/cancel(jobID:)``).
   private let giveUp: @Sendable (Int) -> Void
+  /// Has the pool's thread give it up (``PoolDispatcher/giveUpSoon(jobID:)``), without
+  /// taking the pool's lock.
+  private let giveUpSoon: @Sendable (Int) -> Void
 
-  init(givingUpWith giveUp: @escaping @Sendable (_ jobID: Int) -> Void) {
-    self.giveUp = giveUp
+  /// A call of `dispatcher`'s pool.
+  init<Input, Output>(of dispatcher: PoolDispatcher<Input, Output>) {
+    giveUp = dispatcher.cancel(jobID:)
+    giveUpSoon = dispatcher.giveUpSoon(jobID:)
   }
 
   /// Takes the continuation to resume; false when the call was cancelled first (the
@@ -49,7 +53,7 @@ final class AsyncCall<R: Sendable>: Sendable {
   }
 
   /// The call is cancelled: resumes it with `CancellationError` (unless it was resumed
-  /// already) and gives its job up, if one was submitted, from another thread.
+  /// already) and has the pool's thread give its job up, if one was submitted.
   ///
   /// A cancellation handler runs holding the cancelled task's status lock, and the pool's
   /// thread takes that lock (to resume the task with a result) while it holds the pool's
@@ -63,6 +67,6 @@ final class AsyncCall<R: Sendable>: Sendable {
       return (state.continuation, state.jobID)
     }
     continuation?.resume(throwing: CancellationError())
-    if let jobID { DispatchQueue.global().async { [giveUp] in giveUp(jobID) } }
+    if let jobID { giveUpSoon(jobID) }
   }
 }
