@@ -79,21 +79,23 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement, CFloorMeasurement {
     try record("SPSC, one item per push, pops of up to 64", "M/s") {
       try throughput(mode: .singleProducerSingleConsumer, producers: 1, batch: 1, popBatch: 64, count: count)
     }
-    // Ours and the C ring in turns, so that a noisy spell reaches both alike.
-    var batched: [Double] = []
-    var cRing: [Double] = []
-    for _ in 0..<(wanted(Self.batchedFigure) ? repetitions : 0) {
-      batched.append(try throughput(mode: .singleProducerSingleConsumer, producers: 1, batch: 64, count: count))
-      if let floorProgram { cRing.append(try cRingSample(floorProgram, count: count)) }
-    }
     var ratio: Double?
-    if !batched.isEmpty { figures.record(Self.batchedFigure, "M/s", samples: batched) }
-    if floorProgram != nil, !batched.isEmpty {
-      figures.record("C ring, same job (Scripts/spsc_floor.c)", "M/s", samples: cRing)
-      // Paired: each of ours over the C ring's run right after it.
-      let ratios = zip(batched, cRing).map { $0 / $1 }
-      figures.record("SPSC, batches of 64 / C ring", "x", samples: ratios)
-      ratio = Statistics(ratios).median
+    if wanted(Self.batchedFigure) {
+      // Ours and the C ring in turns, so that a noisy spell reaches both alike.
+      var batched: [Double] = []
+      var cRing: [Double] = []
+      for _ in 0..<repetitions {
+        batched.append(try throughput(mode: .singleProducerSingleConsumer, producers: 1, batch: 64, count: count))
+        if let floorProgram { cRing.append(try cRingSample(floorProgram, count: count)) }
+      }
+      figures.record(Self.batchedFigure, "M/s", samples: batched)
+      if floorProgram != nil {
+        figures.record("C ring, same job (Scripts/spsc_floor.c)", "M/s", samples: cRing)
+        // Paired: each of ours over the C ring's run right after it.
+        let ratios = zip(batched, cRing).map { $0 / $1 }
+        figures.record("SPSC, batches of 64 / C ring", "x", samples: ratios)
+        ratio = Statistics(ratios).median
+      }
     }
     try record("MPMC, 2 producers, 1 consumer", "M/s") {
       try throughput(mode: .multiProducerMultiConsumer, producers: 2, batch: 1, count: count / 4)
@@ -186,8 +188,15 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement, CFloorMeasurement {
       }
     }
     for child in children { try child.start() }
-    // The clock starts once every producer is bound and spinning, as the C ring's does.
-    for _ in children { _ = ready.acquire() }
+    // The clock starts once every producer is bound and spinning, as the C ring's does. A
+    // producer that failed to bind itself never says so: it is an error, not a wait.
+    for _ in children where !ready.acquire(timeout: .seconds(10)) {
+      for child in children {
+        try? child.kill()
+        _ = try? child.join()
+      }
+      throw BenchmarkFailure("a producer did not start within 10 s")
+    }
     var buffer = [UInt64](repeating: 0, count: max(popBatch, 1))
     var received = 0
     var sum: UInt64 = 0
