@@ -23,7 +23,8 @@ import TestEntryPoints
 //                           first leaked descriptors, 3 if the second did
 //   (pipes: the pools' messages go through the second link, operating-system pipes)
 //   started-twice METHOD    starts and joins a process, and makes a pool, maps once and joins
-//                           it, twice; prints the pids of the second round's process and workers
+//                           it (2 workers), twice; prints the pids of the second round's process
+//                           and workers
 //   fork-warning METHOD N   sets a logger that prints warnings, forks twice with no other
 //                           thread, then twice with N other threads running; prints the
 //                           warnings seen after each half
@@ -89,7 +90,7 @@ case "started-twice":
     try process.start()
     pids.append(try process.pid!)
     try process.join()
-    let pool = try ProcessPool(startMethod: method, kernel: PoolKernels.unit)
+    let pool = try ProcessPool(placement: .cores(2), startMethod: method, kernel: PoolKernels.unit)
     _ = try pool.map(Array(0..<8))
     pids += pool.workerPIDs
     pool.terminate()
