@@ -34,12 +34,13 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
   /// (``BoardRole/serve(status:kernel:fail:)``).
   typealias ClaimChunks = @Sendable (BoardRole, WorkerStatus, (TaskID, String) throws -> Void) throws -> Bool
 
-  /// Makes the parent's end of a worker's channels.
-  let makeChannels: @Sendable () throws -> any WorkerTransport<Input, Output>
-  /// Reopens them in the worker, from ``WorkerTransport/handleData``.
+  /// Makes the pool's side of its links to its workers, which makes each worker's channels.
+  let makeLinks: @Sendable (PoolLinkSetup) throws -> any PoolLinks<Input, Output>
+  /// Reopens a worker's channels in the worker, from ``WorkerTransport/handleData``.
   let reopenChannels: @Sendable (Data) throws -> any WorkerLink<Input, Output>
-  /// Makes the pool's claim board, for `BitwiseCopyable` values only.
-  let makeBoard: (@Sendable () throws -> ClaimBoard)?
+  /// Makes the pool's claim board for its number of worker slots, for `BitwiseCopyable`
+  /// values only.
+  let makeBoard: (@Sendable (_ slots: Int) throws -> ClaimBoard)?
   /// Copies a slice of a job's inputs onto the board, in one go.
   let writeBoardInputs: (@Sendable ([Input], Range<Int>, ClaimBoard) -> Void)?
   /// The worker's part on the board, for `BitwiseCopyable` values only.
@@ -62,13 +63,15 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
     self.name = name
     self.body = body
     self.initializer = initializer
-    makeChannels = { try SlotChannels<Input, Output>(capacity: PoolLimits.ringSlots) }
+    makeLinks = { setup in
+      try SharedMemoryLinks(setup) { try SlotChannels<Input, Output>(capacity: PoolLimits.ringSlots, shared: $0) }
+    }
     reopenChannels = { try SlotChannels<Input, Output>(handleData: $0) }
     let (inputStride, outputStride) = (MemoryLayout<Input>.stride, MemoryLayout<Output>.stride)
-    makeBoard = {
+    makeBoard = { slots in
       try ClaimBoard(
         capacity: PoolLimits.boardTasks(bytesPerTask: inputStride + outputStride), inputStride: inputStride,
-        outputStride: outputStride)
+        outputStride: outputStride, slots: slots)
     }
     writeBoardInputs = { inputs, range, board in
       inputs.withUnsafeBytes {
@@ -107,10 +110,12 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
     self.initializer = initializer
     switch link {
     case .sharedMemory:
-      makeChannels = { try ByteChannels<Input, Output>(capacity: PoolLimits.ringBytes) }
+      makeLinks = { setup in
+        try SharedMemoryLinks(setup) { try ByteChannels<Input, Output>(capacity: PoolLimits.ringBytes, shared: $0) }
+      }
       reopenChannels = { try ByteChannels<Input, Output>(handleData: $0) }
     case .pipes:
-      makeChannels = { try PipeChannels<Input, Output>(capacity: PoolLimits.pipeBytes) }
+      makeLinks = { _ in PipeLinks<Input, Output>() }
       reopenChannels = { try PipeChannels<Input, Output>(handleData: $0) }
     }
     makeBoard = nil
@@ -130,24 +135,24 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
   }
 
   /// Runs the generic code a worker runs before its first task: decoding its plan, opening
-  /// its channels (a small pair made for the purpose), its board and its CPU set, so that the
-  /// runtime builds their metadata here, once, rather than in each worker.
+  /// its channels (a small pair made for the purpose, with a doorbell nobody rings), its
+  /// status, its board and its CPU set, so that the runtime builds their metadata here, once,
+  /// rather than in each worker.
   func warmUp() {
-    guard let control = try? PoolControl(slots: 1), let channels = try? makeChannels() else { return }
+    guard let links = try? makeLinks(PoolLinkSetup(slots: 1, doorbellFD: -1, forked: true)),
+      let channels = try? links.makeChannels(slot: 0)
+    else { return }
     var sample = WorkerPlan(
-      channels: channels.handleData, control: control.memory.handle, slot: 0, cpus: CPUSet([0]), chunkSize: 1,
-      maxTasks: nil,
-      spinNanoseconds: 0,
-      doorbellPid: getpid(), doorbellFD: -1, forked: true, timed: false)
-    let board = try? makeBoard?()
+      channels: channels.handleData, slot: 0, cpus: CPUSet([0]), chunkSize: 1, maxTasks: nil, spinNanoseconds: 0,
+      timed: false)
+    let board = try? makeBoard?(1)
     sample.board = board?.memory.handle
     guard let encoded = try? BinaryEncoder().encode(sample),
-      let plan = try? BinaryDecoder().decode(WorkerPlan.self, from: encoded),
-      let reopened = try? PoolControl(plan.control)
+      let plan = try? BinaryDecoder().decode(WorkerPlan.self, from: encoded)
     else { return }
-    reopened.status(plan.slot).clear()
     _ = plan.cpus?.indices.map(Int32.init)
     let link = try? reopenChannels(plan.channels)
+    _ = link?.status(timed: plan.timed).current
     if let handle = plan.board { _ = try? ClaimBoard(handle) }
     // A worker's first wait for tasks, on channels closed first, so that it returns at once:
     // it builds types by name (a ring's deadlines) and generic metadata (a ring's buffers).
@@ -161,8 +166,8 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
   public func run(encodedArguments: Data) throws {
     let plan = try BinaryDecoder().decode(WorkerPlan.self, from: encodedArguments)
     try WorkerLoop.run(
-      plan: plan, link: try reopenChannels(plan.channels), control: try PoolControl(plan.control),
-      initializer: initializer, claimChunks: claimChunks, kernel: body)
+      plan: plan, link: try reopenChannels(plan.channels), initializer: initializer, claimChunks: claimChunks,
+      kernel: body)
   }
 }
 

@@ -79,4 +79,38 @@ import Testing
       #expect(pipes.count >= 2, "worker \(pid) holds \(pipes)")
     }
   }
+
+  /// The pipe link shares nothing with its workers but its pipes, and still learns what they
+  /// do. A spawned worker inherits no mapping, so what it maps it opened from its plan: over
+  /// the pipes, no shared memory at all (no rings, no control block) and no doorbell; over
+  /// the shared-memory link, its rings and its line of the control block, and the doorbell
+  /// it reopened. The pool's thread learns that the worker reported in, and how long its
+  /// tasks take, from the worker's messages.
+  @Test func aSpawnedWorkerOfThePipeLinkSharesNoMemoryWithItsPool() throws {
+    _ = Fixture.ready
+    for (kernel, sharesMemory) in [(PoolKernels.pipedText, false), (PoolKernels.text, true)] {
+      let pool = try ProcessPool(placement: .cores(1), startMethod: .spawn, kernel: kernel)
+      defer {
+        pool.terminate()
+        try? pool.join()
+      }
+      let words = (0..<200).map { "word \($0)" }
+      #expect(try pool.map(words, chunkSize: 3) == words.map { $0.uppercased() })
+      let (links, status, doorbell) = pool.dispatcher.lock.withLock {
+        (pool.dispatcher.links, pool.dispatcher.workers[0].status, pool.dispatcher.sleeper.doorbell.writeEnd.rawValue)
+      }
+      let doorbellPipe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(doorbell)")
+      #expect((links is PipeLinks<String, String>) == !sharesMemory)
+      #expect(status.reportedIn && status.taskNanoseconds > 0 && status.current == -1, "\(kernel.name)")
+      let pid = try #require(pool.workerPIDs.first)
+      let maps = try String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8)
+      let shared = maps.split(separator: "\n").filter { $0.contains("/memfd:") || $0.contains("/dev/shm/") }
+      #expect(shared.isEmpty == !sharesMemory, "\(kernel.name): \(shared)")
+      let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").compactMap {
+        try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")
+      }
+      #expect(
+        descriptors.contains(doorbellPipe) == sharesMemory, "\(kernel.name): \(doorbellPipe) among \(descriptors)")
+    }
+  }
 }

@@ -15,8 +15,17 @@ import Testing
     var sent: [[(TaskID, Int)]] = []
     var failures: [(TaskID, String)] = []
     var limits: [Int] = []
+    /// The worker's status line, kept in this process.
+    let line = InBandStatus()
+    var startFailure: String?
 
     init(batches: [[(TaskID, Int)]]) { self.batches = batches }
+
+    func status(timed: Bool) -> WorkerStatus { line.status(timed: timed) }
+    func reportIn() { line.status().reportedIn = true }
+    func reportStartFailure(_ message: String) { startFailure = message }
+    func wakeParent() {}
+    var callerCollects: Bool { false }
 
     func receive(upTo limit: Int, spin: Duration) throws -> ReceivedTasks? {
       limits.append(limit)
@@ -60,11 +69,10 @@ import Testing
   }
 
   @Test func everyTaskRunsOnceItsOutputsGoBackPerBatchAndFailuresAreReported() throws {
-    let control = try PoolControl(slots: 1)
     let link = MemoryLink(batches: [Self.tasks(job: 1, 0..<3), Self.tasks(job: 1, 3..<20)])
     var wakes = 0
     let runtime = WorkerRuntime<Int, Int>(
-      chunkSize: 1024, maxTasks: nil, spin: .zero, status: control.status(0), claimBoard: nil,
+      chunkSize: 1024, maxTasks: nil, spin: .zero, status: link.status(timed: true), claimBoard: nil,
       kernel: { input in
         if input % 5 == 4 { throw Odd() }
         return input * 10
@@ -75,15 +83,14 @@ import Testing
     #expect(link.failures.map(\.0.local) == [4, 9, 14, 19])
     #expect(link.failures.allSatisfy { $0.1 == "odd" })
     #expect(wakes == 2, "one wake-up per batch sent")
-    #expect(control.status(0).current == -1, "no task marked running once served")
-    #expect(control.status(0).taskNanoseconds > 0, "the tasks were timed for the dispatcher")
+    #expect(link.line.status().current == -1, "no task marked running once served")
+    #expect(link.line.status().taskNanoseconds > 0, "the tasks were timed for the dispatcher")
   }
 
   @Test func theQuotaLimitsWhatIsTakenAndEndsTheLoop() throws {
-    let control = try PoolControl(slots: 1)
     let link = MemoryLink(batches: [Self.tasks(job: 2, 0..<3), Self.tasks(job: 2, 3..<6), Self.tasks(job: 2, 6..<9)])
     let runtime = WorkerRuntime<Int, Int>(
-      chunkSize: 1024, maxTasks: 5, spin: .zero, status: control.status(0), claimBoard: nil, kernel: { $0 },
+      chunkSize: 1024, maxTasks: 5, spin: .zero, status: link.status(timed: true), claimBoard: nil, kernel: { $0 },
       wakeParent: {})
     try runtime.serve(link)
     #expect(link.limits == [5, 2], "never more than the quota left")
@@ -92,12 +99,11 @@ import Testing
   }
 
   @Test func aMarkerClaimsTheBoardInsteadOfRunningTheKernel() throws {
-    let control = try PoolControl(slots: 1)
     let link = MemoryLink(batches: [[(TaskID(rawValue: 0), 0)] + Self.tasks(job: 3, 0..<2)])
     var claims = 0
     var ran: [Int] = []
     let runtime = WorkerRuntime<Int, Int>(
-      chunkSize: 1024, maxTasks: nil, spin: .zero, status: control.status(0),
+      chunkSize: 1024, maxTasks: nil, spin: .zero, status: link.status(timed: true),
       claimBoard: { fail in
         claims += 1
         try fail(TaskID(job: 9, local: 1), "from the board")

@@ -18,6 +18,8 @@ public enum PoolKernels {
   public static let cpu = PoolKernel<Int, Int32>("pool-cpu") { _ in cs_sched_getcpu() }
   /// Upper-cases a string: a `Codable` kernel.
   public static let text = PoolKernel<String, String>("pool-text") { $0.uppercased() }
+  /// The same over the pool's second link, operating-system pipes.
+  public static let pipedText = PoolKernel<String, String>("pool-text-piped", link: .pipes) { $0.uppercased() }
   /// Doubles its input, but SIGKILLs its worker on 13.
   public static let crash = PoolKernel<Int, Int>("pool-crash") { value in
     if value == 13 { kill(getpid(), SIGKILL) }
@@ -30,7 +32,7 @@ public enum PoolKernels {
   ) { workerTable[$0] }
 
   /// Every kernel above.
-  public static let all: [any AnyEntryPoint] = [unit, cpu, text, crash, initialized]
+  public static let all: [any AnyEntryPoint] = [unit, cpu, text, pipedText, crash, initialized]
 }
 
 /// The table ``PoolKernels/initialized``'s initializer builds: empty in the parent.

@@ -9,10 +9,8 @@ import Multiprocessing
 final class BoardRounds<Input: Sendable, Output: Sendable> {
   typealias Worker = WorkerRecord<Input, Output>
 
-  /// The board in shared memory.
+  /// The board in shared memory, where workers also count the chunks they finish.
   let board: ClaimBoard
-  /// The pool's control block, where workers count the chunks they finish.
-  let control: PoolControl
   /// Copies a slice of a job's inputs onto the board.
   let writeInputs: @Sendable ([Input], Range<Int>, ClaimBoard) -> Void
   /// The pool's worker slots, for the automatic chunk size.
@@ -29,7 +27,7 @@ final class BoardRounds<Input: Sendable, Output: Sendable> {
   private var count = 0
   private var chunks = 0
   private var chunkSize = 1
-  /// Chunks of the round done by workers that died (their control lines were reset) or
+  /// Chunks of the round done by workers that died (their tally lines were reset) or
   /// withdrawn: counted here instead.
   private var correction = 0
   /// How long the round should take, from the workers' last measured time per task (0
@@ -37,11 +35,10 @@ final class BoardRounds<Input: Sendable, Output: Sendable> {
   private(set) var expectedNanoseconds = 0
 
   init(
-    board: ClaimBoard, control: PoolControl, slots: Int,
+    board: ClaimBoard, slots: Int,
     writeInputs: @escaping @Sendable ([Input], Range<Int>, ClaimBoard) -> Void
   ) {
     self.board = board
-    self.control = control
     self.slots = slots
     self.writeInputs = writeInputs
   }
@@ -67,7 +64,7 @@ final class BoardRounds<Input: Sendable, Output: Sendable> {
     var (live, measured) = (0, 0)
     for worker in workers where !worker.down {
       live += 1
-      measured += control.status(worker.slot).taskNanoseconds
+      measured += worker.status.taskNanoseconds
     }
     expectedNanoseconds = count * measured / max(1, live * live)
     for worker in workers where !worker.down { worker.channels.sendBoardMarker() }
@@ -76,7 +73,7 @@ final class BoardRounds<Input: Sendable, Output: Sendable> {
   /// Whether every chunk of the round is done and counted (by its workers, or here for
   /// workers that died).
   var isRoundComplete: Bool {
-    job != nil && board.isRoundCounted(in: control, plus: correction)
+    job != nil && board.isRoundCounted(plus: correction)
   }
 
   /// Collects the round if every chunk of it is done: records the outputs (the failures came
@@ -131,17 +128,16 @@ final class BoardRounds<Input: Sendable, Output: Sendable> {
 
   /// Whether `worker` claimed chunks of the round on the board.
   func claimedRound(_ worker: Worker) -> Bool {
-    job != nil && control.status(worker.slot).boardRound == round
+    job != nil && board.tally(worker.slot).round == round
   }
 
   /// After `worker` ended while a job was on the board: fails the task it was running
   /// (`error`, unless it ended cleanly), gives its unfinished chunks back for their pending
-  /// tasks (telling the other `workers`), and counts the chunks it finished (its control line
+  /// tasks (telling the other `workers`), and counts the chunks it finished (its tally line
   /// is reset for its successor). Returns whether it failed a task.
   func recover(after worker: Worker, status: TerminationStatus, error: PoolError, workers: [Worker]) -> Bool {
     guard let job else { return false }
-    let line = control.status(worker.slot)
-    let current = line.currentTask
+    let current = worker.status.currentTask
     var doneByWorker = 0
     var freed = false
     var failed = false
@@ -174,8 +170,7 @@ final class BoardRounds<Input: Sendable, Output: Sendable> {
       }
     }
     correction += doneByWorker
-    line.boardChunks = 0
-    line.boardRound = 0
+    board.tally(worker.slot).reset()
     if freed { for other in workers where other !== worker && !other.down { other.channels.sendBoardMarker() } }
     return failed
   }

@@ -7,14 +7,14 @@ import Multiprocessing
 /// The caller writes the inputs, the job's header and then frees its chunks; each worker
 /// claims a free chunk by swapping its owner word from ``free`` to the worker's incarnation
 /// id, runs the chunk's pending tasks (writing each output in place and then its state),
-/// marks the chunk done (``doneMark(_:)``, the negated id) and then counts it on its own
-/// control line. Claiming and recording the claim are one atomic step, and every later step
+/// marks the chunk done (``doneMark(_:)``, the negated id) and then counts it on its slot's
+/// tally line of the board (``tally(_:)``). Claiming and recording the claim are one atomic step, and every later step
 /// leaves a trace the pool reads after a death:
 ///
 /// | a worker dies … | the chunk's owner | what the pool does |
 /// |---|---|---|
 /// | before a claim | free | nothing: another worker claims it |
-/// | after the claim, in a task | its id | fails the task its control line names, frees the chunk for its pending tasks |
+/// | after the claim, in a task | its id | fails the task its status line names, frees the chunk for its pending tasks |
 /// | between two tasks | its id | frees the chunk for its pending tasks |
 /// | after the last task's state | its id | marks the chunk done and counts it |
 /// | after marking the chunk done, before counting it | its done mark | counts its done chunks itself |
@@ -24,8 +24,8 @@ import Multiprocessing
 /// `async` call), the pool takes its free chunks back as a claim would (``withdrawn``) and
 /// fails their pending tasks as cancelled; claimed chunks run to their end.
 ///
-/// Layout: a header line, an owner word per chunk, a state byte per task, then the inputs
-/// and the outputs.
+/// Layout: a header line, an owner word per chunk, a state byte per task, the inputs, the
+/// outputs, then a tally line per worker slot.
 final class ClaimBoard: @unchecked Sendable {
   // @unchecked: shared memory, used through atomic words; each task's state and output are
   // written by the one worker that owns its chunk, and read after that worker counted it.
@@ -51,6 +51,8 @@ final class ClaimBoard: @unchecked Sendable {
     /// The job the round's tasks belong to, and where its slice starts in the job.
     case job = 80
     case offset = 88
+    /// The worker slots, each with a tally line.
+    case slots = 96
   }
 
   /// Bytes before the owner words.
@@ -82,16 +84,21 @@ final class ClaimBoard: @unchecked Sendable {
   private let states: Int
   private let inputs: Int
   private let outputs: Int
+  private let tallies: Int
+  /// The worker slots, each with a tally line.
+  let slots: Int
 
-  /// A board for jobs of up to `capacity` tasks, with no round on it.
-  init(capacity: Int, inputStride: Int, outputStride: Int) throws {
-    let layout = Self.layout(capacity: capacity, inputStride: inputStride, outputStride: outputStride)
+  /// A board for jobs of up to `capacity` tasks, worked on by the workers of `slots` slots,
+  /// with no round on it.
+  init(capacity: Int, inputStride: Int, outputStride: Int, slots: Int) throws {
+    let layout = Self.layout(capacity: capacity, inputStride: inputStride, outputStride: outputStride, slots: slots)
     memory = try SharedMemory(size: layout.size)
-    (self.capacity, self.inputStride, self.outputStride) = (capacity, inputStride, outputStride)
-    (states, inputs, outputs) = (layout.states, layout.inputs, layout.outputs)
+    (self.capacity, self.inputStride, self.outputStride, self.slots) = (capacity, inputStride, outputStride, slots)
+    (states, inputs, outputs, tallies) = (layout.states, layout.inputs, layout.outputs, layout.tallies)
     header(.capacity).value = capacity
     header(.inputStride).value = inputStride
     header(.outputStride).value = outputStride
+    header(.slots).value = slots
   }
 
   /// The board a pool made, reopened in a worker.
@@ -100,18 +107,20 @@ final class ClaimBoard: @unchecked Sendable {
     capacity = SharedWord(memory.baseAddress + Header.capacity.rawValue).value
     inputStride = SharedWord(memory.baseAddress + Header.inputStride.rawValue).value
     outputStride = SharedWord(memory.baseAddress + Header.outputStride.rawValue).value
-    let layout = Self.layout(capacity: capacity, inputStride: inputStride, outputStride: outputStride)
-    (states, inputs, outputs) = (layout.states, layout.inputs, layout.outputs)
+    slots = SharedWord(memory.baseAddress + Header.slots.rawValue).value
+    let layout = Self.layout(capacity: capacity, inputStride: inputStride, outputStride: outputStride, slots: slots)
+    (states, inputs, outputs, tallies) = (layout.states, layout.inputs, layout.outputs, layout.tallies)
   }
 
-  private static func layout(capacity: Int, inputStride: Int, outputStride: Int)
-    -> (states: Int, inputs: Int, outputs: Int, size: Int)
+  private static func layout(capacity: Int, inputStride: Int, outputStride: Int, slots: Int)
+    -> (states: Int, inputs: Int, outputs: Int, tallies: Int, size: Int)
   {
     func aligned(_ offset: Int) -> Int { (offset + 63) & ~63 }
     let states = headerSize + 8 * capacity
     let inputs = aligned(states + capacity)
     let outputs = aligned(inputs + inputStride * capacity)
-    return (states, inputs, outputs, aligned(outputs + outputStride * capacity))
+    let tallies = aligned(outputs + outputStride * capacity)
+    return (states, inputs, outputs, tallies, tallies + 64 * slots)
   }
 
   /// A field of the header.
@@ -126,6 +135,8 @@ final class ClaimBoard: @unchecked Sendable {
   func input(_ task: Int) -> UnsafeMutableRawPointer { memory.baseAddress + inputs + task * inputStride }
   /// Where task `task`'s output goes.
   func output(_ task: Int) -> UnsafeMutableRawPointer { memory.baseAddress + outputs + task * outputStride }
+  /// The tally line of slot `slot`'s worker: the chunks it finished, on a cache line of its own.
+  func tally(_ slot: Int) -> BoardTally { BoardTally(memory.baseAddress + tallies + 64 * slot) }
 
   /// The tasks of chunk `chunk` of a job of `count` tasks in chunks of `chunkSize`.
   static func tasks(of chunk: Int, count: Int, chunkSize: Int) -> Range<Int> {
@@ -154,10 +165,13 @@ final class ClaimBoard: @unchecked Sendable {
     for chunk in 0..<chunks { owner(chunk).value = Self.free }
   }
 
-  /// Whether the control lines of `control` count every chunk of the round on the board,
-  /// with `extra` chunks counted for workers that died (their lines were reset).
-  func isRoundCounted(in control: PoolControl, plus extra: Int = 0) -> Bool {
-    extra + control.countedChunks(ofRound: header(.round).value) >= header(.chunks).value
+  /// Whether the workers' tally lines count every chunk of the round on the board, with
+  /// `extra` chunks counted for workers that died (their lines were reset).
+  func isRoundCounted(plus extra: Int = 0) -> Bool {
+    let round = header(.round).value
+    var counted = extra
+    for slot in 0..<slots { counted += tally(slot).chunks(ofRound: round) }
+    return counted >= header(.chunks).value
   }
 
   /// The completion counter callers sleep on.
@@ -197,5 +211,34 @@ final class ClaimBoard: @unchecked Sendable {
       }
     }
     return nil
+  }
+}
+
+/// One worker slot's tally on the board: the round its worker last claimed a chunk of, and
+/// how many chunks of it the worker finished. The pool adds them up to know when a round is
+/// done.
+struct BoardTally {
+  let base: UnsafeMutableRawPointer
+
+  init(_ base: UnsafeMutableRawPointer) { self.base = base }
+
+  var round: Int {
+    get { SharedWord(base).value }
+    nonmutating set { SharedWord(base).value = newValue }
+  }
+
+  var chunks: Int {
+    get { SharedWord(base + 8).value }
+    nonmutating set { SharedWord(base + 8).value = newValue }
+  }
+
+  /// The chunks of round `round` this worker counted.
+  func chunks(ofRound round: Int) -> Int { self.round == round ? chunks : 0 }
+
+  /// Forgets the tally, for a worker that died (its chunks are counted by the pool) or the
+  /// next worker of the slot.
+  func reset() {
+    chunks = 0
+    round = 0
   }
 }

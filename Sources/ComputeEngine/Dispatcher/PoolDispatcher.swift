@@ -15,17 +15,20 @@ import SystemPackage
 /// through its parts — ``PoolJobs`` (the jobs in flight, where results reach them),
 /// ``PushQueue`` (chunks pushed to workers), ``BoardRounds`` (the claim board's job),
 /// ``WorkerSupervisor`` (the workers' starts, deaths, timeouts and replacements) and
-/// ``DispatcherSleeper`` (how the thread sleeps and is woken).
+/// ``DispatcherSleeper`` (how the thread sleeps and is woken). It reaches its workers only
+/// through its ``PoolLinks``.
 ///
-/// It sleeps in `poll` on the workers' sentinels and a doorbell that workers ring after
-/// sending results (only while it sleeps); a caller waiting for its job collects results
-/// itself meanwhile (``help(until:onBoard:)``).
+/// It sleeps in `poll` on the workers' sentinels and a doorbell (which the shared-memory
+/// link's workers ring after sending results, only while it sleeps; the pipe link's results
+/// pipes are polled instead); a caller waiting for its job collects results itself meanwhile
+/// (``help(until:onBoard:)``).
 final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendable {
   // @unchecked: all mutable state is guarded by `lock`; the thread reads it only under it.
 
   /// What the pool was asked for.
   let settings: PoolSettings
-  let control: PoolControl
+  /// What carries tasks, results and status between this pool and its workers.
+  let links: any PoolLinks<Input, Output>
   /// How this pool's thread sleeps and is woken.
   let sleeper: DispatcherSleeper
   let lock = NSLock()
@@ -59,11 +62,11 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       throw PoolError.system(call: "pipe", errno: error)
     }
     do {
-      control = try PoolControl(slots: slots)
-      sleeper = DispatcherSleeper(doorbell: doorbell, control: control)
+      links = try kernel.makeLinks(
+        PoolLinkSetup(slots: slots, doorbellFD: doorbell.writeEnd.rawValue, forked: settings.startMethod == .fork))
+      sleeper = DispatcherSleeper(doorbell: doorbell, links: links)
       if let makeBoard = kernel.makeBoard, let writeInputs = kernel.writeBoardInputs {
-        boardRounds = BoardRounds(
-          board: try makeBoard(), control: control, slots: slots, writeInputs: writeInputs)
+        boardRounds = BoardRounds(board: try makeBoard(slots), slots: slots, writeInputs: writeInputs)
       } else {
         boardRounds = nil
       }
@@ -72,10 +75,9 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       doorbell.close()
       throw error
     }
-    queue = PushQueue(jobs: jobs, control: control, slots: slots, maxTasksPerWorker: settings.maxTasksPerWorker)
+    queue = PushQueue(jobs: jobs, slots: slots, maxTasksPerWorker: settings.maxTasksPerWorker)
     supervisor = WorkerSupervisor(
-      kernel: kernel, settings: settings, control: control, doorbellFD: doorbell.writeEnd.rawValue, logger: logger,
-      metrics: metrics, jobs: jobs, queue: queue)
+      kernel: kernel, settings: settings, links: links, logger: logger, metrics: metrics, jobs: jobs, queue: queue)
     // deinit closes the doorbell: it runs for an initializer that throws here.
     try supervisor.startAll()
     startThread(named: "mp-dispatcher") { [self] in loop() }
@@ -237,19 +239,19 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       // Read before looking: a completion after this is seen by the sleep below.
       let seen = board.completions.load()
       if look() { return }
-      board.waitForCompletion(seen: seen, until: .now + .milliseconds(1)) { board.isRoundCounted(in: control) }
+      board.waitForCompletion(seen: seen, until: .now + .milliseconds(1)) { board.isRoundCounted() }
     }
   }
 
   /// Says that the calling thread will collect the results of the job it submits next, in
   /// ``help(until:onBoard:)``, which ends it (or ``endCollecting()``, if the submit fails).
   func beginCollecting() {
-    _ = control.header(.collectors).add(1)
+    links.addCollectors(1)
   }
 
   /// Undoes ``beginCollecting()``.
   func endCollecting() {
-    _ = control.header(.collectors).add(-1)
+    links.addCollectors(-1)
   }
 
   func ringDoorbell() {
@@ -332,7 +334,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
         let watched = workers.contains { !$0.pending.isEmpty } || (boardJob != nil && settings.taskTimeout != nil)
         let wake: Duration? =
           watched ? .milliseconds(5) : boardJob != nil || supervisor.anyStarting ? .milliseconds(50) : nil
-        return (wake, workers.compactMap { $0.liveness.sentinel })
+        return (wake, workers.compactMap { $0.liveness.sentinel } + workers.compactMap { $0.channels.wakeDescriptor })
       }
       guard let next else { break }
       let (sleepFor, watched) = next

@@ -49,7 +49,6 @@ final class PoolJobs<Input: Sendable, Output: Sendable> {
   func drain(_ worker: WorkerRecord<Input, Output>) {
     // Most looks find nothing: return before building the closures below.
     guard worker.channels.hasResults else { return }
-    worker.answered = true
     // No tuples or optionals of generic types here: unspecialised, each would cost a
     // runtime metadata lookup per result.
     var job = lastJob

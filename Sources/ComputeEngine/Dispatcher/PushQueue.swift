@@ -11,15 +11,12 @@ final class PushQueue<Input: Sendable, Output: Sendable> {
   private var chunks: [Chunk] = []
   /// Where the tasks that cannot be sent fail.
   private let jobs: PoolJobs<Input, Output>
-  /// The control block, where workers publish their time per task.
-  private let control: PoolControl
   /// The pool's worker slots, for the automatic chunk size.
   private let slots: Int
   private let maxTasksPerWorker: Int?
 
-  init(jobs: PoolJobs<Input, Output>, control: PoolControl, slots: Int, maxTasksPerWorker: Int?) {
+  init(jobs: PoolJobs<Input, Output>, slots: Int, maxTasksPerWorker: Int?) {
     self.jobs = jobs
-    self.control = control
     self.slots = slots
     self.maxTasksPerWorker = maxTasksPerWorker
   }
@@ -76,7 +73,7 @@ final class PushQueue<Input: Sendable, Output: Sendable> {
       sentAny = false
       let share = (chunks.count + workers.count - 1) / workers.count
       for worker in workers where !chunks.isEmpty && hasRoom(worker) {
-        let short = (1..<PoolLimits.shortTaskNanoseconds).contains(control.status(worker.slot).taskNanoseconds)
+        let short = (1..<PoolLimits.shortTaskNanoseconds).contains(worker.status.taskNanoseconds)
         var sent = 0
         while send(to: worker) {
           sentAny = true
@@ -96,7 +93,7 @@ final class PushQueue<Input: Sendable, Output: Sendable> {
   private func hasRoom(_ worker: Worker) -> Bool {
     guard worker.timedOutTask == nil, !worker.down else { return false }
     guard worker.pendingTasks + chunks[chunks.count - 1].range.count <= PoolLimits.ringSlots / 2 else { return false }
-    let taskNanoseconds = control.status(worker.slot).taskNanoseconds
+    let taskNanoseconds = worker.status.taskNanoseconds
     if taskNanoseconds == 0 { return worker.pending.count < PoolLimits.chunksInFlight }
     if taskNanoseconds >= PoolLimits.longTaskNanoseconds { return worker.pending.isEmpty }
     return worker.pending.count < PoolLimits.chunksInFlight

@@ -9,7 +9,7 @@ struct PoolChunk<Input: Sendable, Output: Sendable> {
 /// One worker as the pool sees it, from its start to its end: how to reach it, whether it
 /// lives, and the chunks it holds. A replacement is a new record in the same slot.
 final class WorkerRecord<Input: Sendable, Output: Sendable> {
-  /// The worker's place in the pool: its CPUs and its line of the control block.
+  /// The worker's place in the pool: its CPUs and its tally line on the claim board.
   let slot: Int
   /// This worker's id among all the pool started: its mark on the board's chunks.
   let incarnation: Int
@@ -17,6 +17,9 @@ final class WorkerRecord<Input: Sendable, Output: Sendable> {
   let liveness: any WorkerLiveness
   /// The parent's end of the worker's channels.
   let channels: any WorkerTransport<Input, Output>
+  /// What the worker does, as far as the pool knows (its channels' status line, which stays
+  /// where it is for the worker's life).
+  let status: WorkerStatus
   /// The chunks sent and not yet fully answered, oldest first.
   var pending: [PoolChunk<Input, Output>] = []
   /// For each pending chunk: its job, its range and how many results are still due. Kept
@@ -36,7 +39,7 @@ final class WorkerRecord<Input: Sendable, Output: Sendable> {
   /// Whether the worker was killed for waiting for good on a lock inherited at its fork.
   var killedStuck = false
   /// Whether any result came from this worker (a worker that dies before is a failed start).
-  @exclusivity(unchecked) var answered = false
+  @exclusivity(unchecked) private(set) var answered = false
   /// Whether the slot gave up after failed starts; it is tried again when work arrives.
   var down = false
 
@@ -45,6 +48,7 @@ final class WorkerRecord<Input: Sendable, Output: Sendable> {
     self.incarnation = incarnation
     self.liveness = liveness
     self.channels = channels
+    status = channels.status
   }
 
   func add(_ chunk: PoolChunk<Input, Output>) {
@@ -57,6 +61,7 @@ final class WorkerRecord<Input: Sendable, Output: Sendable> {
   /// Counts the results of tasks `local ..< local + count` of job `jobID`, dropping each
   /// chunk once complete.
   func reported(jobID: Int, local: Int, count: Int = 1) {
+    answered = true
     var (local, count) = (local, count)
     while count > 0 {
       guard

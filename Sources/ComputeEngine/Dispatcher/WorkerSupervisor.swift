@@ -24,9 +24,8 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
   let kernel: PoolKernel<Input, Output>
   /// What the pool was asked for.
   let settings: PoolSettings
-  let control: PoolControl
-  /// The write end of the pool's doorbell, which workers ring.
-  let doorbellFD: Int32
+  /// What makes each worker's channels.
+  let links: any PoolLinks<Input, Output>
   let logger: Logger
   let metrics: PoolMetrics
   /// Where tasks fail and the board's job is collected.
@@ -50,14 +49,13 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
   static var maxFailedStarts: Int { 3 }
 
   init(
-    kernel: PoolKernel<Input, Output>, settings: PoolSettings, control: PoolControl, doorbellFD: Int32, logger: Logger,
+    kernel: PoolKernel<Input, Output>, settings: PoolSettings, links: any PoolLinks<Input, Output>, logger: Logger,
     metrics: PoolMetrics, jobs: PoolJobs<Input, Output>,
     queue: PushQueue<Input, Output>
   ) {
     self.kernel = kernel
     self.settings = settings
-    self.control = control
-    self.doorbellFD = doorbellFD
+    self.links = links
     self.logger = logger
     self.metrics = metrics
     self.jobs = jobs
@@ -89,8 +87,11 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
   private func awaitInitializers() throws {
     let deadline = ContinuousClock.now + startBound
     for worker in workers {
-      while !control.status(worker.slot).reportedIn {
-        if let message = control.startFailure(slot: worker.slot) { throw PoolError.initializerFailed(message) }
+      while true {
+        // Over a link whose status comes in messages, the reports are read here.
+        jobs.drain(worker)
+        if worker.status.reportedIn { break }
+        if let message = worker.channels.startFailure { throw PoolError.initializerFailed(message) }
         if !worker.liveness.isAlive {
           let status = worker.liveness.terminationStatus.map { "\($0)" } ?? "ended"
           throw PoolError.initializerFailed("worker \(worker.liveness.pid) \(status) in it")
@@ -104,23 +105,21 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
   }
 
   /// Whether every slot's worker has reported in.
-  var allReportedIn: Bool { workers.allSatisfy { control.status($0.slot).reportedIn } }
+  var allReportedIn: Bool { workers.allSatisfy { $0.status.reportedIn } }
 
   /// Whether a worker is starting: it has not reported in yet.
-  var anyStarting: Bool { workers.contains { !$0.down && !control.status($0.slot).reportedIn } }
+  var anyStarting: Bool { workers.contains { !$0.down && !$0.status.reportedIn } }
 
-  /// Starts a worker in `slot`, with new channels and a clean control line.
+  /// Starts a worker in `slot`, with new channels and a clean status.
   private func startWorker(slot: Int) throws -> Worker {
-    let channels = try kernel.makeChannels()
-    control.clearStartFailure(slot: slot)
+    let channels = try links.makeChannels(slot: slot)
     lastIncarnation += 1
     let incarnation = lastIncarnation
-    control.status(slot).clear()
+    jobs.boardRounds?.board.tally(slot).reset()
     let plan = WorkerPlan(
-      channels: channels.handleData, control: control.memory.handle, slot: slot,
+      channels: channels.handleData, slot: slot,
       cpus: settings.pinned ? settings.placement.slots[slot].cpus : nil, chunkSize: PoolLimits.maxChunk,
       maxTasks: settings.maxTasksPerWorker, spinNanoseconds: settings.spinWindow.nanoseconds,
-      doorbellPid: getpid(), doorbellFD: doorbellFD, forked: settings.startMethod == .fork,
       timed: settings.taskTimeout != nil, board: jobs.boardRounds?.board.memory.handle,
       incarnation: incarnation)
     let arguments = try BinaryEncoder().encode(plan)
@@ -172,7 +171,7 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
         kill(worker, "killed a pool worker stuck on a lock its fork template inherited")
         continue
       }
-      let status = control.status(worker.slot)
+      let status = worker.status
       if !worker.down, !worker.killedSilent, !status.reportedIn, now - worker.launchedAt > startBound.nanoseconds {
         worker.killedSilent = true
         kill(worker, "killed a pool worker that did not reach its loop")
@@ -204,9 +203,9 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
     // The sentinel said it ended, so it has a status; one lost to another reaper is a failure.
     let status = worker.liveness.terminationStatus ?? .exited(255)
     let pid = worker.liveness.pid
-    let current = control.status(worker.slot).currentTask
+    let current = worker.status.currentTask
     // A replacement whose initializer threw says so; its slot's work fails with that.
-    let startFailure = control.startFailure(slot: worker.slot)
+    let startFailure = worker.channels.startFailure
     let died: PoolError =
       startFailure.map { .initializerFailed($0) }
       ?? (worker.killedStuck

@@ -3,7 +3,8 @@ import Multiprocessing
 
 /// Channels of binary-encoded messages (`BinaryEncoder`), for `Codable` inputs and outputs of
 /// any size: a chunk's tasks one way, its outputs and failures the other, each message through
-/// a ``MessagePipe``.
+/// a ``MessagePipe``. The worker's status is a shared line (``SharedStatus``, over the rings)
+/// or comes in the messages (``InBandStatus``, over the pipes).
 final class MessageChannels<Input: Codable, Output: Codable, Pipe: MessagePipe>: WorkerTransport, WorkerLink,
   @unchecked Sendable
 {
@@ -12,10 +13,16 @@ final class MessageChannels<Input: Codable, Output: Codable, Pipe: MessagePipe>:
   struct Handles: Codable {
     var tasks: Pipe.Handle
     var results: Pipe.Handle
+    /// The shared status line; nil: the status comes in the messages.
+    var status: SharedStatus.Handle?
   }
 
   let tasks: Pipe
   let results: Pipe
+  /// The worker's status line and the doorbell it rings, for channels that share them.
+  let shared: SharedStatus?
+  /// Otherwise the status kept at this end, sent by the worker in its messages.
+  private let inBand: InBandStatus?
   /// Worker: the chunks received last, as decoded, and the outputs and failures not yet sent.
   /// Only the worker's one thread touches them: unchecked, each task's two appends no longer
   /// pay for a dynamic exclusivity check (Codable kernel, same-run A/B: 0.81 -> 0.78 µs per
@@ -23,9 +30,13 @@ final class MessageChannels<Input: Codable, Output: Codable, Pipe: MessagePipe>:
   @exclusivity(unchecked) private var received: [TaskBatch<Input>] = []
   @exclusivity(unchecked) private var replies = ResultMessage<Output>()
 
-  init(capacity: Int) throws {
+  /// New channels; `shared`: the worker's status line, or nil to send the status in the
+  /// messages (for pipes that can be polled: the pool's thread is then woken by the results).
+  init(capacity: Int, shared: SharedStatus?) throws {
     tasks = try Pipe(capacity: capacity)
     results = try Pipe(capacity: capacity)
+    self.shared = shared
+    inBand = shared == nil ? InBandStatus() : nil
     Self.warmUp()
   }
 
@@ -40,7 +51,8 @@ final class MessageChannels<Input: Codable, Output: Codable, Pipe: MessagePipe>:
     let decoder = BinaryDecoder()
     let tasks = TaskBatch<Input>(first: TaskID(rawValue: 0), inputs: [])
     let results = ResultMessage<Output>(
-      indices: [], outputs: [], failures: [TaskFailure(index: TaskID(rawValue: 0), message: "")])
+      indices: [], outputs: [], failures: [TaskFailure(index: TaskID(rawValue: 0), message: "")],
+      status: StatusReport(current: -1, startedAt: 0, taskNanoseconds: 0, reportedIn: true, startFailure: ""))
     if let bytes = try? encoder.encode(tasks) {
       _ = try? decoder.decode(TaskBatch<Input>.self, from: bytes)
       _ = try? decoder.decode(LenientTaskBatch<Input>.self, from: bytes)
@@ -55,15 +67,20 @@ final class MessageChannels<Input: Codable, Output: Codable, Pipe: MessagePipe>:
     let handles = try BinaryDecoder().decode(Handles.self, from: handleData)
     tasks = try Pipe(handles.tasks)
     results = try Pipe(handles.results)
+    shared = try handles.status.map(SharedStatus.init)
+    inBand = shared == nil ? InBandStatus() : nil
   }
 
   var handleData: Data {
     // Handles are plain Codable values: encoding cannot fail.
-    try! BinaryEncoder().encode(Handles(tasks: tasks.handle, results: results.handle))
+    try! BinaryEncoder().encode(Handles(tasks: tasks.handle, results: results.handle, status: shared?.handle))
   }
 
   var hasResults: Bool { results.hasData }
   var resultsNeverWait: Bool { false }
+  var status: WorkerStatus { shared?.status() ?? inBand!.status() }
+  var startFailure: String? { shared?.startFailure ?? inBand?.startFailure }
+  var wakeDescriptor: Int32? { shared == nil ? results.pollDescriptor : nil }
 
   func send(jobID: Int, range: Range<Int>, inputs: [Input], mayWait: Bool, workerGone: () -> Bool) throws {
     let message: Data
@@ -88,11 +105,13 @@ final class MessageChannels<Input: Codable, Output: Codable, Pipe: MessagePipe>:
       // Plain indices: this code runs unspecialised, where iterators and tuples cost a
       // metadata lookup per element.
       let failures: [TaskFailure]
+      let report: StatusReport?
       if let message = try? BinaryDecoder().decode(ResultMessage<Output>.self, from: bytes) {
         for position in 0..<min(message.indices.count, message.outputs.count) {
           succeed(message.indices[position], message.outputs[position])
         }
         failures = message.failures
+        report = message.status
       } else if let message = try? BinaryDecoder().decode(LenientResultMessage<Output>.self, from: bytes) {
         // Decoded again output by output, so that only the outputs at fault fail.
         for position in 0..<min(message.indices.count, message.outputs.count) {
@@ -104,9 +123,11 @@ final class MessageChannels<Input: Codable, Output: Codable, Pipe: MessagePipe>:
           }
         }
         failures = message.failures
+        report = message.status
       } else {
         continue  // Only damaged bytes get here: both ends are this code.
       }
+      if let report { inBand?.apply(report) }
       for position in 0..<failures.count { fail(failures[position].index, failures[position].error) }
     }
   }
@@ -173,6 +194,9 @@ final class MessageChannels<Input: Codable, Output: Codable, Pipe: MessagePipe>:
         guard position < count else { return }
         let task = first.advanced(by: offset)
         if try willRun(task) {
+          // Over a link without a shared line, the pool learns of the task before it runs,
+          // so that it knows which task a worker that dies was running.
+          if let report = inBand?.report() { try results.send(ResultMessage<Output>(status: report)) }
           do {
             replies.outputs.append(try kernel(inputs[offset]))
             replies.indices.append(task)
@@ -192,12 +216,13 @@ final class MessageChannels<Input: Codable, Output: Codable, Pipe: MessagePipe>:
   }
 
   func flush() throws -> Bool {
-    guard !replies.indices.isEmpty || !replies.failures.isEmpty else { return false }
+    if let inBand { replies.status = inBand.report() }
+    guard !replies.indices.isEmpty || !replies.failures.isEmpty || replies.status != nil else { return false }
     do {
       try results.send(replies)
     } catch is EncodingError {
       // Nothing was written. The outputs that cannot be encoded become their tasks' failures.
-      var kept = ResultMessage<Output>(failures: replies.failures)
+      var kept = ResultMessage<Output>(failures: replies.failures, status: replies.status)
       for position in 0..<replies.outputs.count {
         if let reason = encodingFailure(of: replies.outputs[position]) {
           kept.failures.append(TaskFailure(index: replies.indices[position], message: reason, coding: true))
@@ -211,6 +236,25 @@ final class MessageChannels<Input: Codable, Output: Codable, Pipe: MessagePipe>:
     replies = ResultMessage()
     return true
   }
+
+  func status(timed: Bool) -> WorkerStatus { shared?.status(timed: timed) ?? inBand!.status(timed: timed) }
+
+  func reportIn() throws {
+    status(timed: false).reportedIn = true
+    if let report = inBand?.report() { try results.send(ResultMessage<Output>(status: report)) }
+  }
+
+  func reportStartFailure(_ message: String) {
+    if let shared { return shared.recordStartFailure(message) }
+    guard var report = inBand?.report(always: true) else { return }
+    report.startFailure = message
+    // The worker ends next: a report that cannot go leaves the pool with its exit status.
+    try? results.send(ResultMessage<Output>(status: report), timeout: drainTimeout)
+  }
+
+  func wakeParent() { shared?.wakeParent() }
+
+  var callerCollects: Bool { shared?.callerCollects ?? false }
 }
 
 /// The `Codable` channels through shared-memory rings: what pools of `Codable` values use.

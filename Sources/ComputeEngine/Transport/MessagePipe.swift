@@ -18,6 +18,8 @@ protocol MessagePipe: AnyObject, Sendable {
   var hasData: Bool { get }
   /// How many bytes a send could write now without waiting.
   var freeBytes: Int { get }
+  /// A descriptor that polls readable when a message waits, where the pipe has one.
+  var pollDescriptor: Int32? { get }
 
   /// Sends `message`, waiting for room at most `timeout` (nil: as long as it takes), and
   /// giving up with `RingError.peerGone` when `peerGone` says the reader is gone.
@@ -48,4 +50,7 @@ extension MessagePipe {
   }
 }
 
-extension ByteRing: MessagePipe {}
+extension ByteRing: MessagePipe {
+  /// None: a ring in shared memory is looked at, not polled.
+  var pollDescriptor: Int32? { nil }
+}

@@ -3,7 +3,7 @@ import Multiprocessing
 import SystemCalls
 
 /// Channels of typed slots, for `BitwiseCopyable` inputs and outputs: no serialisation, and
-/// whole batches copied as bytes.
+/// whole batches copied as bytes. The worker's status is a shared line (``SharedStatus``).
 final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: WorkerTransport, WorkerLink,
   @unchecked Sendable
 {
@@ -13,17 +13,21 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
     var tasks: SlotRing<TaskSlot<Input>>.Handle
     var results: SlotRing<ResultSlot<Output>>.Handle
     var failures: ByteRing.Handle
+    var status: SharedStatus.Handle
   }
 
   let tasks: SlotRing<TaskSlot<Input>>
   let results: SlotRing<ResultSlot<Output>>
   let failures: ByteRing
+  /// The worker's status line, and the doorbell it rings.
+  let shared: SharedStatus
   private let taskBuffer = UnsafeMutableBufferPointer<TaskSlot<Input>>.allocate(capacity: PoolLimits.maxChunk)
   private let resultBuffer = UnsafeMutableBufferPointer<ResultSlot<Output>>.allocate(capacity: PoolLimits.maxChunk)
   /// Worker: the outputs kept in `resultBuffer` since the last flush.
   private var produced = 0
 
-  init(capacity: Int) throws {
+  init(capacity: Int, shared: SharedStatus) throws {
+    self.shared = shared
     tasks = try SlotRing(capacity: capacity, mode: .singleProducerSingleConsumer)
     results = try SlotRing(capacity: capacity, mode: .singleProducerSingleConsumer)
     failures = try ByteRing(capacity: 64 * 1024)
@@ -37,6 +41,7 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
     tasks = try SlotRing(handles.tasks)
     results = try SlotRing(handles.results)
     failures = try ByteRing(handles.failures)
+    shared = try SharedStatus(handles.status)
   }
 
   deinit {
@@ -46,11 +51,15 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
 
   var handleData: Data {
     // Handles are plain Codable values: encoding cannot fail.
-    try! BinaryEncoder().encode(Handles(tasks: tasks.handle, results: results.handle, failures: failures.handle))
+    try! BinaryEncoder().encode(
+      Handles(tasks: tasks.handle, results: results.handle, failures: failures.handle, status: shared.handle))
   }
 
   var hasResults: Bool { results.count > 0 || failures.hasData }
   var resultsNeverWait: Bool { true }
+  var status: WorkerStatus { shared.status() }
+  var startFailure: String? { shared.startFailure }
+  var wakeDescriptor: Int32? { nil }
 
   func send(jobID: Int, range: Range<Int>, inputs: [Input], mayWait: Bool, workerGone: () -> Bool) throws {
     // Chunks are at most PoolLimits.maxChunk long.
@@ -143,4 +152,10 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
     produced = 0
     return true
   }
+
+  func status(timed: Bool) -> WorkerStatus { shared.status(timed: timed) }
+  func reportIn() { shared.status().reportedIn = true }
+  func reportStartFailure(_ message: String) { shared.recordStartFailure(message) }
+  func wakeParent() { shared.wakeParent() }
+  var callerCollects: Bool { shared.callerCollects }
 }

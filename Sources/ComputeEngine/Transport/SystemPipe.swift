@@ -57,6 +57,7 @@ final class SystemPipe: MessagePipe, @unchecked Sendable {
 
   var handle: Handle { Handle(pid: getpid(), descriptor: readEnd.rawValue) }
   var hasData: Bool { ((try? readEnd.unreadBytes()) ?? 0) > 0 }
+  var pollDescriptor: Int32? { readEnd.rawValue }
   var freeBytes: Int { capacity - ((try? readEnd.unreadBytes()) ?? capacity) }
 
   func send(_ message: Data, timeout: Duration?, peerGone: (() -> Bool)?) throws {

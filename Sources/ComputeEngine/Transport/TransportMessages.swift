@@ -68,6 +68,7 @@ struct LenientResultMessage<Output: Decodable>: Decodable {
   var indices: [TaskID]
   var outputs: [Lenient<Output>]
   var failures: [TaskFailure]
+  var status: StatusReport?
 }
 
 /// A chunk's message would have to wait for a worker that is busy with earlier ones: the
@@ -88,9 +89,11 @@ struct TaskBatch<Input: Codable>: Codable {
 }
 
 /// The results a worker sends at once, for the `Codable` channels: task `indices[k]` gave
-/// `outputs[k]`, and the tasks in `failures` failed.
+/// `outputs[k]`, and the tasks in `failures` failed; over a link without a shared status
+/// line, with the worker's status when it changed.
 struct ResultMessage<Output: Codable>: Codable {
   var indices: [TaskID] = []
   var outputs: [Output] = []
   var failures: [TaskFailure] = []
+  var status: StatusReport?
 }

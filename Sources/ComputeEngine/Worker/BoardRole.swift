@@ -23,8 +23,11 @@ enum BoardStep: Int, Sendable {
 /// leaves).
 struct BoardRole {
   let board: ClaimBoard
-  let control: PoolControl
+  /// The worker's slot: its tally line on the board.
+  let slot: Int
   let incarnation: Int
+  /// Whether a caller collects results itself (the pool's thread is then left asleep).
+  let callerCollects: () -> Bool
 
   /// Claims chunks of the board's job until none is free, running each chunk's pending
   /// tasks with `kernel` and reporting those that throw through `fail`. `reached` is told
@@ -38,6 +41,7 @@ struct BoardRole {
   ) throws -> Bool {
     var completed = false
     var uncollected = false
+    let tally = board.tally(slot)
     while let chunk = board.claim(by: incarnation) {
       reached(.claimed)
       // Read after the claim: the round cannot change while this worker holds one of its chunks.
@@ -46,9 +50,9 @@ struct BoardRole {
       let offset = board.header(.offset).value
       let tasks = ClaimBoard.tasks(
         of: chunk, count: board.header(.count).value, chunkSize: board.header(.chunkSize).value)
-      if status.boardRound != round {
-        status.boardChunks = 0
-        status.boardRound = round
+      if tally.round != round {
+        tally.chunks = 0
+        tally.round = round
       }
       let started = monotonicNanoseconds()
       for task in tasks where board.state(task).pointee == ClaimBoard.pending {
@@ -73,11 +77,11 @@ struct BoardRole {
       reached(.afterDone)
       // Read before counting: a caller collecting now stays until it sees the count (or
       // rings the pool's thread itself when it gives up).
-      uncollected = control.header(.collectors).value == 0
-      status.boardChunks += 1
+      uncollected = !callerCollects()
+      tally.chunks += 1
       // The worker that counts the last chunk wakes the caller, or the pool's thread if no
       // caller collects. (After a death the pool counts the dead worker's chunks itself.)
-      completed = board.isRoundCounted(in: control)
+      completed = board.isRoundCounted()
       if completed {
         board.signalCompletion()
         // A caller waiting for the round may be queued behind this worker on its CPU.

@@ -1,6 +1,7 @@
-/// A worker's end of its channels: tasks come in, outputs and failures go out. A transport
-/// only moves them; what a worker does with them (runs the kernel, times tasks, keeps its
-/// quota, claims board chunks) is ``WorkerRuntime``'s, written once for every transport.
+/// A worker's end of its channels: tasks come in; outputs, failures and the worker's status
+/// go out, and the pool's thread is woken when it must look. A transport only moves them;
+/// what a worker does with them (runs the kernel, times tasks, keeps its quota, claims board
+/// chunks) is ``WorkerRuntime``'s, written once for every transport.
 ///
 /// Used by the worker's one thread. The parent's end is ``WorkerTransport``.
 protocol WorkerLink<Input, Output>: AnyObject {
@@ -31,6 +32,20 @@ protocol WorkerLink<Input, Output>: AnyObject {
   func fail(_ task: TaskID, message: String, wakeParent: () -> Void) throws
   /// Sends what was kept since the last flush; whether there was anything.
   func flush() throws -> Bool
+
+  /// The worker's status line, which the runtime keeps up to date and the link gets to the
+  /// pool; `timed`: task starts are timed (the pool has a task timeout).
+  func status(timed: Bool) -> WorkerStatus
+  /// Says that the worker reached its loop (its initializer, if any, done).
+  func reportIn() throws
+  /// Tells the pool why the worker could not start, before it ends.
+  func reportStartFailure(_ message: String)
+  /// Wakes the pool's thread, where the link needs the worker to: it sent something while
+  /// that thread sleeps and no caller collects.
+  func wakeParent()
+  /// Whether a caller collects results itself (the claim board's worker then leaves the
+  /// pool's thread asleep).
+  var callerCollects: Bool { get }
 }
 
 /// What one ``WorkerLink/receive(upTo:spin:)`` took: `taken` tasks, of which the first

@@ -2,17 +2,16 @@ import Foundation
 import Multiprocessing
 import Scheduler
 import SystemCalls
-import SystemPackage
 
 #if canImport(Glibc)
   import Glibc
 #endif
 
-/// What a worker needs to start: its channels, the control block, its slot and its limits.
-/// A spawned or fork-server worker receives it as its entry point's arguments.
+/// What a worker needs to start: its channels (with whatever its link shares with the pool),
+/// its slot and its limits. A spawned or fork-server worker receives it as its entry point's
+/// arguments.
 struct WorkerPlan: Codable, Sendable {
   var channels: Data
-  var control: SharedMemory.Handle
   var slot: Int
   /// The CPUs to bind to; nil for an unpinned pool.
   var cpus: CPUSet?
@@ -20,12 +19,6 @@ struct WorkerPlan: Codable, Sendable {
   var maxTasks: Int?
   /// How long the worker spins waiting for tasks before it sleeps, in nanoseconds.
   var spinNanoseconds: Int
-  /// The dispatcher's process and the write end of its doorbell pipe there.
-  var doorbellPid: Int32
-  var doorbellFD: Int32
-  /// Whether the worker was forked from the pool's process or its fork template, and so
-  /// holds the doorbell descriptor itself.
-  var forked: Bool
   /// Whether the pool has a task timeout (the worker then records when tasks start).
   var timed: Bool
   /// The pool's claim board, for pools of `BitwiseCopyable` values.
@@ -38,10 +31,10 @@ struct WorkerPlan: Codable, Sendable {
 /// The worker's side: bind to the slot, then serve tasks until the channels close.
 enum WorkerLoop {
   /// Runs until the channels close or the task quota is used up.
-  /// The initializer, if any, runs first; one that throws leaves its message in the control
-  /// block for the pool and ends the worker.
+  /// The initializer, if any, runs first; one that throws tells the pool its message through
+  /// the link and ends the worker.
   static func run<Input, Output>(
-    plan: WorkerPlan, link: any WorkerLink<Input, Output>, control: PoolControl,
+    plan: WorkerPlan, link: any WorkerLink<Input, Output>,
     initializer: (() throws -> Void)?, claimChunks: PoolKernel<Input, Output>.ClaimChunks?,
     kernel: @escaping (Input) throws -> Output
   ) throws {
@@ -52,31 +45,26 @@ enum WorkerLoop {
     SystemCall.ignoreSignal(SIGINT)
     SystemCall.ignoreSignal(SIGTERM)
     if let cpus = plan.cpus { try Topology.bindCallingThread(to: cpus) }
-    let doorbell = PipeBell(
-      writeEnd: plan.forked
-        ? FileDescriptor(rawValue: plan.doorbellFD)
-        : try FileDescriptor.openClosingOnExec("/proc/\(plan.doorbellPid)/fd/\(plan.doorbellFD)", flags: O_WRONLY))
-    let status = control.status(plan.slot, timed: plan.timed)
+    let status = link.status(timed: plan.timed)
     if let initializer {
       do {
         try initializer()
       } catch {
-        control.recordStartFailure(slot: plan.slot, message: "\(error)")
+        link.reportStartFailure("\(error)")
         throw error
       }
     }
-    status.reportedIn = true
+    try link.reportIn()
     let board = try plan.board.map {
-      BoardRole(board: try ClaimBoard($0), control: control, incarnation: plan.incarnation)
+      BoardRole(
+        board: try ClaimBoard($0), slot: plan.slot, incarnation: plan.incarnation,
+        callerCollects: { link.callerCollects })
     }
     var claimBoard: WorkerRuntime<Input, Output>.BoardClaim?
     if let board, let claimChunks { claimBoard = { try claimChunks(board, status, $0) } }
     let runtime = WorkerRuntime(
       chunkSize: plan.chunkSize, maxTasks: plan.maxTasks, spin: .nanoseconds(plan.spinNanoseconds), status: status,
-      claimBoard: claimBoard, kernel: kernel
-    ) {
-      if control.header(.dispatcherSleeping).value != 0, control.header(.collectors).value == 0 { doorbell.ring() }
-    }
+      claimBoard: claimBoard, kernel: kernel, wakeParent: link.wakeParent)
     try runtime.serve(link)
   }
 }

@@ -11,7 +11,7 @@ struct WorkerRuntime<Input, Output> {
   let maxTasks: Int?
   /// How long the worker spins waiting for tasks before it sleeps.
   let spin: Duration
-  /// The worker's line of the control block.
+  /// The worker's status line (wherever its link keeps it).
   let status: WorkerStatus
   /// Claims and runs chunks of the board's job until none is free, reporting failed tasks
   /// through `fail`; true when the pool's thread must be woken to finish it (see

@@ -4,11 +4,14 @@ import Multiprocessing
   import Glibc
 #endif
 
-/// The pool's control block in shared memory: a header line (whether the dispatcher sleeps,
-/// the next input of a ``parallelMap(_:placement:startMethod:chunkSize:taskTimeout:_:)``), then
-/// for each worker slot the task it runs and since when, so that the dispatcher can tell which
-/// task a dead worker was running and enforce the task timeout; then for each slot room for
-/// the message of an initializer that threw.
+/// A control block in shared memory: a header line, then a ``WorkerStatus`` line for each
+/// worker slot, then for each slot room for the message of an initializer that threw.
+///
+/// The shared-memory link's own (``SharedMemoryLinks``): its header says whether the pool's
+/// thread sleeps and whether callers collect, so that workers ring its doorbell only when
+/// needed, and its lines are where the pool reads what each worker does. A
+/// ``parallelMap(_:placement:startMethod:chunkSize:taskTimeout:_:)`` uses one too, for its next
+/// input and its workers' lines.
 struct PoolControl: @unchecked Sendable {
   // @unchecked: the block is shared memory used through atomic loads and stores.
   static let lineSize = 64
@@ -62,11 +65,6 @@ struct PoolControl: @unchecked Sendable {
   /// Forgets `slot`'s start failure, for the worker that takes the slot next.
   func clearStartFailure(slot: Int) { SharedWord(message(slot)).value = 0 }
 
-  /// The chunks of board round `round` that the current workers have counted.
-  func countedChunks(ofRound round: Int) -> Int {
-    (0..<slots).reduce(0) { $0 + status($1, timed: false).chunks(ofRound: round) }
-  }
-
   /// A field of the header line.
   func header(_ field: Header) -> SharedWord { SharedWord(memory.baseAddress + field.rawValue) }
 
@@ -77,12 +75,22 @@ struct PoolControl: @unchecked Sendable {
   }
 }
 
-/// One worker's line of the control block.
+/// What one worker does, as the pool needs to know it: the task it runs and since when (to
+/// tell which task a dead worker was running, and to enforce the task timeout), its time per
+/// task (how much work to give it ahead), whether it reached its loop.
+///
+/// A view on a line of memory, written by the worker and read by the pool: where the line
+/// lies is its link's choice. The shared-memory link's is in its control block, which both
+/// ends map; the pipe link keeps a private line at each end and sends the worker's to the
+/// pool in its messages (``StatusReport``).
 struct WorkerStatus {
   /// The line's fields (byte offsets); the properties below say what each holds.
   enum Field: Int {
-    case current = 0, startedAt = 8, taskNanoseconds = 16, reportedIn = 24, boardRound = 32, boardChunks = 40
+    case current = 0, startedAt = 8, taskNanoseconds = 16, reportedIn = 24
   }
+
+  /// The bytes of a line.
+  static let size = 64
 
   let base: UnsafeMutableRawPointer
   /// Whether starts are timed (a clock read per task, needed only for the task timeout).
@@ -118,21 +126,6 @@ struct WorkerStatus {
     nonmutating set { word(.reportedIn).value = newValue ? 1 : 0 }
   }
 
-  /// The board round the worker last claimed a chunk of, and how many chunks of it the
-  /// worker finished: the pool adds these up to know when a round is done.
-  var boardRound: Int {
-    get { word(.boardRound).value }
-    nonmutating set { word(.boardRound).value = newValue }
-  }
-
-  var boardChunks: Int {
-    get { word(.boardChunks).value }
-    nonmutating set { word(.boardChunks).value = newValue }
-  }
-
-  /// The chunks of board round `round` this worker counted.
-  func chunks(ofRound round: Int) -> Int { boardRound == round ? boardChunks : 0 }
-
   private func word(_ field: Field) -> SharedWord { SharedWord(base + field.rawValue) }
 
   func clear() {
@@ -140,8 +133,6 @@ struct WorkerStatus {
     startedAt = 0
     taskNanoseconds = 0
     reportedIn = false
-    boardChunks = 0
-    boardRound = 0
   }
 
   /// Marks task `index` as the one running now (a pool's task, or a `parallelMap` input).
