@@ -11,28 +11,6 @@ extension SystemCall {
     _ = try retrying { Glibc.kill(pid, signal) }
   }
 
-  /// Waits until child `pid` ends and reaps it: its `waitpid` status, or nil when it is not
-  /// (or no longer) this process's child.
-  @discardableResult
-  package static func reap(_ pid: pid_t) -> Int32? {
-    var status: Int32 = 0
-    return (try? retrying { waitpid(pid, &status, 0) }) == pid ? status : nil
-  }
-
-  /// Reaps child `pid` if it has ended: its `waitpid` status, or nil while it runs.
-  /// Throws `ECHILD` when it is not (or no longer) this process's child.
-  package static func reapIfEnded(_ pid: pid_t) throws(Errno) -> Int32? {
-    var status: Int32 = 0
-    return try retrying { waitpid(pid, &status, WNOHANG) } == pid ? status : nil
-  }
-
-  /// Reaps any ended child: its pid and `waitpid` status, or nil when none has ended.
-  package static func reapAnyEnded() -> (pid: pid_t, status: Int32)? {
-    var status: Int32 = 0
-    guard let pid = try? retrying({ waitpid(-1, &status, WNOHANG) }), pid > 0 else { return nil }
-    return (pid, status)
-  }
-
   /// What the calling process has used so far (`getrusage(RUSAGE_SELF)`): user and system
   /// CPU time, and its largest resident set in kilobytes. Allocates nothing, so a forked
   /// worker may call it.

@@ -1,4 +1,5 @@
 import Foundation
+import SystemCalls
 import SystemPackage
 import Testing
 
@@ -113,6 +114,22 @@ struct ErrorShapeTests {
     }
     #expect(built(QueueError.self) == .connection(.system(call: "pipe", errno: .tooManyOpenFiles)))
     #expect(ProcessError.notStarted(name: "x").failedCall == nil)
+  }
+
+  /// The `waitpid` calls return the status decoded: an exit code, a signal, a child still
+  /// running, a pid that is not a child.
+  @Test func reapingSaysHowAChildEnded() throws {
+    #expect(throws: Errno.noChildProcess) { _ = try SystemCall.reapIfEnded(getppid()) }
+    #expect(SystemCall.reap(getppid()) == nil)
+    // The children call only async-signal-safe functions: the test runner has other threads.
+    let exiting = fork()
+    if exiting == 0 { _exit(7) }
+    #expect(SystemCall.reap(exiting) == .exited(7))
+    let sleeping = fork()
+    if sleeping == 0 { while true { pause() } }
+    #expect(try SystemCall.reapIfEnded(sleeping) == nil)
+    kill(sleeping, SIGKILL)
+    #expect(SystemCall.reap(sleeping) == .signaled(SIGKILL))
   }
 
   @Test func terminationStatusConvertsBothWays() {

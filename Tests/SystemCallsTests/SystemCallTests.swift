@@ -161,12 +161,10 @@ struct SystemCallTests {
     #expect(throws: Errno.noSuchFileOrDirectory) { try SystemCall.unlinkSharedMemory(name) }
   }
 
-  @Test func processCallsSeeStatesAndReap() throws {
+  @Test func processCallsSeeStates() throws {
     #expect(SystemCall.schedulingState(of: cs_gettid()) == UInt8(ascii: "R"), "the calling thread runs")
     #expect(throws: Errno.noSuchProcess) { try SystemCall.sendSignal(0, to: Int32.max) }
     #expect(SystemCall.schedulingState(of: Int32.max) == nil)
-    #expect(throws: Errno.noChildProcess) { _ = try SystemCall.reapIfEnded(getppid()) }
-    #expect(SystemCall.reap(getppid()) == nil)
   }
 
   @Test func threadCountFollowsThreadsAsTheyStartAndEnd() throws {

@@ -38,7 +38,7 @@ final class OwnChild: ChildHandle {
   func poll() -> TerminationStatus? {
     if let status { return status }
     do {
-      status = try SystemCall.reapIfEnded(pid).map(TerminationStatus.init(waitStatus:))
+      status = try SystemCall.reapIfEnded(pid)
     } catch {
       // ECHILD: something else in this program reaped the child (a SIGCHLD handler set to
       // SIG_IGN, or a `waitpid(-1)`), so its status is lost; report it as a failure.

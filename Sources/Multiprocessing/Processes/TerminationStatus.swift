@@ -1,4 +1,6 @@
 import CSystemShims
+import SystemCalls
+import SystemPackage
 
 #if canImport(Glibc)
   import Glibc
@@ -7,7 +9,8 @@ import CSystemShims
 /// How a process ended: it exited with a code, or a signal ended it.
 ///
 /// ``Process/exitCode`` gives the same as Python's `exitcode` (the code, or the negative
-/// signal number); this type says it without the sign convention.
+/// signal number); this type says it without the sign convention. The `waitpid` calls that
+/// report it (`SystemCall.reap`) are in this file, and return it decoded.
 public enum TerminationStatus: Sendable, Hashable, CustomStringConvertible {
   /// The process exited with this code (0: success).
   case exited(Int32)
@@ -41,5 +44,31 @@ public enum TerminationStatus: Sendable, Hashable, CustomStringConvertible {
     case .exited(let code): "exited with code \(code)"
     case .signaled(let signal): "killed by signal \(signal) (\(String(cString: strsignal(signal))))"
     }
+  }
+}
+
+// The `waitpid` calls live here, beside the status they report, rather than in the
+// system-call layer, which no public type of this module can sit in.
+extension SystemCall {
+  /// Waits until child `pid` ends and reaps it: how it ended, or nil when it is not (or no
+  /// longer) this process's child.
+  @discardableResult
+  package static func reap(_ pid: pid_t) -> TerminationStatus? {
+    var status: Int32 = 0
+    return (try? retrying { waitpid(pid, &status, 0) }) == pid ? TerminationStatus(waitStatus: status) : nil
+  }
+
+  /// Reaps child `pid` if it has ended: how it ended, or nil while it runs.
+  /// Throws `ECHILD` when it is not (or no longer) this process's child.
+  package static func reapIfEnded(_ pid: pid_t) throws(Errno) -> TerminationStatus? {
+    var status: Int32 = 0
+    return try retrying { waitpid(pid, &status, WNOHANG) } == pid ? TerminationStatus(waitStatus: status) : nil
+  }
+
+  /// Reaps any ended child: its pid and how it ended, or nil when none has ended.
+  package static func reapAnyEnded() -> (pid: pid_t, status: TerminationStatus)? {
+    var status: Int32 = 0
+    guard let pid = try? retrying({ waitpid(-1, &status, WNOHANG) }), pid > 0 else { return nil }
+    return (pid, TerminationStatus(waitStatus: status))
   }
 }

@@ -243,7 +243,7 @@ enum ForkserverLoop {
         while let (pid, status) = SystemCall.reapAnyEnded() {
           if let fd = statusFDs.removeValue(forKey: pid) {
             // Dropped: a client that is gone no longer wants the status.
-            fd.writeInt32(TerminationStatus(waitStatus: status).exitCode)
+            fd.writeInt32(status.exitCode)
             fd.release()
           }
         }
