@@ -14,7 +14,7 @@ final class WorkerRecord<Input: Sendable, Output: Sendable> {
   /// This worker's id among all the pool started: its mark on the board's chunks.
   let incarnation: Int
   /// Whether the worker lives, and how to end it.
-  let liveness: any WorkerLiveness
+  let liveness: ProcessLiveness
   /// The parent's end of the worker's channels.
   let channels: any WorkerTransport<Input, Output>
   /// What the worker does, as far as the pool knows (its channels' status line, which stays
@@ -43,7 +43,7 @@ final class WorkerRecord<Input: Sendable, Output: Sendable> {
   /// Whether the slot gave up after failed starts; it is tried again when work arrives.
   var down = false
 
-  init(slot: Int, incarnation: Int, liveness: any WorkerLiveness, channels: any WorkerTransport<Input, Output>) {
+  init(slot: Int, incarnation: Int, liveness: ProcessLiveness, channels: any WorkerTransport<Input, Output>) {
     self.slot = slot
     self.incarnation = incarnation
     self.liveness = liveness

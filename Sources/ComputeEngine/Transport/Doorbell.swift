@@ -1,17 +1,11 @@
 import SystemCalls
 import SystemPackage
 
-/// How a sleeping pool thread is woken: a worker that sent results, or a caller that stops
-/// collecting, rings it (see ``DispatcherSleeper``).
-protocol Doorbell: Sendable {
-  /// Wakes the sleeper, or makes its next sleep end at once.
-  func ring()
-}
-
-/// A doorbell on a non-blocking pipe: the pool's thread polls the read end beside its
-/// workers' sentinels; the write end is rung by the pool's side and, inherited or reopened
-/// through `/proc`, by its workers.
-struct PipeDoorbell: Doorbell {
+/// How a sleeping pool thread is woken (see ``DispatcherSleeper``): a non-blocking pipe whose
+/// read end the pool's thread polls beside its workers' sentinels. Its write end is rung by
+/// the pool's side (a caller that stops collecting, a submit, a cancellation) and, inherited
+/// or reopened through `/proc` (``PipeBell``), by the shared-memory link's workers.
+struct PipeDoorbell: Sendable {
   let readEnd: FileDescriptor
   let writeEnd: FileDescriptor
 
@@ -23,6 +17,7 @@ struct PipeDoorbell: Doorbell {
   /// The descriptor the sleeper polls.
   var pollDescriptor: Int32 { readEnd.rawValue }
 
+  /// Wakes the sleeper, or makes its next sleep end at once.
   func ring() { writeEnd.ring() }
 
   /// Takes every ring so far, once the poll said there was one.
@@ -37,8 +32,9 @@ struct PipeDoorbell: Doorbell {
 
 /// A doorbell's ringing end alone, as a worker holds it: the descriptor it inherited, or
 /// the pool's write end reopened through `/proc/PID/fd` by a spawned worker.
-struct PipeBell: Doorbell {
+struct PipeBell: Sendable {
   let writeEnd: FileDescriptor
 
+  /// Wakes the pool's thread, or makes its next sleep end at once.
   func ring() { writeEnd.ring() }
 }
