@@ -10,10 +10,10 @@
 /// ```
 ///
 /// Its members are synchronous and answer on the calling thread, because a cluster pool's do:
-/// MPI is driven from the one thread that made the pool. The asynchronous and lazy forms
-/// (`map` and `submit` as `async`, `imap`, `imapUnordered`, `mapUnordered` as an
-/// `AsyncSequence`) are ``ProcessPool``'s own. A pool's life is its type's: a
-/// ``ProcessPool`` ends with `close()` and `join()`, a cluster pool with its `serve` call.
+/// MPI is driven from the one thread that made the pool; so its lazy map, ``imap(_:chunkSize:window:_:)``,
+/// hands each output to a closure rather than returning a sequence. The asynchronous forms
+/// (`map` and `submit` as `async`, `imap` and `imapUnordered` as `AsyncSequence`s,
+/// `mapUnordered` as one) are ``ProcessPool``'s own. ``shutdown()`` ends either pool.
 public protocol ParallelPool<Input, Output>: AnyObject {
   /// What the kernel takes.
   associatedtype Input: Sendable
@@ -39,6 +39,51 @@ public protocol ParallelPool<Input, Output>: AnyObject {
 
   /// Runs the kernel on one input and returns its output.
   func submit(_ input: Input) throws -> Output
+
+  /// Applies the kernel to `inputs` lazily, a window at a time, handing each output to
+  /// `body` in input order on the calling thread: Python's `imap`. The inputs are read only
+  /// as each window is sent, so that memory holds one window of inputs and outputs, however
+  /// long (or endless, until `body` throws) the sequence.
+  ///
+  /// - Parameters:
+  ///   - inputs: the inputs, read in order.
+  ///   - chunkSize: as for `map(_:chunkSize:)`.
+  ///   - window: the inputs mapped at once; at least 1.
+  ///   - body: takes each output, in input order.
+  /// - Throws: the first failure (the outputs before it were handed over), what `body`
+  ///   throws, or ``PoolError/invalidArgument(_:)`` for a window under 1.
+  func imap<Inputs: Sequence>(
+    _ inputs: Inputs, chunkSize: Int?, window: Int, _ body: (Output) throws -> Void
+  ) throws where Inputs.Element == Input
+
+  /// Stops taking work and ends the pool's workers once the work in flight is done, waiting
+  /// for them: Python's `Executor.shutdown(wait=True)`. Work asked for afterwards throws; a
+  /// second call does nothing.
+  func shutdown() throws
 }
 
-extension ProcessPool: ParallelPool {}
+extension ParallelPool {
+  /// One `map(_:chunkSize:)` per window.
+  public func imap<Inputs: Sequence>(
+    _ inputs: Inputs, chunkSize: Int?, window: Int, _ body: (Output) throws -> Void
+  ) throws where Inputs.Element == Input {
+    guard window >= 1 else { throw PoolError.invalidArgument("window must be at least 1, not \(window)") }
+    var iterator = inputs.makeIterator()
+    var next: [Input] = []
+    next.reserveCapacity(window)
+    while true {
+      next.removeAll(keepingCapacity: true)
+      while next.count < window, let input = iterator.next() { next.append(input) }
+      guard !next.isEmpty else { return }
+      for output in try map(next, chunkSize: chunkSize) { try body(output) }
+    }
+  }
+}
+
+extension ProcessPool: ParallelPool {
+  /// ``close()``, then ``join()``: the queued work finishes, then the workers end.
+  public func shutdown() throws {
+    close()
+    try join()
+  }
+}

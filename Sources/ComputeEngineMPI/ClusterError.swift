@@ -25,6 +25,9 @@ public enum ClusterError: Error, Sendable, Equatable, CustomStringConvertible {
   case wrongThread
   /// The pool has served its job: ``ClusterPool/serve(driver:)`` returned, MPI is finalized.
   case finished
+  /// The driver shut the pool down (``ClusterPool/shutdown()``): the other ranks stopped
+  /// serving, and it takes no more work.
+  case shutDown
   /// A message that does not follow the pool's protocol (a version mismatch between ranks).
   case protocolViolation(String)
   /// An argument out of range.
@@ -44,6 +47,7 @@ public enum ClusterError: Error, Sendable, Equatable, CustomStringConvertible {
     case .wrongThread:
       "the cluster pool was called from another thread than the one that made it (MPI_THREAD_FUNNELED: only that one may call MPI)"
     case .finished: "the cluster pool has served its job and MPI is finalized"
+    case .shutDown: "the cluster pool was shut down: its other ranks stopped serving"
     case .protocolViolation(let what): "a message broke the cluster pool's protocol: \(what)"
     case .invalidArgument(let reason): "invalid cluster pool argument: \(reason)"
     }

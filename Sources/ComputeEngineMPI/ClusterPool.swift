@@ -52,6 +52,9 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
   let world: MPIWorld
   let codec: ClusterCodec<Input, Output>
   private let finished = Atomic<Bool>(false)
+  /// Whether the driver told the other ranks to stop (``shutdown()``, or the end of
+  /// ``serve(driver:)``).
+  private var ranksStopped = false
   /// The thread that made the pool: the only one that may call MPI.
   private let owner = pthread_self()
   var lastJob = 0
@@ -117,11 +120,25 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
     do {
       result = try body(self)
     } catch {
-      try? stopRanks()
+      if !ranksStopped { try? stopRanks() }
       throw error
     }
-    try stopRanks()
+    if !ranksStopped { try stopRanks() }
     return result
+  }
+
+  /// Ends the service early (driver only, inside ``serve(driver:)``): every other rank stops
+  /// serving and leaves its `serve` call, and the driver's later maps throw
+  /// ``ClusterError/shutDown``; ``serve(driver:)`` returns when its body does. Each map ends
+  /// before it returns, so no work is in flight. A second call does nothing.
+  ///
+  /// - Throws: the first failure to tell a rank, or ``ClusterError`` for a caller that may not
+  ///   call MPI.
+  public func shutdown() throws {
+    try checkCaller(evenShutDown: true)
+    guard !ranksStopped else { return }
+    ranksStopped = true
+    try stopRanks()
   }
 
   /// Applies the kernel to every input across the ranks and returns the outputs in input
@@ -199,11 +216,13 @@ public final class ClusterPool<Input: Sendable, Output: Sendable>: @unchecked Se
   }
 
   /// Throws unless the caller may call MPI now: the pool's own thread, before the pool
-  /// finished, and (for the driver's calls) on rank 0.
-  func checkCaller(driverOnly: Bool = true) throws(ClusterError) {
+  /// finished, and (for the driver's calls) on rank 0, before it shut the pool down (unless
+  /// `evenShutDown`).
+  func checkCaller(driverOnly: Bool = true, evenShutDown: Bool = false) throws(ClusterError) {
     guard pthread_equal(pthread_self(), owner) != 0 else { throw .wrongThread }
     guard !finished.load(ordering: .acquiring) else { throw .finished }
     guard !driverOnly || isDriver else { throw .notDriver(rank: rank) }
+    guard !driverOnly || evenShutDown || !ranksStopped else { throw .shutDown }
   }
 
   /// Tasks of the last ``mapResults(_:chunkSize:journal:)`` loaded from its journal instead of

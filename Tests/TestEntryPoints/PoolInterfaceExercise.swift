@@ -50,5 +50,46 @@ public func exerciseParallelPool(_ pool: some ParallelPool<Int, Int>) -> [String
   }
   check("submit runs one input") { try pool.submit(21) == 42 }
   check("the pool serves on after failures") { try pool.map([5, 6], chunkSize: nil) == [10, 12] }
+  check("imap reads its inputs a window at a time and hands every output over in order") {
+    var read = 0
+    var readAtFirstOutput = -1
+    var outputs: [Int] = []
+    let counted = (0..<500).lazy.map { (input: Int) -> Int in
+      read += 1
+      return input
+    }
+    try pool.imap(counted, chunkSize: nil, window: 64) { output in
+      if readAtFirstOutput < 0 { readAtFirstOutput = read }
+      outputs.append(output)
+    }
+    return outputs == (0..<500).map { $0 * 2 } && readAtFirstOutput == 64
+  }
+  check("imap stops at the first failure, after the outputs before it") {
+    var outputs: [Int] = []
+    do {
+      try pool.imap([1, 2, -3, 4], chunkSize: 1, window: 2) { outputs.append($0) }
+      return false
+    } catch is PoolError {
+      return outputs == [2, 4]
+    }
+  }
+  check("imap refuses a window under 1") {
+    do {
+      try pool.imap([1], chunkSize: nil, window: 0) { _ in }
+      return false
+    } catch PoolError.invalidArgument(_) {
+      return true
+    }
+  }
+  check("shutdown ends the pool: later work throws, a second shutdown does nothing") {
+    try pool.shutdown()
+    try pool.shutdown()
+    do {
+      _ = try pool.map([1], chunkSize: nil)
+      return false
+    } catch {
+      return true
+    }
+  }
   return wrong
 }
