@@ -70,6 +70,7 @@ public final class Topology: @unchecked Sendable {
   ///   ``SchedulerError/cannotLoadXML(path:reason:)``, ``SchedulerError/unknownCPU(_:existing:)``
   ///   when `restrictedTo` names a CPU the topology lacks, or ``SchedulerError/hwlocFailed(call:errno:)``.
   public init(_ source: Source = .thisSystem, restrictedTo: CPUSet? = nil) throws {
+    HwlocPlugins.trimmed
     var maybeHandle: hwloc_topology_t?
     guard hwloc_topology_init(&maybeHandle) == 0, let handle = maybeHandle else {
       throw SchedulerError.hwlocFailed(call: "hwloc_topology_init", errno: Errno(rawValue: errno))

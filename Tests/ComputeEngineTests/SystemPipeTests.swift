@@ -103,7 +103,7 @@ import Testing
       #expect((links is PipeLinks<String, String>) == !sharesMemory)
       #expect(status.reportedIn && status.taskNanoseconds > 0 && status.current == -1, "\(kernel.name)")
       let pid = try #require(pool.workerPIDs.first)
-      let maps = try String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8)
+      let maps = procFile("/proc/\(pid)/maps")
       let shared = maps.split(separator: "\n").filter { $0.contains("/memfd:") || $0.contains("/dev/shm/") }
       #expect(shared.isEmpty == !sharesMemory, "\(kernel.name): \(shared)")
       let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").compactMap {

@@ -34,6 +34,9 @@ import TestEntryPoints
 //                           affinity to one CPU; prints what it saw
 //   taskset-topology METHOD ONLY OTHER  narrows the affinity to CPU ONLY, loads a topology,
 //                           prints its CPUs, cores and PUs; exit 1 if CPU OTHER is offered
+//   hwloc-plugins METHOD [keep]  loads a topology (after setting HWLOC_PLUGINS_BLACKLIST empty
+//                           with keep, else unsetting it); prints the hwloc plugins mapped
+//                           and the variable
 //   hwloc-override METHOD   loads a topology under HWLOC_SYNTHETIC, prints whether it is this
 //                           system and its cores; exit 0 if binding through it is refused
 // (the topology scenarios run here, not in a child forked from the test runner, where
@@ -176,6 +179,31 @@ case "topology-cache":
   let narrowed = try Topology.current()
   print("reloaded \(narrowed !== first || first.allowedCPUs.count == 1) allowed \(narrowed.allowedCPUs.indices)")
   print("expected [\(cpu)]")
+case "hwloc-plugins":
+  // "keep": as a user who set the variable empty, to keep every plugin. Otherwise unset, as in
+  // a process whose parent never loaded a topology.
+  if arguments.contains("keep") {
+    setenv("HWLOC_PLUGINS_BLACKLIST", "", 1)
+  } else {
+    unsetenv("HWLOC_PLUGINS_BLACKLIST")
+  }
+  _ = try Topology.current()
+  let maps = procFile("/proc/self/maps")
+  let plugins = Set(
+    maps.split(separator: "\n").compactMap { line -> String? in
+      guard let name = line.split(separator: "/").last, name.hasPrefix("hwloc_"), name.hasSuffix(".so") else {
+        return nil
+      }
+      return String(name.dropLast(3))
+    })
+  let variable = getenv("HWLOC_PLUGINS_BLACKLIST").map { String(cString: $0) } ?? "unset"
+  let libraries = Set(
+    maps.split(separator: "\n").compactMap { line in line.split(separator: "/").last.map(String.init) }.filter {
+      $0.contains(".so")
+    })
+  print(
+    "plugins=\(plugins.sorted().joined(separator: ",")) variable=\(variable) libraries=\(libraries.sorted().joined(separator: ","))"
+  )
 case "taskset-topology":
   var only = Int32(arguments[3])!
   guard cs_sched_setaffinity(0, &only, 1) == 0 else { exit(2) }

@@ -184,3 +184,11 @@ public final class HeldMutex: @unchecked Sendable {
     mutex.deallocate()
   }
 }
+
+/// The whole of a file under `/proc` (empty when it cannot be read): such files say they are
+/// empty, and `String(contentsOfFile:)` reads one page of them only.
+public func procFile(_ path: String) -> String {
+  guard let handle = FileHandle(forReadingAtPath: path) else { return "" }
+  defer { try? handle.close() }
+  return String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+}
