@@ -28,6 +28,11 @@ struct MPBench: ParsableCommand {
     if CommandLine.arguments.dropFirst() == [ProcessStartCommand.bareStart] { Glibc.exit(0) }
     unblockSignals()
     bootstrapMultiprocessing(entryPoints: BenchEntryPoints.all)
+    // `mpbench pool`'s first pool of a process: a fresh run of this binary times its first pool.
+    if CommandLine.arguments.dropFirst() == [PoolCommand.firstPoolProbe] {
+      do { try PoolCommand.timeFirstPool() } catch { exit(withError: error) }
+      Glibc.exit(0)
+    }
     if let message = unknownSubcommand(Array(CommandLine.arguments.dropFirst())) {
       FileHandle.standardError.write(Data((message + "\n").utf8))
       Glibc.exit(ExitCode.validationFailure.rawValue)

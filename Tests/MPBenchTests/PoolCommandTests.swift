@@ -1,0 +1,26 @@
+import Foundation
+import Testing
+
+/// `mpbench pool`'s first pool of a process: a fresh run of the binary times its own first pool.
+@Suite(.timeLimit(.minutes(3))) struct PoolCommandTests {
+  struct Figure: Decodable {
+    let name: String
+    let median: Double
+  }
+
+  @Test func theFirstPoolOfAProcessIsTimedInAFreshRun() throws {
+    let probe = try runExecutable("mpbench", ["--time-the-first-pool-of-this-process"])
+    #expect(probe.status == 0, "\(probe.stderr)")
+    let milliseconds = try #require(Double(probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+    #expect(milliseconds > 0 && milliseconds < 10_000)
+
+    let run = try runExecutable("mpbench", ["pool", "--repetitions", "1", "--size", "test", "--json"])
+    #expect(run.status == 0, "\(run.stderr)")
+    let figures = try JSONDecoder().decode([Figure].self, from: Data(run.stdout.utf8))
+    let first = try #require(figures.first { $0.name == "first pool of a process to its first result" })
+    let topology = try #require(figures.first { $0.name == "hwloc topology load (first pool of a process)" })
+    // The first pool loads a topology, forks a template and a worker, and maps: more than the
+    // topology's load alone.
+    #expect(first.median > topology.median, "\(first.median) ms against \(topology.median) ms")
+  }
+}
