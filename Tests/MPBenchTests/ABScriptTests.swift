@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+
+/// `Scripts/ab`, the same-run A/B of two mpbench binaries, driven with two stand-ins that
+/// print fixed figures and log when they run.
+@Suite struct ABScriptTests {
+  static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("Scripts/ab").path
+
+  /// A stand-in binary at `path` that logs `name` to `log` and prints one figure, `median`;
+  /// or exits with `status` when given.
+  func standIn(_ path: String, name: String, median: Double, log: String, status: Int32 = 0) throws {
+    let figure = #"[{"name": "fig", "unit": "ms", "median": \#(median), "min": 0, "max": 0}]"#
+    let body =
+      status == 0
+      ? "#!/bin/sh\necho \(name) >> \(log)\necho '\(figure)'\n" : "#!/bin/sh\necho broken >&2\nexit \(status)\n"
+    try body.write(toFile: path, atomically: true, encoding: .utf8)
+    chmod(path, 0o755)
+  }
+
+  func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    let process = Foundation.Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", Self.script] + arguments
+    let (out, err) = (Pipe(), Pipe())
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (process.terminationStatus, stdout, stderr)
+  }
+
+  @Test func itAlternatesABBAAndPairsEachRound() throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ab-\(getpid())-\(UUID())").path
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let log = "\(directory)/log"
+    try standIn("\(directory)/base", name: "base", median: 2, log: log)
+    try standIn("\(directory)/new", name: "new", median: 3, log: log)
+    let result = try run(["\(directory)/base", "\(directory)/new", "--rounds", "3", "--", "pool"])
+    #expect(result.status == 0, "\(result.stderr)")
+    let order = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+    #expect(order == ["base", "new", "new", "base", "base", "new"], "odd rounds base first, even rounds new first")
+    let row = result.stdout.split(separator: "\n").first { $0.hasPrefix("| fig (ms)") }
+    #expect(row == "| fig (ms) | 2 (2–2) | 3 (3–3) | 1.5 (1.5–1.5) |", "\(result.stdout)")
+
+    try standIn("\(directory)/broken", name: "broken", median: 0, log: log, status: 3)
+    let failed = try run(["\(directory)/base", "\(directory)/broken", "--rounds", "1", "--", "pool"])
+    #expect(failed.status != 0 && failed.stderr.contains("broken") && failed.stderr.contains("3"), "\(failed.stderr)")
+    let misused = try run(["\(directory)/base", "--", "pool"])
+    #expect(misused.status != 0 && misused.stderr.contains("usage: Scripts/ab"), "\(misused.stderr)")
+  }
+}
