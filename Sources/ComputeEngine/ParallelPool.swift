@@ -69,8 +69,9 @@ extension ParallelPool {
   ) throws where Inputs.Element == Input {
     guard window >= 1 else { throw PoolError.invalidArgument("window must be at least 1, not \(window)") }
     var iterator = inputs.makeIterator()
+    // Not reserved at `window`'s size: a window far larger than the inputs (`Int.max`: all
+    // of them at once) would ask for that much memory. Kept across windows instead.
     var next: [Input] = []
-    next.reserveCapacity(window)
     while true {
       next.removeAll(keepingCapacity: true)
       while next.count < window, let input = iterator.next() { next.append(input) }

@@ -73,6 +73,11 @@ public func exerciseParallelPool(_ pool: some ParallelPool<Int, Int>) -> [String
       return outputs == [2, 4]
     }
   }
+  check("imap takes a window larger than its inputs (all of them at once)") {
+    var outputs: [Int] = []
+    try pool.imap([1, 2, 3], chunkSize: nil, window: .max) { outputs.append($0) }
+    return outputs == [2, 4, 6]
+  }
   check("imap refuses a window under 1") {
     do {
       try pool.imap([1], chunkSize: nil, window: 0) { _ in }
