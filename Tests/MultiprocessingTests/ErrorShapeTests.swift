@@ -1,3 +1,4 @@
+import CSystemShims
 import Foundation
 import SystemCalls
 import SystemPackage
@@ -126,10 +127,23 @@ struct ErrorShapeTests {
     if exiting == 0 { _exit(7) }
     #expect(SystemCall.reap(exiting) == .exited(7))
     let sleeping = fork()
-    if sleeping == 0 { while true { pause() } }
+    if sleeping == 0 {
+      // Ends with the test runner, should it die first.
+      _ = cs_set_parent_death_signal(SIGKILL)
+      while true { pause() }
+    }
+    // Killed and reaped however the checks below go: a failed one must not leave it running.
+    var reaped: TerminationStatus?
+    defer {
+      if reaped == nil {
+        kill(sleeping, SIGKILL)
+        SystemCall.reap(sleeping)
+      }
+    }
     #expect(try SystemCall.reapIfEnded(sleeping) == nil)
     kill(sleeping, SIGKILL)
-    #expect(SystemCall.reap(sleeping) == .signaled(SIGKILL))
+    reaped = SystemCall.reap(sleeping)
+    #expect(reaped == .signaled(SIGKILL))
   }
 
   @Test func terminationStatusConvertsBothWays() {
