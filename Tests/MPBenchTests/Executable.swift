@@ -26,3 +26,12 @@ func runExecutable(_ name: String, _ arguments: [String], environment: [String: 
     status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
     stderr: String(decoding: stderr, as: UTF8.self))
 }
+
+/// One figure of the list that `mpbench pool`, `sync` and `rings` print with `--json`.
+struct Figure: Decodable {
+  let name: String
+  let unit: String
+  let median: Double
+  let min: Double
+  let max: Double
+}

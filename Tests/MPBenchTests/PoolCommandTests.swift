@@ -3,11 +3,6 @@ import Testing
 
 /// `mpbench pool`'s first pool of a process: a fresh run of the binary times its own first pool.
 @Suite(.timeLimit(.minutes(3))) struct PoolCommandTests {
-  struct Figure: Decodable {
-    let name: String
-    let median: Double
-  }
-
   @Test func theFirstPoolOfAProcessIsTimedInAFreshRun() throws {
     let probe = try runExecutable("mpbench", ["--time-the-first-pool-of-this-process"])
     #expect(probe.status == 0, "\(probe.stderr)")

@@ -5,14 +5,6 @@ import Testing
 /// sets the one against the other.
 @Suite(.timeLimit(.minutes(2)))
 struct RingsCommandTests {
-  struct Figure: Decodable {
-    let name: String
-    let unit: String
-    let median: Double
-    let min: Double
-    let max: Double
-  }
-
   static let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("Scripts/spsc_floor.c").path
 
