@@ -9,8 +9,10 @@ import Testing
 
   /// A stand-in binary at `path` that logs `name` to `log` and prints one figure, `median`;
   /// or exits with `status` when given.
-  func standIn(_ path: String, name: String, median: Double, log: String, status: Int32 = 0) throws {
-    let figure = #"[{"name": "fig", "unit": "ms", "median": \#(median), "min": 0, "max": 0}]"#
+  func standIn(
+    _ path: String, name: String, median: Double, log: String, status: Int32 = 0, report: String? = nil
+  ) throws {
+    let figure = report ?? #"[{"name": "fig", "unit": "ms", "median": \#(median), "min": 0, "max": 0}]"#
     let body =
       status == 0
       ? "#!/bin/sh\necho \(name) >> \(log)\necho '\(figure)'\n" : "#!/bin/sh\necho broken >&2\nexit \(status)\n"
@@ -51,5 +53,25 @@ import Testing
     #expect(failed.status != 0 && failed.stderr.contains("broken") && failed.stderr.contains("3"), "\(failed.stderr)")
     let misused = try run(["\(directory)/base", "--", "pool"])
     #expect(misused.status != 0 && misused.stderr.contains("usage: Scripts/ab"), "\(misused.stderr)")
+  }
+
+  /// process-start's report (each kind of start, and the ratios it had) reads as figures.
+  @Test func itReadsTheStartsOfProcessStart() throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ab-\(getpid())-\(UUID())").path
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    func report(fork: Double, floor: Double) -> String {
+      #"{"starts": {"fork": {"median": \#(fork)}, "c-floor": {"median": \#(floor)}}, "forkToCFloor": \#(fork / floor)}"#
+    }
+    try standIn("\(directory)/base", name: "base", median: 0, log: "/dev/null", report: report(fork: 600, floor: 150))
+    try standIn("\(directory)/new", name: "new", median: 0, log: "/dev/null", report: report(fork: 450, floor: 150))
+    let result = try run(["\(directory)/base", "\(directory)/new", "--rounds", "2", "--", "process-start"])
+    #expect(result.status == 0, "\(result.stderr)")
+    let rows = Set(result.stdout.split(separator: "\n").map(String.init))
+    #expect(rows.contains("| start + join, fork (µs) | 600 (600–600) | 450 (450–450) | 0.75 (0.75–0.75) |"), "\(rows)")
+    #expect(rows.contains("| start + join, c-floor (µs) | 150 (150–150) | 150 (150–150) | 1 (1–1) |"), "\(rows)")
+    #expect(rows.contains("| fork / c-floor (ratio of medians) | 4 (4–4) | 3 (3–3) | 0.75 (0.75–0.75) |"), "\(rows)")
+    // No spawn was measured: no spawn ratio.
+    #expect(!result.stdout.contains("spawn"), "\(result.stdout)")
   }
 }
