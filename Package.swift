@@ -31,12 +31,8 @@ let package = Package(
       pkgConfig: "hwloc",
       providers: [.apt(["libhwloc-dev"])]
     ),
-    // libxml2, to say where an XML topology hwloc refused is malformed.
-    .systemLibrary(
-      name: "CLibXML2",
-      pkgConfig: "libxml-2.0",
-      providers: [.apt(["libxml2-dev"])]
-    ),
+    // libxml2, loaded when first used, to say where an XML topology hwloc refused is malformed.
+    .target(name: "CLibXML2"),
     // Open MPI (or MPICH): the pool across machines.
     .systemLibrary(
       name: "CMPI",
