@@ -12,6 +12,7 @@ let package = Package(
     .library(name: "LoadGeneration", targets: ["LoadGeneration"]),
     .library(name: "Kernels", targets: ["Kernels"]),
     .executable(name: "mpbench", targets: ["mpbench"]),
+    .executable(name: "mpbench-cluster", targets: ["mpbench-cluster"]),
     .executable(name: "mpload", targets: ["mpload"]),
   ],
   dependencies: [
@@ -88,14 +89,23 @@ let package = Package(
     ),
     // What both command-line tools need beyond ArgumentParser.
     .target(
-      name: "ToolSupport", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]
+      name: "ToolSupport", dependencies: ["Kernels", .product(name: "ArgumentParser", package: "swift-argument-parser")]
     ),
     .executableTarget(
       name: "mpbench",
       dependencies: [
-        "Scheduler", "Multiprocessing", "ComputeEngine", "ComputeEngineMPI", "LoadGeneration", "Kernels", "ToolSupport",
+        "Scheduler", "Multiprocessing", "ComputeEngine", "LoadGeneration", "Kernels", "ToolSupport",
         "SystemCalls", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Atomics", package: "swift-atomics"),
+      ]
+    ),
+    // `mpbench cluster`, which mpbench runs in its place (exec): the one command that needs
+    // Open MPI, kept out of mpbench so that mpbench's processes do not load it.
+    .executableTarget(
+      name: "mpbench-cluster",
+      dependencies: [
+        "ComputeEngine", "ComputeEngineMPI", "Multiprocessing", "Kernels", "ToolSupport",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
     .executableTarget(
@@ -145,7 +155,9 @@ let package = Package(
         .product(name: "SystemPackage", package: "swift-system"),
       ],
       path: "Tests/MPITestRank"),
-    .testTarget(name: "ComputeEngineMPITests", dependencies: ["ComputeEngineMPI", "Scheduler", "MPITestRank", "mpbench"]),
+    .testTarget(
+      name: "ComputeEngineMPITests", dependencies: ["ComputeEngineMPI", "Scheduler", "MPITestRank", "mpbench", "mpbench-cluster"]
+    ),
     .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "CSystemShims", "MPTestChild"]),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
     .testTarget(
@@ -155,7 +167,8 @@ let package = Package(
     .testTarget(
       name: "MPBenchTests",
       dependencies: [
-        "mpbench", "mpload", "Kernels", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "mpbench", "mpbench-cluster", "mpload", "Kernels",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Yams", package: "Yams"),
       ]
     ),

@@ -1,4 +1,5 @@
 import Foundation
+import ToolSupport
 
 /// One of the project's C reference programs (`Scripts/*.c`): built here with `cc` into a
 /// temporary directory that goes with this object, or built elsewhere (for a machine without

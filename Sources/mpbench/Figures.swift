@@ -1,4 +1,5 @@
 import Foundation
+import ToolSupport
 
 /// Measured figures, each the statistics of repeated samples, printed as an aligned table
 /// or as JSON.
@@ -38,11 +39,4 @@ struct Figures {
       Swift.print(figure.name.padding(toLength: width, withPad: " ", startingAt: 0) + numbers)
     }
   }
-}
-
-/// `value` as indented JSON with sorted keys: what every `--json` prints.
-func prettyJSON(_ value: some Encodable) throws -> String {
-  let encoder = JSONEncoder()
-  encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-  return String(decoding: try encoder.encode(value), as: UTF8.self)
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LoadGeneration
 import Scheduler
+import ToolSupport
 
 #if canImport(Glibc)
   import Glibc

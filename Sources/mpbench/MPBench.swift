@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Multiprocessing
+import ToolSupport
 
 #if canImport(Glibc)
   import Glibc
@@ -16,7 +17,7 @@ struct MPBench: ParsableCommand {
     version: swiftMultiprocessingVersion,
     subcommands: [
       SuiteCommand.self, TopologyCommand.self, ProcessStartCommand.self, SyncCommand.self, RingsCommand.self,
-      PoolCommand.self, ScalingCommand.self, LoadCommand.self, ClusterCommand.self,
+      PoolCommand.self, ScalingCommand.self, LoadCommand.self, ClusterLauncher.self,
     ],
     defaultSubcommand: SuiteCommand.self
   )
@@ -27,6 +28,11 @@ struct MPBench: ParsableCommand {
     // `mpbench process-start`'s spawn floor: this binary's start and exit, and nothing else.
     if CommandLine.arguments.dropFirst() == [ProcessStartCommand.bareStart] { Glibc.exit(0) }
     unblockSignals()
+    // `mpbench cluster` is another program's (it alone loads Open MPI): it runs in this one's
+    // place, with the signal mask just cleared.
+    let arguments = Array(CommandLine.arguments.dropFirst())
+    if arguments.first == ClusterLauncher.name { ClusterLauncher.execute() }
+    if arguments == ["help", ClusterLauncher.name] { ClusterLauncher.execute(["--help"]) }
     bootstrapMultiprocessing(entryPoints: BenchEntryPoints.all)
     // `mpbench pool`'s first pool of a process: a fresh run of this binary times its first pool.
     if CommandLine.arguments.dropFirst() == [PoolCommand.firstPoolProbe] {
@@ -37,15 +43,7 @@ struct MPBench: ParsableCommand {
       FileHandle.standardError.write(Data((message + "\n").utf8))
       Glibc.exit(ExitCode.validationFailure.rawValue)
     }
-    do {
-      var command = try parseAsRoot(nil)
-      try command.run()
-    } catch let error as LateUsageError {
-      FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
-      Glibc.exit(ExitCode.validationFailure.rawValue)
-    } catch {
-      exit(withError: error)
-    }
+    runAsRoot()
   }
 
   /// What to say when the first argument looks like a subcommand (a word, not an option) but

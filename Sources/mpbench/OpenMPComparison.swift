@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Scheduler
+import ToolSupport
 
 /// `--compare-openmp`: the project's C/OpenMP reference (Scripts/openmp_reference.c, built
 /// here with `cc -O2 -fopenmp`) on the same kernel, units and size as the engine, with each

@@ -4,6 +4,7 @@ import Foundation
 import Kernels
 import Multiprocessing
 import Scheduler
+import ToolSupport
 
 #if canImport(Glibc)
   import Glibc

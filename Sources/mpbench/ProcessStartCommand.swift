@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Multiprocessing
+import ToolSupport
 
 #if canImport(Glibc)
   import Glibc

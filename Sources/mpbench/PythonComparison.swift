@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Scheduler
+import ToolSupport
 
 /// `--compare-python`: the project's Python reference (Scripts/mpbench_reference.py) and
 /// this engine on the same kernels and sizes, in the same run.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Multiprocessing
 import Scheduler
+import ToolSupport
 
 /// `mpbench rings`: SlotRing throughput and latency between two processes.
 struct RingsCommand: ParsableCommand, RepeatedMeasurement, CFloorMeasurement {

@@ -5,6 +5,7 @@ import Dispatch
 import Foundation
 import Multiprocessing
 import Scheduler
+import ToolSupport
 
 /// How the scaling suite runs a workload's units.
 enum ScalingMode: String, CaseIterable, Codable, ExpressibleByArgument {

@@ -1,4 +1,5 @@
 import Foundation
+import ToolSupport
 
 /// What the scaling suite measured: one row per kernel, mode and worker count.
 struct ScalingReport: Encodable {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Multiprocessing
+import ToolSupport
 
 /// `mpbench sync`: the costs of the process-shared synchronisation types.
 struct SyncCommand: ParsableCommand, RepeatedMeasurement {

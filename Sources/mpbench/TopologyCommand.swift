@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Scheduler
+import ToolSupport
 
 /// `mpbench topology`: the machine as a compact tree, and the placement a policy gives.
 struct TopologyCommand: ParsableCommand {

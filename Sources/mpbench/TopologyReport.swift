@@ -1,5 +1,6 @@
 import Foundation
 import Scheduler
+import ToolSupport
 
 /// A topology and a placement, rendered as a compact `lstopo`-like tree or as JSON.
 struct TopologyReport: Encodable {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ComputeEngine
 import Kernels
+import ToolSupport
 
 /// The kernels of the scaling suite.
 enum KernelKind: String, CaseIterable, Codable, ExpressibleByArgument {

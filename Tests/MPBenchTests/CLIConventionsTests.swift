@@ -3,6 +3,7 @@ import Kernels
 import Testing
 
 @testable import mpbench
+@testable import mpbench_cluster
 
 /// Mistakes a command line makes are named before anything runs.
 @Suite(.timeLimit(.minutes(2)))
@@ -64,6 +65,28 @@ struct CLIConventionsTests {
     #expect(try ClusterCommand.parse(["--compare-mpi4py"]).kernelSize == .py)
     #expect(try ClusterCommand.parse([]).kernelSize == .native)
     #expect(try ClusterCommand.parse(["--compare-mpi4py", "--size", "test"]).kernelSize == .test)
+  }
+
+  /// `mpbench cluster` is mpbench-cluster, run in mpbench's place: the one program of the two
+  /// that loads Open MPI, so that mpbench's own processes (every start, pool and fork it
+  /// times) do not carry it.
+  @Test func theClusterCommandIsTheOnlyOneWithOpenMPI() throws {
+    func libraries(_ name: String) throws -> String {
+      let directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+      let run = try runExecutable("/usr/bin/ldd", [directory.appendingPathComponent(name).path])
+      #expect(run.status == 0, "\(run.stderr)")
+      return run.stdout
+    }
+    #expect(try libraries("mpbench-cluster").contains("libmpi.so"))
+    #expect(try !libraries("mpbench").contains("libmpi"), "mpbench loads Open MPI")
+    // Its help and its mistakes are mpbench-cluster's, named as users call it.
+    let help = try runExecutable("mpbench", ["cluster", "--help"])
+    #expect(help.status == 0 && help.stdout.contains("--workers-per-rank"), "\(help.stdout)")
+    #expect(try runExecutable("mpbench", ["help", "cluster"]).stdout == help.stdout)
+    let mistake = try runExecutable("mpbench", ["cluster", "--bogus"])
+    #expect(mistake.status == 64 && mistake.stderr.contains("See 'mpbench cluster --help'"), "\(mistake.stderr)")
+    // Listed among mpbench's subcommands.
+    #expect(try runExecutable("mpbench", ["--help"]).stdout.contains("cluster"))
   }
 
   @Test func knownSubcommandsAndHelpStillParse() throws {

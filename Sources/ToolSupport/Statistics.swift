@@ -1,18 +1,18 @@
 /// Order statistics of a set of timings.
-struct Statistics: Encodable {
+package struct Statistics: Encodable {
   /// How many samples there were.
-  let count: Int
+  package let count: Int
   /// The smallest sample.
-  let min: Double
+  package let min: Double
   /// The median.
-  let median: Double
+  package let median: Double
   /// The 90th percentile.
-  let p90: Double
+  package let p90: Double
   /// The largest sample.
-  let max: Double
+  package let max: Double
 
   /// The statistics of `samples` (at least one).
-  init(_ samples: [Double]) {
+  package init(_ samples: [Double]) {
     precondition(!samples.isEmpty, "no samples")
     let sorted = samples.sorted()
     count = sorted.count
@@ -27,7 +27,7 @@ struct Statistics: Encodable {
 
 extension Duration {
   /// The duration in (fractional) microseconds.
-  var microseconds: Double {
+  package var microseconds: Double {
     let (seconds, attoseconds) = components
     return Double(seconds) * 1e6 + Double(attoseconds) / 1e12
   }

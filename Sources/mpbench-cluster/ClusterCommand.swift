@@ -4,12 +4,14 @@ import ComputeEngineMPI
 import Foundation
 import Kernels
 import Multiprocessing
+import ToolSupport
 
 /// `mpbench cluster`, run under mpirun: the pool across MPI ranks against the driver's local
 /// pool and a serial run, its per-task overhead, and the raw MPI round trip.
 struct ClusterCommand: ParsableCommand, RepeatedMeasurement {
   static let configuration = CommandConfiguration(
-    commandName: "cluster",
+    // As users call it: mpbench runs this program for `mpbench cluster`.
+    commandName: "mpbench cluster",
     abstract: "Time the pool across MPI ranks (run it under mpirun, one rank per node).",
     // ArgumentParser does not wrap the usage line it builds: this one fits 80 columns.
     usage: """

@@ -1,4 +1,5 @@
 import Foundation
+import ToolSupport
 
 /// mpi4py.futures on the same kernel, ranks and transport as `mpbench cluster`, run by its
 /// driver once its own job has ended: a second mpirun launched from inside the first, with the

@@ -2,12 +2,12 @@ import Foundation
 
 /// Another program that mpbench runs beside itself (a compiler, the C and Python references),
 /// with its output collected.
-enum ExternalCommand {
+package enum ExternalCommand {
   /// What a run printed and how it ended.
-  struct Outcome {
-    let status: Int32
-    let stdout: String
-    let stderr: String
+  package struct Outcome {
+    package let status: Int32
+    package let stdout: String
+    package let stderr: String
   }
 
   /// Runs the Python reference `script` with the interpreter `python` and `arguments` — under
@@ -17,7 +17,7 @@ enum ExternalCommand {
   /// - Throws: a ``LateUsageError`` naming `option` when the script is not there (mpbench is
   ///   not run from the repository root), a ``BenchmarkFailure`` when it fails or prints
   ///   something else.
-  static func runPythonReference<Output: Decodable>(
+  package static func runPythonReference<Output: Decodable>(
     _ type: Output.Type, python: String, script: String, option: String, arguments: [String],
     launcher: [String] = [], inherits: (String) -> Bool = { _ in true }
   ) throws -> Output {
@@ -42,7 +42,7 @@ enum ExternalCommand {
   /// variables of this process's that `inherits` keeps (all by default), and waits for it.
   /// Its standard error is read on another thread while standard output is read here, so
   /// that neither pipe can fill and stall it.
-  static func run(
+  package static func run(
     _ arguments: [String], environment: [String: String] = [:], inherits: (String) -> Bool = { _ in true }
   ) throws -> Outcome {
     let process = Process()
