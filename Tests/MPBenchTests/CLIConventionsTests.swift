@@ -89,6 +89,21 @@ struct CLIConventionsTests {
     #expect(try runExecutable("mpbench", ["--help"]).stdout.contains("cluster"))
   }
 
+  /// An mpbench without mpbench-cluster beside it says so, with how to build it, as a usage
+  /// error (a hard link to mpbench in a folder of its own: /proc/self/exe names the link).
+  @Test func theClusterCommandWithoutItsProgramSaysHowToBuildIt() throws {
+    let build = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+    let folder = build.appendingPathComponent("lonely-mpbench-\(getpid())")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let lonely = folder.appendingPathComponent("mpbench").path
+    try FileManager.default.linkItem(atPath: build.appendingPathComponent("mpbench").path, toPath: lonely)
+    let run = try runExecutable(lonely, ["cluster", "--help"])
+    #expect(run.status == 64, "\(run.stderr)")
+    #expect(run.stderr.contains("\(folder.path)/mpbench-cluster"), "\(run.stderr)")
+    #expect(run.stderr.contains("swift build --product mpbench-cluster"), "\(run.stderr)")
+  }
+
   @Test func knownSubcommandsAndHelpStillParse() throws {
     #expect(try runExecutable("mpbench", ["help"]).stdout.contains("SUBCOMMANDS"))
     #expect(try runExecutable("mpbench", ["topology", "--json"]).status == 0)
