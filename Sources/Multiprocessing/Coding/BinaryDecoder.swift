@@ -87,7 +87,7 @@ final class BinaryReader {
     -> T
   {
     if let value = try readPrimitive(type, at: offset, path: parent?.path(adding: key) ?? []) { return value }
-    if let runType = T.self as? any BinaryElementRun.Type,
+    if BinaryRunTypes.mayBeRun(T.self), let runType = T.self as? any BinaryElementRun.Type,
       let run = try readRun(runType, at: offset, path: parent?.path(adding: key) ?? [])
     {
       return run as! T  // swift-format-ignore: NeverForceUnwrap (`runType` is `T`)

@@ -19,6 +19,37 @@ protocol BinaryElementRun {
   init(elementBytes: UnsafeRawBufferPointer)
 }
 
+/// Which types can be runs, told without asking the runtime.
+///
+/// Only `Array` and `ContiguousArray` conform to ``BinaryElementRun``, but a cast to the
+/// protocol that fails (a struct, an enum, any other Codable type) makes the Swift runtime scan
+/// every conformance record of the program, once per type and process: 7,164 records in
+/// mpbench, and 14 of the 62 scans a process's first pool made. A type's metadata says what it
+/// is: a struct's (kind 0x200) holds its nominal type descriptor next, which every `Array<E>`
+/// shares (likewise `ContiguousArray`); both are read from the metadata the compiler emits,
+/// which is the Swift ABI's layout.
+enum BinaryRunTypes {
+  /// Struct metadata's kind (`MetadataKind::Struct`).
+  private static let structKind: UInt = 0x200
+
+  /// `type`'s nominal type descriptor when it is a struct; nil otherwise.
+  private static func structDescriptor(_ type: Any.Type) -> UInt? {
+    let words = unsafeBitCast(type, to: UnsafePointer<UInt>.self)
+    return words[0] == structKind ? words[1] : nil
+  }
+
+  private static let array = structDescriptor([UInt8].self)
+  private static let contiguousArray = structDescriptor(ContiguousArray<UInt8>.self)
+
+  /// Whether `type` is an `Array` or a `ContiguousArray`: the types worth casting to
+  /// ``BinaryElementRun``.
+  @inline(__always)
+  static func mayBeRun<T>(_ type: T.Type) -> Bool {
+    guard let descriptor = structDescriptor(type) else { return false }
+    return descriptor == array || descriptor == contiguousArray
+  }
+}
+
 /// What the elements of a run are: a number of a family that ``BinaryRunKind/of(_:)`` knows,
 /// or some other trivially-copyable type (checked by size only).
 enum BinaryRunKind: UInt8 {

@@ -154,7 +154,11 @@ final class BinaryWriter {
   func write<T: Encodable>(_ value: T, parent: BinaryValueEncoder?, key: (any CodingKey)?) throws {
     pendingValue = nil
     if try writePrimitive(value, path: parent?.path(adding: key) ?? []) { return }
-    if let run = value as? any BinaryElementRun, try writeRun(run, path: parent?.path(adding: key) ?? []) { return }
+    if BinaryRunTypes.mayBeRun(T.self), let run = value as? any BinaryElementRun,
+      try writeRun(run, path: parent?.path(adding: key) ?? [])
+    {
+      return
+    }
     let start = bytes.count
     let level = open.count
     try value.encode(to: BinaryValueEncoder(writer: self, parent: parent, key: key, position: start, valueType: T.self))
