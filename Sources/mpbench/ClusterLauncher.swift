@@ -8,7 +8,9 @@ import ToolSupport
 
 /// `mpbench cluster`: runs `mpbench-cluster`, the program beside this one that holds the
 /// command, in this process's place (`execv`, so that under mpirun the rank is still this
-/// process).
+/// process). `MPBench.main` calls ``execute(_:)`` before anything is parsed when the first
+/// argument is `cluster` (or the arguments are `help cluster`); the type itself only lists the
+/// subcommand in mpbench's help.
 ///
 /// The cluster command is the only one that needs Open MPI, whose libraries (libmpi, its
 /// runtime, libevent) every process of a program that links them loads and every fork of it
@@ -23,20 +25,15 @@ struct ClusterLauncher: ParsableCommand {
     abstract: "Time the pool across MPI ranks (run it under mpirun, one rank per node).",
     discussion: "Runs mpbench-cluster, beside mpbench; `mpbench cluster --help` gives its options.")
 
-  @Argument(parsing: .captureForPassthrough, help: "mpbench-cluster's arguments.")
-  var arguments: [String] = []
-
-  func run() throws { Self.execute(arguments) }
-
   /// The program that holds the command: `mpbench-cluster` in this executable's directory.
   static var program: String {
     let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
     return executable.deletingLastPathComponent().appendingPathComponent("mpbench-cluster").path
   }
 
-  /// Replaces this process with `mpbench-cluster` and `arguments` (the command line's after
-  /// `cluster` by default); says why and exits with status 64 when it cannot.
-  static func execute(_ arguments: [String] = Array(CommandLine.arguments.dropFirst(2))) -> Never {
+  /// Replaces this process with `mpbench-cluster` and `arguments`; says why and exits with
+  /// status 64 when it cannot.
+  static func execute(_ arguments: [String]) -> Never {
     let program = program
     let argv = ([program] + arguments).map { strdup($0) } + [nil]
     execv(program, argv)

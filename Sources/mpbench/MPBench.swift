@@ -25,21 +25,21 @@ struct MPBench: ParsableCommand {
   /// Becomes a spawned child or the fork server when started as one; otherwise parses the
   /// command line as usual.
   static func main() {
+    let arguments = Array(CommandLine.arguments.dropFirst())
     // `mpbench process-start`'s spawn floor: this binary's start and exit, and nothing else.
-    if CommandLine.arguments.dropFirst() == [ProcessStartCommand.bareStart] { Glibc.exit(0) }
+    if arguments == [ProcessStartCommand.bareStart] { Glibc.exit(0) }
     unblockSignals()
     // `mpbench cluster` is another program's (it alone loads Open MPI): it runs in this one's
     // place, with the signal mask just cleared.
-    let arguments = Array(CommandLine.arguments.dropFirst())
-    if arguments.first == ClusterLauncher.name { ClusterLauncher.execute() }
+    if arguments.first == ClusterLauncher.name { ClusterLauncher.execute(Array(arguments.dropFirst())) }
     if arguments == ["help", ClusterLauncher.name] { ClusterLauncher.execute(["--help"]) }
     bootstrapMultiprocessing(entryPoints: BenchEntryPoints.all)
     // `mpbench pool`'s first pool of a process: a fresh run of this binary times its first pool.
-    if CommandLine.arguments.dropFirst() == [PoolCommand.firstPoolProbe] {
+    if arguments == [PoolCommand.firstPoolProbe] {
       do { try PoolCommand.timeFirstPool() } catch { exit(withError: error) }
       Glibc.exit(0)
     }
-    if let message = unknownSubcommand(Array(CommandLine.arguments.dropFirst())) {
+    if let message = unknownSubcommand(arguments) {
       FileHandle.standardError.write(Data((message + "\n").utf8))
       Glibc.exit(ExitCode.validationFailure.rawValue)
     }
