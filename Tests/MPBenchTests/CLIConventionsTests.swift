@@ -72,8 +72,7 @@ struct CLIConventionsTests {
   /// times) do not carry it.
   @Test func theClusterCommandIsTheOnlyOneWithOpenMPI() throws {
     func libraries(_ name: String) throws -> String {
-      let directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-      let run = try runExecutable("/usr/bin/ldd", [directory.appendingPathComponent(name).path])
+      let run = try runExecutable("/usr/bin/ldd", [buildDirectory.appendingPathComponent(name).path])
       #expect(run.status == 0, "\(run.stderr)")
       return run.stdout
     }
@@ -92,12 +91,11 @@ struct CLIConventionsTests {
   /// An mpbench without mpbench-cluster beside it says so, with how to build it, as a usage
   /// error (a hard link to mpbench in a folder of its own: /proc/self/exe names the link).
   @Test func theClusterCommandWithoutItsProgramSaysHowToBuildIt() throws {
-    let build = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-    let folder = build.appendingPathComponent("lonely-mpbench-\(getpid())")
+    let folder = buildDirectory.appendingPathComponent("lonely-mpbench-\(getpid())")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: folder) }
     let lonely = folder.appendingPathComponent("mpbench").path
-    try FileManager.default.linkItem(atPath: build.appendingPathComponent("mpbench").path, toPath: lonely)
+    try FileManager.default.linkItem(atPath: buildDirectory.appendingPathComponent("mpbench").path, toPath: lonely)
     let run = try runExecutable(lonely, ["cluster", "--help"])
     #expect(run.status == 64, "\(run.stderr)")
     #expect(run.stderr.contains("\(folder.path)/mpbench-cluster"), "\(run.stderr)")

@@ -7,13 +7,15 @@ struct Run {
   let stderr: String
 }
 
-/// Runs an executable of this package (built beside the test bundle), or the program at an
-/// absolute path, with `arguments`.
+/// Where this package's executables are built: beside the test bundle.
+let buildDirectory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+
+/// Runs an executable of this package (in ``buildDirectory``), or the program at an absolute
+/// path, with `arguments`.
 func runExecutable(_ name: String, _ arguments: [String], environment: [String: String]? = nil) throws -> Run {
-  let directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
   let process = Foundation.Process()
   process.executableURL =
-    name.hasPrefix("/") ? URL(fileURLWithPath: name) : directory.appendingPathComponent(name)
+    name.hasPrefix("/") ? URL(fileURLWithPath: name) : buildDirectory.appendingPathComponent(name)
   process.arguments = arguments
   if let environment { process.environment = environment }
   let out = Pipe()
