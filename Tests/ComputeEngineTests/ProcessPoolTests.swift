@@ -263,12 +263,18 @@ import Testing
     try pool.join()
     #expect(pids.allSatisfy { !processExists($0) })
 
+    // Terminated once a task runs, not after a fixed wait: on a loaded machine the map had
+    // not yet begun 50 ms later, and a map begun after `terminate()` throws.
+    let running = try Multiprocessing.Event()
     let slow = try ProcessPool<Int, Int> { value in
+      running.set()
       usleep(200_000)
       return value
     }
     let pending = Task { try await slow.mapResults(Array(0..<20), chunkSize: 1) }
-    try await Task.sleep(for: .milliseconds(50))
+    let deadline = ContinuousClock.now + .seconds(60)
+    while !running.isSet, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+    #expect(running.isSet)
     slow.terminate()
     let results = try await pending.value
     #expect(results.contains { if case .failure(.terminated) = $0 { true } else { false } })
