@@ -295,19 +295,21 @@ long cs_receive_with_fds(int socket, void *bytes, size_t capacity, int *fds, int
     received = syscall(SYS_recvmsg, socket, &message, MSG_CMSG_CLOEXEC);
   } while (received < 0 && errno == EINTR);
   if (received < 0) return -errno;
+  // A message longer than `capacity` lost its tail: refused whole, its descriptors closed.
+  int truncated = (message.msg_flags & MSG_TRUNC) != 0;
   for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header; header = next_control_header(&message, header)) {
     if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
     int count = (int)((header->cmsg_len - CMSG_LEN(0)) / sizeof(int));
     int *received_fds = (int *)CMSG_DATA(header);
     for (int i = 0; i < count; i++) {
-      if (*fd_count < max_fds) {
+      if (!truncated && *fd_count < max_fds) {
         fds[(*fd_count)++] = received_fds[i];
       } else {
         close(received_fds[i]);
       }
     }
   }
-  return (long)received;
+  return truncated ? -EMSGSIZE : (long)received;
 }
 
 int cs_wifexited(int status) { return WIFEXITED(status); }

@@ -137,7 +137,8 @@ extension FileDescriptor {
   }
 
   /// Receives one message into `bytes` with up to 4 descriptors: the byte count (0 at end of
-  /// stream) and the descriptors.
+  /// stream) and the descriptors. A message longer than `bytes` is refused whole (its
+  /// descriptors closed) with `EMSGSIZE`.
   package func receive(into bytes: inout [UInt8]) throws(Errno) -> (count: Int, descriptors: [FileDescriptor]) {
     var fds: [Int32] = [-1, -1, -1, -1]
     var fdCount: Int32 = 0

@@ -41,6 +41,19 @@ import Testing
     #expect(try process.exitCode == 6)
   }
 
+  /// A process's arguments arrive whole by every start method, small and large: a fork
+  /// server gets a small description in its request and a large one (over
+  /// `ForkserverRequest.inlineLimit`) in a memfd.
+  @Test(arguments: StartMethod.allCases, [0, 1000, ForkserverRequest.inlineLimit + 1, 300_000])
+  func argumentsOfEverySizeArriveWhole(method: StartMethod, count: Int) throws {
+    _ = Fixture.ready
+    let bytes = TestEntryPoints.patternBytes(count: count)
+    let process = Multiprocessing.Process(startMethod: method, entryPoint: TestEntryPoints.checkBytes, arguments: bytes)
+    try process.start()
+    try process.join()
+    #expect(try process.exitCode == 0)
+  }
+
   @Test func aForkContextTakesClosures() throws {
     let process = getContext(.fork).process { throw ProcessExit(8) }
     try process.start()

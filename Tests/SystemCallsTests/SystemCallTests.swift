@@ -29,6 +29,32 @@ struct SystemCallTests {
     #expect(result == 7 && calls == 3)
   }
 
+  /// A message longer than the buffer it is received into is refused whole, and the
+  /// descriptors it carried are closed, not left open in the receiver; one that fits comes
+  /// whole.
+  @Test func aMessageLongerThanTheBufferIsRefusedWithItsDescriptorsClosed() throws {
+    let (sender, receiver) = try FileDescriptor.socketPairClosingOnExec(type: Int32(SOCK_SEQPACKET.rawValue))
+    defer {
+      sender.release()
+      receiver.release()
+    }
+    let pipe = try FileDescriptor.pipe()
+    defer { pipe.readEnd.release() }
+    try sender.send([UInt8](repeating: 7, count: 100), descriptors: [pipe.writeEnd])
+    pipe.writeEnd.release()
+    var buffer = [UInt8](repeating: 0, count: 10)
+    #expect(throws: Errno.messageTooLong) { _ = try receiver.receive(into: &buffer) }
+    // With no write end left open anywhere, the pipe is at its end at once (read only then:
+    // with a write end leaked here, the read would wait for ever).
+    let ended = SystemCall.pollReadable([pipe.readEnd.rawValue], timeout: .seconds(2)) == [pipe.readEnd.rawValue]
+    var byte: UInt8 = 0
+    #expect(ended && read(pipe.readEnd.rawValue, &byte, 1) == 0)
+
+    try sender.send([1, 2, 3], descriptors: [])
+    let received = try receiver.receive(into: &buffer)
+    #expect(received.count == 3 && buffer.prefix(3) == [1, 2, 3] && received.descriptors.isEmpty)
+  }
+
   /// `cs_unblock_all_signals`, what every forked child runs first, leaves the calling
   /// thread no signal blocked: a child forked from a thread that blocks two has none blocked
   /// after it (a child that inherited a blocked SIGTERM would ignore `terminate()`).

@@ -88,6 +88,12 @@ public enum TestEntryPoints {
   public static let segfault = EntryPoint<Int>("segfault") { address in
     UnsafeMutablePointer<Int>(bitPattern: address)!.pointee = 1
   }
+  /// Ends with 0 when its bytes are ``patternBytes(count:)`` of their count, 3 when they are not.
+  public static let checkBytes = EntryPoint<[UInt8]>("check-bytes") { bytes in
+    throw ProcessExit(bytes == patternBytes(count: bytes.count) ? 0 : 3)
+  }
+  /// `count` bytes of a pattern that a lost or shifted byte breaks: 0, 1, … 250, 0, 1, …
+  public static func patternBytes(count: Int) -> [UInt8] { (0..<count).map { UInt8($0 % 251) } }
   /// Hits a Swift runtime trap.
   public static let trap = EntryPoint<[Int]>("trap") { values in _ = values[values.count] }
   /// Prints the given number of numbered lines: the first half flushed line by line, the
@@ -324,7 +330,8 @@ public enum TestEntryPoints {
   /// Every entry point above, for ``bootstrapMultiprocessing(entryPoints:)``.
   public static let all: [any AnyEntryPoint] =
     [
-      report, sleep, exit, unset, cExit, fail, abort, segfault, trap, printLines, family, startChild, connectionEcho,
+      report, sleep, exit, unset, cExit, fail, abort, segfault, checkBytes, trap, printLines, family, startChild,
+      connectionEcho,
       queueSummer, queueCloser, queueFlooder, managerClient, managerExercise, managerOwner, resourceRounds, summerClass,
     ] + SyncEntryPoints.all + PoolKernels.all
 }

@@ -97,7 +97,8 @@ int cs_throw_hooks_installed(void);
 /// Sends `length` bytes and up to 4 descriptors over a Unix socket. Returns 0 or -errno.
 int cs_send_with_fds(int socket, const void *bytes, size_t length, const int *fds, int fd_count);
 /// Receives one message of at most `capacity` bytes and up to `max_fds` descriptors.
-/// Returns the byte count (0 at end of stream) or -errno; `*fd_count` gets the descriptors received.
+/// Returns the byte count (0 at end of stream) or -errno (-EMSGSIZE for a longer message, whose
+/// descriptors are closed); `*fd_count` gets the descriptors received.
 long cs_receive_with_fds(int socket, void *bytes, size_t capacity, int *fds, int max_fds, int *fd_count);
 
 /// Replaces the handlers of the crash signals (SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE,

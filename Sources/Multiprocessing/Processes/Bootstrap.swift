@@ -68,12 +68,22 @@ public func bootstrapMultiprocessing(
 
 /// Becomes the child `description` names (spawned, or forked by the fork server).
 func bootstrapChild(_ description: ChildDescription, actualParent: pid_t) -> Never {
-  let entryPoint = ProcessRegistry.shared.entryPoint(named: description.entryPoint)
-  guard let entryPoint else {
+  bootstrapChild(description, process: childProcess(for: description), actualParent: actualParent)
+}
+
+/// The process `description` names, with its entry point; nil when this program registered
+/// none of that name.
+func childProcess(for description: ChildDescription) -> Process? {
+  ProcessRegistry.shared.entryPoint(named: description.entryPoint).map { Process(child: description, entryPoint: $0) }
+}
+
+/// Becomes `process`, made from `description` by ``childProcess(for:)``; with none, says
+/// that the entry point is not registered and exits with 70.
+func bootstrapChild(_ description: ChildDescription, process: Process?, actualParent: pid_t) -> Never {
+  guard let process else {
     let message = "multiprocessing: \(ProcessError.entryPointNotRegistered(description.entryPoint)) in this program\n"
     FileHandle.standardError.write(Data(message.utf8))
     _exit(70)
   }
-  let process = Process(child: description, entryPoint: entryPoint)
   ChildRunner.become(process, actualParent: actualParent, parent: (description.parentPid, description.parentName))
 }

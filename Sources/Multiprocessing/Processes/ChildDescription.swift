@@ -2,9 +2,9 @@ import Foundation
 import SystemCalls
 import SystemPackage
 
-/// What a spawned or fork-server child needs to become its ``Process``: sent by the parent in
-/// ``BinaryEncoder``'s form in a memfd (the child decodes it on its way to its entry, where
-/// JSON's decoder cost a fork-server child a third of its page faults).
+/// What a spawned or fork-server child needs to become its ``Process``, in ``BinaryEncoder``'s
+/// form (JSON's decoder cost a fork-server child a third of its page faults): a spawned child
+/// reads it from a memfd, a fork server from its request (``ForkserverRequest``).
 struct ChildDescription: Codable, Sendable {
   /// The registered entry point to run.
   var entryPoint: String
@@ -23,12 +23,20 @@ struct ChildDescription: Codable, Sendable {
   /// The name of that process.
   var parentName: String
 
-  /// The description written to a new memfd, ready to hand to a child.
-  func memfd() throws(ProcessError) -> FileDescriptor {
-    let bytes: Data
-    do { bytes = try BinaryEncoder().encode(self) } catch {
+  /// The description in ``BinaryEncoder``'s form.
+  func encoded() throws(ProcessError) -> Data {
+    do { return try BinaryEncoder().encode(self) } catch {
       throw .arguments(entryPoint: entryPoint, reason: "the child's description cannot be encoded: \(error)")
     }
+  }
+
+  /// The description written to a new memfd, ready to hand to a child.
+  func memfd() throws(ProcessError) -> FileDescriptor {
+    try Self.memfd(holding: encoded())
+  }
+
+  /// A new memfd holding `bytes`, an encoded description.
+  static func memfd(holding bytes: Data) throws(ProcessError) -> FileDescriptor {
     do { return try SystemCall.memoryFile(named: "mp-child", holding: bytes) } catch {
       throw .system(call: "memfd_create", errno: error)
     }

@@ -25,6 +25,12 @@ enum ChildRunner {
     // the child walks every loaded library's symbol table (some twenty page faults).
     _ = getppid()
     _ = write(-1, nil, 0)  // EBADF: only binds `write`, which the handshake uses.
+    // And its arguments' decoding: `BinaryDecoder` reads them through `Data`'s generic
+    // `withUnsafeBytes`, whose inline storage's type the runtime builds by mangled name at its
+    // first use in a process (a tenth of a fork-server child's start). Through a table, as a
+    // child finds its entry point, so that the compiler runs the same unspecialised code.
+    let entryPoints: [String: any AnyEntryPoint] = ["": EntryPoint<Int>("") { _ in }]
+    if let encoded = try? BinaryEncoder().encode(0) { try? entryPoints[""]?.run(encodedArguments: encoded) }
     let error: any Error = ProcessExit(0)
     if let exit = error as? ProcessExit { _ = exit.code }
     _ = Data("Process \(String(describing: error)):\n\(error)\n".utf8)

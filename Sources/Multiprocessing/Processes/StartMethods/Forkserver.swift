@@ -13,8 +13,8 @@ import SystemPackage
 /// The server is a fresh run of the program (started on first use through
 /// ``Launcher/spawnProgram(role:passing:)``) that stops in ``bootstrapMultiprocessing(entryPoints:managedTypes:)``
 /// and serves: single-threaded, it forks a child per request, so the children come from a
-/// clean process whatever threads this one runs. Each request travels over a `SOCK_SEQPACKET`
-/// control socket with two descriptors: a memfd holding the ``ChildDescription`` and one end of
+/// clean process whatever threads this one runs. Each request (``ForkserverRequest``) travels
+/// over a `SOCK_SEQPACKET` control socket with the child's ``ChildDescription`` and one end of
 /// a new status socket, on which the server answers the child's pid at once and its exit code
 /// when it ends. The server dies with this process (`PR_SET_PDEATHSIG`), and its children die
 /// with it; when this process closes the control socket the server kills what is left and exits.
@@ -128,20 +128,18 @@ package final class ForkserverClient: @unchecked Sendable {
 
   /// Asks the server for a child that becomes `description`, and returns its handle.
   func launch(_ description: ChildDescription) throws(ProcessError) -> any ChildHandle {
-    let payload = try description.memfd()
-    defer { payload.release() }
     let (statusFD, serverStatusFD): (FileDescriptor, FileDescriptor)
     do {
       (statusFD, serverStatusFD) = try FileDescriptor.socketPairClosingOnExec(type: Int32(SOCK_STREAM.rawValue))
     } catch {
       throw .system(call: "socketpair", errno: error)
     }
-    do throws(Errno) {
+    do {
       defer { serverStatusFD.release() }
-      try controlFD.send([UInt8(ascii: "F")], descriptors: [serverStatusFD, payload])
+      try ForkserverRequest.send(description, statusFD: serverStatusFD, on: controlFD)
     } catch {
       statusFD.release()
-      throw .forkserver("the server is gone (\(error))")
+      throw error
     }
     guard !SystemCall.pollReadable([statusFD.rawValue], timeout: Self.answerBound).isEmpty,
       let pid = statusFD.readInt32(), pid > 0
@@ -200,23 +198,28 @@ final class ForkserverChild: ChildHandle {
 /// The fork server's loop, run by a fresh run of the program inside
 /// ``bootstrapMultiprocessing(entryPoints:managedTypes:)``.
 enum ForkserverLoop {
-  /// Runs, once, the code every child runs before its entry point (decoding its description,
-  /// opening its parent's pidfd), so that the runtime's lazily built type metadata and
-  /// Foundation's coders are ready in the server and every child inherits them instead of
-  /// building them again: this halves a child's start-up.
+  /// Runs, once, the code the server runs for a request (decoding its description, making
+  /// its ``Process``) and every child runs before its entry point, so that the runtime's
+  /// lazily built type metadata is ready in the server and every child inherits it instead
+  /// of building it again: this halves a child's start-up.
   static func warmUp() {
     _ = ChildRunner.warmedUp
     let sample = ChildDescription(
       entryPoint: "", arguments: Data("0".utf8), name: "", identity: [1], daemon: false, startMethod: .forkserver,
       parentPid: getppid(), parentName: "")
-    if let fd = try? sample.memfd() { _ = try? ChildDescription.read(from: fd) }  // for its effect: warming up
+    // For their effect, warming up: a request as the server reads it, both kinds.
+    if let encoded = try? sample.encoded() {
+      _ = ForkserverRequest.read([ForkserverRequest.inline] + encoded, descriptors: [FileDescriptor(rawValue: -1)])
+    }
+    if let fd = try? sample.memfd() { _ = try? ChildDescription.read(from: fd) }
+    _ = Process(child: sample, entryPoint: EntryPoint<Int>("") { _ in })
     // The two tables a template fills first, its entry point's and the loop's children: a
     // table's storage type is built by name on its first insert, and that name's lookup (the
     // key's Hashable conformance, found by a scan of every conformance record of the program)
     // would otherwise run again in every template, a tenth of a millisecond each.
     var entryPoints: [String: any AnyEntryPoint] = [:]
     entryPoints[""] = EntryPoint<Int>("") { _ in }
-    _ = ProcessRegistry.shared.entryPoint(named: "")  // a child's look-up: its optional's type
+    _ = ProcessRegistry.shared.entryPoint(named: "")  // a request's look-up: its optional's type
     var statusFDs: [pid_t: FileDescriptor] = [:]
     statusFDs[0] = FileDescriptor(rawValue: -1)
     // A process's first probe finds its marker protocol's conformance by that same scan; a
@@ -235,6 +238,7 @@ enum ForkserverLoop {
     var statusFDs: [pid_t: FileDescriptor] = [:]
     let serverPid = getpid()
     _ = warmedUpHere  // once per process: a template inherits its parent's
+    var request = [UInt8](repeating: 0, count: ForkserverRequest.capacity)
 
     while true {
       let ready = SystemCall.pollReadable([controlFD.rawValue, signalFD.rawValue], timeout: nil)
@@ -249,19 +253,23 @@ enum ForkserverLoop {
         }
       }
       guard ready.contains(controlFD.rawValue) else { continue }
-      var request = [UInt8](repeating: 0, count: 16)
-      let received = try? controlFD.receive(into: &request)
-      guard let received, received.count > 0 else {
+      let received: (count: Int, descriptors: [FileDescriptor])
+      do { received = try controlFD.receive(into: &request) } catch {
+        if error == .messageTooLong { continue }  // no request of this library's
+        received = (0, [])
+      }
+      guard received.count > 0 else {
         // The client closed the connection (it exited) or died: nothing may outlive it.
         for pid in statusFDs.keys { try? SystemCall.sendSignal(SIGKILL, to: pid) }
         for pid in statusFDs.keys { SystemCall.reap(pid) }
         cs_exit_now(0)
       }
-      guard received.descriptors.count == 2 else {
-        for fd in received.descriptors { fd.release() }
-        continue
-      }
-      let (statusFD, payloadFD) = (received.descriptors[0], received.descriptors[1])
+      guard
+        let (statusFD, description) = ForkserverRequest.read(
+          request[..<received.count], descriptors: received.descriptors)
+      else { continue }
+      // Made here, not in the child: see ForkserverRequest.
+      let process = description.flatMap(childProcess(for:))
       fflush(nil)
       let pid = fork()
       if pid == 0 {
@@ -270,10 +278,9 @@ enum ForkserverLoop {
         signalFD.release()
         for fd in statusFDs.values { fd.release() }
         statusFD.release()
-        guard let description = try? ChildDescription.read(from: payloadFD) else { _exit(70) }
-        bootstrapChild(description, actualParent: serverPid)
+        guard let description else { _exit(70) }
+        bootstrapChild(description, process: process, actualParent: serverPid)
       }
-      payloadFD.release()
       if pid < 0 {
         statusFD.release()
         continue
