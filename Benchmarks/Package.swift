@@ -13,12 +13,13 @@ import struct Foundation.URL
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
 let library = root.lastPathComponent.lowercased()
 
-/// A package-benchmark target in Benchmarks/NAME that uses the given library products.
-func benchmark(_ name: String, using products: [String]) -> Target {
+/// A package-benchmark target in Benchmarks/NAME that uses the given library products (and
+/// the given programs of this package, built beside it).
+func benchmark(_ name: String, using products: [String], programs: [Target.Dependency] = []) -> Target {
   .executableTarget(
     name: name,
     dependencies: ["BenchmarkSupport", "BenchmarkChild", .product(name: "Benchmark", package: "benchmark")]
-      + products.map { .product(name: $0, package: library) },
+      + products.map { .product(name: $0, package: library) } + programs,
     path: "Benchmarks/\(name)",
     plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
   )
@@ -49,7 +50,10 @@ let package = Package(
       dependencies: ["BenchmarkSupport", .product(name: "Multiprocessing", package: library)],
       path: "Benchmarks/Helpers/BenchmarkChild"
     ),
-    benchmark("ProcessStart", using: ["Multiprocessing"]),
+    // The C floor that fork's start is set against: Scripts/fork_floor.c (main.c links to it),
+    // the program `mpbench process-start` builds with cc.
+    .executableTarget(name: "ForkFloor", path: "Benchmarks/Helpers/ForkFloor"),
+    benchmark("ProcessStart", using: ["Multiprocessing"], programs: ["ForkFloor"]),
     benchmark("Sync", using: ["Multiprocessing"]),
     benchmark("Rings", using: ["Multiprocessing"]),
     benchmark("Pool", using: ["ComputeEngine", "Kernels"]),

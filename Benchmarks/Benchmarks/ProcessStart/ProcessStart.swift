@@ -12,11 +12,33 @@ let benchmarks: @Sendable () -> Void = {
       // p90 moved ±8 % (fork), ±15 % (forkserver), ±25 % (spawn) over five quiet runs.
       thresholds: BenchmarkTolerance.p90(method == .spawn ? 35 : method == .forkserver ? 30 : 25))
     registerBenchmark("start+join-\(method)", configuration: configuration) { benchmark in
-      for _ in benchmark.scaledIterations {
-        let process = Process(startMethod: method, entryPoint: BenchmarkEntryPoints.empty, arguments: 0)
-        try process.start()
-        try process.join()
-      }
+      for _ in benchmark.scaledIterations { try startAndJoin(method) }
     }
   }
+
+  // Issue 29's target: fork's start + join ≤ 2 × the C floor's, medians of the same run. Each
+  // iteration times 25 of each, in turns of 5; the figure is fork's median over the floor's,
+  // in percent. `BENCHMARK_SLOWDOWN` stretches the forks alone.
+  let forkOverCFloor = BenchmarkRatio.metric("fork-over-c-floor-percent")
+  Benchmark(
+    "fork-over-c-floor",
+    configuration: .init(
+      metrics: [forkOverCFloor], maxDuration: .seconds(10), maxIterations: 30,
+      thresholds: BenchmarkRatio.p90(forkOverCFloor))
+  ) { benchmark in
+    var forks: [Duration] = []
+    var floor: [Duration] = []
+    for _ in 0..<5 {
+      forks += try (0..<5).map { _ in try BenchmarkSlowdown.stretched { try startAndJoin(.fork) } }
+      floor += try CFloor.samples(5)
+    }
+    benchmark.measurement(forkOverCFloor, BenchmarkRatio.percent(forks, over: floor))
+  }
+}
+
+/// Starts and joins a process of `method` that runs the empty entry point.
+func startAndJoin(_ method: StartMethod) throws {
+  let process = Process(startMethod: method, entryPoint: BenchmarkEntryPoints.empty, arguments: 0)
+  try process.start()
+  try process.join()
 }

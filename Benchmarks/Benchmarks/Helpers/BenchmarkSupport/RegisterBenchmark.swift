@@ -24,13 +24,27 @@ public enum BenchmarkTolerance {
 public func registerBenchmark(
   _ name: String, configuration: Benchmark.Configuration, _ body: @escaping @Sendable (Benchmark) throws -> Void
 ) {
-  let factor = ProcessInfo.processInfo.environment["BENCHMARK_SLOWDOWN"].flatMap(Double.init) ?? 1
   Benchmark(name, configuration: configuration) { benchmark in
+    _ = try BenchmarkSlowdown.stretched { try body(benchmark) }
+  }
+}
+
+/// The factor `BENCHMARK_SLOWDOWN` sets (1 without it), by which the benchmarks stretch what
+/// they time.
+public enum BenchmarkSlowdown {
+  /// The factor.
+  public static let factor = ProcessInfo.processInfo.environment["BENCHMARK_SLOWDOWN"].flatMap(Double.init) ?? 1
+
+  /// Runs `body`, then spins for (``factor`` − 1) × its time, and returns the whole time. A
+  /// ratio's benchmark stretches its numerator, the library's part, with it: stretching its
+  /// whole body would leave the ratio as it was.
+  public static func stretched(_ body: () throws -> Void) rethrows -> Duration {
     let started = ContinuousClock.now
-    try body(benchmark)
-    guard factor > 1 else { return }
-    let extra = (ContinuousClock.now - started) * (factor - 1)
-    let until = ContinuousClock.now + extra
-    while ContinuousClock.now < until {}
+    try body()
+    if factor > 1 {
+      let until = ContinuousClock.now + (ContinuousClock.now - started) * (factor - 1)
+      while ContinuousClock.now < until {}
+    }
+    return ContinuousClock.now - started
   }
 }

@@ -1,0 +1,1 @@
+../../../../Scripts/fork_floor.c
