@@ -263,12 +263,14 @@ import Testing
     try pool.join()
     #expect(pids.allSatisfy { !processExists($0) })
 
-    // Terminated once a task runs, not after a fixed wait: on a loaded machine the map had
-    // not yet begun 50 ms later, and a map begun after `terminate()` throws.
+    // Terminated once a task runs, not after a fixed wait, and with tasks long enough that
+    // none ends first: in loaded full runs the map had not begun 50 ms after it was asked
+    // for (a map begun after `terminate()` throws), and this test's task, woken seconds late,
+    // saw every 200 ms task done.
     let running = try Multiprocessing.Event()
     let slow = try ProcessPool<Int, Int> { value in
       running.set()
-      usleep(200_000)
+      usleep(30_000_000)
       return value
     }
     let pending = Task { try await slow.mapResults(Array(0..<20), chunkSize: 1) }
