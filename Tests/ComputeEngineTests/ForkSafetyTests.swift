@@ -108,7 +108,12 @@ import Testing
   /// with `stuckAfterFork`, every other task runs, a worker from a new template serves, and
   /// the pool carries on. Over the claim board (shared memory) and the pushed chunks
   /// (pipes) alike.
-  @Test(arguments: everyLink) func aWorkerStuckOnAnInheritedLockFailsItsTaskAlone(link: PoolLink) throws {
+  ///
+  /// `idleFirst`: the map comes once the pool is ready and its thread asleep with nothing to
+  /// watch (it then slept on through a job on the board, and never looked: the hang seen in
+  /// full runs).
+  @Test(arguments: everyLink, [false, true])
+  func aWorkerStuckOnAnInheritedLockFailsItsTaskAlone(link: PoolLink, idleFirst: Bool) throws {
     let held = HeldMutex()
     let runs = try SharedArray(repeating: 0, count: 6, lock: true)
     let pool = try linkedPool(link, placement: .cores(1)) { (input: Int) -> Int in
@@ -125,6 +130,10 @@ import Testing
     // test waiting for ever and the suite with it.
     let returned = try Multiprocessing.Event()
     DispatchQueue.global().asyncAfter(deadline: .now() + 30) { if !returned.isSet { pool.terminate() } }
+    if idleFirst {
+      #expect(pool.waitUntilReady())
+      usleep(300_000)
+    }
     let results = try pool.mapResults(Array(0..<6), chunkSize: 2)
     returned.set()
     #expect(ContinuousClock.now - started < .seconds(3), "found stuck, not waited on")

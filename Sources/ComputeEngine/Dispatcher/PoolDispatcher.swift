@@ -45,6 +45,9 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   var closing = false
   var terminated = false
   var finished = false
+  /// Whether this pool's thread is going to sleep, or sleeps, with no time bound: a job put
+  /// on the board then rings it, so that it looks over the workers while the job runs.
+  var sleepsUnbounded = false
   let stopped = DispatchSemaphore(value: 0)
   /// Jobs whose callers stopped waiting, for this pool's thread to give up
   /// (``giveUpSoon(jobID:)``); a lock of their own, never held with another.
@@ -143,8 +146,10 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
         // Alone: on the board, where the workers claim it without this pool's thread.
         jobs.insert(job)
         boardRounds.start(job, chunkSize: chunkSize, workers: workers)
-        // This thread is needed only to enforce a task timeout: the last worker rings it.
-        needsDispatcher = settings.taskTimeout != nil
+        // This thread is needed to enforce a task timeout (the last worker rings it), and to
+        // look over the workers now and then (one stuck on a lock its template inherited
+        // rings nothing): asleep with no bound, it would never look while the job runs.
+        needsDispatcher = settings.taskTimeout != nil || sleepsUnbounded
         onBoard = true
         return
       }
@@ -293,6 +298,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     var ready: [Int32] = []
     while true {
       let next: (Duration?, [Int32])? = lock.withLock {
+        sleepsUnbounded = false
         if terminated {
           shutDownLocked()
           return nil
@@ -334,6 +340,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
         let watched = workers.contains { !$0.pending.isEmpty } || (boardJob != nil && settings.taskTimeout != nil)
         let wake: Duration? =
           watched ? .milliseconds(5) : boardJob != nil || supervisor.anyStarting ? .milliseconds(50) : nil
+        sleepsUnbounded = wake == nil
         return (wake, workers.compactMap { $0.liveness.sentinel } + workers.compactMap { $0.channels.wakeDescriptor })
       }
       guard let next else { break }
