@@ -20,20 +20,11 @@ let benchmarks: @Sendable () -> Void = {
   // Issue 29's target: fork's start + join ≤ 2 × the C floor's, medians of the same run. Each
   // iteration times 25 of each, in turns of 5; the figure is fork's median over the floor's,
   // in percent. `BENCHMARK_SLOWDOWN` stretches the forks alone.
-  let forkOverCFloor = BenchmarkRatio.metric("fork-over-c-floor-percent")
-  Benchmark(
-    "fork-over-c-floor",
-    configuration: .init(
-      metrics: [forkOverCFloor], maxDuration: .seconds(10), maxIterations: 30,
-      thresholds: BenchmarkRatio.p90(forkOverCFloor))
-  ) { benchmark in
-    var forks: [Duration] = []
-    var floor: [Duration] = []
-    for _ in 0..<5 {
-      forks += try (0..<5).map { _ in try BenchmarkSlowdown.stretched { try startAndJoin(.fork) } }
-      floor += try CFloor.samples(5)
-    }
-    benchmark.measurement(forkOverCFloor, BenchmarkRatio.percent(forks, over: floor))
+  BenchmarkRatio.register("fork-over-c-floor", metric: "fork-over-c-floor-percent", turns: 5) {
+    (
+      try (0..<5).map { _ in try BenchmarkSlowdown.stretched { try startAndJoin(.fork) } },
+      try CFloor.samples(5)
+    )
   }
 }
 

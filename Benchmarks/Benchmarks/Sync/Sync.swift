@@ -32,22 +32,13 @@ let benchmarks: @Sendable () -> Void = {
   // Issue 29's target: `RLock` (the `SharedValue` default) within 1.3 × `Lock` on the same
   // job, 2 processes × 100k locked increments, in turns of one each; the figure is RLock's
   // median over Lock's, in percent. `BENCHMARK_SLOWDOWN` stretches the RLock runs alone.
-  let rlockOverLock = BenchmarkRatio.metric("rlock-over-lock-percent")
-  Benchmark(
-    "rlock-over-lock-locked-increments-2x100k",
-    configuration: .init(
-      metrics: [rlockOverLock], maxDuration: .seconds(10), maxIterations: 30,
-      thresholds: BenchmarkRatio.p90(rlockOverLock))
-  ) { benchmark in
-    var rlock: [Duration] = []
-    var lock: [Duration] = []
-    for _ in 0..<3 {
-      rlock.append(try BenchmarkSlowdown.stretched { try lockedIncrements(try SharedValue(0)) })
-      let started = ContinuousClock.now
-      try lockedIncrements(try SharedValue(0, lock: try Lock()))
-      lock.append(ContinuousClock.now - started)
-    }
-    benchmark.measurement(rlockOverLock, BenchmarkRatio.percent(rlock, over: lock))
+  BenchmarkRatio.register(
+    "rlock-over-lock-locked-increments-2x100k", metric: "rlock-over-lock-percent", turns: 3
+  ) {
+    (
+      [try BenchmarkSlowdown.stretched { try lockedIncrements(try SharedValue(0)) }],
+      [try ContinuousClock().measure { try lockedIncrements(try SharedValue(0, lock: try Lock())) }]
+    )
   }
 
   // The atomic increments' p90 moved ±15 % over five quiet runs.
