@@ -109,14 +109,16 @@ import Testing
   /// the pool carries on. Over the claim board (shared memory) and the pushed chunks
   /// (pipes) alike.
   ///
-  /// `idleFirst`: the map comes once the pool is ready and its thread asleep with nothing to
-  /// watch (it then slept on through a job on the board, and never looked: the hang seen in
-  /// full runs).
-  @Test(arguments: everyLink, [false, true])
-  func aWorkerStuckOnAnInheritedLockFailsItsTaskAlone(link: PoolLink, idleFirst: Bool) throws {
+  /// `moment`: the map comes to a fresh pool, or once the pool is ready and its thread asleep
+  /// with nothing to watch (it then slept on through the work handed out, and never looked:
+  /// the hang seen in full runs), its chunks on the board or pushed.
+  @Test(arguments: everyLink, StuckMapMoment.allCases)
+  func aWorkerStuckOnAnInheritedLockFailsItsTaskAlone(link: PoolLink, moment: StuckMapMoment) throws {
     let held = HeldMutex()
     let runs = try SharedArray(repeating: 0, count: 6, lock: true)
-    let pool = try linkedPool(link, placement: .cores(1)) { (input: Int) -> Int in
+    // A task quota keeps a job off the board: its chunks are pushed.
+    let quota = moment == .idlePoolPushedChunks ? 1000 : nil
+    let pool = try linkedPool(link, placement: .cores(1), maxTasksPerWorker: quota) { (input: Int) -> Int in
       runs[input] += 1
       if input == 3 { pthread_mutex_lock(held.mutex) }
       return input * 10
@@ -130,7 +132,7 @@ import Testing
     // test waiting for ever and the suite with it.
     let returned = try Multiprocessing.Event()
     DispatchQueue.global().asyncAfter(deadline: .now() + 30) { if !returned.isSet { pool.terminate() } }
-    if idleFirst {
+    if moment != .freshPool {
       #expect(pool.waitUntilReady())
       usleep(300_000)
     }
@@ -145,8 +147,8 @@ import Testing
     for input in [0, 1, 2, 4, 5] { #expect((try? results[input].get()) == input * 10, "task \(input)") }
     // On the board each task's output is written where it lies; a pushed chunk's outputs
     // not yet sent when the worker was killed are lost with it, and those tasks run again.
-    let once =
-      link == .sharedMemory ? Array(runs) == Array(repeating: 1, count: 6) : runs[3] == 1 && runs.allSatisfy { $0 >= 1 }
+    let onBoard = link == .sharedMemory && quota == nil
+    let once = onBoard ? Array(runs) == Array(repeating: 1, count: 6) : runs[3] == 1 && runs.allSatisfy { $0 >= 1 }
     #expect(once, "runs per task: \(Array(runs))")
     #expect(try pool.map([4, 5]) == [40, 50], "the pool carries on")
   }
@@ -165,4 +167,14 @@ import Testing
     let after = try #require(pool.workerPIDs.first.flatMap(parentPid(of:)))
     #expect(after != template && after != getpid())
   }
+}
+
+/// When the map that meets a stuck worker comes (``ForkSafetyTests/aWorkerStuckOnAnInheritedLockFailsItsTaskAlone(link:moment:)``).
+enum StuckMapMoment: CaseIterable, Sendable {
+  /// At once, while the workers may still be starting.
+  case freshPool
+  /// Once the pool is ready and its thread asleep: the job goes on the claim board.
+  case idlePool
+  /// Likewise, with a task quota, which keeps the job off the board: its chunks are pushed.
+  case idlePoolPushedChunks
 }
