@@ -33,11 +33,21 @@ enum ChildRunner {
     if let encoded = try? BinaryEncoder().encode(0) { try? entryPoints[""]?.run(encodedArguments: encoded) }
     let error: any Error = ProcessExit(0)
     if let exit = error as? ProcessExit { _ = exit.code }
-    _ = Data("Process \(String(describing: error)):\n\(error)\n".utf8)
     // And what a child that starts a process of its own waits for that child's handshake
     // with: a child forked while another thread built `poll`'s witness table waited for it
     // for ever (seen in the test suite, whose children start processes).
     _ = SystemCall.pollReadable([], timeout: .zero)
+  }()
+
+  /// Runs, once in the parent, what a child that ends with an error runs to report it: the
+  /// generic printing of an `any Error` (`Mirror` and the ad hoc printer's metadata, a
+  /// conformance scan of the whole program for each type it asks about: a millisecond). Only
+  /// a child forked straight from this process needs it (the fork start method): the
+  /// children of a fork server or of a fork template are forked from a single-threaded
+  /// process, which holds none of the runtime's locks, and build it themselves if they fail.
+  static let errorReportWarmedUp: Void = {
+    let error: any Error = ProcessExit(0)
+    _ = Data("Process \(String(describing: error)):\n\(error)\n".utf8)
   }()
 
   /// Runs `process` as this (new, single-threaded) process and exits; never returns.

@@ -16,6 +16,7 @@ extension Launcher {
     _ process: Process, name: String, stalls: Int = 0, budget: Duration = forkBudget
   ) throws(ProcessError) -> any ChildHandle {
     _ = ChildRunner.warmedUp
+    _ = ChildRunner.errorReportWarmedUp
     let parent = (pid: getpid(), name: currentProcess().name)
     let pid = try forkConfirmed(name: name, budget: budget) { handshake, attempt in
       if attempt < stalls { ChildRunner.stallForTesting() }
