@@ -38,6 +38,48 @@ import Testing
     #expect(block.bytes[1] == 7, "the mapping outlives the name")
   }
 
+  /// A handle (and a ring's, which holds one) is its fields in order, with no keys: what a
+  /// pool worker decodes at its start. Both kinds of block come back whole through both
+  /// coders, and reopen the same memory.
+  @Test(arguments: [false, true]) func handlesTravelAsTheirFieldsInOrder(named: Bool) throws {
+    let block = named ? try SharedMemory.create(size: 64) : try SharedMemory(size: 64)
+    defer { if named { try? block.unlink() } }
+    block.bytes[3] = 99
+    let handle = block.handle
+    let json = String(decoding: try JSONEncoder().encode(handle), as: UTF8.self)
+    let source = named ? "[1,\"\(try #require(block.name))\"]" : "[0,\(getpid()),\(block.descriptor.rawValue)]"
+    #expect(json == "[\(source),64]")
+    for decoded in [
+      try JSONDecoder().decode(SharedMemory.Handle.self, from: Data(json.utf8)),
+      try BinaryDecoder().decode(SharedMemory.Handle.self, from: try BinaryEncoder().encode(handle)),
+    ] {
+      #expect(decoded == handle)
+      let reopened = try SharedMemory(decoded)
+      withExtendedLifetime(reopened) { #expect(reopened.bytes[3] == 99) }
+    }
+    let ring = try SlotRing<Int>(capacity: 8)
+    let ringJSON = String(decoding: try JSONEncoder().encode(ring.handle), as: UTF8.self)
+    #expect(ringJSON.hasPrefix("[[[0,"), "\(ringJSON)")
+    let ringBytes = try BinaryEncoder().encode(ring.handle)
+    let reopenedRing = try SlotRing<Int>(try BinaryDecoder().decode(SlotRing<Int>.Handle.self, from: ringBytes))
+    try ring.push(5)
+    #expect(reopenedRing.pop() == 5)
+    let bytes = try ByteRing(capacity: 64)
+    let bytesHandle = try JSONDecoder().decode(ByteRing.Handle.self, from: try JSONEncoder().encode(bytes.handle))
+    let bytesReopened = try ByteRing(bytesHandle)
+    #expect(bytesReopened.capacity == bytes.capacity)
+  }
+
+  /// A handle whose source is neither kind is refused with a message that says so.
+  @Test func aHandleOfAnUnknownSourceIsRefused() {
+    #expect {
+      try JSONDecoder().decode(SharedMemory.Handle.self, from: Data("[[7,1,2],64]".utf8))
+    } throws: { error in
+      guard case DecodingError.dataCorrupted(let context) = error else { return false }
+      return context.debugDescription == "7 is not a shared memory source (0 or 1)"
+    }
+  }
+
   @Test func badArguments() {
     #expect(throws: SharedMemoryError.invalidSize(0)) { try SharedMemory(size: 0) }
     #expect(throws: SharedMemoryError.invalidSize(-1)) { try SharedMemory.create(size: -1) }

@@ -29,6 +29,33 @@ public final class SharedMemory: @unchecked Sendable {
     enum Source: Codable, Sendable, Hashable {
       case descriptor(pid: Int32, fd: Int32)
       case named(String)
+
+      /// Decodes a source from its case's number and its values (see ``encode(to:)``).
+      init(from decoder: any Decoder) throws {
+        var fields = try decoder.unkeyedContainer()
+        switch try fields.decode(Int.self) {
+        case 0: self = .descriptor(pid: try fields.decode(Int32.self), fd: try fields.decode(Int32.self))
+        case 1: self = .named(try fields.decode(String.self))
+        case let other:
+          throw DecodingError.dataCorruptedError(
+            in: fields, debugDescription: "\(other) is not a shared memory source (0 or 1)")
+        }
+      }
+
+      /// Encodes the source as its case's number and its values, without keys (as the
+      /// handle).
+      func encode(to encoder: any Encoder) throws {
+        var fields = encoder.unkeyedContainer()
+        switch self {
+        case .descriptor(let pid, let fd):
+          try fields.encode(0)
+          try fields.encode(pid)
+          try fields.encode(fd)
+        case .named(let name):
+          try fields.encode(1)
+          try fields.encode(name)
+        }
+      }
     }
 
     let source: Source
@@ -36,6 +63,29 @@ public final class SharedMemory: @unchecked Sendable {
     public let size: Int
     /// The block, in the process that made the handle (see `ObjectKeeper`).
     let keeper: ObjectKeeper
+
+    init(source: Source, size: Int, keeper: ObjectKeeper) {
+      self.source = source
+      self.size = size
+      self.keeper = keeper
+    }
+
+    /// Decodes a handle from its fields in order (see ``encode(to:)``).
+    public init(from decoder: any Decoder) throws {
+      var fields = try decoder.unkeyedContainer()
+      source = try fields.decode(Source.self)
+      size = try fields.decode(Int.self)
+      keeper = ObjectKeeper(nil)
+    }
+
+    /// Encodes the handle as its fields in order, without keys: a keyed container costs a
+    /// child that decodes it a scan of every conformance of the program (its key type's) and
+    /// the page faults of the generic keyed code, at every pool worker's start.
+    public func encode(to encoder: any Encoder) throws {
+      var fields = encoder.unkeyedContainer()
+      try fields.encode(source)
+      try fields.encode(size)
+    }
   }
 
   /// The block's name (without the leading `/`), for named blocks; nil for anonymous ones.
