@@ -69,43 +69,15 @@ public final class Topology: @unchecked Sendable {
   /// - Throws: ``SchedulerError/invalidSyntheticDescription(_:)``,
   ///   ``SchedulerError/cannotLoadXML(path:reason:)``, ``SchedulerError/unknownCPU(_:existing:)``
   ///   when `restrictedTo` names a CPU the topology lacks, or ``SchedulerError/hwlocFailed(call:errno:)``.
-  public init(_ source: Source = .thisSystem, restrictedTo: CPUSet? = nil) throws {
-    HwlocPlugins.trimmed
-    var maybeHandle: hwloc_topology_t?
-    guard hwloc_topology_init(&maybeHandle) == 0, let handle = maybeHandle else {
-      throw SchedulerError.hwlocFailed(call: "hwloc_topology_init", errno: Errno(rawValue: errno))
-    }
+  public convenience init(_ source: Source = .thisSystem, restrictedTo: CPUSet? = nil) throws {
+    try self.init(source, restrictedTo: restrictedTo, cache: source == .thisSystem ? .forThisProcess : nil)
+  }
+
+  /// Loads a topology, this system's from `cache` when one is given (see ``TopologyCache``).
+  init(_ source: Source, restrictedTo: CPUSet?, cache: TopologyCache?) throws {
+    let handle = try Self.loaded(source, cache: cache)
     var loaded = false
     defer { if !loaded { hwloc_topology_destroy(handle) } }
-    // Distances, memory attributes and CPU kinds are not used here; skipping them saves a
-    // third of the load time (about 1 ms), which every pool's start pays.
-    let skipped =
-      HWLOC_TOPOLOGY_FLAG_NO_DISTANCES.rawValue | HWLOC_TOPOLOGY_FLAG_NO_MEMATTRS.rawValue
-      | HWLOC_TOPOLOGY_FLAG_NO_CPUKINDS.rawValue
-    hwloc_topology_set_flags(handle, UInt(skipped))
-
-    switch source {
-    case .thisSystem:
-      // The x86 backend re-reads with CPUID what Linux's sysfs already gives (cores,
-      // caches); in a virtual machine every CPUID traps to the hypervisor, which makes it
-      // another 0.7 ms of each load here. Without it the topology is the same.
-      hwloc_topology_set_components(handle, UInt(HWLOC_TOPOLOGY_COMPONENTS_FLAG_BLACKLIST.rawValue), "x86")
-    case .synthetic(let spec):
-      guard hwloc_topology_set_synthetic(handle, spec) == 0 else {
-        throw SchedulerError.invalidSyntheticDescription(spec)
-      }
-    case .xml(let path):
-      if let problem = Self.unreadable(path) { throw SchedulerError.cannotLoadXML(path: path, reason: problem) }
-      guard hwloc_topology_set_xml(handle, path) == 0 else {
-        throw SchedulerError.cannotLoadXML(path: path, reason: XMLDiagnosis.reason(for: path))
-      }
-    }
-    guard hwloc_topology_load(handle) == 0 else {
-      if case .xml(let path) = source {
-        throw SchedulerError.cannotLoadXML(path: path, reason: XMLDiagnosis.reason(for: path))
-      }
-      throw SchedulerError.hwlocFailed(call: "hwloc_topology_load", errno: Errno(rawValue: errno))
-    }
 
     let thisSystem = hwloc_topology_is_thissystem(handle) != 0
     let existing = CPUSet(bitmap: hwloc_topology_get_complete_cpuset(handle))
@@ -142,6 +114,75 @@ public final class Topology: @unchecked Sendable {
     self.caches = scan.caches
     self.handle = handle
     loaded = true
+  }
+
+  /// Distances, memory attributes and CPU kinds are not used here; skipping them saves a
+  /// third of the load time (about 1 ms), which every pool's start pays.
+  static let skippedParts = UInt(
+    HWLOC_TOPOLOGY_FLAG_NO_DISTANCES.rawValue | HWLOC_TOPOLOGY_FLAG_NO_MEMATTRS.rawValue
+      | HWLOC_TOPOLOGY_FLAG_NO_CPUKINDS.rawValue)
+
+  /// Leaves out hwloc's x86 backend. It re-reads with CPUID what Linux's sysfs already gives
+  /// (cores, caches); in a virtual machine every CPUID traps to the hypervisor, which makes it
+  /// another 0.7 ms of each load here. Without it the topology is the same.
+  static func skipX86Backend(_ handle: hwloc_topology_t) {
+    hwloc_topology_set_components(handle, UInt(HWLOC_TOPOLOGY_COMPONENTS_FLAG_BLACKLIST.rawValue), "x86")
+  }
+
+  /// A loaded hwloc topology of `source`; this system's from `cache` when it holds it (or can
+  /// be given it). A cached file hwloc refuses is removed, and the machine discovered.
+  private static func loaded(_ source: Source, cache: TopologyCache?) throws -> hwloc_topology_t {
+    HwlocPlugins.trimmed
+    var maybeHandle: hwloc_topology_t?
+    guard hwloc_topology_init(&maybeHandle) == 0, let handle = maybeHandle else {
+      throw SchedulerError.hwlocFailed(call: "hwloc_topology_init", errno: Errno(rawValue: errno))
+    }
+    var done = false
+    defer { if !done { hwloc_topology_destroy(handle) } }
+    var flags = skippedParts
+    var machine: [UInt8]?
+    switch source {
+    case .thisSystem:
+      machine = cache.flatMap { $0.read() ?? $0.discoverAndStore() }
+      if machine != nil {
+        // What this process may use comes from the system, not from the file.
+        flags |= UInt(
+          HWLOC_TOPOLOGY_FLAG_IS_THISSYSTEM.rawValue | HWLOC_TOPOLOGY_FLAG_THISSYSTEM_ALLOWED_RESOURCES.rawValue)
+      } else {
+        skipX86Backend(handle)
+      }
+    case .synthetic(let spec):
+      guard hwloc_topology_set_synthetic(handle, spec) == 0 else {
+        throw SchedulerError.invalidSyntheticDescription(spec)
+      }
+    case .xml(let path):
+      if let problem = Self.unreadable(path) { throw SchedulerError.cannotLoadXML(path: path, reason: problem) }
+      guard hwloc_topology_set_xml(handle, path) == 0 else {
+        throw SchedulerError.cannotLoadXML(path: path, reason: XMLDiagnosis.reason(for: path))
+      }
+    }
+    hwloc_topology_set_flags(handle, flags)
+    let status =
+      machine.map { xml in
+        xml.withUnsafeBufferPointer { buffer in
+          buffer.withMemoryRebound(to: CChar.self) { characters in
+            hwloc_topology_set_xmlbuffer(handle, characters.baseAddress, Int32(characters.count)) == 0
+              ? hwloc_topology_load(handle) : -1
+          }
+        }
+      } ?? hwloc_topology_load(handle)
+    guard status == 0 else {
+      if machine != nil, let cache {
+        cache.remove()
+        return try loaded(source, cache: nil)
+      }
+      if case .xml(let path) = source {
+        throw SchedulerError.cannotLoadXML(path: path, reason: XMLDiagnosis.reason(for: path))
+      }
+      throw SchedulerError.hwlocFailed(call: "hwloc_topology_load", errno: Errno(rawValue: errno))
+    }
+    done = true
+    return handle
   }
 
   deinit {
