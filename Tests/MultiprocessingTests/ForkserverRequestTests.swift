@@ -40,6 +40,19 @@ import Testing
     return (received.count, received.descriptors.count, request.description)
   }
 
+  /// A description is its fields in order (no keys, which cost each template's first
+  /// request), with or without a start method.
+  @Test(arguments: [nil, StartMethod.spawn]) func aDescriptionComesBackWhole(startMethod: StartMethod?) throws {
+    var sent = description(argumentBytes: 3)
+    sent.startMethod = startMethod
+    let read = try BinaryDecoder().decode(ChildDescription.self, from: try sent.encoded())
+    #expect(read.entryPoint == "check-bytes" && read.arguments == Data([0, 1, 2]) && read.name == "Process-7:2")
+    #expect(read.identity == [7, 2] && read.daemon && read.startMethod == startMethod)
+    #expect(read.parentPid == 1234 && read.parentName == "MainProcess")
+    let json = String(decoding: try JSONEncoder().encode(sent), as: UTF8.self)
+    #expect(json.hasPrefix("[\"check-bytes\",\"AAEC\",\"Process-7:2\",[7,2],true,"), "\(json)")
+  }
+
   @Test func aSmallDescriptionTravelsInTheMessage() throws {
     let sent = description(argumentBytes: 1000)
     let (bytes, descriptors, read) = try sendAndRead(sent)

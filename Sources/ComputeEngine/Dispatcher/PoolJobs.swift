@@ -122,5 +122,10 @@ final class PoolJobs<Input: Sendable, Output: Sendable> {
   }
 
   /// Tasks submitted and not yet finished.
-  private var outstandingTasks: Int { byID.values.reduce(0) { $0 + $1.remaining } }
+  private var outstandingTasks: Int {
+    // A loop: `reduce`'s generic code cost a conformance scan at a process's first job.
+    var total = 0
+    for job in byID.values { total += job.remaining }
+    return total
+  }
 }

@@ -113,11 +113,3 @@ enum WorkerLoop {
     try runtime.serve(link)
   }
 }
-
-extension UnkeyedEncodingContainer {
-  /// Encodes `value`, or a nil when it is absent: what `decodeIfPresent` reads back, without
-  /// `Optional`'s own generic conformance.
-  mutating func encodePresent<T: Encodable>(_ value: T?) throws {
-    if let value { try encode(value) } else { try encodeNil() }
-  }
-}

@@ -23,6 +23,48 @@ struct ChildDescription: Codable, Sendable {
   /// The name of that process.
   var parentName: String
 
+  init(
+    entryPoint: String, arguments: Data, name: String, identity: [Int], daemon: Bool, startMethod: StartMethod?,
+    parentPid: Int32, parentName: String
+  ) {
+    self.entryPoint = entryPoint
+    self.arguments = arguments
+    self.name = name
+    self.identity = identity
+    self.daemon = daemon
+    self.startMethod = startMethod
+    self.parentPid = parentPid
+    self.parentName = parentName
+  }
+
+  /// Decodes the fields in order, as ``encode(to:)`` wrote them.
+  init(from decoder: any Decoder) throws {
+    var fields = try decoder.unkeyedContainer()
+    entryPoint = try fields.decode(String.self)
+    arguments = try fields.decode(Data.self)
+    name = try fields.decode(String.self)
+    identity = try fields.decode([Int].self)
+    daemon = try fields.decode(Bool.self)
+    startMethod = try fields.decodeIfPresent(StartMethod.self)
+    parentPid = try fields.decode(Int32.self)
+    parentName = try fields.decode(String.self)
+  }
+
+  /// Encodes the fields in order, without keys: a fork server or template decodes one per
+  /// child, and a template is new with each pool, so the keyed containers' generic code was
+  /// page faults at each pool's first worker (and a conformance scan in the parent).
+  func encode(to encoder: any Encoder) throws {
+    var fields = encoder.unkeyedContainer()
+    try fields.encode(entryPoint)
+    try fields.encode(arguments)
+    try fields.encode(name)
+    try fields.encode(identity)
+    try fields.encode(daemon)
+    try fields.encodePresent(startMethod)
+    try fields.encode(parentPid)
+    try fields.encode(parentName)
+  }
+
   /// The description in ``BinaryEncoder``'s form.
   func encoded() throws(ProcessError) -> Data {
     do { return try BinaryEncoder().encode(self) } catch {

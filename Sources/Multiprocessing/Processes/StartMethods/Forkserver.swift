@@ -205,7 +205,7 @@ enum ForkserverLoop {
   static func warmUp() {
     _ = ChildRunner.warmedUp
     let sample = ChildDescription(
-      entryPoint: "", arguments: Data("0".utf8), name: "", identity: [1], daemon: false, startMethod: .forkserver,
+      entryPoint: "", arguments: Data(count: 1), name: "", identity: [1], daemon: false, startMethod: .forkserver,
       parentPid: getppid(), parentName: "")
     // For their effect, warming up: a request as the server reads it, both kinds.
     if let encoded = try? sample.encoded() {
