@@ -107,10 +107,14 @@ extension FileDescriptor {
     return complete == true ? value : nil
   }
 
-  /// Writes one `Int32`; false when the other end is gone.
+  /// Sends one `Int32` on a socket; false when the other end is gone. Without `SIGPIPE`: a
+  /// fork server writing to a client that closed its end would otherwise die of it.
   @discardableResult
-  package func writeInt32(_ value: Int32) -> Bool {
-    (try? withUnsafeBytes(of: value) { (bytes) throws(Errno) in try writeAll(bytes) }) != nil
+  package func sendInt32(_ value: Int32) -> Bool {
+    withUnsafeBytes(of: value) { bytes in
+      (try? SystemCall.retrying { Glibc.send(rawValue, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL)) })
+        == bytes.count
+    }
   }
 
   /// Writes one byte to a doorbell pipe. The result is dropped on purpose: a full pipe

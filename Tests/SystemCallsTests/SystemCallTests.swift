@@ -138,12 +138,33 @@ struct SystemCallTests {
     }
   }
 
+  /// An `Int32` sent to a socket whose other end is closed reports the failure, and no
+  /// `SIGPIPE` kills the sender (a fork server answering a client that gave up), checked in a
+  /// child with the signal's default action.
+  @Test func anIntegerSentToAClosedSocketFailsWithoutSIGPIPE() throws {
+    let (mine, theirs) = try FileDescriptor.socketPairClosingOnExec(type: Int32(SOCK_STREAM.rawValue))
+    defer { mine.release() }
+    #expect(mine.sendInt32(7))
+    #expect(theirs.readInt32() == 7)
+    theirs.release()
+    let child = fork()
+    if child == 0 {
+      signal(SIGPIPE, SIG_DFL)
+      _exit(mine.sendInt32(8) ? 1 : 0)
+    }
+    try #require(child > 0)
+    var status: Int32 = 0
+    while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+    #expect(status & 0x7f == 0, "killed by signal \(status & 0x7f)")
+    #expect((status >> 8) & 0xff == 0, "the send to a closed socket reported success")
+  }
+
   @Test func wholeBuffersCrossAPipe() throws {
     let pipe = try FileDescriptor.pipeClosingOnExec()
     let payload = Data((0..<200_000).map { UInt8(truncatingIfNeeded: $0) })
     let writer = Thread {
       try? pipe.writeEnd.writeAll(payload)
-      pipe.writeEnd.writeInt32(-42)
+      _ = try? withUnsafeBytes(of: Int32(-42)) { try pipe.writeEnd.writeAll($0) }
       pipe.writeEnd.release()
     }
     writer.start()

@@ -247,7 +247,7 @@ enum ForkserverLoop {
         while let (pid, status) = SystemCall.reapAnyEnded() {
           if let fd = statusFDs.removeValue(forKey: pid) {
             // Dropped: a client that is gone no longer wants the status.
-            fd.writeInt32(status.exitCode)
+            fd.sendInt32(status.exitCode)
             fd.release()
           }
         }
@@ -285,7 +285,7 @@ enum ForkserverLoop {
         statusFD.release()
         continue
       }
-      statusFD.writeInt32(pid)
+      statusFD.sendInt32(pid)
       statusFDs[pid] = statusFD
     }
   }
