@@ -62,6 +62,10 @@ public final class Topology: @unchecked Sendable {
 
   /// Loads a topology.
   ///
+  /// This system is discovered once per user and boot and then read back from the XML that
+  /// discovery left in the user's cache directory, with what this process may use read from
+  /// the system each time (see <doc:SchedulerAndPlacement> for the file and how to turn it off).
+  ///
   /// - Parameters:
   ///   - source: the machine to describe; the real one by default.
   ///   - restrictedTo: CPUs to keep, on top of this process's own restrictions; useful to
