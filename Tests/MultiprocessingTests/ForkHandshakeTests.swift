@@ -77,6 +77,38 @@ import Testing
     template.stop()  // twice does nothing
   }
 
+  /// Several children asked of a template before any pid is read all start and run; a
+  /// start given up leaves the template serving, and its process not started.
+  @Test func aTemplateServesStartsAskedAheadAndGivenUp() throws {
+    _ = Fixture.ready
+    let template = try ForkserverClient.template(entryPoint: TestEntryPoints.exit)
+    defer { template.stop() }
+    func child(_ code: Int32) throws -> Multiprocessing.Process {
+      Multiprocessing.Process(
+        name: "ahead-\(code)", daemon: false, startMethod: nil, template: template, entryPoint: TestEntryPoints.exit,
+        encodedArguments: try TestEntryPoints.exit.encode(code))
+    }
+    let batch = try [3, 4, 5].map { try child($0) }
+    let pending = try batch.map { try $0.requestStart() }
+    #expect(throws: ProcessError.alreadyStarted(name: "ahead-3")) { try batch[0].requestStart() }
+    for start in pending { try start.finish() }
+    for (process, code) in zip(batch, [3, 4, 5] as [Int32]) {
+      try process.join(timeout: .seconds(10))
+      #expect(try process.exitCode == code)
+    }
+    let givenUp = try child(6)
+    try givenUp.requestStart().abandon()
+    #expect(try givenUp.pid == nil)
+    let started = ContinuousClock.now
+    let last = try child(7)
+    for process in [givenUp, last] {
+      try process.start()
+      try process.join(timeout: .seconds(10))
+    }
+    #expect(try givenUp.exitCode == 6 && last.exitCode == 7)
+    #expect(ContinuousClock.now - started < .seconds(5))
+  }
+
   @Test func aTemplateStuckBeforeItServesIsReported() throws {
     let started = ContinuousClock.now
     #expect {

@@ -70,7 +70,7 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
   func startAll() throws {
     do {
       if settings.startMethod == .fork { forkTemplates = try ForkTemplateKeeper(kernel: kernel, logger: logger) }
-      for slot in settings.placement.slots.indices { workers.append(try startWorker(slot: slot)) }
+      workers = try startWorkers(slots: Array(settings.placement.slots.indices))
       if kernel.initializer != nil { try awaitInitializers() }
     } catch {
       for worker in workers { worker.liveness.kill() }
@@ -112,39 +112,73 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
 
   /// Starts a worker in `slot`, with new channels and a clean status.
   private func startWorker(slot: Int) throws -> Worker {
+    try startWorkers(slots: [slot])[0]
+  }
+
+  /// Starts a worker in each of `slots`, with new channels and a clean status. A pool's fork
+  /// template is asked for each worker before the first pid is awaited
+  /// (``Multiprocessing/Process/requestStart()``): the template forks one while this process
+  /// makes the next one's channels.
+  private func startWorkers(slots: [Int]) throws -> [Worker] {
+    func started() throws -> [Worker] {
+      var workers: [Worker] = []
+      var pending: [Multiprocessing.Process.PendingStart] = []
+      var awaited = 0
+      do {
+        for slot in slots {
+          let (incarnation, channels, arguments) = try prepareWorker(slot: slot)
+          let process = Multiprocessing.Process(
+            name: "PoolWorker-\(slot)", daemon: true, startMethod: settings.startMethod,
+            template: forkTemplates?.current, entryPoint: kernel, encodedArguments: arguments)
+          if forkTemplates != nil { pending.append(try process.requestStart()) } else { try process.start() }
+          workers.append(
+            Worker(slot: slot, incarnation: incarnation, liveness: ProcessLiveness(process), channels: channels))
+        }
+        for start in pending {
+          awaited += 1
+          try start.finish()
+        }
+      } catch {
+        // The starts not awaited are given up, and the workers started before the failure
+        // end with it (dropped: one that did not start has nothing to kill or wait for).
+        for start in pending[awaited...] { start.abandon() }
+        for worker in workers where (try? worker.liveness.process.pid) != nil {
+          try? worker.liveness.process.kill()
+          _ = try? worker.liveness.process.join()
+        }
+        throw error
+      }
+      return workers
+    }
+    let workers: [Worker]
+    do {
+      workers = try started()
+    } catch ProcessError.forkserver(let reason) where forkTemplates != nil {
+      // The template is gone (killed, or it died with an earlier worker's start): a new one,
+      // and new channels (a worker of the old one may have used the first).
+      logger.warning("the pool's fork template failed", metadata: ["reason": "\(reason)"])
+      try forkTemplates?.replace(gone: true)
+      workers = try started()
+    }
+    // A worker started while a job is on the board (a replacement) joins it.
+    if jobs.boardJob != nil { for worker in workers { worker.channels.sendBoardMarker() } }
+    return workers
+  }
+
+  /// A worker's channels, made with a clean status, its incarnation, and its plan encoded.
+  private func prepareWorker(
+    slot: Int
+  ) throws -> (incarnation: Int, channels: any WorkerTransport<Input, Output>, arguments: Data) {
     let channels = try links.makeChannels(slot: slot)
     lastIncarnation += 1
-    let incarnation = lastIncarnation
     jobs.boardRounds?.board.tally(slot).reset()
     let plan = WorkerPlan(
       channels: channels.handleData, slot: slot,
       cpus: settings.pinned ? settings.placement.slots[slot].cpus : nil, chunkSize: PoolLimits.maxChunk,
       maxTasks: settings.maxTasksPerWorker, spinNanoseconds: settings.spinWindow.nanoseconds,
       timed: settings.taskTimeout != nil, board: jobs.boardRounds?.board.memory.handle,
-      incarnation: incarnation)
-    let arguments = try BinaryEncoder().encode(plan)
-    func started() throws -> Multiprocessing.Process {
-      let process = Multiprocessing.Process(
-        name: "PoolWorker-\(slot)", daemon: true, startMethod: settings.startMethod, template: forkTemplates?.current,
-        entryPoint: kernel,
-        encodedArguments: arguments)
-      try process.start()
-      return process
-    }
-    let process: Multiprocessing.Process
-    do {
-      process = try started()
-    } catch ProcessError.forkserver(let reason) where forkTemplates != nil {
-      // The template is gone (killed, or it died with an earlier worker's start): a new one.
-      logger.warning("the pool's fork template failed", metadata: ["reason": "\(reason)"])
-      try forkTemplates?.replace(gone: true)
-      process = try started()
-    }
-    let worker = Worker(
-      slot: slot, incarnation: incarnation, liveness: ProcessLiveness(process), channels: channels)
-    // A worker started while a job is on the board (a replacement) joins it.
-    if jobs.boardJob != nil { channels.sendBoardMarker() }
-    return worker
+      incarnation: lastIncarnation)
+    return (lastIncarnation, channels, try BinaryEncoder().encode(plan))
   }
 
   // MARK: Watching

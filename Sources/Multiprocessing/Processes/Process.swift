@@ -272,8 +272,79 @@ open class Process: @unchecked Sendable {
   ///   ``ProcessError/needsEntryPoint(name:method:)`` for a closure target with spawn or
   ///   forkserver, ``ProcessError/entryPointNotRegistered(_:)``, or a system error.
   public func start() throws(ProcessError) {
+    let (name, daemon, hooks) = try beginStart()
+    let handle: any ChildHandle
+    do throws(ProcessError) {
+      if startMethod == .fork && template == nil {
+        handle = try Launcher.fork(self, name: name, stalls: hooks.stalls, budget: hooks.budget)
+      } else {
+        let description = try childDescription(name: name, daemon: daemon)
+        if let template {
+          handle = try template.launch(description)
+        } else {
+          handle =
+            startMethod == .spawn
+            ? try Launcher.spawn(description) : try ForkserverClient.shared().launch(description)
+        }
+      }
+    } catch {
+      abandonStart()
+      throw error
+    }
+    finishStart(handle)
+  }
+
+  /// A start asked of a fork template, whose child's pid has not been read yet
+  /// (``requestStart()``).
+  package struct PendingStart {
+    let process: Process
+    let request: ForkserverClient.PendingChild
+
+    /// Waits for the template's answer and records the started child.
+    ///
+    /// - Throws: ``ProcessError/forkserver(_:)`` when the template does not answer; the process
+    ///   is then not started.
+    package func finish() throws(ProcessError) {
+      do {
+        process.finishStart(try request.child())
+      } catch {
+        process.abandonStart()
+        throw error
+      }
+    }
+
+    /// Gives the start up: the process is not started, and a child the template forked for
+    /// it finds its status socket closed (it ends when its entry point ends, or with the
+    /// template).
+    package func abandon() {
+      request.abandon()
+      process.abandonStart()
+    }
+  }
+
+  /// Asks this process's fork template for its child without waiting for the pid: a caller
+  /// starting several asks for each before it finishes the first
+  /// (``PendingStart/finish()``), and its work on one request overlaps the template's fork
+  /// of the one before.
+  ///
+  /// - Throws: what ``start()`` throws.
+  package func requestStart() throws(ProcessError) -> PendingStart {
+    guard let template else { preconditionFailure("requestStart() is for processes of a fork template") }
+    let (name, daemon, _) = try beginStart()
+    do throws(ProcessError) {
+      let description = try childDescription(name: name, daemon: daemon)
+      return PendingStart(process: self, request: try template.request(description))
+    } catch {
+      abandonStart()
+      throw error
+    }
+  }
+
+  /// Checks that the process may start and marks it starting: its name, whether it is a
+  /// daemon, and the fork tests' hooks.
+  private func beginStart() throws(ProcessError) -> (String, Bool, (stalls: Int, budget: Duration)) {
     let method = startMethod
-    let (name, daemon, hooks) = try ProcessRegistry.shared.lock.withLock {
+    return try ProcessRegistry.shared.lock.withLock {
       () throws(ProcessError) -> (String, Bool, (stalls: Int, budget: Duration)) in
       let registry = ProcessRegistry.shared
       switch state {
@@ -302,34 +373,29 @@ open class Process: @unchecked Sendable {
       registry.installExitHandlerLocked()
       return (storedName, storedDaemon, forkTestHooks)
     }
+  }
 
-    let handle: any ChildHandle
-    do throws(ProcessError) {
-      if method == .fork && template == nil {
-        handle = try Launcher.fork(self, name: name, stalls: hooks.stalls, budget: hooks.budget)
-      } else {
-        let (entryName, arguments) = try launchTarget()
-        let description = ChildDescription(
-          entryPoint: entryName, arguments: arguments, name: name, identity: identity, daemon: daemon,
-          startMethod: requestedStartMethod, parentPid: getpid(), parentName: currentProcess().name)
-        if let template {
-          handle = try template.launch(description)
-        } else {
-          handle =
-            method == .spawn
-            ? try Launcher.spawn(description) : try ForkserverClient.shared().launch(description)
-        }
-      }
-    } catch {
-      ProcessRegistry.shared.lock.withLock { state = .created }
-      throw error
-    }
+  /// What a spawned or fork-server child is told to become.
+  private func childDescription(name: String, daemon: Bool) throws(ProcessError) -> ChildDescription {
+    let (entryName, arguments) = try launchTarget()
+    return ChildDescription(
+      entryPoint: entryName, arguments: arguments, name: name, identity: identity, daemon: daemon,
+      startMethod: requestedStartMethod, parentPid: getpid(), parentName: currentProcess().name)
+  }
+
+  /// Back to not started, after a start that failed.
+  private func abandonStart() {
+    ProcessRegistry.shared.lock.withLock { state = .created }
+  }
+
+  /// Records the started child.
+  private func finishStart(_ handle: any ChildHandle) {
     ProcessRegistry.shared.lock.withLock {
       state = .started(handle)
       lastPid = handle.pid
       ProcessRegistry.shared.children.append(self)
     }
-    multiprocessingLogger.debug("started \(name) (pid \(handle.pid)) with \(method)")
+    multiprocessingLogger.debug("started \(name) (pid \(handle.pid)) with \(startMethod)")
   }
 
   /// The entry point a spawned or fork-server child runs, and its encoded arguments: the

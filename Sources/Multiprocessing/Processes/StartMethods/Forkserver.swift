@@ -128,6 +128,34 @@ package final class ForkserverClient: @unchecked Sendable {
 
   /// Asks the server for a child that becomes `description`, and returns its handle.
   func launch(_ description: ChildDescription) throws(ProcessError) -> any ChildHandle {
+    try request(description).child()
+  }
+
+  /// A child asked of the server, whose pid has not been read yet.
+  struct PendingChild {
+    /// This process's end of the child's status socket.
+    let statusFD: FileDescriptor
+
+    /// Waits for the server's answer: the child's handle.
+    func child() throws(ProcessError) -> any ChildHandle {
+      guard !SystemCall.pollReadable([statusFD.rawValue], timeout: ForkserverClient.answerBound).isEmpty,
+        let pid = statusFD.readInt32(), pid > 0
+      else {
+        statusFD.release()
+        throw .forkserver("the server did not report the new child's pid")
+      }
+      return ForkserverChild(pid: pid, statusFD: statusFD)
+    }
+
+    /// Gives the child up: the server sees its status socket closed. (A child forked already
+    /// runs on; the caller that gave it up ends the template, and with it the child.)
+    func abandon() {
+      statusFD.release()
+    }
+  }
+
+  /// Asks the server for a child that becomes `description`, without waiting for its pid.
+  func request(_ description: ChildDescription) throws(ProcessError) -> PendingChild {
     let (statusFD, serverStatusFD): (FileDescriptor, FileDescriptor)
     do {
       (statusFD, serverStatusFD) = try FileDescriptor.socketPairClosingOnExec(type: Int32(SOCK_STREAM.rawValue))
@@ -141,13 +169,7 @@ package final class ForkserverClient: @unchecked Sendable {
       statusFD.release()
       throw error
     }
-    guard !SystemCall.pollReadable([statusFD.rawValue], timeout: Self.answerBound).isEmpty,
-      let pid = statusFD.readInt32(), pid > 0
-    else {
-      statusFD.release()
-      throw .forkserver("the server did not report the new child's pid")
-    }
-    return ForkserverChild(pid: pid, statusFD: statusFD)
+    return PendingChild(statusFD: statusFD)
   }
 }
 
