@@ -226,6 +226,9 @@ enum ForkserverLoop {
   /// of building it again: this halves a child's start-up.
   static func warmUp() {
     _ = ChildRunner.warmedUp
+    // The C library's `send`, which answers each request, bound here (a template forked from
+    // this process would otherwise bind it lazily, walking every library's symbol table).
+    _ = send(-1, nil, 0, Int32(MSG_NOSIGNAL))  // EBADF
     let sample = ChildDescription(
       entryPoint: "", arguments: Data(count: 1), name: "", identity: [1], daemon: false, startMethod: .forkserver,
       parentPid: getppid(), parentName: "")
