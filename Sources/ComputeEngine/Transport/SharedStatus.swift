@@ -23,35 +23,6 @@ final class SharedStatus: @unchecked Sendable {
     /// Whether the worker was forked from the pool's process or its fork template, and so
     /// holds the doorbell's descriptor itself (otherwise it reopens it through `/proc`).
     var forked: Bool
-
-    init(control: SharedMemory.Handle, slot: Int, doorbellPid: Int32, doorbellFD: Int32, forked: Bool) {
-      self.control = control
-      self.slot = slot
-      self.doorbellPid = doorbellPid
-      self.doorbellFD = doorbellFD
-      self.forked = forked
-    }
-
-    /// Decodes the fields in order, as ``encode(to:)`` wrote them.
-    init(from decoder: any Decoder) throws {
-      var fields = try decoder.unkeyedContainer()
-      control = try fields.decode(SharedMemory.Handle.self)
-      slot = try fields.decode(Int.self)
-      doorbellPid = try fields.decode(Int32.self)
-      doorbellFD = try fields.decode(Int32.self)
-      forked = try fields.decode(Bool.self)
-    }
-
-    /// Encodes the fields in order, without keys: every worker decodes this at its start,
-    /// where keyed containers' generic code was a page fault after another.
-    func encode(to encoder: any Encoder) throws {
-      var fields = encoder.unkeyedContainer()
-      try fields.encode(control)
-      try fields.encode(slot)
-      try fields.encode(doorbellPid)
-      try fields.encode(doorbellFD)
-      try fields.encode(forked)
-    }
   }
 
   let control: PoolControl
@@ -98,5 +69,28 @@ final class SharedStatus: @unchecked Sendable {
   /// Worker: rings the doorbell if the pool's thread sleeps and no caller collects.
   func wakeParent() {
     if control.header(.dispatcherSleeping).value != 0, control.header(.collectors).value == 0 { bell?.ring() }
+  }
+}
+
+extension SharedStatus.Handle {
+  /// Decodes the fields in order, as ``encode(to:)`` wrote them.
+  init(from decoder: any Decoder) throws {
+    var fields = try decoder.unkeyedContainer()
+    control = try fields.decode(SharedMemory.Handle.self)
+    slot = try fields.decode(Int.self)
+    doorbellPid = try fields.decode(Int32.self)
+    doorbellFD = try fields.decode(Int32.self)
+    forked = try fields.decode(Bool.self)
+  }
+
+  /// Encodes the fields in order, without keys: every worker decodes this at its start,
+  /// where keyed containers' generic code was a page fault after another.
+  func encode(to encoder: any Encoder) throws {
+    var fields = encoder.unkeyedContainer()
+    try fields.encode(control)
+    try fields.encode(slot)
+    try fields.encode(doorbellPid)
+    try fields.encode(doorbellFD)
+    try fields.encode(forked)
   }
 }

@@ -14,34 +14,6 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
     var results: SlotRing<ResultSlot<Output>>.Handle
     var failures: ByteRing.Handle
     var status: SharedStatus.Handle
-
-    init(
-      tasks: SlotRing<TaskSlot<Input>>.Handle, results: SlotRing<ResultSlot<Output>>.Handle,
-      failures: ByteRing.Handle, status: SharedStatus.Handle
-    ) {
-      self.tasks = tasks
-      self.results = results
-      self.failures = failures
-      self.status = status
-    }
-
-    /// Decodes the handles in order, as ``encode(to:)`` wrote them.
-    init(from decoder: any Decoder) throws {
-      var fields = try decoder.unkeyedContainer()
-      tasks = try fields.decode(SlotRing<TaskSlot<Input>>.Handle.self)
-      results = try fields.decode(SlotRing<ResultSlot<Output>>.Handle.self)
-      failures = try fields.decode(ByteRing.Handle.self)
-      status = try fields.decode(SharedStatus.Handle.self)
-    }
-
-    /// Encodes the handles in order, without keys (as ``SharedStatus/Handle``).
-    func encode(to encoder: any Encoder) throws {
-      var fields = encoder.unkeyedContainer()
-      try fields.encode(tasks)
-      try fields.encode(results)
-      try fields.encode(failures)
-      try fields.encode(status)
-    }
   }
 
   let tasks: SlotRing<TaskSlot<Input>>
@@ -186,4 +158,24 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
   func reportStartFailure(_ message: String) { shared.recordStartFailure(message) }
   func wakeParent() { shared.wakeParent() }
   var callerCollects: Bool { shared.callerCollects }
+}
+
+extension SlotChannels.Handles {
+  /// Decodes the handles in order, as ``encode(to:)`` wrote them.
+  init(from decoder: any Decoder) throws {
+    var fields = try decoder.unkeyedContainer()
+    tasks = try fields.decode(SlotRing<TaskSlot<Input>>.Handle.self)
+    results = try fields.decode(SlotRing<ResultSlot<Output>>.Handle.self)
+    failures = try fields.decode(ByteRing.Handle.self)
+    status = try fields.decode(SharedStatus.Handle.self)
+  }
+
+  /// Encodes the handles in order, without keys (as ``SharedStatus/Handle``).
+  func encode(to encoder: any Encoder) throws {
+    var fields = encoder.unkeyedContainer()
+    try fields.encode(tasks)
+    try fields.encode(results)
+    try fields.encode(failures)
+    try fields.encode(status)
+  }
 }

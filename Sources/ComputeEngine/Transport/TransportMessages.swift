@@ -33,28 +33,6 @@ struct TaskFailure: Codable, Sendable {
 
   /// What the caller gets for this failure.
   var error: PoolError { coding ? .codingFailed(message) : .kernelFailed(message) }
-
-  init(index: TaskID, message: String, coding: Bool = false) {
-    self.index = index
-    self.message = message
-    self.coding = coding
-  }
-
-  /// Decodes the fields in order, as ``encode(to:)`` wrote them.
-  init(from decoder: any Decoder) throws {
-    var fields = try decoder.unkeyedContainer()
-    index = try fields.decode(TaskID.self)
-    message = try fields.decode(String.self)
-    coding = try fields.decode(Bool.self)
-  }
-
-  /// Encodes the fields in order, without keys (as ``WorkerPlan``).
-  func encode(to encoder: any Encoder) throws {
-    var fields = encoder.unkeyedContainer()
-    try fields.encode(index)
-    try fields.encode(message)
-    try fields.encode(coding)
-  }
 }
 
 /// Why `value` cannot be encoded, or nil when it can: to find the values at fault once a
@@ -118,4 +96,22 @@ struct ResultMessage<Output: Codable>: Codable {
   var outputs: [Output] = []
   var failures: [TaskFailure] = []
   var status: StatusReport?
+}
+
+extension TaskFailure {
+  /// Decodes the fields in order, as ``encode(to:)`` wrote them.
+  init(from decoder: any Decoder) throws {
+    var fields = try decoder.unkeyedContainer()
+    index = try fields.decode(TaskID.self)
+    message = try fields.decode(String.self)
+    coding = try fields.decode(Bool.self)
+  }
+
+  /// Encodes the fields in order, without keys (as ``WorkerPlan``).
+  func encode(to encoder: any Encoder) throws {
+    var fields = encoder.unkeyedContainer()
+    try fields.encode(index)
+    try fields.encode(message)
+    try fields.encode(coding)
+  }
 }

@@ -26,51 +26,6 @@ struct WorkerPlan: Codable, Sendable {
   /// This worker's id among every worker the pool started: what it writes in the owner words
   /// of the board chunks it claims.
   var incarnation = 0
-
-  init(
-    channels: Data, slot: Int, cpus: CPUSet?, chunkSize: Int, maxTasks: Int?, spinNanoseconds: Int, timed: Bool,
-    board: SharedMemory.Handle? = nil, incarnation: Int = 0
-  ) {
-    self.channels = channels
-    self.slot = slot
-    self.cpus = cpus
-    self.chunkSize = chunkSize
-    self.maxTasks = maxTasks
-    self.spinNanoseconds = spinNanoseconds
-    self.timed = timed
-    self.board = board
-    self.incarnation = incarnation
-  }
-
-  /// Decodes the fields in order, as ``encode(to:)`` wrote them (an absent optional is a nil).
-  init(from decoder: any Decoder) throws {
-    var fields = try decoder.unkeyedContainer()
-    channels = try fields.decode(Data.self)
-    slot = try fields.decode(Int.self)
-    cpus = try fields.decodeIfPresent(CPUSet.self)
-    chunkSize = try fields.decode(Int.self)
-    maxTasks = try fields.decodeIfPresent(Int.self)
-    spinNanoseconds = try fields.decode(Int.self)
-    timed = try fields.decode(Bool.self)
-    board = try fields.decodeIfPresent(SharedMemory.Handle.self)
-    incarnation = try fields.decode(Int.self)
-  }
-
-  /// Encodes the fields in order, without keys: a worker decodes its plan first thing, and
-  /// the generic code of keyed containers was a quarter of a worker's start, most of it page
-  /// faults (a forked child maps none of the program's code until it runs it).
-  func encode(to encoder: any Encoder) throws {
-    var fields = encoder.unkeyedContainer()
-    try fields.encode(channels)
-    try fields.encode(slot)
-    try fields.encodePresent(cpus)
-    try fields.encode(chunkSize)
-    try fields.encodePresent(maxTasks)
-    try fields.encode(spinNanoseconds)
-    try fields.encode(timed)
-    try fields.encodePresent(board)
-    try fields.encode(incarnation)
-  }
 }
 
 /// The worker's side: bind to the slot, then serve tasks until the channels close.
@@ -111,5 +66,37 @@ enum WorkerLoop {
       chunkSize: plan.chunkSize, maxTasks: plan.maxTasks, spin: .nanoseconds(plan.spinNanoseconds), status: status,
       claimBoard: claimBoard, kernel: kernel, wakeParent: link.wakeParent)
     try runtime.serve(link)
+  }
+}
+
+extension WorkerPlan {
+  /// Decodes the fields in order, as ``encode(to:)`` wrote them (an absent optional is a nil).
+  init(from decoder: any Decoder) throws {
+    var fields = try decoder.unkeyedContainer()
+    channels = try fields.decode(Data.self)
+    slot = try fields.decode(Int.self)
+    cpus = try fields.decodeIfPresent(CPUSet.self)
+    chunkSize = try fields.decode(Int.self)
+    maxTasks = try fields.decodeIfPresent(Int.self)
+    spinNanoseconds = try fields.decode(Int.self)
+    timed = try fields.decode(Bool.self)
+    board = try fields.decodeIfPresent(SharedMemory.Handle.self)
+    incarnation = try fields.decode(Int.self)
+  }
+
+  /// Encodes the fields in order, without keys: a worker decodes its plan first thing, and
+  /// the generic code of keyed containers was a quarter of a worker's start, most of it page
+  /// faults (a forked child maps none of the program's code until it runs it).
+  func encode(to encoder: any Encoder) throws {
+    var fields = encoder.unkeyedContainer()
+    try fields.encode(channels)
+    try fields.encode(slot)
+    try fields.encodePresent(cpus)
+    try fields.encode(chunkSize)
+    try fields.encodePresent(maxTasks)
+    try fields.encode(spinNanoseconds)
+    try fields.encode(timed)
+    try fields.encodePresent(board)
+    try fields.encode(incarnation)
   }
 }

@@ -37,6 +37,33 @@ struct ChildDescription: Codable, Sendable {
     self.parentName = parentName
   }
 
+  /// The description in ``BinaryEncoder``'s form.
+  func encoded() throws(ProcessError) -> Data {
+    do { return try BinaryEncoder().encode(self) } catch {
+      throw .arguments(entryPoint: entryPoint, reason: "the child's description cannot be encoded: \(error)")
+    }
+  }
+
+  /// The description written to a new memfd, ready to hand to a child.
+  func memfd() throws(ProcessError) -> FileDescriptor {
+    try Self.memfd(holding: encoded())
+  }
+
+  /// A new memfd holding `bytes`, an encoded description.
+  static func memfd(holding bytes: Data) throws(ProcessError) -> FileDescriptor {
+    do { return try SystemCall.memoryFile(named: "mp-child", holding: bytes) } catch {
+      throw .system(call: "memfd_create", errno: error)
+    }
+  }
+
+  /// Reads a description from a descriptor (positioned at its start) and closes it.
+  static func read(from fd: FileDescriptor) throws -> ChildDescription {
+    defer { fd.release() }
+    return try BinaryDecoder().decode(ChildDescription.self, from: fd.readToEnd())
+  }
+}
+
+extension ChildDescription {
   /// Decodes the fields in order, as ``encode(to:)`` wrote them.
   init(from decoder: any Decoder) throws {
     var fields = try decoder.unkeyedContainer()
@@ -63,30 +90,5 @@ struct ChildDescription: Codable, Sendable {
     try fields.encodePresent(startMethod)
     try fields.encode(parentPid)
     try fields.encode(parentName)
-  }
-
-  /// The description in ``BinaryEncoder``'s form.
-  func encoded() throws(ProcessError) -> Data {
-    do { return try BinaryEncoder().encode(self) } catch {
-      throw .arguments(entryPoint: entryPoint, reason: "the child's description cannot be encoded: \(error)")
-    }
-  }
-
-  /// The description written to a new memfd, ready to hand to a child.
-  func memfd() throws(ProcessError) -> FileDescriptor {
-    try Self.memfd(holding: encoded())
-  }
-
-  /// A new memfd holding `bytes`, an encoded description.
-  static func memfd(holding bytes: Data) throws(ProcessError) -> FileDescriptor {
-    do { return try SystemCall.memoryFile(named: "mp-child", holding: bytes) } catch {
-      throw .system(call: "memfd_create", errno: error)
-    }
-  }
-
-  /// Reads a description from a descriptor (positioned at its start) and closes it.
-  static func read(from fd: FileDescriptor) throws -> ChildDescription {
-    defer { fd.release() }
-    return try BinaryDecoder().decode(ChildDescription.self, from: fd.readToEnd())
   }
 }

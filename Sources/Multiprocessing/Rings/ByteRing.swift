@@ -14,22 +14,6 @@ public final class ByteRing: @unchecked Sendable {
   /// What another process needs to reopen the ring.
   public struct Handle: Codable, Sendable, Hashable {
     let memory: SharedMemory.Handle
-
-    init(memory: SharedMemory.Handle) {
-      self.memory = memory
-    }
-
-    /// Decodes a handle from its one field (see ``encode(to:)``).
-    public init(from decoder: any Decoder) throws {
-      var fields = try decoder.unkeyedContainer()
-      memory = try fields.decode(SharedMemory.Handle.self)
-    }
-
-    /// Encodes the handle as its one field, without a key (as ``SharedMemory/Handle``).
-    public func encode(to encoder: any Encoder) throws {
-      var fields = encoder.unkeyedContainer()
-      try fields.encode(memory)
-    }
   }
 
   let memory: SharedMemory
@@ -274,5 +258,19 @@ public final class ByteRing: @unchecked Sendable {
         throw RingError.timedOut
       }
     }
+  }
+}
+
+extension ByteRing.Handle {
+  /// Decodes a handle from its one field (see ``encode(to:)``).
+  public init(from decoder: any Decoder) throws {
+    var fields = try decoder.unkeyedContainer()
+    memory = try fields.decode(SharedMemory.Handle.self)
+  }
+
+  /// Encodes the handle as its one field, without a key (as ``SharedMemory/Handle``).
+  public func encode(to encoder: any Encoder) throws {
+    var fields = encoder.unkeyedContainer()
+    try fields.encode(memory)
   }
 }

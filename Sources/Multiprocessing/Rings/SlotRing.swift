@@ -33,25 +33,6 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   public struct Handle: Codable, Sendable, Hashable {
     @usableFromInline let memory: SharedMemory.Handle
     let kind: String
-
-    init(memory: SharedMemory.Handle, kind: String) {
-      self.memory = memory
-      self.kind = kind
-    }
-
-    /// Decodes a handle from its fields in order (see ``encode(to:)``).
-    public init(from decoder: any Decoder) throws {
-      var fields = try decoder.unkeyedContainer()
-      memory = try fields.decode(SharedMemory.Handle.self)
-      kind = try fields.decode(String.self)
-    }
-
-    /// Encodes the handle as its fields in order, without keys (as ``SharedMemory/Handle``).
-    public func encode(to encoder: any Encoder) throws {
-      var fields = encoder.unkeyedContainer()
-      try fields.encode(memory)
-      try fields.encode(kind)
-    }
   }
 
   @usableFromInline static var kind: String { SharedKinds.shared.name(of: Self.self) { "SlotRing<\(T.self)>" } }
@@ -562,4 +543,20 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   /// can miss a wake-up: the flag stays set, so every later push or pop sees it. The first
   /// sleep is therefore cut short, and a missed wake-up costs at most this long.
   static var announcementSlice: Duration { .microseconds(200) }
+}
+
+extension SlotRing.Handle {
+  /// Decodes a handle from its fields in order (see ``encode(to:)``).
+  public init(from decoder: any Decoder) throws {
+    var fields = try decoder.unkeyedContainer()
+    memory = try fields.decode(SharedMemory.Handle.self)
+    kind = try fields.decode(String.self)
+  }
+
+  /// Encodes the handle as its fields in order, without keys (as ``SharedMemory/Handle``).
+  public func encode(to encoder: any Encoder) throws {
+    var fields = encoder.unkeyedContainer()
+    try fields.encode(memory)
+    try fields.encode(kind)
+  }
 }

@@ -63,29 +63,6 @@ public final class SharedMemory: @unchecked Sendable {
     public let size: Int
     /// The block, in the process that made the handle (see `ObjectKeeper`).
     let keeper: ObjectKeeper
-
-    init(source: Source, size: Int, keeper: ObjectKeeper) {
-      self.source = source
-      self.size = size
-      self.keeper = keeper
-    }
-
-    /// Decodes a handle from its fields in order (see ``encode(to:)``).
-    public init(from decoder: any Decoder) throws {
-      var fields = try decoder.unkeyedContainer()
-      source = try fields.decode(Source.self)
-      size = try fields.decode(Int.self)
-      keeper = ObjectKeeper(nil)
-    }
-
-    /// Encodes the handle as its fields in order, without keys: a keyed container costs a
-    /// child that decodes it a scan of every conformance of the program (its key type's) and
-    /// the page faults of the generic keyed code, at every pool worker's start.
-    public func encode(to encoder: any Encoder) throws {
-      var fields = encoder.unkeyedContainer()
-      try fields.encode(source)
-      try fields.encode(size)
-    }
   }
 
   /// The block's name (without the leading `/`), for named blocks; nil for anonymous ones.
@@ -248,5 +225,24 @@ public final class SharedMemory: @unchecked Sendable {
       throw .invalidName(name)
     }
     return name
+  }
+}
+
+extension SharedMemory.Handle {
+  /// Decodes a handle from its fields in order (see ``encode(to:)``).
+  public init(from decoder: any Decoder) throws {
+    var fields = try decoder.unkeyedContainer()
+    source = try fields.decode(Source.self)
+    size = try fields.decode(Int.self)
+    keeper = ObjectKeeper(nil)
+  }
+
+  /// Encodes the handle as its fields in order, without keys: a keyed container costs a
+  /// child that decodes it a scan of every conformance of the program (its key type's) and
+  /// the page faults of the generic keyed code, at every pool worker's start.
+  public func encode(to encoder: any Encoder) throws {
+    var fields = encoder.unkeyedContainer()
+    try fields.encode(source)
+    try fields.encode(size)
   }
 }
