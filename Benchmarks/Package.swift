@@ -53,10 +53,16 @@ let package = Package(
     // The C floor that fork's start is set against: Scripts/fork_floor.c (main.c links to it),
     // the program `mpbench process-start` builds with cc.
     .executableTarget(name: "ForkFloor", path: "Benchmarks/Helpers/ForkFloor"),
+    // A fresh process that times its first pool (`Pool`'s first-pool benchmark).
+    .executableTarget(
+      name: "FirstPool",
+      dependencies: ["BenchmarkSupport", .product(name: "ComputeEngine", package: library)],
+      path: "Benchmarks/Helpers/FirstPool"
+    ),
     benchmark("ProcessStart", using: ["Multiprocessing"], programs: ["ForkFloor"]),
     benchmark("Sync", using: ["Multiprocessing"]),
     benchmark("Rings", using: ["Multiprocessing"]),
-    benchmark("Pool", using: ["ComputeEngine", "Kernels"]),
+    benchmark("Pool", using: ["ComputeEngine", "Kernels"], programs: ["FirstPool"]),
   ],
   swiftLanguageModes: [.v6]
 )
