@@ -72,10 +72,14 @@ struct TopologyCache {
     return Array(contents[(newline + 1)...])
   }
 
-  /// Discovers the whole machine, keeps its XML in the file (when it can be written), and
-  /// returns it; nil when hwloc fails to discover or export it.
+  /// Discovers the whole machine, keeps its XML in the file, and returns it; nil when the
+  /// directory cannot hold the file (the caller then discovers the machine as it would
+  /// without a cache, rather than paying for an export no later process reads) or hwloc
+  /// fails to discover or export it.
   func discoverAndStore() -> [UInt8]? {
-    guard let key = Self.key(), let xml = Self.discoverWholeMachine() else { return nil }
+    guard Self.makeDirectory(directory), let key = Self.key(), let xml = Self.discoverWholeMachine() else {
+      return nil
+    }
     store(Array(key.utf8) + [UInt8(ascii: "\n")] + xml)
     return xml
   }
@@ -88,7 +92,6 @@ struct TopologyCache {
   /// Writes `contents` to a new file and renames it over the cache's; failures are dropped
   /// (the topology is still loaded, the next process tries again).
   private func store(_ contents: [UInt8]) {
-    guard Self.makeDirectory(directory) else { return }
     let temporary = "\(directory)/.topology.\(getpid()).tmp"
     guard
       let file = try? FileDescriptor.open(

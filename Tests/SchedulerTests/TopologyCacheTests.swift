@@ -102,6 +102,19 @@ import Testing
     }
   }
 
+  /// A directory that cannot be made (here, under a regular file) gets no export: the
+  /// machine is discovered as without a cache.
+  @Test func aCacheThatCannotBeWrittenIsPassedBy() throws {
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("topology-file-\(UUID())").path
+    #expect(FileManager.default.createFile(atPath: file, contents: Data()))
+    defer { try? FileManager.default.removeItem(atPath: file) }
+    let cache = TopologyCache(directory: file + "/cache")
+    #expect(cache.discoverAndStore() == nil)
+    let topology = try Topology(.thisSystem, restrictedTo: nil, cache: cache)
+    #expect(topology.isThisSystem)
+    #expect(topology.processingUnits == (try Topology(.thisSystem, restrictedTo: nil, cache: nil)).processingUnits)
+  }
+
   @Test func theEnvironmentChoosesTheCache() throws {
     let variable = TopologyCache.variable
     let home = FileManager.default.temporaryDirectory.appendingPathComponent("topology-home-\(UUID())").path
