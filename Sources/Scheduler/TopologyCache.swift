@@ -1,4 +1,6 @@
 import CHwloc
+import Foundation
+import SystemCalls
 import SystemPackage
 
 #if canImport(Glibc)
@@ -153,25 +155,15 @@ struct TopologyCache {
       guard fstat(file.rawValue, &status) == 0, status.st_mode & S_IFMT == S_IFREG, status.st_uid == geteuid(),
         status.st_mode & 0o022 == 0, status.st_size <= 16 << 20
       else { return nil }
-      return try readAll(file, expected: Int(status.st_size))
+      return [UInt8](try file.readToEnd())
     }
   }
 
   private static func firstLine(of path: String) -> String? {
     guard let file = try? FileDescriptor.open(path, .readOnly, options: [.closeOnExec]),
-      let bytes = try? file.closeAfter({ try readAll(file, expected: 256) })
+      let bytes = try? file.closeAfter({ try file.readToEnd() })
     else { return nil }
     let line = bytes.prefix { $0 != UInt8(ascii: "\n") }
     return line.isEmpty ? nil : String(decoding: line, as: UTF8.self)
-  }
-
-  private static func readAll(_ file: FileDescriptor, expected: Int) throws -> [UInt8] {
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: max(expected, 256))
-    while true {
-      let count = try chunk.withUnsafeMutableBytes { try file.read(into: $0) }
-      if count == 0 { return bytes }
-      bytes += chunk[..<count]
-    }
   }
 }

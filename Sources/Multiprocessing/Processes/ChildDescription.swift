@@ -23,20 +23,6 @@ struct ChildDescription: Codable, Sendable {
   /// The name of that process.
   var parentName: String
 
-  init(
-    entryPoint: String, arguments: Data, name: String, identity: [Int], daemon: Bool, startMethod: StartMethod?,
-    parentPid: Int32, parentName: String
-  ) {
-    self.entryPoint = entryPoint
-    self.arguments = arguments
-    self.name = name
-    self.identity = identity
-    self.daemon = daemon
-    self.startMethod = startMethod
-    self.parentPid = parentPid
-    self.parentName = parentName
-  }
-
   /// The description in ``BinaryEncoder``'s form.
   func encoded() throws(ProcessError) -> Data {
     do { return try BinaryEncoder().encode(self) } catch {

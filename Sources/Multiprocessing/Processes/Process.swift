@@ -272,10 +272,11 @@ open class Process: @unchecked Sendable {
   ///   ``ProcessError/needsEntryPoint(name:method:)`` for a closure target with spawn or
   ///   forkserver, ``ProcessError/entryPointNotRegistered(_:)``, or a system error.
   public func start() throws(ProcessError) {
-    let (name, daemon, hooks) = try beginStart()
+    let method = startMethod
+    let (name, daemon, hooks) = try beginStart(method)
     let handle: any ChildHandle
     do throws(ProcessError) {
-      if startMethod == .fork && template == nil {
+      if method == .fork && template == nil {
         handle = try Launcher.fork(self, name: name, stalls: hooks.stalls, budget: hooks.budget)
       } else {
         let description = try childDescription(name: name, daemon: daemon)
@@ -283,7 +284,7 @@ open class Process: @unchecked Sendable {
           handle = try template.launch(description)
         } else {
           handle =
-            startMethod == .spawn
+            method == .spawn
             ? try Launcher.spawn(description) : try ForkserverClient.shared().launch(description)
         }
       }
@@ -291,13 +292,14 @@ open class Process: @unchecked Sendable {
       abandonStart()
       throw error
     }
-    finishStart(handle)
+    finishStart(handle, method: method)
   }
 
   /// A start asked of a fork template, whose child's pid has not been read yet
   /// (``requestStart()``).
   package struct PendingStart {
     let process: Process
+    let method: StartMethod
     let request: ForkserverClient.PendingChild
 
     /// Waits for the template's answer and records the started child.
@@ -306,7 +308,7 @@ open class Process: @unchecked Sendable {
     ///   is then not started.
     package func finish() throws(ProcessError) {
       do {
-        process.finishStart(try request.child())
+        process.finishStart(try request.child(), method: method)
       } catch {
         process.abandonStart()
         throw error
@@ -330,21 +332,23 @@ open class Process: @unchecked Sendable {
   /// - Throws: what ``start()`` throws.
   package func requestStart() throws(ProcessError) -> PendingStart {
     guard let template else { preconditionFailure("requestStart() is for processes of a fork template") }
-    let (name, daemon, _) = try beginStart()
+    let method = startMethod
+    let (name, daemon, _) = try beginStart(method)
     do throws(ProcessError) {
       let description = try childDescription(name: name, daemon: daemon)
-      return PendingStart(process: self, request: try template.request(description))
+      return PendingStart(process: self, method: method, request: try template.request(description))
     } catch {
       abandonStart()
       throw error
     }
   }
 
-  /// Checks that the process may start and marks it starting: its name, whether it is a
-  /// daemon, and the fork tests' hooks.
-  private func beginStart() throws(ProcessError) -> (String, Bool, (stalls: Int, budget: Duration)) {
-    let method = startMethod
-    return try ProcessRegistry.shared.lock.withLock {
+  /// Checks that the process may start by `method` and marks it starting: its name, whether
+  /// it is a daemon, and the fork tests' hooks.
+  private func beginStart(
+    _ method: StartMethod
+  ) throws(ProcessError) -> (String, Bool, (stalls: Int, budget: Duration)) {
+    try ProcessRegistry.shared.lock.withLock {
       () throws(ProcessError) -> (String, Bool, (stalls: Int, budget: Duration)) in
       let registry = ProcessRegistry.shared
       switch state {
@@ -388,14 +392,14 @@ open class Process: @unchecked Sendable {
     ProcessRegistry.shared.lock.withLock { state = .created }
   }
 
-  /// Records the started child.
-  private func finishStart(_ handle: any ChildHandle) {
+  /// Records the child started by `method`.
+  private func finishStart(_ handle: any ChildHandle, method: StartMethod) {
     ProcessRegistry.shared.lock.withLock {
       state = .started(handle)
       lastPid = handle.pid
       ProcessRegistry.shared.children.append(self)
     }
-    multiprocessingLogger.debug("started \(name) (pid \(handle.pid)) with \(startMethod)")
+    multiprocessingLogger.debug("started \(name) (pid \(handle.pid)) with \(method)")
   }
 
   /// The entry point a spawned or fork-server child runs, and its encoded arguments: the
