@@ -246,6 +246,23 @@ import Testing
     }
   }
 
+  @Test func exitHooksRunInOrderAndARemovedOneDoesNot() throws {
+    let path = Fixture.directory() + "/hooks.txt"
+    let process = Multiprocessing.Process(startMethod: .fork) {
+      let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+      // A forked child starts with none of its parent's hooks.
+      guard registeredExitHookCount == 0 else { throw ProcessExit(3) }
+      let hooks = ["a", "b", "c"].map { letter in atProcessExit { _ = letter.withCString { write(fd, $0, 1) } } }
+      hooks[1].remove()
+      hooks[1].remove()  // a second time: nothing
+      guard registeredExitHookCount == 2 else { throw ProcessExit(4) }
+    }
+    try process.start()
+    try process.join()
+    #expect(try process.exitCode == 0)
+    #expect(try String(contentsOfFile: path, encoding: .utf8) == "ac")
+  }
+
   @Test func activeChildrenListsRunningChildrenAndReapsEndedOnes() throws {
     let short = Fixture.process(.fork, TestEntryPoints.sleep, 0)
     let long = Fixture.process(.fork, TestEntryPoints.sleep, 30_000)

@@ -52,6 +52,9 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   /// Jobs whose callers stopped waiting, for this pool's thread to give up
   /// (``giveUpSoon(jobID:)``); a lock of their own, never held with another.
   private let givenUp = Mutex<[Int]>([])
+  /// What ends this pool when the process exits; removed once this pool's thread stops (set
+  /// before the thread starts, read by it only after).
+  private var exitHook: ProcessExitHook?
 
   init(
     kernel: PoolKernel<Input, Output>, settings: PoolSettings, telemetry: PoolTelemetry
@@ -83,14 +86,17 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       kernel: kernel, settings: settings, links: links, logger: logger, metrics: metrics, jobs: jobs, queue: queue)
     // deinit closes the doorbell: it runs for an initializer that throws here.
     try supervisor.startAll()
-    startThread(named: "mp-dispatcher") { [self] in loop() }
-    atProcessExit { [weak self] in
+    exitHook = atProcessExit { [weak self] in
       self?.terminate()
       try? self?.join()
     }
+    startThread(named: "mp-dispatcher") { [self] in loop() }
   }
 
-  deinit { sleeper.close() }
+  deinit {
+    sleeper.close()
+    exitHook?.remove()
+  }
 
   /// Waits until every slot's worker reported in, or `timeout` passes; false then, or when
   /// the pool is closed or terminated.
@@ -347,6 +353,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       let (sleepFor, watched) = next
       ready = sleeper.sleep(for: sleepFor, watching: watched)
     }
+    exitHook?.remove()
     finished = true
     stopped.signal()
   }

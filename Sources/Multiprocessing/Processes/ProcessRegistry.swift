@@ -29,8 +29,11 @@ final class ProcessRegistry: @unchecked Sendable {
   var forkserver: ForkserverClient?
   /// Whether the exit handler that ends daemon children is installed.
   var exitHandlerInstalled = false
-  /// Run first by the exit handler (pools stop supervising before their workers end).
-  var exitHooks: [@Sendable () -> Void] = []
+  /// Run first by the exit handler (pools stop supervising before their workers end), in
+  /// the order registered, each under the id its ``ProcessExitHook`` removes it by.
+  var exitHooks: [(id: Int, run: @Sendable () -> Void)] = []
+  /// The id of the last exit hook registered.
+  var lastExitHookID = 0
 
   /// Makes this registry describe a fresh child; called with the lock held or reinitialised.
   func becomeChild(current process: Process, identity: [Int], parent: ParentProcess) {
@@ -72,7 +75,7 @@ final class ProcessRegistry: @unchecked Sendable {
   func finishChildren() {
     let hooks = lock.withLock {
       defer { exitHooks = [] }
-      return exitHooks
+      return exitHooks.map(\.run)
     }
     let running = lock.withLock { children }
     Self.finish(hooks: hooks, children: running)
@@ -120,14 +123,4 @@ public func activeChildren() -> [Process] {
 /// thing in `main`; tests use it to run a helper executable instead of the test runner.
 public func setExecutable(_ path: String) {
   ProcessRegistry.shared.lock.withLock { ProcessRegistry.shared.executable = path }
-}
-
-/// Registers `hook` to run when this process exits normally, before its daemon children are
-/// terminated: a supervisor (such as a process pool) stops there, so that it does not replace
-/// the workers the exit ends.
-public func atProcessExit(_ hook: @escaping @Sendable () -> Void) {
-  ProcessRegistry.shared.lock.withLock {
-    ProcessRegistry.shared.installExitHandlerLocked()
-    ProcessRegistry.shared.exitHooks.append(hook)
-  }
 }
