@@ -286,20 +286,9 @@ import Testing
 
   /// A pool's exit hook (which ends it if the process exits first) goes once the pool has
   /// ended: a process that makes pool after pool does not keep a hook for each, which every
-  /// fork template would also copy and free. In a forked child, whose hooks are its own.
+  /// fork template would also copy and free. In a fork-server child, whose hooks are its own.
   @Test func anEndedPoolLeavesNoExitHook() throws {
-    let child = Multiprocessing.Process(startMethod: .fork) {
-      for round in 0..<3 {
-        let pool = try ProcessPool<Int, Int> { $0 + 1 }
-        guard try pool.map([round]) == [round + 1], registeredExitHookCount == 1 else { throw ProcessExit(3) }
-        if round == 0 { pool.terminate() } else { pool.close() }
-        try pool.join()
-        guard registeredExitHookCount == 0 else { throw ProcessExit(4) }
-      }
-      // One left running: its hook ends it at the exit.
-      let running = try ProcessPool<Int, Int> { $0 }
-      guard try running.map([1]) == [1], registeredExitHookCount == 1 else { throw ProcessExit(5) }
-    }
+    let child = Fixture.process(.forkserver, TestEntryPoints.poolsEndingTheirHooks, 3)
     try child.start()
     #expect(try child.join(timeout: .seconds(60)) == .exited(0))
   }

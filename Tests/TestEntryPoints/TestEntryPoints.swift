@@ -1,3 +1,4 @@
+import ComputeEngine
 import Foundation
 import Multiprocessing
 
@@ -324,6 +325,33 @@ public enum TestEntryPoints {
     if after != before { throw ProcessExit(Int32(clamping: 10 + after - before)) }
   }
 
+  /// Registers three exit hooks that append "a", "b" and "c" to the file at its path, and
+  /// removes the second (twice); exits with 3 if it started with a hook, 4 if it was not left
+  /// with two.
+  public static let exitHooks = EntryPoint<String>("exit-hooks") { path in
+    let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+    guard registeredExitHookCount == 0 else { throw ProcessExit(3) }
+    let hooks = ["a", "b", "c"].map { letter in atProcessExit { _ = letter.withCString { write(fd, $0, 1) } } }
+    hooks[1].remove()
+    hooks[1].remove()
+    guard registeredExitHookCount == 2 else { throw ProcessExit(4) }
+  }
+
+  /// Makes, uses and ends `rounds` pools (the first terminated, the others closed), then
+  /// leaves one running for its exit hook to end. Exits with 3 if a running pool had other
+  /// than one exit hook registered, 4 if an ended one left its hook.
+  public static let poolsEndingTheirHooks = EntryPoint<Int>("pools-ending-their-hooks") { rounds in
+    for round in 0..<rounds {
+      let pool = try ProcessPool<Int, Int> { $0 + 1 }
+      guard try pool.map([round]) == [round + 1], registeredExitHookCount == 1 else { throw ProcessExit(3) }
+      if round == 0 { pool.terminate() } else { pool.close() }
+      try pool.join()
+      guard registeredExitHookCount == 0 else { throw ProcessExit(4) }
+    }
+    let running = try ProcessPool<Int, Int> { $0 }
+    guard try running.map([1]) == [1], registeredExitHookCount == 1 else { throw ProcessExit(3) }
+  }
+
   /// ``Summer``, registered for spawn and forkserver.
   public static let summerClass = ProcessClass(Summer.self)
 
@@ -331,7 +359,7 @@ public enum TestEntryPoints {
   public static let all: [any AnyEntryPoint] =
     [
       report, sleep, exit, unset, cExit, fail, abort, segfault, checkBytes, trap, printLines, family, startChild,
-      connectionEcho,
+      connectionEcho, exitHooks, poolsEndingTheirHooks,
       queueSummer, queueCloser, queueFlooder, managerClient, managerExercise, managerOwner, resourceRounds, summerClass,
     ] + SyncEntryPoints.all + PoolKernels.all
 }
