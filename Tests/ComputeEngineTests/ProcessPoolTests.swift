@@ -286,11 +286,13 @@ import Testing
 
   /// A pool's exit hook (which ends it if the process exits first) goes once the pool has
   /// ended: a process that makes pool after pool does not keep a hook for each, which every
-  /// fork template would also copy and free. In a fork-server child, whose hooks are its own.
-  @Test func anEndedPoolLeavesNoExitHook() throws {
-    let child = Fixture.process(.forkserver, TestEntryPoints.poolsEndingTheirHooks, 3)
+  /// fork template would also copy and free; nor a descriptor or a thread. In a fork-server
+  /// child, whose hooks, descriptors and threads are its own.
+  @Test func anEndedPoolLeavesNoExitHookDescriptorOrThread() throws {
+    let child = Fixture.process(.forkserver, TestEntryPoints.poolsEndingTheirHooks, 6)
     try child.start()
-    #expect(try child.join(timeout: .seconds(60)) == .exited(0))
+    let status = try child.join(timeout: .seconds(60))
+    #expect(status == .exited(0), "3: hooks, 4: a hook left, 5: descriptors, 6: threads")
   }
 
   @Test func badLimits() throws {

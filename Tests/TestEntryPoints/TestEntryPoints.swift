@@ -339,15 +339,30 @@ public enum TestEntryPoints {
 
   /// Makes, uses and ends `rounds` pools (the first terminated, the others closed), then
   /// leaves one running for its exit hook to end. Exits with 3 if a running pool had other
-  /// than one exit hook registered, 4 if an ended one left its hook.
+  /// than one exit hook registered, 4 if an ended one left its hook, 5 if the pools after the
+  /// first left descriptors open, 6 if they left threads.
   public static let poolsEndingTheirHooks = EntryPoint<Int>("pools-ending-their-hooks") { rounds in
-    for round in 0..<rounds {
+    func threadCount() -> Int {
+      ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []).count
+    }
+    func useAndEnd(round: Int) throws {
       let pool = try ProcessPool<Int, Int> { $0 + 1 }
       guard try pool.map([round]) == [round + 1], registeredExitHookCount == 1 else { throw ProcessExit(3) }
       if round == 0 { pool.terminate() } else { pool.close() }
       try pool.join()
       guard registeredExitHookCount == 0 else { throw ProcessExit(4) }
     }
+    var afterFirst: (descriptors: Int, threads: Int)?
+    for round in 0..<rounds {
+      try useAndEnd(round: round)
+      // The first pool starts what lives as long as the process (the forking thread).
+      if afterFirst == nil { afterFirst = (openDescriptorCount(), threadCount()) }
+    }
+    // An ended pool's thread may still be on its way out.
+    let deadline = ContinuousClock.now + .seconds(5)
+    while threadCount() > afterFirst?.threads ?? 0, ContinuousClock.now < deadline { usleep(1000) }
+    guard openDescriptorCount() == afterFirst?.descriptors else { throw ProcessExit(5) }
+    guard threadCount() == afterFirst?.threads else { throw ProcessExit(6) }
     let running = try ProcessPool<Int, Int> { $0 }
     guard try running.map([1]) == [1], registeredExitHookCount == 1 else { throw ProcessExit(3) }
   }
