@@ -109,44 +109,6 @@ import Testing
     #expect(ContinuousClock.now - started < .seconds(5))
   }
 
-  /// Children asked of a template while it starts (its requests wait in its socket) start
-  /// once it confirms: also when the first fork was stuck and a second one serves them, whose
-  /// pid the client then carries.
-  @Test(arguments: [false, true])
-  func aTemplateServesRequestsMadeWhileItStarts(firstStuck: Bool) throws {
-    _ = Fixture.ready
-    let forks = try SharedValue(0, lock: false)
-    var early: (client: ForkserverClient, pid: Int32, batch: [Multiprocessing.Process])?
-    var pending: [Multiprocessing.Process.PendingStart] = []
-    let template = try ForkserverClient.template(
-      entryPoint: TestEntryPoints.exit,
-      beforeConfirming: {
-        // The first fork, asked to, waits as one that inherited a held lock would.
-        if forks.compareExchange(expected: 0, desired: 1).exchanged && firstStuck { ChildRunner.stallForTesting() }
-      },
-      meanwhile: { client in
-        let batch = (0..<2).map { index in
-          Multiprocessing.Process(
-            name: "early-\(index)", daemon: false, startMethod: nil, template: client,
-            entryPoint: TestEntryPoints.sleep, encodedArguments: try! TestEntryPoints.sleep.encode(30_000))
-        }
-        early = (client, client.serverPid, batch)
-        pending = batch.compactMap { try? $0.requestStart() }
-      })
-    defer { template.stop() }
-    let (client, firstPid, batch) = try #require(early)
-    #expect(client === template)
-    #expect((template.serverPid != firstPid) == firstStuck)
-    #expect(pending.count == 2)
-    for start in pending { try start.finish() }
-    for process in batch {
-      #expect(parentPid(of: try #require(try process.pid)) == template.serverPid)
-      try process.kill()
-      try process.join(timeout: .seconds(10))
-      #expect(try process.exitCode == -SIGKILL)
-    }
-  }
-
   @Test func aTemplateStuckBeforeItServesIsReported() throws {
     let started = ContinuousClock.now
     #expect {

@@ -16,11 +16,8 @@ final class ForkTemplateKeeper {
 
   /// Forks the first template of `kernel`'s pool, once this process has built the metadata
   /// the workers need (``PoolKernel/warmUpOnce()``), for the template and its workers to
-  /// inherit; runs `meanwhile` with the template while it starts (see
-  /// ``ForkserverClient/template(entryPoint:budget:beforeConfirming:meanwhile:)``).
-  init<Input, Output>(
-    kernel: PoolKernel<Input, Output>, logger: Logger, meanwhile: (ForkserverClient) -> Void = { _ in }
-  ) throws {
+  /// inherit; runs `meanwhile` while the template starts.
+  init<Input, Output>(kernel: PoolKernel<Input, Output>, logger: Logger, meanwhile: () -> Void = {}) throws {
     kernel.warmUpOnce()
     make = { try ForkserverClient.template(entryPoint: kernel) }
     self.logger = logger

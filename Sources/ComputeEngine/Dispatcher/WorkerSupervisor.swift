@@ -71,18 +71,12 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
     let slots = Array(settings.placement.slots.indices)
     do {
       if settings.startMethod == .fork {
-        // The workers are asked of the template while it starts: their requests wait in its
-        // socket, and it serves them as soon as it has confirmed.
-        var asked: Result<AskedWorkers, any Error> = .success(AskedWorkers())
-        do {
-          forkTemplates = try ForkTemplateKeeper(kernel: kernel, logger: logger) { template in
-            asked = Result { try ask(slots: slots, of: template) }
-          }
-        } catch {
-          if case .success(let early) = asked { giveUp(early, awaited: 0) }
-          throw error
+        // The workers' channels and plans are made while the template starts.
+        var prepared: Result<[PreparedWorker], any Error> = .success([])
+        forkTemplates = try ForkTemplateKeeper(kernel: kernel, logger: logger) {
+          prepared = Result { try slots.map(prepareWorker(slot:)) }
         }
-        workers = try startWorkers(slots: slots, asked: try asked.get())
+        workers = try startWorkers(slots: slots, prepared: try prepared.get())
       } else {
         workers = try startWorkers(slots: slots)
       }
@@ -130,83 +124,65 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
     try startWorkers(slots: [slot])[0]
   }
 
-  /// Workers asked of the pool's fork template, or started without one, with the starts
-  /// whose pids are still to be read.
-  struct AskedWorkers {
-    var workers: [Worker] = []
-    var pending: [Multiprocessing.Process.PendingStart] = []
-  }
-
-  /// Starts a worker in each of `slots`, with new channels and a clean status (those asked
-  /// already, when given, for the first try). A pool's fork template is asked for each worker
-  /// before the first pid is awaited (``Multiprocessing/Process/requestStart()``): the template
-  /// forks one while this process makes the next one's channels.
-  private func startWorkers(slots: [Int], asked: AskedWorkers? = nil) throws -> [Worker] {
+  /// Starts a worker in each of `slots`, with new channels and a clean status (those
+  /// `prepared` already, when given, for the first try). A pool's fork template is asked for
+  /// each worker before the first pid is awaited (``Multiprocessing/Process/requestStart()``):
+  /// the template forks one while this process makes the next one's channels.
+  private func startWorkers(slots: [Int], prepared: [PreparedWorker]? = nil) throws -> [Worker] {
+    var prepared = prepared
+    func started() throws -> [Worker] {
+      // Used once: a second try makes new channels.
+      let ready = prepared
+      prepared = nil
+      var workers: [Worker] = []
+      var pending: [Multiprocessing.Process.PendingStart] = []
+      var awaited = 0
+      do {
+        for (position, slot) in slots.enumerated() {
+          let (incarnation, channels, arguments) = try ready?[position] ?? prepareWorker(slot: slot)
+          let process = Multiprocessing.Process(
+            name: "PoolWorker-\(slot)", daemon: true, startMethod: settings.startMethod,
+            template: forkTemplates?.current, entryPoint: kernel, encodedArguments: arguments)
+          if forkTemplates != nil { pending.append(try process.requestStart()) } else { try process.start() }
+          workers.append(
+            Worker(slot: slot, incarnation: incarnation, liveness: ProcessLiveness(process), channels: channels))
+        }
+        for start in pending {
+          awaited += 1
+          try start.finish()
+        }
+      } catch {
+        // The starts not awaited are given up, and the workers started before the failure
+        // end with it (dropped: one that did not start has nothing to kill or wait for).
+        for start in pending[awaited...] { start.abandon() }
+        for worker in workers where (try? worker.liveness.process.pid) != nil {
+          try? worker.liveness.process.kill()
+          _ = try? worker.liveness.process.join()
+        }
+        throw error
+      }
+      return workers
+    }
     let workers: [Worker]
     do {
-      workers = try awaitStarts(asked ?? ask(slots: slots, of: forkTemplates?.current))
+      workers = try started()
     } catch ProcessError.forkserver(let reason) where forkTemplates != nil {
       // The template is gone (killed, or it died with an earlier worker's start): a new one,
       // and new channels (a worker of the old one may have used the first).
       logger.warning("the pool's fork template failed", metadata: ["reason": "\(reason)"])
       try forkTemplates?.replace(gone: true)
-      workers = try awaitStarts(ask(slots: slots, of: forkTemplates?.current))
+      workers = try started()
     }
     // A worker started while a job is on the board (a replacement) joins it.
     if jobs.boardJob != nil { for worker in workers { worker.channels.sendBoardMarker() } }
     return workers
   }
 
-  /// Makes the channels of a worker in each of `slots` and asks `template` for it (starts it,
-  /// without one). On a failure, gives up what it asked and throws.
-  private func ask(slots: [Int], of template: ForkserverClient?) throws -> AskedWorkers {
-    var asked = AskedWorkers()
-    do {
-      for slot in slots {
-        let (incarnation, channels, arguments) = try prepareWorker(slot: slot)
-        let process = Multiprocessing.Process(
-          name: "PoolWorker-\(slot)", daemon: true, startMethod: settings.startMethod,
-          template: template, entryPoint: kernel, encodedArguments: arguments)
-        if template != nil { asked.pending.append(try process.requestStart()) } else { try process.start() }
-        asked.workers.append(
-          Worker(slot: slot, incarnation: incarnation, liveness: ProcessLiveness(process), channels: channels))
-      }
-    } catch {
-      giveUp(asked, awaited: 0)
-      throw error
-    }
-    return asked
-  }
-
-  /// Reads the pid of each start of `asked`; on a failure, gives up the rest and throws.
-  private func awaitStarts(_ asked: AskedWorkers) throws -> [Worker] {
-    var awaited = 0
-    do {
-      for start in asked.pending {
-        awaited += 1
-        try start.finish()
-      }
-    } catch {
-      giveUp(asked, awaited: awaited)
-      throw error
-    }
-    return asked.workers
-  }
-
-  /// Gives up the starts of `asked` not yet awaited (from `awaited` on), and ends its workers
-  /// that started (dropped: one that did not start has nothing to kill or wait for).
-  private func giveUp(_ asked: AskedWorkers, awaited: Int) {
-    for start in asked.pending[awaited...] { start.abandon() }
-    for worker in asked.workers where (try? worker.liveness.process.pid) != nil {
-      try? worker.liveness.process.kill()
-      _ = try? worker.liveness.process.join()
-    }
-  }
+  /// A worker's incarnation, its channels (made with a clean status), and its plan encoded.
+  typealias PreparedWorker = (incarnation: Int, channels: any WorkerTransport<Input, Output>, arguments: Data)
 
   /// A worker's channels, made with a clean status, its incarnation, and its plan encoded.
-  private func prepareWorker(
-    slot: Int
-  ) throws -> (incarnation: Int, channels: any WorkerTransport<Input, Output>, arguments: Data) {
+  private func prepareWorker(slot: Int) throws -> PreparedWorker {
     let channels = try links.makeChannels(slot: slot)
     lastIncarnation += 1
     jobs.boardRounds?.board.tally(slot).reset()

@@ -24,19 +24,18 @@ import SystemPackage
 /// closures and their captures included, and forks every child of a pool from its single
 /// thread, so that no child inherits a lock that another thread of this process held.
 package final class ForkserverClient: @unchecked Sendable {
-  // @unchecked: immutable after init but for the atomics `pid` and `stopped`; concurrent
-  // requests are separate seqpacket messages.
+  // @unchecked: immutable after init but for the atomic `stopped`; concurrent requests are
+  // separate seqpacket messages.
   let controlFD: FileDescriptor
   /// The server's process id.
-  package var serverPid: pid_t { pid.load(ordering: .relaxed) }
-  private let pid: ManagedAtomic<Int32>
+  package let serverPid: pid_t
   /// Whether the server is a fork template, which ``stop()`` kills rather than waits for.
   let isTemplate: Bool
   private let stopped = ManagedAtomic(false)
 
   private init(controlFD: FileDescriptor, serverPid: pid_t, isTemplate: Bool = false) {
     self.controlFD = controlFD
-    pid = ManagedAtomic(serverPid)
+    self.serverPid = serverPid
     self.isTemplate = isTemplate
   }
 
@@ -84,28 +83,19 @@ package final class ForkserverClient: @unchecked Sendable {
   /// caller's to build first). Before it confirms its start (``Launcher/forkConfirmed(name:budget:_:)``,
   /// which kills and forks again a template that does not), it probes the Swift runtime's
   /// shared caches (``RuntimeProbe``), so that a template that inherited one of their locks
-  /// held never confirms; then it runs `beforeConfirming` (the tests stall there).
-  ///
-  /// This process runs `meanwhile` while the template starts, with the client it returns:
-  /// requests made there wait in the template's socket and are served as soon as it has
-  /// confirmed (by the template forked again, if the first was stuck; none is read before).
+  /// held never confirms; then it runs `beforeConfirming` (the tests stall there). This
+  /// process runs `meanwhile` while the template starts.
   package static func template(
     entryPoint: any AnyEntryPoint, budget: Duration = Launcher.forkBudget,
-    beforeConfirming: @escaping () -> Void = {}, meanwhile: (ForkserverClient) -> Void = { _ in }
+    beforeConfirming: @escaping () -> Void = {}, meanwhile: () -> Void = {}
   ) throws(ProcessError) -> ForkserverClient {
     let (clientEnd, serverEnd) = try controlSocket()
     let parent = getpid()
     let probe = RuntimeProbe.next()
     _ = ForkserverLoop.warmedUpHere
-    var client: ForkserverClient?
     do {
       let pid = try Launcher.forkConfirmed(
-        name: "fork template of '\(entryPoint.name)'", budget: budget,
-        meanwhile: { firstPid in
-          let early = ForkserverClient(controlFD: clientEnd, serverPid: firstPid, isTemplate: true)
-          client = early
-          meanwhile(early)
-        }
+        name: "fork template of '\(entryPoint.name)'", budget: budget, meanwhile: meanwhile
       ) { handshake, _ in
         clientEnd.release()
         ChildRunner.prepare(actualParent: parent)
@@ -118,10 +108,7 @@ package final class ForkserverClient: @unchecked Sendable {
         ForkserverLoop.serve(controlFD: serverEnd)
       }
       serverEnd.release()
-      guard let client else { return ForkserverClient(controlFD: clientEnd, serverPid: pid, isTemplate: true) }
-      // The template that confirmed, which may be a second fork.
-      client.pid.store(pid, ordering: .relaxed)
-      return client
+      return ForkserverClient(controlFD: clientEnd, serverPid: pid, isTemplate: true)
     } catch {
       clientEnd.release()
       serverEnd.release()
