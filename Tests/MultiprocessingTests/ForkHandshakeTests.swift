@@ -112,9 +112,9 @@ import Testing
   @Test func aTemplateStuckBeforeItServesIsReported() throws {
     let started = ContinuousClock.now
     #expect {
-      _ = try ForkserverClient.template(
-        entryPoint: TestEntryPoints.exit, budget: .milliseconds(300),
-        beforeConfirming: { ChildRunner.stallForTesting() })
+      _ = try ForkserverClient.template(entryPoint: TestEntryPoints.exit, budget: .milliseconds(300)) {
+        ChildRunner.stallForTesting()
+      }
     } throws: { error in
       guard case ProcessError.childDidNotStart(_, let pid, _, _) = error else { return false }
       return !processExists(pid)

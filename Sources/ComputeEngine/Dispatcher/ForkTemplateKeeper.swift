@@ -3,7 +3,7 @@ import Multiprocessing
 
 /// The fork templates of a pool of the fork start method: the single-threaded copy of the
 /// pool's process that holds the kernel and forks every worker
-/// (``ForkserverClient/template(entryPoint:budget:beforeConfirming:meanwhile:)``), made when the pool starts and
+/// (``ForkserverClient/template(entryPoint:budget:beforeConfirming:)``), made when the pool starts and
 /// replaced when it is gone or may hold a lock. Used under the pool's lock.
 final class ForkTemplateKeeper {
   private let make: () throws -> ForkserverClient
@@ -16,12 +16,12 @@ final class ForkTemplateKeeper {
 
   /// Forks the first template of `kernel`'s pool, once this process has built the metadata
   /// the workers need (``PoolKernel/warmUpOnce()``), for the template and its workers to
-  /// inherit; runs `meanwhile` while the template starts.
-  init<Input, Output>(kernel: PoolKernel<Input, Output>, logger: Logger, meanwhile: () -> Void = {}) throws {
+  /// inherit.
+  init<Input, Output>(kernel: PoolKernel<Input, Output>, logger: Logger) throws {
     kernel.warmUpOnce()
     make = { try ForkserverClient.template(entryPoint: kernel) }
     self.logger = logger
-    current = try ForkserverClient.template(entryPoint: kernel, meanwhile: meanwhile)
+    current = try make()
   }
 
   /// Replaces the template: one that is `gone` is stopped (reaped); one whose worker never

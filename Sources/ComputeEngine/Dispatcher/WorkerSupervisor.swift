@@ -68,18 +68,9 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
   /// Starts a worker in every slot (first the fork template, for a fork pool) and waits for
   /// their initializers; on a failure, ends what it started and throws.
   func startAll() throws {
-    let slots = Array(settings.placement.slots.indices)
     do {
-      if settings.startMethod == .fork {
-        // The workers' channels and plans are made while the template starts.
-        var prepared: Result<[PreparedWorker], any Error> = .success([])
-        forkTemplates = try ForkTemplateKeeper(kernel: kernel, logger: logger) {
-          prepared = Result { try slots.map(prepareWorker(slot:)) }
-        }
-        workers = try startWorkers(slots: slots, prepared: try prepared.get())
-      } else {
-        workers = try startWorkers(slots: slots)
-      }
+      if settings.startMethod == .fork { forkTemplates = try ForkTemplateKeeper(kernel: kernel, logger: logger) }
+      workers = try startWorkers(slots: Array(settings.placement.slots.indices))
       if kernel.initializer != nil { try awaitInitializers() }
     } catch {
       for worker in workers { worker.liveness.kill() }
@@ -124,22 +115,18 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
     try startWorkers(slots: [slot])[0]
   }
 
-  /// Starts a worker in each of `slots`, with new channels and a clean status (those
-  /// `prepared` already, when given, for the first try). A pool's fork template is asked for
-  /// each worker before the first pid is awaited (``Multiprocessing/Process/requestStart()``):
-  /// the template forks one while this process makes the next one's channels.
-  private func startWorkers(slots: [Int], prepared: [PreparedWorker]? = nil) throws -> [Worker] {
-    var prepared = prepared
+  /// Starts a worker in each of `slots`, with new channels and a clean status. A pool's fork
+  /// template is asked for each worker before the first pid is awaited
+  /// (``Multiprocessing/Process/requestStart()``): the template forks one while this process
+  /// makes the next one's channels.
+  private func startWorkers(slots: [Int]) throws -> [Worker] {
     func started() throws -> [Worker] {
-      // Used once: a second try makes new channels.
-      let ready = prepared
-      prepared = nil
       var workers: [Worker] = []
       var pending: [Multiprocessing.Process.PendingStart] = []
       var awaited = 0
       do {
-        for (position, slot) in slots.enumerated() {
-          let (incarnation, channels, arguments) = try ready?[position] ?? prepareWorker(slot: slot)
+        for slot in slots {
+          let (incarnation, channels, arguments) = try prepareWorker(slot: slot)
           let process = Multiprocessing.Process(
             name: "PoolWorker-\(slot)", daemon: true, startMethod: settings.startMethod,
             template: forkTemplates?.current, entryPoint: kernel, encodedArguments: arguments)
@@ -178,11 +165,10 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
     return workers
   }
 
-  /// A worker's incarnation, its channels (made with a clean status), and its plan encoded.
-  typealias PreparedWorker = (incarnation: Int, channels: any WorkerTransport<Input, Output>, arguments: Data)
-
   /// A worker's channels, made with a clean status, its incarnation, and its plan encoded.
-  private func prepareWorker(slot: Int) throws -> PreparedWorker {
+  private func prepareWorker(
+    slot: Int
+  ) throws -> (incarnation: Int, channels: any WorkerTransport<Input, Output>, arguments: Data) {
     let channels = try links.makeChannels(slot: slot)
     lastIncarnation += 1
     jobs.boardRounds?.board.tally(slot).reset()

@@ -45,10 +45,8 @@ extension Launcher {
   ///
   /// The fork is made with the process registry's lock held, so that no other fork of the
   /// library inherits the handshake pipe; the child reinitialises that lock.
-  ///
-  /// `meanwhile` runs here once, after the first fork, while the child starts.
   static func forkConfirmed(
-    name: String, budget: Duration = forkBudget, meanwhile: () -> Void = {},
+    name: String, budget: Duration = forkBudget,
     _ child: @escaping (_ handshake: FileDescriptor, _ attempt: Int) -> Never
   ) throws(ProcessError) -> pid_t {
     let giveUp = ContinuousClock.now + budget
@@ -57,7 +55,6 @@ extension Launcher {
       warnIfOtherThreadsRun()
       let (pid, handshake) = try forkWithHandshake { [attempt] in child($0, attempt) }
       defer { handshake.release() }
-      if attempt == 0 { meanwhile() }
       if awaitHandshake(handshake, from: pid, until: min(giveUp, .now + handshakeBound)) { return pid }
       // Dropped: our unreaped child exists until the reap below, so kill cannot fail.
       try? SystemCall.sendSignal(SIGKILL, to: pid)

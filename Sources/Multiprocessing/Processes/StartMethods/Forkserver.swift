@@ -20,7 +20,7 @@ import SystemPackage
 /// with it; when this process closes the control socket the server kills what is left and exits.
 ///
 /// A *fork template* is such a server forked from this process instead of started afresh
-/// (``template(entryPoint:budget:beforeConfirming:meanwhile:)``): it holds this process's memory as it was at that fork,
+/// (``template(entryPoint:budget:beforeConfirming:)``): it holds this process's memory as it was at that fork,
 /// closures and their captures included, and forks every child of a pool from its single
 /// thread, so that no child inherits a lock that another thread of this process held.
 package final class ForkserverClient: @unchecked Sendable {
@@ -83,20 +83,18 @@ package final class ForkserverClient: @unchecked Sendable {
   /// caller's to build first). Before it confirms its start (``Launcher/forkConfirmed(name:budget:_:)``,
   /// which kills and forks again a template that does not), it probes the Swift runtime's
   /// shared caches (``RuntimeProbe``), so that a template that inherited one of their locks
-  /// held never confirms; then it runs `beforeConfirming` (the tests stall there). This
-  /// process runs `meanwhile` while the template starts.
+  /// held never confirms; then it runs `beforeConfirming` (the tests stall there).
   package static func template(
     entryPoint: any AnyEntryPoint, budget: Duration = Launcher.forkBudget,
-    beforeConfirming: @escaping () -> Void = {}, meanwhile: () -> Void = {}
+    beforeConfirming: @escaping () -> Void = {}
   ) throws(ProcessError) -> ForkserverClient {
     let (clientEnd, serverEnd) = try controlSocket()
     let parent = getpid()
     let probe = RuntimeProbe.next()
     _ = ForkserverLoop.warmedUpHere
     do {
-      let pid = try Launcher.forkConfirmed(
-        name: "fork template of '\(entryPoint.name)'", budget: budget, meanwhile: meanwhile
-      ) { handshake, _ in
+      let pid = try Launcher.forkConfirmed(name: "fork template of '\(entryPoint.name)'", budget: budget) {
+        handshake, _ in
         clientEnd.release()
         ChildRunner.prepare(actualParent: parent)
         ProcessRegistry.shared.becomeTemplate(serving: entryPoint)
