@@ -21,6 +21,26 @@ import Testing
     #expect(try stuck.isStuckOnInheritedLock == false, "not once it has ended")
   }
 
+  /// A join does not wait for ever on such a child: it kills it and says why, in both forms.
+  @Test(arguments: [false, true])
+  func aJoinEndsAChildStuckOnAnInheritedLock(async: Bool) async throws {
+    let held = HeldMutex()
+    let stuck = Multiprocessing.Process(name: "stuck") { pthread_mutex_lock(held.mutex) }
+    try stuck.start()
+    let pid = try #require(try stuck.pid)
+    func blockingJoin() throws { try stuck.join() }
+    let started = ContinuousClock.now
+    await #expect(throws: ProcessError.stuckOnInheritedLock(name: "stuck", pid: pid)) {
+      if async { try await stuck.join() } else { try blockingJoin() }
+    }
+    // Found within a look or two; the bound leaves room for a loaded runner, whose cooperative
+    // threads resumed the async join up to 28 s late in a full run.
+    #expect(ContinuousClock.now - started < .seconds(60))
+    #expect(try stuck.exitCode == -SIGKILL)
+    #expect(!processExists(pid))
+    #expect(!activeChildren().contains { $0 === stuck })
+  }
+
   @Test func aChildThatSleepsOrWaitsOnASharedLockIsNotStuck() throws {
     let lock = try Lock()
     try lock.acquire()

@@ -423,20 +423,46 @@ open class Process: @unchecked Sendable {
 
   /// Waits until the process ends, or `timeout` passes (nil: no limit).
   ///
+  /// A child of the fork start method is looked at every ``stuckCheckInterval`` meanwhile: one
+  /// that waits for good on a lock it inherited held (``isStuckOnInheritedLock``) is killed,
+  /// and the join throws instead of waiting for ever.
+  ///
   /// - Returns: how the process ended — the value ``terminationStatus`` has from now on, with
   ///   no `try` — or nil when the timeout passed first.
-  /// - Throws: ``ProcessError/notStarted(name:)``, ``ProcessError/cannotJoinSelf(name:)`` or
-  ///   ``ProcessError/closed(name:)``.
+  /// - Throws: ``ProcessError/stuckOnInheritedLock(name:pid:)``, ``ProcessError/notStarted(name:)``,
+  ///   ``ProcessError/cannotJoinSelf(name:)`` or ``ProcessError/closed(name:)``.
   @discardableResult
   public func join(timeout: Duration? = nil) throws(ProcessError) -> TerminationStatus? {
     let handle = try joinableHandle()
     let deadline = timeout.map { ContinuousClock.now + $0 }
+    let watched = mayInheritHeldLocks
     while true {
       if finishIfEnded() { return handle.poll() }
       let left = deadline.map { $0 - .now }
       if let left, left <= .zero { return nil }
-      _ = pollReadable([handle.sentinel], timeout: left)
+      let wait = watched ? min(left ?? Self.stuckCheckInterval, Self.stuckCheckInterval) : left
+      if pollReadable([handle.sentinel], timeout: wait).isEmpty && watched { try endIfStuck(handle) }
     }
+  }
+
+  /// How often a join looks at a child of the fork start method for a wait on a lock it
+  /// inherited held.
+  public static let stuckCheckInterval = Duration.milliseconds(100)
+
+  /// Whether the process is a fork of this one made by the fork start method, which may have
+  /// inherited a lock held by another thread (a fork template's children come from its one
+  /// thread; a fork server's and spawned children, from single-threaded processes).
+  private var mayInheritHeldLocks: Bool { template == nil && startMethod == .fork }
+
+  /// When the process waits for good on a lock it inherited held: kills it, waits until it has
+  /// ended, and throws ``ProcessError/stuckOnInheritedLock(name:pid:)``.
+  private func endIfStuck(_ handle: any ChildHandle) throws(ProcessError) {
+    guard let pid = try pid, SystemCall.isStuckOnPrivateLock(pid) else { return }
+    handle.send(SIGKILL)
+    while !finishIfEnded() { _ = pollReadable([handle.sentinel], timeout: nil) }
+    multiprocessingLogger.warning(
+      "killed a forked child stuck on a lock it inherited", metadata: ["process": "\(name)", "pid": "\(pid)"])
+    throw .stuckOnInheritedLock(name: name, pid: pid)
   }
 
   /// Waits, without blocking a thread of the cooperative pool, until the process ends,
@@ -450,10 +476,13 @@ open class Process: @unchecked Sendable {
   public func join(timeout: Duration? = nil) async throws(ProcessError) -> TerminationStatus? {
     let handle = try joinableHandle()
     let deadline = timeout.map { ContinuousClock.now + $0 }
+    let watched = mayInheritHeldLocks
     while !finishIfEnded() {
       if Task.isCancelled { return nil }
       if let deadline, deadline <= .now { return nil }
-      await ExitWatcher.shared.waitReadable(handle.sentinel, deadline: deadline)
+      let look = ContinuousClock.now + Self.stuckCheckInterval
+      await ExitWatcher.shared.waitReadable(handle.sentinel, deadline: watched ? min(deadline ?? look, look) : deadline)
+      if watched && !finishIfEnded() { try endIfStuck(handle) }
     }
     return handle.poll()
   }

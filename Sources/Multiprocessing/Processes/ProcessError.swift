@@ -33,6 +33,9 @@ public enum ProcessError: SystemCallFailure, Sendable, Equatable {
   case childDidNotStart(name: String, pid: Int32, attempts: Int, bound: Duration)
   /// `setDaemon(_:)` on a process that was already started.
   case daemonAfterStart(name: String)
+  /// A join found the forked child waiting for good on a lock private to it, which another
+  /// thread of the parent held at the fork (``Process/isStuckOnInheritedLock``), and killed it.
+  case stuckOnInheritedLock(name: String, pid: Int32)
 
   /// The system call that failed beneath this error and its `Errno`, or nil when none did.
   public var failedCall: (call: String, errno: Errno)? {
@@ -78,6 +81,10 @@ public enum ProcessError: SystemCallFailure, Sendable, Equatable {
         + "Use the forkserver start method in a program whose other threads keep running while it forks"
     case .daemonAfterStart(let name):
       return "cannot change daemon of \(name): the process has already started"
+    case .stuckOnInheritedLock(let name, let pid):
+      return "\(name) (pid \(pid)) waited for good on a lock that another thread of its parent held when it was "
+        + "forked, and was killed: a fork child of a program whose other threads run must not build new types or "
+        + "take other libraries' locks. Use the forkserver start method"
     }
   }
 }
