@@ -342,8 +342,17 @@ public enum TestEntryPoints {
   /// than one exit hook registered, 4 if an ended one left its hook, 5 if the pools after the
   /// first left descriptors open, 6 if they left threads.
   public static let poolsEndingTheirHooks = EntryPoint<Int>("pools-ending-their-hooks") { rounds in
-    func threadCount() -> Int {
-      ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []).count
+    func threadNames() -> [String] {
+      ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []).map {
+        (try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8)) ?? ""
+      }
+    }
+    // An ended pool's thread releases the pool, and with it the pool's descriptors, on its
+    // way out, after the join has returned: counted once it has gone.
+    func settled() -> (descriptors: Int, threads: Int) {
+      let deadline = ContinuousClock.now + .seconds(5)
+      while threadNames().contains("mp-dispatcher\n"), ContinuousClock.now < deadline { usleep(1000) }
+      return (openDescriptorCount(), threadNames().count)
     }
     func useAndEnd(round: Int) throws {
       let pool = try ProcessPool<Int, Int> { $0 + 1 }
@@ -356,13 +365,11 @@ public enum TestEntryPoints {
     for round in 0..<rounds {
       try useAndEnd(round: round)
       // The first pool starts what lives as long as the process (the forking thread).
-      if afterFirst == nil { afterFirst = (openDescriptorCount(), threadCount()) }
+      if afterFirst == nil { afterFirst = settled() }
     }
-    // An ended pool's thread may still be on its way out.
-    let deadline = ContinuousClock.now + .seconds(5)
-    while threadCount() > afterFirst?.threads ?? 0, ContinuousClock.now < deadline { usleep(1000) }
-    guard openDescriptorCount() == afterFirst?.descriptors else { throw ProcessExit(5) }
-    guard threadCount() == afterFirst?.threads else { throw ProcessExit(6) }
+    let afterAll = settled()
+    guard afterAll.descriptors == afterFirst?.descriptors else { throw ProcessExit(5) }
+    guard afterAll.threads == afterFirst?.threads else { throw ProcessExit(6) }
     let running = try ProcessPool<Int, Int> { $0 }
     guard try running.map([1]) == [1], registeredExitHookCount == 1 else { throw ProcessExit(3) }
   }
