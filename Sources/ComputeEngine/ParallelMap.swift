@@ -116,11 +116,12 @@ enum OneShotWorkers {
     }
     var running = Array(workers.indices)
     var lookedForStuck = monotonicNanoseconds()
+    let stuckCheck = Multiprocessing.Process.stuckCheckInterval
     while !running.isEmpty {
       let ended = try Multiprocessing.Process.wait(
-        running.map { workers[$0] }, timeout: timed ? .milliseconds(10) : PoolError.stuckCheckInterval)
+        running.map { workers[$0] }, timeout: timed ? .milliseconds(10) : stuckCheck)
       running.removeAll { (try? workers[$0].isAlive) != true }
-      if ended.isEmpty, monotonicNanoseconds() - lookedForStuck >= PoolError.stuckCheckInterval.nanoseconds {
+      if ended.isEmpty, monotonicNanoseconds() - lookedForStuck >= stuckCheck.nanoseconds {
         lookedForStuck = monotonicNanoseconds()
         // A worker forked from this thread while another held a lock it then took waits for ever.
         if let stuck = PoolError.stuckAfterFork(among: running.map { workers[$0] }) {

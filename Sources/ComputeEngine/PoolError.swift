@@ -83,10 +83,6 @@ public enum PoolError: SystemCallFailure, Sendable, Equatable {
 }
 
 extension PoolError {
-  /// How often a call that forked its processes (a team's, `parallelMap`'s) looks for one
-  /// stuck on a lock inherited at its fork.
-  static let stuckCheckInterval = Duration.milliseconds(100)
-
   /// ``stuckAfterFork(name:pid:)`` for the first of `processes` stuck for good on a lock
   /// inherited at its fork (`Process.isStuckOnInheritedLock`), or nil when none is.
   static func stuckAfterFork(among processes: some Sequence<Multiprocessing.Process>) -> PoolError? {

@@ -184,14 +184,14 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
   // MARK: Watching
 
   /// Handles the workers that ended (their sentinels among `ready`), and kills those over the
-  /// task timeout, those that did not reach their loop in time, and, every
-  /// ``PoolError/stuckCheckInterval``, those holding work that wait for good on a lock their
+  /// task timeout, those that did not reach their loop in time, and, every 100 ms
+  /// (`Process.stuckCheckInterval`), those holding work that wait for good on a lock their
   /// fork template inherited held (a lock of the Swift runtime, of `malloc`, that another
   /// thread of this process held when the template was forked: a runtime probe cannot take
   /// them all). While `closing`, a worker that ended is replaced only for work still queued.
   func lookOver(ready: [Int32], closing: Bool) {
     let now = monotonicNanoseconds()
-    let lookForStuck = now - lastStuckCheck >= PoolError.stuckCheckInterval.nanoseconds
+    let lookForStuck = now - lastStuckCheck >= Multiprocessing.Process.stuckCheckInterval.nanoseconds
     if lookForStuck { lastStuckCheck = now }
     for (position, worker) in workers.enumerated() {
       if let sentinel = worker.liveness.sentinel, ready.contains(sentinel), !worker.liveness.isAlive {

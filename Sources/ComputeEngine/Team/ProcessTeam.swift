@@ -140,7 +140,7 @@ public struct ProcessTeam: Sendable {
     var running = Array(members.indices)
     while !running.isEmpty {
       let ended = try Multiprocessing.Process.wait(
-        running.map { members[$0] }, timeout: PoolError.stuckCheckInterval)
+        running.map { members[$0] }, timeout: Multiprocessing.Process.stuckCheckInterval)
       // A member forked from this thread while another held a lock it then took waits for ever.
       if ended.isEmpty, failure == nil, let stuck = PoolError.stuckAfterFork(among: running.map { members[$0] }) {
         failure = stuck

@@ -423,9 +423,9 @@ open class Process: @unchecked Sendable {
 
   /// Waits until the process ends, or `timeout` passes (nil: no limit).
   ///
-  /// A child of the fork start method is looked at every ``stuckCheckInterval`` meanwhile: one
-  /// that waits for good on a lock it inherited held (``isStuckOnInheritedLock``) is killed,
-  /// and the join throws instead of waiting for ever.
+  /// A child of the fork start method is looked at every 100 ms meanwhile: one that waits for
+  /// good on a lock it inherited held (``isStuckOnInheritedLock``) is killed, and the join
+  /// throws instead of waiting for ever.
   ///
   /// - Returns: how the process ended — the value ``terminationStatus`` has from now on, with
   ///   no `try` — or nil when the timeout passed first.
@@ -445,9 +445,9 @@ open class Process: @unchecked Sendable {
     }
   }
 
-  /// How often a join looks at a child of the fork start method for a wait on a lock it
-  /// inherited held.
-  public static let stuckCheckInterval = Duration.milliseconds(100)
+  /// How often a join, a pool, a team's call or `parallelMap` looks at the children it forked
+  /// for one waiting for good on a lock it inherited held.
+  package static let stuckCheckInterval = Duration.milliseconds(100)
 
   /// Whether the process is a fork of this one made by the fork start method, which may have
   /// inherited a lock held by another thread (a fork template's children come from its one
@@ -457,7 +457,7 @@ open class Process: @unchecked Sendable {
   /// When the process waits for good on a lock it inherited held: kills it, waits until it has
   /// ended, and throws ``ProcessError/stuckOnInheritedLock(name:pid:)``.
   private func endIfStuck(_ handle: any ChildHandle) throws(ProcessError) {
-    guard let pid = try pid, SystemCall.isStuckOnPrivateLock(pid) else { return }
+    guard try isStuckOnInheritedLock, let pid = try pid else { return }
     handle.send(SIGKILL)
     while !finishIfEnded() { _ = pollReadable([handle.sentinel], timeout: nil) }
     multiprocessingLogger.warning(
