@@ -18,7 +18,7 @@ struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement, CFloorMeasurem
                             [--methods <methods>] [--c-floor/--no-c-floor]
                             [--c-floor-source <path>]
                             [--c-floor-executable <path>]
-                            [--max-fork-ratio <R>]
+                            [--max-fork-ratio <R>] [--max-spawn-ms <ms>]
       """
   )
 
@@ -41,6 +41,13 @@ struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement, CFloorMeasurem
     help: ArgumentHelp("Fail when fork's median is over R times the C floor's.", valueName: "R"))
   var maxForkRatio: Double?
 
+  @Option(
+    name: .customLong("max-spawn-ms"),
+    help: ArgumentHelp(
+      "Fail when spawn's median is over this many milliseconds (issue 29's target: 2.5, for a program built by Scripts/build-release).",
+      valueName: "ms"))
+  var maxSpawnMilliseconds: Double?
+
   /// How many starts of one kind are timed in a row before the next kind's: the kinds take
   /// turns, so that a noisy spell of the machine reaches them all alike.
   static let block = 25
@@ -60,6 +67,12 @@ struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement, CFloorMeasurem
       guard floor.cFloor, methods.contains(.fork) else {
         throw ValidationError("--max-fork-ratio needs the fork method and the C floor")
       }
+    }
+    if let maxSpawnMilliseconds {
+      guard maxSpawnMilliseconds > 0 else {
+        throw ValidationError("--max-spawn-ms must be positive, not \(maxSpawnMilliseconds)")
+      }
+      guard methods.contains(.spawn) else { throw ValidationError("--max-spawn-ms needs the spawn method") }
     }
   }
 
@@ -93,6 +106,10 @@ struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement, CFloorMeasurem
     }
     if let maxForkRatio, let ratio, ratio > maxForkRatio {
       throw BenchmarkFailure(String(format: "fork / c-floor is %.2fx, over --max-fork-ratio %g", ratio, maxForkRatio))
+    }
+    if let maxSpawnMilliseconds, let spawn = results["spawn"], spawn.median / 1000 > maxSpawnMilliseconds {
+      throw BenchmarkFailure(
+        String(format: "spawn's median is %.2f ms, over --max-spawn-ms %g", spawn.median / 1000, maxSpawnMilliseconds))
     }
   }
 

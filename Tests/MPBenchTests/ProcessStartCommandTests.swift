@@ -56,6 +56,23 @@ struct ProcessStartCommandTests {
     #expect(refused.status == 64 && refused.stderr.contains("--max-fork-ratio needs the fork method and the C floor"))
   }
 
+  /// `--max-spawn-ms` makes spawn's target a check in the same way: a bound no spawn can meet
+  /// (a microsecond) fails the run and says by how much; a loose one passes; a bound without
+  /// the spawn method is refused before anything runs.
+  @Test func aSpawnOverTheBoundFailsTheRun() throws {
+    let arguments = ["process-start", "--methods", "spawn", "--repetitions", "5", "--no-c-floor"]
+    let failing = try runExecutable("mpbench", arguments + ["--max-spawn-ms", "0.001", "--json"])
+    #expect(failing.status == 1, "\(failing.stderr)")
+    let report = try JSONDecoder().decode(Report.self, from: Data(failing.stdout.utf8))
+    let spawn = try #require(report.starts["spawn"])
+    let message = String(format: "spawn's median is %.2f ms, over --max-spawn-ms 0.001", spawn.median / 1000)
+    #expect(failing.stderr.contains(message), "\(failing.stderr)")
+    let passing = try runExecutable("mpbench", arguments + ["--max-spawn-ms", "10000"])
+    #expect(passing.status == 0, "\(passing.stderr)")
+    let refused = try runExecutable("mpbench", ["process-start", "--methods", "fork", "--max-spawn-ms", "2.5"])
+    #expect(refused.status == 64 && refused.stderr.contains("--max-spawn-ms needs the spawn method"))
+  }
+
   /// With the spawn method, this binary's bare start (it exits at the top of `main`) runs in
   /// turns beside it, and the spawn is set against it; without it, there is no spawn floor.
   @Test func theSpawnFloorRunsBesideTheSpawn() throws {
