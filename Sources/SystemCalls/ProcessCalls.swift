@@ -30,9 +30,12 @@ extension SystemCall {
 
   /// Names the calling thread (the whole process, for a single-threaded one) as `ps`, `top`
   /// and `/proc/PID/comm` show it; the kernel keeps the first 15 bytes. The result is dropped:
-  /// `PR_SET_NAME` fails only for a name it cannot read.
+  /// `PR_SET_NAME` fails only for a name it cannot read. Through `withCString`, which lends a
+  /// short name's bytes from the stack: the implicit conversion of a `String` argument copied
+  /// a small string (a child's `Process-12`) into a new array, which a forked child paid in
+  /// page faults (the allocation's heap page and five pages of code).
   package static func setThreadName(_ name: String) {
-    _ = cs_set_thread_name(name)
+    _ = name.withCString { cs_set_thread_name($0) }
   }
 
   /// Ignores `signal` in this process (`SIG_IGN`). The result is dropped: it fails only for
