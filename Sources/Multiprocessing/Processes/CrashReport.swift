@@ -17,7 +17,9 @@ package enum CrashReport {
   /// asks for the runtime's backtrace (`respectingEnvironment` false: whatever it says).
   package static func installOneLine(label: String, respectingEnvironment: Bool = true) {
     if respectingEnvironment, getenv("SWIFT_BACKTRACE") != nil { return }
-    // Dropped: sigaction fails only for an invalid signal number, and these are fixed.
-    _ = try? SystemCall.shim { cs_install_one_line_crash_report(label) }
+    // Dropped: sigaction fails only for an invalid signal number, and these are fixed. The
+    // label goes through `withCString`, which lends a short one's bytes from the stack (see
+    // `SystemCall.setThreadName`): a worker runs this first thing.
+    _ = try? SystemCall.shim { label.withCString { cs_install_one_line_crash_report($0) } }
   }
 }
