@@ -87,6 +87,11 @@ final class BinaryReader {
     -> T
   {
     if let value = try readPrimitive(type, at: offset, path: parent?.path(adding: key) ?? []) { return value }
+    // `[Int]` (every child's identity) is known without the cast below, whose first use in a
+    // process scans every conformance record of the program (a spawned child's start).
+    if T.self == [Int].self, let run = try readRun([Int].self, at: offset, path: parent?.path(adding: key) ?? []) {
+      return unsafeBitCast(run, to: T.self)
+    }
     if BinaryRunTypes.mayBeRun(T.self), let runType = T.self as? any BinaryElementRun.Type,
       let run = try readRun(runType, at: offset, path: parent?.path(adding: key) ?? [])
     {

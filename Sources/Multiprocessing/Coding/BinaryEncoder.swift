@@ -154,6 +154,10 @@ final class BinaryWriter {
   func write<T: Encodable>(_ value: T, parent: BinaryValueEncoder?, key: (any CodingKey)?) throws {
     pendingValue = nil
     if try writePrimitive(value, path: parent?.path(adding: key) ?? []) { return }
+    // `[Int]` without the cast below, as ``BinaryDecoder`` reads it.
+    if T.self == [Int].self, try writeRun(unsafeBitCast(value, to: [Int].self), path: parent?.path(adding: key) ?? []) {
+      return
+    }
     if BinaryRunTypes.mayBeRun(T.self), let run = value as? any BinaryElementRun,
       try writeRun(run, path: parent?.path(adding: key) ?? [])
     {

@@ -29,7 +29,8 @@ enum ChildRunner {
     // `withUnsafeBytes`, whose inline storage's type the runtime builds by mangled name at its
     // first use in a process (a tenth of a fork-server child's start). Through a table, as a
     // child finds its entry point, so that the compiler runs the same unspecialised code.
-    let entryPoints: [String: any AnyEntryPoint] = ["": EntryPoint<Int>("") { _ in }]
+    var entryPoints = EntryPointTable()
+    entryPoints[""] = EntryPoint<Int>("") { _ in }
     if let encoded = try? BinaryEncoder().encode(0) { try? entryPoints[""]?.run(encodedArguments: encoded) }
     let error: any Error = ProcessExit(0)
     if let exit = error as? ProcessExit { _ = exit.code }

@@ -19,23 +19,38 @@ import Foundation
 ///   }
 /// }
 /// ```
-public struct EntryPoint<Arguments: Codable & Sendable>: AnyEntryPoint {
+///
+/// The arguments must be `Codable`: the initializer requires it, not the type. A requirement
+/// of the type had the Swift runtime check it, by a scan of every conformance record of the
+/// program, at the first use of each `EntryPoint` type in each process: twice per argument
+/// type in every spawned child's start, a tenth of a millisecond each.
+public struct EntryPoint<Arguments: Sendable>: AnyEntryPoint {
   /// The name the child looks the entry point up by; unique within the program.
   public let name: String
   /// The function the child runs.
   public let body: @Sendable (Arguments) throws -> Void
+  /// The arguments' type as `Codable`: decoded through it, every entry point runs the same
+  /// unspecialised decoding, which the fork server's warm-up runs for its children to
+  /// inherit (a closure made in the initialiser ran code specialised for the library's own
+  /// sample entry point and unspecialised for the program's, which each child then built).
+  private let argumentType: any (Codable & Sendable).Type
+  /// The arguments' encoding, made where `Arguments: Codable` is known.
+  private let encodeArguments: @Sendable (Arguments) throws -> Data
 
   /// An entry point called `name` that runs `body`.
-  public init(_ name: String, body: @escaping @Sendable (Arguments) throws -> Void) {
+  public init(_ name: String, body: @escaping @Sendable (Arguments) throws -> Void) where Arguments: Codable {
     self.name = name
     self.body = body
+    argumentType = Arguments.self
+    encodeArguments = { try BinaryEncoder().encode($0) }
   }
 
   /// Decodes `arguments` and runs the body: what a spawned child does.
   public func run(encodedArguments: Data) throws {
     let arguments: Arguments
     do {
-      arguments = try BinaryDecoder().decode(Arguments.self, from: encodedArguments)
+      // The value is of `argumentType`, which is `Arguments`: the cast compares the types.
+      arguments = try BinaryDecoder().decode(argumentType, from: encodedArguments) as! Arguments
     } catch {
       throw ProcessError.arguments(entryPoint: name, reason: "\(error)")
     }
@@ -44,7 +59,7 @@ public struct EntryPoint<Arguments: Codable & Sendable>: AnyEntryPoint {
 
   func encode(_ arguments: Arguments) throws(ProcessError) -> Data {
     do {
-      return try BinaryEncoder().encode(arguments)
+      return try encodeArguments(arguments)
     } catch {
       throw .arguments(entryPoint: name, reason: "\(error)")
     }

@@ -22,7 +22,7 @@ final class ProcessRegistry: @unchecked Sendable {
   /// Started children not yet known to have ended and been joined.
   var children: [Process] = []
   /// Entry points registered by `bootstrapMultiprocessing(entryPoints:)`.
-  var entryPoints: [String: any AnyEntryPoint] = [:]
+  var entryPoints = EntryPointTable()
   /// The program spawned children and the fork server run.
   var executable = "/proc/self/exe"
   /// The connection to the fork server, once started.

@@ -1,4 +1,4 @@
-import Atomics
+import Synchronization
 
 #if canImport(Glibc)
   import Glibc
@@ -13,7 +13,10 @@ import Atomics
 /// generic type nested after the bits of its own number, a type no earlier probe of this
 /// process or of its ancestors (whose counter it inherits) built.
 struct RuntimeProbe: Sendable {
-  private static let counter = ManagedAtomic<Int>(0)
+  // An `Atomic`, not swift-atomics' `ManagedAtomic`: that generic class's metadata is built
+  // by name at its first use, and checking its requirement (`Value: AtomicValue`) scans every
+  // conformance record of the program twice, a tenth of a millisecond of a process's first pool.
+  private static let counter = Atomic<Int>(0)
 
   /// The number that shapes the probe's types.
   let number: Int
@@ -21,7 +24,7 @@ struct RuntimeProbe: Sendable {
   /// A probe whose types differ from those of every earlier one in this process and its
   /// ancestors.
   static func next() -> RuntimeProbe {
-    RuntimeProbe(number: counter.wrappingIncrementThenLoad(ordering: .relaxed) + 1)
+    RuntimeProbe(number: counter.wrappingAdd(1, ordering: .relaxed).newValue + 1)
   }
 
   /// Builds the probe's metadata, tuple and conformance.

@@ -1,6 +1,6 @@
-import Atomics
 import CSystemShims
 import Foundation
+import Synchronization
 import SystemCalls
 import SystemPackage
 
@@ -31,7 +31,7 @@ package final class ForkserverClient: @unchecked Sendable {
   package let serverPid: pid_t
   /// Whether the server is a fork template, which ``stop()`` kills rather than waits for.
   let isTemplate: Bool
-  private let stopped = ManagedAtomic(false)
+  private let stopped = Atomic<Bool>(false)  // not a ManagedAtomic: see RuntimeProbe.counter
 
   private init(controlFD: FileDescriptor, serverPid: pid_t, isTemplate: Bool = false) {
     self.controlFD = controlFD
@@ -238,15 +238,16 @@ enum ForkserverLoop {
     }
     if let fd = try? sample.memfd() { _ = try? ChildDescription.read(from: fd) }
     _ = Process(child: sample, entryPoint: EntryPoint<Int>("") { _ in })
-    // The two tables a template fills first, its entry point's and the loop's children: a
-    // table's storage type is built by name on its first insert, and that name's lookup (the
-    // key's Hashable conformance, found by a scan of every conformance record of the program)
-    // would otherwise run again in every template, a tenth of a millisecond each.
-    var entryPoints: [String: any AnyEntryPoint] = [:]
+    // The tables a template fills first, its entry points and the loop's children, are lists:
+    // a dictionary's storage type is built by name on its first insert, and that name's
+    // look-up (the key's Hashable conformance, found by a scan of every conformance record of
+    // the program) ran in each process's first pool.
+    var entryPoints = EntryPointTable()
     entryPoints[""] = EntryPoint<Int>("") { _ in }
     _ = ProcessRegistry.shared.entryPoint(named: "")  // a request's look-up: its optional's type
-    var statusFDs: [pid_t: FileDescriptor] = [:]
-    statusFDs[0] = FileDescriptor(rawValue: -1)
+    var children = ServedChildren()
+    children.add(0, statusFD: FileDescriptor(rawValue: -1))
+    _ = children.remove(0)
     // A process's first probe finds its marker protocol's conformance by that same scan; a
     // template's probe then finds it in the cache, and still takes the cache's lock to record
     // its new type (`ConformanceState::cacheResult`), which is what it is there to prove free.
@@ -260,7 +261,7 @@ enum ForkserverLoop {
   /// Serves requests on `controlFD` until the client closes it; never returns.
   static func serve(controlFD: FileDescriptor) -> Never {
     guard let signalFD = try? FileDescriptor(rawValue: SystemCall.shim { cs_sigchld_signalfd() }) else { _exit(70) }
-    var statusFDs: [pid_t: FileDescriptor] = [:]
+    var children = ServedChildren()
     let serverPid = getpid()
     _ = warmedUpHere  // once per process: a template inherits its parent's
     var request = [UInt8](repeating: 0, count: ForkserverRequest.capacity)
@@ -270,7 +271,7 @@ enum ForkserverLoop {
       if ready.contains(signalFD.rawValue) {
         signalFD.drain()
         while let (pid, status) = SystemCall.reapAnyEnded() {
-          if let fd = statusFDs.removeValue(forKey: pid) {
+          if let fd = children.remove(pid) {
             // Dropped: a client that is gone no longer wants the status.
             fd.sendInt32(status.exitCode)
             fd.release()
@@ -285,8 +286,8 @@ enum ForkserverLoop {
       }
       guard received.count > 0 else {
         // The client closed the connection (it exited) or died: nothing may outlive it.
-        for pid in statusFDs.keys { try? SystemCall.sendSignal(SIGKILL, to: pid) }
-        for pid in statusFDs.keys { SystemCall.reap(pid) }
+        for pid in children.pids { try? SystemCall.sendSignal(SIGKILL, to: pid) }
+        for pid in children.pids { SystemCall.reap(pid) }
         cs_exit_now(0)
       }
       guard
@@ -301,7 +302,7 @@ enum ForkserverLoop {
         cs_unblock_all_signals()
         controlFD.release()
         signalFD.release()
-        for fd in statusFDs.values { fd.release() }
+        children.releaseStatusFDs()
         statusFD.release()
         guard let description else { _exit(70) }
         bootstrapChild(description, process: process, actualParent: serverPid)
@@ -311,7 +312,7 @@ enum ForkserverLoop {
         continue
       }
       statusFD.sendInt32(pid)
-      statusFDs[pid] = statusFD
+      children.add(pid, statusFD: statusFD)
     }
   }
 }
