@@ -130,7 +130,9 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
   func warmUpOnce() {
     let type = ObjectIdentifier(Self.self)
     warmedKernelTypes.withLock { warmed in
-      if warmed.insert(type).inserted { warmUp() }
+      guard !warmed.contains(type) else { return }
+      warmed.append(type)
+      warmUp()
     }
   }
 
@@ -172,7 +174,10 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
 }
 
 /// The kernel types whose worker code this process has warmed up (``PoolKernel/warmUpOnce()``).
-private let warmedKernelTypes = Mutex<Set<ObjectIdentifier>>([])
+/// An array, not a `Set`: a set's storage type is built by name at its first insert, and
+/// checking `ObjectIdentifier: Hashable` there scanned every conformance record of the program
+/// in a process's first pool. A process has a few kernel types.
+private let warmedKernelTypes = Mutex<[ObjectIdentifier]>([])
 
 /// Sizes of the pool's channels and chunks.
 enum PoolLimits {

@@ -9,7 +9,21 @@ public struct CPUSet: Sendable, Hashable, Codable, Sequence, CustomStringConvert
 
   /// A set holding the given CPU indices (duplicates are merged).
   public init(_ cpus: some Sequence<Int>) {
-    indices = Array(Set(cpus)).sorted()
+    self.init(Array(cpus))
+  }
+
+  /// A set holding the given CPU indices (duplicates are merged). Sorted in place rather than
+  /// through a `Set`: the generic path's look-ups by name (a sequence's iterator, a set's
+  /// storage) each scanned every conformance record of the program in a pool worker's first
+  /// decoding of its plan, or in the parent's warm-up of it.
+  public init(_ cpus: [Int]) {
+    var sorted = cpus.sorted()
+    var last: Int?
+    sorted.removeAll { cpu in
+      defer { last = cpu }
+      return cpu == last
+    }
+    indices = sorted
   }
 
   /// Parses the kernel's list syntax: comma-separated indices or inclusive ranges (`0-3,8`).

@@ -35,31 +35,36 @@ struct TopologyCache {
   /// The cache this process uses: nil when it is off, or when no directory of this user's
   /// can hold it.
   static var forThisProcess: TopologyCache? {
-    var environment: [String: String] = [:]
+    // Read with getenv and a walk of the names, not into a dictionary: the first dictionary
+    // keyed by `String` in a process has the Swift runtime check that `String` is `Hashable`,
+    // by a scan of every conformance record of the program, in the process's first pool.
+    var names: [String] = []
     var entry = environ
     while let pointer = entry.pointee {
       let setting = String(cString: pointer)
-      if let equals = setting.firstIndex(of: "=") {
-        environment[String(setting[..<equals])] = String(setting[setting.index(after: equals)...])
-      }
+      if let equals = setting.firstIndex(of: "=") { names.append(String(setting[..<equals])) }
       entry += 1
     }
-    return configured(by: environment)
+    return configured(names: names) { name in getenv(name).map { String(cString: $0) } }
   }
 
   /// The cache `environment` asks for (see the type's description).
   static func configured(by environment: [String: String]) -> TopologyCache? {
-    if let setting = environment[variable] {
+    configured(names: Array(environment.keys)) { environment[$0] }
+  }
+
+  /// The cache an environment with these variable `names`, whose values `value` gives, asks for.
+  private static func configured(names: [String], value: (String) -> String?) -> TopologyCache? {
+    if let setting = value(variable) {
       return setting == "off" || !setting.hasPrefix("/") ? nil : TopologyCache(directory: setting)
     }
     // They steer discovery: another machine's file, a synthetic machine, another sysfs root.
-    guard !environment.keys.contains(where: { $0.hasPrefix("HWLOC_") && $0 != "HWLOC_PLUGINS_BLACKLIST" })
-    else { return nil }
-    if let home = environment["XDG_CACHE_HOME"], home.hasPrefix("/") {
+    guard !names.contains(where: { $0.hasPrefix("HWLOC_") && $0 != "HWLOC_PLUGINS_BLACKLIST" }) else { return nil }
+    if let home = value("XDG_CACHE_HOME"), home.hasPrefix("/") {
       return TopologyCache(directory: home + "/swift-multiprocessing")
     }
     // A home of someone else's (`sudo` keeps the caller's HOME) would get files it cannot use.
-    guard let home = environment["HOME"], home.hasPrefix("/"), ownedByThisUser(home) else { return nil }
+    guard let home = value("HOME"), home.hasPrefix("/"), ownedByThisUser(home) else { return nil }
     return TopologyCache(directory: home + "/.cache/swift-multiprocessing")
   }
 

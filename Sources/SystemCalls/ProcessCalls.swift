@@ -72,17 +72,53 @@ extension SystemCall {
     // "running" while it runs. The first four arguments are enough.
     let fields: [Int]? = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { buffer in
       guard let count = try? fd.readSome(into: UnsafeMutableRawBufferPointer(buffer)) else { return nil }
-      let words = buffer[0..<count].split(separator: UInt8(ascii: " ")).prefix(5).map {
-        String(decoding: $0, as: UTF8.self)
-      }
-      guard words.count == 5, let number = Int(words[0]) else { return nil }
-      let arguments = words.dropFirst().compactMap { word in
-        word.hasPrefix("0x") ? UInt(word.dropFirst(2), radix: 16).map { Int(bitPattern: $0) } : nil
-      }
-      return arguments.count == 4 ? [number] + arguments : nil
+      return syscallFields(UnsafeBufferPointer(rebasing: buffer[0..<count]))
     }
     guard let fields else { return false }
     return cs_is_untimed_private_futex_wait(fields[0], fields[2], fields[4]) == 1
+  }
+
+  /// The call's number and first four arguments from `/proc/PID/syscall`'s text, or nil for
+  /// another form ("running", a shorter line). Parsed byte by byte rather than split into
+  /// words: the split's array of slices is a type the runtime built by name at its first use,
+  /// checking its requirements by a scan of every conformance record of the program, in a
+  /// pool's first stuck check.
+  package static func syscallFields(_ text: UnsafeBufferPointer<UInt8>) -> [Int]? {
+    var fields: [Int] = []
+    var index = 0
+    while fields.count < 5 {
+      while index < text.count, text[index] == UInt8(ascii: " ") { index += 1 }
+      let hex = fields.count > 0
+      if hex {
+        guard index + 1 < text.count, text[index] == UInt8(ascii: "0"), text[index + 1] == UInt8(ascii: "x") else {
+          return nil
+        }
+        index += 2
+      }
+      var value: UInt = 0
+      var digits = 0
+      while index < text.count, let digit = digitValue(text[index], hex: hex) {
+        let (shifted, overflow) = value.multipliedReportingOverflow(by: hex ? 16 : 10)
+        guard !overflow else { return nil }
+        value = shifted + UInt(digit)
+        digits += 1
+        index += 1
+      }
+      guard digits > 0, index == text.count || text[index] == UInt8(ascii: " ") || text[index] == UInt8(ascii: "\n")
+      else { return nil }
+      fields.append(Int(bitPattern: value))
+    }
+    return fields
+  }
+
+  /// The value of `byte` as a digit (hexadecimal when `hex`), or nil.
+  private static func digitValue(_ byte: UInt8, hex: Bool) -> UInt8? {
+    switch byte {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f") where hex: return byte - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F") where hex: return byte - UInt8(ascii: "A") + 10
+    default: return nil
+    }
   }
 
   /// How many threads this process has (`num_threads`, the twentieth field of

@@ -11,6 +11,17 @@ import Testing
 @Suite struct PlacementTests {
   let numa = try! Topology(.synthetic("package:2 numa:2 core:4 pu:2"))
 
+  /// A set of CPUs holds each index once, ascending, from an array (the concrete initialiser)
+  /// or any other sequence of indices alike, and prints in the kernel's list syntax.
+  @Test func aCPUSetSortsAndMergesItsIndices() {
+    let fromArray = CPUSet([5, 1, 3, 1, 2, 5, 0])
+    #expect(fromArray.indices == [0, 1, 2, 3, 5])
+    #expect(CPUSet(Set([5, 1, 3, 2, 0])) == fromArray)
+    #expect(CPUSet([3, 2, 1, 0, 5].lazy.map { $0 }) == fromArray)
+    #expect(fromArray.description == "0-3,5")
+    #expect(CPUSet([Int]()).indices.isEmpty && CPUSet([7, 7, 7]).indices == [7])
+  }
+
   @Test func syntheticTopologyHasItsShape() {
     #expect(numa.packages.count == 2)
     #expect(numa.numaNodes.count == 4)

@@ -233,6 +233,23 @@ struct SystemCallTests {
     for _ in 0..<8 { finish.signal() }
   }
 
+  /// `/proc/PID/syscall`'s line: the call's number and first four arguments, or nil for the
+  /// other forms the kernel writes.
+  @Test(arguments: [
+    ("202 0x7f00aa10 0x80 0x2 0x0 0x0 0x0 0x7ffd0 0x7f01\n", [202, 0x7f00_aa10, 0x80, 2, 0] as [Int]?),
+    ("7 0xFFFFFFFFFFFFFFFF 0x1 0xa 0xB", [7, -1, 1, 10, 11]),
+    ("running\n", nil),
+    ("-1 0x7ffd0 0x7f01\n", nil),
+    ("202 0x1 0x2 0x3\n", nil),
+    ("202 1 0x2 0x3 0x4", nil),
+    ("202 0x10000000000000000 0x2 0x3 0x4", nil),
+    ("202 0x1g 0x2 0x3 0x4", nil),
+  ])
+  func syscallLinesParse(line: String, fields: [Int]?) {
+    let parsed = Array(line.utf8).withUnsafeBufferPointer { SystemCall.syscallFields($0) }
+    #expect(parsed == fields, "\(line)")
+  }
+
   @Test func pollWaitsItsWholeTimeout() {
     let started = ContinuousClock.now
     let pipe = try? FileDescriptor.pipeClosingOnExec()

@@ -164,7 +164,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
       // The caller hands the chunks out itself, rather than waking this thread to do it.
       queue.dispatch(to: workers)
       needsDispatcher =
-        settings.taskTimeout != nil || !queue.isEmpty || workers.contains { !$0.channels.resultsNeverWait }
+        settings.taskTimeout != nil || !queue.isEmpty || workers.anyWorker { !$0.channels.resultsNeverWait }
     }
     // This thread must look again when the work needs watching (a task timeout, a result that
     // may wait for room) or when not all of it went out; otherwise the workers ring the
@@ -296,7 +296,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   }
 
   /// The pids of the current workers.
-  var workerPIDs: [Int32] { lock.withLock { workers.compactMap { $0.liveness.pid == 0 ? nil : $0.liveness.pid } } }
+  var workerPIDs: [Int32] { lock.withLock { workers.descriptors { $0.liveness.pid == 0 ? nil : $0.liveness.pid } } }
 
   // MARK: The dispatcher thread
 
@@ -319,22 +319,22 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
         supervisor.lookOver(ready: ready, closing: closing)
         if !queue.isEmpty { supervisor.restartDownSlots() }
         queue.dispatch(to: workers)
-        if closing && queue.isEmpty && boardJob == nil && workers.allSatisfy({ $0.pending.isEmpty }) {
+        if closing && queue.isEmpty && boardJob == nil && workers.everyWorker({ $0.pending.isEmpty }) {
           for worker in workers { worker.channels.close() }
-          if workers.allSatisfy({ !$0.liveness.isAlive }) {
+          if workers.everyWorker({ !$0.liveness.isAlive }) {
             shutDownLocked()
             return nil
           }
         }
         // Results due soon: a short spin answers far sooner than a sleep and a wake-up.
-        if workers.contains(where: { !$0.pending.isEmpty }),
-          Spin.until({ workers.contains(where: { $0.channels.hasResults }) })
+        if workers.anyWorker(where: { !$0.pending.isEmpty }),
+          Spin.until({ workers.anyWorker(where: { $0.channels.hasResults }) })
         {
           return (.zero, [])
         }
         guard
           sleeper.announce(unless: {
-            workers.contains(where: { $0.channels.hasResults }) || boardRounds?.isRoundComplete == true
+            workers.anyWorker(where: { $0.channels.hasResults }) || boardRounds?.isRoundComplete == true
           })
         else { return (.zero, []) }
         // While work is out, wake now and then even without a doorbell: to enforce the task
@@ -343,11 +343,11 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
         // failure that may wait, and a caller collecting looks itself): there, a slow look
         // only, rather than taking a worker's CPU every 5 ms. While a worker has not
         // reported in, to bound its start.
-        let watched = workers.contains { !$0.pending.isEmpty } || (boardJob != nil && settings.taskTimeout != nil)
+        let watched = workers.anyWorker { !$0.pending.isEmpty } || (boardJob != nil && settings.taskTimeout != nil)
         let wake: Duration? =
           watched ? .milliseconds(5) : boardJob != nil || supervisor.anyStarting ? .milliseconds(50) : nil
         sleepsUnbounded = wake == nil
-        return (wake, workers.compactMap { $0.liveness.sentinel } + workers.compactMap { $0.channels.wakeDescriptor })
+        return (wake, workers.descriptors { $0.liveness.sentinel } + workers.descriptors { $0.channels.wakeDescriptor })
       }
       guard let next else { break }
       let (sleepFor, watched) = next

@@ -105,10 +105,10 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
   }
 
   /// Whether every slot's worker has reported in.
-  var allReportedIn: Bool { workers.allSatisfy { $0.status.reportedIn } }
+  var allReportedIn: Bool { workers.everyWorker { $0.status.reportedIn } }
 
   /// Whether a worker is starting: it has not reported in yet.
-  var anyStarting: Bool { workers.contains { !$0.down && !$0.status.reportedIn } }
+  var anyStarting: Bool { workers.anyWorker { !$0.down && !$0.status.reportedIn } }
 
   /// Starts a worker in `slot`, with new channels and a clean status.
   private func startWorker(slot: Int) throws -> Worker {
@@ -193,7 +193,11 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
     let now = monotonicNanoseconds()
     let lookForStuck = now - lastStuckCheck >= Multiprocessing.Process.stuckCheckInterval.nanoseconds
     if lookForStuck { lastStuckCheck = now }
-    for (position, worker) in workers.enumerated() {
+    // By index, not `enumerated()`: the enumeration's iterator type is built by name at its
+    // first use, and checking its requirement scanned every conformance record of the program
+    // in each process's first pool.
+    for position in workers.indices {
+      let worker = workers[position]
       if let sentinel = worker.liveness.sentinel, ready.contains(sentinel), !worker.liveness.isAlive {
         handleEnd(of: worker, at: position, closing: closing)
         continue
@@ -290,7 +294,7 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
       worker.clearPending()
       worker.down = true
       // With no worker left to claim them, the board's remaining tasks fail too.
-      if workers.allSatisfy({ $0.down }) { jobs.collectBoard(abandoning: died, workers: workers) }
+      if workers.everyWorker({ $0.down }) { jobs.collectBoard(abandoning: died, workers: workers) }
       return
     }
     queue.requeue(requeued)
@@ -321,7 +325,8 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
 
   /// Tries again the slots that gave up, now that there is work for them.
   func restartDownSlots() {
-    for (position, worker) in workers.enumerated() where worker.down {
+    for position in workers.indices where workers[position].down {
+      let worker = workers[position]
       if let restarted = try? startWorker(slot: worker.slot) {
         workers[position] = restarted
         metrics.workersReplaced.increment()

@@ -11,14 +11,17 @@ final class SharedKinds: @unchecked Sendable {
   static let shared = SharedKinds()
 
   let lock = ForkSafeLock()
-  private var names: [ObjectIdentifier: String] = [:]
+  /// A list, not a dictionary: a process has a few shared kinds, and the first dictionary
+  /// keyed by `ObjectIdentifier` in a process checks that it is `Hashable` by a scan of every
+  /// conformance record of the program (in a process's first pool, whose channels are shared).
+  private var names: [(key: ObjectIdentifier, name: String)] = []
 
   /// The name of `type`, made by `make` the first time in this process (or its parents).
   func name(of type: Any.Type, _ make: () -> String) -> String {
     let key = ObjectIdentifier(type)
-    if let name = lock.withLock({ names[key] }) { return name }
+    if let name = lock.withLock({ names.first { $0.key == key }?.name }) { return name }
     let name = make()
-    lock.withLock { names[key] = name }
+    lock.withLock { if !names.contains(where: { $0.key == key }) { names.append((key, name)) } }
     return name
   }
 }
