@@ -296,7 +296,7 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   }
 
   /// The pids of the current workers.
-  var workerPIDs: [Int32] { lock.withLock { workers.descriptors { $0.liveness.pid == 0 ? nil : $0.liveness.pid } } }
+  var workerPIDs: [Int32] { lock.withLock { workers.workerNumbers { $0.liveness.pid == 0 ? nil : $0.liveness.pid } } }
 
   // MARK: The dispatcher thread
 
@@ -347,7 +347,8 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
         let wake: Duration? =
           watched ? .milliseconds(5) : boardJob != nil || supervisor.anyStarting ? .milliseconds(50) : nil
         sleepsUnbounded = wake == nil
-        return (wake, workers.descriptors { $0.liveness.sentinel } + workers.descriptors { $0.channels.wakeDescriptor })
+        let sentinels = workers.workerNumbers { $0.liveness.sentinel }
+        return (wake, sentinels + workers.workerNumbers { $0.channels.wakeDescriptor })
       }
       guard let next else { break }
       let (sleepFor, watched) = next

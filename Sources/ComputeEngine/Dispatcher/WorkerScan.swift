@@ -18,7 +18,7 @@ extension Array {
 
   /// The non-nil numbers `number` gives for the elements, in order, gathered by index (see
   /// ``anyWorker(where:)``; `compactMap` there was the same scan).
-  func descriptors(_ number: (Element) -> Int32?) -> [Int32] {
+  func workerNumbers(_ number: (Element) -> Int32?) -> [Int32] {
     var gathered: [Int32] = []
     for index in indices {
       if let value = number(self[index]) { gathered.append(value) }

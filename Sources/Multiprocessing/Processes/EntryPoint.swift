@@ -23,7 +23,7 @@ import Foundation
 /// The arguments must be `Codable`: the initializer requires it, not the type. A requirement
 /// of the type had the Swift runtime check it, by a scan of every conformance record of the
 /// program, at the first use of each `EntryPoint` type in each process: twice per argument
-/// type in every spawned child's start, a tenth of a millisecond each.
+/// type in every spawned child's start, a tenth of a millisecond per type.
 public struct EntryPoint<Arguments: Sendable>: AnyEntryPoint {
   /// The name the child looks the entry point up by; unique within the program.
   public let name: String
@@ -31,7 +31,7 @@ public struct EntryPoint<Arguments: Sendable>: AnyEntryPoint {
   public let body: @Sendable (Arguments) throws -> Void
   /// The arguments' type as `Codable`: decoded through it, every entry point runs the same
   /// unspecialised decoding, which the fork server's warm-up runs for its children to
-  /// inherit (a closure made in the initialiser ran code specialised for the library's own
+  /// inherit (a closure made in the initializer ran code specialised for the library's own
   /// sample entry point and unspecialised for the program's, which each child then built).
   private let argumentType: any (Codable & Sendable).Type
   /// The arguments' encoding, made where `Arguments: Codable` is known.
