@@ -37,6 +37,31 @@ struct PipeQueueChannel<Element: Codable & Sendable>: QueueChannel, QueueOutlet 
     case item(Element)
     case end
     case wake
+
+    // Coded by hand, as a tag and the item in order: the synthesised coding of an enum finds
+    // its case through a keyed container's `allKeys`, a cast of an array of keys for every
+    // message (its first in a process a scan of every conformance record of the program).
+    init(from decoder: any Decoder) throws {
+      var fields = try decoder.unkeyedContainer()
+      switch try fields.decode(UInt8.self) {
+      case 0: self = .item(try fields.decode(Element.self))
+      case 1: self = .end
+      case 2: self = .wake
+      case let tag:
+        throw DecodingError.dataCorruptedError(in: fields, debugDescription: "no queue message has the tag \(tag)")
+      }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+      var fields = encoder.unkeyedContainer()
+      switch self {
+      case .item(let element):
+        try fields.encode(UInt8(0))
+        try fields.encode(element)
+      case .end: try fields.encode(UInt8(1))
+      case .wake: try fields.encode(UInt8(2))
+      }
+    }
   }
 
   /// How long a wait for a place or for the producers' lock lasts before it looks at the

@@ -13,7 +13,11 @@ import Synchronization
   @usableFromInline static let shared = QueueFeeders()
 
   let lock = ForkSafeLock()
-  private var running: [ObjectIdentifier: any ForkResettable] = [:]
+  /// A list, not a dictionary keyed by `ObjectIdentifier`: a process runs a few feeders, and
+  /// a forked child whose first put started one checked that key's `Hashable` conformance by
+  /// a scan of every conformance record of the program, taking the runtime's conformance
+  /// cache lock, which another thread of its parent may have held at the fork.
+  private var running: [any ForkResettable & AnyObject] = []
   private var exitHookInstalled = false
   /// Items the feeders wrote, ever.
   private let written = Atomic<Int>(0)
@@ -21,7 +25,7 @@ import Synchronization
   /// Notes a feeder whose thread starts; the first one installs the exit hook.
   func started(_ feeder: some ForkResettable & AnyObject) {
     let install = lock.withLock {
-      running[ObjectIdentifier(feeder)] = feeder
+      if !running.contains(where: { $0 === feeder }) { running.append(feeder) }
       defer { exitHookInstalled = true }
       return !exitHookInstalled
     }
@@ -30,7 +34,7 @@ import Synchronization
 
   /// Notes a feeder whose thread ended.
   func finished(_ feeder: some ForkResettable & AnyObject) {
-    lock.withLock { _ = running.removeValue(forKey: ObjectIdentifier(feeder)) }
+    lock.withLock { running.removeAll { $0 === feeder } }
   }
 
   /// Notes items a feeder wrote: what an exit that waits sees as progress.
@@ -65,7 +69,7 @@ import Synchronization
   /// Builds, in the parent, what a forked child's ``resetInChild()`` and ``flushAll()`` use
   /// (see `ChildRunner.warmedUp`): the child must not build generic metadata.
   func warmUp() {
-    _ = lock.withLock { running.values.contains { _ in false } || running.isEmpty }
+    _ = lock.withLock { running.contains { _ in false } || running.isEmpty }
   }
 
   /// In a freshly forked child: no feeder runs here, and none holds an item.
@@ -73,8 +77,8 @@ import Synchronization
     lock.reinitializeInChild()
     // Most parents have no feeder: a child that writes nothing here copies no page.
     guard !running.isEmpty else { return }
-    for feeder in running.values { feeder.resetInChild() }
-    withUnsafeMutablePointer(to: &running) { $0.initialize(to: [:]) }
+    for feeder in running { feeder.resetInChild() }
+    withUnsafeMutablePointer(to: &running) { $0.initialize(to: []) }
   }
 }
 
