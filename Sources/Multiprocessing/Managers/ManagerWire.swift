@@ -2,6 +2,11 @@ import CSystemShims
 import Foundation
 
 /// What a proxy asks the manager's server, as one ``Connection`` message.
+///
+/// Requests and replies are coded by hand, a tag and then the fields in order: the synthesised
+/// coding of an enum finds its case through a keyed container's `allKeys`, a cast of an array
+/// of keys for every message (the first in a process a scan of every conformance record of
+/// the program).
 enum ManagerRequest: Codable, Sendable {
   /// Makes an object of a kind (`dict`, `list`, `namespace`, `lock`, `queue`, or a registered
   /// type's name); the reply holds its id.
@@ -10,12 +15,65 @@ enum ManagerRequest: Codable, Sendable {
   case call(object: Int, method: String, arguments: [Data])
   /// Ends the server.
   case shutdown
+
+  init(from decoder: any Decoder) throws {
+    var fields = try decoder.unkeyedContainer()
+    switch try fields.decode(UInt8.self) {
+    case 0: self = .create(kind: try fields.decode(String.self), arguments: try fields.decode([Data].self))
+    case 1:
+      self = .call(
+        object: try fields.decode(Int.self), method: try fields.decode(String.self),
+        arguments: try fields.decode([Data].self))
+    case 2: self = .shutdown
+    case let tag:
+      throw DecodingError.dataCorruptedError(in: fields, debugDescription: "no manager request has the tag \(tag)")
+    }
+  }
+
+  func encode(to encoder: any Encoder) throws {
+    var fields = encoder.unkeyedContainer()
+    switch self {
+    case .create(let kind, let arguments):
+      try fields.encode(UInt8(0))
+      try fields.encode(kind)
+      try fields.encode(arguments)
+    case .call(let object, let method, let arguments):
+      try fields.encode(UInt8(1))
+      try fields.encode(object)
+      try fields.encode(method)
+      try fields.encode(arguments)
+    case .shutdown: try fields.encode(UInt8(2))
+    }
+  }
 }
 
-/// The server's answer: the method's results, encoded, or the error it threw.
+/// The server's answer: the method's results, encoded, or the error it threw (coded by hand,
+/// as ``ManagerRequest`` is).
 enum ManagerReply: Codable, Sendable {
   case done([Data])
   case failed(ManagerError)
+
+  init(from decoder: any Decoder) throws {
+    var fields = try decoder.unkeyedContainer()
+    switch try fields.decode(UInt8.self) {
+    case 0: self = .done(try fields.decode([Data].self))
+    case 1: self = .failed(try fields.decode(ManagerError.self))
+    case let tag:
+      throw DecodingError.dataCorruptedError(in: fields, debugDescription: "no manager reply has the tag \(tag)")
+    }
+  }
+
+  func encode(to encoder: any Encoder) throws {
+    var fields = encoder.unkeyedContainer()
+    switch self {
+    case .done(let results):
+      try fields.encode(UInt8(0))
+      try fields.encode(results)
+    case .failed(let error):
+      try fields.encode(UInt8(1))
+      try fields.encode(error)
+    }
+  }
 }
 
 /// Values in and out of the server's messages, in `BinaryEncoder`'s form.
