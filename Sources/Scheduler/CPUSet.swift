@@ -17,13 +17,9 @@ public struct CPUSet: Sendable, Hashable, Codable, Sequence, CustomStringConvert
   /// storage) each scanned every conformance record of the program in a pool worker's first
   /// decoding of its plan, or in the parent's warm-up of it.
   public init(_ cpus: [Int]) {
-    var sorted = cpus.sorted()
-    var last: Int?
-    sorted.removeAll { cpu in
-      defer { last = cpu }
-      return cpu == last
-    }
-    indices = sorted
+    var merged: [Int] = []
+    for cpu in cpus.sorted() where cpu != merged.last { merged.append(cpu) }
+    indices = merged
   }
 
   /// Parses the kernel's list syntax: comma-separated indices or inclusive ranges (`0-3,8`).

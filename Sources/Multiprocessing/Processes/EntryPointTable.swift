@@ -18,7 +18,8 @@ struct EntryPointTable {
 
   /// Registers `entryPoint` under `name`, and returns the one it replaced.
   mutating func updateValue(_ entryPoint: any AnyEntryPoint, forKey name: String) -> (any AnyEntryPoint)? {
-    defer { self[name] = entryPoint }
-    return self[name]
+    let replaced = self[name]
+    self[name] = entryPoint
+    return replaced
   }
 }
