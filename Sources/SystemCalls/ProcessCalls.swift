@@ -121,36 +121,25 @@ extension SystemCall {
     }
   }
 
-  /// How many threads this process has (`num_threads`, the twentieth field of
-  /// `/proc/self/stat`), or nil when it cannot be read.
+  /// How many threads this process has, or nil when it cannot be read.
   package static func threadCount() -> Int? {
     threadCount(of: nil)
   }
 
-  /// How many threads process `id` (this one when nil) has, or nil when it cannot be read.
+  /// How many threads process `id` (this one when nil) has, or nil when it cannot be read:
+  /// the link count of its `/proc/ID/task` folder, which procfs makes two more than its
+  /// threads. One `stat` call: reading `num_threads` from `/proc/ID/stat` instead has the
+  /// kernel gather every field of that file (the process's memory among them).
   private static func threadCount(of id: pid_t?) -> Int? {
-    withStatFields(id.map { "/proc/\($0)/stat" } ?? "/proc/self/stat") { fields in
-      // The state is the third field, so num_threads the eighteenth of these.
-      var field = 0
-      var value = 0
-      for byte in fields {
-        if byte == UInt8(ascii: " ") {
-          if field == 17 { return value }
-          field += 1
-          value = 0
-        } else if field == 17 {
-          guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
-          value = value * 10 + Int(byte - UInt8(ascii: "0"))
-        }
-      }
-      return nil
-    }
+    var status = Glibc.stat()
+    let result = id.map { lstat("/proc/\($0)/task", &status) } ?? lstat("/proc/self/task", &status)
+    guard result == 0, status.st_nlink > 2 else { return nil }
+    return Int(status.st_nlink) - 2
   }
 
-  /// Reads a `/proc/…/stat` file into the stack (no allocation: a parent reads its thread
-  /// count at each fork, and its child's state while it waits for the handshake) and hands
-  /// `body` its fields from the third on, those after the command's closing parenthesis;
-  /// nil when the file cannot be read.
+  /// Reads a `/proc/…/stat` file into the stack (no allocation: a parent reads its child's
+  /// state while it waits for the handshake) and hands `body` its fields from the third on,
+  /// those after the command's closing parenthesis; nil when the file cannot be read.
   private static func withStatFields<T>(_ path: String, _ body: (Slice<UnsafeMutableBufferPointer<UInt8>>) -> T?) -> T?
   {
     guard let fd = try? FileDescriptor.openClosingOnExec(path, flags: O_RDONLY) else { return nil }

@@ -26,8 +26,9 @@ import TestEntryPoints
 //                           it (2 workers), twice; prints the pids of the second round's process
 //                           and workers
 //   fork-warning METHOD N   sets a logger that prints warnings, forks twice with no other
-//                           thread, then twice with N other threads running; prints the
-//                           warnings seen after each half
+//                           thread, then with N other threads running twice with the
+//                           logger's level at error and twice at trace; prints the warnings
+//                           seen after each third
 //   stress-replacements|stress-timeouts|stress-parallel-map|stress-fork-starts fork
 //                           the fork-safety stress runs of ForkStress.swift; print one line
 //   topology-cache METHOD   Topology.current() twice, then after narrowing the process's
@@ -163,6 +164,10 @@ case "fork-warning":
   print("alone", warnings.count)
   let stop = DispatchSemaphore(value: 0)
   for _ in 0..<count { Thread { stop.wait() }.start() }
+  multiprocessingLogger.logLevel = .error
+  try forkTwice()
+  print("quiet", warnings.count)
+  multiprocessingLogger.logLevel = .trace
   try forkTwice()
   print("threads", warnings.count)
   for _ in 0..<count { stop.signal() }

@@ -116,9 +116,14 @@ extension Launcher {
   }
 
   /// Logs once per process, as a warning, that the library forks while other threads run,
-  /// as Python 3.12 warns for `os.fork()`.
+  /// as Python 3.12 warns for `os.fork()`. Threads are counted only for a logger that would
+  /// print the warning, not the silent default (a process that never has other threads
+  /// never gives the warning, so it would count them at every fork).
   private static func warnIfOtherThreadsRun() {
-    guard !LibraryLogger.shared.lock.withLock({ LibraryLogger.shared.warnedAboutThreads }) else { return }
+    let (warned, level) = LibraryLogger.shared.lock.withLock {
+      (LibraryLogger.shared.warnedAboutThreads, LibraryLogger.shared.logger.logLevel)
+    }
+    guard !warned, level <= .warning else { return }
     let threads = SystemCall.threadCount() ?? 1
     // Not counted: the calling thread, and the forking thread (idle while the main thread
     // forks, or forking while the caller waits for it).
