@@ -1,5 +1,6 @@
 import Foundation
 import Multiprocessing
+import Synchronization
 import TestEntryPoints
 import Testing
 
@@ -127,6 +128,36 @@ import Testing
     #expect(lock.recursionDepth == 2)
     try lock.release()
     try lock.release()
+    #expect(!lock.locked)
+  }
+
+  /// A waiter releases every level of its RLock; a thread that takes the lock meanwhile holds
+  /// one level, not the waiter's count, and the waiter gets its levels back.
+  @Test func anRLockTakenDuringAWaitHoldsOneLevel() throws {
+    let lock = try RLock()
+    let condition = try Condition(lock: lock)
+    let waited = Mutex<(notified: Bool, depth: Int)?>(nil)
+    let (holding, done) = (DispatchSemaphore(value: 0), DispatchSemaphore(value: 0))
+    Thread.detachNewThread {
+      defer { done.signal() }
+      guard (try? lock.acquire()) == true, (try? lock.acquire()) == true else { return }
+      holding.signal()
+      let notified = (try? condition.wait(timeout: .seconds(10))) ?? false
+      waited.withLock { $0 = (notified, lock.recursionDepth) }
+      try? lock.release()
+      try? lock.release()
+    }
+    #expect(holding.wait(timeout: .now() + 10) == .success)
+    // Free again only once the waiter released both levels in its wait.
+    let deadline = ContinuousClock.now + .seconds(10)
+    while lock.locked && ContinuousClock.now < deadline { usleep(100) }
+    try lock.acquire()
+    #expect(lock.recursionDepth == 1)
+    try condition.notify()
+    try lock.release()
+    try #require(done.wait(timeout: .now() + 20) == .success, "the waiter did not get its lock back")
+    let result = try #require(waited.withLock { $0 })
+    #expect(result.notified && result.depth == 2)
     #expect(!lock.locked)
   }
 }

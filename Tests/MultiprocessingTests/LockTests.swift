@@ -83,7 +83,13 @@ import Testing
     #expect(lock.locked)
     try lock.release()
     #expect(!lock.locked)
+    #expect(lock.recursionDepth == 0)
     #expect(throws: SynchronizationError.notOwner) { try lock.release() }
+    // The last release leaves the depth word as it was; the next acquire sets it.
+    #expect(try lock.acquire())
+    #expect(lock.recursionDepth == 1)
+    try lock.release()
+    #expect(!lock.locked)
   }
 
   @Test func anRLockCannotBeReleasedByAnotherThreadOrProcess() throws {

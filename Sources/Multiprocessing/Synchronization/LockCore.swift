@@ -40,8 +40,9 @@ struct LockCore {
     return acquireHeld(as: me, blocking: blocking, timeout: timeout)
   }
 
-  /// The rest of ``acquire(blocking:timeout:)``, once the lock was seen held.
-  private func acquireHeld(as me: UInt32, blocking: Bool, timeout: Duration?) -> Outcome {
+  /// The rest of ``acquire(blocking:timeout:)``, once the lock was seen held (by another
+  /// thread than `me`, for a recursive lock).
+  func acquireHeld(as me: UInt32, blocking: Bool, timeout: Duration?) -> Outcome {
     if !blocking { return takeOverIfHolderDied(state.load(), me: me) ?? .timedOut }
     let deadline = ContinuousClock.Instant.deadline(after: timeout)
     if Spin.untilBackingOff({ state.load() == 0 && state.compareExchange(0, me).exchanged }) { return .acquired }

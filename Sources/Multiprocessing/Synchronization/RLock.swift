@@ -31,14 +31,20 @@ public final class RLock: ProcessLock, @unchecked Sendable {
   @discardableResult
   public func acquire(blocking: Bool = true, timeout: Duration? = nil) throws(SynchronizationError) -> Bool {
     let core = core
+    let me = currentThreadID
     // The depth is the holder's alone (read and written only by the thread that holds the
     // lock, whose acquiring and releasing order it): plain loads and stores, no locked
-    // instruction beyond the lock word's.
-    if core.holder == currentThreadID {
+    // instruction beyond the lock word's. A free lock is taken first, as a `Lock` is: only a
+    // held one can be the caller's already.
+    if core.state.compareExchange(0, me).exchanged {
+      core.depth.storeRelaxed(1)
+      return true
+    }
+    if core.holder == me {
       core.depth.storeRelaxed(core.depth.loadRelaxed() &+ 1)
       return true
     }
-    let outcome = core.acquire(blocking: blocking, timeout: timeout)
+    let outcome = core.acquireHeld(as: me, blocking: blocking, timeout: timeout)
     if outcome != .timedOut { core.depth.storeRelaxed(1) }
     return try report(outcome)
   }
@@ -49,9 +55,10 @@ public final class RLock: ProcessLock, @unchecked Sendable {
   public func release() throws(SynchronizationError) {
     let core = core
     guard core.holder == currentThreadID else { throw SynchronizationError.notOwner }
+    // The last level frees the lock and leaves the depth as it is: it counts only while the
+    // lock is held (``recursionDepth``), and the next acquirer sets it.
     let depth = core.depth.loadRelaxed()
-    core.depth.storeRelaxed(depth &- 1)
-    if depth == 1 { core.release() }
+    if depth == 1 { core.release() } else { core.depth.storeRelaxed(depth &- 1) }
   }
 
   /// Whether some thread holds the lock.
