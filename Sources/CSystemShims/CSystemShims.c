@@ -145,18 +145,16 @@ int cs_sched_setaffinity(pid_t pid, const int *cpus, int count) {
 
 pid_t cs_gettid(void) { return (pid_t)syscall(SYS_gettid); }
 
-static __thread pid_t cached_tid = 0;
+__thread pid_t cs_cached_tid = 0;
 static pthread_once_t tid_reset_installed = PTHREAD_ONCE_INIT;
 
-static void reset_cached_tid(void) { cached_tid = 0; }
+static void reset_cached_tid(void) { cs_cached_tid = 0; }
 static void install_tid_reset(void) { pthread_atfork(NULL, NULL, reset_cached_tid); }
 
-pid_t cs_current_tid(void) {
-  if (cached_tid == 0) {
-    pthread_once(&tid_reset_installed, install_tid_reset);
-    cached_tid = cs_gettid();
-  }
-  return cached_tid;
+pid_t cs_current_tid_uncached(void) {
+  pthread_once(&tid_reset_installed, install_tid_reset);
+  cs_cached_tid = cs_gettid();
+  return cs_cached_tid;
 }
 
 static unsigned long fork_generation = 0;
