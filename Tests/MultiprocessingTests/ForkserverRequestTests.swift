@@ -11,8 +11,10 @@ import Testing
 
 /// A fork server's requests: the server reads the description the client sent, a small one
 /// from the message itself and a large one from a memfd; a message that is no request is
-/// refused with its descriptors closed.
-@Suite(.timeLimit(.minutes(1))) struct ForkserverRequestTests {
+/// refused with its descriptors closed. (Three minutes, as most suites have: these tests take
+/// milliseconds, but a full run's long synchronous tests can hold the cooperative pool's two
+/// threads for over a minute while their clocks run.)
+@Suite(.timeLimit(.minutes(3))) struct ForkserverRequestTests {
   private func description(argumentBytes count: Int) -> ChildDescription {
     ChildDescription(
       entryPoint: "check-bytes", arguments: Data((0..<count).map { UInt8($0 % 251) }), name: "Process-7:2",

@@ -34,8 +34,9 @@ import Testing
       if async { try await stuck.join() } else { try blockingJoin() }
     }
     // Found within a look or two; the bound leaves room for a loaded runner, whose cooperative
-    // threads resumed the async join up to 28 s late in a full run.
-    #expect(ContinuousClock.now - started < .seconds(60))
+    // threads resumed the async join up to 28 s late in one full run and 61 s late in another
+    // (while long synchronous tests held both threads of the pool).
+    #expect(ContinuousClock.now - started < .seconds(150))
     #expect(try stuck.exitCode == -SIGKILL)
     #expect(!processExists(pid))
     #expect(!activeChildren().contains { $0 === stuck })
