@@ -156,7 +156,8 @@ let package = Package(
       ],
       path: "Tests/MPITestRank"),
     .testTarget(
-      name: "ComputeEngineMPITests", dependencies: ["ComputeEngineMPI", "Scheduler", "MPITestRank", "mpbench", "mpbench-cluster"]
+      name: "ComputeEngineMPITests",
+      dependencies: ["ComputeEngineMPI", "Scheduler", "TestEntryPoints", "MPITestRank", "mpbench", "mpbench-cluster"]
     ),
     .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "CSystemShims", "MPTestChild"]),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),

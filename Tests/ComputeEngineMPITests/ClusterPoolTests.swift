@@ -1,5 +1,6 @@
 import Foundation
 import Scheduler
+import TestEntryPoints
 import Testing
 
 /// The cluster pool under `mpirun`, over shared memory and over TCP on the loopback: each test
@@ -41,17 +42,31 @@ import Testing
   /// What one scenario's ranks printed: each rank's JSON object, by rank.
   static func run(
     _ arguments: [String], ranks: Int, over network: Network, launcher: Launcher = .system
-  ) throws -> [Int: [String: Any]] {
-    let (status, text) = try launch(arguments, ranks: ranks, over: network, launcher: launcher)
+  ) async throws -> [Int: [String: Any]] {
+    let (status, text) = try await launch(arguments, ranks: ranks, over: network, launcher: launcher)
     guard status == 0 else { throw RunFailure(description: "mpirun exited with \(status):\n\(text)") }
     return reports(in: text)
   }
 
   /// Runs `ranks` ranks of `MPITestRank` with `arguments` under mpirun: its exit status and
-  /// everything it printed.
+  /// everything it printed. On a thread of its own (`onOwnThread`): the suite runs its jobs
+  /// one after another for about two minutes, and waiting for them on a thread of the
+  /// cooperative pool (two here) starved the other suites' tests, whose time limits ran.
   static func launch(
     _ arguments: [String], ranks: Int, over network: Network, program: String = "MPITestRank",
     launcher: Launcher = .system, mpirunArguments: [String] = []
+  ) async throws -> (Int32, String) {
+    try await onOwnThread {
+      try launchHere(
+        arguments, ranks: ranks, over: network, program: program, launcher: launcher,
+        mpirunArguments: mpirunArguments)
+    }
+  }
+
+  /// ``launch(_:ranks:over:program:launcher:mpirunArguments:)`` on the calling thread.
+  private static func launchHere(
+    _ arguments: [String], ranks: Int, over network: Network, program: String,
+    launcher: Launcher, mpirunArguments: [String]
   ) throws -> (Int32, String) {
     let build = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
     // A session directory of its own: mpiruns started at once (the tests run in parallel)
@@ -154,8 +169,8 @@ import Testing
   }
 
   @Test(arguments: [2, 4], Network.allCases)
-  func aMapSpreadsOverEveryRankAndComesBackInOrder(ranks: Int, network: Network) throws {
-    let reports = try Self.run(["tagged"], ranks: ranks, over: network)
+  func aMapSpreadsOverEveryRankAndComesBackInOrder(ranks: Int, network: Network) async throws {
+    let reports = try await Self.run(["tagged"], ranks: ranks, over: network)
     let driver = try #require(reports[0])
     #expect(driver["ranks"] as? Int == ranks)
     #expect(driver["correct"] as? Bool == true, "every output in its input's place")
@@ -168,8 +183,8 @@ import Testing
   }
 
   @Test(arguments: Network.allCases)
-  func codableValuesTravelInBinaryForm(network: Network) throws {
-    let driver = try #require(try Self.run(["codable"], ranks: 2, over: network)[0])
+  func codableValuesTravelInBinaryForm(network: Network) async throws {
+    let driver = try #require(try await Self.run(["codable"], ranks: 2, over: network)[0])
     #expect(driver["correct"] as? Bool == true)
     #expect(driver["computedBy"] as? [Int] == [0, 1])
   }
@@ -178,8 +193,8 @@ import Testing
   /// input; a map whose body throws leaves the next map whole; a call from another thread is
   /// refused.
   @Test(arguments: Network.allCases)
-  func unorderedMapsAndSubmits(network: Network) throws {
-    let driver = try #require(try Self.run(["unordered"], ranks: 2, over: network)[0])
+  func unorderedMapsAndSubmits(network: Network) async throws {
+    let driver = try #require(try await Self.run(["unordered"], ranks: 2, over: network)[0])
     #expect(driver["eachOnce"] as? Bool == true)
     #expect(driver["wrong"] as? Int == 0)
     #expect(driver["submitted"] as? Int == 21)
@@ -191,16 +206,16 @@ import Testing
   /// The cluster pool's driver passes the same interface tests as a local pool
   /// (`exerciseParallelPool`, which `ProcessPoolTests` runs on a `ProcessPool`).
   @Test(arguments: Network.allCases)
-  func theDriverKeepsTheParallelPoolInterface(network: Network) throws {
-    let driver = try #require(try Self.run(["interface"], ranks: 2, over: network)[0])
+  func theDriverKeepsTheParallelPoolInterface(network: Network) async throws {
+    let driver = try #require(try await Self.run(["interface"], ranks: 2, over: network)[0])
     #expect(driver["wrong"] as? [String] == [])
   }
 
   /// A worker killed inside a rank costs the task it ran, whichever rank ran it; that rank's
   /// pool replaces the worker and the next job runs whole. MPI never sees it.
   @Test(arguments: Network.allCases)
-  func aWorkerKilledInsideARankFailsItsTaskAlone(network: Network) throws {
-    let driver = try #require(try Self.run(["crash"], ranks: 2, over: network)[0])
+  func aWorkerKilledInsideARankFailsItsTaskAlone(network: Network) async throws {
+    let driver = try #require(try await Self.run(["crash"], ranks: 2, over: network)[0])
     #expect(driver["failed"] as? [Int] == [7])
     #expect((driver["error"] as? String)?.contains("killed by signal 9") == true)
     #expect(driver["secondJobCorrect"] as? Bool == true)
@@ -211,33 +226,33 @@ import Testing
   /// loads the finished chunks and runs only the rest; other inputs with that journal are
   /// refused.
   @Test(arguments: Network.allCases)
-  func aRankThatDiesEndsTheJobAndTheJournalResumesIt(network: Network) throws {
+  func aRankThatDiesEndsTheJobAndTheJournalResumesIt(network: Network) async throws {
     let journal = NSTemporaryDirectory() + "cluster-journal-\(getpid())-\(network.rawValue)"
     defer { try? FileManager.default.removeItem(atPath: journal) }
-    let (status, text) = try Self.launch(["rank-dies", journal, "kill"], ranks: 2, over: network)
+    let (status, text) = try await Self.launch(["rank-dies", journal, "kill"], ranks: 2, over: network)
     #expect(status != 0, "the job ends with its rank")
     #expect(text.contains("ClusterPool: the job was ended during a map"), "the driver's report:\n\(text)")
     // The driver's local share may hold chunks too (listed first, as rank 0).
     let unanswered = text.components(separatedBy: "Unanswered chunks: ").last ?? ""
     #expect(unanswered.contains("rank 1: tasks"), "the dead rank's chunks are named:\n\(text)")
-    let resumed = try #require(try Self.run(["rank-dies", journal, "resume"], ranks: 2, over: network)[0])
+    let resumed = try #require(try await Self.run(["rank-dies", journal, "resume"], ranks: 2, over: network)[0])
     #expect(resumed["correct"] as? Bool == true, "the rerun: \(resumed)")
     let loaded = try #require(resumed["resumed"] as? Int)
     #expect(loaded > 0 && loaded < 6000, "the finished chunks come from the journal: \(loaded)")
-    let other = try #require(try Self.run(["rank-dies", journal, "other"], ranks: 2, over: network)[0])
+    let other = try #require(try await Self.run(["rank-dies", journal, "other"], ranks: 2, over: network)[0])
     #expect((other["error"] as? String)?.contains("was written for another job") == true)
   }
 
   /// The journal keeps only what succeeded: a first run whose inputs ≡ 3 (mod 7) fail records
   /// the others, and the rerun loads exactly those and runs exactly the failed ones.
   @Test(arguments: Network.allCases)
-  func theJournalKeepsOnlyWhatSucceeded(network: Network) throws {
+  func theJournalKeepsOnlyWhatSucceeded(network: Network) async throws {
     let journal = NSTemporaryDirectory() + "cluster-journal-failures-\(getpid())-\(network.rawValue)"
     defer { try? FileManager.default.removeItem(atPath: journal) }
-    let first = try #require(try Self.run(["journal", journal, "first"], ranks: 2, over: network)[0])
+    let first = try #require(try await Self.run(["journal", journal, "first"], ranks: 2, over: network)[0])
     let failures = (0..<8000).filter { $0 % 7 == 3 }.count
     #expect(first["failed"] as? Int == failures && first["correct"] as? Bool == true, "\(first)")
-    let rerun = try #require(try Self.run(["journal", journal, "resume"], ranks: 2, over: network)[0])
+    let rerun = try #require(try await Self.run(["journal", journal, "resume"], ranks: 2, over: network)[0])
     #expect(rerun["failed"] as? Int == 0 && rerun["correct"] as? Bool == true, "\(rerun)")
     #expect(rerun["resumed"] as? Int == 8000 - failures, "only the successes came from the journal: \(rerun)")
   }
@@ -245,12 +260,12 @@ import Testing
   /// SIGTERM to the driver mid-map ends the job at once (the map alone takes 4 s), with the
   /// report written; the journal holds what the report says, and resumes the map to the
   /// right outputs.
-  @Test func sigtermEndsTheDriverAtOnceAndTheJournalResumes() throws {
+  @Test func sigtermEndsTheDriverAtOnceAndTheJournalResumes() async throws {
     let journal = NSTemporaryDirectory() + "cluster-journal-sigterm-\(getpid())"
     defer { try? FileManager.default.removeItem(atPath: journal) }
     // mpirun itself, once the driver is gone, waits 1 s between its SIGTERM and SIGKILL to the
     // other ranks unless told not to: without the wait, its end times the driver's.
-    let (status, text) = try Self.launch(
+    let (status, text) = try await Self.launch(
       ["journal", journal, "sigterm"], ranks: 2, over: .sharedMemory,
       mpirunArguments: ["--mca", "odls_base_sigkill_timeout", "0"])
     let ended = Date().timeIntervalSince1970
@@ -261,7 +276,7 @@ import Testing
     #expect(ended - signalled < 1, "the job ended \(ended - signalled) s after SIGTERM")
     let held = try #require(
       text.components(separatedBy: "holds ").last.flatMap { Int($0.prefix { $0.isNumber }) }, "\(text)")
-    let rerun = try #require(try Self.run(["journal", journal, "resume"], ranks: 2, over: .sharedMemory)[0])
+    let rerun = try #require(try await Self.run(["journal", journal, "resume"], ranks: 2, over: .sharedMemory)[0])
     #expect(rerun["failed"] as? Int == 0 && rerun["correct"] as? Bool == true, "\(rerun)")
     let resumed = try #require(rerun["resumed"] as? Int)
     #expect(resumed > 0 && resumed < 8000, "the rerun loaded what finished before the signal: \(resumed)")
@@ -270,12 +285,12 @@ import Testing
 
   /// A driver SIGKILLed mid-map (no report, a record perhaps cut short) leaves a journal the
   /// rerun resumes from: the right outputs, some of them loaded, none twice.
-  @Test func aKilledDriversJournalResumes() throws {
+  @Test func aKilledDriversJournalResumes() async throws {
     let journal = NSTemporaryDirectory() + "cluster-journal-sigkill-\(getpid())"
     defer { try? FileManager.default.removeItem(atPath: journal) }
-    let (status, text) = try Self.launch(["journal", journal, "sigkill"], ranks: 2, over: .sharedMemory)
+    let (status, text) = try await Self.launch(["journal", journal, "sigkill"], ranks: 2, over: .sharedMemory)
     #expect(status != 0, "the job ends with its driver:\n\(text)")
-    let rerun = try #require(try Self.run(["journal", journal, "resume"], ranks: 2, over: .sharedMemory)[0])
+    let rerun = try #require(try await Self.run(["journal", journal, "resume"], ranks: 2, over: .sharedMemory)[0])
     #expect(rerun["failed"] as? Int == 0 && rerun["correct"] as? Bool == true, "\(rerun)")
     let resumed = try #require(rerun["resumed"] as? Int)
     #expect(resumed > 0 && resumed < 8000, "the rerun loaded what finished before the kill: \(resumed)")
@@ -284,9 +299,9 @@ import Testing
   /// Ranks on nodes that are really apart (their own hostnames, one Open MPI daemon each, TCP
   /// between them): each is alone on its node, so its local pool takes the whole node's
   /// cores, where three ranks sharing this machine split them; a map runs on every node.
-  @Test func ranksOnNodesOfTheirOwnEachTakeTheirWholeNode() throws {
-    let nodes = try Self.run(["nodes"], ranks: 3, over: .tcp, launcher: .nodes)
-    let shared = try Self.run(["nodes"], ranks: 3, over: .tcp)
+  @Test func ranksOnNodesOfTheirOwnEachTakeTheirWholeNode() async throws {
+    let nodes = try await Self.run(["nodes"], ranks: 3, over: .tcp, launcher: .nodes)
+    let shared = try await Self.run(["nodes"], ranks: 3, over: .tcp)
     let wholeNode = try Topology.current().placement(.physicalCores).slots.count
     #expect(Set((0..<3).compactMap { nodes[$0]?["host"] as? String }) == ["node0", "node1", "node2"], "\(nodes)")
     #expect((0..<3).allSatisfy { nodes[$0]?["localSize"] as? Int == 1 }, "one rank per node: \(nodes)")
@@ -305,10 +320,10 @@ import Testing
   /// recovery names the lost rank and the tasks that ran again; teardown ends and leaves no
   /// process behind.
   @Test(arguments: Network.allCases)
-  func aLostRankIsSurvivedWithULFM(network: Network) throws {
+  func aLostRankIsSurvivedWithULFM(network: Network) async throws {
     let marker = "survive-\(getpid())-\(network.rawValue)"
     let started = ContinuousClock.now
-    let driver = try #require(try Self.run(["survive", marker], ranks: 3, over: network, launcher: .ulfm)[0])
+    let driver = try #require(try await Self.run(["survive", marker], ranks: 3, over: network, launcher: .ulfm)[0])
     #expect(ContinuousClock.now - started < .seconds(30), "teardown after the loss ended")
     #expect(driver["calmCorrect"] as? Bool == true && driver["killedCorrect"] as? Bool == true, "\(driver)")
     #expect(driver["lostRanks"] as? [Int] == [1], "\(driver)")
@@ -327,8 +342,8 @@ import Testing
 
   /// With ULFM, a rank that dies while no map runs is found gone by the next map, which ends
   /// whole on the survivors.
-  @Test func aRankLostBetweenMapsIsSurvivedWithULFM() throws {
-    let driver = try #require(try Self.run(["survive-idle"], ranks: 3, over: .tcp, launcher: .ulfm)[0])
+  @Test func aRankLostBetweenMapsIsSurvivedWithULFM() async throws {
+    let driver = try #require(try await Self.run(["survive-idle"], ranks: 3, over: .tcp, launcher: .ulfm)[0])
     #expect(driver["correct"] as? Bool == true, "\(driver)")
     #expect(driver["lostRanks"] as? [Int] == [1] && driver["ranksAfter"] as? Int == 2, "\(driver)")
     #expect(driver["secondComputedBy"] as? [Int] == [0, 2], "\(driver)")
@@ -336,11 +351,12 @@ import Testing
 
   /// With ULFM, the driver's death still ends the job: every serving rank stops with
   /// `driverLost` instead of waiting for it, and the journal resumes the map.
-  @Test func aKilledDriverEndsEveryRankWithULFMAndTheJournalResumes() throws {
+  @Test func aKilledDriverEndsEveryRankWithULFMAndTheJournalResumes() async throws {
     let journal = NSTemporaryDirectory() + "cluster-journal-ulfm-\(getpid())"
     defer { try? FileManager.default.removeItem(atPath: journal) }
     let started = ContinuousClock.now
-    let (_, text) = try Self.launch(["journal", journal, "sigkill"], ranks: 3, over: .sharedMemory, launcher: .ulfm)
+    let (_, text) = try await Self.launch(
+      ["journal", journal, "sigkill"], ranks: 3, over: .sharedMemory, launcher: .ulfm)
     #expect(ContinuousClock.now - started < .seconds(30))
     let reports = Self.reports(in: text)
     for rank in 1..<3 {
@@ -350,7 +366,7 @@ import Testing
     }
     #expect(Self.processes(containing: journal).isEmpty, "no rank or worker outlives the job")
     let rerun = try #require(
-      try Self.run(["journal", journal, "resume"], ranks: 3, over: .sharedMemory, launcher: .ulfm)[0])
+      try await Self.run(["journal", journal, "resume"], ranks: 3, over: .sharedMemory, launcher: .ulfm)[0])
     #expect(rerun["failed"] as? Int == 0 && rerun["correct"] as? Bool == true, "\(rerun)")
     let resumed = try #require(rerun["resumed"] as? Int)
     #expect(resumed > 0 && resumed < 8000, "the rerun loaded what finished before the kill: \(resumed)")
@@ -359,11 +375,11 @@ import Testing
   /// `mpbench cluster` under mpirun: every figure the JSON promises, from a run whose
   /// checksums were verified.
   @Test(arguments: Network.allCases)
-  func mpbenchClusterReportsItsFigures(network: Network) throws {
+  func mpbenchClusterReportsItsFigures(network: Network) async throws {
     let arguments = [
       "cluster", "--json", "--size", "test", "--repetitions", "1", "--single-tasks", "50", "--many-tasks", "2000",
     ]
-    let (status, text) = try Self.launch(arguments, ranks: 2, over: network, program: "mpbench")
+    let (status, text) = try await Self.launch(arguments, ranks: 2, over: network, program: "mpbench")
     #expect(status == 0, "\(text)")
     let start = try #require(text.firstIndex(of: "{"))
     let report = try #require(try JSONSerialization.jsonObject(with: Data(text[start...].utf8)) as? [String: Any])
@@ -377,7 +393,7 @@ import Testing
 
   /// `--compare-mpi4py` with an interpreter that lacks mpi4py is refused before anything runs
   /// (it was found after our whole benchmark, whose figures it then lost).
-  @Test func mpbenchClusterRefusesACompareWithoutMpi4pyAtOnce() throws {
+  @Test func mpbenchClusterRefusesACompareWithoutMpi4pyAtOnce() async throws {
     let python = NSTemporaryDirectory() + "python-without-mpi4py-\(getpid())"
     defer { try? FileManager.default.removeItem(atPath: python) }
     try "#!/bin/sh\necho 'ModuleNotFoundError: No module named mpi4py' >&2\nexit 1\n".write(
@@ -386,7 +402,7 @@ import Testing
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
       .deletingLastPathComponent().appendingPathComponent("Scripts/mpi4py_reference.py").path
     let arguments = ["cluster", "--size", "test", "--compare-mpi4py", "--python", python, "--mpi4py-script", script]
-    let (status, text) = try Self.launch(arguments, ranks: 2, over: .sharedMemory, program: "mpbench")
+    let (status, text) = try await Self.launch(arguments, ranks: 2, over: .sharedMemory, program: "mpbench")
     #expect(status != 0)
     #expect(text.contains("--compare-mpi4py needs mpi4py in '\(python)'"), "\(text)")
     #expect(!text.contains("driver's local pool"), "nothing ran: \(text)")
@@ -394,12 +410,12 @@ import Testing
 
   /// `mpbench cluster --lose-rank 1` under `mpirun --with-ft ulfm`: the map that loses rank 1
   /// half way has the right checksum, as has the next one on the survivors (0 and 2).
-  @Test func mpbenchClusterTimesTheLossOfARank() throws {
+  @Test func mpbenchClusterTimesTheLossOfARank() async throws {
     let arguments = [
       "cluster", "--json", "--size", "test", "--repetitions", "1", "--single-tasks", "50", "--many-tasks", "2000",
       "--lose-rank", "1",
     ]
-    let (status, text) = try Self.launch(arguments, ranks: 3, over: .tcp, program: "mpbench", launcher: .ulfm)
+    let (status, text) = try await Self.launch(arguments, ranks: 3, over: .tcp, program: "mpbench", launcher: .ulfm)
     let start = try #require(text.firstIndex(of: "{"), "\(text)")
     let report = try #require(try JSONSerialization.jsonObject(with: Data(text[start...].utf8)) as? [String: Any])
     #expect(status == 0 && report["ranks"] as? Int == 3, "\(text)")
@@ -414,7 +430,7 @@ import Testing
   /// sets its figures beside ours. A stand-in for the reference (no mpi4py needed) checks the
   /// settings it got and prints figures of the reference's form.
   @Test(arguments: Network.allCases)
-  func mpbenchClusterRunsTheMpi4pyReferenceBesideItself(network: Network) throws {
+  func mpbenchClusterRunsTheMpi4pyReferenceBesideItself(network: Network) async throws {
     let expected = network == .tcp ? ["OMPI_MCA_btl": "self,tcp"] : ["OMPI_MCA_btl_vader_single_copy_mechanism": "none"]
     let script = NSTemporaryDirectory() + "mpi4py-stand-in-\(getpid())-\(network.rawValue).py"
     defer { try? FileManager.default.removeItem(atPath: script) }
@@ -438,7 +454,7 @@ import Testing
       "cluster", "--json", "--size", "test", "--repetitions", "1", "--single-tasks", "50", "--many-tasks", "2000",
       "--compare-mpi4py", "--mpi4py-script", script,
     ]
-    let (status, text) = try Self.launch(arguments, ranks: 2, over: network, program: "mpbench")
+    let (status, text) = try await Self.launch(arguments, ranks: 2, over: network, program: "mpbench")
     #expect(status == 0, "\(text)")
     let start = try #require(text.firstIndex(of: "{"))
     let report = try #require(try JSONSerialization.jsonObject(with: Data(text[start...].utf8)) as? [String: Any])
