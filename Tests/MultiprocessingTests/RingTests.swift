@@ -197,6 +197,41 @@ import Testing
     }
   }
 
+  /// A single producer's batch waits for room for all of it: one that times out pushed
+  /// none of it, and one that waits goes in whole once the consumer frees enough slots.
+  @Test func aBatchGoesInWholeOrNotAtAll() throws {
+    let ring = try SlotRing<Int>(capacity: 8, mode: .singleProducerSingleConsumer)
+    try ring.push(contentsOf: Array(0..<6))
+    #expect(throws: RingError.timedOut) { try ring.push(contentsOf: [6, 7, 8, 9], timeout: .milliseconds(50)) }
+    #expect(ring.count == 6)
+    // Freed one at a time by another process: nothing lands in the third free slot (a push
+    // into it would show within the 20 ms), and the batch lands whole with the fourth.
+    let consumer = try forked {
+      guard ring.tryPop() == 0, ring.count == 5 else { exit(1) }
+      usleep(20_000)
+      guard ring.count == 5, ring.tryPop() == 1 else { exit(2) }
+    }
+    try ring.push(contentsOf: [6, 7, 8, 9], timeout: .seconds(10))
+    try consumer.join()
+    #expect(try consumer.exitCode == 0)
+    var rest = [Int](repeating: -1, count: 8)
+    let taken = rest.withUnsafeMutableBufferPointer { ring.tryPop(into: $0) }
+    #expect(Array(rest[..<taken]) == Array(2..<10))
+    // More than the ring holds goes in runs of its capacity.
+    let big = try SlotRing<Int>(capacity: 4, mode: .singleProducerSingleConsumer)
+    let drainer = try forked {
+      var next = 0
+      while next < 10, let value = try big.pop(timeout: .seconds(10)) {
+        guard value == next else { exit(1) }
+        next += 1
+      }
+      exit(next == 10 ? 0 : 1)
+    }
+    try big.push(contentsOf: Array(0..<10), timeout: .seconds(10))
+    try drainer.join()
+    #expect(try drainer.exitCode == 0)
+  }
+
   @Test func aBlockedConsumerIsWokenByAPushFromAnotherProcess() throws {
     let ring = try SlotRing<Int>(capacity: 4, mode: .singleProducerSingleConsumer)
     let producer = try forked {

@@ -170,23 +170,45 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
     }
   }
 
-  /// Pushes every element of `values`, in order, waiting for room as needed; a
-  /// single-producer ring publishes each run of free slots with one store.
+  /// Pushes every element of `values`, in order, waiting for room as needed.
   ///
-  /// - Throws: ``RingError/closed`` (the elements before the close were pushed), or
-  ///   ``RingError/timedOut``.
+  /// A single-producer ring takes the values in runs of up to its capacity, each published
+  /// with one store once there is room for all of it (rather than a slot at a time as the
+  /// consumer frees them): at most `capacity` values go in whole or, on a timeout, not at all.
+  ///
+  /// - Throws: ``RingError/closed`` (the runs before the close were pushed), or
+  ///   ``RingError/timedOut`` (likewise).
   @inlinable
   public func push(contentsOf values: UnsafeBufferPointer<T>, timeout: Duration? = nil) throws(RingError) {
-    let deadline = ContinuousClock.Instant.deadline(after: timeout)
     var done = 0
     while done < values.count {
+      guard !isClosed else { throw RingError.closed }
+      let pushed = tryPushMany(UnsafeBufferPointer(rebasing: values[done...]))
+      // The deadline only when waiting, as in `push(_:timeout:)`.
+      guard pushed > 0 else { return try pushWaiting(values, from: done, timeout: timeout) }
+      done += pushed
+      signalItems()
+    }
+  }
+
+  /// The rest of ``push(contentsOf:timeout:)-(UnsafeBufferPointer<T>,_)`` once the ring had
+  /// no room for the elements from `done` on.
+  @usableFromInline func pushWaiting(_ values: UnsafeBufferPointer<T>, from done: Int, timeout: Duration?)
+    throws(RingError)
+  {
+    let deadline = ContinuousClock.Instant.deadline(after: timeout)
+    var done = done
+    while done < values.count {
+      // A single producer waits for room for the whole run: the slots one at a time as the
+      // consumer frees them would be a store of the position, and a cache line crossing
+      // back to the consumer, for each.
+      let run = mode == .singleProducerSingleConsumer ? min(values.count - done, capacity) : nil
+      try waitForSpace(until: deadline, below: run.map { capacity - $0 + 1 })
       guard !isClosed else { throw RingError.closed }
       let pushed = tryPushMany(UnsafeBufferPointer(rebasing: values[done...]))
       if pushed > 0 {
         done += pushed
         signalItems()
-      } else {
-        try waitForSpace(until: deadline)
       }
     }
   }
@@ -243,7 +265,8 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
     if written - producerSeesTail + UInt64(values.count) > UInt64(capacity) { producerSeesTail = tail.load() }
     let free = UInt64(capacity) - (written - producerSeesTail)
     let count = Int(min(free, UInt64(values.count)))
-    guard count > 0 else { return 0 }
+    // Only whole runs (up to the capacity): see `pushWaiting`.
+    guard count > 0, count == min(values.count, capacity) else { return 0 }
     // Values are BitwiseCopyable and the slots contiguous: copy bytes, in two runs at the wrap.
     let start = Int(written & mask)
     let first = min(count, capacity - start)
