@@ -19,7 +19,8 @@ struct PoolCommand: ParsableCommand, RepeatedMeasurement {
     // ArgumentParser does not wrap the usage line it builds: this one fits 80 columns.
     usage: """
       mpbench pool [--repetitions <repetitions>] [--json] [--size <size>]
-                   [--max-byte-array-ratio <R>]
+                   [--max-byte-array-ratio <R>] [--max <NAME=VALUE> ...]
+                   [--min <NAME=VALUE> ...]
       """
   )
 
@@ -37,6 +38,8 @@ struct PoolCommand: ParsableCommand, RepeatedMeasurement {
       "Fail when rows of bytes as [UInt8] take over R times as long as rows as Data.",
       valueName: "R"))
   var maxByteArrayRatio: Double?
+
+  @OptionGroup var bounds: FigureBoundOptions
 
   func validate() throws {
     if let maxByteArrayRatio, maxByteArrayRatio <= 0 {
@@ -242,6 +245,7 @@ struct PoolCommand: ParsableCommand, RepeatedMeasurement {
         "rows of bytes as [UInt8] took \(String(format: "%.2f", byteRatio))× as long as Data, over --max-byte-array-ratio \(maxByteArrayRatio)"
       )
     }
+    try bounds.check(figures)
   }
 
   /// Microseconds per task of `pool.map(inputs)`, whose last output must be `last`.

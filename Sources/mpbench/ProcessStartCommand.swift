@@ -19,6 +19,7 @@ struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement, CFloorMeasurem
                             [--c-floor-source <path>]
                             [--c-floor-executable <path>]
                             [--max-fork-ratio <R>] [--max-spawn-ms <ms>]
+                            [--max-forkserver-ms <ms>]
       """
   )
 
@@ -48,6 +49,12 @@ struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement, CFloorMeasurem
       valueName: "ms"))
   var maxSpawnMilliseconds: Double?
 
+  @Option(
+    name: .customLong("max-forkserver-ms"),
+    help: ArgumentHelp(
+      "Fail when forkserver's median is over this many milliseconds (issue 29's target: 0.4).", valueName: "ms"))
+  var maxForkserverMilliseconds: Double?
+
   /// How many starts of one kind are timed in a row before the next kind's: the kinds take
   /// turns, so that a noisy spell of the machine reaches them all alike.
   static let block = 25
@@ -73,6 +80,14 @@ struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement, CFloorMeasurem
         throw ValidationError("--max-spawn-ms must be positive, not \(maxSpawnMilliseconds)")
       }
       guard methods.contains(.spawn) else { throw ValidationError("--max-spawn-ms needs the spawn method") }
+    }
+    if let maxForkserverMilliseconds {
+      guard maxForkserverMilliseconds > 0 else {
+        throw ValidationError("--max-forkserver-ms must be positive, not \(maxForkserverMilliseconds)")
+      }
+      guard methods.contains(.forkserver) else {
+        throw ValidationError("--max-forkserver-ms needs the forkserver method")
+      }
     }
   }
 
@@ -110,6 +125,14 @@ struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement, CFloorMeasurem
     if let maxSpawnMilliseconds, let spawn = results["spawn"], spawn.median / 1000 > maxSpawnMilliseconds {
       throw BenchmarkFailure(
         String(format: "spawn's median is %.2f ms, over --max-spawn-ms %g", spawn.median / 1000, maxSpawnMilliseconds))
+    }
+    if let maxForkserverMilliseconds, let forkserver = results["forkserver"],
+      forkserver.median / 1000 > maxForkserverMilliseconds
+    {
+      throw BenchmarkFailure(
+        String(
+          format: "forkserver's median is %.2f ms, over --max-forkserver-ms %g", forkserver.median / 1000,
+          maxForkserverMilliseconds))
     }
   }
 

@@ -17,7 +17,8 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement, CFloorMeasurement {
                     [--c-floor-executable <path>] [--min-batched-ratio <R>]
                     [--filter <text>]
                     [--compare-python] [--python <python>]
-                    [--ipc-script <ipc-script>]
+                    [--ipc-script <ipc-script>] [--max <NAME=VALUE> ...]
+                    [--min <NAME=VALUE> ...]
       """
   )
 
@@ -52,6 +53,8 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement, CFloorMeasurement {
 
   @Option(help: "The Python Queue and Pipe reference for --compare-python.")
   var ipcScript = "Scripts/ipc_reference.py"
+
+  @OptionGroup var bounds: FigureBoundOptions
 
   func validate() throws {
     guard items > 0 else { throw ValidationError("--items must be at least 1, not \(items)") }
@@ -133,6 +136,7 @@ struct RingsCommand: ParsableCommand, RepeatedMeasurement, CFloorMeasurement {
           String(format: "batched SPSC / C ring is %.2fx, under --min-batched-ratio %g", ratio, minBatchedRatio))
       }
     }
+    try bounds.check(figures)
   }
 
   /// The figure the C ring is set against.

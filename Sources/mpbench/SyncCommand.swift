@@ -11,7 +11,8 @@ struct SyncCommand: ParsableCommand, RepeatedMeasurement {
     // ArgumentParser does not wrap the usage line it builds: this one fits 80 columns.
     usage: """
       mpbench sync [--repetitions <repetitions>] [--json]
-                   [--operations <operations>]
+                   [--operations <operations>] [--max <NAME=VALUE> ...]
+                   [--min <NAME=VALUE> ...]
       """
   )
 
@@ -23,6 +24,8 @@ struct SyncCommand: ParsableCommand, RepeatedMeasurement {
 
   @Option(help: "Operations per process in each measurement.")
   var operations = 1_000_000
+
+  @OptionGroup var bounds: FigureBoundOptions
 
   func validate() throws {
     guard operations > 0 else { throw ValidationError("--operations must be positive, not \(operations)") }
@@ -89,6 +92,13 @@ struct SyncCommand: ParsableCommand, RepeatedMeasurement {
         return Double(2 * operations) / seconds / 1e6
       }
     }
+    // Issue 29's bound on the default RLock is within 1.3 times the Lock: their medians' ratio.
+    let twoProcesses = "SharedValue locked increments, 2 processes"
+    if let plain = figures.all.first(where: { $0.name == "\(twoProcesses), Lock" }),
+      let recursive = figures.all.first(where: { $0.name == "\(twoProcesses), RLock (default)" }), recursive.median > 0
+    {
+      figures.record("\(twoProcesses), Lock / RLock", "x", samples: [plain.median / recursive.median])
+    }
     try record("SharedValue atomic increments, 2 processes", "M/s") {
       let counter = try SharedValue(0, lock: false)
       let seconds = try timeTwoProcesses { for _ in 0..<operations { counter.add(1) } }
@@ -120,6 +130,7 @@ struct SyncCommand: ParsableCommand, RepeatedMeasurement {
 
     try figures.print(
       json: json, header: "median of \(repetitions) runs, \(operations) operations per process", width: 62)
+    try bounds.check(figures)
   }
 
   /// Runs `body` in two forked processes at once and returns the wall time in seconds.

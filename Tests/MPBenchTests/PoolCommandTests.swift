@@ -9,13 +9,23 @@ import Testing
     let milliseconds = try #require(Double(probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
     #expect(milliseconds > 0 && milliseconds < 10_000)
 
-    let run = try runExecutable("mpbench", ["pool", "--repetitions", "1", "--size", "test", "--json"])
-    #expect(run.status == 0, "\(run.stderr)")
+    // Issue 29's targets as bounds: the first pool's, missed on purpose, fails the run.
+    let run = try runExecutable(
+      "mpbench",
+      [
+        "pool", "--repetitions", "1", "--size", "test", "--json", "--max",
+        "first pool of a process to its first result=0.000001", "--max", "cold start=1e9",
+      ])
+    #expect(run.status == 1, "\(run.stderr)")
     let figures = try JSONDecoder().decode([Figure].self, from: Data(run.stdout.utf8))
     let first = try #require(figures.first { $0.name == "first pool of a process to its first result" })
     let topology = try #require(figures.first { $0.name == "hwloc topology load (first pool of a process)" })
     // The first pool loads a topology, forks a template and a worker, and maps: more than the
     // topology's load alone.
     #expect(first.median > topology.median, "\(first.median) ms against \(topology.median) ms")
+    #expect(
+      run.stderr.contains(
+        "first pool of a process to its first result: \(String(format: "%g", first.median)) ms, over --max 1e-06")
+        && !run.stderr.contains("cold start"), "\(run.stderr)")
   }
 }

@@ -73,6 +73,21 @@ struct ProcessStartCommandTests {
     #expect(refused.status == 64 && refused.stderr.contains("--max-spawn-ms needs the spawn method"))
   }
 
+  @Test func aForkserverStartOverTheBoundFailsTheRun() throws {
+    let arguments = ["process-start", "--methods", "forkserver", "--repetitions", "5", "--no-c-floor"]
+    let failing = try runExecutable("mpbench", arguments + ["--max-forkserver-ms", "0.001", "--json"])
+    #expect(failing.status == 1, "\(failing.stderr)")
+    let report = try JSONDecoder().decode(Report.self, from: Data(failing.stdout.utf8))
+    let forkserver = try #require(report.starts["forkserver"])
+    let message = String(
+      format: "forkserver's median is %.2f ms, over --max-forkserver-ms 0.001", forkserver.median / 1000)
+    #expect(failing.stderr.contains(message), "\(failing.stderr)")
+    let passing = try runExecutable("mpbench", arguments + ["--max-forkserver-ms", "10000"])
+    #expect(passing.status == 0, "\(passing.stderr)")
+    let refused = try runExecutable("mpbench", ["process-start", "--methods", "fork", "--max-forkserver-ms", "0.4"])
+    #expect(refused.status == 64 && refused.stderr.contains("--max-forkserver-ms needs the forkserver method"))
+  }
+
   /// With the spawn method, this binary's bare start (it exits at the top of `main`) runs in
   /// turns beside it, and the spawn is set against it; without it, there is no spawn floor.
   @Test func theSpawnFloorRunsBesideTheSpawn() throws {
