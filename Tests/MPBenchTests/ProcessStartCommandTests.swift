@@ -56,36 +56,23 @@ struct ProcessStartCommandTests {
     #expect(refused.status == 64 && refused.stderr.contains("--max-fork-ratio needs the fork method and the C floor"))
   }
 
-  /// `--max-spawn-ms` makes spawn's target a check in the same way: a bound no spawn can meet
-  /// (a microsecond) fails the run and says by how much; a loose one passes; a bound without
-  /// the spawn method is refused before anything runs.
-  @Test func aSpawnOverTheBoundFailsTheRun() throws {
-    let arguments = ["process-start", "--methods", "spawn", "--repetitions", "5", "--no-c-floor"]
-    let failing = try runExecutable("mpbench", arguments + ["--max-spawn-ms", "0.001", "--json"])
+  /// `--max-spawn-ms` and `--max-forkserver-ms` make those starts' targets checks in the
+  /// same way: a bound no start can meet (a microsecond) fails the run and says by how much;
+  /// a loose one passes; a bound without its start method is refused before anything runs.
+  @Test(arguments: ["spawn", "forkserver"])
+  func aStartOverTheBoundFailsTheRun(method: String) throws {
+    let option = "--max-\(method)-ms"
+    let arguments = ["process-start", "--methods", method, "--repetitions", "5", "--no-c-floor"]
+    let failing = try runExecutable("mpbench", arguments + [option, "0.001", "--json"])
     #expect(failing.status == 1, "\(failing.stderr)")
     let report = try JSONDecoder().decode(Report.self, from: Data(failing.stdout.utf8))
-    let spawn = try #require(report.starts["spawn"])
-    let message = String(format: "spawn's median is %.2f ms, over --max-spawn-ms 0.001", spawn.median / 1000)
+    let start = try #require(report.starts[method])
+    let message = String(format: "\(method)'s median is %.2f ms, over \(option) 0.001", start.median / 1000)
     #expect(failing.stderr.contains(message), "\(failing.stderr)")
-    let passing = try runExecutable("mpbench", arguments + ["--max-spawn-ms", "10000"])
+    let passing = try runExecutable("mpbench", arguments + [option, "10000"])
     #expect(passing.status == 0, "\(passing.stderr)")
-    let refused = try runExecutable("mpbench", ["process-start", "--methods", "fork", "--max-spawn-ms", "2.5"])
-    #expect(refused.status == 64 && refused.stderr.contains("--max-spawn-ms needs the spawn method"))
-  }
-
-  @Test func aForkserverStartOverTheBoundFailsTheRun() throws {
-    let arguments = ["process-start", "--methods", "forkserver", "--repetitions", "5", "--no-c-floor"]
-    let failing = try runExecutable("mpbench", arguments + ["--max-forkserver-ms", "0.001", "--json"])
-    #expect(failing.status == 1, "\(failing.stderr)")
-    let report = try JSONDecoder().decode(Report.self, from: Data(failing.stdout.utf8))
-    let forkserver = try #require(report.starts["forkserver"])
-    let message = String(
-      format: "forkserver's median is %.2f ms, over --max-forkserver-ms 0.001", forkserver.median / 1000)
-    #expect(failing.stderr.contains(message), "\(failing.stderr)")
-    let passing = try runExecutable("mpbench", arguments + ["--max-forkserver-ms", "10000"])
-    #expect(passing.status == 0, "\(passing.stderr)")
-    let refused = try runExecutable("mpbench", ["process-start", "--methods", "fork", "--max-forkserver-ms", "0.4"])
-    #expect(refused.status == 64 && refused.stderr.contains("--max-forkserver-ms needs the forkserver method"))
+    let refused = try runExecutable("mpbench", ["process-start", "--methods", "fork", option, "2.5"])
+    #expect(refused.status == 64 && refused.stderr.contains("\(option) needs the \(method) method"))
   }
 
   /// With the spawn method, this binary's bare start (it exits at the top of `main`) runs in
