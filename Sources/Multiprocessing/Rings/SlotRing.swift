@@ -396,9 +396,10 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
     }
   }
 
-  /// How many items a single consumer lets a pushing producer get ahead before it takes them
-  /// one at a time.
-  @usableFromInline static var trailingDistance: UInt64 { 32 }
+  /// How many items a single consumer lets a pushing producer get ahead before it takes
+  /// them: 256, or half the ring when that is less (a trailing consumer never waits for a
+  /// full ring).
+  @usableFromInline var trailingDistance: UInt64 { Swift.min(256, UInt64(capacity / 2)) }
 
   /// Lets a producer that is pushing right now get ``trailingDistance`` items ahead of
   /// `read`, when some items are there but fewer than that.
@@ -408,14 +409,19 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   /// the cores twice per item and both sides run at the speed of that transfer. Waiting a
   /// little (128 pause instructions at most, and only while the producer's position keeps
   /// moving) lets the producer fill whole lines first; the consumer then reads them once each.
+  /// The farther behind, the less the consumer's reads get in the way of the lines the
+  /// producer is writing: 256 items (32 lines of 8-byte items) rather than 32 took one item
+  /// per push and pop from a bimodal 60–230 M/s to 190–250, and batches of 64 past the C
+  /// ring's pace (docs/performance.md).
   @usableFromInline func trailProducer(from read: UInt64) {
-    guard consumerSeesHead != read, consumerSeesHead - read < Self.trailingDistance else { return }
+    let distance = trailingDistance
+    guard consumerSeesHead != read, consumerSeesHead - read < distance else { return }
     for _ in 0..<8 {
       for _ in 0..<16 { cs_cpu_relax() }
       let seen = head.load()
       guard seen != consumerSeesHead else { return }
       consumerSeesHead = seen
-      guard seen - read < Self.trailingDistance else { return }
+      guard seen - read < distance else { return }
     }
   }
 
