@@ -197,6 +197,15 @@ import Testing
     }
   }
 
+  /// A consumer trails a pushing producer 256 items behind, or half the ring when that is
+  /// less: it never waits for a full ring, whose producer would stop (and sleep) first.
+  @Test func theTrailingDistanceIsHalfASmallRing() throws {
+    let distances = try [1, 2, 64, 512, 4096].map {
+      try SlotRing<UInt64>(capacity: $0, mode: .singleProducerSingleConsumer).trailingDistance
+    }
+    #expect(distances == [0, 1, 32, 256, 256])
+  }
+
   /// A single producer's batch waits for room for all of it: one that times out pushed
   /// none of it, and one that waits goes in whole once the consumer frees enough slots.
   @Test func aBatchGoesInWholeOrNotAtAll() throws {
