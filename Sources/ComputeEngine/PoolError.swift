@@ -34,8 +34,10 @@ public enum PoolError: SystemCallFailure, Sendable, Equatable {
   /// forked from its template, was stuck for good on a lock another thread of this process
   /// held when it (or its template) was forked (see `Process.isStuckOnInheritedLock`), and
   /// was killed; a pool fails the task the worker was running with it, and forks the
-  /// worker's replacement from a new template.
-  case stuckAfterFork(name: String, pid: Int32)
+  /// worker's replacement from a new template. `lock` says where the lock lay in its memory,
+  /// and so whose it was (`0x7f… in /usr/lib/libx.so, file offset 0x1c0c0`, `[heap]`, an
+  /// anonymous mapping).
+  case stuckAfterFork(name: String, pid: Int32, lock: String)
 
   /// The system call that failed beneath this error and its `Errno`, or nil when none did.
   public var failedCall: (call: String, errno: Errno)? {
@@ -70,10 +72,10 @@ public enum PoolError: SystemCallFailure, Sendable, Equatable {
       return "team member \(rank) (pid \(pid)) \(status)"
     case .teamStopped:
       return "the team was stopped because a member failed"
-    case .stuckAfterFork(let name, let pid):
+    case .stuckAfterFork(let name, let pid, let lock):
       return
         "\(name) (pid \(pid)) was stuck for good on a lock that another thread of this process held "
-        + "when it was forked (the Swift runtime's or malloc's), and was killed: fork teams and "
+        + "when it was forked (the lock at \(lock)), and was killed: fork teams and "
         + "one-shot maps while no other thread is busy, or use a ProcessPool, whose workers come "
         + "from a single-threaded fork template"
     case .system(let call, let errno):
@@ -83,11 +85,14 @@ public enum PoolError: SystemCallFailure, Sendable, Equatable {
 }
 
 extension PoolError {
-  /// ``stuckAfterFork(name:pid:)`` for the first of `processes` stuck for good on a lock
+  /// ``stuckAfterFork(name:pid:lock:)`` for the first of `processes` stuck for good on a lock
   /// inherited at its fork (`Process.isStuckOnInheritedLock`), or nil when none is.
   static func stuckAfterFork(among processes: some Sequence<Multiprocessing.Process>) -> PoolError? {
-    guard let stuck = processes.first(where: { (try? $0.isStuckOnInheritedLock) == true }) else { return nil }
-    return .stuckAfterFork(name: stuck.name, pid: ((try? stuck.pid) ?? nil) ?? 0)
+    for process in processes {
+      guard let lock = (try? process.inheritedLock) ?? nil else { continue }
+      return .stuckAfterFork(name: process.name, pid: ((try? process.pid) ?? nil) ?? 0, lock: lock)
+    }
+    return nil
   }
 
   /// Describes a `PoolError` as an `any Error` once in this process, as a team member or a

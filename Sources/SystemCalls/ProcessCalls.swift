@@ -64,9 +64,15 @@ extension SystemCall {
   /// it takes the lock. (This package's own locks wait on shared futexes, never on private
   /// ones.) False when it cannot tell: it runs, has other threads, or is gone.
   package static func isStuckOnPrivateLock(_ id: pid_t) -> Bool {
+    privateLockWaitedOnForGood(by: id) != nil
+  }
+
+  /// The address of the lock (its futex word) that process `id` waits on for good, as
+  /// ``isStuckOnPrivateLock(_:)`` tells; nil when it does not.
+  package static func privateLockWaitedOnForGood(by id: pid_t) -> Int? {
     guard threadCount(of: id) == 1,
       let fd = try? FileDescriptor.openClosingOnExec("/proc/\(id)/syscall", flags: O_RDONLY)
-    else { return false }
+    else { return nil }
     defer { fd.release() }
     // "202 0x7f… 0x80 0x2 0x0 …": the call's number, then its arguments in hexadecimal;
     // "running" while it runs. The first four arguments are enough.
@@ -74,8 +80,33 @@ extension SystemCall {
       guard let count = try? fd.readSome(into: UnsafeMutableRawBufferPointer(buffer)) else { return nil }
       return syscallFields(UnsafeBufferPointer(rebasing: buffer[0..<count]))
     }
-    guard let fields else { return false }
-    return cs_is_untimed_private_futex_wait(fields[0], fields[2], fields[4]) == 1
+    guard let fields, cs_is_untimed_private_futex_wait(fields[0], fields[2], fields[4]) == 1 else { return nil }
+    return fields[1]
+  }
+
+  /// Where `address` lies in process `id`'s memory, as its `/proc/ID/maps` says: the file
+  /// mapped there with the address's offset in that file (`0x7f… in /usr/lib/libx.so, file
+  /// offset 0x1c0c0`), `[heap]`, `[stack]`, or an anonymous mapping; the address alone when
+  /// the map cannot be read.
+  package static func place(of address: Int, in id: pid_t) -> String {
+    let hex = "0x" + String(address, radix: 16)
+    guard let fd = try? FileDescriptor.openClosingOnExec("/proc/\(id)/maps", flags: O_RDONLY) else { return hex }
+    defer { fd.release() }
+    guard let contents = try? fd.readToEnd() else { return hex }
+    // "7f12a000-7f12b000 rw-p 0001c000 fd:01 1234    /usr/lib/libx.so"
+    for line in String(decoding: contents, as: UTF8.self).split(separator: "\n") {
+      let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
+      let bounds = fields.first?.split(separator: "-").compactMap { Int($0, radix: 16) } ?? []
+      guard fields.count >= 5, bounds.count == 2, (bounds[0]..<bounds[1]).contains(address),
+        let offset = Int(fields[2], radix: 16)
+      else { continue }
+      let name = fields.count > 5 ? String(fields[5].drop { $0 == " " }) : ""
+      if name.hasPrefix("/") {
+        return "\(hex) in \(name), file offset 0x\(String(address - bounds[0] + offset, radix: 16))"
+      }
+      return name.isEmpty ? "\(hex) in an anonymous mapping" : "\(hex) in \(name)"
+    }
+    return hex
   }
 
   /// The call's number and first four arguments from `/proc/PID/syscall`'s text, or nil for

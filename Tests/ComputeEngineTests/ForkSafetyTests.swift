@@ -139,11 +139,12 @@ import Testing
     let results = try pool.mapResults(Array(0..<6), chunkSize: 2)
     returned.set()
     #expect(ContinuousClock.now - started < .seconds(3), "found stuck, not waited on")
-    guard case .failure(.stuckAfterFork("PoolWorker-0", let pid)) = results[3] else {
+    guard case .failure(.stuckAfterFork("PoolWorker-0", let pid, let lock)) = results[3] else {
       Issue.record("task 3 should fail as stuck, not \(results[3])")
       return
     }
     #expect(stuck == [pid] && !processExists(pid))
+    #expect(lock.hasPrefix(held.address + " in "), "the held mutex, by its address: \(lock)")
     for input in [0, 1, 2, 4, 5] { #expect((try? results[input].get()) == input * 10, "task \(input)") }
     // On the board each task's output is written where it lies; a pushed chunk's outputs
     // not yet sent when the worker was killed are lost with it, and those tasks run again.

@@ -250,6 +250,30 @@ struct SystemCallTests {
     #expect(parsed == fields, "\(line)")
   }
 
+  /// An address is placed by the process's memory map: a file's mapping with the address's
+  /// offset in the file, a named region, an anonymous mapping, or nothing mapped there.
+  @Test func anAddressIsPlacedInItsMapping() throws {
+    let pid = getpid()
+    // The C library's code (a shared object, whatever links the Swift libraries): a file.
+    let function = unsafeBitCast(getpid as @convention(c) () -> pid_t, to: UnsafeRawPointer.self)
+    let place = SystemCall.place(of: Int(bitPattern: function), in: pid)
+    let hex = "0x" + String(UInt(bitPattern: function), radix: 16)
+    #expect(place.hasPrefix("\(hex) in /") && place.contains("/libc.so"), "\(place)")
+    // Its offset in the file is the address less the mapping's start, plus the mapping's
+    // offset: below the file's size, and not the address itself.
+    let offset = try #require(place.split(separator: ", file offset 0x").last.flatMap { Int($0, radix: 16) })
+    let path = String(place.dropFirst(hex.count + 4).prefix { $0 != "," })
+    let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+    #expect(offset > 0 && offset < size && offset != Int(bitPattern: function), "\(place), \(size) bytes")
+    // An anonymous page of this process's own.
+    let page = mmap(nil, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+    defer { munmap(page, 4096) }
+    let anonymous = try #require(page.map { Int(bitPattern: $0) })
+    #expect(SystemCall.place(of: anonymous + 8, in: pid).hasSuffix(" in an anonymous mapping"))
+    #expect(SystemCall.place(of: 0x10, in: pid) == "0x10", "nothing is mapped at page 0")
+    #expect(SystemCall.place(of: 0x10, in: -1) == "0x10", "no such process")
+  }
+
   @Test func pollWaitsItsWholeTimeout() {
     let started = ContinuousClock.now
     let pipe = try? FileDescriptor.pipeClosingOnExec()

@@ -171,6 +171,8 @@ public final class HeldMutex: @unchecked Sendable {
   // children have their own copy of it.
   /// The mutex.
   public let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+  /// The mutex's address, as `0x7f…`: where a child stuck on it waits.
+  public var address: String { "0x" + String(UInt(bitPattern: mutex), radix: 16) }
 
   /// A mutex, locked by the calling thread.
   public init() {

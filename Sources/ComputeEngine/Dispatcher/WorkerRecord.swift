@@ -36,8 +36,9 @@ final class WorkerRecord<Input: Sendable, Output: Sendable> {
   let launchedAt = monotonicNanoseconds()
   /// Whether the worker was killed for not reaching its loop in time.
   var killedSilent = false
-  /// Whether the worker was killed for waiting for good on a lock inherited at its fork.
-  var killedStuck = false
+  /// Where the lock lay, when the worker was killed for waiting for good on a lock inherited
+  /// at its fork; nil when it was not.
+  var killedStuck: String?
   /// Whether any result came from this worker (a worker that dies before is a failed start).
   @exclusivity(unchecked) private(set) var answered = false
   /// Whether the slot gave up after failed starts; it is tried again when work arrives.

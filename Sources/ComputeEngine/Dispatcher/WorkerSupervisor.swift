@@ -202,11 +202,11 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
         handleEnd(of: worker, at: position, closing: closing)
         continue
       }
-      if lookForStuck, !worker.down, !worker.killedStuck, !worker.pending.isEmpty || jobs.boardJob != nil,
-        worker.liveness.isStuckOnInheritedLock
+      if lookForStuck, !worker.down, worker.killedStuck == nil, !worker.pending.isEmpty || jobs.boardJob != nil,
+        let lock = worker.liveness.inheritedLock
       {
-        worker.killedStuck = true
-        kill(worker, "killed a pool worker stuck on a lock its fork template inherited")
+        worker.killedStuck = lock
+        kill(worker, "killed a pool worker stuck on a lock its fork template inherited", ["lock": "\(lock)"])
         continue
       }
       let status = worker.status
@@ -246,8 +246,8 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
     let startFailure = worker.channels.startFailure
     let died: PoolError =
       startFailure.map { .initializerFailed($0) }
-      ?? (worker.killedStuck
-        ? .stuckAfterFork(name: worker.liveness.name, pid: pid) : .workerDied(pid: pid, status: status))
+      ?? (worker.killedStuck.map { .stuckAfterFork(name: worker.liveness.name, pid: pid, lock: $0) }
+        ?? .workerDied(pid: pid, status: status))
     let timedOut: PoolError = .taskTimedOut(pid: pid, timeout: settings.taskTimeout ?? .zero)
     // A worker that claimed chunks of the board's job has answered, as one that sent results.
     let boardRounds = jobs.boardRounds
@@ -312,7 +312,7 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
     do {
       // A worker that never reported in, or that was stuck, may have inherited a held lock
       // from its template: a new template forks its replacement.
-      if worker.killedSilent || worker.killedStuck, let forkTemplates { try forkTemplates.replace(gone: false) }
+      if worker.killedSilent || worker.killedStuck != nil, let forkTemplates { try forkTemplates.replace(gone: false) }
       workers[position] = try startWorker(slot: worker.slot)
       metrics.workersReplaced.increment()
       logger.notice(

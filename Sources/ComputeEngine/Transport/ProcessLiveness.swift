@@ -22,9 +22,9 @@ final class ProcessLiveness: Sendable {
   var terminationStatus: TerminationStatus? { (try? process.terminationStatus) ?? nil }
   /// A descriptor that polls readable once the worker ended.
   var sentinel: Int32? { try? process.sentinel }
-  /// Whether the worker waits for good on a lock it inherited held when it was forked
-  /// (`Process.isStuckOnInheritedLock`): nothing can wake it.
-  var isStuckOnInheritedLock: Bool { (try? process.isStuckOnInheritedLock) == true }
+  /// Where the lock lies that the worker waits on for good, inherited held when it was forked
+  /// (`Process.isStuckOnInheritedLock`: nothing can wake it); nil when it does not.
+  var inheritedLock: String? { (try? process.inheritedLock) ?? nil }
   /// Ends the worker at once, as a crash would.
   func kill() { try? process.kill() }
   /// Waits for the worker's end.

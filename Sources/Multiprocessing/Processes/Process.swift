@@ -217,9 +217,18 @@ open class Process: @unchecked Sendable {
   ///
   /// - Throws: ``ProcessError/closed(name:)`` after ``close()``.
   public var isStuckOnInheritedLock: Bool {
+    get throws(ProcessError) { try inheritedLock != nil }
+  }
+
+  /// Where the lock lies that the process waits on for good (``isStuckOnInheritedLock``), as
+  /// its memory map names the place (`0x7f… in /usr/lib/libx.so, file offset 0x1c0c0`, `[heap]`,
+  /// an anonymous mapping): whose lock it is. Nil while the process is not stuck so.
+  package var inheritedLock: String? {
     get throws(ProcessError) {
-      guard let pid = try pid, pid != getpid(), (try? isAlive) == true else { return false }
-      return SystemCall.isStuckOnPrivateLock(pid)
+      guard let pid = try pid, pid != getpid(), (try? isAlive) == true,
+        let address = SystemCall.privateLockWaitedOnForGood(by: pid)
+      else { return nil }
+      return SystemCall.place(of: address, in: pid)
     }
   }
 
@@ -429,7 +438,7 @@ open class Process: @unchecked Sendable {
   ///
   /// - Returns: how the process ended — the value ``terminationStatus`` has from now on, with
   ///   no `try` — or nil when the timeout passed first.
-  /// - Throws: ``ProcessError/stuckOnInheritedLock(name:pid:)``, ``ProcessError/notStarted(name:)``,
+  /// - Throws: ``ProcessError/stuckOnInheritedLock(name:pid:lock:)``, ``ProcessError/notStarted(name:)``,
   ///   ``ProcessError/cannotJoinSelf(name:)`` or ``ProcessError/closed(name:)``.
   @discardableResult
   public func join(timeout: Duration? = nil) throws(ProcessError) -> TerminationStatus? {
@@ -455,14 +464,15 @@ open class Process: @unchecked Sendable {
   private var mayInheritHeldLocks: Bool { template == nil && startMethod == .fork }
 
   /// When the process waits for good on a lock it inherited held: kills it, waits until it has
-  /// ended, and throws ``ProcessError/stuckOnInheritedLock(name:pid:)``.
+  /// ended, and throws ``ProcessError/stuckOnInheritedLock(name:pid:lock:)``.
   private func endIfStuck(_ handle: any ChildHandle) throws(ProcessError) {
-    guard try isStuckOnInheritedLock, let pid = try pid else { return }
+    guard let lock = try inheritedLock, let pid = try pid else { return }
     handle.send(SIGKILL)
     while !finishIfEnded() { _ = pollReadable([handle.sentinel], timeout: nil) }
     multiprocessingLogger.warning(
-      "killed a forked child stuck on a lock it inherited", metadata: ["process": "\(name)", "pid": "\(pid)"])
-    throw .stuckOnInheritedLock(name: name, pid: pid)
+      "killed a forked child stuck on a lock it inherited",
+      metadata: ["process": "\(name)", "pid": "\(pid)", "lock": "\(lock)"])
+    throw .stuckOnInheritedLock(name: name, pid: pid, lock: lock)
   }
 
   /// Waits, without blocking a thread of the cooperative pool, until the process ends,

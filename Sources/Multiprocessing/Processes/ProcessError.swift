@@ -35,7 +35,9 @@ public enum ProcessError: SystemCallFailure, Sendable, Equatable {
   case daemonAfterStart(name: String)
   /// A join found the forked child waiting for good on a lock private to it, which another
   /// thread of the parent held at the fork (``Process/isStuckOnInheritedLock``), and killed it.
-  case stuckOnInheritedLock(name: String, pid: Int32)
+  /// `lock` says where the lock lay in its memory, and so whose it was (`0x7f… in
+  /// /usr/lib/libx.so, file offset 0x1c0c0`, `[heap]`, an anonymous mapping).
+  case stuckOnInheritedLock(name: String, pid: Int32, lock: String)
 
   /// The system call that failed beneath this error and its `Errno`, or nil when none did.
   public var failedCall: (call: String, errno: Errno)? {
@@ -81,9 +83,9 @@ public enum ProcessError: SystemCallFailure, Sendable, Equatable {
         + "Use the forkserver start method in a program whose other threads keep running while it forks"
     case .daemonAfterStart(let name):
       return "cannot change daemon of \(name): the process has already started"
-    case .stuckOnInheritedLock(let name, let pid):
+    case .stuckOnInheritedLock(let name, let pid, let lock):
       return "\(name) (pid \(pid)) waited for good on a lock that another thread of its parent held when it was "
-        + "forked, and was killed: a fork child of a program whose other threads run must not build new types or "
+        + "forked (the lock at \(lock)), and was killed: a fork child of a program whose other threads run must not build new types or "
         + "take other libraries' locks. Use the forkserver start method"
     }
   }
