@@ -57,18 +57,14 @@ extension SystemCall {
     withStatFields("/proc/\(id)/stat") { $0.first }
   }
 
-  /// Whether process `id` is stuck for good: it has one thread, and that thread waits, with
-  /// no timeout, on a futex private to its process (as a `pthread_mutex` or the Swift
-  /// runtime's locks wait), which nothing but another thread of that process could wake. A
-  /// child forked while another thread of its parent held such a lock waits so for ever when
-  /// it takes the lock. (This package's own locks wait on shared futexes, never on private
-  /// ones.) False when it cannot tell: it runs, has other threads, or is gone.
-  package static func isStuckOnPrivateLock(_ id: pid_t) -> Bool {
-    privateLockWaitedOnForGood(by: id) != nil
-  }
-
-  /// The address of the lock (its futex word) that process `id` waits on for good, as
-  /// ``isStuckOnPrivateLock(_:)`` tells; nil when it does not.
+  /// The address of the lock (its futex word) that process `id` waits on for good, or nil.
+  ///
+  /// Stuck for good is: one thread, waiting with no timeout on a futex private to its process
+  /// (as a `pthread_mutex` or the Swift runtime's locks wait), which nothing but another
+  /// thread of that process could wake. A child forked while another thread of its parent
+  /// held such a lock waits so for ever when it takes the lock. (This package's own locks wait
+  /// on shared futexes, never on private ones.) Nil also when it cannot tell: the process
+  /// runs, has other threads, or is gone.
   package static func privateLockWaitedOnForGood(by id: pid_t) -> Int? {
     guard threadCount(of: id) == 1,
       let fd = try? FileDescriptor.openClosingOnExec("/proc/\(id)/syscall", flags: O_RDONLY)

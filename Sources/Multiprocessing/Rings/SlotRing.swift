@@ -410,9 +410,9 @@ public final class SlotRing<T: BitwiseCopyable>: @unchecked Sendable {
   /// little (128 pause instructions at most, and only while the producer's position keeps
   /// moving) lets the producer fill whole lines first; the consumer then reads them once each.
   /// The farther behind, the less the consumer's reads get in the way of the lines the
-  /// producer is writing: 256 items (32 lines of 8-byte items) rather than 32 took one item
-  /// per push and pop from a bimodal 60–230 M/s to 190–250, and batches of 64 past the C
-  /// ring's pace (docs/performance.md).
+  /// producer is writing: 256 items (32 lines of 8-byte items) rather than 32 made one item
+  /// per push and pop 1.2 times as fast and batches of 64 1.4 times, past the C ring's pace
+  /// (docs/performance.md, "Rings").
   @usableFromInline func trailProducer(from read: UInt64) {
     let distance = trailingDistance
     guard consumerSeesHead != read, consumerSeesHead - read < distance else { return }
