@@ -4,6 +4,7 @@ import Foundation
 import Kernels
 import Multiprocessing
 import Scheduler
+import Synchronization
 import TestEntryPoints
 import Testing
 
@@ -273,12 +274,20 @@ import Testing
       usleep(30_000_000)
       return value
     }
-    let pending = Task { try await slow.mapResults(Array(0..<20), chunkSize: 1) }
-    let deadline = ContinuousClock.now + .seconds(60)
-    while !running.isSet, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
-    #expect(running.isSet)
+    // The map runs on a thread of its own, begun here: as a task it waited for one of the
+    // cooperative pool's two threads, and in a loaded full run got none for 60 s (long
+    // synchronous tests held both), so no task of it had run when the wait below gave up.
+    let finished = try Multiprocessing.Event()
+    let outcome = Mutex<[Result<Int, PoolError>]?>(nil)
+    let mapping = Thread {
+      outcome.withLock { $0 = try? slow.mapResults(Array(0..<20), chunkSize: 1) }
+      finished.set()
+    }
+    mapping.start()
+    #expect(try await onOwnThread { running.wait(timeout: .seconds(60)) })
     slow.terminate()
-    let results = try await pending.value
+    #expect(try await onOwnThread { finished.wait(timeout: .seconds(60)) })
+    let results = try #require(outcome.withLock { $0 })
     #expect(results.contains { if case .failure(.terminated) = $0 { true } else { false } })
     try slow.join()
     #expect(slow.workerPIDs.allSatisfy { !processExists($0) })
