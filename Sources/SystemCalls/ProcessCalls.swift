@@ -82,25 +82,32 @@ extension SystemCall {
 
   /// Where `address` lies in process `id`'s memory, as its `/proc/ID/maps` says: the file
   /// mapped there with the address's offset in that file (`0x7f… in /usr/lib/libx.so, file
-  /// offset 0x1c0c0`), `[heap]`, `[stack]`, or an anonymous mapping; the address alone when
-  /// the map cannot be read.
+  /// offset 0x1c0c0`), the zero-filled data mapped right after a file's (its `.bss`: `0x7f…
+  /// in /usr/lib/libx.so's zero-filled data, 0x3b8 into it`), `[heap]`, `[stack]`, or an
+  /// anonymous mapping; the address alone when the map cannot be read.
   package static func place(of address: Int, in id: pid_t) -> String {
     let hex = "0x" + String(address, radix: 16)
     guard let fd = try? FileDescriptor.openClosingOnExec("/proc/\(id)/maps", flags: O_RDONLY) else { return hex }
     defer { fd.release() }
     guard let contents = try? fd.readToEnd() else { return hex }
     // "7f12a000-7f12b000 rw-p 0001c000 fd:01 1234    /usr/lib/libx.so"
+    var previous: (end: Int, name: String) = (0, "")
     for line in String(decoding: contents, as: UTF8.self).split(separator: "\n") {
       let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
       let bounds = fields.first?.split(separator: "-").compactMap { Int($0, radix: 16) } ?? []
-      guard fields.count >= 5, bounds.count == 2, (bounds[0]..<bounds[1]).contains(address),
-        let offset = Int(fields[2], radix: 16)
-      else { continue }
+      guard fields.count >= 5, bounds.count == 2, let offset = Int(fields[2], radix: 16) else { continue }
       let name = fields.count > 5 ? String(fields[5].drop { $0 == " " }) : ""
+      defer { previous = (bounds[1], name) }
+      guard (bounds[0]..<bounds[1]).contains(address) else { continue }
       if name.hasPrefix("/") {
         return "\(hex) in \(name), file offset 0x\(String(address - bounds[0] + offset, radix: 16))"
       }
-      return name.isEmpty ? "\(hex) in an anonymous mapping" : "\(hex) in \(name)"
+      guard name.isEmpty else { return "\(hex) in \(name)" }
+      // Right after a file's mapping: that file's zero-filled data (`.bss`), its static locks.
+      if previous.end == bounds[0], previous.name.hasPrefix("/") {
+        return "\(hex) in \(previous.name)'s zero-filled data, 0x\(String(address - bounds[0], radix: 16)) into it"
+      }
+      return "\(hex) in an anonymous mapping"
     }
     return hex
   }

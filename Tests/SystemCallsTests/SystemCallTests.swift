@@ -270,6 +270,19 @@ struct SystemCallTests {
     defer { munmap(page, 4096) }
     let anonymous = try #require(page.map { Int(bitPattern: $0) })
     #expect(SystemCall.place(of: anonymous + 8, in: pid).hasSuffix(" in an anonymous mapping"))
+    // An anonymous mapping right after a file's (a library's or this program's zero-filled
+    // data, `.bss`, where static locks lie) is named after the file.
+    let maps = try String(contentsOfFile: "/proc/self/maps", encoding: .utf8).split(separator: "\n")
+    let lines = maps.map { $0.split(separator: " ", omittingEmptySubsequences: true) }
+    let bss = try #require(
+      zip(lines, lines.dropFirst()).first { file, next in
+        file.count == 6 && file[5].hasPrefix("/") && next.count == 5
+          && file[0].split(separator: "-")[1] == next[0].split(separator: "-")[0]
+      }, "no anonymous mapping right after a file's")
+    let start = try #require(Int(bss.1[0].split(separator: "-")[0], radix: 16))
+    #expect(
+      SystemCall.place(of: start + 0x18, in: pid)
+        == "0x\(String(start + 0x18, radix: 16)) in \(bss.0[5])'s zero-filled data, 0x18 into it")
     #expect(SystemCall.place(of: 0x10, in: pid) == "0x10", "nothing is mapped at page 0")
     #expect(SystemCall.place(of: 0x10, in: -1) == "0x10", "no such process")
   }
