@@ -72,18 +72,24 @@ final class ProcessRegistry: @unchecked Sendable {
 
   /// Runs the exit hooks, terminates the daemon children that are still running, then joins
   /// every child.
+  ///
+  /// Every forked child runs this on its way out, so it builds no type (``ChildRunner/warmedUp``
+  /// runs it once in the parent) and makes no key path: `exitHooks.map(\.run)` instantiated
+  /// `WritableKeyPath`'s metadata at run time in a debug build, under the runtime's lock for
+  /// key path types, which another thread of the parent (the test runner's) held at the fork
+  /// now and then; the child then waited for good (found with gdb on a stuck child).
   func finishChildren() {
     let hooks = lock.withLock {
       defer { exitHooks = [] }
-      return exitHooks.map(\.run)
+      return exitHooks
     }
     let running = lock.withLock { children }
     Self.finish(hooks: hooks, children: running)
   }
 
   /// Runs `hooks`, terminates the daemons among `children` that still run, joins them all.
-  static func finish(hooks: [@Sendable () -> Void], children: [Process]) {
-    for hook in hooks { hook() }
+  static func finish(hooks: [(id: Int, run: @Sendable () -> Void)], children: [Process]) {
+    for hook in hooks { hook.run() }
     for child in children where child.daemon {
       if (try? child.isAlive) == true { try? child.terminate() }
     }
