@@ -136,7 +136,7 @@ extension FileDescriptor {
 
   /// Sends `bytes` and up to 4 descriptors as one message on a Unix socket.
   package func send(_ bytes: [UInt8], descriptors: [FileDescriptor]) throws(Errno) {
-    let raw = descriptors.map(\.rawValue)
+    let raw = descriptors.map { $0.rawValue }
     _ = try SystemCall.shim { cs_send_with_fds(rawValue, bytes, bytes.count, raw, Int32(raw.count)) }
   }
 

@@ -10,7 +10,7 @@ extension SystemCall {
   /// the time left; any other failure (a closed descriptor in the list) returns none ready.
   package static func pollReadable(_ descriptors: [Int32], timeout: Duration?) -> [Int32] {
     var fds = descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-    return waitForEvents(&fds, timeout: timeout) ? fds.filter { $0.revents != 0 }.map(\.fd) : []
+    return waitForEvents(&fds, timeout: timeout) ? fds.filter { $0.revents != 0 }.map { $0.fd } : []
   }
 
   /// Waits until `descriptor` is writable (or the reader went: the write then says so), or

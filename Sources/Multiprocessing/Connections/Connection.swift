@@ -410,7 +410,7 @@ public final class Connection: @unchecked Sendable {
     let descriptors = connections.map { $0.fileDescriptor ?? -1 }
     let ready = Set(SystemCall.pollReadable(descriptors.filter { $0 >= 0 } + sentinels, timeout: timeout))
     return (
-      zip(connections, descriptors).filter { ready.contains($0.1) }.map(\.0),
+      zip(connections, descriptors).filter { ready.contains($0.1) }.map { $0.0 },
       sentinels.filter { ready.contains($0) }
     )
   }

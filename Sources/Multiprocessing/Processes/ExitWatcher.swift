@@ -73,13 +73,13 @@ final class ExitWatcher: @unchecked Sendable {
 
   private func loop(waking wakeEnd: FileDescriptor) {
     while true {
-      let (fds, deadline) = lock.withLock { (waiters.map(\.fd), waiters.compactMap(\.deadline).min()) }
+      let (fds, deadline) = lock.withLock { (waiters.map { $0.fd }, waiters.compactMap { $0.deadline }.min()) }
       let ready = SystemCall.pollReadable(fds + [wakeEnd.rawValue], timeout: deadline.map { $0 - .now })
       if ready.contains(wakeEnd.rawValue) { wakeEnd.drain() }
       let now = ContinuousClock.now
       let resumed = lock.withLock {
         let done = waiters.filter { ready.contains($0.fd) || ($0.deadline.map { $0 <= now } ?? false) }
-        let ids = Set(done.map(\.id))
+        let ids = Set(done.map { $0.id })
         waiters.removeAll { ids.contains($0.id) }
         return done
       }

@@ -541,7 +541,7 @@ open class Process: @unchecked Sendable {
     for process in processes { handles.append(try process.handle()) }
     var ended = ProcessRegistry.shared.lock.withLock { handles.indices.filter { handles[$0].poll() != nil } }
     if ended.isEmpty {
-      let ready = pollReadable(handles.map(\.sentinel), timeout: timeout)
+      let ready = pollReadable(handles.map { $0.sentinel }, timeout: timeout)
       ended = handles.indices.filter { ready.contains(handles[$0].sentinel) }
     }
     return ended.map { processes[$0] }
