@@ -35,8 +35,8 @@ public enum PoolError: SystemCallFailure, Sendable, Equatable {
   /// held when it (or its template) was forked (see `Process.isStuckOnInheritedLock`), and
   /// was killed; a pool fails the task the worker was running with it, and forks the
   /// worker's replacement from a new template. `lock` says where the lock lay in its memory,
-  /// and so whose it was (`0x7f… in /usr/lib/libx.so, file offset 0x1c0c0`, a file's zero-filled
-  /// data, `[heap]`, an anonymous mapping).
+  /// and so whose it was (`0x7f… in /usr/lib/libx.so, file offset 0x1c0c0`, `[heap]`, an
+  /// anonymous mapping and the file's mapping it follows).
   case stuckAfterFork(name: String, pid: Int32, lock: String)
 
   /// The system call that failed beneath this error and its `Errno`, or nil when none did.

@@ -82,9 +82,11 @@ extension SystemCall {
 
   /// Where `address` lies in process `id`'s memory, as its `/proc/ID/maps` says: the file
   /// mapped there with the address's offset in that file (`0x7f… in /usr/lib/libx.so, file
-  /// offset 0x1c0c0`), the zero-filled data mapped right after a file's (its `.bss`: `0x7f…
-  /// in /usr/lib/libx.so's zero-filled data, 0x3b8 into it`), `[heap]`, `[stack]`, or an
-  /// anonymous mapping; the address alone when the map cannot be read.
+  /// offset 0x1c0c0`), `[heap]`, `[stack]`, or an anonymous mapping, named after the file's
+  /// mapping it follows when there is one (`0x7f… in an anonymous mapping after
+  /// /usr/lib/libx.so's, 0x3b8 into it`: a library's zero-filled data, its `.bss`, where its
+  /// static locks lie, is mapped so; so may be memory mapped there since); the address alone
+  /// when the map cannot be read.
   package static func place(of address: Int, in id: pid_t) -> String {
     let hex = "0x" + String(address, radix: 16)
     guard let fd = try? FileDescriptor.openClosingOnExec("/proc/\(id)/maps", flags: O_RDONLY) else { return hex }
@@ -103,9 +105,10 @@ extension SystemCall {
         return "\(hex) in \(name), file offset 0x\(String(address - bounds[0] + offset, radix: 16))"
       }
       guard name.isEmpty else { return "\(hex) in \(name)" }
-      // Right after a file's mapping: that file's zero-filled data (`.bss`), its static locks.
+      // Right after a file's mapping: that file's zero-filled data (`.bss`) lies so.
       if previous.end == bounds[0], previous.name.hasPrefix("/") {
-        return "\(hex) in \(previous.name)'s zero-filled data, 0x\(String(address - bounds[0], radix: 16)) into it"
+        let into = String(address - bounds[0], radix: 16)
+        return "\(hex) in an anonymous mapping after \(previous.name)'s, 0x\(into) into it"
       }
       return "\(hex) in an anonymous mapping"
     }

@@ -265,12 +265,14 @@ struct SystemCallTests {
     let path = String(place.dropFirst(hex.count + 4).prefix { $0 != "," })
     let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
     #expect(offset > 0 && offset < size && offset != Int(bitPattern: function), "\(place), \(size) bytes")
-    // An anonymous page of this process's own.
+    // An anonymous page of this process's own (placed by the kernel, perhaps right after a
+    // file's mapping, which the place then names).
     let page = mmap(nil, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
     defer { munmap(page, 4096) }
     let anonymous = try #require(page.map { Int(bitPattern: $0) })
-    #expect(SystemCall.place(of: anonymous + 8, in: pid).hasSuffix(" in an anonymous mapping"))
-    // An anonymous mapping right after a file's (a library's or this program's zero-filled
+    let pagePlace = SystemCall.place(of: anonymous + 8, in: pid)
+    #expect(pagePlace.hasPrefix("0x\(String(anonymous + 8, radix: 16)) in an anonymous mapping"), "\(pagePlace)")
+    // An anonymous mapping right after a file's (as a library's or this program's zero-filled
     // data, `.bss`, where static locks lie) is named after the file.
     let maps = try String(contentsOfFile: "/proc/self/maps", encoding: .utf8).split(separator: "\n")
     let lines = maps.map { $0.split(separator: " ", omittingEmptySubsequences: true) }
@@ -282,7 +284,7 @@ struct SystemCallTests {
     let start = try #require(Int(bss.1[0].split(separator: "-")[0], radix: 16))
     #expect(
       SystemCall.place(of: start + 0x18, in: pid)
-        == "0x\(String(start + 0x18, radix: 16)) in \(bss.0[5])'s zero-filled data, 0x18 into it")
+        == "0x\(String(start + 0x18, radix: 16)) in an anonymous mapping after \(bss.0[5])'s, 0x18 into it")
     #expect(SystemCall.place(of: 0x10, in: pid) == "0x10", "nothing is mapped at page 0")
     #expect(SystemCall.place(of: 0x10, in: -1) == "0x10", "no such process")
   }

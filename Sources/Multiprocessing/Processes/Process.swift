@@ -221,9 +221,9 @@ open class Process: @unchecked Sendable {
   }
 
   /// Where the lock lies that the process waits on for good (``isStuckOnInheritedLock``), as
-  /// its memory map names the place (`0x7f… in /usr/lib/libx.so, file offset 0x1c0c0`, a
-  /// file's zero-filled data, `[heap]`, an anonymous mapping): whose lock it is. Nil while the
-  /// process is not stuck so.
+  /// its memory map names the place (`0x7f… in /usr/lib/libx.so, file offset 0x1c0c0`,
+  /// `[heap]`, an anonymous mapping and the file's mapping it follows): whose lock it is. Nil
+  /// while the process is not stuck so.
   package var inheritedLock: String? {
     get throws(ProcessError) {
       guard let pid = try pid, pid != getpid(), (try? isAlive) == true,

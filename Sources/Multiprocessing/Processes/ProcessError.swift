@@ -36,8 +36,8 @@ public enum ProcessError: SystemCallFailure, Sendable, Equatable {
   /// A join found the forked child waiting for good on a lock private to it, which another
   /// thread of the parent held at the fork (``Process/isStuckOnInheritedLock``), and killed it.
   /// `lock` says where the lock lay in its memory, and so whose it was (`0x7f… in
-  /// /usr/lib/libx.so, file offset 0x1c0c0`, a file's zero-filled data, `[heap]`, an
-  /// anonymous mapping).
+  /// /usr/lib/libx.so, file offset 0x1c0c0`, `[heap]`, an anonymous mapping and the file's
+  /// mapping it follows).
   case stuckOnInheritedLock(name: String, pid: Int32, lock: String)
 
   /// The system call that failed beneath this error and its `Errno`, or nil when none did.
