@@ -75,20 +75,18 @@ struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement, CFloorMeasurem
         throw ValidationError("--max-fork-ratio needs the fork method and the C floor")
       }
     }
-    if let maxSpawnMilliseconds {
-      guard maxSpawnMilliseconds > 0 else {
-        throw ValidationError("--max-spawn-ms must be positive, not \(maxSpawnMilliseconds)")
-      }
-      guard methods.contains(.spawn) else { throw ValidationError("--max-spawn-ms needs the spawn method") }
-    }
-    if let maxForkserverMilliseconds {
-      guard maxForkserverMilliseconds > 0 else {
-        throw ValidationError("--max-forkserver-ms must be positive, not \(maxForkserverMilliseconds)")
-      }
-      guard methods.contains(.forkserver) else {
-        throw ValidationError("--max-forkserver-ms needs the forkserver method")
+    for (method, bound) in millisecondBounds {
+      guard let bound else { continue }
+      guard bound > 0 else { throw ValidationError("--max-\(method)-ms must be positive, not \(bound)") }
+      guard methods.contains(method) else {
+        throw ValidationError("--max-\(method)-ms needs the \(method) method")
       }
     }
+  }
+
+  /// The start methods whose median `--max-spawn-ms` and `--max-forkserver-ms` bound.
+  private var millisecondBounds: [(method: StartMethod, bound: Double?)] {
+    [(.spawn, maxSpawnMilliseconds), (.forkserver, maxForkserverMilliseconds)]
   }
 
   func run() throws {
@@ -122,17 +120,10 @@ struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement, CFloorMeasurem
     if let maxForkRatio, let ratio, ratio > maxForkRatio {
       throw BenchmarkFailure(String(format: "fork / c-floor is %.2fx, over --max-fork-ratio %g", ratio, maxForkRatio))
     }
-    if let maxSpawnMilliseconds, let spawn = results["spawn"], spawn.median / 1000 > maxSpawnMilliseconds {
+    for (method, bound) in millisecondBounds {
+      guard let bound, let start = results[method.rawValue], start.median / 1000 > bound else { continue }
       throw BenchmarkFailure(
-        String(format: "spawn's median is %.2f ms, over --max-spawn-ms %g", spawn.median / 1000, maxSpawnMilliseconds))
-    }
-    if let maxForkserverMilliseconds, let forkserver = results["forkserver"],
-      forkserver.median / 1000 > maxForkserverMilliseconds
-    {
-      throw BenchmarkFailure(
-        String(
-          format: "forkserver's median is %.2f ms, over --max-forkserver-ms %g", forkserver.median / 1000,
-          maxForkserverMilliseconds))
+        String(format: "\(method)'s median is %.2f ms, over --max-\(method)-ms %g", start.median / 1000, bound))
     }
   }
 

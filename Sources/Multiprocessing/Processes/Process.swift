@@ -217,7 +217,7 @@ open class Process: @unchecked Sendable {
   ///
   /// - Throws: ``ProcessError/closed(name:)`` after ``close()``.
   public var isStuckOnInheritedLock: Bool {
-    get throws(ProcessError) { try inheritedLock != nil }
+    get throws(ProcessError) { try inheritedLockAddress != nil }
   }
 
   /// Where the lock lies that the process waits on for good (``isStuckOnInheritedLock``), as
@@ -225,11 +225,16 @@ open class Process: @unchecked Sendable {
   /// `[heap]`, an anonymous mapping and the file's mapping it follows): whose lock it is. Nil
   /// while the process is not stuck so.
   package var inheritedLock: String? {
+    get throws(ProcessError) { try inheritedLockAddress.map { SystemCall.place(of: $0.lock, in: $0.pid) } }
+  }
+
+  /// The process's id and the address of the lock it waits on for good; nil while it does not.
+  private var inheritedLockAddress: (pid: pid_t, lock: Int)? {
     get throws(ProcessError) {
       guard let pid = try pid, pid != getpid(), (try? isAlive) == true,
         let address = SystemCall.privateLockWaitedOnForGood(by: pid)
       else { return nil }
-      return SystemCall.place(of: address, in: pid)
+      return (pid, address)
     }
   }
 

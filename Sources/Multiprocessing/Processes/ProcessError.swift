@@ -86,8 +86,8 @@ public enum ProcessError: SystemCallFailure, Sendable, Equatable {
       return "cannot change daemon of \(name): the process has already started"
     case .stuckOnInheritedLock(let name, let pid, let lock):
       return "\(name) (pid \(pid)) waited for good on a lock that another thread of its parent held when it was "
-        + "forked (the lock at \(lock)), and was killed: a fork child of a program whose other threads run must not build new types or "
-        + "take other libraries' locks. Use the forkserver start method"
+        + "forked (the lock at \(lock)), and was killed: a fork child of a program whose other threads run must "
+        + "not build new types or take other libraries' locks. Use the forkserver start method"
     }
   }
 }

@@ -74,7 +74,7 @@ final class ProcessRegistry: @unchecked Sendable {
   /// every child.
   ///
   /// Every forked child runs this on its way out, so it builds no type (``ChildRunner/warmedUp``
-  /// runs it once in the parent) and makes no key path: `exitHooks.map(\.run)` instantiated
+  /// runs ``finish(hooks:children:)`` once in the parent) and makes no key path: `exitHooks.map(\.run)` instantiated
   /// `WritableKeyPath`'s metadata at run time in a debug build, under the runtime's lock for
   /// key path types, which another thread of the parent (the test runner's) held at the fork
   /// now and then; the child then waited for good (found with gdb on a stuck child).
