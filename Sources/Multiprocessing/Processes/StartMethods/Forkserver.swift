@@ -226,9 +226,17 @@ enum ForkserverLoop {
   /// of building it again: this halves a child's start-up.
   static func warmUp() {
     _ = ChildRunner.warmedUp
-    // The C library's `send`, which answers each request, bound here (a template forked from
-    // this process would otherwise bind it lazily, walking every library's symbol table).
+    // The C library's functions a template or the children it forks call first, bound here:
+    // a first call through the program's lazy PLT walks every library's symbol table, 7 page
+    // faults in a pool worker's start (`LD_DEBUG=bindings` lists what a child binds). `send`
+    // answers each request; the loop reaps with `waitpid` and reads `errno`; spins yield; a
+    // worker's crash report installs its handlers with `sigaction`.
     _ = send(-1, nil, 0, Int32(MSG_NOSIGNAL))  // EBADF
+    var status: Int32 = 0
+    _ = waitpid(pid_t.max, &status, WNOHANG)  // ECHILD: no process has that pid
+    _ = errno
+    _ = sched_yield()
+    _ = sigaction(SIGSEGV, nil, nil)  // a query: changes nothing
     let sample = ChildDescription(
       entryPoint: "", arguments: Data(count: 1), name: "", identity: [1], daemon: false, startMethod: .forkserver,
       parentPid: getppid(), parentName: "")
