@@ -57,6 +57,24 @@ extension SystemCall {
     withStatFields("/proc/\(id)/stat") { $0.first }
   }
 
+  /// How many minor page faults process `id` has taken (`minflt`, the tenth field of
+  /// `/proc/ID/stat`: faults served without reading from disk, such as a forked child's
+  /// copies of the pages it writes and its mappings of code already in memory), or nil when
+  /// it cannot be read (it is gone). A child's count starts at zero at its fork.
+  package static func minorPageFaults(of id: pid_t) -> Int? {
+    withStatFields("/proc/\(id)/stat") { fields in
+      // From the third field on ("S 1 2 …"): the eighth word is the tenth field.
+      let words = fields.split(separator: UInt8(ascii: " "), maxSplits: 8)
+      guard words.count > 7, !words[7].isEmpty else { return nil }
+      var value = 0
+      for byte in words[7] {
+        guard let digit = digitValue(byte, hex: false) else { return nil }
+        value = value * 10 + Int(digit)
+      }
+      return value
+    }
+  }
+
   /// The address of the lock (its futex word) that process `id` waits on for good, or nil.
   ///
   /// Stuck for good is: one thread, waiting with no timeout on a futex private to its process

@@ -4,6 +4,7 @@ import Foundation
 import Kernels
 import Multiprocessing
 import Scheduler
+import SystemCalls
 import ToolSupport
 
 #if canImport(Glibc)
@@ -90,6 +91,7 @@ struct PoolCommand: ParsableCommand, RepeatedMeasurement {
     // Loaded here, untimed: the pools below find it cached, as every pool after a process's
     // first does, so that the cold start does not count the load reported above.
     _ = try Topology.current()
+    var workerFaults: [Double] = []
     record(
       "cold start to first result (new pool, 1 task)", "ms",
       try (0..<repetitions).map { _ in
@@ -97,6 +99,11 @@ struct PoolCommand: ParsableCommand, RepeatedMeasurement {
         let pool = try ProcessPool<Int, Int> { $0 }
         _ = try pool.map([1])
         let elapsed = (ContinuousClock.now - started).microseconds / 1000
+        // Each worker's, from its fork to its loop (its count starts at the fork; a worker
+        // may still be on its way when the first result comes), the first task's included:
+        // a count the host's speed does not move, where the time swings.
+        pool.waitUntilReady()
+        workerFaults += pool.workerPIDs.compactMap { SystemCall.minorPageFaults(of: $0).map(Double.init) }
         // Ended before the next starts (as Python's terminate() does): on a small machine a
         // pool still exiting (its workers and template unmapping themselves) slowed the next
         // one's start (3.1-3.5 ms against 2.7-3.0 joined, on 2 vCPUs).
@@ -104,6 +111,9 @@ struct PoolCommand: ParsableCommand, RepeatedMeasurement {
         try pool.join()
         return elapsed
       })
+    if !workerFaults.isEmpty {
+      record("page faults of a worker, from its fork to its loop", "faults", workerFaults)
+    }
 
     let trivial = try ProcessPool<Int, Int> { $0 &+ 1 }
     let chunkedInputs = Array(0..<1_000_000)

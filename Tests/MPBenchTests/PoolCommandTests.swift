@@ -14,7 +14,8 @@ import Testing
       "mpbench",
       [
         "pool", "--repetitions", "1", "--size", "test", "--json", "--max",
-        "first pool of a process to its first result=0.000001", "--max", "cold start=1e9",
+        "first pool of a process to its first result=0.000001", "--max", "cold start=1e9", "--max",
+        "page faults of a worker=1",
       ])
     #expect(run.status == 1, "\(run.stderr)")
     let figures = try JSONDecoder().decode([Figure].self, from: Data(run.stdout.utf8))
@@ -27,5 +28,11 @@ import Testing
       run.stderr.contains(
         "first pool of a process to its first result: \(String(format: "%g", first.median)) ms, over --max 1e-06")
         && !run.stderr.contains("cold start"), "\(run.stderr)")
+    // A forked worker's start faults in the pages it writes and the code it runs: tens of
+    // faults at least, counted from its fork (a count carried over from the parent would be
+    // thousands).
+    let faults = try #require(figures.first { $0.name == "page faults of a worker, from its fork to its loop" })
+    #expect(faults.median >= 10 && faults.median < 2000, "\(faults.median)")
+    #expect(run.stderr.contains("page faults of a worker, from its fork to its loop: "), "\(run.stderr)")
   }
 }

@@ -214,6 +214,28 @@ struct SystemCallTests {
     #expect(SystemCall.schedulingState(of: Int32.max) == nil)
   }
 
+  /// A process's minor faults as `/proc/PID/stat` counts them: between two of getrusage's
+  /// counts, and up by at least one per fresh page it touches.
+  @Test func minorPageFaultsCountTouchedPages() throws {
+    func ownCount() -> Int {
+      var usage = rusage()
+      _ = getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+      return usage.ru_minflt
+    }
+    let before = ownCount()
+    let read = try #require(SystemCall.minorPageFaults(of: getpid()))
+    #expect(before <= read && read <= ownCount())
+    let pages = 64
+    let size = pages * Int(getpagesize())
+    let memory = try #require(mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
+    defer { munmap(memory, size) }
+    let first = try #require(SystemCall.minorPageFaults(of: getpid()))
+    for page in 0..<pages { memory.storeBytes(of: 1, toByteOffset: page * Int(getpagesize()), as: UInt8.self) }
+    let last = try #require(SystemCall.minorPageFaults(of: getpid()))
+    #expect(last - first >= pages, "\(first) then \(last) after touching \(pages) fresh pages")
+    #expect(SystemCall.minorPageFaults(of: Int32.max) == nil)
+  }
+
   @Test func threadCountFollowsThreadsAsTheyStartAndEnd() throws {
     let before = try #require(SystemCall.threadCount())
     let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count
