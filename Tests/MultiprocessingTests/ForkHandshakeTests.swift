@@ -109,6 +109,24 @@ import Testing
     #expect(ContinuousClock.now - started < .seconds(5))
   }
 
+  /// A template makes each child's run before it forks it (``AnyEntryPoint/prepareRun(encodedArguments:)``):
+  /// an entry point that decodes there hands its children the decoded value, and by default
+  /// the arguments are decoded in the child, where a `Decodable` conformance's effects belong.
+  @Test func aTemplatePreparesEachChildsRunBeforeTheFork() throws {
+    _ = Fixture.ready
+    for (entryPoint, expected) in [(PreparedAhead() as any AnyEntryPoint, 10), (TestEntryPoints.decodedWhere, 20)] {
+      let template = try ForkserverClient.template(entryPoint: entryPoint)
+      defer { template.stop() }
+      let process = Multiprocessing.Process(
+        name: "prepared", daemon: false, startMethod: nil, template: template, entryPoint: entryPoint,
+        encodedArguments: try TestEntryPoints.decodedWhere.encode(DecodedWhere()))
+      try process.start()
+      try process.join(timeout: .seconds(10))
+      // 10: prepared in the template, its child's parent; 20: decoded in the child itself.
+      #expect(try process.exitCode == Int32(expected), "\(entryPoint.name)")
+    }
+  }
+
   @Test func aTemplateStuckBeforeItServesIsReported() throws {
     let started = ContinuousClock.now
     #expect {
@@ -144,5 +162,16 @@ import Testing
       return helper.terminationStatus
     }
     #expect(status == 0, "2: processes leaked descriptors; 3: pools did; 4: wrong results")
+  }
+}
+
+/// An entry point that decodes its arguments where its child is forked from, and whose child
+/// exits with 10 when that was its parent (11 otherwise).
+private struct PreparedAhead: AnyEntryPoint {
+  var name: String { "prepared-ahead" }
+  func run(encodedArguments: Data) throws { throw ProcessExit(12) }
+  func prepareRun(encodedArguments: Data) -> () throws -> Void {
+    let preparedIn = getpid()
+    return { throw ProcessExit(getppid() == preparedIn ? 10 : 11) }
   }
 }

@@ -6,6 +6,27 @@ import Multiprocessing
   import Glibc
 #endif
 
+/// A value that records which process decoded it.
+public struct DecodedWhere: Codable, Sendable {
+  /// The pid of the process that decoded it (0 for one made, not decoded).
+  public var decodedIn: Int32 = 0
+
+  /// A value made, not decoded.
+  public init() {}
+
+  /// Decodes the value, recording the decoding process's pid.
+  public init(from decoder: any Decoder) throws {
+    _ = try decoder.singleValueContainer().decode(Int32.self)
+    decodedIn = getpid()
+  }
+
+  /// Encodes the recorded pid (which decoding replaces).
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.singleValueContainer()
+    try container.encode(decodedIn)
+  }
+}
+
 /// What a child reports about itself, for assertions made in the parent.
 public struct ChildReport: Codable, Sendable, Equatable {
   /// `currentProcess().name`.
@@ -76,6 +97,10 @@ public enum TestEntryPoints {
   public static let sleep = EntryPoint<Int>("sleep") { milliseconds in usleep(UInt32(milliseconds) * 1000) }
   /// Ends with the given code through ``ProcessExit``.
   public static let exit = EntryPoint<Int32>("exit") { code in throw ProcessExit(code) }
+  /// Ends with 20 when its argument was decoded in the child itself, 21 otherwise.
+  public static let decodedWhere = EntryPoint<DecodedWhere>("decoded-where") { value in
+    throw ProcessExit(value.decodedIn == getpid() ? 20 : 21)
+  }
   /// Ends with 0 when the environment variable of the given name is unset, 1 when it is set.
   public static let unset = EntryPoint<String>("unset") { name in throw ProcessExit(getenv(name) == nil ? 0 : 1) }
   /// Ends with the given code through the C library's `exit`.

@@ -88,8 +88,14 @@ final class MessageChannels<Input: Codable, Output: Codable, Pipe: MessagePipe>:
     }
   }
 
-  init(handleData: Data) throws {
+  /// Decodes a worker's ``handleData``; the returned closure opens the channels (in the
+  /// worker: the decoding may run where it is forked from, see ``PoolKernel/prepareRun(encodedArguments:)``).
+  static func opener(_ handleData: Data) throws -> () throws -> MessageChannels {
     let handles = try BinaryDecoder().decode(Handles.self, from: handleData)
+    return { try MessageChannels(handles) }
+  }
+
+  private init(_ handles: Handles) throws {
     tasks = try Pipe(handles.tasks)
     results = try Pipe(handles.results)
     route = StatusRoute(try handles.status.map(SharedStatus.init))

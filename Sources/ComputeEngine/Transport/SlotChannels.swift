@@ -36,8 +36,14 @@ final class SlotChannels<Input: BitwiseCopyable, Output: BitwiseCopyable>: Worke
     _ = try? BinaryEncoder().encode(TaskFailure(index: TaskID(rawValue: 0), message: ""))
   }
 
-  init(handleData: Data) throws {
+  /// Decodes a worker's ``handleData``; the returned closure opens the channels (in the
+  /// worker: the decoding may run where it is forked from, see ``PoolKernel/prepareRun(encodedArguments:)``).
+  static func opener(_ handleData: Data) throws -> () throws -> SlotChannels {
     let handles = try BinaryDecoder().decode(Handles.self, from: handleData)
+    return { try SlotChannels(handles) }
+  }
+
+  private init(_ handles: Handles) throws {
     tasks = try SlotRing(handles.tasks)
     results = try SlotRing(handles.results)
     failures = try ByteRing(handles.failures)

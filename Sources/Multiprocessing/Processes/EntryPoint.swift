@@ -72,4 +72,18 @@ public protocol AnyEntryPoint: Sendable {
   var name: String { get }
   /// Decodes the arguments and runs the entry point.
   func run(encodedArguments: Data) throws
+  /// What a child started with `encodedArguments` runs. It is made before the fork in the
+  /// process the child is forked from (a fork template, or the fork server), and in a
+  /// spawned child itself. By default it runs ``run(encodedArguments:)``, which decodes the
+  /// arguments in the child, where a `Decodable` conformance's effects belong; an entry
+  /// point whose decoding has none may decode here, so that every child forked runs without
+  /// the decoding's code (a forked child maps each piece of code it runs, a page fault each).
+  func prepareRun(encodedArguments: Data) -> () throws -> Void
+}
+
+extension AnyEntryPoint {
+  /// Runs ``run(encodedArguments:)`` in the child.
+  public func prepareRun(encodedArguments: Data) -> () throws -> Void {
+    { try run(encodedArguments: encodedArguments) }
+  }
 }

@@ -134,7 +134,7 @@ open class Process: @unchecked Sendable {
   /// The object a spawned or fork-server child makes of itself from what its parent sent.
   init(child description: ChildDescription, entryPoint: any AnyEntryPoint) {
     let arguments = description.arguments
-    target = .entryPoint(entryPoint, encode: { arguments }, run: { try entryPoint.run(encodedArguments: arguments) })
+    target = .entryPoint(entryPoint, encode: { arguments }, run: entryPoint.prepareRun(encodedArguments: arguments))
     requestedStartMethod = description.startMethod
     template = nil
     identity = description.identity
