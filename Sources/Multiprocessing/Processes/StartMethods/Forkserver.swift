@@ -227,8 +227,8 @@ enum ForkserverLoop {
   static func warmUp() {
     _ = ChildRunner.warmedUp
     // The C library's functions a template or the children it forks call first, bound here:
-    // a first call through the program's lazy PLT walks every library's symbol table, 7 page
-    // faults in a pool worker's start (`LD_DEBUG=bindings` lists what a child binds). `send`
+    // a first call through the program's lazy PLT walks every library's symbol table, about 8
+    // page faults in a pool worker's start (`LD_DEBUG=bindings` lists what a child binds). `send`
     // answers each request; the loop reaps with `waitpid` and reads `errno`; spins yield; a
     // worker's crash report installs its handlers with `sigaction`.
     _ = send(-1, nil, 0, Int32(MSG_NOSIGNAL))  // EBADF
