@@ -154,6 +154,39 @@ import Testing
     #expect(try pool.map([4, 5]) == [40, 50], "the pool carries on")
   }
 
+  /// A pool starts serving once its template has answered with its first worker's pid; its
+  /// thread reads the others'. Its workers' pids, asked at once, are every worker's.
+  @Test func aFreshPoolListsEveryWorker() throws {
+    for _ in 0..<5 {
+      let pool = try killablePool()
+      defer { pool.terminate() }
+      let pids = pool.workerPIDs
+      #expect(pids.count == 2 && Set(pids).count == 2 && pids.allSatisfy { processExists($0) }, "\(pids)")
+    }
+  }
+
+  /// A template killed as its pool starts, before the pool's thread has read every worker's
+  /// pid from it: the workers it had not reported are settled as ended ones (or, reported,
+  /// die with it), and a new template's workers serve the map.
+  @Test func aTemplateKilledAsItsPoolStartsIsReplaced() throws {
+    for _ in 0..<5 {
+      let pool = try killablePool()
+      defer { pool.terminate() }
+      let template = try #require(
+        pool.dispatcher.lock.withLock { pool.dispatcher.supervisor.forkTemplates?.current.serverPid })
+      kill(template, SIGKILL)
+      #expect(try pool.map(Array(0..<20)) == (0..<20).map { $0 * 2 })
+      // A worker that died with the template is replaced once the pool's thread sees it.
+      var parents: Set<Int32?> = []
+      #expect(
+        eventually {
+          parents = Set(pool.workerPIDs.map { parentPid(of: $0) })
+          return parents.count == 1 && !parents.contains(template) && !parents.contains(getpid())
+            && !parents.contains(nil)
+        }, "\(parents)")
+    }
+  }
+
   @Test func aKilledTemplateIsReplaced() throws {
     let pool = try killablePool()
     defer { pool.terminate() }

@@ -49,6 +49,8 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
   /// on the board then rings it, so that it looks over the workers while the job runs.
   var sleepsUnbounded = false
   let stopped = DispatchSemaphore(value: 0)
+  /// Signalled once this pool's thread has read the workers' pids its start left unread.
+  let startsRead = DispatchSemaphore(value: 0)
   /// Jobs whose callers stopped waiting, for this pool's thread to give up
   /// (``giveUpSoon(jobID:)``); a lock of their own, never held with another.
   private let givenUp = Mutex<[Int]>([])
@@ -295,12 +297,24 @@ final class PoolDispatcher<Input: Sendable, Output: Sendable>: @unchecked Sendab
     stopped.signal()
   }
 
-  /// The pids of the current workers.
-  var workerPIDs: [Int32] { lock.withLock { workers.workerNumbers { $0.liveness.pid == 0 ? nil : $0.liveness.pid } } }
+  /// The pids of the current workers (once this pool's thread has read those its start left
+  /// unread).
+  var workerPIDs: [Int32] {
+    startsRead.wait()
+    startsRead.signal()
+    return lock.withLock { workers.workerNumbers { $0.liveness.pid == 0 ? nil : $0.liveness.pid } }
+  }
 
   // MARK: The dispatcher thread
 
   func loop() {
+    // First the workers' pids that the start left unread, read without the lock: a caller's
+    // first map may run on the board meanwhile, with the worker already forked.
+    let unread = lock.withLock { supervisor.takeUnreadStarts() }
+    if WorkerSupervisor<Input, Output>.readStarts(unread) {
+      lock.withLock { supervisor.replaceUnstarted(closing: closing) }
+    }
+    startsRead.signal()
     var ready: [Int32] = []
     while true {
       let next: (Duration?, [Int32])? = lock.withLock {

@@ -45,6 +45,10 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
   private var lastStuckCheck = 0
   /// How long a worker may take to report in (shorter in the tests).
   var startBound = PoolLimits.workerStartBound
+  /// The template's answers (the workers' pids) that ``startAll()`` left unread, so that the
+  /// pool serves as soon as its first worker is forked: the dispatcher's thread reads them
+  /// (``takeUnreadStarts()``, ``readStarts(_:)``) before it looks at any worker.
+  private var unreadStarts: [Multiprocessing.Process.PendingStart] = []
   /// After this many failed starts in a row, the work they held fails instead of waiting.
   static var maxFailedStarts: Int { 3 }
 
@@ -70,7 +74,9 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
   func startAll() throws {
     do {
       if settings.startMethod == .fork { forkTemplates = try ForkTemplateKeeper(kernel: kernel, logger: logger) }
-      workers = try startWorkers(slots: Array(settings.placement.slots.indices))
+      // Without an initializer to wait for, the first worker's pid is enough to serve.
+      let slots = Array(settings.placement.slots.indices)
+      workers = try startWorkers(slots: slots, reading: kernel.initializer == nil ? 1 : nil)
       if kernel.initializer != nil { try awaitInitializers() }
     } catch {
       for worker in workers { worker.liveness.kill() }
@@ -119,7 +125,10 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
   /// template is asked for each worker before the first pid is awaited
   /// (``Multiprocessing/Process/requestStart()``): the template forks one while this process
   /// makes the next one's channels.
-  private func startWorkers(slots: [Int]) throws -> [Worker] {
+  ///
+  /// `reading`: how many of the template's answers to read (the others are left for
+  /// ``takeUnreadStarts()``); all when nil.
+  private func startWorkers(slots: [Int], reading: Int? = nil) throws -> [Worker] {
     func started() throws -> [Worker] {
       var workers: [Worker] = []
       var pending: [Multiprocessing.Process.PendingStart] = []
@@ -134,10 +143,11 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
           workers.append(
             Worker(slot: slot, incarnation: incarnation, liveness: ProcessLiveness(process), channels: channels))
         }
-        for start in pending {
+        for start in pending.prefix(reading ?? pending.count) {
           awaited += 1
           try start.finish()
         }
+        unreadStarts += pending[awaited...]
       } catch {
         // The starts not awaited are given up, and the workers started before the failure
         // end with it (dropped: one that did not start has nothing to kill or wait for).
@@ -163,6 +173,35 @@ final class WorkerSupervisor<Input: Sendable, Output: Sendable> {
     // A worker started while a job is on the board (a replacement) joins it.
     if jobs.boardJob != nil { for worker in workers { worker.channels.sendBoardMarker() } }
     return workers
+  }
+
+  /// Hands over the template's answers ``startAll()`` left unread (to read without the
+  /// pool's lock: see ``readStarts(_:)``).
+  func takeUnreadStarts() -> [Multiprocessing.Process.PendingStart] {
+    defer { unreadStarts = [] }
+    return unreadStarts
+  }
+
+  /// Reads the template's answers `starts`, without the pool's lock (each waits for its
+  /// template, which has usually answered already), and says whether one failed: its worker
+  /// did not start (see ``replaceUnstarted(closing:)``).
+  static func readStarts(_ starts: [Multiprocessing.Process.PendingStart]) -> Bool {
+    var failed = false
+    for start in starts {
+      do { try start.finish() } catch { failed = true }
+    }
+    return failed
+  }
+
+  /// Settles the workers whose template's answer never came (``readStarts(_:)``: the
+  /// template is gone, and with it anything it forked) as workers that ended, their claims on
+  /// the board given back and their replacements forked by a new template.
+  func replaceUnstarted(closing: Bool) {
+    logger.warning("the pool's fork template did not report a worker's start")
+    try? forkTemplates?.replace(gone: true)
+    for position in workers.indices where workers[position].liveness.pid == 0 {
+      handleEnd(of: workers[position], at: position, closing: closing)
+    }
   }
 
   /// A worker's channels, made with a clean status, its incarnation, and its plan encoded.
