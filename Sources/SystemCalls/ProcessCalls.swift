@@ -65,13 +65,7 @@ extension SystemCall {
     withStatFields("/proc/\(id)/stat") { fields in
       // From the third field on ("S 1 2 …"): the eighth word is the tenth field.
       let words = fields.split(separator: UInt8(ascii: " "), maxSplits: 8)
-      guard words.count > 7, !words[7].isEmpty else { return nil }
-      var value = 0
-      for byte in words[7] {
-        guard let digit = digitValue(byte, hex: false) else { return nil }
-        value = value * 10 + Int(digit)
-      }
-      return value
+      return words.count > 7 ? Int(String(decoding: words[7], as: UTF8.self)) : nil
     }
   }
 
