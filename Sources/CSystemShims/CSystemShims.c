@@ -108,6 +108,39 @@ int cs_set_thread_name(const char *name) {
 
 const unsigned int cs_MFD_CLOEXEC = MFD_CLOEXEC;
 
+/// Writes `number` (not negative) in decimal at `end`; returns the end of what it wrote.
+static char *write_decimal(char *end, long number) {
+  char digits[20];
+  int count = 0;
+  do {
+    digits[count++] = (char)('0' + number % 10);
+    number /= 10;
+  } while (number > 0);
+  while (count > 0) *end++ = digits[--count];
+  return end;
+}
+
+/// Copies `text` without its terminating zero to `end`; returns the end of what it wrote (no
+/// `stpcpy`: a C library function a forked child calls first is bound there, lazily).
+static char *write_text(char *end, const char *text) {
+  while (*text) *end++ = *text++;
+  return end;
+}
+
+int cs_open_descriptor_of_process(pid_t pid, int fd, int flags) {
+  if (pid < 1 || fd < 0) return -ENOENT;
+  // "/proc/", "/fd/", two numbers of at most 10 digits and the terminating zero.
+  char path[32];
+  char *end = write_text(path, "/proc/");
+  end = write_decimal(end, pid);
+  end = write_text(end, "/fd/");
+  end = write_decimal(end, fd);
+  *end = 0;
+  // Through syscall(2), as the calls above that forked children make.
+  long opened = syscall(SYS_openat, AT_FDCWD, path, flags | O_CLOEXEC);
+  return opened >= 0 ? (int)opened : -errno;
+}
+
 int cs_memfd_create(const char *name, unsigned int flags) {
   int fd = memfd_create(name, flags);
   return fd >= 0 ? fd : -errno;

@@ -30,6 +30,19 @@ extension FileDescriptor {
     FileDescriptor(rawValue: try SystemCall.retrying { Glibc.open(path, flags | O_CLOEXEC) })
   }
 
+  /// Opens `/proc/PID/fd/FD`, descriptor `descriptor` of process `pid`, with `flags`
+  /// (close-on-exec is added): a new open file description of the same file.
+  ///
+  /// A pool worker opens its channels this way first thing after its fork; the path is made
+  /// in C (`cs_open_descriptor_of_process`): a fork child must build no new type, and a
+  /// forked child maps again each piece of code it runs (docs/performance.md), where string
+  /// interpolation's were ten of a worker's page faults.
+  package static func openClosingOnExec(
+    descriptor: Int32, ofProcess pid: pid_t, flags: Int32
+  ) throws(Errno) -> FileDescriptor {
+    FileDescriptor(rawValue: try SystemCall.shim { cs_open_descriptor_of_process(pid, descriptor, flags) })
+  }
+
   /// A second descriptor for the same open file, closed on exec (plain `dup` loses the flag).
   package func duplicateClosingOnExec() throws(Errno) -> FileDescriptor {
     FileDescriptor(rawValue: try SystemCall.retrying { fcntl(rawValue, F_DUPFD_CLOEXEC, 0) })

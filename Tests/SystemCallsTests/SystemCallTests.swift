@@ -214,6 +214,40 @@ struct SystemCallTests {
     #expect(SystemCall.schedulingState(of: Int32.max) == nil)
   }
 
+  /// A process's descriptor opened through `/proc/PID/fd/FD`, the path written on the stack:
+  /// the same pipe, closed on exec, for numbers of one digit and of several with zeros in
+  /// them; a descriptor that is not open, a negative one and pid 0 fail with ENOENT.
+  @Test func anotherDescriptorOfAProcessOpensTheSameFile() throws {
+    let pipe = try FileDescriptor.pipe()
+    defer {
+      pipe.readEnd.release()
+      pipe.writeEnd.release()
+    }
+    // Numbers whose digits include zeros: the path's digits are written backwards, then turned.
+    let numbered = dup2(pipe.readEnd.rawValue, 1020)
+    try #require(numbered == 1020)
+    defer { close(numbered) }
+    for (descriptor, byte) in [(pipe.readEnd.rawValue, UInt8(7)), (numbered, 9)] {
+      var written = byte
+      try #require(write(pipe.writeEnd.rawValue, &written, 1) == 1)
+      let opened = try FileDescriptor.openClosingOnExec(
+        descriptor: descriptor, ofProcess: getpid(), flags: O_RDONLY | O_NONBLOCK)
+      defer { opened.release() }
+      var read: UInt8 = 0
+      #expect(Glibc.read(opened.rawValue, &read, 1) == 1 && read == byte)
+      #expect(fcntl(opened.rawValue, F_GETFD) & FD_CLOEXEC != 0)
+    }
+    #expect(String(getpid()).count > 1)  // the pid's digits are several too
+
+    let notOpen = dup(pipe.readEnd.rawValue)
+    close(notOpen)
+    for (descriptor, pid) in [(notOpen, getpid()), (-1, getpid()), (pipe.readEnd.rawValue, 0)] {
+      #expect(throws: Errno.noSuchFileOrDirectory) {
+        _ = try FileDescriptor.openClosingOnExec(descriptor: descriptor, ofProcess: pid, flags: O_RDONLY)
+      }
+    }
+  }
+
   /// A process's minor faults as `/proc/PID/stat` counts them: between two of getrusage's
   /// counts, and up by at least one per fresh page it touches.
   @Test func minorPageFaultsCountTouchedPages() throws {

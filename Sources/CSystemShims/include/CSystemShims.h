@@ -25,6 +25,12 @@ int cs_unread_bytes(int fd);
 int cs_set_pipe_capacity(int fd, int bytes);
 /// The capacity of the pipe `fd` is an end of (`F_GETPIPE_SZ`), or -errno.
 int cs_pipe_capacity(int fd);
+/// Opens `/proc/PID/fd/FD`, descriptor `fd` of process `pid`, with `flags` and `O_CLOEXEC`:
+/// a new open file description of the same file. The descriptor, or -errno (-ENOENT for a
+/// negative `fd` or a `pid` under 1). In C, the path written on the stack: a forked pool worker
+/// opens its channels so first thing, and in Swift the path's formatting built generic types
+/// (a fork child must not, see `Process`) or ran string interpolation (page faults).
+int cs_open_descriptor_of_process(pid_t pid, int fd, int flags);
 
 /// `prctl(PR_SET_PDEATHSIG, signal)`: the kernel sends `signal` to this process when the
 /// thread that forked it exits. Returns 0 or -errno.

@@ -51,7 +51,7 @@ final class SharedStatus: @unchecked Sendable {
       writeEnd: handle.forked
         ? FileDescriptor(rawValue: handle.doorbellFD)
         : try FileDescriptor.openClosingOnExec(
-          "/proc/\(handle.doorbellPid)/fd/\(handle.doorbellFD)", flags: O_WRONLY))
+          descriptor: handle.doorbellFD, ofProcess: handle.doorbellPid, flags: O_WRONLY))
   }
 
   /// The worker's line; `timed`: its tasks' starts are timed (for the task timeout).

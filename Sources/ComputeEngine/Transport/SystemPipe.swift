@@ -45,7 +45,8 @@ final class SystemPipe: MessagePipe, @unchecked Sendable {
   init(_ handle: Handle) throws {
     // Opened for reading and writing: a pipe reopened through /proc is a new open of it,
     // which a read-only open would make wait for a writer.
-    let end = try FileDescriptor.openClosingOnExec("/proc/\(handle.pid)/fd/\(handle.descriptor)", flags: O_RDWR)
+    let end = try FileDescriptor.openClosingOnExec(
+      descriptor: handle.descriptor, ofProcess: handle.pid, flags: O_RDWR)
     (readEnd, writeEnd) = (end, end)
     capacity = try end.pipeCapacity()
   }

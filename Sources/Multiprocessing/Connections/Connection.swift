@@ -130,7 +130,7 @@ public final class Connection: @unchecked Sendable {
       guard let descriptor else { return nil }
       do {
         if handle.pid == getpid() { return try FileDescriptor(rawValue: descriptor).duplicateClosingOnExec() }
-        return try FileDescriptor.openClosingOnExec("/proc/\(handle.pid)/fd/\(descriptor)", flags: flags)
+        return try FileDescriptor.openClosingOnExec(descriptor: descriptor, ofProcess: handle.pid, flags: flags)
       } catch {
         throw .system(call: "open", errno: error)
       }

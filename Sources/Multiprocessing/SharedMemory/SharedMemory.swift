@@ -163,7 +163,7 @@ public final class SharedMemory: @unchecked Sendable {
         reopened =
           pid == getpid()
           ? try FileDescriptor(rawValue: fd).duplicateClosingOnExec()
-          : try FileDescriptor.openClosingOnExec("/proc/\(pid)/fd/\(fd)", flags: O_RDWR)
+          : try FileDescriptor.openClosingOnExec(descriptor: fd, ofProcess: pid, flags: O_RDWR)
       } catch {
         throw .cannotReopen("process \(pid)'s descriptor \(fd): \(error)")
       }
