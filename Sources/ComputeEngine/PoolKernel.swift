@@ -183,9 +183,11 @@ public struct PoolKernel<Input: Sendable, Output: Sendable>: AnyEntryPoint {
   private func prepared(_ encodedArguments: Data) throws -> () throws -> Void {
     let plan = try BinaryDecoder().decode(WorkerPlan.self, from: encodedArguments)
     let openChannels = try channelsOpener(plan.channels)
+    let label = plan.crashLabel
     return {
       try WorkerLoop.run(
-        plan: plan, link: try openChannels(), initializer: initializer, claimChunks: claimChunks, kernel: body)
+        plan: plan, label: label, link: try openChannels(), initializer: initializer, claimChunks: claimChunks,
+        kernel: body)
     }
   }
 }

@@ -32,13 +32,14 @@ struct WorkerPlan: Codable, Sendable {
 enum WorkerLoop {
   /// Runs until the channels close or the task quota is used up.
   /// The initializer, if any, runs first; one that throws tells the pool its message through
-  /// the link and ends the worker.
+  /// the link and ends the worker. `label` names the worker in its crash report
+  /// (``WorkerPlan/crashLabel``).
   static func run<Input, Output>(
-    plan: WorkerPlan, link: any WorkerLink<Input, Output>,
+    plan: WorkerPlan, label: String, link: any WorkerLink<Input, Output>,
     initializer: (() throws -> Void)?, claimChunks: PoolKernel<Input, Output>.ClaimChunks?,
     kernel: @escaping (Input) throws -> Output
   ) throws {
-    CrashReport.installOneLine(label: "PoolWorker-\(plan.slot)")
+    CrashReport.installOneLine(label: label)
     // The pool ends its workers with SIGKILL, and they end with their parent (their death
     // signal is SIGKILL): a Ctrl-C, or a launcher's SIGTERM, sent to the process group is the
     // parent's to answer, and its workers keep their tasks (and its pool whole) meanwhile.
@@ -70,6 +71,10 @@ enum WorkerLoop {
 }
 
 extension WorkerPlan {
+  /// The worker's name in its crash report, made where the plan is decoded: in a forked
+  /// worker's template, so that the worker runs none of the string interpolation's code.
+  var crashLabel: String { "PoolWorker-\(slot)" }
+
   /// Decodes the fields in order, as ``encode(to:)`` wrote them (an absent optional is a nil).
   init(from decoder: any Decoder) throws {
     var fields = try decoder.unkeyedContainer()
