@@ -16,6 +16,14 @@ import Testing
   }
 
   @Test func valuesAndBytesBothWaysWithAForkedChild() throws {
+    // What the child runs, run here first: a fork child must build no new type while the
+    // test runner's other threads run (one may hold the runtime's lock at the fork, and a
+    // child that waits on it waits for good; this test hung so once, in a full suite).
+    let (warmEnd, warmPeer) = try Connection.pipe()
+    try warmEnd.send(Reading(sensor: "", values: [0]))
+    _ = try warmPeer.recv(Reading.self)
+    try warmEnd.sendBytes(Array([UInt8(0)].reversed()))
+    _ = try warmPeer.recvBytes()
     let (parentEnd, childEnd) = try Connection.pipe()
     let child = Multiprocessing.Process(startMethod: .fork) {
       var reading = try childEnd.recv(Reading.self)
@@ -25,9 +33,20 @@ import Testing
     }
     try child.start()
     childEnd.close()
+    // Each answer awaited for a bounded time: a child that never answers fails the test and
+    // is killed, rather than hanging the suite.
+    func answered() throws -> Bool {
+      if try parentEnd.poll(timeout: .seconds(20)) { return true }
+      Issue.record("the forked child did not answer within 20 s")
+      try child.kill()
+      try child.join()
+      return false
+    }
     try parentEnd.send(Reading(sensor: "t1", values: [1.5, 2]))
+    guard try answered() else { return }
     #expect(try parentEnd.recv(Reading.self) == Reading(sensor: "t1", values: [3, 4]))
     try parentEnd.sendBytes([1, 2, 3])
+    guard try answered() else { return }
     #expect(try parentEnd.recvBytes() == [3, 2, 1])
     try child.join()
     #expect(try child.exitCode == 0)
