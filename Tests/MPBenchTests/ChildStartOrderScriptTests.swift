@@ -1,0 +1,53 @@
+import Foundation
+import Testing
+
+/// `Scripts/child_start_order.py`, which turns callgrind's profiles of a first pool into the
+/// section order `Scripts/build-release` links by, read on profiles written here.
+@Suite struct ChildStartOrderScriptTests {
+  static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("Scripts/child_start_order.py").path
+
+  /// A profile part naming, per object, the functions that ran.
+  func part(_ functions: [(object: String, names: [String])]) -> String {
+    functions.map { object, names in
+      (["ob=\(object)"] + names.flatMap { ["fn=\($0)", "0 1"] }).joined(separator: "\n")
+    }.joined(separator: "\n") + "\n"
+  }
+
+  /// Each process's first part (up to its first fork's return: a child's inheritance) is left
+  /// out, and so is a process that never forked (a spawned one: its whole run) and every
+  /// other object's functions; the rest come as sections, those that ran in the most
+  /// processes first, a recursive frame under its function's name.
+  @Test func itListsWhatForkedProcessesRanAfterTheirFork() throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("order-\(getpid())-\(UUID())").path
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let program = "/work/mpbench"
+    let parts: [String: String] = [
+      // The parent: its start (part 1), then what it ran after forking.
+      "callgrind_out.100.1": part([(program, ["parentStart"])]),
+      "callgrind_out.100": part([(program, ["shared", "parentAfter"])]),
+      // A child: what it inherited, then its own run, partly in the C library.
+      "callgrind_out.101.1": part([(program, ["inherited", "parentStart"])]),
+      "callgrind_out.101": part([(program, ["shared", "childOnly'2"]), ("/lib/libc.so.6", ["malloc"])]),
+      // A child whose run came in two parts (it forked in turn).
+      "callgrind_out.102.1": part([(program, ["inherited"])]),
+      "callgrind_out.102.2": part([(program, ["childOnly", "shared"])]),
+      "callgrind_out.102": part([("/lib/libc.so.6", ["free"])]),
+      // A spawned process that never forked.
+      "callgrind_out.103": part([(program, ["spawnedOnly"])]),
+    ]
+    for (name, text) in parts { try text.write(toFile: "\(directory)/\(name)", atomically: true, encoding: .utf8) }
+
+    let process = Foundation.Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", Self.script, directory, program]
+    let out = Pipe()
+    process.standardOutput = out
+    try process.run()
+    let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0)
+    #expect(output.split(separator: "\n") == [".text.shared", ".text.childOnly", ".text.parentAfter"], "\(output)")
+  }
+}
