@@ -6,8 +6,9 @@ folder given as the first argument (run with --dump-after=_Fork, --compress-stri
 --demangle=no): a process's first part ends where its first fork returned, so in a forked
 child it is the parent's history, inherited; every later part is what the child ran (in a
 parent, what it ran after a fork). Prints `.text.<symbol>` for each function of the program
-(the object named by the second argument) run in those later parts, the functions that ran in
-the most processes first, so that the code every forked child runs shares the fewest pages.
+(the object named by the second argument) that a forked child ran in those later parts, the
+functions that ran in the most processes first, so that the code every forked child runs
+shares the fewest pages.
 """
 
 import collections
@@ -43,9 +44,15 @@ def functions_by_process(folder: pathlib.Path, program: str) -> dict[str, set[st
 
 def main() -> None:
     folder, program = pathlib.Path(sys.argv[1]), sys.argv[2]
+    ran = functions_by_process(folder, program)
+    # The process valgrind started has the lowest pid (its children's came after it): what it
+    # ran is the parent's side, whose code is mapped in the parent already; left out, so that
+    # the children's functions lie closer together.
+    parent = min(ran, key=int, default=None)
     counts: collections.Counter[str] = collections.Counter()
-    for functions in functions_by_process(folder, program).values():
-        counts.update(functions)
+    for pid, functions in ran.items():
+        if pid != parent:
+            counts.update(functions)
     # Most processes first; then by name, so that the file changes only where the code did.
     for name, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
         print(f".text.{name}")

@@ -39,6 +39,11 @@ struct MPBench: ParsableCommand {
       do { try PoolCommand.timeFirstPool() } catch { exit(withError: error) }
       Glibc.exit(0)
     }
+    // Scripts/child-start-order's profile: the pools whose children it lays out together.
+    if arguments == [PoolCommand.childStartsToProfile] {
+      do { try PoolCommand.runChildStartsToProfile() } catch { exit(withError: error) }
+      Glibc.exit(0)
+    }
     if let message = unknownSubcommand(arguments) {
       FileHandle.standardError.write(Data((message + "\n").utf8))
       Glibc.exit(ExitCode.validationFailure.rawValue)

@@ -63,6 +63,30 @@ struct PoolCommand: ParsableCommand, RepeatedMeasurement {
     try pool.join()
   }
 
+  /// The argument with which this binary runs the pools that `Scripts/child-start-order`
+  /// profiles, and exits (see ``runChildStartsToProfile()``).
+  static let childStartsToProfile = "--run-the-child-starts-to-profile"
+
+  /// Pools whose templates and workers `Scripts/child-start-order` profiles under valgrind
+  /// (where this binary cannot run itself through `/proc/self/exe`, nor start a child with the
+  /// fork method, for want of `pidfd_open`), each to its first result: a process's first pool
+  /// and a second one of `BitwiseCopyable` values, then one of `Codable` values, whose workers
+  /// run the byte channels and the binary coder.
+  static func runChildStartsToProfile() throws {
+    for _ in 0..<2 {
+      let pool = try ProcessPool<Int, Int> { $0 &* 2 }
+      guard try pool.map([1, 2]) == [2, 4] else { throw BenchmarkFailure("a profiled pool's map gave a wrong result") }
+      pool.terminate()
+      try pool.join()
+    }
+    let codable = try ProcessPool<String, [Int]> { [$0.utf8.count] }
+    guard try codable.map(["ab", "c"]) == [[2], [1]] else {
+      throw BenchmarkFailure("a profiled Codable pool's map gave a wrong result")
+    }
+    codable.terminate()
+    try codable.join()
+  }
+
   func run() throws {
     var figures = Figures()
     func record(_ name: String, _ unit: String, _ samples: [Double]) {
