@@ -35,4 +35,11 @@ import Testing
     #expect(faults.median >= 10 && faults.median < 2000, "\(faults.median)")
     #expect(run.stderr.contains("page faults of a worker, from its fork to its loop: "), "\(run.stderr)")
   }
+
+  /// The pools `Scripts/child-start-order` profiles run in a fresh run of the binary, each map
+  /// checked, and end it with status 0 and nothing printed.
+  @Test func theChildStartsToProfileRunInAFreshRun() throws {
+    let run = try runExecutable("mpbench", ["--run-the-child-starts-to-profile"])
+    #expect(run.status == 0 && run.stdout.isEmpty && run.stderr.isEmpty, "\(run.status): \(run.stderr)")
+  }
 }
