@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// `Scripts/child_start_order.py`, which turns callgrind's profiles of a first pool into the
+/// `Scripts/child_start_order.py`, which turns callgrind's profiles of forked children into the
 /// section order `Scripts/build-release` links by, read on profiles written here.
 @Suite struct ChildStartOrderScriptTests {
   static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -42,15 +42,8 @@ import Testing
     ]
     for (name, text) in parts { try text.write(toFile: "\(directory)/\(name)", atomically: true, encoding: .utf8) }
 
-    let process = Foundation.Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", Self.script, directory, program]
-    let out = Pipe()
-    process.standardOutput = out
-    try process.run()
-    let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 0)
-    #expect(output.split(separator: "\n") == [".text.shared", ".text.childOnly"], "\(output)")
+    let run = try runExecutable("/usr/bin/env", ["python3", Self.script, directory, program])
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(run.stdout.split(separator: "\n") == [".text.shared", ".text.childOnly"], "\(run.stdout)")
   }
 }
