@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Writes a gold section-ordering file from callgrind profiles of forked children.
+"""Writes a linker's symbol-ordering file from callgrind profiles of forked children.
 
 Reads the files `callgrind_out.*` that Scripts/child-start-order's valgrind runs wrote in the
 folder given as the first argument (run with --dump-after=_Fork, --compress-strings=no,
 --demangle=no): a process's first part ends where its first fork returned, so in a forked
 child it is the parent's history, inherited; every later part is what the child ran (in a
-parent, what it ran after a fork). Prints `.text.<symbol>` for each function of the program
+parent, what it ran after a fork). Prints the symbol of each function of the program
 (the object named by the second argument) that a forked child ran in those later parts, the
 functions that ran in the most processes first, so that the code every forked child runs
 shares the fewest pages.
@@ -55,7 +55,7 @@ def main() -> None:
             counts.update(functions)
     # Most processes first; then by name, so that the file changes only where the code did.
     for name, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
-        print(f".text.{name}")
+        print(name)
 
 
 if __name__ == "__main__":

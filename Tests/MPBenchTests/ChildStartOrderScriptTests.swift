@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `Scripts/child_start_order.py`, which turns callgrind's profiles of forked children into the
-/// section order `Scripts/build-release` links by, read on profiles written here.
+/// symbol order `Scripts/build-release` links by, read on profiles written here.
 @Suite struct ChildStartOrderScriptTests {
   static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("Scripts/child_start_order.py").path
@@ -16,7 +16,7 @@ import Testing
 
   /// Each process's first part (up to its first fork's return: a child's inheritance) is left
   /// out, and so are the parent (the lowest pid), a process that never forked (a spawned one:
-  /// its whole run) and every other object's functions; the rest come as sections, those that
+  /// its whole run) and every other object's functions; the rest come as symbols, those that
   /// ran in the most processes first, a recursive frame under its function's name.
   @Test func itListsWhatForkedProcessesRanAfterTheirFork() throws {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("order-\(getpid())-\(UUID())").path
@@ -44,6 +44,6 @@ import Testing
 
     let run = try runExecutable("/usr/bin/env", ["python3", Self.script, directory, program])
     #expect(run.status == 0, "\(run.stderr)")
-    #expect(run.stdout.split(separator: "\n") == [".text.shared", ".text.childOnly"], "\(run.stdout)")
+    #expect(run.stdout.split(separator: "\n") == ["shared", "childOnly"], "\(run.stdout)")
   }
 }
