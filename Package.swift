@@ -89,14 +89,18 @@ let package = Package(
     ),
     // What both command-line tools need beyond ArgumentParser.
     .target(
-      name: "ToolSupport", dependencies: ["Kernels", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+      name: "ToolSupport",
+      dependencies: [
+        "Kernels", "CSystemShims", "SystemCalls", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "SystemPackage", package: "swift-system"),
+      ]
     ),
     .executableTarget(
       name: "mpbench",
       dependencies: [
         "Scheduler", "Multiprocessing", "ComputeEngine", "LoadGeneration", "Kernels", "ToolSupport",
         "SystemCalls", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        .product(name: "Atomics", package: "swift-atomics"),
+        .product(name: "Atomics", package: "swift-atomics"), .product(name: "SystemPackage", package: "swift-system"),
       ]
     ),
     // `mpbench cluster`, which mpbench runs in its place (exec): the one command that needs
@@ -168,7 +172,7 @@ let package = Package(
     .testTarget(
       name: "MPBenchTests",
       dependencies: [
-        "mpbench", "mpbench-cluster", "mpload", "Kernels",
+        "mpbench", "mpbench-cluster", "mpload", "Kernels", "ToolSupport",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Yams", package: "Yams"),
       ]

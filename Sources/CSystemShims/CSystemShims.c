@@ -232,6 +232,34 @@ int cs_spawn(const char *path, char *const argv[], char *const envp[], int pass_
   return -rc;
 }
 
+int cs_spawn_with_output(const char *path, char *const argv[], char *const envp[], int out_fd, int err_fd,
+                         pid_t *pid) {
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attributes;
+  int rc = posix_spawn_file_actions_init(&actions);
+  if (rc != 0) return -rc;
+  rc = posix_spawnattr_init(&attributes);
+  if (rc != 0) {
+    posix_spawn_file_actions_destroy(&actions);
+    return -rc;
+  }
+  sigset_t empty, defaults;
+  sigemptyset(&empty);
+  sigfillset(&defaults);
+  sigdelset(&defaults, SIGKILL);
+  sigdelset(&defaults, SIGSTOP);
+  posix_spawnattr_setsigmask(&attributes, &empty);
+  posix_spawnattr_setsigdefault(&attributes, &defaults);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  rc = posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
+  if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  if (rc == 0) rc = posix_spawn(pid, path, &actions, &attributes, argv, envp);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  return -rc;
+}
+
 void cs_close_descriptors_from(int first, int keep) {
   if (keep < first) {
     syscall(SYS_close_range, (unsigned)first, ~0U, 0);

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Multiprocessing
+import SystemCalls
+import SystemPackage
 import ToolSupport
 
 #if canImport(Glibc)
@@ -112,10 +114,13 @@ struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement, CFloorMeasurem
     let results = samples.mapValues(Statistics.init)
     let ratio = results["c-floor"].flatMap { floor in results["fork"].map { $0.median / floor.median } }
     let spawnRatio = results["spawn-floor"].flatMap { floor in results["spawn"].map { $0.median / floor.median } }
+    let report = Report(
+      starts: results, forkToCFloor: ratio, spawnToSpawnFloor: spawnRatio, threads: SystemCall.threadCount() ?? 0,
+      mappings: Self.mappingCount())
     if json {
-      print(try prettyJSON(Report(starts: results, forkToCFloor: ratio, spawnToSpawnFloor: spawnRatio)))
+      print(try prettyJSON(report))
     } else {
-      printTable(results, ratio: ratio, spawnRatio: spawnRatio)
+      printTable(report)
     }
     if let maxForkRatio, let ratio, ratio > maxForkRatio {
       throw BenchmarkFailure(String(format: "fork / c-floor is %.2fx, over --max-fork-ratio %g", ratio, maxForkRatio))
@@ -127,7 +132,8 @@ struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement, CFloorMeasurem
     }
   }
 
-  private func printTable(_ results: [String: Statistics], ratio: Double?, spawnRatio: Double?) {
+  private func printTable(_ report: Report) {
+    let (results, ratio, spawnRatio) = (report.starts, report.forkToCFloor, report.spawnToSpawnFloor)
     print("start + join of an empty target, \(repetitions) times per method, in turns of \(Self.block) (µs)")
     print("method          median       min       p90       max")
     for name in methods.map(\.rawValue) + ["fork-floor", "c-floor", "spawn-floor"] {
@@ -143,14 +149,30 @@ struct ProcessStartCommand: ParsableCommand, RepeatedMeasurement, CFloorMeasurem
     }
     if let ratio { print(String(format: "fork / c-floor: %.2fx (medians; target: at most 2x)", ratio)) }
     if let spawnRatio { print(String(format: "spawn / spawn-floor: %.2fx (medians)", spawnRatio)) }
+    print(
+      "this process, after the runs: \(report.threads) thread(s), \(report.mappings) mappings"
+        + " (a fork copies every mapping; a thread leaves its stack and malloc arena mapped)")
+  }
+
+  /// How many mappings this process has (lines of `/proc/self/maps`), 0 when they cannot be read.
+  /// (Read to its end by `read` calls: procfs files report no size.)
+  static func mappingCount() -> Int {
+    guard let maps = try? FileDescriptor.openClosingOnExec("/proc/self/maps", flags: O_RDONLY) else { return 0 }
+    defer { maps.release() }
+    return ((try? maps.readToEnd()) ?? Data()).reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
   }
 
   /// What `--json` prints: each kind's statistics, the library's fork over the C floor and
-  /// its spawn over the spawn floor (medians), when both of a pair were measured.
+  /// its spawn over the spawn floor (medians), when both of a pair were measured, and what
+  /// this process's forks had to copy: its threads and mappings after the runs (mpbench runs
+  /// the C floor and the compiler without starting a thread, so that it forks as lean as a
+  /// program that starts none).
   struct Report: Encodable {
     let starts: [String: Statistics]
     let forkToCFloor: Double?
     let spawnToSpawnFloor: Double?
+    let threads: Int
+    let mappings: Int
   }
 
   /// `count` bare forks of this same process (its mappings, its size), each `_exit`ing at

@@ -16,6 +16,8 @@ struct ProcessStartCommandTests {
     let starts: [String: Statistics]
     let forkToCFloor: Double?
     let spawnToSpawnFloor: Double?
+    let threads: Int
+    let mappings: Int
   }
 
   static let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -37,6 +39,10 @@ struct ProcessStartCommandTests {
     // (Not compared with 1: on a loaded machine the two medians cross. A timing is a
     // benchmark's to judge: `--max-fork-ratio`.)
     #expect(abs(ratio - fork.median / floor.median) < 1e-9)
+    // Building and running the C floor started no thread in mpbench, whose forks would copy
+    // what each left mapped (`Foundation.Process` left four), and the report says so.
+    #expect(report.threads == 1)
+    #expect(report.mappings > 10)
   }
 
   /// `--max-fork-ratio` makes the target a check: a bound our fork cannot meet (a hundredth

@@ -92,6 +92,13 @@ int cs_pidfd_send_signal(int pidfd, int signal);
 /// empty signal mask. Stores the pid in `*pid`; returns 0 or -errno.
 int cs_spawn(const char *path, char *const argv[], char *const envp[], int pass_fd, pid_t *pid);
 
+/// posix_spawn of `path` with its standard output and error on `out_fd` and `err_fd`, every
+/// descriptor above them closed, an empty signal mask and every signal's default action: a
+/// program a benchmark runs beside itself, without the threads Foundation.Process starts.
+/// 0, or -errno (the exec's failure included) with nothing started.
+int cs_spawn_with_output(const char *path, char *const argv[], char *const envp[], int out_fd, int err_fd,
+                         pid_t *pid);
+
 /// Writes up to `count` bytes to `fd` without SIGPIPE: a write to a pipe whose readers are all
 /// gone fails with -EPIPE instead of killing the process (the signal is blocked in the calling
 /// thread for the call and, if raised, taken back). Returns the count written or -errno.
