@@ -29,6 +29,8 @@ import TestEntryPoints
 //                           thread, then with N other threads running twice with the
 //                           logger's level at error and twice at trace; prints the warnings
 //                           seen after each third
+//   template-probe METHOD   makes a fork template with no other thread, then with one;
+//                           prints whether each probed the Swift runtime ("alone", "threads")
 //   stress-replacements|stress-timeouts|stress-parallel-map|stress-fork-starts fork
 //                           the fork-safety stress runs of ForkStress.swift; print one line
 //   topology-cache METHOD   Topology.current() twice, then after narrowing the process's
@@ -177,6 +179,31 @@ case "fork-warning":
   try forkTwice()
   print("threads", warnings.count)
   for _ in 0..<count { stop.signal() }
+case "template-probe":
+  // Each template writes on a pipe whether it probed the runtime before confirming.
+  func templateProbed() throws -> Bool {
+    var ends: [Int32] = [-1, -1]
+    guard pipe(&ends) == 0 else { exit(70) }
+    defer { _ = ends.map { close($0) } }
+    let template = try ForkserverClient.template(entryPoint: TestEntryPoints.exit) { probed in
+      var byte: UInt8 = probed ? 1 : 0
+      _ = write(ends[1], &byte, 1)
+    }
+    template.stop()
+    var byte: UInt8 = 2
+    guard read(ends[0], &byte, 1) == 1 else { exit(71) }
+    return byte == 1
+  }
+  print("alone", try templateProbed())
+  let stop = DispatchSemaphore(value: 0)
+  let started = DispatchSemaphore(value: 0)
+  Thread {
+    started.signal()
+    stop.wait()
+  }.start()
+  started.wait()
+  print("threads", try templateProbed())
+  stop.signal()
 case "stress-replacements": try stressReplacements()
 case "stress-timeouts": try stressTimeoutReplacements()
 case "stress-parallel-map": try stressParallelMap()

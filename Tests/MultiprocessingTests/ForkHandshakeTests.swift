@@ -130,7 +130,7 @@ import Testing
   @Test func aTemplateStuckBeforeItServesIsReported() throws {
     let started = ContinuousClock.now
     #expect {
-      _ = try ForkserverClient.template(entryPoint: TestEntryPoints.exit, budget: .milliseconds(300)) {
+      _ = try ForkserverClient.template(entryPoint: TestEntryPoints.exit, budget: .milliseconds(300)) { _ in
         ChildRunner.stallForTesting()
       }
     } throws: { error in
@@ -138,6 +138,17 @@ import Testing
       return !processExists(pid)
     }
     #expect(ContinuousClock.now - started < .seconds(3))
+  }
+
+  /// A fork template probes the runtime's locks only when it was forked while its parent had
+  /// other threads (one of which might have held one): run by the helper program, whose
+  /// threads the test controls, with none and then with one.
+  @Test func aTemplateProbesTheRuntimeOnlyAfterAForkAmongThreads() throws {
+    let (helper, stdout) = try launchHelper(["template-probe", "fork"])
+    let output = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    helper.waitUntilExit()
+    #expect(helper.terminationStatus == 0)
+    #expect(output == "alone false\nthreads true\n")
   }
 
   /// Run by the helper program, a process whose threads the test controls. A logger whose

@@ -106,7 +106,7 @@ enum ChildRunner {
     // use here.
   }
 
-  /// Tells the parent waiting in ``Launcher/forkConfirmed(name:budget:_:)`` that this child reached
+  /// Tells the parent waiting in ``Launcher/forkConfirmed(name:budget:countingThreads:_:)`` that this child reached
   /// its entry, and closes the descriptor.
   static func confirm(_ handshake: FileDescriptor?) {
     guard let handshake else { return }

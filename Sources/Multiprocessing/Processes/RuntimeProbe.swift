@@ -9,7 +9,8 @@ import Synchronization
 ///
 /// In a freshly forked process this proves those locks free: had another thread of the
 /// parent held one at the fork, the probe would wait forever (and the process, which
-/// confirms its start only afterwards, would be killed and forked again). Each probe uses a
+/// confirms its start only afterwards, would be killed and forked again). A fork template
+/// runs it only when its parent had other threads at the fork. Each probe uses a
 /// generic type nested after the bits of its own number, a type no earlier probe of this
 /// process or of its ancestors (whose counter it inherits) built.
 struct RuntimeProbe: Sendable {

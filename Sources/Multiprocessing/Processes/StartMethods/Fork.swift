@@ -10,7 +10,7 @@ import SystemPackage
 /// The fork start method: a confirmed fork from a thread that lives as long as the process.
 extension Launcher {
   /// Forks a child that runs `process` (from a thread that lives as long as this process),
-  /// confirmed as ``forkConfirmed(name:budget:_:)`` describes. `stalls` (how many forks in a
+  /// confirmed as ``forkConfirmed(name:budget:countingThreads:_:)`` describes. `stalls` (how many forks in a
   /// row get stuck before the entry) and `budget` are for the tests.
   static func fork(
     _ process: Process, name: String, stalls: Int = 0, budget: Duration = forkBudget
@@ -18,7 +18,7 @@ extension Launcher {
     _ = ChildRunner.warmedUp
     _ = ChildRunner.errorReportWarmedUp
     let parent = (pid: getpid(), name: currentProcess().name)
-    let pid = try forkConfirmed(name: name, budget: budget) { handshake, attempt in
+    let pid = try forkConfirmed(name: name, budget: budget) { handshake, attempt, _ in
       if attempt < stalls { ChildRunner.stallForTesting() }
       ChildRunner.become(process, actualParent: parent.pid, parent: parent, handshake: handshake)
     }
@@ -45,15 +45,21 @@ extension Launcher {
   ///
   /// The fork is made with the process registry's lock held, so that no other fork of the
   /// library inherits the handshake pipe; the child reinitialises that lock.
+  ///
+  /// With `countingThreads`, the child is told whether this process had no other thread at
+  /// the fork (`forkedAlone`): then no lock can have been held by a thread that the child
+  /// lacks. Without it, `forkedAlone` is false.
   static func forkConfirmed(
-    name: String, budget: Duration = forkBudget,
-    _ child: @escaping (_ handshake: FileDescriptor, _ attempt: Int) -> Never
+    name: String, budget: Duration = forkBudget, countingThreads: Bool = false,
+    _ child: @escaping (_ handshake: FileDescriptor, _ attempt: Int, _ forkedAlone: Bool) -> Never
   ) throws(ProcessError) -> pid_t {
     let giveUp = ContinuousClock.now + budget
     var attempt = 0
     while true {
       warnIfOtherThreadsRun()
-      let (pid, handshake) = try forkWithHandshake { [attempt] in child($0, attempt) }
+      let (pid, handshake) = try forkWithHandshake(countingThreads: countingThreads) { [attempt] in
+        child($0, attempt, $1)
+      }
       defer { handshake.release() }
       if awaitHandshake(handshake, from: pid, until: min(giveUp, .now + handshakeBound)) { return pid }
       // Dropped: our unreaped child exists until the reap below, so kill cannot fail.
@@ -87,9 +93,11 @@ extension Launcher {
   }
 
   /// Forks, from the main thread or the forking thread, a child that runs `child` with the
-  /// write end of a new pipe; returns its pid and the read end.
+  /// write end of a new pipe and, with `countingThreads`, whether this process had one thread
+  /// at the fork (counted just before it, by the thread that forks: with one thread, no other
+  /// can start one meanwhile); returns its pid and the read end.
   private static func forkWithHandshake(
-    _ child: @escaping (FileDescriptor) -> Never
+    countingThreads: Bool, _ child: @escaping (FileDescriptor, Bool) -> Never
   ) throws(ProcessError) -> (pid_t, FileDescriptor) {
     let result: Result<(pid_t, FileDescriptor), ProcessError> = ForkingThread.shared.perform {
       ProcessRegistry.shared.lock.withLock {
@@ -98,10 +106,11 @@ extension Launcher {
           return .failure(.system(call: "pipe", errno: error))
         }
         fflush(nil)
+        let alone = countingThreads && SystemCall.threadCount() == 1
         let pid = Glibc.fork()
         if pid == 0 {
           ends.readEnd.release()
-          child(ends.writeEnd)
+          child(ends.writeEnd, alone)
         }
         let error = Errno(rawValue: errno)
         ends.writeEnd.release()

@@ -80,28 +80,32 @@ package final class ForkserverClient: @unchecked Sendable {
   /// Forks a fork template: a single-threaded copy of this process that serves requests for
   /// children running `entryPoint`. The metadata its request path needs is built here, before
   /// the fork, for it and its children to inherit (what `entryPoint`'s children need is the
-  /// caller's to build first). Before it confirms its start (``Launcher/forkConfirmed(name:budget:_:)``,
-  /// which kills and forks again a template that does not), it probes the Swift runtime's
-  /// shared caches (``RuntimeProbe``), so that a template that inherited one of their locks
-  /// held never confirms; then it runs `beforeConfirming` (the tests stall there).
+  /// caller's to build first). Before it confirms its start (``Launcher/forkConfirmed(name:budget:countingThreads:_:)``,
+  /// which kills and forks again a template that does not), a template forked while this
+  /// process had other threads probes the Swift runtime's shared caches (``RuntimeProbe``),
+  /// so that one that inherited one of their locks held never confirms; one forked from a
+  /// process with no other thread cannot have (no thread held a lock it lacks), and skips the
+  /// probe: a fifth of a template's page faults. Then it runs `beforeConfirming`, told whether
+  /// it probed (the tests stall there, or report it).
   package static func template(
     entryPoint: any AnyEntryPoint, budget: Duration = Launcher.forkBudget,
-    beforeConfirming: @escaping () -> Void = {}
+    beforeConfirming: @escaping (_ probed: Bool) -> Void = { _ in }
   ) throws(ProcessError) -> ForkserverClient {
     let (clientEnd, serverEnd) = try controlSocket()
     let parent = getpid()
     let probe = RuntimeProbe.next()
     _ = ForkserverLoop.warmedUpHere
     do {
-      let pid = try Launcher.forkConfirmed(name: "fork template of '\(entryPoint.name)'", budget: budget) {
-        handshake, _ in
+      let pid = try Launcher.forkConfirmed(
+        name: "fork template of '\(entryPoint.name)'", budget: budget, countingThreads: true
+      ) { handshake, _, forkedAlone in
         clientEnd.release()
         ChildRunner.prepare(actualParent: parent)
         ProcessRegistry.shared.becomeTemplate(serving: entryPoint)
         SystemCall.setThreadName("mp-template")
         // No warm-up of the loop here: the template inherits this process's (above).
-        probe.run()
-        beforeConfirming()
+        if !forkedAlone { probe.run() }
+        beforeConfirming(!forkedAlone)
         ChildRunner.confirm(handshake)
         ForkserverLoop.serve(controlFD: serverEnd)
       }
