@@ -210,30 +210,11 @@ int cs_pidfd_send_signal(int pidfd, int signal) {
   return syscall(SYS_pidfd_send_signal, pidfd, signal, NULL, 0) == 0 ? 0 : -errno;
 }
 
-int cs_spawn(const char *path, char *const argv[], char *const envp[], int pass_fd, pid_t *pid) {
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attributes;
-  int rc = posix_spawn_file_actions_init(&actions);
-  if (rc != 0) return -rc;
-  rc = posix_spawnattr_init(&attributes);
-  if (rc != 0) {
-    posix_spawn_file_actions_destroy(&actions);
-    return -rc;
-  }
-  sigset_t empty;
-  sigemptyset(&empty);
-  posix_spawnattr_setsigmask(&attributes, &empty);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
-  if (pass_fd >= 0) rc = posix_spawn_file_actions_adddup2(&actions, pass_fd, 3);
-  if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions, pass_fd >= 0 ? 4 : 3);
-  if (rc == 0) rc = posix_spawn(pid, path, &actions, &attributes, argv, envp);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  return -rc;
-}
-
-int cs_spawn_with_output(const char *path, char *const argv[], char *const envp[], int out_fd, int err_fd,
-                         pid_t *pid) {
+// posix_spawn with an empty signal mask and, for each descriptor given (>= 0), `out_fd` as
+// 1, `err_fd` as 2 and `pass_fd` as 3, every descriptor above the last of them closed; with
+// `default_signals`, every signal's action the default too.
+static int spawn_with(const char *path, char *const argv[], char *const envp[], int out_fd, int err_fd, int pass_fd,
+                      int default_signals, pid_t *pid) {
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attributes;
   int rc = posix_spawn_file_actions_init(&actions);
@@ -245,19 +226,33 @@ int cs_spawn_with_output(const char *path, char *const argv[], char *const envp[
   }
   sigset_t empty, defaults;
   sigemptyset(&empty);
-  sigfillset(&defaults);
-  sigdelset(&defaults, SIGKILL);
-  sigdelset(&defaults, SIGSTOP);
   posix_spawnattr_setsigmask(&attributes, &empty);
-  posix_spawnattr_setsigdefault(&attributes, &defaults);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  rc = posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
-  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
-  if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  short flags = POSIX_SPAWN_SETSIGMASK;
+  if (default_signals) {
+    sigfillset(&defaults);
+    sigdelset(&defaults, SIGKILL);
+    sigdelset(&defaults, SIGSTOP);
+    posix_spawnattr_setsigdefault(&attributes, &defaults);
+    flags |= POSIX_SPAWN_SETSIGDEF;
+  }
+  posix_spawnattr_setflags(&attributes, flags);
+  if (out_fd >= 0) rc = posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+  if (rc == 0 && err_fd >= 0) rc = posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
+  if (rc == 0 && pass_fd >= 0) rc = posix_spawn_file_actions_adddup2(&actions, pass_fd, 3);
+  if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions, pass_fd >= 0 ? 4 : 3);
   if (rc == 0) rc = posix_spawn(pid, path, &actions, &attributes, argv, envp);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   return -rc;
+}
+
+int cs_spawn(const char *path, char *const argv[], char *const envp[], int pass_fd, pid_t *pid) {
+  return spawn_with(path, argv, envp, -1, -1, pass_fd, 0, pid);
+}
+
+int cs_spawn_with_output(const char *path, char *const argv[], char *const envp[], int out_fd, int err_fd,
+                         pid_t *pid) {
+  return spawn_with(path, argv, envp, out_fd, err_fd, -1, 1, pid);
 }
 
 void cs_close_descriptors_from(int first, int keep) {
