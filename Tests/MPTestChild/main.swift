@@ -31,6 +31,7 @@ import TestEntryPoints
 //                           seen after each third
 //   template-probe METHOD   makes a fork template with no other thread, then with one;
 //                           prints whether each probed the Swift runtime ("alone", "threads")
+//                           and how many probes this process ran by then
 //   stress-replacements|stress-timeouts|stress-parallel-map|stress-fork-starts fork
 //                           the fork-safety stress runs of ForkStress.swift; print one line
 //   topology-cache METHOD   Topology.current() twice, then after narrowing the process's
@@ -194,7 +195,7 @@ case "template-probe":
     guard read(ends[0], &byte, 1) == 1 else { exit(71) }
     return byte == 1
   }
-  print("alone", try templateProbed())
+  print("alone", try templateProbed(), RuntimeProbe.runs)
   let stop = DispatchSemaphore(value: 0)
   let started = DispatchSemaphore(value: 0)
   Thread {
@@ -202,7 +203,7 @@ case "template-probe":
     stop.wait()
   }.start()
   started.wait()
-  print("threads", try templateProbed())
+  print("threads", try templateProbed(), RuntimeProbe.runs)
   stop.signal()
 case "stress-replacements": try stressReplacements()
 case "stress-timeouts": try stressTimeoutReplacements()

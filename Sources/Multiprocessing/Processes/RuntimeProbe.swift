@@ -13,7 +13,7 @@ import Synchronization
 /// runs it only when its parent had other threads at the fork. Each probe uses a
 /// generic type nested after the bits of its own number, a type no earlier probe of this
 /// process or of its ancestors (whose counter it inherits) built.
-struct RuntimeProbe: Sendable {
+package struct RuntimeProbe: Sendable {
   // An `Atomic`, not swift-atomics' `ManagedAtomic`: that generic class's metadata is built
   // by name at its first use, and checking its requirement (`Value: AtomicValue`) scans every
   // conformance record of the program twice, a tenth of a millisecond of a process's first pool.
@@ -28,8 +28,14 @@ struct RuntimeProbe: Sendable {
     RuntimeProbe(number: counter.wrappingAdd(1, ordering: .relaxed).newValue + 1)
   }
 
+  /// How many probes have run in this process (a forked child starts from its parent's
+  /// count): for the tests.
+  package static var runs: Int { runCount.load(ordering: .relaxed) }
+  private static let runCount = Atomic<Int>(0)
+
   /// Builds the probe's metadata, tuple and conformance.
   func run() {
+    Self.runCount.wrappingAdd(1, ordering: .relaxed)
     // New generic metadata, and a tuple type of a new element (the tuple cache's lock).
     let (value, tuple) = Self.nest(Int.self, bits: number)
     // A conformance lookup for a type the runtime has not seen: the conformance cache's lock.

@@ -93,6 +93,8 @@ package final class ForkserverClient: @unchecked Sendable {
   ) throws(ProcessError) -> ForkserverClient {
     let (clientEnd, serverEnd) = try controlSocket()
     let parent = getpid()
+    // Other threads now: the template will probe (its fork counts them again).
+    if SystemCall.threadCount() != 1 { _ = ForkserverLoop.probeWarmedUp }
     let probe = RuntimeProbe.next()
     _ = ForkserverLoop.warmedUpHere
     do {
@@ -259,11 +261,15 @@ enum ForkserverLoop {
     var children = ServedChildren()
     children.add(0, statusFD: FileDescriptor(rawValue: -1))
     _ = children.remove(0)
-    // A process's first probe finds its marker protocol's conformance by that same scan; a
-    // template's probe then finds it in the cache, and still takes the cache's lock to record
-    // its new type (`ConformanceState::cacheResult`), which is what it is there to prove free.
-    RuntimeProbe.next().run()
   }
+
+  /// A probe run once in this process before its first fork template forked among other
+  /// threads. A process's first probe finds its marker protocol's conformance by a scan of
+  /// every conformance record of the program (0.4 ms of a first pool in mpbench); a
+  /// template's probe then finds it in the cache, and still takes the cache's lock to record
+  /// its new type (`ConformanceState::cacheResult`), which is what it is there to prove free.
+  /// A template forked from a process with no other thread does not probe, and needs none.
+  static let probeWarmedUp: Void = RuntimeProbe.next().run()
 
   /// ``warmUp()`` run once in this process, so that every fork template forked from it
   /// inherits what it built instead of building it again (half a millisecond a template).
