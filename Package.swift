@@ -91,7 +91,8 @@ let package = Package(
     .target(
       name: "ToolSupport",
       dependencies: [
-        "Kernels", "CSystemShims", "SystemCalls", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "Kernels", "CSystemShims", "Multiprocessing", "SystemCalls",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "SystemPackage", package: "swift-system"),
       ]
     ),

@@ -1,5 +1,6 @@
 import CSystemShims
 import Foundation
+import Multiprocessing
 import SystemCalls
 import SystemPackage
 
@@ -86,12 +87,14 @@ package enum ExternalCommand {
       throw BenchmarkFailure("could not start '\(program)': \(error)")
     }
     let (stdout, stderr) = readBoth(output.readEnd, errors.readEnd)
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    let exited = status & 0x7f == 0
+    let status: Int32
+    switch SystemCall.reap(pid) {
+    case .exited(let code): status = code
+    case .signaled(let signal): status = signal
+    case nil: throw BenchmarkFailure("'\(program)' ended unreaped: process \(pid) was not this process's child")
+    }
     return Outcome(
-      status: exited ? (status >> 8) & 0xff : status & 0x7f, stdout: String(decoding: stdout, as: UTF8.self),
-      stderr: String(decoding: stderr, as: UTF8.self))
+      status: status, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
   }
 
   /// Starts `arguments[0]` with `environment` (`NAME=value` strings), its standard output and
