@@ -10,6 +10,21 @@ struct Run {
 /// Where this package's executables are built: beside the test bundle.
 let buildDirectory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
 
+/// The path of `relative` (`Scripts/ab`) in this repository, found from this file's.
+func repositoryPath(_ relative: String) -> String {
+  URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent(relative).path
+}
+
+/// Runs `body` with a new, empty folder named after `prefix`, this process and a UUID, and
+/// removes the folder and what `body` left in it afterwards.
+func withTemporaryDirectory<T>(_ prefix: String, _ body: (String) throws -> T) throws -> T {
+  let directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(getpid())-\(UUID())").path
+  try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+  defer { try? FileManager.default.removeItem(atPath: directory) }
+  return try body(directory)
+}
+
 /// Runs an executable of this package (in ``buildDirectory``), or the program at an absolute
 /// path, with `arguments`.
 func runExecutable(_ name: String, _ arguments: [String], environment: [String: String]? = nil) throws -> Run {

@@ -20,8 +20,7 @@ struct ProcessStartCommandTests {
     let mappings: Int
   }
 
-  static let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("Scripts/fork_floor.c").path
+  static let source = repositoryPath("Scripts/fork_floor.c")
 
   /// The C floor is built, run in turns with the library's fork, and set against it: every
   /// kind has all its samples (30 in turns of 25: two turns each).

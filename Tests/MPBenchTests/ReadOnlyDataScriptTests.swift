@@ -6,8 +6,7 @@ import Testing
 /// one read-only constant, linked by the toolchain's lld with and without the script, reports
 /// the permissions of the mappings its two objects lie in.
 @Suite struct ReadOnlyDataScriptTests {
-  static let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("Scripts").path
+  static let scripts = repositoryPath("Scripts")
 
   /// Prints, for the constant and for the writable `.rodata` object, the permissions of the
   /// mapping (from `/proc/self/maps`) that holds it.
@@ -66,17 +65,16 @@ import Testing
   /// flags); with it, the constant lies in a read-only, private mapping and the writable
   /// object still in a writable one.
   @Test func theConstantLeavesTheWritableMapping() throws {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rodata-\(getpid())-\(UUID())").path
-    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: directory) }
-    try Self.program.write(toFile: "\(directory)/program.c", atomically: true, encoding: .utf8)
+    try withTemporaryDirectory("rodata") { directory in
+      try Self.program.write(toFile: "\(directory)/program.c", atomically: true, encoding: .utf8)
 
-    let without = try permissions(withScript: false, in: directory)
-    #expect(without["constant"] == "rw-p", "\(without)")
-    #expect(without["writable"] == "rw-p", "\(without)")
+      let without = try permissions(withScript: false, in: directory)
+      #expect(without["constant"] == "rw-p", "\(without)")
+      #expect(without["writable"] == "rw-p", "\(without)")
 
-    let with = try permissions(withScript: true, in: directory)
-    #expect(with["constant"] == "r--p", "\(with)")
-    #expect(with["writable"] == "rw-p", "\(with)")
+      let with = try permissions(withScript: true, in: directory)
+      #expect(with["constant"] == "r--p", "\(with)")
+      #expect(with["writable"] == "rw-p", "\(with)")
+    }
   }
 }

@@ -5,8 +5,7 @@ import Testing
 /// sets the one against the other.
 @Suite(.timeLimit(.minutes(2)))
 struct RingsCommandTests {
-  static let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("Scripts/spsc_floor.c").path
+  static let source = repositoryPath("Scripts/spsc_floor.c")
 
   static let batchedOnly = ["rings", "--filter", "batches of 64", "--items", "2000000", "--repetitions", "3"]
 

@@ -106,8 +106,7 @@ extension MachineWideTests {
     /// checked against ours), and each mode's speedup is set over OpenMP's. Interleaved, each
     /// of the three blocks runs every mode once, and the rows gather all three runs.
     @Test func openMPRunsBesideThePool() throws {
-      let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Scripts/openmp_reference.c").path
+      let source = repositoryPath("Scripts/openmp_reference.c")
       let workers = counts.map(String.init).joined(separator: ",")
       let run = try runExecutable(
         "mpbench",
@@ -155,8 +154,7 @@ extension MachineWideTests {
     /// A reference built elsewhere (what `Scripts/scaling-bundle` carries to a machine without
     /// a C compiler) runs as the one built from source does; a missing one is named.
     @Test func aPrebuiltOpenMPReferenceRuns() throws {
-      let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Scripts/openmp_reference.c").path
+      let source = repositoryPath("Scripts/openmp_reference.c")
       let built = NSTemporaryDirectory() + "openmp-reference-\(getpid())"
       defer { try? FileManager.default.removeItem(atPath: built) }
       let compile = Foundation.Process()
@@ -179,8 +177,7 @@ extension MachineWideTests {
     }
 
     @Test func pythonAgreesOnEveryChecksum() throws {
-      let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Scripts/mpbench_reference.py").path
+      let script = repositoryPath("Scripts/mpbench_reference.py")
       let run = try runExecutable(
         "mpbench",
         [
